@@ -1,0 +1,187 @@
+// Package token mints and verifies the access tokens of CONTRACT §2: HS256
+// JWTs whose claims name a user, the one room it may enter and its role.
+//
+// Verify is the gate in front of every room: it accepts HS256 only (so a
+// token cannot pick "none" or an asymmetric algorithm to dodge the secret),
+// requires exp, honours nbf and iat, and checks every claim's shape before a
+// caller sees the Identity. Every refusal wraps ErrInvalidToken.
+package token
+
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// ErrInvalidToken is wrapped by every error Verify and Mint return, so the
+// edge can answer 401 with errors.Is whatever the precise cause.
+var ErrInvalidToken = errors.New("invalid token")
+
+// Limits of the claims (CONTRACT §2) and of the token itself.
+const (
+	MaxIDLen     = 128 // sub and room
+	MaxNameLen   = 64  // characters of name
+	MaxAvatarLen = 512 // characters of avatar
+	// MaxTokenLen bounds the raw token so a hostile client cannot make the
+	// server decode megabytes of base64 before refusing it; real tokens are
+	// well under 1 KiB.
+	MaxTokenLen = 4096
+	// Leeway is the clock skew tolerated on exp, nbf and iat: servers and
+	// token issuers rarely agree to the second, and a token that becomes
+	// valid a moment "in the future" should not bounce.
+	Leeway = 5 * time.Second
+)
+
+// Identity is what a valid token says about its bearer.
+type Identity struct {
+	UserID  string
+	Room    string
+	Name    string
+	Avatar  string
+	Role    seat.Role
+	Expires time.Time
+}
+
+// claims is the token's JSON payload.
+type claims struct {
+	Room   string `json:"room"`
+	Role   string `json:"role"`
+	Name   string `json:"name,omitempty"`
+	Avatar string `json:"avatar,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Mint signs a token for id that expires ttl from now. It refuses an
+// identity Verify would refuse, so a minted token is always usable.
+func Mint(secret []byte, id Identity, ttl time.Duration) (string, error) {
+	return mintAt(secret, id, ttl, time.Now())
+}
+
+func mintAt(secret []byte, id Identity, ttl time.Duration, now time.Time) (string, error) {
+	if len(secret) == 0 {
+		return "", fmt.Errorf("%w: empty secret", ErrInvalidToken)
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("%w: ttl must be positive, got %v", ErrInvalidToken, ttl)
+	}
+	if err := validate(id.UserID, id.Room, string(id.Role), id.Name, id.Avatar); err != nil {
+		return "", err
+	}
+	c := claims{
+		Room:   id.Room,
+		Role:   string(id.Role),
+		Name:   id.Name,
+		Avatar: id.Avatar,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   id.UserID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
+	if err != nil {
+		return "", fmt.Errorf("%w: sign: %v", ErrInvalidToken, err)
+	}
+	return raw, nil
+}
+
+// Verify checks raw's signature with secret and its claims, and returns the
+// identity it carries. Whether the token is for the room being entered is
+// the caller's check (Identity.Room).
+func Verify(secret []byte, raw string) (Identity, error) {
+	return verifyAt(secret, raw, time.Now)
+}
+
+func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error) {
+	if len(secret) == 0 {
+		return Identity{}, fmt.Errorf("%w: no secret configured", ErrInvalidToken)
+	}
+	if raw == "" {
+		return Identity{}, fmt.Errorf("%w: missing", ErrInvalidToken)
+	}
+	if len(raw) > MaxTokenLen {
+		return Identity{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
+	}
+	var c claims
+	_, err := jwt.ParseWithClaims(raw, &c,
+		func(*jwt.Token) (any, error) { return secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(now),
+	)
+	if err != nil {
+		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if err := validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar); err != nil {
+		return Identity{}, err
+	}
+	return Identity{
+		UserID:  c.Subject,
+		Room:    c.Room,
+		Name:    c.Name,
+		Avatar:  c.Avatar,
+		Role:    seat.Role(c.Role),
+		Expires: c.ExpiresAt.Time,
+	}, nil
+}
+
+// validate applies the claim rules of CONTRACT §2.
+func validate(sub, room, role, name, avatar string) error {
+	if err := validID("sub", sub); err != nil {
+		return err
+	}
+	if err := validID("room", room); err != nil {
+		return err
+	}
+	switch seat.Role(role) {
+	case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+	default:
+		return fmt.Errorf("%w: role %q is not owner, admin or audience", ErrInvalidToken, role)
+	}
+	if err := validText("name", name, MaxNameLen); err != nil {
+		return err
+	}
+	return validText("avatar", avatar, MaxAvatarLen)
+}
+
+// ValidID reports whether s is a valid user or room id: 1–128 characters of
+// [A-Za-z0-9_.-]. The edge uses it for ids that arrive outside tokens (URL
+// paths, params).
+func ValidID(s string) bool { return validID("id", s) == nil }
+
+func validID(field, s string) error {
+	if s == "" {
+		return fmt.Errorf("%w: %s is missing", ErrInvalidToken, field)
+	}
+	if len(s) > MaxIDLen {
+		return fmt.Errorf("%w: %s is longer than %d characters", ErrInvalidToken, field, MaxIDLen)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '_' || c == '.' || c == '-'
+		if !ok {
+			return fmt.Errorf("%w: %s has a character outside [A-Za-z0-9_.-] at byte %d", ErrInvalidToken, field, i)
+		}
+	}
+	return nil
+}
+
+// validText bounds a free-text claim in characters (not bytes: a name in
+// Chinese is as long as one in English) and refuses invalid UTF-8.
+func validText(field, s string, max int) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrInvalidToken, field)
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return fmt.Errorf("%w: %s has %d characters, at most %d allowed", ErrInvalidToken, field, n, max)
+	}
+	return nil
+}
