@@ -1,0 +1,158 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Notification method names (CONTRACT §3.3).
+const (
+	MethodSeatChanged                     = "seat.changed"
+	MethodRoomMessage                     = "room.message"
+	MethodRoomStats                       = "room.stats"
+	MethodRoomEnded                       = "room.ended"
+	MethodApplicationReceived             = "seat.applicationReceived"
+	MethodApplicationCancelled            = "seat.applicationCancelled"
+	MethodApplicationProcessedByOtherHost = "seat.applicationProcessedByOtherHost"
+	MethodInvitationResponded             = "seat.invitationResponded"
+	MethodInvitationNoResponse            = "seat.invitationNoResponse"
+	MethodMemberJoined                    = "room.memberJoined"
+	MethodMemberLeft                      = "room.memberLeft"
+	MethodApplicationResponded            = "seat.applicationResponded"
+	MethodApplicationNoResponse           = "seat.applicationNoResponse"
+	MethodInvitationReceived              = "seat.invitationReceived"
+	MethodInvitationCancelled             = "seat.invitationCancelled"
+	MethodSeatKicked                      = "seat.kicked"
+	MethodKickedOut                       = "room.kickedOut"
+	MethodSessionReplaced                 = "session.replaced"
+)
+
+// Event is one notification as received, or (Method "") a response that
+// matched no pending call.
+type Event struct {
+	Method string
+	Params json.RawMessage
+	// At is when the reader received the frame.
+	At time.Time
+	// ID and Err are set on responses that matched no call.
+	ID  json.RawMessage
+	Err *Error
+
+	seq uint64
+}
+
+// Decode unmarshals the event's params into T, e.g.
+// Decode[seat.ApplicationReceived](ev).
+func Decode[T any](ev Event) (T, error) {
+	var v T
+	if len(ev.Params) == 0 {
+		return v, fmt.Errorf("client: %s has no params", ev.Method)
+	}
+	err := json.Unmarshal(ev.Params, &v)
+	return v, err
+}
+
+// eventLog keeps the last max events and, per method, how far NextEvent has
+// read. It is guarded by Client.mu.
+type eventLog struct {
+	max     int
+	entries []Event
+	seq     uint64
+	cursor  map[string]uint64 // method → seq of the last event NextEvent returned
+	changed chan struct{}     // closed and replaced on every change
+}
+
+func newEventLog(max int) eventLog {
+	return eventLog{max: max, cursor: map[string]uint64{}, changed: make(chan struct{})}
+}
+
+func (l *eventLog) add(ev Event) {
+	l.seq++
+	ev.seq = l.seq
+	if len(l.entries) == l.max {
+		copy(l.entries, l.entries[1:])
+		l.entries = l.entries[:len(l.entries)-1]
+	}
+	l.entries = append(l.entries, ev)
+	l.wake()
+}
+
+func (l *eventLog) wake() {
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+// take returns the first event of method after the method's cursor and
+// advances the cursor.
+func (l *eventLog) take(method string) (Event, bool) {
+	after := l.cursor[method]
+	for _, ev := range l.entries {
+		if ev.seq > after && ev.Method == method {
+			l.cursor[method] = ev.seq
+			return ev, true
+		}
+	}
+	return Event{}, false
+}
+
+// NextEvent returns the next notification of method that NextEvent has not
+// returned before, waiting for it until ctx ends. Each method has its own
+// cursor, so waiting for one method never consumes another's events. Once
+// the connection has ended and no such event is left, it returns Err().
+func (c *Client) NextEvent(ctx context.Context, method string) (Event, error) {
+	for {
+		c.mu.Lock()
+		ev, ok := c.events.take(method)
+		changed := c.events.changed
+		c.mu.Unlock()
+		if ok {
+			return ev, nil
+		}
+		select {
+		case <-c.done:
+			// The reader has stopped: one last look, then give up.
+			c.mu.Lock()
+			ev, ok := c.events.take(method)
+			c.mu.Unlock()
+			if ok {
+				return ev, nil
+			}
+			return Event{}, fmt.Errorf("client: waiting for %s: %w", method, c.Err())
+		case <-ctx.Done():
+			return Event{}, fmt.Errorf("client: waiting for %s: %w", method, ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
+// NextResponse returns the next response that matched no call (the answer
+// to a WriteRaw frame), waiting until ctx ends.
+func (c *Client) NextResponse(ctx context.Context) (Event, error) {
+	return c.NextEvent(ctx, "")
+}
+
+// Next waits for the next notification of method and decodes its params.
+func Next[T any](ctx context.Context, c *Client, method string) (T, error) {
+	ev, err := c.NextEvent(ctx, method)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return Decode[T](ev)
+}
+
+// Events returns a copy of the logged events of method (all methods when
+// method is "*"), oldest first, without moving any cursor.
+func (c *Client) Events(method string) []Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Event
+	for _, ev := range c.events.entries {
+		if method == "*" || ev.Method == method {
+			out = append(out, ev)
+		}
+	}
+	return out
+}

@@ -1,0 +1,241 @@
+package client
+
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// Message is room.message's params: a text or a custom command.
+type Message struct {
+	From seat.User `json:"from"`
+	Text string    `json:"text,omitempty"`
+	Cmd  string    `json:"cmd,omitempty"`
+	Data string    `json:"data,omitempty"`
+}
+
+// Stats is room.stats's params.
+type Stats struct {
+	MemberCount int `json:"memberCount"`
+}
+
+// state is what the client knows of its room, CoGuestStore-style. The
+// reader updates it (under Client.mu) from the join snapshot, from the
+// results of its own calls and from notifications, in wire order.
+type state struct {
+	joined      bool
+	info        seat.Info
+	self        seat.User
+	seats       []seat.Seat
+	applicants  []seat.Request // hosts: pending applications
+	invitees    []seat.Request // hosts: invitations this client sent, pending
+	selfRequest *seat.Request  // audience: my pending application or invitation
+	endReason   string
+}
+
+func (s *state) join(snap seat.Snapshot) {
+	s.joined = true
+	s.info = snap.Room
+	s.self = snap.Self
+	s.seats = slices.Clone(snap.Seats)
+	s.applicants, s.invitees, s.selfRequest = nil, nil, nil
+	for _, r := range snap.Requests {
+		r := r
+		switch {
+		case s.self.Role.IsHost() && r.Kind == seat.KindApply:
+			s.applicants = append(s.applicants, r)
+		case s.self.Role.IsHost() && r.Kind == seat.KindInvite && r.From.UserID == s.self.UserID:
+			s.invitees = append(s.invitees, r)
+		case r.From.UserID == s.self.UserID || (r.To != nil && r.To.UserID == s.self.UserID):
+			s.selfRequest = &r
+		}
+	}
+}
+
+// apply folds one notification into the state.
+func (s *state) apply(ev Event) error {
+	switch ev.Method {
+	case MethodSeatChanged:
+		v, err := Decode[seat.SeatChanged](ev)
+		if err != nil {
+			return err
+		}
+		s.seats = v.Seats
+	case MethodRoomStats:
+		v, err := Decode[Stats](ev)
+		if err != nil {
+			return err
+		}
+		s.info.MemberCount = v.MemberCount
+	case MethodRoomEnded:
+		v, err := Decode[seat.RoomEnded](ev)
+		if err != nil {
+			return err
+		}
+		s.endReason = v.Reason
+		s.applicants, s.invitees, s.selfRequest = nil, nil, nil
+	case MethodApplicationReceived:
+		v, err := Decode[seat.ApplicationReceived](ev)
+		if err != nil {
+			return err
+		}
+		s.applicants = append(removeFrom(s.applicants, v.Request.From.UserID), v.Request)
+	case MethodApplicationCancelled:
+		v, err := Decode[seat.ApplicationCancelled](ev)
+		if err != nil {
+			return err
+		}
+		s.applicants = removeFrom(s.applicants, v.User.UserID)
+	case MethodApplicationProcessedByOtherHost:
+		v, err := Decode[seat.ApplicationProcessedByOtherHost](ev)
+		if err != nil {
+			return err
+		}
+		s.applicants = removeFrom(s.applicants, v.User.UserID)
+	case MethodInvitationResponded:
+		v, err := Decode[seat.InvitationResponded](ev)
+		if err != nil {
+			return err
+		}
+		s.invitees = removeTo(s.invitees, v.User.UserID)
+	case MethodInvitationNoResponse:
+		v, err := Decode[seat.InvitationNoResponse](ev)
+		if err != nil {
+			return err
+		}
+		s.invitees = removeTo(s.invitees, v.User.UserID)
+	case MethodInvitationReceived:
+		v, err := Decode[seat.InvitationReceived](ev)
+		if err != nil {
+			return err
+		}
+		r := v.Request
+		s.selfRequest = &r
+	case MethodApplicationResponded, MethodApplicationNoResponse, MethodInvitationCancelled:
+		s.selfRequest = nil
+	}
+	return nil
+}
+
+func removeFrom(rs []seat.Request, userID string) []seat.Request {
+	return slices.DeleteFunc(rs, func(r seat.Request) bool { return r.From.UserID == userID })
+}
+
+func removeTo(rs []seat.Request, userID string) []seat.Request {
+	return slices.DeleteFunc(rs, func(r seat.Request) bool { return r.To != nil && r.To.UserID == userID })
+}
+
+// onOK helpers: store updates for a call's success, run by the reader.
+
+func (c *Client) onJoin(result json.RawMessage) {
+	var snap seat.Snapshot
+	if err := json.Unmarshal(result, &snap); err != nil {
+		c.logger.Warn("room.join result with unexpected shape", "err", err)
+		return
+	}
+	c.st.join(snap)
+}
+
+// --- the store's read side ---
+
+// Self is the user this client joined as (zero before Join).
+func (c *Client) Self() seat.User {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.self
+}
+
+// Room is the room part of the last snapshot, with the member count kept
+// current by room.stats.
+func (c *Client) Room() seat.Info {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.info
+}
+
+// MemberCount is the room's member count as last reported.
+func (c *Client) MemberCount() int { return c.Room().MemberCount }
+
+// Seats returns every seat (maxSeats entries) as last reported.
+func (c *Client) Seats() []seat.Seat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return cloneSeats(c.st.seats)
+}
+
+// Connected returns the occupied seats (CoGuestStore's connected list), the
+// owner's included.
+func (c *Client) Connected() []seat.Seat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []seat.Seat
+	for _, s := range c.st.seats {
+		if s.User != nil {
+			out = append(out, cloneSeat(s))
+		}
+	}
+	return out
+}
+
+// SeatOf returns the seat index userID holds, or seat.NoSeat.
+func (c *Client) SeatOf(userID string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.st.seats {
+		if s.User != nil && s.User.UserID == userID {
+			return s.Index
+		}
+	}
+	return seat.NoSeat
+}
+
+// Applicants returns the pending applications (hosts only; empty for the
+// audience).
+func (c *Client) Applicants() []seat.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.st.applicants)
+}
+
+// Invitees returns the invitations this client sent that are still pending
+// (hosts only).
+func (c *Client) Invitees() []seat.Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.st.invitees)
+}
+
+// SelfRequest returns this client's pending application or the invitation
+// it received, if any (audience side).
+func (c *Client) SelfRequest() (seat.Request, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st.selfRequest == nil {
+		return seat.Request{}, false
+	}
+	return *c.st.selfRequest, true
+}
+
+// EndReason is room.ended's reason once the room has ended, else "".
+func (c *Client) EndReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.endReason
+}
+
+func cloneSeats(ss []seat.Seat) []seat.Seat {
+	out := make([]seat.Seat, len(ss))
+	for i, s := range ss {
+		out[i] = cloneSeat(s)
+	}
+	return out
+}
+
+func cloneSeat(s seat.Seat) seat.Seat {
+	if s.User != nil {
+		u := *s.User
+		s.User = &u
+	}
+	return s
+}
