@@ -22,14 +22,15 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s (%d): %s", e.Reason, e.Code, e.Message)
 }
 
-// Is matches on the reason; for JSON-RPC protocol errors that carry no
-// reason it matches on the code.
+// Is matches on the reason. A target without a reason (the JSON-RPC
+// protocol sentinels ErrParse, ErrInvalidRequest, ErrMethodNotFound) matches
+// on the code, whatever reason the server attached.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	if !ok {
 		return false
 	}
-	if t.Reason == "" && e.Reason == "" {
+	if t.Reason == "" {
 		return t.Code == e.Code
 	}
 	return t.Reason == e.Reason
