@@ -1,0 +1,402 @@
+// The demo page: one Session per visit to a room. The seat list the server
+// sends (room.join's snapshot, then every seat.changed) is the only truth the
+// page acts on: whenever it shows this user on a seat the page publishes its
+// camera, and whenever it stops doing so the page stops publishing. Accepted
+// applications, invitations, kicks and locks all follow from that one rule.
+
+import { Client } from '/sdk/seatsfu.js';
+import { $, act, notice, describe, displayName } from './ui.js';
+import { Grid } from './grid.js';
+import { HostPanel } from './host.js';
+
+const APPLY_TIMEOUT_S = 60;
+const MEDIA = { audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 } } };
+
+export class Session {
+  constructor(token, create) {
+    this.token = token;
+    this.create = create;
+    this.client = null;
+    this.self = null;
+    this.room = null;
+    this.seats = [];
+    this.local = null; // MediaStream of this user's camera and microphone
+    this.publisher = null;
+    this.subscriber = null;
+    this.muted = { audio: false, video: false };
+    this.application = null; // requestId of my pending application
+    this.invitation = null; // the pending invitation I received
+    this.ending = false;
+    this.mediaChain = Promise.resolve(); // serialises publish/unpublish
+    this.grid = new Grid($('grid'));
+    this.grid.onSoundBlocked = () => { $('unmute-audio').hidden = false; };
+    this.host = new HostPanel(this);
+  }
+
+  get isHost() { return this.self && (this.self.role === 'owner' || this.self.role === 'admin'); }
+  get mySeat() { return this.seats.find((s) => s.user && s.user.userId === this.self?.userId) || null; }
+
+  async start() {
+    setConn('connecting', 'connecting…');
+    this.grid.startAudio(); // we are inside the click that started us
+    this.client = new Client({ token: this.token });
+    this.#listen();
+    await this.client.connect();
+    const snap = await this.client.join(this.create ? {} : undefined);
+    this.self = snap.self;
+    this.room = snap.room;
+    this.seats = snap.seats;
+    for (const r of snap.requests || []) {
+      if (r.kind === 'apply' && r.from.userId === this.self.userId) this.application = r.requestId;
+      if (r.kind === 'invite' && r.to?.userId === this.self.userId) this.invitation = r;
+    }
+    setConn('live', `live · ${this.self.role}`);
+    $('room-label').textContent = `room ${this.room.roomId} · ${displayName(this.self)}`;
+    $('viewer-count').textContent = String(this.room.memberCount);
+    $('counters').hidden = false;
+    $('join-form').hidden = true;
+    $('live').hidden = false;
+    if (this.isHost) await act('Loading the host panel', () => this.host.show(snap.requests));
+    this.#render();
+    this.#showInvitation();
+    await act('Watching the seats', () => this.#subscribe());
+    this.#syncPublishing();
+  }
+
+  async #subscribe() {
+    this.subscriber = await this.client.subscribe(this.room.maxSeats);
+    this.subscriber.addEventListener('track', () => this.#render());
+    this.subscriber.addEventListener('state', (e) => {
+      if (e.detail === 'failed') notice('The media connection failed; try reloading the page.', 'error');
+    });
+    this.#render();
+  }
+
+  /** Queue a publish/unpublish step so two seat changes never race. */
+  #syncPublishing() {
+    this.mediaChain = this.mediaChain.then(() => this.#syncOnce()).catch((e) => {
+      notice(`Publishing failed: ${describe(e)}`, 'error');
+    });
+  }
+
+  async #syncOnce() {
+    if (!this.client) return;
+    const seat = this.mySeat;
+    if (seat && !this.publisher) {
+      if (!this.local) this.local = await navigator.mediaDevices.getUserMedia(MEDIA);
+      if (!this.mySeat || !this.client) return; // lost the seat while the camera opened
+      for (const t of this.local.getAudioTracks()) t.enabled = !this.muted.audio;
+      for (const t of this.local.getVideoTracks()) t.enabled = !this.muted.video;
+      this.publisher = await this.client.publish(this.local);
+      this.publisher.addEventListener('state', (e) => {
+        if (e.detail === 'failed') notice('Your camera connection failed.', 'error');
+      });
+      for (const kind of ['audio', 'video']) {
+        if (this.muted[kind]) await this.client.call('media.setMuted', { kind, muted: true });
+      }
+      this.#render();
+    } else if (!seat && this.publisher) {
+      this.client.unpublish();
+      this.publisher = null;
+      this.#stopLocal();
+      this.muted = { audio: false, video: false };
+      this.#render();
+    }
+  }
+
+  #stopLocal() {
+    for (const t of this.local?.getTracks() || []) t.stop();
+    this.local = null;
+  }
+
+  #listen() {
+    const c = this.client;
+    const on = (m, fn) => c.addEventListener(m, (e) => fn(e.detail));
+    on('seat.changed', (d) => {
+      const wasSeated = !!this.mySeat;
+      this.seats = d.seats;
+      for (const l of d.left || []) {
+        if (l.user.userId !== this.self?.userId && l.reason !== 'moved') notice(`${displayName(l.user)} left seat ${l.seatIndex}`);
+      }
+      for (const j of d.joined || []) {
+        if (j.user.userId === this.self?.userId) {
+          this.application = null;
+          notice(`You are on seat ${j.seatIndex}`);
+        } else {
+          notice(`${displayName(j.user)} took seat ${j.seatIndex}`);
+        }
+      }
+      if (wasSeated !== !!this.mySeat) this.#syncPublishing();
+      this.#render();
+    });
+    on('room.stats', (d) => { $('viewer-count').textContent = String(d.memberCount); });
+    on('room.message', (d) => addMessage(d.from, d.text ?? `[${d.cmd}] ${d.data}`, false));
+    on('room.ended', (d) => {
+      const why = { ended_by_owner: 'the host ended it', owner_timeout: 'the host lost connection', server_shutdown: 'the server is shutting down' }[d.reason] || d.reason;
+      notice(`The live has ended: ${why}`, this.self?.role === 'owner' && d.reason === 'ended_by_owner' ? 'info' : 'warn');
+      this.ending = true;
+    });
+    on('seat.applicationResponded', (d) => {
+      this.application = null;
+      if (d.accepted) notice(`${displayName(d.host)} accepted you${d.seatIndex !== undefined ? ' on seat ' + d.seatIndex : ''}`);
+      else notice(`${displayName(d.host)} declined your application`, 'warn');
+      this.#render();
+    });
+    on('seat.applicationNoResponse', (d) => {
+      this.application = null;
+      notice(d.reason === 'timeout' ? 'No host answered your application in time' : 'Your application ended: you already have a seat', 'warn');
+      this.#render();
+    });
+    on('seat.invitationReceived', (d) => { this.invitation = d.request; this.#showInvitation(); });
+    on('seat.invitationCancelled', (d) => {
+      this.invitation = null;
+      this.#showInvitation();
+      const why = { cancelled: 'withdrew it', timeout: 'it timed out', left: 'the host left', alreadySeated: 'you already have a seat' }[d.reason] || d.reason;
+      notice(`Invitation from ${displayName(d.host)} ended: ${why}`, 'warn');
+    });
+    on('seat.kicked', (d) => notice(`${displayName(d.by)} removed you from seat ${d.seatIndex}`, 'warn'));
+    on('room.kickedOut', (d) => { this.ending = true; notice(`${displayName(d.by)} removed you from the room`, 'error'); });
+    on('session.replaced', () => { this.ending = true; notice('This room was opened in another tab or device; this one is now closed.', 'warn'); });
+    this.host.on(c);
+    c.addEventListener('close', (e) => {
+      if (!this.ending) notice(`Lost the connection to the server (code ${e.detail.code})`, 'error');
+      this.teardown();
+    });
+  }
+
+  #render() {
+    if (!this.self) return;
+    const seat = this.mySeat;
+    this.grid.render(this.seats,
+      (s) => (s.user.userId === this.self.userId ? this.local : this.subscriber?.streams.get(s.index) || null),
+      (s) => s.user.userId === this.self.userId);
+    $('seat-count').textContent = String(this.seats.filter((s) => s.user).length);
+    const audience = !seat && this.self.role !== 'owner';
+    $('apply').hidden = !audience || !!this.application || !!this.invitation;
+    $('cancel-apply').hidden = !audience || !this.application;
+    $('leave-seat').hidden = !seat || seat.index === 0;
+    $('toggle-mic').hidden = !seat;
+    $('toggle-cam').hidden = !seat;
+    $('toggle-mic').textContent = this.muted.audio ? 'Unmute mic' : 'Mute mic';
+    $('toggle-cam').textContent = this.muted.video ? 'Turn camera on' : 'Turn camera off';
+    $('toggle-mic').disabled = seat?.audioLocked ?? false;
+    $('toggle-cam').disabled = seat?.videoLocked ?? false;
+    $('end-live').hidden = this.self.role !== 'owner';
+    $('leave-room').hidden = this.self.role === 'owner';
+    if (this.isHost) {
+      this.host.renderSeats();
+      this.host.renderMembers();
+    }
+  }
+
+  #showInvitation() {
+    const inv = this.invitation;
+    $('invitation').hidden = !inv;
+    if (inv) {
+      $('invitation-text').textContent = `${displayName(inv.from)} invites you to ${inv.seatIndex < 0 ? 'a seat' : 'seat ' + inv.seatIndex}.`;
+    }
+    if (this.self) this.#render();
+  }
+
+  // --- the user's own actions ---
+
+  apply(button) {
+    return act('Applying for a seat', async () => {
+      const res = await this.client.call('seat.apply', { seatIndex: -1, timeout: APPLY_TIMEOUT_S });
+      this.application = res.requestId;
+      notice('Application sent; waiting for a host');
+      this.#render();
+    }, button);
+  }
+
+  cancelApplication(button) {
+    return act('Cancelling the application', async () => {
+      await this.client.call('seat.cancelApplication', {});
+      this.application = null;
+      this.#render();
+    }, button);
+  }
+
+  answerInvitation(accept, button) {
+    const inv = this.invitation;
+    if (!inv) return Promise.resolve();
+    return act(accept ? 'Accepting the invitation' : 'Declining the invitation', async () => {
+      try {
+        await this.client.call(accept ? 'seat.acceptInvitation' : 'seat.rejectInvitation', { inviterId: inv.from.userId });
+      } finally {
+        // Whatever the answer, a refused one means the invitation is gone
+        // (request_not_found) or unusable; the server tells us if not.
+        this.invitation = null;
+        this.#showInvitation();
+      }
+    }, button);
+  }
+
+  leaveSeat(button) { return act('Leaving the seat', () => this.client.call('seat.leave', {}), button); }
+
+  toggle(kind, button) {
+    return act(kind === 'audio' ? 'Muting the microphone' : 'Turning the camera', async () => {
+      const muted = !this.muted[kind];
+      await this.client.call('media.setMuted', { kind, muted });
+      this.muted[kind] = muted;
+      const tracks = kind === 'audio' ? this.local?.getAudioTracks() : this.local?.getVideoTracks();
+      for (const t of tracks || []) t.enabled = !muted;
+      this.#render();
+    }, button);
+  }
+
+  end(button) {
+    return act('Ending the live', async () => {
+      this.ending = true;
+      await this.client.call('room.end', {});
+    }, button);
+  }
+
+  leaveRoom(button) {
+    return act('Leaving the room', async () => {
+      this.ending = true;
+      await this.client.call('room.leave', {});
+      notice('You left the room');
+      this.teardown();
+    }, button);
+  }
+
+  sendChat(text) {
+    return act('Sending the message', async () => {
+      await this.client.call('room.sendMessage', { text });
+      addMessage(this.self, text, true); // the server never echoes our own
+    });
+  }
+
+  /** teardown closes everything and puts the page back to the join form. */
+  teardown() {
+    if (!this.client) return;
+    const c = this.client;
+    this.client = null;
+    this.ending = true;
+    c.close();
+    this.publisher = null;
+    this.subscriber = null;
+    this.#stopLocal();
+    this.grid.clear();
+    this.host.hide();
+    $('invitation').hidden = true;
+    $('live').hidden = true;
+    $('counters').hidden = true;
+    $('join-form').hidden = false;
+    $('room-label').textContent = '';
+    setConn('closed', 'not connected');
+    if (current === this) current = null;
+  }
+}
+
+function setConn(state, text) {
+  const n = $('conn');
+  n.dataset.state = state;
+  n.textContent = text;
+}
+
+function addMessage(from, text, mine) {
+  const list = $('messages');
+  const li = document.createElement('li');
+  li.dataset.testid = 'message';
+  li.classList.toggle('mine', mine);
+  const b = document.createElement('b');
+  b.textContent = displayName(from) + ': ';
+  li.append(b, text);
+  list.append(li);
+  while (list.children.length > 200) list.firstElementChild.remove();
+  list.scrollTop = list.scrollHeight;
+}
+
+// --- the page ---
+
+let current = null;
+
+/** userId derives a valid user id (CONTRACT §2 charset) from a display name. */
+function userId(name) {
+  const base = name.trim().replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'guest';
+  return `${base}-${Math.random().toString(36).slice(2, 7)}`;
+}
+
+/** tokenClaims reads (without verifying) a JWT's claims, for display only. */
+function tokenClaims(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(part));
+  } catch {
+    return null;
+  }
+}
+
+async function devToken(room, name, role) {
+  const q = new URLSearchParams({ room, user: userId(name), role, name });
+  const res = await fetch(`/demo/token?${q}`);
+  if (res.status === 404) throw new Error('this server is not in dev mode: open the page with ?token=<a token from `seatsfu token`>');
+  if (!res.ok) throw new Error(`the token endpoint answered ${res.status}: ${(await res.text()).trim()}`);
+  const body = await res.json();
+  if (!body.token) throw new Error('the token endpoint answered without a token');
+  return body.token;
+}
+
+function setup() {
+  const params = new URLSearchParams(location.search);
+  const given = params.get('token');
+  if (params.get('room')) $('room').value = params.get('room');
+  if (params.get('name')) $('name').value = params.get('name');
+  if (given) {
+    // The token decides room, user and role; the form only starts things.
+    const claims = tokenClaims(given) || {};
+    $('room').value = claims.room || '';
+    $('name').value = claims.name || claims.sub || '';
+    $('room').disabled = $('name').disabled = true;
+    $('go-live').hidden = claims.role !== 'owner';
+    $('join').hidden = claims.role === 'owner';
+  }
+
+  $('join-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    if (current) return;
+    const role = ev.submitter?.value === 'owner' ? 'owner' : 'audience';
+    const buttons = [$('go-live'), $('join')];
+    buttons.forEach((b) => { b.disabled = true; });
+    try {
+      const token = given || (await devToken($('room').value.trim(), $('name').value.trim(), role));
+      const s = new Session(token, role === 'owner');
+      current = s;
+      try {
+        await s.start();
+      } catch (e) {
+        s.teardown();
+        throw e;
+      }
+    } catch (e) {
+      current = null;
+      notice(`Could not ${role === 'owner' ? 'go live' : 'join'}: ${describe(e)}`, 'error');
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+  });
+
+  const click = (id, fn) => $(id).addEventListener('click', (ev) => current && fn(current, ev.currentTarget));
+  click('apply', (s, b) => s.apply(b));
+  click('cancel-apply', (s, b) => s.cancelApplication(b));
+  click('invitation-accept', (s, b) => s.answerInvitation(true, b));
+  click('invitation-reject', (s, b) => s.answerInvitation(false, b));
+  click('leave-seat', (s, b) => s.leaveSeat(b));
+  click('toggle-mic', (s, b) => s.toggle('audio', b));
+  click('toggle-cam', (s, b) => s.toggle('video', b));
+  click('end-live', (s, b) => s.end(b));
+  click('leave-room', (s, b) => s.leaveRoom(b));
+  click('unmute-audio', (s, b) => { s.grid.unmuteAll(); b.hidden = true; });
+  $('chat-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const text = $('chat-input').value.trim();
+    if (!text || !current) return;
+    $('chat-input').value = '';
+    current.sendChat(text);
+  });
+  document.body.dataset.ready = 'true';
+}
+
+setup();
