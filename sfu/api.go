@@ -4,11 +4,16 @@
 // applied and its notifications handed to the edge, in that order, under that
 // mutex.
 //
-// SKELETON: the signatures below are the agreed API between sfu and signal.
+// The files split the work: engine.go builds the one webrtc.API, sfu.go is
+// the room registry and the UDP port, room.go the seat decisions and the
+// reconcile that turns seat state into forwarding, publish.go the up-tracks,
+// viewer.go the seat slots and their writer, packet.go the shared packets.
 package sfu
 
 import (
+	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,14 +26,31 @@ type Config struct {
 	// UDPPort is the one UDP port all ICE traffic shares; 0 picks a free port
 	// (tests).
 	UDPPort int
+	// ListenIP is the address the UDP port binds to; empty means every
+	// interface (0.0.0.0). Tests bind 127.0.0.1.
+	ListenIP string
 	// IPs are the addresses advertised as host candidates. Empty means
-	// auto-detect.
+	// auto-detect (every interface address).
 	IPs []string
+	// IncludeLoopback advertises a loopback candidate too (dev mode, tests).
+	IncludeLoopback bool
 	// VideoCodec is the room codec: "vp8" (default), "vp9" or "h264".
 	VideoCodec string
 	Logger     *slog.Logger
 	// Registerer receives the media metrics; nil means none are registered.
 	Registerer prometheus.Registerer
+
+	// ICE timers; zero means the defaults (5 s disconnected, 10 s failed,
+	// 2 s keepalive). Tests shorten them.
+	ICEDisconnectedTimeout time.Duration
+	ICEFailedTimeout       time.Duration
+	ICEKeepaliveInterval   time.Duration
+	// GatherTimeout bounds how long an answer waits for ICE gathering;
+	// zero means 5 s.
+	GatherTimeout time.Duration
+	// ViewerQueue is each viewer's queue length in packets; zero means 256.
+	// A full queue drops (video: until the next keyframe), never blocks.
+	ViewerQueue int
 }
 
 // The media errors of CONTRACT §3, in the contract's error shape.
@@ -37,6 +59,14 @@ var (
 	ErrBadSDP           = &seat.Error{Code: 100401, Reason: "bad_sdp", Message: "the offer cannot be used"}
 	ErrUnsupportedCodec = &seat.Error{Code: 100402, Reason: "unsupported_codec", Message: "no codec in common with the room"}
 )
+
+// ErrTooManyMLines is joined to ErrBadSDP when a publish offer has more
+// m-lines than one audio and one video, so WHIP can answer 422 where other
+// bad offers get 400. errors.Is matches both.
+var ErrTooManyMLines = errors.New("sfu: more than one audio and one video m-line")
+
+// ErrRoomEnded is returned by a Room's methods once the room has ended.
+var ErrRoomEnded = &seat.Error{Code: seat.ErrRoomNotFound.Code, Reason: seat.ErrRoomNotFound.Reason, Message: "the room has ended"}
 
 // Notifier routes a decision's deliveries to the room's members. It is called
 // with the room's lock held, in decision order, after the media effects were
@@ -58,62 +88,4 @@ type Slot struct {
 	SeatIndex int    `json:"seatIndex"`
 }
 
-// SFU is the media server: one ICE UDP mux, one webrtc API, many rooms.
-type SFU struct{}
-
-// New starts the media server (binds the UDP port).
-func New(cfg Config) (*SFU, error) { panic("sfu: not implemented yet") }
-
-// Close ends every room's media and releases the UDP port.
-func (s *SFU) Close() error { panic("unimplemented") }
-
-// OpenRoom creates a room; an error if the id is taken or the seat config is
-// invalid.
-func (s *SFU) OpenRoom(cfg RoomConfig) (*Room, error) { panic("unimplemented") }
-
-// Room returns an open room, or nil.
-func (s *SFU) Room(id string) *Room { panic("unimplemented") }
-
-// Rooms returns the open rooms (for shutdown and metrics).
-func (s *SFU) Rooms() []*Room { panic("unimplemented") }
-
-// Room is one live stream: its seat controller and its media.
-type Room struct{}
-
-func (r *Room) ID() string { panic("unimplemented") }
-
-// Do runs one seat operation under the room's lock. When op succeeds, the
-// deliveries' media effects are applied (publishers of users who lost their
-// seat closed, slots re-pointed, kinds gated), then the notifier gets them;
-// all before Do returns. When op fails nothing changes and its error is
-// returned. Once the room has ended (RoomEnded was delivered) the room closes
-// its media, leaves the SFU's registry and Done is closed.
-func (r *Room) Do(op func(*seat.Room) ([]seat.Delivery, error)) error { panic("unimplemented") }
-
-// Done is closed when the room has ended.
-func (r *Room) Done() <-chan struct{} { panic("unimplemented") }
-
-// Publish answers a publish offer from userID (rtc.publish, WHIP). The user
-// must hold a seat (ErrPublishForbidden). A user has at most one publisher:
-// a new one replaces the old. The publisher is closed by the server when the
-// user loses the seat. ErrBadSDP / ErrUnsupportedCodec for bad offers.
-func (r *Room) Publish(userID, offer string) (*Peer, string, error) { panic("unimplemented") }
-
-// Subscribe answers a subscribe offer (rtc.subscribe, WHEP). The k-th audio
-// and k-th video m-lines carry seat firstSeat+k; the rest are inactive.
-// userID's own media is never sent back to it.
-func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []Slot, error) {
-	panic("unimplemented")
-}
-
-// Peer is one server-side peer connection (a publisher or a subscriber).
-type Peer struct{}
-
-// AddCandidate adds a remote ICE candidate trickled by the client.
-func (p *Peer) AddCandidate(c webrtc.ICECandidateInit) error { panic("unimplemented") }
-
-// Close tears the peer connection down; safe to call more than once.
-func (p *Peer) Close() error { panic("unimplemented") }
-
-// Done is closed once the peer connection is closed (by either side).
-func (p *Peer) Done() <-chan struct{} { panic("unimplemented") }
+var _ webrtc.TrackLocal = (*slotTrack)(nil)

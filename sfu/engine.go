@@ -1,0 +1,179 @@
+package sfu
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/pion/dtls/v3"
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+// Defaults for the ICE timers. They are short on purpose: a viewer that
+// vanished should stop costing a writer and a queue within seconds.
+const (
+	defaultICEDisconnected = 5 * time.Second
+	defaultICEFailed       = 10 * time.Second
+	defaultICEKeepalive    = 2 * time.Second
+	defaultReceiveMTU      = 1500
+)
+
+// videoCodec returns the room codec's capability as this server offers and
+// accepts it. Only one video codec exists per server so every seat slot
+// carries the same payload type whoever publishes into it.
+func videoCodec(name string) (webrtc.RTPCodecParameters, error) {
+	fb := []webrtc.RTCPFeedback{
+		{Type: webrtc.TypeRTCPFBNACK},
+		{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"},
+		{Type: webrtc.TypeRTCPFBCCM, Parameter: "fir"},
+	}
+	switch strings.ToLower(name) {
+	case "", "vp8":
+		return webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb},
+			PayloadType:        96,
+		}, nil
+	case "vp9":
+		return webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP9, ClockRate: 90000, SDPFmtpLine: "profile-id=0", RTCPFeedback: fb},
+			PayloadType:        98,
+		}, nil
+	case "h264":
+		return webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+				SDPFmtpLine:  "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+				RTCPFeedback: fb,
+			},
+			PayloadType: 102,
+		}, nil
+	}
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("sfu: unknown video codec %q (want vp8, vp9 or h264)", name)
+}
+
+func opusCodec() webrtc.RTPCodecParameters {
+	return webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2, SDPFmtpLine: "minptime=10;useinbandfec=1"},
+		PayloadType:        111,
+	}
+}
+
+// newAPI builds the one webrtc.API every peer connection of the server uses.
+//
+// Interceptors are chosen deliberately rather than taking Pion's defaults:
+//
+//   - NACK generator: kept. It only acts on remote (publisher) tracks, so on
+//     a publisher PC it asks the publisher to resend what the SFU lost; on a
+//     subscriber PC it has no stream to watch and costs nothing.
+//   - NACK responder: left out. Pion's responder keeps a 1024-packet buffer
+//     per outgoing stream, i.e. per viewer slot; with 10 seats × 2 kinds ×
+//     thousands of viewers that is gigabytes. Viewers' NACKs are instead
+//     served by the SFU from the up-track's one shared media.Cache, mapped
+//     back through the slot's Rewriter (see viewer.go).
+//   - RTCP reports: kept. Receiver reports go to publishers (their encoders
+//     need loss/jitter), sender reports go to viewers (lip sync). Their state
+//     is a few words per stream.
+//   - TWCC / congestion control: left out; the SFU forwards one layer and
+//     does no bandwidth estimation, so the feedback would be wasted.
+//   - PLI/FIR: handled by the SFU itself with a per-source throttle, so a
+//     thousand viewers joining produce one keyframe request, not a thousand.
+func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (*webrtc.API, io.Closer, webrtc.RTPCodecParameters, error) {
+	video, err := videoCodec(cfg.VideoCodec)
+	if err != nil {
+		return nil, nil, video, err
+	}
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(opusCodec(), webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, video, err
+	}
+	if err := me.RegisterCodec(video, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, nil, video, err
+	}
+
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, nil, video, err
+	}
+	ir.Add(gen)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, nil, video, err
+	}
+
+	se := webrtc.SettingEngine{}
+	se.LoggerFactory = slogFactory{log: log}
+	mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("icemux"), conn)
+	se.SetICEUDPMux(mux)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	ips := append([]string(nil), cfg.IPs...)
+	if len(ips) > 0 {
+		// NAT 1:1 host mapping: every gathered address is replaced by the
+		// configured ones, which works both for an address of this host and
+		// for a public address in front of it. Loopback must then be named
+		// explicitly to survive the rewrite.
+		if cfg.IncludeLoopback && !contains(ips, "127.0.0.1") {
+			ips = append(ips, "127.0.0.1")
+		}
+		se.SetNAT1To1IPs(ips, webrtc.ICECandidateTypeHost)
+	}
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // candidates are plain addresses
+	se.SetSRTPProtectionProfiles(
+		dtls.SRTP_AEAD_AES_128_GCM, // the contract: AES-GCM first
+		dtls.SRTP_AEAD_AES_256_GCM,
+		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
+	)
+	se.SetReceiveMTU(defaultReceiveMTU)
+	se.SetICETimeouts(
+		orDefault(cfg.ICEDisconnectedTimeout, defaultICEDisconnected),
+		orDefault(cfg.ICEFailedTimeout, defaultICEFailed),
+		orDefault(cfg.ICEKeepaliveInterval, defaultICEKeepalive),
+	)
+
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return api, mux, video, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// slogFactory routes Pion's logs to slog: Pion is chatty, so everything
+// below warnings goes to Debug.
+type slogFactory struct{ log *slog.Logger }
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{log: f.log.With("pion", scope)}
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l pionLogger) Trace(msg string)                  {}
+func (l pionLogger) Tracef(format string, args ...any) {}
+func (l pionLogger) Debug(msg string)                  { l.log.Debug(msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Info(msg string)                   { l.log.Debug(msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Warn(msg string)                   { l.log.Warn(msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.log.Warn(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Error(msg string)                  { l.log.Error(msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }

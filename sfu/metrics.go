@@ -1,0 +1,65 @@
+package sfu
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// metrics are the media metrics of CONTRACT §7. They carry no per-room or
+// per-user labels: a label per room would grow without bound.
+type metrics struct {
+	rooms            prometheus.Gauge
+	seatsOccupied    prometheus.Gauge
+	publishRejected  *prometheus.CounterVec
+	forwardedPackets [2]prometheus.Counter // by kindIndex
+	forwardedBytes   [2]prometheus.Counter
+	receivedPackets  [2]prometheus.Counter
+	droppedPackets   [2]prometheus.Counter
+	nacksReceived    prometheus.Counter
+	retransmitted    prometheus.Counter
+	keyframeRequests prometheus.Counter
+}
+
+// kindIndex numbers media kinds for arrays on the hot path.
+const (
+	audioIdx = 0
+	videoIdx = 1
+)
+
+var kindNames = [2]string{"audio", "video"}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	const ns = "seatsfu"
+	m := &metrics{
+		rooms:         prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "rooms", Help: "Open rooms."}),
+		seatsOccupied: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "seats_occupied", Help: "Occupied seats, the owner's included."}),
+		publishRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "publish_rejected_total",
+			Help: "Publish offers refused, by reason."}, []string{"reason"}),
+		nacksReceived: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "nacks_received_total",
+			Help: "Packets viewers asked to be resent (one per sequence number)."}),
+		retransmitted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "retransmitted_packets_total",
+			Help: "Packets resent to viewers from the shared cache."}),
+		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "keyframe_requests_total",
+			Help: "PLIs sent to publishers (after throttling)."}),
+	}
+	fwdP := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_packets_total", Help: "RTP packets sent to viewers."}, []string{"kind"})
+	fwdB := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_bytes_total", Help: "RTP payload+header bytes sent to viewers."}, []string{"kind"})
+	recv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "received_packets_total", Help: "RTP packets received from publishers."}, []string{"kind"})
+	drop := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "dropped_packets_total", Help: "Packets dropped for a viewer whose queue was full."}, []string{"kind"})
+	for i, k := range kindNames {
+		m.forwardedPackets[i] = fwdP.WithLabelValues(k)
+		m.forwardedBytes[i] = fwdB.WithLabelValues(k)
+		m.receivedPackets[i] = recv.WithLabelValues(k)
+		m.droppedPackets[i] = drop.WithLabelValues(k)
+	}
+	for _, r := range []string{"publish_forbidden", "bad_sdp", "unsupported_codec"} {
+		m.publishRejected.WithLabelValues(r) // expose zeroes so dashboards see the series
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
+		m.nacksReceived, m.retransmitted, m.keyframeRequests} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

@@ -1,0 +1,274 @@
+package sfu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/seatsfu/seatsfu/media"
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// keyframeInterval is the least time between two keyframe requests to one
+// publisher's track: a thousand viewers joining cost the encoder one
+// keyframe, not a thousand.
+const keyframeInterval = 500 * time.Millisecond
+
+// publisher is a seated user's publish connection and its up-tracks.
+type publisher struct {
+	room    *Room
+	user    string
+	peer    *Peer
+	sources [2]*source // guarded by room.mu
+}
+
+// source is one up-track (a publisher's audio or video). Its reader
+// goroutine is the only one that touches packets before they are queued.
+type source struct {
+	pub   *publisher
+	kind  int
+	codec media.Codec
+	track *webrtc.TrackRemote
+
+	seatIdx int                     // the seat it is pointed at, -1 none; guarded by room.mu
+	sinks   atomic.Pointer[[]*slot] // viewer slots it feeds, copy-on-write
+
+	lastKeyframeReq atomic.Int64 // unix nanos of the last PLI sent
+}
+
+// Publish answers a publish offer from userID (rtc.publish, WHIP). The user
+// must hold a seat (ErrPublishForbidden). A user has at most one publisher:
+// a new one replaces the old. The publisher is closed by the server when the
+// user loses the seat. ErrBadSDP / ErrUnsupportedCodec for bad offers.
+func (r *Room) Publish(userID, offer string) (*Peer, string, error) {
+	peer, answer, err := r.publish(userID, offer)
+	if err != nil {
+		var se *seat.Error
+		if errors.As(err, &se) && se.Reason != ErrRoomEnded.Reason {
+			r.s.m.publishRejected.WithLabelValues(se.Reason).Inc()
+		}
+	}
+	return peer, answer, err
+}
+
+func (r *Room) publish(userID, offer string) (*Peer, string, error) {
+	lines, err := checkOffer(offer, r.s.videoCodec)
+	if err != nil {
+		return nil, "", err
+	}
+	var count [2]int
+	for _, l := range lines {
+		if l.kind < 0 {
+			return nil, "", fmt.Errorf("%w: %w", ErrBadSDP, ErrTooManyMLines)
+		}
+		if count[l.kind]++; count[l.kind] > 1 {
+			return nil, "", fmt.Errorf("%w: %w", ErrBadSDP, ErrTooManyMLines)
+		}
+		if l.direction != "sendonly" && l.direction != "sendrecv" {
+			return nil, "", fmt.Errorf("%w: publish m-line %q is %s, want sendonly or sendrecv", ErrBadSDP, l.mid, l.direction)
+		}
+	}
+	if err := r.checkSeated(userID); err != nil {
+		return nil, "", err
+	}
+
+	peer, err := r.s.newPeer()
+	if err != nil {
+		return nil, "", err
+	}
+	pub := &publisher{room: r, user: userID, peer: peer}
+	peer.pc.OnTrack(pub.onTrack)
+	if err := peer.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		_ = peer.Close()
+		return nil, "", fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	answer, err := peer.answer(context.Background())
+	if err != nil {
+		_ = peer.Close()
+		return nil, "", err
+	}
+
+	r.mu.Lock()
+	if r.ended || r.seat.SeatOf(userID) == seat.NoSeat || !peer.setOnClose(pub.gone) {
+		// The seat (or the connection) went while ICE was gathering.
+		ended := r.ended
+		r.mu.Unlock()
+		_ = peer.Close()
+		if ended {
+			return nil, "", ErrRoomEnded
+		}
+		return nil, "", ErrPublishForbidden
+	}
+	if old := r.publishers[userID]; old != nil {
+		old.stop()
+	}
+	r.publishers[userID] = pub
+	r.reconcile()
+	r.mu.Unlock()
+	return peer, answer, nil
+}
+
+func (r *Room) checkSeated(userID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ended {
+		return ErrRoomEnded
+	}
+	if r.seat.SeatOf(userID) == seat.NoSeat {
+		return ErrPublishForbidden
+	}
+	return nil
+}
+
+// stop gates a publisher that lost its seat or was replaced: it leaves the
+// room's publishers (the caller removed it) and its connection is closed in
+// the background. Called with room.mu held; the next reconcile re-points
+// the seats it fed.
+func (p *publisher) stop() {
+	p.peer.closeAsync()
+}
+
+// gone runs when the publish connection closes, whoever closed it: if it is
+// still the user's publisher the seat stops showing its media.
+func (p *publisher) gone() {
+	r := p.room
+	_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
+		if r.publishers[p.user] != p {
+			return nil, nil
+		}
+		delete(r.publishers, p.user)
+		var ds []seat.Delivery
+		for kind, src := range p.sources {
+			if src == nil {
+				continue
+			}
+			p.sources[kind] = nil
+			d, err := sr.SetPublishing(p.user, kindOf(kind), false)
+			if err != nil {
+				return nil, err
+			}
+			ds = append(ds, d...)
+		}
+		return ds, nil
+	})
+}
+
+// onTrack runs on Pion's goroutine for each up-track and stays there as the
+// track's reader until the connection closes.
+func (p *publisher) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	if !p.peer.enter() {
+		return
+	}
+	defer p.peer.exit()
+	r := p.room
+	kind := audioIdx
+	want := media.CodecOpus
+	if track.Kind() == webrtc.RTPCodecTypeVideo {
+		kind, want = videoIdx, r.s.videoCodec
+	}
+	codec := media.CodecFromMime(track.Codec().MimeType)
+	if codec != want {
+		r.log.Warn("publisher track with a foreign codec ignored", "user", p.user, "codec", track.Codec().MimeType)
+		return
+	}
+	src := &source{pub: p, kind: kind, codec: codec, track: track, seatIdx: -1}
+	src.sinks.Store(new([]*slot))
+
+	r.mu.Lock()
+	ok := !r.ended && r.publishers[p.user] == p && p.sources[kind] == nil
+	if ok {
+		p.sources[kind] = src
+		r.reconcile()
+	}
+	r.mu.Unlock()
+	if !ok {
+		return
+	}
+	src.read()
+
+	// The track ended: the seat stops showing it.
+	_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
+		if p.sources[kind] != src {
+			return nil, nil
+		}
+		p.sources[kind] = nil
+		if r.publishers[p.user] != p {
+			return nil, nil
+		}
+		return sr.SetPublishing(p.user, kindOf(kind), false)
+	})
+}
+
+func kindOf(i int) seat.Kind {
+	if i == videoIdx {
+		return seat.KindVideo
+	}
+	return seat.KindAudio
+}
+
+// read is the up-track's forwarding loop: read into a pooled packet, hand a
+// reference to every viewer slot pointed at this source, release. It never
+// blocks on a viewer.
+func (src *source) read() {
+	r := src.pub.room
+	m := r.s.m
+	reported := false
+	for {
+		pk := getPacket()
+		n, _, err := src.track.Read(pk.buf[:])
+		if err != nil {
+			pk.release()
+			return
+		}
+		if !pk.parse(n) {
+			pk.release()
+			continue
+		}
+		m.receivedPackets[src.kind].Inc()
+		if !reported {
+			reported = true
+			src.reportPublishing()
+		}
+		if src.kind == videoIdx {
+			pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
+		}
+		for _, sl := range *src.sinks.Load() {
+			sl.offer(src, pk)
+		}
+		pk.release()
+	}
+}
+
+// reportPublishing tells the seat controller the track arrives, so the seat
+// shows microphone/camera "on" (if not muted or locked).
+func (src *source) reportPublishing() {
+	p, r := src.pub, src.pub.room
+	_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
+		if r.publishers[p.user] != p || p.sources[src.kind] != src {
+			return nil, nil
+		}
+		return sr.SetPublishing(p.user, kindOf(src.kind), true)
+	})
+}
+
+// requestKeyframe sends a PLI to the publisher, at most once per
+// keyframeInterval. Safe from any goroutine.
+func (src *source) requestKeyframe() {
+	if src.kind != videoIdx {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := src.lastKeyframeReq.Load()
+	if now-last < int64(keyframeInterval) || !src.lastKeyframeReq.CompareAndSwap(last, now) {
+		return
+	}
+	err := src.pub.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(src.track.SSRC())}})
+	if err == nil {
+		src.pub.room.s.m.keyframeRequests.Inc()
+	}
+}

@@ -1,0 +1,445 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/seatsfu/seatsfu/media"
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// viewer is a subscriber connection: its seat slots, its bounded queue and
+// the one writer goroutine that drains it.
+type viewer struct {
+	room  *Room
+	user  string
+	peer  *Peer
+	slots []*slot
+
+	mu     sync.Mutex
+	ring   []item // preallocated; head..head+n are queued
+	head   int
+	n      int
+	closed bool
+
+	wake     chan struct{} // cap 1: "the ring is not empty"
+	quit     chan struct{}
+	quitOnce sync.Once
+}
+
+// item is one queued unit of work for the writer: a packet to forward or a
+// sequence number a viewer NACKed.
+type item struct {
+	p    *packet
+	sl   *slot
+	b    *binding
+	nack bool
+	seq  uint16
+}
+
+// binding is one pointing of a slot at a source. A new binding is made on
+// every re-point, so comparing pointers tells whether a queued packet still
+// belongs to what the slot carries now.
+type binding struct{ src *source }
+
+// slot is one negotiated m-line of a viewer: seat seatIdx, one kind.
+type slot struct {
+	viewer  *viewer
+	kind    int
+	seatIdx int
+	mid     string
+	track   *slotTrack
+	sender  *webrtc.RTPSender
+
+	binding  atomic.Pointer[binding]
+	dropping atomic.Bool // video: the queue overflowed, skip to the next keyframe
+
+	// mu serialises the writer's use of the state below with re-pointing,
+	// so once repoint returns no packet of the old binding is being written.
+	mu      sync.Mutex
+	cur     *binding
+	waitKey bool
+	rw      *media.Rewriter
+	hdr     rtp.Header // scratch header, reused to avoid an allocation per packet
+}
+
+func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
+	return &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
+		wake: make(chan struct{}, 1), quit: make(chan struct{})}
+}
+
+// Subscribe answers a subscribe offer (rtc.subscribe, WHEP). The k-th audio
+// and k-th video m-lines carry seat firstSeat+k; the rest are inactive.
+// userID's own media is never sent back to it.
+func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []Slot, error) {
+	if firstSeat < 0 || firstSeat >= r.maxSeats {
+		return nil, "", nil, seat.ErrSeatIndexInvalid
+	}
+	lines, err := checkOffer(offer, r.s.videoCodec)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	for _, l := range lines {
+		if l.kind >= 0 && l.direction != "recvonly" && l.direction != "sendrecv" {
+			return nil, "", nil, fmt.Errorf("%w: subscribe m-line %q is %s, want recvonly", ErrBadSDP, l.mid, l.direction)
+		}
+	}
+	r.mu.Lock()
+	ended := r.ended
+	r.mu.Unlock()
+	if ended {
+		return nil, "", nil, ErrRoomEnded
+	}
+
+	peer, err := r.s.newPeer()
+	if err != nil {
+		return nil, "", nil, err
+	}
+	v := newViewer(r, userID, peer, r.s.cfg.ViewerQueue)
+	fail := func(err error) (*Peer, string, []Slot, error) {
+		_ = peer.Close()
+		return nil, "", nil, err
+	}
+	if err := peer.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
+	}
+	var count [2]int
+	var trs []*webrtc.RTPTransceiver
+	for _, tr := range peer.pc.GetTransceivers() {
+		kind := audioIdx
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			kind = videoIdx
+		}
+		idx := firstSeat + count[kind]
+		count[kind]++
+		if idx >= r.maxSeats {
+			continue // no sender: answered inactive
+		}
+		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx)}
+		if sl.sender, err = peer.pc.AddTrack(sl.track); err != nil {
+			return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
+		}
+		if tr.Sender() != sl.sender {
+			return fail(fmt.Errorf("%w: m-line order could not be kept", ErrBadSDP))
+		}
+		v.slots = append(v.slots, sl)
+		trs = append(trs, tr)
+	}
+	answer, err := peer.answer(context.Background())
+	if err != nil {
+		return fail(err)
+	}
+	slots := make([]Slot, len(v.slots))
+	for i, sl := range v.slots {
+		sl.mid = trs[i].Mid()
+		slots[i] = Slot{Mid: sl.mid, Kind: kindNames[sl.kind], SeatIndex: sl.seatIdx}
+	}
+
+	r.mu.Lock()
+	if r.ended || !peer.setOnClose(func() { r.detachViewer(v) }) {
+		r.mu.Unlock()
+		return fail(ErrRoomEnded)
+	}
+	r.viewers[v] = struct{}{}
+	for _, sl := range v.slots {
+		sm := &r.seats[sl.seatIdx]
+		sm.slots[sl.kind] = append(append([]*slot(nil), sm.slots[sl.kind]...), sl)
+		sl.repoint(sm.src[sl.kind])
+		if src := sm.src[sl.kind]; src != nil {
+			r.refreshSinks(src)
+		}
+	}
+	r.mu.Unlock()
+
+	peer.goOwned(v.write)
+	for _, sl := range v.slots {
+		peer.goOwned(sl.readRTCP)
+	}
+	return peer, answer, slots, nil
+}
+
+func (r *Room) detachViewer(v *viewer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.detachViewerLocked(v)
+}
+
+// detachViewerLocked takes a viewer's slots off their seats and stops its
+// writer. Called with room.mu held.
+func (r *Room) detachViewerLocked(v *viewer) {
+	if _, ok := r.viewers[v]; !ok {
+		return
+	}
+	delete(r.viewers, v)
+	for _, sl := range v.slots {
+		sm := &r.seats[sl.seatIdx]
+		kept := make([]*slot, 0, len(sm.slots[sl.kind]))
+		for _, o := range sm.slots[sl.kind] {
+			if o != sl {
+				kept = append(kept, o)
+			}
+		}
+		sm.slots[sl.kind] = kept
+		if src := sm.src[sl.kind]; src != nil {
+			r.refreshSinks(src)
+		}
+		sl.repoint(nil)
+	}
+	v.stop()
+}
+
+func (v *viewer) stop() { v.quitOnce.Do(func() { close(v.quit) }) }
+
+// repoint makes the slot carry src from now on (nil: nothing). It waits for
+// a write in progress, so when it returns not one more packet of the old
+// source leaves through this slot. Called with room.mu held.
+func (sl *slot) repoint(src *source) {
+	var b *binding
+	if src != nil && src.pub.user != sl.viewer.user {
+		b = &binding{src: src}
+	}
+	sl.mu.Lock()
+	sl.binding.Store(b)
+	sl.mu.Unlock()
+	sl.dropping.Store(false)
+	if b != nil {
+		src.requestKeyframe()
+	}
+}
+
+// offer is the reader's side of the hot path: queue a reference to pk for
+// this slot if the slot still carries src. It never blocks.
+func (sl *slot) offer(src *source, pk *packet) {
+	b := sl.binding.Load()
+	if b == nil || b.src != src {
+		return
+	}
+	m := src.pub.room.s.m
+	if sl.kind == videoIdx && sl.dropping.Load() {
+		if !pk.keyframe {
+			m.droppedPackets[videoIdx].Inc()
+			return
+		}
+		sl.dropping.Store(false)
+	}
+	if !sl.viewer.push(item{p: pk, sl: sl, b: b}) {
+		m.droppedPackets[sl.kind].Inc()
+		if sl.kind == videoIdx {
+			sl.dropping.Store(true)
+			src.requestKeyframe()
+		}
+	}
+}
+
+// push queues it, taking a reference to its packet; false when full.
+func (v *viewer) push(it item) bool {
+	v.mu.Lock()
+	if v.closed || v.n == len(v.ring) {
+		v.mu.Unlock()
+		return false
+	}
+	if it.p != nil {
+		it.p.retain()
+	}
+	v.ring[(v.head+v.n)%len(v.ring)] = it
+	v.n++
+	v.mu.Unlock()
+	select {
+	case v.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (v *viewer) pop() (item, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.n == 0 {
+		return item{}, false
+	}
+	it := v.ring[v.head]
+	v.ring[v.head] = item{}
+	v.head = (v.head + 1) % len(v.ring)
+	v.n--
+	return it, true
+}
+
+// write is the viewer's writer goroutine: it drains the queue until the
+// viewer stops, then releases whatever is left.
+func (v *viewer) write() {
+	defer v.drain()
+	for {
+		select {
+		case <-v.wake:
+		case <-v.quit:
+			return
+		}
+		for {
+			it, ok := v.pop()
+			if !ok {
+				break
+			}
+			if it.nack {
+				it.sl.retransmit(it.seq)
+			} else {
+				it.sl.forward(it)
+			}
+		}
+	}
+}
+
+func (v *viewer) drain() {
+	v.mu.Lock()
+	v.closed = true
+	v.mu.Unlock()
+	for {
+		it, ok := v.pop()
+		if !ok {
+			return
+		}
+		if it.p != nil {
+			it.p.release()
+		}
+	}
+}
+
+// forward rewrites one packet onto the slot's SSRC/sequence/timestamp space
+// and writes it. After a switch (or the first packet) video starts only on
+// a keyframe, which is requested upstream at once.
+func (sl *slot) forward(it item) {
+	defer it.p.release()
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if sl.binding.Load() != it.b {
+		return // the slot was re-pointed after this packet was queued: gated
+	}
+	bt := sl.track.bound.Load()
+	if bt == nil {
+		return // not connected yet
+	}
+	src := it.b.src
+	if sl.rw == nil {
+		sl.rw = media.NewRewriter(uint32(bt.ssrc), src.codec.ClockRate())
+	}
+	if sl.cur != it.b {
+		sl.cur = it.b
+		sl.rw.Switch()
+		sl.waitKey = sl.kind == videoIdx
+	}
+	if sl.waitKey {
+		if !it.p.keyframe {
+			src.requestKeyframe()
+			return
+		}
+		sl.waitKey = false
+	}
+	sl.hdr = it.p.hdr
+	sl.hdr.Extension, sl.hdr.Extensions = false, nil
+	sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
+	if !sl.rw.Rewrite(&sl.hdr, time.Now()) {
+		return
+	}
+	sl.hdr.PayloadType = bt.pt
+	if _, err := bt.w.WriteRTP(&sl.hdr, it.p.payload); err != nil {
+		return
+	}
+	m := src.pub.room.s.m
+	m.forwardedPackets[sl.kind].Inc()
+	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
+}
+
+// retransmit answers one NACKed sequence number. Without a per-up-track
+// packet cache there is nothing to resend yet; the NACK is counted.
+func (sl *slot) retransmit(seq uint16) {}
+
+// readRTCP serves a slot's RTCP from the viewer: PLI/FIR become a throttled
+// keyframe request to the current source, NACKs are queued for the writer
+// (which owns the rewriter that maps them back).
+func (sl *slot) readRTCP() {
+	m := sl.viewer.room.s.m
+	buf := make([]byte, defaultReceiveMTU)
+	for {
+		n, _, err := sl.sender.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, pkt := range pkts {
+			switch pkt := pkt.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				if b := sl.binding.Load(); b != nil {
+					b.src.requestKeyframe()
+				}
+			case *rtcp.TransportLayerNack:
+				for _, pair := range pkt.Nacks {
+					pair.Range(func(seq uint16) bool {
+						m.nacksReceived.Inc()
+						sl.viewer.push(item{sl: sl, nack: true, seq: seq})
+						return true
+					})
+				}
+			}
+		}
+	}
+}
+
+// slotTrack is the local track of one slot. Unlike TrackLocalStaticRTP it
+// keeps the single binding it gets and writes header and payload as they
+// are, so forwarding allocates nothing per packet.
+type slotTrack struct {
+	id, streamID string
+	kind         webrtc.RTPCodecType
+	mime         string
+	bound        atomic.Pointer[boundTrack]
+}
+
+type boundTrack struct {
+	w    webrtc.TrackLocalWriter
+	ssrc webrtc.SSRC
+	pt   uint8
+}
+
+func (s *SFU) newSlotTrack(kind, seatIdx int) *slotTrack {
+	t := &slotTrack{
+		id:       fmt.Sprintf("seat%d-%s", seatIdx, kindNames[kind]),
+		streamID: fmt.Sprintf("seat%d", seatIdx),
+		kind:     webrtc.RTPCodecTypeAudio,
+		mime:     webrtc.MimeTypeOpus,
+	}
+	if kind == videoIdx {
+		t.kind = webrtc.RTPCodecTypeVideo
+		t.mime = "video/" + s.videoCodec.String()
+	}
+	return t
+}
+
+func (t *slotTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, t.mime) {
+			t.bound.Store(&boundTrack{w: ctx.WriteStream(), ssrc: ctx.SSRC(), pt: uint8(c.PayloadType)})
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+func (t *slotTrack) Unbind(webrtc.TrackLocalContext) error {
+	t.bound.Store(nil)
+	return nil
+}
+
+func (t *slotTrack) ID() string                { return t.id }
+func (t *slotTrack) RID() string               { return "" }
+func (t *slotTrack) StreamID() string          { return t.streamID }
+func (t *slotTrack) Kind() webrtc.RTPCodecType { return t.kind }
