@@ -1,0 +1,227 @@
+package signal
+
+import (
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/sfu"
+)
+
+// statsPeriod is the least time between two room.stats of a room.
+const statsPeriod = time.Second
+
+// roomHub is a room's switchboard: which socket currently speaks for each
+// member, and the sfu.Notifier that routes the room's deliveries to them.
+//
+// Lock order: the room's lock (sfu.Room.Do, held while Notify runs) before
+// hub.mu. The hub never calls into the room while holding mu.
+type roomHub struct {
+	srv  *Server
+	id   string
+	room *sfu.Room // set once, right after OpenRoom
+
+	mu      sync.Mutex
+	members map[string]*session // the live socket of each connected member
+
+	dirty chan struct{} // cap 1: the member count may have changed
+}
+
+func newHub(srv *Server, id string) *roomHub {
+	return &roomHub{srv: srv, id: id, members: make(map[string]*session), dirty: make(chan struct{}, 1)}
+}
+
+// attach makes s the socket of its user. A previous socket of the same user
+// is told session.replaced and closed; its drop will not disconnect the
+// user, because it is no longer attached.
+func (h *roomHub) attach(s *session) {
+	h.mu.Lock()
+	old := h.members[s.user.UserID]
+	h.members[s.user.UserID] = s
+	h.mu.Unlock()
+	if old == nil {
+		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Inc()
+		return
+	}
+	if old != s {
+		old.notify("session.replaced", empty{})
+		old.closeAfterQueued(websocket.StatusPolicyViolation, "session replaced")
+	}
+}
+
+// detach removes s if it still speaks for its user, and reports whether it
+// did.
+func (h *roomHub) detach(s *session) bool {
+	h.mu.Lock()
+	cur := h.members[s.user.UserID]
+	if cur == s {
+		delete(h.members, s.user.UserID)
+	}
+	h.mu.Unlock()
+	if cur == s {
+		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+	}
+	return cur == s
+}
+
+// detachUser removes whichever socket speaks for userID and returns it.
+func (h *roomHub) detachUser(userID string) *session {
+	h.mu.Lock()
+	s := h.members[userID]
+	delete(h.members, userID)
+	h.mu.Unlock()
+	if s != nil {
+		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+	}
+	return s
+}
+
+func (h *roomHub) detachAll() []*session {
+	h.mu.Lock()
+	all := make([]*session, 0, len(h.members))
+	for id, s := range h.members {
+		all = append(all, s)
+		delete(h.members, id)
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+	}
+	return all
+}
+
+// Notify implements sfu.Notifier. It runs under the room's lock, so it only
+// encodes and enqueues: each notification is encoded once and the same
+// bytes go to every target's bounded queue.
+func (h *roomHub) Notify(_ *sfu.Room, ds []seat.Delivery) {
+	for _, d := range ds {
+		h.deliver(d)
+	}
+}
+
+func (h *roomHub) deliver(d seat.Delivery) {
+	switch ev := d.Event.(type) {
+	case seat.RequestEnded:
+		h.srv.metrics.seatRequests.WithLabelValues(string(ev.Request.Kind), string(ev.Outcome)).Inc()
+		return
+	case seat.MemberJoined, seat.MemberLeft:
+		h.markStats()
+	}
+	if d.To == seat.Internal {
+		return
+	}
+	frame, err := encodeNotification(d.Event.Method(), d.Event)
+	if err != nil {
+		h.srv.log.Error("signal: encode notification", "method", d.Event.Method(), "err", err)
+		return
+	}
+	for _, s := range h.targets(d) {
+		s.send(frame)
+	}
+	switch d.Event.(type) {
+	case seat.KickedOut:
+		if s := h.detachUser(d.UserID); s != nil {
+			s.closeAfterQueued(websocket.StatusNormalClosure, "kicked out")
+		}
+	case seat.RoomEnded:
+		for _, s := range h.detachAll() {
+			s.closeAfterQueued(websocket.StatusNormalClosure, "room ended")
+		}
+	}
+}
+
+func (h *roomHub) targets(d seat.Delivery) []*session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch d.To {
+	case seat.OneUser:
+		if s := h.members[d.UserID]; s != nil {
+			return []*session{s}
+		}
+		return nil
+	case seat.Everyone, seat.Hosts:
+		out := make([]*session, 0, len(h.members))
+		for id, s := range h.members {
+			if id == d.Except || (d.To == seat.Hosts && !s.user.Role.IsHost()) {
+				continue
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+// markStats asks the stats loop to look at the member count.
+func (h *roomHub) markStats() {
+	select {
+	case h.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// statsLoop sends room.stats {memberCount} to everyone, at most once per
+// statsPeriod and only when the count changed. It ends with the room or the
+// server.
+func (h *roomHub) statsLoop() {
+	last := 0
+	var lastSent time.Time
+	timer := time.NewTimer(0)
+	<-timer.C
+	defer timer.Stop()
+	for {
+		select {
+		case <-h.room.Done():
+			return
+		case <-h.srv.ctx.Done():
+			return
+		case <-h.dirty:
+		}
+		if wait := time.Until(lastSent.Add(statsPeriod)); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-h.room.Done():
+				return
+			case <-h.srv.ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		// Whatever marked the count dirty meanwhile is covered by this read.
+		select {
+		case <-h.dirty:
+		default:
+		}
+		count := -1
+		_ = h.room.Do(func(r *seat.Room) ([]seat.Delivery, error) {
+			if !r.Ended() {
+				count = r.MemberCount()
+			}
+			return nil, nil
+		})
+		if count < 0 || count == last {
+			continue
+		}
+		last, lastSent = count, time.Now()
+		h.deliver(seat.Delivery{To: seat.Everyone, Event: roomStats{MemberCount: count}})
+	}
+}
+
+// roomStats is the room.stats notification.
+type roomStats struct {
+	MemberCount int `json:"memberCount"`
+}
+
+func (roomStats) Method() string { return "room.stats" }
+
+// roomMessage is the room.message notification: text xor cmd+data.
+type roomMessage struct {
+	From seat.User `json:"from"`
+	Text *string   `json:"text,omitempty"`
+	Cmd  *string   `json:"cmd,omitempty"`
+	Data *string   `json:"data,omitempty"`
+}
+
+func (roomMessage) Method() string { return "room.message" }

@@ -1,0 +1,407 @@
+// Package signal is seatsfu's signalling edge: the HTTP mux, the JSON-RPC 2.0
+// WebSocket sessions of CONTRACT §3 (token checks, framing, rate limits,
+// pings), the routing of each room's seat notifications to its members, the
+// edge's metrics, and the demo token endpoint.
+//
+// Data path of a request: the socket's reader decodes one frame, checks it,
+// and runs the method; seat methods go through sfu.Room.Do, which decides,
+// applies the media effects and calls the room's hub (an sfu.Notifier) under
+// the room's lock; the hub encodes each notification once and queues it on
+// every target socket without blocking; each socket's writer drains its own
+// bounded queue.
+package signal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
+
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/token"
+)
+
+// Config configures the signalling edge.
+type Config struct {
+	// Secret signs and verifies tokens.
+	Secret []byte
+	// DevMode enables GET /demo/token (404 otherwise).
+	DevMode bool
+	// ReconnectGrace is how long a dropped member keeps its seat and
+	// requests (default 15s).
+	ReconnectGrace time.Duration
+	// MaxSeats is the seat count of rooms created without create.maxSeats
+	// (2..16, default 10).
+	MaxSeats int
+	// MaxMembers caps each room's members; 0 means no cap.
+	MaxMembers int
+	// SFU holds the rooms and their media. Required.
+	SFU *sfu.SFU
+	// Registry gets the edge's metrics and is what /metrics serves. Nil
+	// means a private registry.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+	// Clock drives the seat controller and the rate limiters; nil is real
+	// time.
+	Clock seat.Clock
+	// PingInterval and PingTimeout: ping every interval, drop a peer silent
+	// for the timeout (defaults 15s / 30s).
+	PingInterval, PingTimeout time.Duration
+	// Demo is served at "/" (the demo page); nil answers 404.
+	Demo http.Handler
+
+	// RequestRate and RequestBurst limit requests per socket (defaults 50/s,
+	// burst 100). A negative RequestRate disables the limit (benchmarks).
+	RequestRate  float64
+	RequestBurst int
+}
+
+const (
+	defaultGrace        = 15 * time.Second
+	defaultMaxSeats     = 10
+	defaultPingInterval = 15 * time.Second
+	defaultPingTimeout  = 30 * time.Second
+	defaultRequestRate  = 50
+	defaultRequestBurst = 100
+	// demoTokenTTL is how long a demo token lives.
+	demoTokenTTL = 24 * time.Hour
+)
+
+func (c *Config) requestRate() rate.Limit {
+	if c.RequestRate < 0 {
+		return rate.Inf
+	}
+	return rate.Limit(c.RequestRate)
+}
+
+func (c *Config) requestBurst() int { return c.RequestBurst }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Server is the signalling edge. Create it with New, serve Handler, stop it
+// with Shutdown.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	mux     *http.ServeMux
+
+	// ctx is cancelled when Shutdown finishes; every session and stats
+	// loop derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closing  bool
+	sessions map[*session]struct{}
+	hubs     map[string]*roomHub
+	wg       sync.WaitGroup // sessions and stats loops
+}
+
+// New checks cfg, fills its defaults and registers the metrics.
+func New(cfg Config) (*Server, error) {
+	if cfg.SFU == nil {
+		return nil, errors.New("signal: Config.SFU is required")
+	}
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("signal: Config.Secret is required")
+	}
+	if cfg.ReconnectGrace < 0 {
+		return nil, errors.New("signal: negative ReconnectGrace")
+	}
+	if cfg.ReconnectGrace == 0 {
+		cfg.ReconnectGrace = defaultGrace
+	}
+	if cfg.MaxSeats == 0 {
+		cfg.MaxSeats = defaultMaxSeats
+	}
+	if cfg.MaxSeats < seat.MinSeats || cfg.MaxSeats > seat.MaxSeatsLimit {
+		return nil, fmt.Errorf("signal: MaxSeats %d outside %d..%d", cfg.MaxSeats, seat.MinSeats, seat.MaxSeatsLimit)
+	}
+	if cfg.MaxMembers < 0 {
+		return nil, errors.New("signal: negative MaxMembers")
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = defaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = defaultPingTimeout
+	}
+	if cfg.RequestRate == 0 {
+		cfg.RequestRate = defaultRequestRate
+	}
+	if cfg.RequestBurst <= 0 {
+		cfg.RequestBurst = defaultRequestBurst
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = realClock{}
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("signal: metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		metrics:  m,
+		ctx:      ctx,
+		cancel:   cancel,
+		sessions: make(map[*session]struct{}),
+		hubs:     make(map[string]*roomHub),
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /v1/rtc", s.serveRTC)
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
+	if cfg.Demo != nil {
+		s.mux.Handle("/", cfg.Demo)
+	}
+	return s, nil
+}
+
+// Handler serves /v1/rtc, /healthz, /metrics, /demo/token and the demo page
+// at /.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
+
+// serveRTC verifies the token before the upgrade — a refused token changes
+// nothing — then serves the socket until it closes.
+func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
+	raw := bearer(r)
+	if raw == "" {
+		http.Error(w, "missing token", http.StatusUnauthorized)
+		return
+	}
+	id, err := token.Verify(s.cfg.Secret, raw)
+	if err != nil {
+		http.Error(w, "invalid token", http.StatusUnauthorized)
+		return
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	user := seat.User{UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role}
+	var sess *session
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		// Tokens, not cookies, authenticate: a page from another origin
+		// gains nothing it does not already hold, and browsers on other
+		// origins (apps, the SDK) must be able to connect.
+		InsecureSkipVerify: true,
+		OnPongReceived:     func(ctx context.Context, p []byte) { sess.pongReceived(ctx, p) },
+	})
+	if err != nil {
+		return // Accept already answered
+	}
+	conn.SetReadLimit(maxFrame)
+	sess = newSession(s, conn, user, id.Room)
+
+	s.mu.Lock()
+	if s.closing { // Shutdown began during the upgrade
+		s.mu.Unlock()
+		_ = conn.Close(websocket.StatusGoingAway, "server shutdown")
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+
+	sess.run()
+
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// bearer takes the token from "Authorization: Bearer …" or ?token=.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		const prefix = "bearer "
+		if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
+			return strings.TrimSpace(h[len(prefix):])
+		}
+		return ""
+	}
+	return r.URL.Query().Get("token")
+}
+
+// openOrFind returns the token's room and its hub. The owner opens the room
+// when it is absent; everyone else needs it open.
+func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*sfu.Room, *roomHub, error) {
+	if create != nil && u.Role != seat.RoleOwner {
+		return nil, nil, withMessage(seat.ErrPermission, "only the owner may create the room")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return nil, nil, withMessage(seat.ErrRoomNotFound, "the server is shutting down")
+	}
+	if r := s.cfg.SFU.Room(roomID); r != nil {
+		if h := s.hubs[roomID]; h != nil && h.room == r {
+			return r, h, nil
+		}
+		return nil, nil, seat.ErrRoomNotFound
+	}
+	if u.Role != seat.RoleOwner {
+		return nil, nil, seat.ErrRoomNotFound
+	}
+	cfg := seat.Config{
+		RoomID:     roomID,
+		MaxSeats:   s.cfg.MaxSeats,
+		Mode:       seat.ModeApply,
+		Owner:      u,
+		Grace:      s.cfg.ReconnectGrace,
+		MaxMembers: s.cfg.MaxMembers,
+		Clock:      s.cfg.Clock,
+	}
+	if create != nil {
+		if create.MaxSeats != nil {
+			cfg.MaxSeats = *create.MaxSeats
+		}
+		if create.SeatMode != "" {
+			cfg.Mode = create.SeatMode
+		}
+	}
+	h := newHub(s, roomID)
+	r, err := s.cfg.SFU.OpenRoom(sfu.RoomConfig{Seat: cfg, Notifier: h})
+	if err != nil {
+		return nil, nil, err
+	}
+	h.room = r
+	s.hubs[roomID] = h
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		h.statsLoop()
+		s.mu.Lock()
+		if s.hubs[roomID] == h {
+			delete(s.hubs, roomID)
+		}
+		s.mu.Unlock()
+	}()
+	return r, h, nil
+}
+
+// Shutdown refuses new sockets, ends every room with server_shutdown (each
+// member gets room.ended and its socket closes), closes the sockets that
+// never joined, and waits for every session to end, their peers closed. When
+// ctx expires first the remaining sockets are cut and ctx's error returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+
+	for _, r := range s.cfg.SFU.Rooms() {
+		err := r.Do(func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Shutdown(seat.ServerShutdown), nil })
+		if err != nil {
+			s.log.Debug("signal: shutdown room", "room", r.ID(), "err", err)
+		}
+	}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.closeAfterQueued(websocket.StatusGoingAway, "server shutdown")
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		// Sessions end once their close handshakes finish; the stats loops
+		// end with their rooms or with cancel below.
+		s.waitSessions()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+		s.mu.Lock()
+		for sess := range s.sessions {
+			sess.cancel()
+		}
+		s.mu.Unlock()
+		<-done
+	}
+	s.cancel()
+	s.wg.Wait()
+	return err
+}
+
+// waitSessions returns once no session is left.
+func (s *Server) waitSessions() {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		n := len(s.sessions)
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		<-t.C
+	}
+}
+
+// serveDemoToken mints a token for the demo page (dev mode only).
+func (s *Server) serveDemoToken(w http.ResponseWriter, r *http.Request) {
+	if !s.cfg.DevMode {
+		http.NotFound(w, r)
+		return
+	}
+	q := r.URL.Query()
+	role := seat.Role(q.Get("role"))
+	switch role {
+	case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+	default:
+		http.Error(w, `role must be owner, admin or audience`, http.StatusBadRequest)
+		return
+	}
+	if !token.ValidID(q.Get("room")) || !token.ValidID(q.Get("user")) {
+		http.Error(w, "room and user must be 1-128 characters of [A-Za-z0-9_.-]", http.StatusBadRequest)
+		return
+	}
+	name := q.Get("name")
+	if name == "" {
+		name = q.Get("user")
+	}
+	raw, err := token.Mint(s.cfg.Secret, token.Identity{
+		UserID: q.Get("user"), Room: q.Get("room"), Name: name, Avatar: q.Get("avatar"), Role: role,
+	}, demoTokenTTL)
+	if err != nil {
+		http.Error(w, "bad token parameters: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": raw})
+}

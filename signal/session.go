@@ -1,0 +1,304 @@
+package signal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
+
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/sfu"
+)
+
+const (
+	// maxFrame is the largest frame a client may send (CONTRACT §3);
+	// coder/websocket closes with 1009 beyond it.
+	maxFrame = 64 << 10
+	// outQueue bounds what may wait for a slow socket. A socket that lets
+	// this many frames pile up is closed: the room never waits for it.
+	outQueue = 256
+	// writeTimeout bounds one frame's write; a socket that cannot take a
+	// frame in this time is as good as gone.
+	writeTimeout = 10 * time.Second
+)
+
+// outFrame is one entry of a session's outbound queue: a frame to write, or
+// the instruction to close the socket once everything before it is written.
+type outFrame struct {
+	data   []byte
+	close  bool
+	code   websocket.StatusCode
+	reason string
+}
+
+// session is one signalling socket. Its reader loop runs on the HTTP
+// handler's goroutine and handles requests one at a time, in order; one
+// writer goroutine drains the bounded outbound queue; one pinger watches for
+// silence. All three end when ctx is cancelled, and the reader waits for the
+// other two before it returns.
+type session struct {
+	srv    *Server
+	conn   *websocket.Conn
+	user   seat.User
+	roomID string // the token's room: the only room this socket may enter
+	log    *slog.Logger
+	out    chan outFrame
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// heard is the unix-nano time of the last frame or pong from the peer.
+	heard atomic.Int64
+
+	requests *rate.Limiter // per socket, every frame
+	messages *rate.Limiter // room.sendMessage, per user
+
+	// Owned by the reader goroutine.
+	joined bool
+	room   *sfu.Room
+	hub    *roomHub
+	pub    *sfu.Peer
+	sub    *sfu.Peer
+}
+
+func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string) *session {
+	ctx, cancel := context.WithCancel(srv.ctx)
+	s := &session{
+		srv:      srv,
+		conn:     conn,
+		user:     user,
+		roomID:   roomID,
+		log:      srv.log.With("user", user.UserID),
+		out:      make(chan outFrame, outQueue),
+		ctx:      ctx,
+		cancel:   cancel,
+		requests: rate.NewLimiter(srv.cfg.requestRate(), srv.cfg.requestBurst()),
+		messages: rate.NewLimiter(messageRate, messageBurst),
+	}
+	s.heard.Store(time.Now().UnixNano())
+	return s
+}
+
+// run serves the socket until it closes, then releases everything the
+// session owns.
+func (s *session) run() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.writeLoop() }()
+	go func() { defer wg.Done(); s.pingLoop() }()
+
+	s.readLoop()
+
+	s.cancel()
+	wg.Wait()
+	_ = s.conn.CloseNow()
+	s.closePeers()
+	s.leaveOnDrop()
+}
+
+func (s *session) readLoop() {
+	for {
+		typ, frame, err := s.conn.Read(s.ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
+				s.log.Debug("signal: socket read ended", "err", err)
+			}
+			return
+		}
+		s.heard.Store(time.Now().UnixNano())
+		if typ != websocket.MessageText {
+			s.srv.metrics.signalRequests.WithLabelValues("invalid", errInvalidRequest.Reason).Inc()
+			s.send(encodeError(nil, withMessage(errInvalidRequest, "frames must be text")))
+			continue
+		}
+		s.handle(frame)
+	}
+}
+
+// handle answers one frame. Nothing here may panic on any input, and no
+// refused frame changes any state.
+func (s *session) handle(frame []byte) {
+	req, ferr := decodeFrame(frame)
+	if !s.requests.AllowN(s.srv.now(), 1) {
+		s.srv.metrics.signalRequests.WithLabelValues(methodLabel(req.Method), errRateLimited.Reason).Inc()
+		s.send(encodeError(req.ID, errRateLimited))
+		return
+	}
+	if ferr != nil {
+		s.srv.metrics.signalRequests.WithLabelValues("invalid", ferr.Reason).Inc()
+		s.send(encodeError(req.ID, ferr))
+		return
+	}
+	label := methodLabel(req.Method)
+	result, err := s.call(req)
+	if err != nil {
+		se := asSeatError(err)
+		if se == errInternal {
+			s.log.Error("signal: method failed", "method", req.Method, "err", err)
+		}
+		s.srv.metrics.signalRequests.WithLabelValues(label, se.Reason).Inc()
+		s.send(encodeError(req.ID, se))
+		return
+	}
+	s.srv.metrics.signalRequests.WithLabelValues(label, "ok").Inc()
+	if _, done := result.(answered); done {
+		return
+	}
+	b, merr := encodeResult(req.ID, result)
+	if merr != nil {
+		s.log.Error("signal: encode result", "method", req.Method, "err", merr)
+		s.send(encodeError(req.ID, errInternal))
+		return
+	}
+	s.send(b)
+}
+
+// call finds, checks and runs a method.
+func (s *session) call(req request) (any, error) {
+	m, ok := methods[req.Method]
+	if !ok {
+		return nil, withMessage(errNoMethod, "unknown method "+truncate(req.Method, 64))
+	}
+	if !s.joined && req.Method != "room.join" {
+		return nil, seat.ErrNotJoined
+	}
+	p, perr := m.decode(req.Params)
+	if perr != nil {
+		return nil, perr
+	}
+	return m.run(s, req.ID, p)
+}
+
+// answered is returned by a method that already queued its own response
+// (room.join queues its snapshot under the room's lock, so it precedes every
+// notification that follows it).
+type answered struct{}
+
+// send queues a frame without ever blocking. A full queue means the peer is
+// not reading: the socket is closed rather than letting it hold up the room.
+func (s *session) send(frame []byte) {
+	select {
+	case s.out <- outFrame{data: frame}:
+	default:
+		s.log.Warn("signal: outbound queue full, closing slow socket")
+		s.cancel()
+	}
+}
+
+// closeAfterQueued closes the socket once every frame queued before this
+// call has been written (room.ended, room.kickedOut, session.replaced).
+func (s *session) closeAfterQueued(code websocket.StatusCode, reason string) {
+	select {
+	case s.out <- outFrame{close: true, code: code, reason: reason}:
+	default:
+		s.cancel()
+	}
+}
+
+func (s *session) notify(method string, params any) {
+	b, err := encodeNotification(method, params)
+	if err != nil {
+		s.log.Error("signal: encode notification", "method", method, "err", err)
+		return
+	}
+	s.send(b)
+}
+
+func (s *session) writeLoop() {
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case f := <-s.out:
+			if f.close {
+				// Close performs the closing handshake; the reader sees the
+				// peer's close frame and ends the session.
+				_ = s.conn.Close(f.code, f.reason)
+				s.cancel()
+				return
+			}
+			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+			err := s.conn.Write(ctx, websocket.MessageText, f.data)
+			cancel()
+			if err != nil {
+				s.cancel()
+				return
+			}
+		}
+	}
+}
+
+// pingLoop pings every PingInterval and drops a peer silent (no frame, no
+// pong) for PingTimeout.
+func (s *session) pingLoop() {
+	interval, timeout := s.srv.cfg.PingInterval, s.srv.cfg.PingTimeout
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if silent := time.Since(time.Unix(0, s.heard.Load())); silent >= timeout {
+			s.log.Info("signal: peer silent, dropping", "silent", silent.Round(time.Millisecond))
+			s.cancel()
+			return
+		}
+		// A pong arrives through the reader (OnPongReceived marks it heard);
+		// a missing one just leaves the silence growing.
+		ctx, cancel := context.WithTimeout(s.ctx, interval)
+		_ = s.conn.Ping(ctx)
+		cancel()
+	}
+}
+
+func (s *session) pongReceived(context.Context, []byte) { s.heard.Store(time.Now().UnixNano()) }
+
+func (s *session) closePeers() {
+	if s.pub != nil {
+		_ = s.pub.Close()
+		s.pub = nil
+	}
+	if s.sub != nil {
+		_ = s.sub.Close()
+		s.sub = nil
+	}
+}
+
+// leaveOnDrop tells the room this user's socket is gone — unless the socket
+// no longer speaks for the user (replaced by a newer one, kicked out, the
+// room ended, or it left): the check and the Disconnect happen under the
+// room's lock, so a concurrent resume cannot slip between them.
+func (s *session) leaveOnDrop() {
+	if !s.joined {
+		return
+	}
+	s.joined = false
+	h := s.hub
+	err := s.room.Do(func(r *seat.Room) ([]seat.Delivery, error) {
+		if !h.detach(s) {
+			return nil, nil
+		}
+		return r.Disconnect(s.user.UserID)
+	})
+	if err != nil {
+		s.log.Debug("signal: disconnect", "err", err)
+	}
+	h.markStats()
+}
+
+// respond queues a method's result directly (see answered).
+func (s *session) respond(id json.RawMessage, result any) {
+	b, err := encodeResult(id, result)
+	if err != nil {
+		s.send(encodeError(id, errInternal))
+		return
+	}
+	s.send(b)
+}

@@ -1,0 +1,252 @@
+package signaltest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/coder/websocket"
+)
+
+// Conn is a raw JSON-RPC client for tests: it sends requests, matches
+// responses by id and records every notification in arrival order.
+type Conn struct {
+	WS *websocket.Conn
+
+	mu      sync.Mutex
+	nextID  int
+	pending map[string]chan Response
+	notes   []Notification
+	changed chan struct{} // closed and replaced whenever notes grows or the socket ends
+	err     error         // why the socket ended, once it has
+
+	readerDone chan struct{}
+}
+
+// Response is a server response. Error is nil on success.
+type Response struct {
+	ID     json.RawMessage `json:"id"`
+	Result json.RawMessage `json:"result"`
+	Error  *RPCError       `json:"error"`
+}
+
+// RPCError is the contract's error object.
+type RPCError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	Data    struct {
+		Reason string `json:"reason"`
+	} `json:"data"`
+}
+
+func (e *RPCError) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Data.Reason, e.Message) }
+
+// Notification is a server notification.
+type Notification struct {
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+// Dial opens a signalling socket with raw as the bearer token. On a refused
+// upgrade the error says the HTTP status.
+func (e *Env) Dial(ctx context.Context, raw string) (*Conn, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+raw)
+	ws, resp, err := websocket.Dial(ctx, e.WSURL, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("dial: HTTP %d: %w", resp.StatusCode, err)
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(1 << 20)
+	return NewConn(ws), nil
+}
+
+// NewConn wraps an open socket and starts its reader, which ends when the
+// socket closes (Close waits for it).
+func NewConn(ws *websocket.Conn) *Conn {
+	c := &Conn{WS: ws, pending: make(map[string]chan Response), changed: make(chan struct{}), readerDone: make(chan struct{})}
+	go c.read()
+	return c
+}
+
+func (c *Conn) read() {
+	defer close(c.readerDone)
+	for {
+		_, data, err := c.WS.Read(context.Background())
+		if err != nil {
+			c.mu.Lock()
+			c.err = err
+			for id, ch := range c.pending {
+				close(ch)
+				delete(c.pending, id)
+			}
+			close(c.changed)
+			c.changed = make(chan struct{})
+			c.mu.Unlock()
+			return
+		}
+		var f struct {
+			Response
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+		}
+		if json.Unmarshal(data, &f) != nil {
+			continue
+		}
+		c.mu.Lock()
+		if f.Method != "" {
+			c.notes = append(c.notes, Notification{Method: f.Method, Params: f.Params})
+			close(c.changed)
+			c.changed = make(chan struct{})
+		} else if ch, ok := c.pending[string(f.ID)]; ok {
+			delete(c.pending, string(f.ID))
+			ch <- f.Response
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Call sends a request and waits for its response. A JSON-RPC error comes
+// back as *RPCError.
+func (c *Conn) Call(ctx context.Context, method string, params any, result any) error {
+	if params == nil {
+		params = struct{}{}
+	}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return c.err
+	}
+	c.nextID++
+	id := c.nextID
+	ch := make(chan Response, 1)
+	c.pending[strconv.Itoa(id)] = ch // the raw id as the server echoes it
+	c.mu.Unlock()
+
+	frame, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+	if err != nil {
+		return err
+	}
+	if err := c.WS.Write(ctx, websocket.MessageText, frame); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case r, ok := <-ch:
+		if !ok {
+			return c.Err()
+		}
+		if r.Error != nil {
+			return r.Error
+		}
+		if result != nil {
+			return json.Unmarshal(r.Result, result)
+		}
+		return nil
+	}
+}
+
+// Send writes a raw frame (tests of bad input).
+func (c *Conn) Send(ctx context.Context, frame []byte) error {
+	return c.WS.Write(ctx, websocket.MessageText, frame)
+}
+
+// SendRaw writes a raw frame whose response has the given id and waits for
+// that response.
+func (c *Conn) SendRaw(ctx context.Context, id string, frame []byte) (Response, error) {
+	ch := make(chan Response, 1)
+	c.mu.Lock()
+	c.pending[id] = ch
+	c.mu.Unlock()
+	if err := c.Send(ctx, frame); err != nil {
+		return Response{}, err
+	}
+	select {
+	case <-ctx.Done():
+		return Response{}, ctx.Err()
+	case r, ok := <-ch:
+		if !ok {
+			return Response{}, c.Err()
+		}
+		return r, nil
+	}
+}
+
+// Wait returns the first notification of method that match accepts (nil
+// accepts any), received so far or arriving before ctx ends.
+func (c *Conn) Wait(ctx context.Context, method string, match func(json.RawMessage) bool) (Notification, error) {
+	for {
+		c.mu.Lock()
+		for _, n := range c.notes {
+			if n.Method == method && (match == nil || match(n.Params)) {
+				c.mu.Unlock()
+				return n, nil
+			}
+		}
+		changed, err := c.changed, c.err
+		c.mu.Unlock()
+		if err != nil {
+			return Notification{}, fmt.Errorf("socket ended waiting for %s: %w", method, err)
+		}
+		select {
+		case <-ctx.Done():
+			return Notification{}, fmt.Errorf("waiting for %s: %w", method, ctx.Err())
+		case <-changed:
+		}
+	}
+}
+
+// Notes returns a copy of every notification so far.
+func (c *Conn) Notes() []Notification {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Notification(nil), c.notes...)
+}
+
+// Count counts the notifications of method so far.
+func (c *Conn) Count(method string) int {
+	n := 0
+	for _, x := range c.Notes() {
+		if x.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// Closed waits until the server closed the socket and returns the close
+// status (-1 when it ended without a close frame).
+func (c *Conn) Closed(ctx context.Context) (websocket.StatusCode, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-c.readerDone:
+		return websocket.CloseStatus(c.Err()), nil
+	}
+}
+
+// Err is why the socket ended, or nil while it is open.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the socket and waits for the reader.
+func (c *Conn) Close() {
+	_ = c.WS.CloseNow()
+	<-c.readerDone
+}
+
+// IsReason reports whether err is a JSON-RPC error with that reason.
+func IsReason(err error, reason string) bool {
+	var re *RPCError
+	return errors.As(err, &re) && re.Data.Reason == reason
+}
