@@ -235,13 +235,16 @@ func (r *Room) Lock(actor string, seatIndex int, lockSeat, lockAudio, lockVideo 
 		}
 		s.locked = *lockSeat
 	}
+	// Muting is the occupant's state: an empty seat's next occupant starts
+	// muted by sit when the lock is set.
+	occupied := s.occupant != nil
 	if lockAudio != nil {
 		s.audioLocked = *lockAudio
-		s.audioMuted = s.audioMuted || *lockAudio
+		s.audioMuted = s.audioMuted || (*lockAudio && occupied)
 	}
 	if lockVideo != nil {
 		s.videoLocked = *lockVideo
-		s.videoMuted = s.videoMuted || *lockVideo
+		s.videoMuted = s.videoMuted || (*lockVideo && occupied)
 	}
 	if sameSeat(s.view(seatIndex), before) && len(left) == 0 {
 		return nil, nil
