@@ -42,6 +42,7 @@ func TestServesEachAssetWithTypeAndCacheHeaders(t *testing.T) {
 		{"/grid.js", "static/grid.js", "text/javascript; charset=utf-8"},
 		{"/host.js", "static/host.js", "text/javascript; charset=utf-8"},
 		{"/app.css", "static/app.css", "text/css; charset=utf-8"},
+		{"/favicon.svg", "static/favicon.svg", "image/svg+xml"},
 		{SDKPath, "static/sdk/seatsfu.js", "text/javascript; charset=utf-8"},
 	}
 	for _, c := range cases {
