@@ -1,0 +1,258 @@
+// Package proc runs a server under test as its own process and reads what
+// the kernel and its /metrics say about it: CPU time, RSS, goroutines.
+package proc
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ClockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times; 100 on
+// every Linux build that matters.
+const ClockTicks = 100
+
+// Usage is a process's cumulative CPU time and current RSS.
+type Usage struct {
+	CPU time.Duration // user + system
+	RSS int64         // bytes
+}
+
+// ReadUsage reads /proc/<pid>/stat.
+func ReadUsage(pid int) (Usage, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return Usage{}, err
+	}
+	return parseStat(string(b))
+}
+
+func parseStat(s string) (Usage, error) {
+	// The command name may hold spaces and parentheses: fields start after
+	// the last ')'.
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return Usage{}, errors.New("proc: malformed stat")
+	}
+	f := strings.Fields(s[i+1:])
+	// f[0] is field 3 (state); utime is field 14, stime 15, rss 24.
+	if len(f) < 22 {
+		return Usage{}, errors.New("proc: short stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	rss, err3 := strconv.ParseInt(f[21], 10, 64)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return Usage{}, fmt.Errorf("proc: stat: %w", err)
+	}
+	return Usage{
+		CPU: time.Duration(ut+st) * time.Second / ClockTicks,
+		RSS: rss * int64(os.Getpagesize()),
+	}, nil
+}
+
+// Server is a spawned server process.
+type Server struct {
+	Name    string
+	BaseURL string // http://127.0.0.1:port
+	CPU     int    // the core it is pinned to, -1 if not pinned
+	Pinned  string // how the pinning was done, for the report
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+}
+
+// Spec says how to start a server.
+type Spec struct {
+	Name    string
+	Path    string
+	Args    []string
+	BaseURL string
+	// CPU pins the server to one core when ≥ 0 (via taskset when present,
+	// else sched_setaffinity on every thread once it is up).
+	CPU    int
+	Stderr io.Writer
+}
+
+// Start spawns spec and waits until GET /healthz answers 200.
+func Start(ctx context.Context, spec Spec) (*Server, error) {
+	path, args := spec.Path, spec.Args
+	pinned := "not pinned"
+	ts, tsErr := exec.LookPath("taskset")
+	if spec.CPU >= 0 && tsErr == nil {
+		args = append([]string{"-c", strconv.Itoa(spec.CPU), path}, args...)
+		path = ts
+		pinned = fmt.Sprintf("taskset -c %d", spec.CPU)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdout = spec.Stderr
+	cmd.Stderr = spec.Stderr
+	cmd.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("proc: start %s: %w", spec.Name, err)
+	}
+	s := &Server{Name: spec.Name, BaseURL: spec.BaseURL, CPU: spec.CPU, Pinned: pinned, cmd: cmd, exited: make(chan struct{})}
+	go func() { s.waitErr = cmd.Wait(); close(s.exited) }()
+	if err := s.waitHealthy(ctx, 15*time.Second); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	if spec.CPU >= 0 && tsErr != nil {
+		if err := PinAll(cmd.Process.Pid, spec.CPU); err == nil {
+			s.Pinned = fmt.Sprintf("sched_setaffinity cpu %d", spec.CPU)
+		}
+	}
+	return s, nil
+}
+
+// PID is the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+func (s *Server) waitHealthy(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("proc: %s exited before it was ready: %v", s.Name, s.waitErr)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		resp, err := client.Get(s.BaseURL + "/healthz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("proc: %s not healthy after %v", s.Name, timeout)
+}
+
+// Usage reads the server's CPU time and RSS.
+func (s *Server) Usage() (Usage, error) { return ReadUsage(s.PID()) }
+
+// Metric sums every sample of a metric family in the server's /metrics
+// (all label sets), e.g. "go_goroutines".
+func (s *Server) Metric(name string) (float64, error) {
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(s.BaseURL + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	return SumMetric(resp.Body, name)
+}
+
+// SumMetric sums the samples of one family in Prometheus text format.
+func SumMetric(r io.Reader, name string) (float64, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var sum float64
+	found := false
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		rest := line[len(name):]
+		if rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue // a longer name sharing the prefix
+		}
+		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		sum += v
+		found = true
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	if !found {
+		return 0, fmt.Errorf("proc: no metric %q", name)
+	}
+	return sum, nil
+}
+
+// Stop sends SIGTERM, waits up to 5 s, then kills.
+func (s *Server) Stop() error {
+	select {
+	case <-s.exited:
+		return nil
+	default:
+	}
+	_ = s.cmd.Process.Signal(unix.SIGTERM)
+	select {
+	case <-s.exited:
+		return nil
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return fmt.Errorf("proc: %s ignored SIGTERM for 5 s and was killed", s.Name)
+	}
+}
+
+// PinAll sets the CPU affinity of every thread of pid (0 = this process) to
+// one core. New threads inherit it from the thread that creates them.
+func PinAll(pid, cpu int) error {
+	dir := "/proc/self/task"
+	if pid != 0 {
+		dir = fmt.Sprintf("/proc/%d/task", pid)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var set unix.CPUSet
+	set.Set(cpu)
+	var errs []error
+	for _, e := range entries {
+		tid, err := strconv.Atoi(filepath.Base(e.Name()))
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// FreeTCPPort and FreeUDPPort find a free loopback port.
+func FreeTCPPort() (int, error) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func FreeUDPPort() (int, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}

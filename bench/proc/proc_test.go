@@ -1,0 +1,53 @@
+package proc
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestParseStat(t *testing.T) {
+	// Field 2 has a space and a parenthesis, as a renamed process may.
+	line := "1234 (my (srv) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 12 0 100 123456789 2048 18446744073709551615"
+	u, err := parseStat(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.CPU.Seconds() != 3.25 {
+		t.Fatalf("CPU = %v, want 3.25s (325 ticks)", u.CPU)
+	}
+	if u.RSS != 2048*int64(os.Getpagesize()) {
+		t.Fatalf("RSS = %d", u.RSS)
+	}
+	if _, err := parseStat("garbage"); err == nil {
+		t.Fatal("garbage parsed")
+	}
+}
+
+func TestReadUsageSelf(t *testing.T) {
+	u, err := ReadUsage(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.RSS <= 0 {
+		t.Fatalf("own RSS %d", u.RSS)
+	}
+}
+
+func TestSumMetric(t *testing.T) {
+	text := `# HELP go_goroutines Number of goroutines.
+go_goroutines 42
+go_goroutines_extra 7
+seatsfu_forwarded_packets_total{kind="audio"} 10
+seatsfu_forwarded_packets_total{kind="video"} 1.5e+06
+`
+	if v, err := SumMetric(strings.NewReader(text), "go_goroutines"); err != nil || v != 42 {
+		t.Fatalf("go_goroutines = %v, %v", v, err)
+	}
+	if v, err := SumMetric(strings.NewReader(text), "seatsfu_forwarded_packets_total"); err != nil || v != 1500010 {
+		t.Fatalf("forwarded = %v, %v", v, err)
+	}
+	if _, err := SumMetric(strings.NewReader(text), "nope"); err == nil {
+		t.Fatal("missing metric found")
+	}
+}
