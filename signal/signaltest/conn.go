@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -49,6 +50,7 @@ func (e *RPCError) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Da
 type Notification struct {
 	Method string          `json:"method"`
 	Params json.RawMessage `json:"params"`
+	At     time.Time       `json:"-"` // when it arrived
 }
 
 // Dial opens a signalling socket with raw as the bearer token. On a refused
@@ -101,7 +103,7 @@ func (c *Conn) read() {
 		}
 		c.mu.Lock()
 		if f.Method != "" {
-			c.notes = append(c.notes, Notification{Method: f.Method, Params: f.Params})
+			c.notes = append(c.notes, Notification{Method: f.Method, Params: f.Params, At: time.Now()})
 			close(c.changed)
 			c.changed = make(chan struct{})
 		} else if ch, ok := c.pending[string(f.ID)]; ok {
@@ -158,14 +160,20 @@ func (c *Conn) Send(ctx context.Context, frame []byte) error {
 	return c.WS.Write(ctx, websocket.MessageText, frame)
 }
 
-// SendRaw writes a raw frame whose response has the given id and waits for
-// that response.
+// SendRaw writes a raw text frame whose response carries the raw id (as
+// the server will echo it: `"x"`, `7` or `null`) and waits for that
+// response.
 func (c *Conn) SendRaw(ctx context.Context, id string, frame []byte) (Response, error) {
+	return c.Exchange(ctx, websocket.MessageText, id, frame)
+}
+
+// Exchange is SendRaw for any frame type.
+func (c *Conn) Exchange(ctx context.Context, typ websocket.MessageType, id string, frame []byte) (Response, error) {
 	ch := make(chan Response, 1)
 	c.mu.Lock()
 	c.pending[id] = ch
 	c.mu.Unlock()
-	if err := c.Send(ctx, frame); err != nil {
+	if err := c.WS.Write(ctx, typ, frame); err != nil {
 		return Response{}, err
 	}
 	select {
