@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// Config is everything `seatsfu serve` can be told (CONTRACT §1). Each key
+// comes from a flag, an env var or the YAML file given with --config, in
+// that order of precedence, else from Defaults. The YAML keys are the flag
+// names, so one name means one setting everywhere.
+type Config struct {
+	HTTP           string        `yaml:"http"`
+	RTCUDPPort     int           `yaml:"rtc-udp-port"`
+	RTCIPs         []string      `yaml:"rtc-ip"`
+	RTCListenIP    string        `yaml:"rtc-listen-ip"`
+	Secret         string        `yaml:"secret"`
+	ReconnectGrace time.Duration `yaml:"reconnect-grace"`
+	MaxSeats       int           `yaml:"max-seats"`
+	VideoCodec     string        `yaml:"video-codec"`
+	LogLevel       string        `yaml:"log-level"`
+}
+
+// Defaults is the configuration of a bare `seatsfu` (CONTRACT §1).
+func Defaults() Config {
+	return Config{
+		HTTP:           ":7880",
+		RTCUDPPort:     7881,
+		RTCIPs:         nil, // auto-detect
+		RTCListenIP:    "",  // every interface
+		Secret:         "",  // none: dev mode
+		ReconnectGrace: 15 * time.Second,
+		MaxSeats:       10,
+		VideoCodec:     "vp8",
+		LogLevel:       "info",
+	}
+}
+
+// DevMode reports whether no secret was configured: the server then makes
+// up a secret and serves demo tokens.
+func (c Config) DevMode() bool { return c.Secret == "" }
+
+// Limits of the settings.
+const (
+	maxReconnectGrace = 24 * time.Hour
+	envPrefix         = "SEATSFU_"
+	envConfig         = "SEATSFU_CONFIG"
+)
+
+// setting is one key: its flag name (also its YAML key), its env var, and
+// how to apply a textual value from a flag or env var.
+type setting struct {
+	name  string
+	usage string
+	set   func(c *Config, v string) error
+}
+
+func (s setting) env() string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+}
+
+var settings = []setting{
+	{"http", "HTTP listen `address` (WebSocket, WHIP/WHEP, metrics, demo)", func(c *Config, v string) error {
+		c.HTTP = v
+		return nil
+	}},
+	{"rtc-udp-port", "the one UDP `port` all ICE traffic shares (0 picks a free one)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.RTCUDPPort = n
+		return nil
+	}},
+	{"rtc-ip", "comma-separated `IPs` advertised as host candidates (default auto-detect)", func(c *Config, v string) error {
+		c.RTCIPs = splitList(v)
+		return nil
+	}},
+	{"rtc-listen-ip", "`IP` the UDP port binds to (default every interface)", func(c *Config, v string) error {
+		c.RTCListenIP = strings.TrimSpace(v)
+		return nil
+	}},
+	{"secret", "HMAC `key` that signs tokens; none means dev mode", func(c *Config, v string) error {
+		c.Secret = v
+		return nil
+	}},
+	{"reconnect-grace", "how long a dropped participant keeps its seat and requests (`duration`)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 15s", v)
+		}
+		c.ReconnectGrace = d
+		return nil
+	}},
+	{"max-seats", "default seats per room, owner's included (`n` in 2..16)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		c.MaxSeats = n
+		return nil
+	}},
+	{"video-codec", "the one video `codec` rooms use: vp8, vp9 or h264", func(c *Config, v string) error {
+		c.VideoCodec = v
+		return nil
+	}},
+	{"log-level", "log `level`: debug, info, warn or error", func(c *Config, v string) error {
+		c.LogLevel = v
+		return nil
+	}},
+}
+
+// splitList reads a comma list, dropping blanks, so "a, b," is [a b].
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ReadFile reads the --config file; os.ReadFile in production, a map in
+// tests.
+type ReadFile func(name string) ([]byte, error)
+
+// Load builds the serve configuration from args (flags after the
+// subcommand), env and the YAML file named by --config or SEATSFU_CONFIG.
+// Precedence is flag > env > file > default, per key. The result is
+// validated; every error names the source and key at fault. flag.ErrHelp is
+// returned as is when -h was asked for (usage already written to usage).
+func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writer) (Config, error) {
+	fs := flag.NewFlagSet("seatsfu serve", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	flagged := map[string]string{}
+	for _, s := range settings {
+		fs.Func(s.name, s.usage+" [$"+s.env()+"]", func(v string) error {
+			flagged[s.name] = v
+			return nil
+		})
+	}
+	configPath := fs.String("config", "", "YAML configuration `file` [$"+envConfig+"]")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	c := Defaults()
+	path := *configPath
+	if path == "" {
+		path = env[envConfig]
+	}
+	if path != "" {
+		if readFile == nil {
+			return Config{}, fmt.Errorf("config file %s: no way to read files", path)
+		}
+		data, err := readFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config file: %w", err)
+		}
+		if err := decodeYAML(data, &c); err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	for _, s := range settings {
+		// An empty env var counts as unset: `docker run -e SEATSFU_SECRET=`
+		// must not silently override a file's secret with dev mode.
+		if v := env[s.env()]; v != "" {
+			if err := s.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("$%s: %w", s.env(), err)
+			}
+		}
+	}
+	for _, s := range settings {
+		if v, ok := flagged[s.name]; ok {
+			if err := s.set(&c, v); err != nil {
+				return Config{}, fmt.Errorf("--%s: %w", s.name, err)
+			}
+		}
+	}
+	if len(c.RTCIPs) == 0 {
+		c.RTCIPs = nil // "rtc-ip: []" and no key at all both mean auto-detect
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// decodeYAML overlays the keys present in data onto c. Unknown keys are an
+// error: a misspelt key silently falling back to its default is how
+// production servers end up in dev mode.
+func decodeYAML(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) { // an empty file: all defaults
+			return nil
+		}
+		return err
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("more than one YAML document")
+	}
+	return nil
+}
+
+// Validate checks every key; the error names the key (its flag name).
+func (c Config) Validate() error {
+	if _, port, err := net.SplitHostPort(c.HTTP); err != nil {
+		return fmt.Errorf("http: %q is not a listen address like :7880: %v", c.HTTP, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("http: port %q is not 0..65535", port)
+	}
+	if c.RTCUDPPort < 0 || c.RTCUDPPort > 65535 {
+		return fmt.Errorf("rtc-udp-port: %d is not 0..65535", c.RTCUDPPort)
+	}
+	for _, ip := range c.RTCIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("rtc-ip: %q is not an IP address", ip)
+		}
+	}
+	if c.RTCListenIP != "" && net.ParseIP(c.RTCListenIP) == nil {
+		return fmt.Errorf("rtc-listen-ip: %q is not an IP address", c.RTCListenIP)
+	}
+	if c.ReconnectGrace < 0 || c.ReconnectGrace > maxReconnectGrace {
+		return fmt.Errorf("reconnect-grace: %v is not between 0s and %v", c.ReconnectGrace, maxReconnectGrace)
+	}
+	if c.MaxSeats < seat.MinSeats || c.MaxSeats > seat.MaxSeatsLimit {
+		return fmt.Errorf("max-seats: %d is not %d..%d", c.MaxSeats, seat.MinSeats, seat.MaxSeatsLimit)
+	}
+	switch c.VideoCodec {
+	case "vp8", "vp9", "h264":
+	default:
+		return fmt.Errorf("video-codec: %q is not vp8, vp9 or h264", c.VideoCodec)
+	}
+	if _, err := c.Level(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Level is the slog level of LogLevel.
+func (c Config) Level() (slog.Level, error) {
+	switch c.LogLevel {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log-level: %q is not debug, info, warn or error", c.LogLevel)
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"io/fs"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// files is an in-memory ReadFile.
+func files(m map[string]string) ReadFile {
+	return func(name string) ([]byte, error) {
+		s, ok := m[name]
+		if !ok {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+		}
+		return []byte(s), nil
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(nil, nil, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Defaults()) {
+		t.Fatalf("got %+v, want %+v", c, Defaults())
+	}
+	if !c.DevMode() {
+		t.Fatal("no secret must mean dev mode")
+	}
+	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, VideoCodec: "vp8", LogLevel: "info"}
+	if !reflect.DeepEqual(c, want) {
+		t.Fatalf("defaults %+v differ from CONTRACT §1 %+v", c, want)
+	}
+}
+
+// TestPrecedence sets every key in file, env and flag in turn and checks
+// the highest source wins, key by key.
+func TestPrecedence(t *testing.T) {
+	type vals struct{ file, env, flag string }
+	keys := map[string]struct {
+		v   vals
+		get func(Config) any
+		// the parsed forms of v.file, v.env and v.flag
+		want [3]any
+	}{
+		"http":            {vals{"'127.0.0.1:1'", "127.0.0.1:2", "127.0.0.1:3"}, func(c Config) any { return c.HTTP }, [3]any{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}},
+		"rtc-udp-port":    {vals{"1001", "1002", "1003"}, func(c Config) any { return c.RTCUDPPort }, [3]any{1001, 1002, 1003}},
+		"rtc-ip":          {vals{"[10.0.0.1]", "10.0.0.2, 10.0.0.3", "10.0.0.4,::1"}, func(c Config) any { return c.RTCIPs }, [3]any{[]string{"10.0.0.1"}, []string{"10.0.0.2", "10.0.0.3"}, []string{"10.0.0.4", "::1"}}},
+		"rtc-listen-ip":   {vals{"127.0.0.1", "127.0.0.2", "127.0.0.3"}, func(c Config) any { return c.RTCListenIP }, [3]any{"127.0.0.1", "127.0.0.2", "127.0.0.3"}},
+		"secret":          {vals{"file-secret", "env-secret", "flag-secret"}, func(c Config) any { return c.Secret }, [3]any{"file-secret", "env-secret", "flag-secret"}},
+		"reconnect-grace": {vals{"1s", "2m", "3h"}, func(c Config) any { return c.ReconnectGrace }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
+		"max-seats":       {vals{"2", "9", "16"}, func(c Config) any { return c.MaxSeats }, [3]any{2, 9, 16}},
+		"video-codec":     {vals{"vp9", "h264", "vp8"}, func(c Config) any { return c.VideoCodec }, [3]any{"vp9", "h264", "vp8"}},
+		"log-level":       {vals{"debug", "warn", "error"}, func(c Config) any { return c.LogLevel }, [3]any{"debug", "warn", "error"}},
+	}
+	if len(keys) != len(settings) {
+		t.Fatalf("test covers %d keys, config has %d", len(keys), len(settings))
+	}
+	for _, s := range settings {
+		k, ok := keys[s.name]
+		if !ok {
+			t.Fatalf("no precedence case for %q", s.name)
+		}
+		t.Run(s.name, func(t *testing.T) {
+			rf := files(map[string]string{"c.yaml": s.name + ": " + k.v.file + "\n"})
+			env := map[string]string{s.env(): k.v.env}
+			flagArg := "--" + s.name + "=" + k.v.flag
+			def := k.get(Defaults())
+			for _, tc := range []struct {
+				name string
+				args []string
+				env  map[string]string
+				want any
+			}{
+				{"default", nil, nil, def},
+				{"file over default", []string{"--config", "c.yaml"}, nil, k.want[0]},
+				{"env over file", []string{"--config", "c.yaml"}, env, k.want[1]},
+				{"flag over env", []string{"--config", "c.yaml", flagArg}, env, k.want[2]},
+				{"flag over file", []string{"--config", "c.yaml", flagArg}, nil, k.want[2]},
+				{"flag alone", []string{flagArg}, nil, k.want[2]},
+				{"env alone", nil, env, k.want[1]},
+			} {
+				c, err := Load(tc.args, tc.env, rf, io.Discard)
+				if err != nil {
+					t.Fatalf("%s: %v", tc.name, err)
+				}
+				if got := k.get(c); !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("%s: got %#v, want %#v", tc.name, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func TestConfigFromEnvVar(t *testing.T) {
+	rf := files(map[string]string{"/etc/seatsfu.yaml": "max-seats: 4\n", "other.yaml": "max-seats: 5\n"})
+	c, err := Load(nil, map[string]string{"SEATSFU_CONFIG": "/etc/seatsfu.yaml"}, rf, io.Discard)
+	if err != nil || c.MaxSeats != 4 {
+		t.Fatalf("SEATSFU_CONFIG: %+v %v", c, err)
+	}
+	c, err = Load([]string{"--config", "other.yaml"}, map[string]string{"SEATSFU_CONFIG": "/etc/seatsfu.yaml"}, rf, io.Discard)
+	if err != nil || c.MaxSeats != 5 {
+		t.Fatalf("--config over SEATSFU_CONFIG: %+v %v", c, err)
+	}
+}
+
+func TestEmptyEnvIsUnset(t *testing.T) {
+	rf := files(map[string]string{"c.yaml": "secret: from-file\n"})
+	c, err := Load([]string{"--config", "c.yaml"}, map[string]string{"SEATSFU_SECRET": ""}, rf, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Secret != "from-file" || c.DevMode() {
+		t.Fatalf("an empty env var overrode the file: %+v", c)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	rf := files(map[string]string{
+		"unknown.yaml":  "http: ':1'\nmax_seats: 4\n",
+		"typo.yaml":     "secert: x\n",
+		"badtype.yaml":  "max-seats: many\n",
+		"intgrace.yaml": "reconnect-grace: 15\n",
+		"badgrace.yaml": "reconnect-grace: soon\n",
+		"twodocs.yaml":  "max-seats: 4\n---\nmax-seats: 5\n",
+		"notmap.yaml":   "- a\n- b\n",
+		"seats.yaml":    "max-seats: 17\n",
+		"broken.yaml":   "http: [\n",
+	})
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"unknown yaml key", []string{"--config", "unknown.yaml"}, nil, "max_seats"},
+		{"misspelt yaml key", []string{"--config", "typo.yaml"}, nil, "secert"},
+		{"yaml wrong type", []string{"--config", "badtype.yaml"}, nil, "many"},
+		{"yaml bare int duration", []string{"--config", "intgrace.yaml"}, nil, "line 1: cannot unmarshal !!int `15` into time.Duration"},
+		{"yaml bad duration", []string{"--config", "badgrace.yaml"}, nil, "soon"},
+		{"yaml two documents", []string{"--config", "twodocs.yaml"}, nil, "more than one"},
+		{"yaml not a mapping", []string{"--config", "notmap.yaml"}, nil, "notmap.yaml"},
+		{"yaml syntax", []string{"--config", "broken.yaml"}, nil, "broken.yaml"},
+		{"yaml invalid value", []string{"--config", "seats.yaml"}, nil, "max-seats: 17 is not 2..16"},
+		{"missing config file", []string{"--config", "nope.yaml"}, nil, "nope.yaml"},
+		{"unknown flag", []string{"--max-sets", "4"}, nil, "max-sets"},
+		{"stray argument", []string{"extra"}, nil, `unexpected argument "extra"`},
+		{"http not an address", []string{"--http", "7880"}, nil, "http:"},
+		{"http port range", []string{"--http", ":70000"}, nil, "http: port"},
+		{"udp port not a number", []string{"--rtc-udp-port", "x"}, nil, "--rtc-udp-port"},
+		{"udp port range", []string{"--rtc-udp-port", "65536"}, nil, "rtc-udp-port: 65536"},
+		{"udp port negative", nil, map[string]string{"SEATSFU_RTC_UDP_PORT": "-1"}, "rtc-udp-port: -1"},
+		{"udp port env not a number", nil, map[string]string{"SEATSFU_RTC_UDP_PORT": "abc"}, "$SEATSFU_RTC_UDP_PORT"},
+		{"rtc ip", []string{"--rtc-ip", "10.0.0.1,example.com"}, nil, `rtc-ip: "example.com"`},
+		{"rtc listen ip", []string{"--rtc-listen-ip", "localhost"}, nil, "rtc-listen-ip"},
+		{"grace not a duration", []string{"--reconnect-grace", "15"}, nil, "--reconnect-grace"},
+		{"grace negative", []string{"--reconnect-grace", "-1s"}, nil, "reconnect-grace: -1s"},
+		{"grace too long", []string{"--reconnect-grace", "25h"}, nil, "reconnect-grace: 25h"},
+		{"seats 1", []string{"--max-seats", "1"}, nil, "max-seats: 1 is not 2..16"},
+		{"seats 17", nil, map[string]string{"SEATSFU_MAX_SEATS": "17"}, "max-seats: 17"},
+		{"seats not a number", []string{"--max-seats", "ten"}, nil, "--max-seats"},
+		{"codec", []string{"--video-codec", "av1"}, nil, `video-codec: "av1"`},
+		{"codec case", []string{"--video-codec", "VP8"}, nil, `video-codec: "VP8"`},
+		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.args, tc.env, rf, io.Discard)
+			if err == nil {
+				t.Fatalf("accepted: %+v", c)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+			if !reflect.DeepEqual(c, Config{}) {
+				t.Fatalf("an error returned a config: %+v", c)
+			}
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	var out strings.Builder
+	_, err := Load([]string{"-h"}, nil, nil, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err %v, want flag.ErrHelp", err)
+	}
+	for _, s := range settings {
+		if !strings.Contains(out.String(), "-"+s.name) || !strings.Contains(out.String(), s.env()) {
+			t.Errorf("usage does not document --%s / $%s:\n%s", s.name, s.env(), out.String())
+		}
+	}
+}
+
+func TestEmptyConfigFileIsDefaults(t *testing.T) {
+	c, err := Load([]string{"--config", "e.yaml"}, nil, files(map[string]string{"e.yaml": "# nothing\n"}), io.Discard)
+	if err != nil || !reflect.DeepEqual(c, Defaults()) {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
