@@ -67,7 +67,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		IPs:             cfg.RTCIPs,
 		IncludeLoopback: dev,
 		VideoCodec:      cfg.VideoCodec,
-		Logger:          log.With("component", "sfu"),
+		Logger:          log, // sfu tags its own records component=sfu
 		Registerer:      reg,
 	})
 	if err != nil {
