@@ -1,9 +1,10 @@
 // Package synth generates codec-valid RTP without an encoder: VP8 frames
 // (RFC 7741 payload descriptor, periodic keyframes) and Opus frames at the
 // sizes a real encoder produces for a target bitrate. Every payload ends in a
-// 16-byte stamp carrying the stream id and the send time, so a viewer can
-// tell which publisher a packet came from and how long it travelled, whatever
-// the SFU did to its SSRC and sequence numbers.
+// 20-byte stamp carrying the stream id, a packet index and the send time, so
+// a viewer can tell which publisher a packet came from, whether any was lost
+// and how long it travelled, whatever the SFU did to SSRCs and sequence
+// numbers.
 package synth
 
 import (
@@ -14,7 +15,7 @@ import (
 )
 
 // StampLen is the size of the trailer appended to every payload.
-const StampLen = 16
+const StampLen = 20
 
 // stampMagic marks a payload as ours; a viewer ignores packets without it
 // (padding-only probes, for instance) instead of misreading them.
@@ -26,7 +27,11 @@ var ErrNoStamp = errors.New("synth: payload carries no stamp")
 // Stamp is what a payload's trailer says.
 type Stamp struct {
 	StreamID uint32
-	SentNs   int64 // CLOCK_MONOTONIC nanoseconds
+	// Index counts the stream's packets from 0: a viewer measures loss on
+	// it end to end, even through an SFU that rewrites sequence numbers
+	// and would hide a dropped packet.
+	Index  uint32
+	SentNs int64 // CLOCK_MONOTONIC nanoseconds
 }
 
 // PutStamp writes s into the last StampLen bytes of payload.
@@ -34,7 +39,8 @@ func PutStamp(payload []byte, s Stamp) {
 	t := payload[len(payload)-StampLen:]
 	binary.BigEndian.PutUint32(t[0:], stampMagic)
 	binary.BigEndian.PutUint32(t[4:], s.StreamID)
-	binary.BigEndian.PutUint64(t[8:], uint64(s.SentNs))
+	binary.BigEndian.PutUint32(t[8:], s.Index)
+	binary.BigEndian.PutUint64(t[12:], uint64(s.SentNs))
 }
 
 // ReadStamp reads the trailer of payload.
@@ -48,7 +54,8 @@ func ReadStamp(payload []byte) (Stamp, error) {
 	}
 	return Stamp{
 		StreamID: binary.BigEndian.Uint32(t[4:]),
-		SentNs:   int64(binary.BigEndian.Uint64(t[8:])),
+		Index:    binary.BigEndian.Uint32(t[8:]),
+		SentNs:   int64(binary.BigEndian.Uint64(t[12:])),
 	}, nil
 }
 

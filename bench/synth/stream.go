@@ -75,8 +75,9 @@ type Stream struct {
 	tsStep    uint32
 	gop       int // frames per keyframe interval
 	keySize   int
-	deltaSize []int // a small cycle of delta sizes, so packets vary like a real encoder's
-	n         int   // frames produced
+	deltaSize []int  // a small cycle of delta sizes, so packets vary like a real encoder's
+	n         int    // frames produced
+	index     uint32 // packets produced
 	pictureID uint16
 	bufs      [][]byte
 	out       Frame
@@ -192,7 +193,8 @@ func (s *Stream) Next(sentNs int64) *Frame {
 		s.vp8(size, key)
 	}
 	for _, p := range s.out.Payloads {
-		PutStamp(p, Stamp{StreamID: s.spec.StreamID, SentNs: sentNs})
+		PutStamp(p, Stamp{StreamID: s.spec.StreamID, Index: s.index, SentNs: sentNs})
+		s.index++
 	}
 	s.n++
 	return &s.out

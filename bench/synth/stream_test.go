@@ -10,9 +10,9 @@ import (
 
 func TestStampRoundTrip(t *testing.T) {
 	p := make([]byte, 40)
-	PutStamp(p, Stamp{StreamID: 7, SentNs: 123456789})
+	PutStamp(p, Stamp{StreamID: 7, Index: 99, SentNs: 123456789})
 	got, err := ReadStamp(p)
-	if err != nil || got.StreamID != 7 || got.SentNs != 123456789 {
+	if err != nil || got.StreamID != 7 || got.Index != 99 || got.SentNs != 123456789 {
 		t.Fatalf("ReadStamp = %+v, %v", got, err)
 	}
 	if _, err := ReadStamp(p[:10]); err != ErrNoStamp {
@@ -29,6 +29,7 @@ func TestVideoFramesAreValidVP8(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bytes, keyframes int
+	var index uint32
 	frames := 30 * 4 // four seconds: two keyframe intervals
 	for i := 0; i < frames; i++ {
 		f := s.Next(int64(i))
@@ -51,9 +52,10 @@ func TestVideoFramesAreValidVP8(t *testing.T) {
 				t.Fatalf("frame %d packet %d: S bit wrong", i, j)
 			}
 			st, err := ReadStamp(p)
-			if err != nil || st.StreamID != 3 || st.SentNs != int64(i) {
-				t.Fatalf("stamp %+v, %v", st, err)
+			if err != nil || st.StreamID != 3 || st.SentNs != int64(i) || st.Index != index {
+				t.Fatalf("stamp %+v, %v (want index %d)", st, err, index)
 			}
+			index++
 			bytes += len(p)
 		}
 		if f.Keyframe {
@@ -94,7 +96,7 @@ func TestOpusFrames(t *testing.T) {
 			t.Fatalf("TOC byte %#x, want CELT FB 20 ms mono", p[0])
 		}
 		if len(p) != 100+StampLen {
-			t.Fatalf("payload %d bytes, want 116 (40 kbit/s at 50 fps + stamp)", len(p))
+			t.Fatalf("payload %d bytes, want 120 (40 kbit/s at 50 fps + stamp)", len(p))
 		}
 	}
 }

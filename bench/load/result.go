@@ -1,0 +1,97 @@
+package load
+
+import (
+	"time"
+
+	"github.com/seatsfu/seatsfu/bench/peer"
+	"github.com/seatsfu/seatsfu/bench/stats"
+)
+
+// Result is one scenario run against one target: everything the report
+// prints. Durations are in milliseconds, CPU per packet in microseconds.
+type Result struct {
+	Scenario  string  `json:"scenario"`
+	Target    string  `json:"target"`
+	Viewers   int     `json:"viewers"`
+	Guests    int     `json:"guests"`
+	Connected int     `json:"viewersConnected"`
+	Seconds   float64 `json:"seconds"`
+	Pinned    string  `json:"pinned"`
+	InProcess bool    `json:"inProcess,omitempty"`
+
+	// ExpectedPPS is what a lossless forwarder delivers: viewers × the
+	// publishers' packet rate.
+	ExpectedPPS   float64 `json:"expectedPktPerSec"`
+	ForwardedPPS  float64 `json:"forwardedPktPerSec"`
+	ForwardedMbps float64 `json:"forwardedMbitPerSec"`
+
+	ServerCPUPct   float64 `json:"serverCpuPercentOfOneCore"`
+	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`
+	// PPSPerCore extrapolates forwarded packets to one fully busy core.
+	PPSPerCore float64 `json:"pktPerSecPerCore"`
+
+	RSSBytes            int64   `json:"rssBytes"`
+	RSSPerViewerBytes   float64 `json:"rssPerViewerBytes"`
+	Goroutines          float64 `json:"goroutines"`
+	GoroutinesPerViewer float64 `json:"goroutinesPerViewer"`
+
+	LatencyP50Ms float64 `json:"latencyP50Ms"`
+	LatencyP95Ms float64 `json:"latencyP95Ms"`
+	LatencyP99Ms float64 `json:"latencyP99Ms"`
+
+	LossPct        float64 `json:"lossPct"`
+	UnrecoveredPct float64 `json:"unrecoveredLossPct"`
+	WireDupPct     float64 `json:"wireDuplicatePct"`
+	WireLatePct    float64 `json:"wireReorderPct"`
+
+	JoinKeyframeP50Ms float64 `json:"joinToKeyframeP50Ms"`
+	JoinKeyframeP95Ms float64 `json:"joinToKeyframeP95Ms"`
+	JoinNoKeyframe    int     `json:"viewersWithoutKeyframe"`
+
+	HandoverCount int     `json:"handovers,omitempty"`
+	HandoverP50Ms float64 `json:"handoverToFirstPacketP50Ms,omitempty"`
+	HandoverP95Ms float64 `json:"handoverToFirstPacketP95Ms,omitempty"`
+	HandoverMaxMs float64 `json:"handoverToFirstPacketMaxMs,omitempty"`
+
+	Errors []string `json:"errors,omitempty"`
+
+	// Latency is kept for the CDF plot.
+	Latency *stats.Histogram `json:"-"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// tallyViewers fills loss, wire counts and join→keyframe from viewer reports.
+func (r *Result) tallyViewers(reports [][]peer.TrackReport, subscribed []int64) {
+	var expected, unrecovered, gaps, packets, dups, late uint64
+	var join stats.Histogram
+	for i, rep := range reports {
+		first := int64(0)
+		for _, t := range rep {
+			expected += t.Expected
+			unrecovered += t.Unrecovered
+			gaps += t.Source.Gaps
+			packets += t.Wire.Packets
+			dups += t.Wire.Duplicates
+			late += t.Wire.Late
+			if t.FirstKeyNs != 0 && (first == 0 || t.FirstKeyNs < first) {
+				first = t.FirstKeyNs
+			}
+		}
+		if first == 0 {
+			r.JoinNoKeyframe++
+			continue
+		}
+		join.Record(time.Duration(first - subscribed[i]))
+	}
+	if expected > 0 {
+		r.LossPct = 100 * float64(gaps) / float64(expected)
+		r.UnrecoveredPct = 100 * float64(unrecovered) / float64(expected)
+	}
+	if packets > 0 {
+		r.WireDupPct = 100 * float64(dups) / float64(packets)
+		r.WireLatePct = 100 * float64(late) / float64(packets)
+	}
+	r.JoinKeyframeP50Ms = ms(join.Quantile(0.5))
+	r.JoinKeyframeP95Ms = ms(join.Quantile(0.95))
+}

@@ -1,0 +1,110 @@
+package load
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/seatsfu/seatsfu/bench/baseline"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startBaseline serves a baseline in this process for the test's lifetime.
+func startBaseline(t *testing.T, mode string) Target {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f, err := baseline.New(mode, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- baseline.Serve(ctx, ln, f, log) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("baseline %s: %v", mode, err)
+		}
+	})
+	tgt, err := NewBaselineTarget(Server{Name: mode, PID: os.Getpid(), BaseURL: "http://" + ln.Addr().String(), Pinned: "in-process", InProcess: true}, mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tgt
+}
+
+func smokeConfig() Config {
+	return Config{Viewers: 3, Guests: 1, Warmup: 1500 * time.Millisecond, Duration: 1500 * time.Millisecond}
+}
+
+// checkDelivered asserts what any working forwarder must achieve on
+// loopback: every viewer connected, packets at about the published rate,
+// every packet's stamp intact, a keyframe for every viewer.
+func checkDelivered(t *testing.T, r *Result) {
+	t.Helper()
+	t.Logf("%s: %.0f of %.0f pkt/s, p50 %.2f ms, loss %.3f%%, join→key p50 %.0f ms, errors %v",
+		r.Target, r.ForwardedPPS, r.ExpectedPPS, r.LatencyP50Ms, r.LossPct, r.JoinKeyframeP50Ms, r.Errors)
+	if r.Connected != r.Viewers {
+		t.Fatalf("%d of %d viewers connected: %v", r.Connected, r.Viewers, r.Errors)
+	}
+	// -race slows everything several-fold; half the expected rate still
+	// proves packets flow to every viewer.
+	if r.ForwardedPPS < 0.5*r.ExpectedPPS {
+		t.Fatalf("forwarded %.0f pkt/s, expected about %.0f", r.ForwardedPPS, r.ExpectedPPS)
+	}
+	if r.Latency.Count() == 0 || r.LatencyP50Ms <= 0 || r.LatencyP50Ms > 500 {
+		t.Fatalf("latency p50 %.2f ms over %d samples", r.LatencyP50Ms, r.Latency.Count())
+	}
+	if r.JoinNoKeyframe != 0 {
+		t.Fatalf("%d viewers never saw a keyframe", r.JoinNoKeyframe)
+	}
+	if r.UnrecoveredPct > 5 {
+		t.Fatalf("unrecovered loss %.2f%% on loopback", r.UnrecoveredPct)
+	}
+	if r.CPUPerPacketUs <= 0 {
+		t.Fatalf("no CPU per packet measured")
+	}
+}
+
+func TestSmokeFanoutRaw(t *testing.T) {
+	r, err := Fanout(context.Background(), startBaseline(t, "raw"), smokeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, r)
+}
+
+func TestSmokeFanoutNaive(t *testing.T) {
+	r, err := Fanout(context.Background(), startBaseline(t, "naive"), smokeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, r)
+}
+
+func TestSmokeFanoutSeatsfu(t *testing.T) {
+	env := signaltest.Start(t)
+	ctx := context.Background()
+	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, Pinned: "in-process", InProcess: true}, env.WSURL, env.Secret, "smoke", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	r, err := Fanout(ctx, tgt, smokeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, r)
+}
