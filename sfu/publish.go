@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
@@ -18,6 +19,10 @@ import (
 // publisher's track: a thousand viewers joining cost the encoder one
 // keyframe, not a thousand.
 const keyframeInterval = 500 * time.Millisecond
+
+// cacheSize is the NACK cache per up-track, in packets, by kind: about a
+// second of 2 Mbit/s video, a couple of seconds of Opus.
+var cacheSize = [2]int{128, 512}
 
 // publisher is a seated user's publish connection and its up-tracks.
 type publisher struct {
@@ -34,6 +39,11 @@ type source struct {
 	kind  int
 	codec media.Codec
 	track *webrtc.TrackRemote
+	in    rtpReader // track, or a fake in benchmarks
+
+	// cache keeps the last packets for every viewer's NACKs: one copy per
+	// up-track instead of one per viewer.
+	cache *media.Cache
 
 	seatIdx int                     // the seat it is pointed at, -1 none; guarded by room.mu
 	sinks   atomic.Pointer[[]*slot] // viewer slots it feeds, copy-on-write
@@ -176,7 +186,7 @@ func (p *publisher) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		r.log.Warn("publisher track with a foreign codec ignored", "user", p.user, "codec", track.Codec().MimeType)
 		return
 	}
-	src := &source{pub: p, kind: kind, codec: codec, track: track, seatIdx: -1}
+	src := &source{pub: p, kind: kind, codec: codec, track: track, in: track, seatIdx: -1, cache: media.NewCache(cacheSize[kind])}
 	src.sinks.Store(new([]*slot))
 
 	r.mu.Lock()
@@ -204,6 +214,11 @@ func (p *publisher) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	})
 }
 
+// rtpReader is where an up-track's packets come from.
+type rtpReader interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
 func kindOf(i int) seat.Kind {
 	if i == videoIdx {
 		return seat.KindVideo
@@ -220,7 +235,7 @@ func (src *source) read() {
 	reported := false
 	for {
 		pk := getPacket()
-		n, _, err := src.track.Read(pk.buf[:])
+		n, _, err := src.in.Read(pk.buf[:])
 		if err != nil {
 			pk.release()
 			return
@@ -234,6 +249,7 @@ func (src *source) read() {
 			reported = true
 			src.reportPublishing()
 		}
+		src.cache.Put(pk.hdr.SequenceNumber, pk.buf[:n])
 		if src.kind == videoIdx {
 			pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
 		}
@@ -265,6 +281,9 @@ func (src *source) requestKeyframe() {
 	now := time.Now().UnixNano()
 	last := src.lastKeyframeReq.Load()
 	if now-last < int64(keyframeInterval) || !src.lastKeyframeReq.CompareAndSwap(last, now) {
+		return
+	}
+	if src.track == nil {
 		return
 	}
 	err := src.pub.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(src.track.SSRC())}})

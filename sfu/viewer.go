@@ -30,6 +30,8 @@ type viewer struct {
 	n      int
 	closed bool
 
+	scratch [defaultReceiveMTU]byte // the writer's buffer for retransmissions
+
 	wake     chan struct{} // cap 1: "the ring is not empty"
 	quit     chan struct{}
 	quitOnce sync.Once
@@ -356,9 +358,51 @@ func (sl *slot) forward(it item) {
 	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
 }
 
-// retransmit answers one NACKed sequence number. Without a per-up-track
-// packet cache there is nothing to resend yet; the NACK is counted.
-func (sl *slot) retransmit(seq uint16) {}
+// retransmit answers one NACKed sequence number from the current source's
+// shared cache, mapped back through the slot's rewriter: same SSRC, the
+// sequence number the viewer asked for. Packets of an earlier source (before
+// a switch) are not resent: the viewer restarted on a keyframe since.
+func (sl *slot) retransmit(seq uint16) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	b := sl.binding.Load()
+	bt := sl.track.bound.Load()
+	if b == nil || b != sl.cur || sl.rw == nil || bt == nil {
+		return
+	}
+	_, srcSeq, ok := sl.rw.SourceSeq(seq)
+	if !ok {
+		return
+	}
+	_, tsOff, ok := sl.rw.TimestampOffset()
+	if !ok {
+		return
+	}
+	buf := sl.viewer.scratch[:]
+	n, ok := b.src.cache.Get(srcSeq, buf)
+	if !ok {
+		return
+	}
+	hlen, err := sl.hdr.Unmarshal(buf[:n])
+	if err != nil {
+		return
+	}
+	end := n
+	if sl.hdr.Padding {
+		if pad := int(buf[n-1]); pad > 0 && hlen+pad <= n {
+			end -= pad
+		}
+	}
+	sl.hdr.Extension, sl.hdr.Extensions = false, nil
+	sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
+	sl.hdr.SSRC = uint32(bt.ssrc)
+	sl.hdr.SequenceNumber = seq
+	sl.hdr.Timestamp += tsOff
+	sl.hdr.PayloadType = bt.pt
+	if _, err := bt.w.WriteRTP(&sl.hdr, buf[hlen:end]); err == nil {
+		sl.viewer.room.s.m.retransmitted.Inc()
+	}
+}
 
 // readRTCP serves a slot's RTCP from the viewer: PLI/FIR become a throttled
 // keyframe request to the current source, NACKs are queued for the writer

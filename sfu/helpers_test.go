@@ -1,0 +1,350 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/goleak"
+
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// recorder is a Notifier that keeps every delivery.
+type recorder struct {
+	mu sync.Mutex
+	ds []seat.Delivery
+}
+
+func (n *recorder) Notify(_ *Room, ds []seat.Delivery) {
+	n.mu.Lock()
+	n.ds = append(n.ds, ds...)
+	n.mu.Unlock()
+}
+
+func (n *recorder) has(f func(seat.Delivery) bool) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, d := range n.ds {
+		if f(d) {
+			return true
+		}
+	}
+	return false
+}
+
+func newTestSFU(t testing.TB) *SFU {
+	t.Helper()
+	s, err := New(Config{
+		ListenIP: "127.0.0.1", IncludeLoopback: true,
+		ICEDisconnectedTimeout: time.Second, ICEFailedTimeout: 2 * time.Second, ICEKeepaliveInterval: 200 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+func openTestRoom(t testing.TB, s *SFU, maxSeats int, mode seat.Mode) (*Room, *recorder) {
+	t.Helper()
+	n := &recorder{}
+	r, err := s.OpenRoom(RoomConfig{Notifier: n, Seat: seat.Config{
+		RoomID: "r1", MaxSeats: maxSeats, Mode: mode, Clock: realClock{},
+		Owner: seat.User{UserID: "owner", Name: "Owner", Role: seat.RoleOwner},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, n
+}
+
+func do(t testing.TB, r *Room, op func(*seat.Room) ([]seat.Delivery, error)) {
+	t.Helper()
+	if err := r.Do(op); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seatUser joins user as audience and puts it on seat idx (room in free mode).
+func seatUser(t testing.TB, r *Room, user string, idx int) {
+	t.Helper()
+	do(t, r, func(sr *seat.Room) ([]seat.Delivery, error) {
+		_, ds, err := sr.Join(seat.User{UserID: user, Name: user, Role: seat.RoleAudience})
+		return ds, err
+	})
+	do(t, r, func(sr *seat.Room) ([]seat.Delivery, error) {
+		_, ds, err := sr.Take(user, idx)
+		return ds, err
+	})
+}
+
+// clientAPI is a Pion API for test clients: loopback only, no interceptors.
+func clientAPI(t testing.TB) *webrtc.API {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+}
+
+func gatheredOffer(t testing.TB, pc *webrtc.PeerConnection) string {
+	t.Helper()
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	return pc.LocalDescription().SDP
+}
+
+// testPublisher sends synthetic media: VP8 packets (a keyframe every 10th)
+// and Opus packets every 10 ms. Each payload carries the publisher's tag and
+// a counter so viewers can tell whose packet it is and when it was sent.
+type testPublisher struct {
+	pc      *webrtc.PeerConnection
+	audio   *webrtc.TrackLocalStaticRTP
+	video   *webrtc.TrackLocalStaticRTP
+	tag     byte
+	sent    sync.Mutex
+	counter uint32
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func newPublisherPC(t testing.TB, api *webrtc.API) (*testPublisher, string) {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &testPublisher{pc: pc, stop: make(chan struct{}), done: make(chan struct{})}
+	p.audio, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "s")
+	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
+	for _, tr := range []webrtc.TrackLocal{p.audio, p.video} {
+		if _, err := pc.AddTransceiverFromTrack(tr, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p, gatheredOffer(t, pc)
+}
+
+// startPublisher publishes as user into r and starts sending.
+func startPublisher(t testing.TB, r *Room, api *webrtc.API, user string, tag byte) (*testPublisher, *Peer) {
+	t.Helper()
+	p, offer := newPublisherPC(t, api)
+	p.tag = tag
+	peer, answer, err := r.Publish(user, offer)
+	if err != nil {
+		_ = p.pc.Close()
+		t.Fatalf("publish %s: %v", user, err)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	go p.run()
+	t.Cleanup(p.close)
+	return p, peer
+}
+
+func (p *testPublisher) run() {
+	defer close(p.done)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	var seq uint16
+	var i uint32
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		i++
+		seq++
+		p.sent.Lock()
+		p.counter = i
+		p.sent.Unlock()
+		vp := make([]byte, 8)
+		vp[0] = 0x10 // VP8 descriptor: S=1, partition 0
+		if i%10 != 1 {
+			vp[1] = 0x01 // inverse keyframe bit set: an inter frame
+		}
+		vp[2] = p.tag
+		binary.BigEndian.PutUint32(vp[3:], i)
+		_ = p.video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: true, SequenceNumber: seq, Timestamp: i * 900}, Payload: vp})
+		ap := []byte{0xfc, p.tag, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(ap[2:], i)
+		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: i * 480}, Payload: ap})
+	}
+}
+
+// sentCounter is the counter of the last packet pair handed to Pion.
+func (p *testPublisher) sentCounter() uint32 {
+	p.sent.Lock()
+	defer p.sent.Unlock()
+	return p.counter
+}
+
+func (p *testPublisher) close() {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+	_ = p.pc.GracefulClose()
+}
+
+// rx is one received packet as a test viewer saw it.
+type rx struct {
+	ssrc    uint32
+	seq     uint16
+	ts      uint32
+	tag     byte
+	counter uint32
+	key     bool
+	at      time.Time
+}
+
+// testViewer subscribes with pairs audio+video m-lines and records every
+// packet per mid.
+type testViewer struct {
+	pc    *webrtc.PeerConnection
+	slots []Slot
+	mu    sync.Mutex
+	got   map[string][]rx // by mid
+	wg    sync.WaitGroup
+}
+
+func startViewer(t testing.TB, r *Room, api *webrtc.API, user string, pairs int, read bool) *testViewer {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &testViewer{pc: pc, got: map[string][]rx{}}
+	for i := 0; i < pairs; i++ {
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		if !read {
+			return
+		}
+		var mid string
+		for _, x := range pc.GetTransceivers() {
+			if x.Receiver() == recv {
+				mid = x.Mid()
+			}
+		}
+		v.wg.Add(1)
+		defer v.wg.Done()
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			g := rx{ssrc: pkt.SSRC, seq: pkt.SequenceNumber, ts: pkt.Timestamp, at: time.Now()}
+			if tr.Kind() == webrtc.RTPCodecTypeVideo && len(pkt.Payload) >= 7 {
+				g.tag, g.counter, g.key = pkt.Payload[2], binary.BigEndian.Uint32(pkt.Payload[3:]), pkt.Payload[1]&1 == 0
+			} else if len(pkt.Payload) >= 6 {
+				g.tag, g.counter = pkt.Payload[1], binary.BigEndian.Uint32(pkt.Payload[2:])
+			}
+			v.mu.Lock()
+			v.got[mid] = append(v.got[mid], g)
+			v.mu.Unlock()
+		}
+	})
+	_, answer, slots, err := r.Subscribe(user, gatheredOffer(t, pc), 0)
+	if err != nil {
+		_ = pc.Close()
+		t.Fatalf("subscribe: %v", err)
+	}
+	v.slots = slots
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = pc.GracefulClose()
+		v.wg.Wait()
+	})
+	return v
+}
+
+// mid returns the mid of seat idx's slot of kind.
+func (v *testViewer) mid(t testing.TB, idx int, kind string) string {
+	t.Helper()
+	for _, s := range v.slots {
+		if s.SeatIndex == idx && s.Kind == kind {
+			return s.Mid
+		}
+	}
+	t.Fatalf("no %s slot for seat %d in %+v", kind, idx, v.slots)
+	return ""
+}
+
+func (v *testViewer) packets(mid string) []rx {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]rx(nil), v.got[mid]...)
+}
+
+func (v *testViewer) count(mid string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.got[mid])
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func counterValue(t testing.TB, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
