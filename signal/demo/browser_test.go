@@ -158,12 +158,14 @@ func (tb *tab) eval(js string, out any) error {
 // passes; then the test fails with a screenshot and the page's state.
 func (tb *tab) waitFor(what, cond string, within time.Duration) {
 	tb.b.t.Helper()
-	deadline := time.Now().Add(within)
+	start := time.Now()
+	deadline := start.Add(within)
 	var last error
 	for {
 		var ok bool
 		last = tb.eval("!!("+cond+")", &ok)
 		if last == nil && ok {
+			tb.b.t.Logf("[%s] %s after %v", tb.name, what, time.Since(start).Round(time.Millisecond))
 			return
 		}
 		if time.Now().After(deadline) {

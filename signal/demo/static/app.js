@@ -138,7 +138,7 @@ export class Session {
     });
     on('seat.applicationResponded', (d) => {
       this.application = null;
-      if (d.accepted) notice(`${displayName(d.host)} accepted you${d.seatIndex !== undefined ? ' on seat ' + d.seatIndex : ''}`);
+      if (d.accepted) notice(`${displayName(d.host)} accepted your application`);
       else notice(`${displayName(d.host)} declined your application`, 'warn');
       this.#render();
     });

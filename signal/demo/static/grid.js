@@ -6,7 +6,12 @@
 import { $, initials, displayName } from './ui.js';
 
 const SPEAKING_RMS = 0.015; // a quiet voice at normal gain is well above this
-const LEVEL_INTERVAL_MS = 150;
+// The analyser's window (2048 samples ≈ 43 ms at 48 kHz) is a little longer
+// than the sampling interval, so no sound slips between two looks; the cue
+// then holds for a moment so it does not flicker between syllables.
+const FFT_SIZE = 2048;
+const LEVEL_INTERVAL_MS = 40;
+const SPEAKING_HOLD_MS = 400;
 
 export class Grid {
   constructor(root) {
@@ -89,7 +94,7 @@ export class Grid {
     const video = node.querySelector('video');
     video.dataset.testid = 'video';
     node.querySelector('.placeholder').dataset.testid = 'placeholder';
-    return { node, video, userId: '', stream: null, self: false, analyser: null, audioTrackId: '' };
+    return { node, video, userId: '', stream: null, self: false, analyser: null, audioTrackId: '', loudAt: -Infinity };
   }
 
   #fill(t, seat, stream, self) {
@@ -102,8 +107,8 @@ export class Grid {
     n.classList.toggle('host', seat.index === 0);
     n.querySelector('.name').textContent = displayName(u) + (self ? ' (you)' : '');
     n.querySelector('.state').textContent =
-      (seat.microphone === 'on' ? '' : seat.microphone === 'closedByAdmin' ? ' 🔇 muted by host' : ' 🔇') +
-      (seat.camera === 'closedByAdmin' ? ' 📷 off by host' : '');
+      (seat.microphone === 'on' ? '' : seat.microphone === 'closedByAdmin' ? 'mic muted by host' : 'mic off') +
+      (seat.camera === 'closedByAdmin' ? ' · camera off by host' : '');
     const img = n.querySelector('.placeholder img');
     if (u.avatar && /^https:\/\//.test(u.avatar)) {
       if (img.getAttribute('src') !== u.avatar) img.src = u.avatar;
@@ -143,7 +148,7 @@ export class Grid {
     try {
       const src = this.audio.createMediaStreamSource(new MediaStream([track]));
       const analyser = this.audio.createAnalyser();
-      analyser.fftSize = 512;
+      analyser.fftSize = FFT_SIZE;
       src.connect(analyser); // not to the destination: the <video> plays the sound
       t.analyser = { src, analyser, buf: new Float32Array(analyser.fftSize) };
       t.audioTrackId = track.id;
@@ -159,16 +164,19 @@ export class Grid {
   }
 
   #measure() {
+    const now = performance.now();
     for (const t of this.tiles.values()) {
-      let speaking = false;
       if (t.analyser && t.node.dataset.microphone === 'on') {
         const { analyser, buf } = t.analyser;
         analyser.getFloatTimeDomainData(buf);
         let sum = 0;
         for (const v of buf) sum += v * v;
-        speaking = Math.sqrt(sum / buf.length) > SPEAKING_RMS;
+        if (Math.sqrt(sum / buf.length) > SPEAKING_RMS) t.loudAt = now;
+      } else {
+        t.loudAt = -Infinity;
       }
-      t.node.dataset.speaking = String(speaking);
+      const speaking = now - t.loudAt < SPEAKING_HOLD_MS;
+      if (t.node.dataset.speaking !== String(speaking)) t.node.dataset.speaking = String(speaking);
     }
   }
 }
