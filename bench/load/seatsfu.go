@@ -101,18 +101,19 @@ func (t *SeatsfuTarget) seated(ctx context.Context, seatIdx int) (*client.Client
 }
 
 // SeatGuest seats a new guest called user on seatIdx and publishes offer
-// for it; the old guest of that seat (if any) must have left. It returns the
-// answer and the moment the seat was granted (CLOCK_MONOTONIC).
-func (t *SeatsfuTarget) SeatGuest(ctx context.Context, user string, seatIdx int, offer string) (string, error) {
+// for it; the old guest of that seat (if any) must have left. granted is
+// called the moment the seat is granted (seat.take answered).
+func (t *SeatsfuTarget) SeatGuest(ctx context.Context, user string, seatIdx int, offer string, granted func()) (string, error) {
 	c, err := t.dial(ctx, user, seat.RoleAudience)
 	if err != nil {
 		return "", err
 	}
-	if _, err := c.Join(ctx, nil); err == nil {
+	if _, err = c.Join(ctx, nil); err == nil {
 		_, err = c.TakeSeat(ctx, seatIdx)
 	}
 	var answer string
 	if err == nil {
+		granted()
 		answer, err = c.Publish(ctx, offer)
 	}
 	if err != nil {

@@ -108,3 +108,26 @@ func TestSmokeFanoutSeatsfu(t *testing.T) {
 	}
 	checkDelivered(t, r)
 }
+
+func TestSmokeHandoverSeatsfu(t *testing.T) {
+	env := signaltest.Start(t)
+	ctx := context.Background()
+	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, InProcess: true}, env.WSURL, env.Secret, "handover", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	cfg := HandoverConfig{Config: Config{Viewers: 2, Guests: 1, Warmup: time.Second, Duration: time.Second}, Rounds: 2, Every: 1500 * time.Millisecond}
+	r, err := Handover(ctx, tgt, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("handover p50 %.0f ms p95 %.0f ms max %.0f ms, errors %v", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs, r.Errors)
+	if r.HandoverCount != 2 || len(r.Errors) != 0 {
+		t.Fatalf("%d handovers, errors %v", r.HandoverCount, r.Errors)
+	}
+	// Every viewer saw each new guest, well within the 1.5 s between rounds.
+	if r.HandoverMaxMs <= 0 || r.HandoverMaxMs > 1500 {
+		t.Fatalf("handover → first packet max %.0f ms", r.HandoverMaxMs)
+	}
+}
