@@ -1,0 +1,176 @@
+package sfu
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
+
+	"github.com/seatsfu/seatsfu/media"
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// The fan-out harness drives the real forwarding path — source.read, the
+// viewers' queues, writers, rewriters — with an in-memory up-track and
+// counting down-track writers instead of Pion connections, so it measures
+// the SFU's own cost per forwarded packet (SRTP and the socket excluded).
+
+type nopNotifier struct{}
+
+func (nopNotifier) Notify(*Room, []seat.Delivery) {}
+
+// countingWriter is a bound slot's TrackLocalWriter.
+type countingWriter struct {
+	n       *atomic.Int64 // shared by all viewers
+	own     atomic.Int64
+	lastSeq atomic.Uint32
+}
+
+func (w *countingWriter) WriteRTP(h *rtp.Header, _ []byte) (int, error) {
+	w.lastSeq.Store(uint32(h.SequenceNumber))
+	w.own.Add(1)
+	w.n.Add(1)
+	return 0, nil
+}
+func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+// fakeUpTrack produces total VP8 packets (a keyframe every 30th), waiting
+// before each one until every paced viewer is less than lead packets
+// behind, so the queues never overflow unless a test wants them to.
+type fakeUpTrack struct {
+	total, sent int
+	lead        int
+	paced       []*countingWriter // writers of the viewers whose writer runs
+	pkt         rtp.Packet
+}
+
+func (f *fakeUpTrack) Read(b []byte) (int, interceptor.Attributes, error) {
+	if f.sent == f.total {
+		return 0, nil, io.EOF
+	}
+	for _, w := range f.paced {
+		for int64(f.sent-f.lead) > w.own.Load() {
+			runtime.Gosched()
+		}
+	}
+	f.sent++
+	f.pkt.SequenceNumber++
+	f.pkt.Timestamp += 3000
+	f.pkt.Payload[1] = 0x01
+	if f.sent%30 == 1 {
+		f.pkt.Payload[1] = 0x00
+	}
+	n, err := f.pkt.MarshalTo(b)
+	return n, nil, err
+}
+
+type fanout struct {
+	src     *source
+	viewers []*viewer
+	writers []*countingWriter
+	fwd     atomic.Int64
+	wg      sync.WaitGroup
+}
+
+// newFanout builds one video source feeding n viewers; the first stalled
+// viewers get no writer goroutine at all.
+func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
+	tb.Helper()
+	m, err := newMetrics(nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sr, err := seat.New(seat.Config{RoomID: "bench", MaxSeats: 2, Clock: realClock{},
+		Owner: seat.User{UserID: "owner", Role: seat.RoleOwner}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: queue}, videoCodec: media.CodecVP8}
+	r := newRoom(s, sr, RoomConfig{Notifier: nopNotifier{}})
+	f := &fanout{}
+	up := &fakeUpTrack{total: packets, lead: queue / 2,
+		pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}, Payload: make([]byte, 1000)}}
+	up.pkt.Payload[0] = 0x10
+	f.src = &source{pub: &publisher{room: r, user: "owner"}, kind: videoIdx, codec: media.CodecVP8,
+		in: up, seatIdx: 0, cache: media.NewCache(cacheSize[videoIdx])}
+	var slots []*slot
+	for i := 0; i < n; i++ {
+		v := newViewer(r, fmt.Sprintf("v%d", i), nil, queue)
+		sl := &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: s.newSlotTrack(videoIdx, 0)}
+		w := &countingWriter{n: &f.fwd}
+		sl.track.bound.Store(&boundTrack{w: w, ssrc: 1000 + 0, pt: 96})
+		sl.binding.Store(&binding{src: f.src})
+		v.slots = []*slot{sl}
+		slots = append(slots, sl)
+		f.viewers = append(f.viewers, v)
+		f.writers = append(f.writers, w)
+		if i >= stalled {
+			up.paced = append(up.paced, w)
+			f.wg.Add(1)
+			go func() { defer f.wg.Done(); v.write() }()
+		}
+	}
+	f.src.sinks.Store(&slots)
+	return f
+}
+
+func (f *fanout) stop() {
+	for _, v := range f.viewers {
+		v.stop()
+	}
+	f.wg.Wait()
+	for _, v := range f.viewers {
+		v.drain()
+	}
+}
+
+func TestStalledWriterDropsOnlyItsOwnPackets(t *testing.T) {
+	const packets, queue = 300, 16
+	f := newFanout(t, 3, 1, queue, packets)
+	f.src.read()
+	eventually(t, 5*time.Second, "live viewers to get every packet", func() bool { return f.fwd.Load() == 2*packets })
+	f.stop()
+	for i, w := range f.writers[1:] {
+		if got := w.lastSeq.Load(); got != packets {
+			t.Errorf("live viewer %d last seq %d, want %d", i+1, got, packets)
+		}
+	}
+	if got := counterValue(t, f.src.pub.room.s.m.droppedPackets[videoIdx]); got < packets-queue {
+		t.Errorf("dropped = %v, want ≥ %d for the stalled viewer", got, packets-queue)
+	}
+	if !f.viewers[0].slots[0].dropping.Load() {
+		t.Error("the stalled viewer's video slot is not waiting for a keyframe after overflowing")
+	}
+}
+
+// BenchmarkFanout forwards b.N packets from one publisher to N viewers.
+// Metrics: ns and allocations per forwarded packet (one packet to one viewer).
+func BenchmarkFanout(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("viewers=%d", n), func(b *testing.B) {
+			f := newFanout(b, n, 0, 1024, b.N)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			start := time.Now()
+			f.src.read()
+			for f.fwd.Load() < int64(b.N)*int64(n) {
+				runtime.Gosched()
+			}
+			el := time.Since(start)
+			b.StopTimer()
+			runtime.ReadMemStats(&after)
+			f.stop()
+			fwd := float64(b.N) * float64(n)
+			b.ReportMetric(float64(el.Nanoseconds())/fwd, "ns/fwd-pkt")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/fwd, "allocs/fwd-pkt")
+		})
+	}
+}
