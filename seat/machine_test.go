@@ -144,6 +144,9 @@ func (m *machine) step(src source) error {
 		case 9:
 			u.Role = "bogus"
 		}
+		if src.intn("rename", 4) == 0 {
+			u.Name += "!" // a resume with a new display name
+		}
 		op = "join " + u.UserID + "/" + string(u.Role)
 		_, wasMember := r.members[u.UserID]
 		_, ds, err = r.Join(u)
@@ -574,11 +577,33 @@ func take(actual map[string]int, want []Delivery) error {
 
 // requestKey names a request notification by everything that must match;
 // "" for other events.
+//
+// Users are named by id and role: a member who resumed with a new display
+// name may show it in later notifications.
 func requestKey(d Delivery) string {
-	switch d.Event.(type) {
-	case ApplicationResponded, ApplicationProcessedByOtherHost, ApplicationCancelled, ApplicationNoResponse,
-		InvitationResponded, InvitationNoResponse, InvitationCancelled:
-		return fmt.Sprintf("%d|%s|%s|%s|%s", d.To, d.UserID, d.Except, d.Event.Method(), show(d.Event))
+	who := func(u User) string { return u.UserID + "/" + string(u.Role) }
+	var ev string
+	switch e := d.Event.(type) {
+	case ApplicationResponded:
+		seat := "nil"
+		if e.SeatIndex != nil {
+			seat = fmt.Sprint(*e.SeatIndex)
+		}
+		ev = fmt.Sprintf("accepted=%v host=%s seat=%s", e.Accepted, who(e.Host), seat)
+	case ApplicationProcessedByOtherHost:
+		ev = fmt.Sprintf("user=%s host=%s accepted=%v", who(e.User), who(e.Host), e.Accepted)
+	case ApplicationCancelled:
+		ev = fmt.Sprintf("user=%s reason=%s", who(e.User), e.Reason)
+	case ApplicationNoResponse:
+		ev = "reason=" + e.Reason
+	case InvitationResponded:
+		ev = fmt.Sprintf("user=%s accepted=%v", who(e.User), e.Accepted)
+	case InvitationNoResponse:
+		ev = fmt.Sprintf("user=%s reason=%s", who(e.User), e.Reason)
+	case InvitationCancelled:
+		ev = fmt.Sprintf("host=%s reason=%s", who(e.Host), e.Reason)
+	default:
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("%d|%s|%s|%s|%s", d.To, d.UserID, d.Except, d.Event.Method(), ev)
 }

@@ -134,11 +134,20 @@ func (r *Room) Join(u User) (Snapshot, []Delivery, error) {
 	var out []Delivery
 	m, resume := r.members[u.UserID]
 	if resume {
-		m.user.Name, m.user.Avatar = u.Name, u.Avatar
 		m.connected = true
 		r.deadlines.remove(m.grace)
 		m.grace = nil
-		out = r.stopPublishing(out, m)
+		if m.seat == NoSeat {
+			m.user.Name, m.user.Avatar = u.Name, u.Avatar
+		} else {
+			// A new name or avatar shows on the seat too: one seat.changed
+			// covers it and the media that stopped.
+			s := &r.seats[m.seat]
+			out = r.changeSeatView(m, func() {
+				m.user.Name, m.user.Avatar = u.Name, u.Avatar
+				s.audioPublishing, s.videoPublishing = false, false
+			})
+		}
 	} else {
 		if r.cfg.MaxMembers > 0 && len(r.members) >= r.cfg.MaxMembers {
 			return Snapshot{}, nil, newErr(ErrRoomFull, "the room has %d members", len(r.members))

@@ -217,3 +217,19 @@ func TestLockOnAnEmptySeatLeavesNoStaleMute(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestResumeWithANewNameShowsOnTheSeat(t *testing.T) {
+	f := newFixture(t)
+	f.take("adm1", 2)
+	renamed := adm1
+	renamed.Name = "Ada"
+	_, ds, err := f.room.Join(renamed)
+	f.must(err)
+	expect(t, f.room, ds, changed(nil, nil))
+	if u := f.room.Seats()[2].User; u == nil || u.Name != "Ada" {
+		t.Fatalf("seat 2 shows %+v after the rename", u)
+	}
+	if u, _ := f.room.Member("adm1"); u != renamed {
+		t.Fatalf("Member = %+v", u)
+	}
+}

@@ -270,12 +270,12 @@ func (r *Room) SetMuted(actor string, kind Kind, muted bool) ([]Delivery, error)
 		if !muted && s.audioLocked {
 			return nil, newErr(ErrPermission, "a host locked this seat's audio")
 		}
-		return r.changeDevice(m, func() { s.audioMuted = muted }), nil
+		return r.changeSeatView(m, func() { s.audioMuted = muted }), nil
 	}
 	if !muted && s.videoLocked {
 		return nil, newErr(ErrPermission, "a host locked this seat's video")
 	}
-	return r.changeDevice(m, func() { s.videoMuted = muted }), nil
+	return r.changeSeatView(m, func() { s.videoMuted = muted }), nil
 }
 
 // SetPublishing is reported by the media layer when a seated user's track of
@@ -294,7 +294,7 @@ func (r *Room) SetPublishing(userID string, kind Kind, publishing bool) ([]Deliv
 		return nil, nil
 	}
 	s := &r.seats[m.seat]
-	return r.changeDevice(m, func() {
+	return r.changeSeatView(m, func() {
 		if kind == KindAudio {
 			s.audioPublishing = publishing
 		} else {
@@ -310,12 +310,12 @@ func (r *Room) stopPublishing(out []Delivery, m *member) []Delivery {
 		return out
 	}
 	s := &r.seats[m.seat]
-	return append(out, r.changeDevice(m, func() { s.audioPublishing, s.videoPublishing = false, false })...)
+	return append(out, r.changeSeatView(m, func() { s.audioPublishing, s.videoPublishing = false, false })...)
 }
 
-// changeDevice applies change to m's seat and sends seat.changed only if
+// changeSeatView applies change to m's seat and sends seat.changed only if
 // what the seat shows changed.
-func (r *Room) changeDevice(m *member, change func()) []Delivery {
+func (r *Room) changeSeatView(m *member, change func()) []Delivery {
 	before := r.seats[m.seat].view(m.seat)
 	change()
 	if sameSeat(r.seats[m.seat].view(m.seat), before) {
