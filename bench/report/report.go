@@ -1,0 +1,151 @@
+// Package report writes a benchmark run as JSON, a Markdown table and a PNG
+// plot (latency CDF per target, CPU per packet against viewers).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/seatsfu/seatsfu/bench/load"
+)
+
+// Run is one invocation of seatbench: its command line, machine facts,
+// every result, the ratios and the saturation points.
+type Run struct {
+	Command    string                `json:"command"`
+	Started    time.Time             `json:"started"`
+	CPUs       int                   `json:"cpus"`
+	Pinning    string                `json:"pinning"`
+	Notes      []string              `json:"notes,omitempty"`
+	Results    []*load.Result        `json:"results"`
+	Ratios     map[string]float64    `json:"ratios,omitempty"`
+	Saturation map[string]Saturation `json:"saturation,omitempty"`
+}
+
+// Saturation is the highest viewer count a target held within the limits.
+type Saturation struct {
+	Viewers int    `json:"viewers"` // 0: not even the first step held
+	Rule    string `json:"rule"`
+	// Reason says why the next step failed, or that no step did.
+	Reason string `json:"reason"`
+}
+
+// SaturationRule: loss ≤ 0.1 % and p95 latency ≤ the target's p95 at its
+// smallest step + 50 ms.
+const SaturationRule = "loss ≤ 0.1 % and p95 ≤ (p95 at the smallest V) + 50 ms"
+
+// FindSaturation steps through one target's fan-out results by viewers.
+func FindSaturation(results []*load.Result) Saturation {
+	rs := append([]*load.Result(nil), results...)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Viewers < rs[j].Viewers })
+	s := Saturation{Rule: SaturationRule, Reason: "every step held"}
+	if len(rs) == 0 {
+		s.Reason = "no steps"
+		return s
+	}
+	limit := rs[0].LatencyP95Ms + 50
+	for _, r := range rs {
+		switch {
+		case r.LossPct > 0.1:
+			s.Reason = fmt.Sprintf("V=%d lost %.2f %%", r.Viewers, r.LossPct)
+			return s
+		case r.LatencyP95Ms > limit:
+			s.Reason = fmt.Sprintf("V=%d p95 %.1f ms > %.1f ms", r.Viewers, r.LatencyP95Ms, limit)
+			return s
+		case r.Connected < r.Viewers:
+			s.Reason = fmt.Sprintf("V=%d: only %d viewers connected", r.Viewers, r.Connected)
+			return s
+		}
+		s.Viewers = r.Viewers
+	}
+	return s
+}
+
+// Write stores run.json, run.md and run.png in dir.
+func Write(dir string, run *Run) (md string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	js, err := json.MarshalIndent(run, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "run.json"), append(js, '\n'), 0o644); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	Markdown(&b, run)
+	md = b.String()
+	if err := os.WriteFile(filepath.Join(dir, "run.md"), []byte(md), 0o644); err != nil {
+		return "", err
+	}
+	if err := Plot(filepath.Join(dir, "run.png"), run); err != nil {
+		return md, fmt.Errorf("report: plot: %w", err)
+	}
+	return md, nil
+}
+
+// Markdown writes the run's tables.
+func Markdown(w io.Writer, run *Run) {
+	fmt.Fprintf(w, "# seatbench run\n\n`%s`\n\nStarted %s on %d CPUs. %s\n\n", run.Command, run.Started.UTC().Format(time.RFC3339), run.CPUs, run.Pinning)
+	for _, n := range run.Notes {
+		fmt.Fprintf(w, "- %s\n", n)
+	}
+	if len(run.Notes) > 0 {
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) | join→key p50/p95 ms | handover p50/p95/max ms |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, r := range run.Results {
+		hand := "–"
+		if r.HandoverCount > 0 {
+			hand = fmt.Sprintf("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f (%.0f) | %.1f | %.1f | %.2f | %.0f | %.0f | %.2f | %.2f / %.2f / %.2f | %.3f (%.3f) | %.0f / %.0f | %s |\n",
+			r.Scenario, r.Target, r.Connected, r.Guests, r.ForwardedPPS, r.ExpectedPPS, r.ForwardedMbps,
+			r.ServerCPUPct, r.CPUPerPacketUs, r.PPSPerCore, r.RSSPerViewerBytes/1024, r.GoroutinesPerViewer,
+			r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms, r.LossPct, r.UnrecoveredPct,
+			r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, hand)
+	}
+	if len(run.Ratios) > 0 {
+		fmt.Fprintln(w, "\n| ratio | value |\n|---|---:|")
+		keys := make([]string, 0, len(run.Ratios))
+		for k := range run.Ratios {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "| %s | %.2f |\n", k, run.Ratios[k])
+		}
+	}
+	if len(run.Saturation) > 0 {
+		fmt.Fprintf(w, "\nSaturation (%s):\n\n| target | highest V held | why the next step failed |\n|---|---:|---|\n", SaturationRule)
+		keys := make([]string, 0, len(run.Saturation))
+		for k := range run.Saturation {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			s := run.Saturation[k]
+			fmt.Fprintf(w, "| %s | %d | %s |\n", k, s.Viewers, s.Reason)
+		}
+	}
+	var errs []string
+	for _, r := range run.Results {
+		for _, e := range r.Errors {
+			errs = append(errs, fmt.Sprintf("%s/%s V=%d: %s", r.Scenario, r.Target, r.Viewers, e))
+		}
+	}
+	if len(errs) > 0 {
+		fmt.Fprintln(w, "\nErrors:")
+		for _, e := range errs {
+			fmt.Fprintf(w, "- %s\n", e)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package report
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/seatsfu/seatsfu/bench/load"
+	"github.com/seatsfu/seatsfu/bench/stats"
+)
+
+func result(target string, v int, p95, loss float64) *load.Result {
+	h := &stats.Histogram{}
+	for i := 1; i <= 100; i++ {
+		h.Record(time.Duration(i) * 100 * time.Microsecond)
+	}
+	return &load.Result{Scenario: "fanout", Target: target, Viewers: v, Connected: v, LatencyP95Ms: p95, LossPct: loss, CPUPerPacketUs: 3, Latency: h}
+}
+
+func TestFindSaturation(t *testing.T) {
+	rs := []*load.Result{result("x", 100, 5, 0), result("x", 50, 2, 0), result("x", 200, 60, 0), result("x", 400, 3, 0)}
+	s := FindSaturation(rs)
+	if s.Viewers != 100 || !strings.Contains(s.Reason, "V=200") {
+		t.Fatalf("saturation %+v, want 100 (V=200's p95 60 ms > 2+50)", s)
+	}
+	lossy := FindSaturation([]*load.Result{result("x", 10, 1, 0.5)})
+	if lossy.Viewers != 0 || !strings.Contains(lossy.Reason, "lost") {
+		t.Fatalf("lossy first step: %+v", lossy)
+	}
+	if all := FindSaturation(rs[:2]); all.Viewers != 100 || all.Reason != "every step held" {
+		t.Fatalf("all held: %+v", all)
+	}
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	run := &Run{
+		Command: "seatbench fanout", Started: time.Now(), CPUs: 2, Pinning: "none",
+		Results:    []*load.Result{result("raw", 10, 1, 0), result("raw", 20, 1, 0), result("seatsfu", 10, 2, 0), {Scenario: "handover", Target: "seatsfu", HandoverCount: 3, HandoverP50Ms: 20, Errors: []string{"boom"}}},
+		Ratios:     map[string]float64{"seatsfu cpu/pkt ÷ raw": 1.5},
+		Saturation: map[string]Saturation{"raw": {Viewers: 20, Reason: "every step held"}},
+	}
+	md, err := Write(dir, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| fanout | raw | 10 |", "| handover | seatsfu |", "seatsfu cpu/pkt ÷ raw | 1.50", "| raw | 20 |", "boom"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	js, err := os.ReadFile(filepath.Join(dir, "run.json"))
+	if err != nil || !strings.Contains(string(js), `"cpuMicrosPerPacket": 3`) {
+		t.Fatalf("run.json: %v\n%s", err, js)
+	}
+	f, err := os.Open(filepath.Join(dir, "run.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() < 600 || b.Dy() < 200 {
+		t.Fatalf("plot is %v", b)
+	}
+}
