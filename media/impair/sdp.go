@@ -10,7 +10,7 @@ import (
 // section the first UDP host candidate of each component gets the relay's
 // address and port, and every other candidate (TCP, further interfaces,
 // server-reflexive, relayed) is removed, since any of them would let ICE
-// bypass the relay. Give the result (typically the server's answer) to the
+// bypass the relay; so are malformed candidate lines. Give the result (typically the server's answer) to the
 // client; the server then sees the relay's upstream socket as a
 // peer-reflexive candidate. Lines that are not candidates pass unchanged.
 func RewriteCandidates(sdp string, relay *net.UDPAddr) string {
@@ -21,12 +21,12 @@ func RewriteCandidates(sdp string, relay *net.UDPAddr) string {
 		if strings.HasPrefix(line, "m=") {
 			clear(kept)
 		}
-		f, ok := parseCandidate(line)
-		if !ok {
+		if !strings.HasPrefix(line, candidatePrefix) {
 			out = append(out, line)
 			continue
 		}
-		if !f.udpHost() || kept[f.fields[1]] {
+		f, ok := parseCandidate(line)
+		if !ok || !f.udpHost() || kept[f.fields[1]] {
 			continue
 		}
 		kept[f.fields[1]] = true
@@ -44,7 +44,7 @@ func StripCandidates(sdp string) string {
 	lines, eol := splitSDP(sdp)
 	out := lines[:0]
 	for _, line := range lines {
-		if _, ok := parseCandidate(line); ok || strings.HasPrefix(line, "a=end-of-candidates") {
+		if strings.HasPrefix(line, candidatePrefix) || strings.HasPrefix(line, "a=end-of-candidates") {
 			continue
 		}
 		out = append(out, line)
@@ -86,16 +86,17 @@ type candidateLine struct {
 	fields []string
 }
 
+const candidatePrefix = "a=candidate:"
+
 func parseCandidate(line string) (candidateLine, bool) {
-	const prefix = "a=candidate:"
-	if !strings.HasPrefix(line, prefix) {
+	if !strings.HasPrefix(line, candidatePrefix) {
 		return candidateLine{}, false
 	}
-	fields := strings.Fields(line[len(prefix):])
+	fields := strings.Fields(line[len(candidatePrefix):])
 	if len(fields) < 8 || fields[6] != "typ" {
 		return candidateLine{}, false
 	}
-	return candidateLine{prefix: prefix, fields: fields}, true
+	return candidateLine{prefix: candidatePrefix, fields: fields}, true
 }
 
 func (c candidateLine) udpHost() bool {
