@@ -1,0 +1,153 @@
+package client_test
+
+// The rtc.* methods with real Pion offers: who may publish, what a bad offer
+// gets, and the seat slots of a subscription.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/client"
+)
+
+// offer builds an SDP offer with the given transceivers from a Pion peer
+// connection restricted to codecs; the connection is closed at cleanup.
+// It also returns the first local ICE candidate, for rtc.candidate.
+func offer(t *testing.T, codecs []webrtc.RTPCodecParameters, kinds []webrtc.RTPCodecType, dir webrtc.RTPTransceiverDirection) (string, client.Candidate) {
+	t.Helper()
+	var me webrtc.MediaEngine
+	for _, c := range codecs {
+		kind := webrtc.RTPCodecTypeVideo
+		if strings.HasPrefix(c.MimeType, "audio/") {
+			kind = webrtc.RTPCodecTypeAudio
+		}
+		must(t, "register codec", me.RegisterCodec(c, kind))
+	}
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(&me))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	must(t, "new peer connection", err)
+	t.Cleanup(func() { pc.Close() })
+	for _, k := range kinds {
+		_, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: dir})
+		must(t, "add transceiver", err)
+	}
+	o, err := pc.CreateOffer(nil)
+	must(t, "create offer", err)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	must(t, "set local description", pc.SetLocalDescription(o))
+	select {
+	case <-gathered:
+	case <-ctxT(t).Done():
+		t.Fatal("ICE gathering did not complete")
+	}
+	sdp := pc.LocalDescription().SDP
+	var cand client.Candidate
+	for _, line := range strings.Split(sdp, "\r\n") {
+		if strings.HasPrefix(line, "a=candidate:") {
+			mid, idx := "0", uint16(0)
+			cand = client.Candidate{Candidate: strings.TrimPrefix(line, "a="), SDPMid: &mid, SDPMLineIndex: &idx}
+			break
+		}
+	}
+	return sdp, cand
+}
+
+var (
+	opus = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}
+	vp8  = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, PayloadType: 96}
+	h264 = webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000,
+		SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}, PayloadType: 102}
+	audioVideo = []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo}
+)
+
+func TestPublishRules(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	room := e.newRoom()
+	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
+	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	ctx := ctxT(t)
+
+	good, cand := offer(t, []webrtc.RTPCodecParameters{opus, vp8}, audioVideo, webrtc.RTPTransceiverDirectionSendonly)
+	_, err := ann.Publish(ctx, good)
+	refused(t, "publishing without a seat", err, client.ErrPublishForbidden)
+	_, err = owner.Publish(ctx, "v=0 this is not sdp")
+	refused(t, "publishing garbage", err, client.ErrBadSDP)
+	onlyH264, _ := offer(t, []webrtc.RTPCodecParameters{h264}, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo}, webrtc.RTPTransceiverDirectionSendonly)
+	_, err = owner.Publish(ctx, onlyH264)
+	refused(t, "publishing H.264 into a VP8 room", err, client.ErrUnsupportedCodec)
+	twoVideos, _ := offer(t, []webrtc.RTPCodecParameters{vp8}, []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeVideo}, webrtc.RTPTransceiverDirectionSendonly)
+	_, err = owner.Publish(ctx, twoVideos)
+	refused(t, "publishing two video m-lines", err, client.ErrBadSDP)
+
+	answer, err := owner.Publish(ctx, good)
+	must(t, "the owner publishes", err)
+	if !strings.Contains(answer, "a=recvonly") || strings.Contains(answer, "a=sendonly") {
+		t.Errorf("publish answer is not recvonly:\n%s", answer)
+	}
+	if !strings.Contains(answer, "a=candidate:") {
+		t.Errorf("publish answer carries no candidates:\n%s", answer)
+	}
+	must(t, "trickle a publish candidate", owner.AddCandidate(ctx, client.PCPublish, cand))
+
+	_, err = ann.TakeSeat(ctx, 1)
+	must(t, "ann takes a seat", err)
+	_, err = ann.Publish(ctx, good)
+	must(t, "a seated guest publishes", err)
+	err = owner.Call(ctx, "rtc.candidate", rawParams(`{"pc":"sideways","candidate":{"candidate":""}}`), nil)
+	refused(t, "a candidate for an unknown pc", err, client.ErrInvalidParams)
+}
+
+func TestSubscribeSlots(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	room := e.newRoom()
+	e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 2})
+	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	ctx := ctxT(t)
+
+	// Three pairs for a two-seat room: the third pair is answered inactive.
+	kinds := append(append(append([]webrtc.RTPCodecType{}, audioVideo...), audioVideo...), audioVideo...)
+	sub, cand := offer(t, []webrtc.RTPCodecParameters{opus, vp8}, kinds, webrtc.RTPTransceiverDirectionRecvonly)
+	answer, slots, err := ann.Subscribe(ctx, sub)
+	must(t, "subscribe", err)
+	if len(slots) != 4 {
+		t.Fatalf("slots = %+v, want audio+video for seats 0 and 1", slots)
+	}
+	perSeat := map[int]map[string]bool{}
+	mids := map[string]bool{}
+	for _, s := range slots {
+		if perSeat[s.SeatIndex] == nil {
+			perSeat[s.SeatIndex] = map[string]bool{}
+		}
+		perSeat[s.SeatIndex][s.Kind] = true
+		if mids[s.Mid] {
+			t.Errorf("mid %q used by two slots", s.Mid)
+		}
+		mids[s.Mid] = true
+	}
+	for i := 0; i < 2; i++ {
+		if !perSeat[i]["audio"] || !perSeat[i]["video"] {
+			t.Errorf("seat %d slots = %v, want audio and video", i, perSeat[i])
+		}
+	}
+	if n := strings.Count(answer, "a=inactive"); n != 2 {
+		t.Errorf("answer has %d inactive m-lines, want the 2 beyond maxSeats; directions: %v", n, directions(answer))
+	}
+	must(t, "trickle a subscribe candidate", ann.AddCandidate(ctx, client.PCSubscribe, cand))
+}
+
+// directions lists each m-line's direction attribute, in order.
+func directions(sdp string) []string {
+	var out []string
+	for _, line := range strings.Split(sdp, "\r\n") {
+		switch line {
+		case "a=sendrecv", "a=sendonly", "a=recvonly", "a=inactive":
+			out = append(out, strings.TrimPrefix(line, "a="))
+		}
+	}
+	return out
+}
