@@ -194,18 +194,14 @@ func (h *roomHub) statsLoop() {
 		case <-h.dirty:
 		default:
 		}
-		count := -1
 		_ = h.room.Do(func(r *seat.Room) ([]seat.Delivery, error) {
-			if !r.Ended() {
-				count = r.MemberCount()
+			count := r.MemberCount()
+			if count == last {
+				return nil, nil
 			}
-			return nil, nil
+			last, lastSent = count, time.Now()
+			return []seat.Delivery{{To: seat.Everyone, Event: roomStats{MemberCount: count}}}, nil
 		})
-		if count < 0 || count == last {
-			continue
-		}
-		last, lastSent = count, time.Now()
-		h.deliver(seat.Delivery{To: seat.Everyone, Event: roomStats{MemberCount: count}})
 	}
 }
 

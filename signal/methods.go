@@ -31,11 +31,33 @@ func bind[P any](run func(s *session, id json.RawMessage, p *P) (any, error)) me
 	}
 }
 
-// seatOp binds a method that is one seat operation with no result beyond {}.
+// seatOp binds a method that is one seat operation answering {}.
 func seatOp[P any](op func(s *session, r *seat.Room, p *P) ([]seat.Delivery, error)) method {
-	return bind(func(s *session, _ json.RawMessage, p *P) (any, error) {
-		return nil, s.room.Do(func(r *seat.Room) ([]seat.Delivery, error) { return op(s, r, p) })
+	return bind(func(s *session, id json.RawMessage, p *P) (any, error) {
+		return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+			ds, err := op(s, r, p)
+			return nil, ds, err
+		})
 	})
+}
+
+// do runs one seat operation and, when it succeeds, queues its answer under
+// the room's lock, before the notifications it causes: a client always
+// learns the outcome of its call before its consequences (room.end's answer
+// before room.ended and the close, for instance).
+func (s *session) do(id json.RawMessage, op func(r *seat.Room) (any, []seat.Delivery, error)) (any, error) {
+	err := s.room.Do(func(r *seat.Room) ([]seat.Delivery, error) {
+		res, ds, err := op(r)
+		if err != nil {
+			return nil, err
+		}
+		s.respond(id, res)
+		return ds, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return answered{}, nil
 }
 
 // methods is every method of CONTRACT §3.2.
@@ -52,57 +74,47 @@ func init() {
 			return r.KickOut(s.user.UserID, p.UserID)
 		}),
 
-		"seat.apply": bind(func(s *session, _ json.RawMessage, p *requestParams) (any, error) {
-			var id string
-			err := s.room.Do(func(r *seat.Room) (ds []seat.Delivery, err error) {
-				id, ds, err = r.Apply(s.user.UserID, *p.SeatIndex, p.Timeout, p.ExtraInfo)
-				return ds, err
+		"seat.apply": bind(func(s *session, id json.RawMessage, p *requestParams) (any, error) {
+			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+				req, ds, err := r.Apply(s.user.UserID, *p.SeatIndex, p.Timeout, p.ExtraInfo)
+				return requestIDResult{req}, ds, err
 			})
-			return requestIDResult{id}, err
 		}),
 		"seat.cancelApplication": seatOp(func(s *session, r *seat.Room, _ *noParams) ([]seat.Delivery, error) {
 			return r.CancelApplication(s.user.UserID)
 		}),
-		"seat.acceptApplication": bind(func(s *session, _ json.RawMessage, p *userParams) (any, error) {
-			var index int
-			err := s.room.Do(func(r *seat.Room) (ds []seat.Delivery, err error) {
-				index, ds, err = r.AcceptApplication(s.user.UserID, p.UserID)
-				return ds, err
+		"seat.acceptApplication": bind(func(s *session, id json.RawMessage, p *userParams) (any, error) {
+			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+				index, ds, err := r.AcceptApplication(s.user.UserID, p.UserID)
+				return seatIndexResult{index}, ds, err
 			})
-			return seatIndexResult{index}, err
 		}),
 		"seat.rejectApplication": seatOp(func(s *session, r *seat.Room, p *userParams) ([]seat.Delivery, error) {
 			return r.RejectApplication(s.user.UserID, p.UserID)
 		}),
-		"seat.invite": bind(func(s *session, _ json.RawMessage, p *inviteParams) (any, error) {
-			var id string
-			err := s.room.Do(func(r *seat.Room) (ds []seat.Delivery, err error) {
-				id, ds, err = r.Invite(s.user.UserID, p.UserID, *p.SeatIndex, p.Timeout, p.ExtraInfo)
-				return ds, err
+		"seat.invite": bind(func(s *session, id json.RawMessage, p *inviteParams) (any, error) {
+			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+				req, ds, err := r.Invite(s.user.UserID, p.UserID, *p.SeatIndex, p.Timeout, p.ExtraInfo)
+				return requestIDResult{req}, ds, err
 			})
-			return requestIDResult{id}, err
 		}),
 		"seat.cancelInvitation": seatOp(func(s *session, r *seat.Room, p *userParams) ([]seat.Delivery, error) {
 			return r.CancelInvitation(s.user.UserID, p.UserID)
 		}),
-		"seat.acceptInvitation": bind(func(s *session, _ json.RawMessage, p *inviterParams) (any, error) {
-			var index int
-			err := s.room.Do(func(r *seat.Room) (ds []seat.Delivery, err error) {
-				index, ds, err = r.AcceptInvitation(s.user.UserID, p.InviterID)
-				return ds, err
+		"seat.acceptInvitation": bind(func(s *session, id json.RawMessage, p *inviterParams) (any, error) {
+			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+				index, ds, err := r.AcceptInvitation(s.user.UserID, p.InviterID)
+				return seatIndexResult{index}, ds, err
 			})
-			return seatIndexResult{index}, err
 		}),
 		"seat.rejectInvitation": seatOp(func(s *session, r *seat.Room, p *inviterParams) ([]seat.Delivery, error) {
 			return r.RejectInvitation(s.user.UserID, p.InviterID)
 		}),
-		"seat.take": bind(func(s *session, _ json.RawMessage, p *seatParams) (any, error) {
-			var index int
-			err := s.room.Do(func(r *seat.Room) (ds []seat.Delivery, err error) {
-				index, ds, err = r.Take(s.user.UserID, *p.SeatIndex)
-				return ds, err
+		"seat.take": bind(func(s *session, id json.RawMessage, p *seatParams) (any, error) {
+			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+				index, ds, err := r.Take(s.user.UserID, *p.SeatIndex)
+				return seatIndexResult{index}, ds, err
 			})
-			return seatIndexResult{index}, err
 		}),
 		"seat.move": seatOp(func(s *session, r *seat.Room, p *seatParams) ([]seat.Delivery, error) {
 			return r.Move(s.user.UserID, *p.SeatIndex)
@@ -365,14 +377,13 @@ func joinRoom(s *session, id json.RawMessage, p *joinParams) (any, error) {
 	return answered{}, nil
 }
 
-func leaveRoom(s *session, _ json.RawMessage, _ *noParams) (any, error) {
-	err := s.room.Do(func(r *seat.Room) ([]seat.Delivery, error) {
+func leaveRoom(s *session, id json.RawMessage, _ *noParams) (any, error) {
+	res, err := s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
 		ds, err := r.Leave(s.user.UserID)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			s.hub.detach(s)
 		}
-		s.hub.detach(s)
-		return ds, nil
+		return nil, ds, err
 	})
 	if err != nil {
 		return nil, err
@@ -381,7 +392,7 @@ func leaveRoom(s *session, _ json.RawMessage, _ *noParams) (any, error) {
 	s.joined = false
 	s.closePeers()
 	s.hub.markStats()
-	return nil, nil
+	return res, nil
 }
 
 func listMembers(s *session, _ json.RawMessage, p *membersParams) (any, error) {
@@ -400,7 +411,7 @@ func listMembers(s *session, _ json.RawMessage, p *membersParams) (any, error) {
 	return res, err
 }
 
-func sendMessage(s *session, _ json.RawMessage, p *messageParams) (any, error) {
+func sendMessage(s *session, id json.RawMessage, p *messageParams) (any, error) {
 	if !s.messages.AllowN(s.srv.now(), 1) {
 		return nil, withMessage(errRateLimited, "at most 5 messages a second")
 	}
@@ -409,10 +420,11 @@ func sendMessage(s *session, _ json.RawMessage, p *messageParams) (any, error) {
 		none := ""
 		msg.Data = &none
 	}
-	// Chat changes no seat state, so it skips the room's lock and goes
-	// straight to the other members' queues.
-	s.hub.deliver(seat.Delivery{To: seat.Everyone, Except: s.user.UserID, Event: msg})
-	return nil, nil
+	// Through the room's lock like every notification, so a member whose
+	// room.join was answered gets every message sent after it.
+	return s.do(id, func(*seat.Room) (any, []seat.Delivery, error) {
+		return nil, []seat.Delivery{{To: seat.Everyone, Except: s.user.UserID, Event: msg}}, nil
+	})
 }
 
 type publishResult struct {
