@@ -210,6 +210,9 @@ func TestTwoHostsRaceToAccept(t *testing.T) {
 	next[seat.ApplicationReceived](t, admin, client.MethodApplicationReceived)
 
 	hosts := []*client.Client{owner, admin}
+	recs := []*hostRecorder{{}, {}}
+	owner.AddHostListener(recs[0])
+	admin.AddHostListener(recs[1])
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -249,6 +252,35 @@ func TestTwoHostsRaceToAccept(t *testing.T) {
 	if n := len(ann.Events(client.MethodApplicationResponded)); n != 1 {
 		t.Errorf("applicant got %d applicationResponded, want 1", n)
 	}
+	owner.Close() // waits for the dispatchers: every listener call has run
+	admin.Close()
+	if got := recs[loser].list(); len(got) != 1 || got[0] != "ann by "+hosts[winner].Self().UserID {
+		t.Errorf("the losing host's HostListener heard %v", got)
+	}
+	if got := recs[winner].list(); len(got) != 0 {
+		t.Errorf("the winning host's HostListener heard %v", got)
+	}
+}
+
+// hostRecorder remembers OnGuestApplicationProcessedByOtherHost calls.
+type hostRecorder struct {
+	client.NopHostListener
+	mu  sync.Mutex
+	got []string
+}
+
+func (h *hostRecorder) OnGuestApplicationProcessedByOtherHost(guest, host seat.User, accepted bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if accepted {
+		h.got = append(h.got, guest.UserID+" by "+host.UserID)
+	}
+}
+
+func (h *hostRecorder) list() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.got...)
 }
 
 // Rule 4: accepting into a taken or locked seat, or -1 with none free,

@@ -14,6 +14,7 @@ func newEnv(t *testing.T, opts ...signaltest.Option) *env {
 	st := signaltest.Start(t, append([]signaltest.Option{signaltest.WithGrace(grace)}, opts...)...)
 	return &env{
 		t:     t,
+		st:    st,
 		wsURL: st.WSURL,
 		token: func(room, user string, role seat.Role) string { return st.Token(room, user, role) },
 	}

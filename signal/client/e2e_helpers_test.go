@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
 // waitFor bounds every wait of the suite: far above any correct delay, far
@@ -28,6 +29,7 @@ const grace = time.Second
 // env is one running server.
 type env struct {
 	t     *testing.T
+	st    *signaltest.Env
 	wsURL string
 	token func(room, user string, role seat.Role) string
 	rooms atomic.Int64

@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
 func TestJoinSnapshotAndJoinErrors(t *testing.T) {
@@ -476,4 +477,42 @@ func TestSecondSocketReplacesTheFirst(t *testing.T) {
 	}
 	barrier(t, owner, second)
 	none(t, owner, client.MethodMemberLeft)
+}
+
+func TestRoomFull(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, signaltest.WithMaxMembers(3))
+	room := e.newRoom()
+	e.join(room, "olive", seat.RoleOwner, nil)
+	e.join(room, "ann", seat.RoleAudience, nil)
+	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	cat := e.dial(room, "cat", seat.RoleAudience)
+	_, err := cat.Join(ctxT(t), nil)
+	refused(t, "the fourth member of a 3-member room", err, client.ErrRoomFull)
+	must(t, "bob leaves", bob.Leave(ctxT(t)))
+	_, err = cat.Join(ctxT(t), nil)
+	must(t, "cat joins once there is room", err)
+}
+
+func TestServerShutdownEndsRooms(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	room := e.newRoom()
+	owner := e.join(room, "olive", seat.RoleOwner, nil)
+	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	must(t, "shutdown", e.st.Server.Shutdown(ctxT(t)))
+	for _, c := range []*client.Client{owner, ann} {
+		ended := next[seat.RoomEnded](t, c, client.MethodRoomEnded)
+		if ended.Reason != seat.ServerShutdown {
+			t.Errorf("%s: room.ended = %+v", c.Self().UserID, ended)
+		}
+		select {
+		case <-c.Done():
+		case <-ctxT(t).Done():
+			t.Fatalf("%s's socket outlived the shutdown", c.Self().UserID)
+		}
+		if !errors.Is(c.Err(), client.ErrRoomEnded) {
+			t.Errorf("%s: Err = %v", c.Self().UserID, c.Err())
+		}
+	}
 }
