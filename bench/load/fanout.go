@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/bench/peer"
+	"github.com/seatsfu/seatsfu/bench/proc"
 	"github.com/seatsfu/seatsfu/bench/synth"
 )
 
@@ -208,6 +210,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	g0, _ := proc.ReadUsage(os.Getpid())
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	if err := sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink); err != nil {
 		return nil, err
@@ -216,6 +219,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	gen1, _ := proc.ReadUsage(os.Getpid())
 	p1, b1, t1 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	st.sink.Measuring.Store(false)
 	bar.done()
@@ -228,6 +232,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.ForwardedMbps = float64(b1-b0) * 8 / secs / 1e6
 	cpu := (u1.CPU - u0.CPU).Seconds()
 	res.ServerCPUPct = 100 * cpu / secs
+	res.GeneratorCPUPct = 100 * (gen1.CPU - g0.CPU).Seconds() / secs
 	if p1 > p0 {
 		res.CPUPerPacketUs = cpu * 1e6 / float64(p1-p0)
 	}

@@ -25,8 +25,12 @@ type Result struct {
 	ForwardedPPS  float64 `json:"forwardedPktPerSec"`
 	ForwardedMbps float64 `json:"forwardedMbitPerSec"`
 
-	ServerCPUPct   float64 `json:"serverCpuPercentOfOneCore"`
-	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`
+	ServerCPUPct float64 `json:"serverCpuPercentOfOneCore"`
+	// GeneratorCPUPct is the load generator's own CPU (publishers and
+	// viewers): near 100 % of its core means the generator, not the
+	// server, is the limit.
+	GeneratorCPUPct float64 `json:"generatorCpuPercent"`
+	CPUPerPacketUs  float64 `json:"cpuMicrosPerPacket"`
 	// PPSPerCore extrapolates forwarded packets to one fully busy core.
 	PPSPerCore float64 `json:"pktPerSecPerCore"`
 

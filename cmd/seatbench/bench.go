@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seatsfu/seatsfu/bench/load"
+	"github.com/seatsfu/seatsfu/bench/proc"
+	"github.com/seatsfu/seatsfu/bench/report"
+)
+
+type options struct {
+	viewers, guests, joinViewers, rounds int
+	steps                                []int
+	duration, warmup, every              time.Duration
+	out, seatsfuBin                      string
+	targets                              []string
+	pin, progress                        bool
+}
+
+func parseFlags(cmd string, args []string) (*options, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	o := &options{}
+	fs.IntVar(&o.viewers, "viewers", 50, "viewers (fanout, handover)")
+	fs.IntVar(&o.guests, "guests", 2, "co-guests besides the host (0..9)")
+	fs.IntVar(&o.joinViewers, "join-viewers", 50, "viewers in the join burst (join, all)")
+	fs.IntVar(&o.rounds, "rounds", 5, "seat handovers (handover, all)")
+	fs.DurationVar(&o.every, "every", 2*time.Second, "time between handovers")
+	steps := fs.String("steps", "", "comma-separated viewer counts to step through (fanout, all); default -viewers")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measuring window per step")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before measuring")
+	fs.StringVar(&o.out, "out", "bench/out", "output directory")
+	fs.StringVar(&o.seatsfuBin, "seatsfu", "", "seatsfu binary (default: go build ./cmd/seatsfu)")
+	targets := fs.String("targets", "seatsfu,raw,naive", "servers to measure")
+	fs.BoolVar(&o.pin, "pin", true, "pin the server and the generator to separate cores")
+	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	o.steps = []int{o.viewers}
+	if *steps != "" {
+		o.steps = nil
+		for _, s := range strings.Split(*steps, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("-steps: %q is not a positive count", s)
+			}
+			o.steps = append(o.steps, n)
+		}
+	}
+	for _, t := range strings.Split(*targets, ",") {
+		switch t = strings.TrimSpace(t); t {
+		case "seatsfu", "raw", "naive":
+			o.targets = append(o.targets, t)
+		default:
+			return nil, fmt.Errorf("-targets: unknown %q", t)
+		}
+	}
+	if o.guests < 0 || o.guests > 9 {
+		return nil, fmt.Errorf("-guests must be 0..9")
+	}
+	return o, nil
+}
+
+// bench is one seatbench invocation.
+type bench struct {
+	o         *options
+	serverCPU int
+	log       io.Writer
+	progress  io.Writer
+	run       *report.Run
+}
+
+func runBench(ctx context.Context, cmd string, args []string) error {
+	o, err := parseFlags(cmd, args)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	logf, err := os.Create(filepath.Join(o.out, "servers.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	b := &bench{o: o, serverCPU: -1, log: logf, run: &report.Run{
+		Command: "seatbench " + cmd + " " + strings.Join(args, " "),
+		Started: time.Now(),
+		CPUs:    runtime.NumCPU(),
+		Ratios:  map[string]float64{},
+	}}
+	if o.progress {
+		b.progress = os.Stderr
+	}
+	b.run.Pinning = "Server and generator not pinned."
+	if o.pin && runtime.NumCPU() >= 2 {
+		b.serverCPU = runtime.NumCPU() - 1
+		if err := proc.PinAll(0, 0); err != nil {
+			b.run.Pinning = fmt.Sprintf("Generator pinning failed (%v); ", err)
+		} else {
+			b.run.Pinning = "Generator pinned to CPU 0 (sched_setaffinity on all its threads); "
+		}
+		b.run.Pinning += fmt.Sprintf("each server pinned to CPU %d.", b.serverCPU)
+	}
+	b.run.Notes = append(b.run.Notes,
+		"Servers run as separate processes on 127.0.0.1; CPU is utime+stime from /proc/<pid>/stat over the measuring window; goroutines from the server's /metrics go_goroutines.",
+		"Forwarded pkt/s are counted at the viewers. Loss is end to end on the publishers' packet index (viewers send no NACKs, so unrecovered ≈ loss).",
+		"raw = one ingress decrypted once, then per viewer SRTP (AES-GCM) + sendmsg on one socket (keys over HTTP, no per-viewer ICE/DTLS); naive = Pion TrackLocalStaticRTP fan-out with default interceptors, one PC per viewer.")
+
+	var seatsfuBin string
+	for _, t := range o.targets {
+		if t == "seatsfu" {
+			if seatsfuBin, err = b.seatsfuBinary(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	var errs []error
+	for _, name := range o.targets {
+		if err := b.measure(ctx, cmd, name, seatsfuBin); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("%s failed: %v", name, err))
+		}
+	}
+	b.summarise()
+	md, err := report.Write(o.out, b.run)
+	fmt.Print(md)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// seatsfuBinary returns -seatsfu or builds ./cmd/seatsfu into the output dir.
+func (b *bench) seatsfuBinary(ctx context.Context) (string, error) {
+	if b.o.seatsfuBin != "" {
+		return b.o.seatsfuBin, nil
+	}
+	bin, err := filepath.Abs(filepath.Join(b.o.out, "seatsfu.bin"))
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintln(os.Stderr, "building ./cmd/seatsfu …")
+	c := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/seatsfu")
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	if err := c.Run(); err != nil {
+		return "", fmt.Errorf("build seatsfu (run from the module root, or pass -seatsfu): %w", err)
+	}
+	return bin, nil
+}
+
+// server is a started server process and how to open a target on it.
+type server struct {
+	p      *proc.Server
+	info   load.Server
+	open   func(ctx context.Context, room string, seats int) (load.Target, error)
+	seated *load.SeatsfuTarget // last seatsfu target, for handover
+}
+
+func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, error) {
+	port, err := proc.FreeTCPPort()
+	if err != nil {
+		return nil, err
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	spec := proc.Spec{Name: name, BaseURL: base, CPU: b.serverCPU, Stderr: b.log}
+	var secret []byte
+	if name == "seatsfu" {
+		udp, err := proc.FreeUDPPort()
+		if err != nil {
+			return nil, err
+		}
+		raw := make([]byte, 32)
+		_, _ = rand.Read(raw)
+		secret = []byte(hex.EncodeToString(raw))
+		spec.Path = seatsfuBin
+		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret)}
+	} else {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		spec.Path = self
+		spec.Args = []string{"baseline", "-mode", name, "-http", fmt.Sprintf("127.0.0.1:%d", port)}
+	}
+	p, err := proc.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned}}
+	if name == "seatsfu" {
+		ws := fmt.Sprintf("ws://127.0.0.1:%d/v1/rtc", port)
+		s.open = func(ctx context.Context, room string, seats int) (load.Target, error) {
+			t, err := load.NewSeatsfuTarget(ctx, s.info, ws, secret, room, max(seats, 2))
+			if err == nil {
+				s.seated = t
+			}
+			return t, err
+		}
+	} else {
+		s.open = func(context.Context, string, int) (load.Target, error) { return load.NewBaselineTarget(s.info, name) }
+	}
+	return s, nil
+}
+
+// measure runs cmd's scenarios against one server, each step on a fresh
+// server process so no step inherits another's leftovers.
+func (b *bench) measure(ctx context.Context, cmd, name, seatsfuBin string) error {
+	o := b.o
+	cfg := load.Config{Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress}
+	runOne := func(scenario string, viewers int) error {
+		s, err := b.start(ctx, name, seatsfuBin)
+		if err != nil {
+			return err
+		}
+		defer s.p.Stop()
+		room := fmt.Sprintf("%s-%d", scenario, viewers)
+		t, err := s.open(ctx, room, o.guests+1)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		c := cfg
+		c.Viewers = viewers
+		var r *load.Result
+		switch scenario {
+		case "fanout":
+			r, err = load.Fanout(ctx, t, c)
+		case "join":
+			c.Duration = min(c.Duration, 5*time.Second)
+			r, err = load.Join(ctx, t, c)
+		case "handover":
+			r, err = load.Handover(ctx, s.seated, load.HandoverConfig{Config: c, Rounds: o.rounds, Every: o.every})
+		}
+		if err != nil {
+			return fmt.Errorf("%s V=%d: %w", scenario, viewers, err)
+		}
+		b.run.Results = append(b.run.Results, r)
+		return nil
+	}
+	var errs []error
+	if cmd == "fanout" || cmd == "all" {
+		for _, v := range o.steps {
+			if err := runOne("fanout", v); err != nil {
+				errs = append(errs, err)
+				break // a failed step means bigger ones fail too
+			}
+		}
+	}
+	if cmd == "join" || cmd == "all" {
+		v := o.joinViewers
+		if cmd == "join" {
+			v = o.viewers
+		}
+		errs = append(errs, runOne("join", v))
+	}
+	if (cmd == "handover" || cmd == "all") && name == "seatsfu" {
+		errs = append(errs, runOne("handover", o.viewers))
+	}
+	return errors.Join(errs...)
+}
+
+// summarise computes the ratios at the largest viewer count every target
+// reached, and each target's saturation point.
+func (b *bench) summarise() {
+	fan := map[string]map[int]*load.Result{}
+	byTarget := map[string][]*load.Result{}
+	for _, r := range b.run.Results {
+		if r.Scenario != "fanout" {
+			continue
+		}
+		if fan[r.Target] == nil {
+			fan[r.Target] = map[int]*load.Result{}
+		}
+		fan[r.Target][r.Viewers] = r
+		byTarget[r.Target] = append(byTarget[r.Target], r)
+	}
+	if len(b.o.steps) > 1 {
+		b.run.Saturation = map[string]report.Saturation{}
+		for name, rs := range byTarget {
+			b.run.Saturation[name] = report.FindSaturation(rs)
+		}
+	}
+	for i := len(b.o.steps) - 1; i >= 0; i-- {
+		v := b.o.steps[i]
+		s, raw, naive := fan["seatsfu"][v], fan["raw"][v], fan["naive"][v]
+		if s == nil {
+			continue
+		}
+		if raw != nil && raw.CPUPerPacketUs > 0 && b.run.Ratios["seatsfu CPU/pkt ÷ raw (target ≤ 2)"] == 0 {
+			b.run.Ratios["seatsfu CPU/pkt ÷ raw (target ≤ 2)"] = s.CPUPerPacketUs / raw.CPUPerPacketUs
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("CPU/pkt ratio taken at V=%d.", v))
+		}
+		if naive != nil && naive.PPSPerCore > 0 && b.run.Ratios["seatsfu pkt/s per core ÷ naive (target ≥ 1.5)"] == 0 {
+			b.run.Ratios["seatsfu pkt/s per core ÷ naive (target ≥ 1.5)"] = s.PPSPerCore / naive.PPSPerCore
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("Throughput ratio taken at V=%d.", v))
+		}
+	}
+	if sat, ok := b.run.Saturation["seatsfu"]; ok {
+		if n, ok := b.run.Saturation["naive"]; ok && n.Viewers > 0 {
+			b.run.Ratios["seatsfu saturation V ÷ naive"] = float64(sat.Viewers) / float64(n.Viewers)
+		}
+	}
+}

@@ -1,0 +1,48 @@
+// Command seatbench is seatsfu's load generator and benchmark report.
+//
+//	seatbench fanout   -viewers 50 -guests 2 -duration 20s -out bench/out
+//	seatbench join     -viewers 100 -out bench/out
+//	seatbench handover -viewers 50 -rounds 5 -out bench/out
+//	seatbench all      -steps 25,50,100,200 -out bench/out   (the full report)
+//
+// Every server under test — seatsfu (built from ./cmd/seatsfu unless
+// -seatsfu names a binary) and the raw and naive baselines (this binary's
+// hidden "baseline" subcommand) — runs as its own process on 127.0.0.1,
+// pinned to the last core while the generator keeps the first (when the
+// machine has two or more). Output: run.json, run.md and run.png in -out,
+// a progress bar on stderr, the Markdown on stdout.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "seatbench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() error {
+	return fmt.Errorf("usage: seatbench fanout|join|handover|all [flags] (see -h of each)")
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usage()
+	}
+	switch args[0] {
+	case "baseline": // hidden: a baseline server process
+		return runBaseline(ctx, args[1:])
+	case "fanout", "join", "handover", "all":
+		return runBench(ctx, args[0], args[1:])
+	}
+	return usage()
+}
