@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,6 +171,7 @@ func startPublisher(t testing.TB, r *Room, api *webrtc.API, user string, tag byt
 		_ = p.pc.Close()
 		t.Fatalf("publish %s: %v", user, err)
 	}
+	checkCandidates(t, answer, r.s.Addr().Port)
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +297,7 @@ func startViewer(t testing.TB, r *Room, api *webrtc.API, user string, pairs int,
 		t.Fatalf("subscribe: %v", err)
 	}
 	v.slots = slots
+	checkCandidates(t, answer, r.s.Addr().Port)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
@@ -347,4 +351,25 @@ func counterValue(t testing.TB, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// checkCandidates asserts the answer carries candidates (no trickle) and
+// that every one is the media port: the server opens no other UDP socket.
+func checkCandidates(t testing.TB, answer string, port int) {
+	t.Helper()
+	n := 0
+	for _, line := range strings.Split(answer, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "a=candidate:") {
+			continue
+		}
+		n++
+		f := strings.Fields(line)
+		if len(f) < 8 || f[5] != strconv.Itoa(port) || f[7] != "host" {
+			t.Fatalf("candidate %q is not a host candidate on the media port %d", line, port)
+		}
+	}
+	if n == 0 {
+		t.Fatalf("answer carries no candidate:\n%s", answer)
+	}
 }

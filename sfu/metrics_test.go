@@ -1,0 +1,46 @@
+package sfu
+
+import (
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+func TestMetricsAreRegisteredWithoutRoomOrUserLabels(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := New(Config{ListenIP: "127.0.0.1", Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, _ = openTestRoom(t, s, 2, "")
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() != "kind" && l.GetName() != "reason" {
+					t.Errorf("%s has label %q", mf.GetName(), l.GetName())
+				}
+			}
+			if g := m.GetGauge(); g != nil {
+				got[mf.GetName()] = g.GetValue()
+			} else {
+				got[mf.GetName()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	for _, name := range []string{"seatsfu_rooms", "seatsfu_seats_occupied", "seatsfu_publish_rejected_total",
+		"seatsfu_forwarded_packets_total", "seatsfu_forwarded_bytes_total", "seatsfu_received_packets_total",
+		"seatsfu_nacks_received_total", "seatsfu_retransmitted_packets_total", "seatsfu_keyframe_requests_total"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s not registered", name)
+		}
+	}
+	if got["seatsfu_rooms"] != 1 || got["seatsfu_seats_occupied"] != 1 {
+		t.Errorf("rooms=%v seats_occupied=%v, want 1 and 1 (the owner)", got["seatsfu_rooms"], got["seatsfu_seats_occupied"])
+	}
+}
