@@ -78,6 +78,10 @@ func newBrowser(t *testing.T) *browser {
 		dir = t.TempDir()
 	} else {
 		dir = filepath.Join(dir, regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(t.Name(), "_"))
+		// Only this run's pictures: a stale failure shot would mislead.
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -24,6 +24,7 @@ export class Session {
     this.publisher = null;
     this.subscriber = null;
     this.muted = { audio: false, video: false };
+    this.toggling = { audio: false, video: false };
     this.application = null; // requestId of my pending application
     this.invitation = null; // the pending invitation I received
     this.ending = false;
@@ -104,6 +105,23 @@ export class Session {
     }
   }
 
+  /**
+   * The server keeps a kind muted after a host's lock is lifted, until the
+   * guest unmutes it; so a lock counts as a mute here too, and "on" proves
+   * the kind is not muted. ("off" says nothing: it is also what a seat shows
+   * before its media starts flowing.)
+   */
+  #followSeatMedia() {
+    const seat = this.mySeat;
+    if (!seat) return;
+    for (const [kind, state] of [['audio', seat.microphone], ['video', seat.camera]]) {
+      if (state === 'closedByAdmin') this.muted[kind] = true;
+      else if (state === 'on') this.muted[kind] = false;
+      const tracks = kind === 'audio' ? this.local?.getAudioTracks() : this.local?.getVideoTracks();
+      for (const t of tracks || []) t.enabled = !this.muted[kind];
+    }
+  }
+
   #stopLocal() {
     for (const t of this.local?.getTracks() || []) t.stop();
     this.local = null;
@@ -116,7 +134,14 @@ export class Session {
       const wasSeated = !!this.mySeat;
       this.seats = d.seats;
       for (const l of d.left || []) {
-        if (l.user.userId !== this.self?.userId && l.reason !== 'moved') notice(`${displayName(l.user)} left seat ${l.seatIndex}`);
+        if (l.user.userId === this.self?.userId || l.reason === 'moved' || l.reason === 'room_ended') continue;
+        const who = displayName(l.user);
+        const n = l.seatIndex;
+        notice({
+          kicked: `${who} was removed from seat ${n}`,
+          locked: `${who} lost seat ${n}: it was locked`,
+          disconnected: `${who} lost the connection and left seat ${n}`,
+        }[l.reason] || `${who} left seat ${n}`);
       }
       for (const j of d.joined || []) {
         if (j.user.userId === this.self?.userId) {
@@ -126,6 +151,7 @@ export class Session {
           notice(`${displayName(j.user)} took seat ${j.seatIndex}`);
         }
       }
+      this.#followSeatMedia();
       if (wasSeated !== !!this.mySeat) this.#syncPublishing();
       this.#render();
     });
@@ -177,8 +203,8 @@ export class Session {
     $('leave-seat').hidden = !seat || seat.index === 0;
     $('toggle-mic').hidden = !seat;
     $('toggle-cam').hidden = !seat;
-    $('toggle-mic').textContent = this.muted.audio ? 'Unmute mic' : 'Mute mic';
-    $('toggle-cam').textContent = this.muted.video ? 'Turn camera on' : 'Turn camera off';
+    $('toggle-mic').textContent = seat?.audioLocked ? 'Mic muted by host' : this.muted.audio ? 'Unmute mic' : 'Mute mic';
+    $('toggle-cam').textContent = seat?.videoLocked ? 'Camera stopped by host' : this.muted.video ? 'Turn camera on' : 'Turn camera off';
     $('toggle-mic').disabled = seat?.audioLocked ?? false;
     $('toggle-cam').disabled = seat?.videoLocked ?? false;
     $('end-live').hidden = this.self.role !== 'owner';
@@ -234,15 +260,20 @@ export class Session {
 
   leaveSeat(button) { return act('Leaving the seat', () => this.client.call('seat.leave', {}), button); }
 
-  toggle(kind, button) {
-    return act(kind === 'audio' ? 'Muting the microphone' : 'Turning the camera', async () => {
-      const muted = !this.muted[kind];
+  toggle(kind) {
+    // No button disabling here: the button's enabled state belongs to the
+    // seat's lock, which render() keeps; a flag stops double clicks instead.
+    if (this.toggling[kind]) return Promise.resolve();
+    this.toggling[kind] = true;
+    const muted = !this.muted[kind];
+    const what = kind === 'audio' ? (muted ? 'Muting the microphone' : 'Unmuting the microphone') : (muted ? 'Turning the camera off' : 'Turning the camera on');
+    return act(what, async () => {
       await this.client.call('media.setMuted', { kind, muted });
       this.muted[kind] = muted;
       const tracks = kind === 'audio' ? this.local?.getAudioTracks() : this.local?.getVideoTracks();
       for (const t of tracks || []) t.enabled = !muted;
       this.#render();
-    }, button);
+    }).finally(() => { this.toggling[kind] = false; });
   }
 
   end(button) {
@@ -384,8 +415,8 @@ function setup() {
   click('invitation-accept', (s, b) => s.answerInvitation(true, b));
   click('invitation-reject', (s, b) => s.answerInvitation(false, b));
   click('leave-seat', (s, b) => s.leaveSeat(b));
-  click('toggle-mic', (s, b) => s.toggle('audio', b));
-  click('toggle-cam', (s, b) => s.toggle('video', b));
+  click('toggle-mic', (s) => s.toggle('audio'));
+  click('toggle-cam', (s) => s.toggle('video'));
   click('end-live', (s, b) => s.end(b));
   click('leave-room', (s, b) => s.leaveRoom(b));
   click('unmute-audio', (s, b) => { s.grid.unmuteAll(); b.hidden = true; });

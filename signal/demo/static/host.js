@@ -136,9 +136,8 @@ export class HostPanel {
           class: 'small', dataset: { action: 'accept' },
           onclick: (ev) => act(`Accepting ${displayName(r.from)}`, async () => {
             // A failure (seat taken, none free) leaves the request pending.
-            const res = await this.s.client.call('seat.acceptApplication', { userId: uid });
-            done();
-            notice(`${displayName(r.from)} is on seat ${res.seatIndex}`);
+            await this.s.client.call('seat.acceptApplication', { userId: uid });
+            done(); // seat.changed announces the new guest
           }, ev.target),
         }, 'Accept'),
         el('button', {

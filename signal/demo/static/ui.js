@@ -16,7 +16,7 @@ export function el(tag, attrs = {}, ...children) {
   return n;
 }
 
-const MAX_NOTICES = 6;
+const MAX_NOTICES = 4;
 
 /**
  * notice shows a short message in the corner. Errors stay longer and are
