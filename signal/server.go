@@ -109,6 +109,8 @@ type Server struct {
 	sessions map[*session]struct{}
 	hubs     map[string]*roomHub
 	wg       sync.WaitGroup // sessions and stats loops
+
+	httpMedia *mediaSessions // WHIP/WHEP sessions (whip_sessions.go)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -177,6 +179,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
+	s.routeMediaHTTP() // WHIP and WHEP (whip_http.go)
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}

@@ -285,6 +285,9 @@ func (s *session) leaveOnDrop() {
 		if !h.detach(s) {
 			return nil, nil
 		}
+		if s.srv.whipPresence(s.roomID, s.user.UserID) {
+			return nil, nil // the owner's WHIP session keeps it present (whip.go)
+		}
 		return r.Disconnect(s.user.UserID)
 	})
 	if err != nil {

@@ -1,0 +1,74 @@
+package signal
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// WHEP (draft-ietf-wish-whep): POST /whep/{room} plays a room. Any valid
+// token for the room may play; the player need not be a signalling member.
+// The answer follows CONTRACT §5's seat-slot rule: the k-th audio and video
+// m-lines carry seat first+k, where first is ?seat=N (default 0). A player
+// offering one audio and one video m-line therefore watches the owner, or
+// seat N. The room must be open (404): playing never opens a room.
+
+func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if !s.allowPost(w, r) {
+		return
+	}
+	id, ok := s.authorize(w, r)
+	if !ok {
+		return
+	}
+	offer, ok := readBody(w, r, contentTypeSDP)
+	if !ok {
+		return
+	}
+	info, err := inspectOffer(offer, false)
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	first := 0
+	if v, set := r.URL.Query()["seat"]; set {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 0 || len(v) > 1 {
+			httpError(w, http.StatusBadRequest, "seat must be one seat index")
+			return
+		}
+		first = n
+	}
+	if !s.enterHTTP(w) {
+		return
+	}
+	defer s.wg.Done()
+
+	room := s.cfg.SFU.Room(id.Room)
+	if room == nil {
+		httpError(w, http.StatusNotFound, "room_not_found: no such room")
+		return
+	}
+	if first >= room.MaxSeats() {
+		httpError(w, http.StatusBadRequest, "seat_index_invalid: the room has "+strconv.Itoa(room.MaxSeats())+" seats")
+		return
+	}
+	ms := &mediaSession{
+		id: newID(), etag: `"` + newID() + `"`, proto: protoWHEP, room: id.Room, user: id.UserID,
+		ufrag: info.ufrag, firstMid: info.firstMid,
+	}
+	if !s.httpMedia.reserve(ms) {
+		httpError(w, http.StatusServiceUnavailable, "too many sessions")
+		return
+	}
+	peer, answer, _, err := room.Subscribe(id.UserID, offer, first)
+	if err != nil {
+		s.httpMedia.remove(ms)
+		httpError(w, statusOf(err), refusal(err))
+		return
+	}
+	s.httpMedia.attach(ms, peer)
+	s.wg.Add(1)
+	go s.watch(ms, nil)
+	writeAnswer(w, ms, answer)
+}

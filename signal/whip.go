@@ -1,0 +1,197 @@
+package signal
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/pion/sdp/v3"
+
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/sfu"
+)
+
+// WHIP (RFC 9725): POST /whip/{room} publishes a seated user's media.
+//
+// The owner is special twice over. Its token opens the room when nobody
+// has (the owner always holds seat 0, and an encoder such as OBS has no
+// signalling socket to open it with), and while its WHIP session lives it
+// counts as the owner's presence: a dropped signalling socket does not
+// start the reconnect grace (see whipPresence), and when the WHIP session
+// ends with no socket left, the owner disconnects like a dropped socket —
+// grace, then owner_timeout.
+
+// postWHIP answers a WHIP offer. Checks run cheapest first and every
+// refusal leaves the rooms as they were: rate (429), token (401), content
+// type (415), body size (413), SDP (400/422), room (404), seat (403).
+func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
+	cors(w)
+	if !s.allowPost(w, r) {
+		return
+	}
+	id, ok := s.authorize(w, r)
+	if !ok {
+		return
+	}
+	offer, ok := readBody(w, r, contentTypeSDP)
+	if !ok {
+		return
+	}
+	info, err := inspectOffer(offer, true)
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	if !s.enterHTTP(w) {
+		return
+	}
+	defer s.wg.Done()
+
+	user := seat.User{UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role}
+	ms := &mediaSession{
+		id: newID(), etag: `"` + newID() + `"`, proto: protoWHIP, room: id.Room, user: id.UserID,
+		presence: id.Role == seat.RoleOwner, ufrag: info.ufrag, firstMid: info.firstMid,
+	}
+	if !s.httpMedia.reserve(ms) {
+		httpError(w, http.StatusServiceUnavailable, "too many sessions")
+		return
+	}
+	existed := s.cfg.SFU.Room(id.Room) != nil
+	room, hub, err := s.openOrFind(user, id.Room, nil)
+	if err != nil {
+		s.httpMedia.remove(ms)
+		httpError(w, statusOf(err), refusal(err))
+		return
+	}
+	if ms.presence {
+		err = s.resumeOwner(room, hub, user)
+	}
+	var peer *sfu.Peer
+	var answer string
+	if err == nil {
+		peer, answer, err = room.Publish(id.UserID, offer)
+	}
+	if err != nil {
+		s.httpMedia.remove(ms)
+		if ms.presence {
+			// A room this request opened, with nobody else in it, closes
+			// again: a refused offer must not leave a room behind.
+			s.settleOwner(room, hub, id.UserID, !existed)
+		}
+		httpError(w, statusOf(err), refusal(err))
+		return
+	}
+	s.httpMedia.attach(ms, peer)
+	var ended func()
+	if ms.presence {
+		ended = func() { s.settleOwner(room, hub, id.UserID, false) }
+	}
+	s.wg.Add(1)
+	go s.watch(ms, ended)
+	s.log.Info("signal: whip session started", "room", id.Room, "user", id.UserID, "session", ms.id)
+	writeAnswer(w, ms, answer)
+}
+
+// resumeOwner makes the owner present again for a new WHIP session when it
+// has no signalling socket: inside its reconnect grace this resumes it
+// (seat kept), exactly as a room.join would. A token with the owner role
+// for another owner's room is refused here (permission_denied → 403).
+func (s *Server) resumeOwner(room *sfu.Room, hub *roomHub, u seat.User) error {
+	return room.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
+		if hubHas(hub, u.UserID) {
+			return nil, nil
+		}
+		_, ds, err := sr.Join(u)
+		return ds, err
+	})
+}
+
+// settleOwner runs when an owner's WHIP session ended or was refused: with
+// neither a socket nor another WHIP session left, the owner disconnects
+// (grace, then owner_timeout). endIfAlone ends at once a room this request
+// opened that nobody else entered. The check and the change happen under
+// the room's lock, so a socket joining meanwhile is seen.
+func (s *Server) settleOwner(room *sfu.Room, hub *roomHub, userID string, endIfAlone bool) {
+	err := room.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
+		if s.httpMedia.hasPresence(room.ID(), userID) || hubHas(hub, userID) {
+			return nil, nil
+		}
+		if endIfAlone && sr.MemberCount() == 1 {
+			return sr.End(userID)
+		}
+		return sr.Disconnect(userID)
+	})
+	if err != nil && !errors.Is(err, sfu.ErrRoomEnded) {
+		s.log.Warn("signal: owner presence after whip", "room", room.ID(), "err", err)
+	}
+}
+
+// hubHas reports whether a signalling socket speaks for user in the room.
+func hubHas(h *roomHub, user string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.members[user] != nil
+}
+
+// offerInfo is what the edge reads from an offer before the sfu sees it.
+type offerInfo struct {
+	ufrag    string
+	firstMid string
+}
+
+var (
+	errUnparsableSDP = &seat.Error{Code: sfu.ErrBadSDP.Code, Reason: sfu.ErrBadSDP.Reason, Message: "the offer is not valid SDP"}
+	errNoMedia       = &seat.Error{Code: sfu.ErrBadSDP.Code, Reason: sfu.ErrBadSDP.Reason, Message: "the offer has no m-line"}
+)
+
+// inspectOffer parses an offer (400 when it does not parse or has no
+// m-line) and, for WHIP, refuses more than one audio and one video m-line
+// with sfu.ErrTooManyMLines (422) — before a room is opened or touched.
+func inspectOffer(offer string, publish bool) (offerInfo, error) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(offer); err != nil {
+		return offerInfo{}, errUnparsableSDP
+	}
+	if len(sd.MediaDescriptions) == 0 {
+		return offerInfo{}, errNoMedia
+	}
+	var info offerInfo
+	info.ufrag, _ = sd.Attribute("ice-ufrag")
+	count := map[string]int{}
+	for i, md := range sd.MediaDescriptions {
+		if i == 0 {
+			info.firstMid, _ = md.Attribute("mid")
+			if u, ok := md.Attribute("ice-ufrag"); ok {
+				info.ufrag = u
+			}
+		}
+		count[md.MediaName.Media]++
+	}
+	if publish && (count["audio"] > 1 || count["video"] > 1 || count["audio"]+count["video"] < len(sd.MediaDescriptions)) {
+		return offerInfo{}, errors.Join(sfu.ErrBadSDP, sfu.ErrTooManyMLines)
+	}
+	return info, nil
+}
+
+// refusal is the body of a refused POST: the contract's reason and its
+// human text.
+func refusal(err error) string {
+	var se *seat.Error
+	if errors.As(err, &se) {
+		return se.Reason + ": " + se.Message
+	}
+	if statusOf(err) == http.StatusInternalServerError {
+		return "internal error"
+	}
+	return strings.TrimSpace(err.Error())
+}
+
+// writeAnswer sends 201 with the answer, the session's Location and ETag.
+func writeAnswer(w http.ResponseWriter, ms *mediaSession, answer string) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypeSDP)
+	h.Set("Location", ms.location())
+	h.Set("ETag", ms.etag)
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write([]byte(answer))
+}
