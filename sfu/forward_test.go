@@ -310,3 +310,25 @@ func TestRequestTimeoutFiresFromTheRoomTimer(t *testing.T) {
 		t.Errorf("timed out after %v, before its 1 s deadline", el)
 	}
 }
+
+func TestSeatMoveRepointsBothSlots(t *testing.T) {
+	s := newTestSFU(t)
+	r, _ := openTestRoom(t, s, 3, seat.ModeFree)
+	api := clientAPI(t)
+	seatUser(t, r, "g", 2)
+	g, _ := startPublisher(t, r, api, "g", 'G')
+	v := startViewer(t, r, api, "viewer", 3, true)
+	a1, a2 := v.mid(t, 1, "audio"), v.mid(t, 2, "audio")
+	eventually(t, 10*time.Second, "g on seat 2", func() bool { return v.count(a2) >= 10 })
+
+	// Moving down (2 → 1) processes the new seat before the old one in the
+	// reconcile; the source must end up feeding seat 1 only.
+	do(t, r, func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Move("g", 1) })
+	lastSent := g.sentCounter()
+	eventually(t, 5*time.Second, "g on seat 1", func() bool { return v.count(a1) >= 30 })
+	for _, p := range v.packets(a2) {
+		if p.counter > lastSent {
+			t.Fatalf("seat 2 still forwarded packet %d after the move (last before: %d)", p.counter, lastSent)
+		}
+	}
+}

@@ -216,12 +216,10 @@ func (r *Room) reconcile() {
 				continue
 			}
 			if old := sm.src[kind]; old != nil {
-				old.seatIdx = -1
 				changed = append(changed, old)
 			}
 			sm.src[kind] = want
 			if want != nil {
-				want.seatIdx = k
 				changed = append(changed, want)
 			}
 			for _, sl := range sm.slots[kind] {
@@ -229,7 +227,15 @@ func (r *Room) reconcile() {
 			}
 		}
 	}
+	// Only now is every seat decided: a source may have left one seat and
+	// joined another in this pass (seat.move), in either index order.
 	for _, src := range changed {
+		src.seatIdx = -1
+		for k := range r.seats {
+			if r.seats[k].src[src.kind] == src {
+				src.seatIdx = k
+			}
+		}
 		r.refreshSinks(src)
 	}
 }
