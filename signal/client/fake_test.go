@@ -29,6 +29,10 @@ type fakeServer struct {
 }
 
 func newFake(t *testing.T, script func(ctx context.Context, conn *websocket.Conn)) *fakeServer {
+	return newFakeB(t, script)
+}
+
+func newFakeB(t testing.TB, script func(ctx context.Context, conn *websocket.Conn)) *fakeServer {
 	t.Helper()
 	f := &fakeServer{auth: make(chan string, 8)}
 	var wg sync.WaitGroup
