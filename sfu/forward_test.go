@@ -332,3 +332,33 @@ func TestSeatMoveRepointsBothSlots(t *testing.T) {
 		}
 	}
 }
+
+func TestDisconnectStopsMediaButKeepsTheSeat(t *testing.T) {
+	s := newTestSFU(t)
+	r, _ := openTestRoom(t, s, 3, seat.ModeFree)
+	api := clientAPI(t)
+	seatUser(t, r, "g", 1)
+	g, gPeer := startPublisher(t, r, api, "g", 'G')
+	v := startViewer(t, r, api, "viewer", 2, true)
+	a1 := v.mid(t, 1, "audio")
+	eventually(t, 10*time.Second, "g on seat 1", func() bool { return v.count(a1) >= 10 })
+
+	do(t, r, func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Disconnect("g") })
+	lastSent := g.sentCounter()
+	select {
+	case <-gPeer.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the disconnected guest's publisher was not closed")
+	}
+	r.mu.Lock()
+	held := r.seat.SeatOf("g")
+	r.mu.Unlock()
+	if held != 1 {
+		t.Fatalf("seat of g = %d, want 1 (kept for the grace)", held)
+	}
+	for _, p := range v.packets(a1) {
+		if p.counter > lastSent {
+			t.Fatalf("packet %d forwarded after the disconnect (last before: %d)", p.counter, lastSent)
+		}
+	}
+}

@@ -72,7 +72,7 @@ func openTestRoom(t testing.TB, s *SFU, maxSeats int, mode seat.Mode) (*Room, *r
 	t.Helper()
 	n := &recorder{}
 	r, err := s.OpenRoom(RoomConfig{Notifier: n, Seat: seat.Config{
-		RoomID: "r1", MaxSeats: maxSeats, Mode: mode, Clock: realClock{},
+		RoomID: "r1", MaxSeats: maxSeats, Mode: mode, Clock: realClock{}, Grace: 10 * time.Second,
 		Owner: seat.User{UserID: "owner", Name: "Owner", Role: seat.RoleOwner},
 	}})
 	if err != nil {

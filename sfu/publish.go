@@ -45,8 +45,9 @@ type source struct {
 	// up-track instead of one per viewer.
 	cache *media.Cache
 
-	seatIdx int                     // the seat it is pointed at, -1 none; guarded by room.mu
-	sinks   atomic.Pointer[[]*slot] // viewer slots it feeds, copy-on-write
+	seatIdx  int                     // the seat it is pointed at, -1 none; guarded by room.mu
+	reported bool                    // SetPublishing(true) was applied; guarded by room.mu
+	sinks    atomic.Pointer[[]*slot] // viewer slots it feeds, copy-on-write
 
 	lastKeyframeReq atomic.Int64 // unix nanos of the last PLI sent
 }
@@ -141,6 +142,32 @@ func (r *Room) checkSeated(userID string) error {
 // the seats it fed.
 func (p *publisher) stop() {
 	p.peer.closeAsync()
+}
+
+// disowned reports whether the seat controller cleared this publisher's
+// publishing: a track it reported as arriving shows "off" although the kind
+// is neither locked nor muted. That is what Disconnect (and a resumed join)
+// do: the connection's media must stop and the user publish again. Called
+// with room.mu held.
+func (p *publisher) disowned(view seat.Seat) bool {
+	for kind, src := range p.sources {
+		if src == nil || !src.reported {
+			continue
+		}
+		dev, locked := view.Microphone, view.AudioLocked
+		if kind == videoIdx {
+			dev, locked = view.Camera, view.VideoLocked
+		}
+		if !locked && dev == seat.DeviceOff {
+			// Off though not locked: either muted (Allowed says so) or not
+			// publishing any more.
+			_, a, v := p.room.seat.Allowed(view.Index)
+			if (kind == audioIdx && a) || (kind == videoIdx && v) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // gone runs when the publish connection closes, whoever closed it: if it is
@@ -268,6 +295,7 @@ func (src *source) reportPublishing() {
 		if r.publishers[p.user] != p || p.sources[src.kind] != src {
 			return nil, nil
 		}
+		src.reported = true
 		return sr.SetPublishing(p.user, kindOf(src.kind), true)
 	})
 }

@@ -190,10 +190,15 @@ func (r *Room) closePeersLocked() {
 // replaces its binding, and the writer drops every queued packet whose
 // binding is no longer current (see slot.repoint).
 func (r *Room) reconcile() {
-	// Publishers whose user lost the seat are gated first (stop clears
-	// their sources), then closed in the background.
+	// Publishers whose user lost the seat, or whose publishing the
+	// controller cleared, are dropped here (the loop below then gates their
+	// sources) and closed in the background.
+	var views []seat.Seat
+	if !r.ended && len(r.publishers) > 0 {
+		views = r.seat.Seats()
+	}
 	for user, p := range r.publishers {
-		if r.ended || r.seat.SeatOf(user) == seat.NoSeat {
+		if r.ended || r.seat.SeatOf(user) == seat.NoSeat || p.disowned(views[r.seat.SeatOf(user)]) {
 			delete(r.publishers, user)
 			p.stop()
 		}
