@@ -177,7 +177,15 @@ func FuzzCache(f *testing.F) {
 			size := int(ops[2]) * 7
 			ops = ops[3:]
 			p := packetFor(seq, size)
+			tooBig := c.TooBig()
 			c.Put(seq, p)
+			if size > MaxPacketSize {
+				// Refused: counted, and whatever was stored stays.
+				if c.TooBig() != tooBig+1 {
+					t.Fatal("oversized packet not counted")
+				}
+				continue
+			}
 			model[seq] = p
 			for s := range model {
 				if n, ok := c.Get(s, dst); ok && !bytes.Equal(dst[:n], model[s]) {

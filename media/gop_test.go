@@ -214,3 +214,15 @@ func FuzzGOPCache(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkGOPCachePush(b *testing.B) {
+	g := NewGOPCache(0, 0)
+	p := make([]byte, 1200)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(p)))
+	seq := uint16(0)
+	for b.Loop() {
+		g.Push(seq, p, seq%300 == 0) // a keyframe every 300 packets
+		seq++
+	}
+}
