@@ -24,6 +24,7 @@ type Conn struct {
 	notes   []Notification
 	changed chan struct{} // closed and replaced whenever notes grows or the socket ends
 	err     error         // why the socket ended, once it has
+	discard bool          // drop notifications instead of keeping them (benchmarks)
 
 	readerDone chan struct{}
 }
@@ -102,7 +103,7 @@ func (c *Conn) read() {
 			continue
 		}
 		c.mu.Lock()
-		if f.Method != "" {
+		if f.Method != "" && !c.discard {
 			c.notes = append(c.notes, Notification{Method: f.Method, Params: f.Params, At: time.Now()})
 			close(c.changed)
 			c.changed = make(chan struct{})
@@ -209,6 +210,14 @@ func (c *Conn) Wait(ctx context.Context, method string, match func(json.RawMessa
 		case <-changed:
 		}
 	}
+}
+
+// DiscardNotifications stops keeping notifications (and forgets those kept),
+// so a long benchmark does not grow without bound.
+func (c *Conn) DiscardNotifications() {
+	c.mu.Lock()
+	c.discard, c.notes = true, nil
+	c.mu.Unlock()
 }
 
 // Notes returns a copy of every notification so far.
