@@ -44,6 +44,8 @@ type Result struct {
 	LatencyP99Ms float64 `json:"latencyP99Ms"`
 
 	LossPct        float64 `json:"lossPct"`
+	LossVideoPct   float64 `json:"lossVideoPct"`
+	LossAudioPct   float64 `json:"lossAudioPct"`
 	UnrecoveredPct float64 `json:"unrecoveredLossPct"`
 	WireDupPct     float64 `json:"wireDuplicatePct"`
 	WireLatePct    float64 `json:"wireReorderPct"`
@@ -69,12 +71,15 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 func (r *Result) tallyViewers(reports [][]peer.TrackReport, subscribed []int64) {
 	var expected, unrecovered, gaps, packets, dups, late uint64
 	var join stats.Histogram
+	kindExp, kindGaps := map[string]uint64{}, map[string]uint64{}
 	for i, rep := range reports {
 		first := int64(0)
 		for _, t := range rep {
 			expected += t.Expected
 			unrecovered += t.Unrecovered
 			gaps += t.Source.Gaps
+			kindExp[t.Kind] += t.Expected
+			kindGaps[t.Kind] += t.Source.Gaps
 			packets += t.Wire.Packets
 			dups += t.Wire.Duplicates
 			late += t.Wire.Late
@@ -91,6 +96,12 @@ func (r *Result) tallyViewers(reports [][]peer.TrackReport, subscribed []int64) 
 	if expected > 0 {
 		r.LossPct = 100 * float64(gaps) / float64(expected)
 		r.UnrecoveredPct = 100 * float64(unrecovered) / float64(expected)
+	}
+	if e := kindExp["video"]; e > 0 {
+		r.LossVideoPct = 100 * float64(kindGaps["video"]) / float64(e)
+	}
+	if e := kindExp["audio"]; e > 0 {
+		r.LossAudioPct = 100 * float64(kindGaps["audio"]) / float64(e)
 	}
 	if packets > 0 {
 		r.WireDupPct = 100 * float64(dups) / float64(packets)

@@ -59,18 +59,27 @@ func checkDelivered(t *testing.T, r *Result) {
 	if r.Connected != r.Viewers {
 		t.Fatalf("%d of %d viewers connected: %v", r.Connected, r.Viewers, r.Errors)
 	}
-	// -race slows everything several-fold; half the expected rate still
-	// proves packets flow to every viewer.
-	if r.ForwardedPPS < 0.5*r.ExpectedPPS {
-		t.Fatalf("forwarded %.0f pkt/s, expected about %.0f", r.ForwardedPPS, r.ExpectedPPS)
-	}
-	if r.Latency.Count() == 0 || r.LatencyP50Ms <= 0 || r.LatencyP50Ms > 500 {
-		t.Fatalf("latency p50 %.2f ms over %d samples", r.LatencyP50Ms, r.Latency.Count())
-	}
 	if r.JoinNoKeyframe != 0 {
 		t.Fatalf("%d viewers never saw a keyframe", r.JoinNoKeyframe)
 	}
-	if r.UnrecoveredPct > 5 {
+	if r.Latency.Count() == 0 || r.LatencyP50Ms <= 0 {
+		t.Fatalf("latency p50 %.2f ms over %d samples", r.LatencyP50Ms, r.Latency.Count())
+	}
+	if raceEnabled {
+		// Under -race (several-fold slower, on a shared 2-core box) the
+		// forwarders fall behind: only insist that media flows.
+		if r.ForwardedPPS < 0.2*r.ExpectedPPS {
+			t.Fatalf("forwarded %.0f pkt/s, expected about %.0f", r.ForwardedPPS, r.ExpectedPPS)
+		}
+		return
+	}
+	if r.ForwardedPPS < 0.8*r.ExpectedPPS {
+		t.Fatalf("forwarded %.0f pkt/s, expected about %.0f", r.ForwardedPPS, r.ExpectedPPS)
+	}
+	if r.LatencyP50Ms > 100 {
+		t.Fatalf("latency p50 %.2f ms on loopback", r.LatencyP50Ms)
+	}
+	if r.UnrecoveredPct > 2 {
 		t.Fatalf("unrecovered loss %.2f%% on loopback", r.UnrecoveredPct)
 	}
 	if r.CPUPerPacketUs <= 0 {

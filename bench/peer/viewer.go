@@ -76,7 +76,7 @@ func (v *Viewer) SubscribedNs() int64 {
 	return v.subscribedNs
 }
 
-func (v *Viewer) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (v *Viewer) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	rx := newTrackRx(v.sink, tr.Kind().String(), uint32(tr.SSRC()))
 	v.mu.Lock()
 	if v.closed {
@@ -84,8 +84,20 @@ func (v *Viewer) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		return
 	}
 	v.tracks = append(v.tracks, rx)
-	v.wg.Add(1)
+	v.wg.Add(2)
 	v.mu.Unlock()
+	// The server's RTCP (sender reports) must be drained: Pion queues it
+	// per receiver, and a full queue stalls the connection's SRTP reads —
+	// RTP included — for seconds.
+	go func() {
+		defer v.wg.Done()
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := recv.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
 	go func() {
 		defer v.wg.Done()
 		buf := make([]byte, 1500)
