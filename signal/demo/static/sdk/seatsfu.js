@@ -207,9 +207,13 @@ export class Client extends EventTarget {
     this.peers.subscribe?.close();
     this.peers.subscribe = null;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    const audioCodecs = roomCodecs('audio');
+    const videoCodecs = roomCodecs('video');
     for (let k = 0; k < maxSeats; k++) {
-      pc.addTransceiver('audio', { direction: 'recvonly' });
-      pc.addTransceiver('video', { direction: 'recvonly' });
+      const a = pc.addTransceiver('audio', { direction: 'recvonly' });
+      const v = pc.addTransceiver('video', { direction: 'recvonly' });
+      if (audioCodecs) a.setCodecPreferences(audioCodecs);
+      if (videoCodecs) v.setCodecPreferences(videoCodecs);
     }
     const sub = new Subscriber(pc);
     this.peers.subscribe = sub;
@@ -256,6 +260,31 @@ export class Client extends EventTarget {
       console.warn(`seatsfu: rtc.candidate (${which}) refused: ${e.message}`);
     });
   }
+}
+
+/**
+ * roomCodecs lists the receive codecs a seatsfu room can use: Opus, and the
+ * VP8, VP9 (profile 0) and H264 (constrained baseline, packetization mode 1)
+ * that --video-codec chooses from, with their retransmission format. Chrome
+ * offers every codec it has on every m-line: about 6 KB per seat, so a
+ * 16-seat subscribe offer (95 KB) would break the server's 64 KiB frame
+ * limit; trimmed, it is about 40 KB. null where the browser cannot trim.
+ */
+function roomCodecs(kind) {
+  if (typeof RTCRtpTransceiver === 'undefined' || !('setCodecPreferences' in RTCRtpTransceiver.prototype)) return null;
+  const caps = RTCRtpReceiver.getCapabilities?.(kind)?.codecs;
+  if (!caps) return null;
+  const fmtp = (c) => c.sdpFmtpLine || '';
+  const keep = caps.filter((c) => {
+    const mime = c.mimeType.toLowerCase();
+    if (kind === 'audio') return mime === 'audio/opus';
+    return mime === 'video/vp8' || mime === 'video/rtx' ||
+      (mime === 'video/vp9' && /profile-id=0/.test(fmtp(c))) ||
+      (mime === 'video/h264' && /packetization-mode=1/.test(fmtp(c)) && /profile-level-id=42e01f/.test(fmtp(c)));
+  });
+  // Never offer nothing: if this browser names its codecs differently, keep
+  // its own list and let the server say what it cannot take.
+  return keep.some((c) => c.mimeType.toLowerCase() !== 'video/rtx') ? keep : null;
 }
 
 function waitForGathering(pc, timeoutMs) {
