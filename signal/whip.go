@@ -64,13 +64,14 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ms.presence {
-		err = s.resumeOwner(room, hub, user)
+		if err := s.resumeOwner(room, hub, user); err != nil {
+			// Not this room's owner: nothing was changed.
+			s.httpMedia.remove(ms)
+			httpError(w, statusOf(err), refusal(err))
+			return
+		}
 	}
-	var peer *sfu.Peer
-	var answer string
-	if err == nil {
-		peer, answer, err = room.Publish(id.UserID, offer)
-	}
+	peer, answer, err := room.Publish(id.UserID, offer)
 	if err != nil {
 		s.httpMedia.remove(ms)
 		if ms.presence {
