@@ -3,6 +3,7 @@ package client_test
 // Invitations, both sides of each ending, and the alreadySeated endings.
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +84,8 @@ func TestInviteThenCancel(t *testing.T) {
 	ann := e.join(room, "ann", seat.RoleAudience, nil)
 	ctx := ctxT(t)
 
+	rec := &inviteRecorder{}
+	ann.AddGuestListener(rec)
 	_, err := owner.InviteToSeat(ctx, "ann", seat.NoSeat, 0, "")
 	must(t, "invite", err)
 	next[seat.InvitationReceived](t, ann, client.MethodInvitationReceived)
@@ -101,6 +104,35 @@ func TestInviteThenCancel(t *testing.T) {
 	barrier(t, ann, owner)
 	none(t, owner, client.MethodInvitationResponded)
 	none(t, owner, client.MethodInvitationNoResponse)
+	ann.Close() // waits for the dispatcher
+	if got := rec.list(); len(got) != 2 || got[0] != "received from olive" || got[1] != "cancelled by olive: cancelled" {
+		t.Errorf("GuestListener heard %v", got)
+	}
+}
+
+// inviteRecorder remembers the invitation callbacks of a GuestListener.
+type inviteRecorder struct {
+	client.NopGuestListener
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *inviteRecorder) OnHostInvitationReceived(q seat.Request) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, "received from "+q.From.UserID)
+}
+
+func (r *inviteRecorder) OnHostInvitationCancelled(host seat.User, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got = append(r.got, "cancelled by "+host.UserID+": "+reason)
+}
+
+func (r *inviteRecorder) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.got...)
 }
 
 // Not parallel: it measures timer precision, so it runs before the

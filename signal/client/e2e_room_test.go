@@ -346,6 +346,9 @@ func TestLeaveRoomEndsSeatAndRequests(t *testing.T) {
 	next[seat.InvitationReceived](t, cat, client.MethodInvitationReceived)
 
 	must(t, "ann leaves the room", ann.Leave(ctx))
+	if ann.Joined() || ann.SelfSeat() != seat.NoSeat || len(ann.Seats()) != 0 {
+		t.Errorf("after room.leave the store still holds the room: joined %v, seat %d", ann.Joined(), ann.SelfSeat())
+	}
 	ch, l := waitLeft(t, owner, "ann")
 	if l.Reason != seat.LeftLeft || l.SeatIndex != 4 || seatUser(ch.Seats, 4) != "" {
 		t.Errorf("leaving the room freed the seat with %+v", ch.Left)

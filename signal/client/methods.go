@@ -28,9 +28,11 @@ func (c *Client) Join(ctx context.Context, create *CreateOptions) (seat.Snapshot
 	return snap, err
 }
 
-// Leave is room.leave (admins and audience; the owner must End).
+// Leave is room.leave (admins and audience; the owner must End). The socket
+// stays open and may Join again; the store is emptied, since no more
+// notifications of the room will come.
 func (c *Client) Leave(ctx context.Context) error {
-	return c.Call(ctx, "room.leave", nil, nil)
+	return c.call(ctx, "room.leave", nil, nil, func(json.RawMessage) { c.st = state{self: c.st.self} })
 }
 
 // End is room.end (the owner).

@@ -190,6 +190,17 @@ func (c *Client) SeatOf(userID string) int {
 	return seat.NoSeat
 }
 
+// SelfSeat returns the seat this client holds, or seat.NoSeat.
+func (c *Client) SelfSeat() int { return c.SeatOf(c.Self().UserID) }
+
+// Joined reports whether the client is in its room: Join succeeded, and
+// neither Leave nor the room's end came since.
+func (c *Client) Joined() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.st.joined && c.st.endReason == ""
+}
+
 // Applicants returns the pending applications (hosts only; empty for the
 // audience).
 func (c *Client) Applicants() []seat.Request {
