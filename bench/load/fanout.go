@@ -211,6 +211,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	g0, _ := proc.ReadUsage(os.Getpid())
+	m0, _ := proc.MachineBusy()
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	if err := sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink); err != nil {
 		return nil, err
@@ -220,6 +221,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	gen1, _ := proc.ReadUsage(os.Getpid())
+	m1, _ := proc.MachineBusy()
 	p1, b1, t1 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	st.sink.Measuring.Store(false)
 	bar.done()
@@ -232,7 +234,13 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.ForwardedMbps = float64(b1-b0) * 8 / secs / 1e6
 	cpu := (u1.CPU - u0.CPU).Seconds()
 	res.ServerCPUPct = 100 * cpu / secs
-	res.GeneratorCPUPct = 100 * (gen1.CPU - g0.CPU).Seconds() / secs
+	gen := (gen1.CPU - g0.CPU).Seconds()
+	res.GeneratorCPUPct = 100 * gen / secs
+	other := (m1 - m0).Seconds() - gen
+	if !srv.InProcess {
+		other -= cpu
+	}
+	res.OtherCPUPct = max(0, 100*other/secs)
 	if p1 > p0 {
 		res.CPUPerPacketUs = cpu * 1e6 / float64(p1-p0)
 	}

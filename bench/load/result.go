@@ -30,7 +30,10 @@ type Result struct {
 	// viewers): near 100 % of its core means the generator, not the
 	// server, is the limit.
 	GeneratorCPUPct float64 `json:"generatorCpuPercent"`
-	CPUPerPacketUs  float64 `json:"cpuMicrosPerPacket"`
+	// OtherCPUPct is what everything else on the machine used meanwhile
+	// (percent of one core): noise the figures carry.
+	OtherCPUPct    float64 `json:"otherCpuPercent"`
+	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`
 	// PPSPerCore extrapolates forwarded packets to one fully busy core.
 	PPSPerCore float64 `json:"pktPerSecPerCore"`
 

@@ -51,3 +51,20 @@ seatsfu_forwarded_packets_total{kind="video"} 1.5e+06
 		t.Fatal("missing metric found")
 	}
 }
+
+func TestParseMachineBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	d, err := parseMachineBusy("cpu  100 5 50 9000 40 3 2 0 77 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Seconds() != 1.6 {
+		t.Fatalf("busy = %v, want 1.6s (160 ticks, idle/iowait/guest excluded)", d)
+	}
+	if _, err := parseMachineBusy("intr 1 2 3"); err == nil {
+		t.Fatal("garbage parsed")
+	}
+	if _, err := MachineBusy(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -147,9 +147,13 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 	return errors.Join(errs...)
 }
 
-// seatsfuBinary returns -seatsfu or builds ./cmd/seatsfu into the output dir.
+// seatsfuBinary returns -seatsfu, or builds ./cmd/seatsfu into the output
+// dir. When the work tree does not build (another package mid-edit), it
+// builds the last commit instead, from a clean export of HEAD, and says so
+// in the report.
 func (b *bench) seatsfuBinary(ctx context.Context) (string, error) {
 	if b.o.seatsfuBin != "" {
+		b.run.Notes = append(b.run.Notes, "seatsfu binary given with -seatsfu: "+b.o.seatsfuBin)
 		return b.o.seatsfuBin, nil
 	}
 	bin, err := filepath.Abs(filepath.Join(b.o.out, "seatsfu.bin"))
@@ -157,12 +161,39 @@ func (b *bench) seatsfuBinary(ctx context.Context) (string, error) {
 		return "", err
 	}
 	fmt.Fprintln(os.Stderr, "building ./cmd/seatsfu …")
+	var stderr strings.Builder
 	c := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/seatsfu")
-	c.Stdout, c.Stderr = os.Stderr, os.Stderr
-	if err := c.Run(); err != nil {
-		return "", fmt.Errorf("build seatsfu (run from the module root, or pass -seatsfu): %w", err)
+	c.Stderr = &stderr
+	if err := c.Run(); err == nil {
+		b.run.Notes = append(b.run.Notes, "seatsfu built from the work tree at "+gitHead(ctx))
+		return bin, nil
 	}
+	fmt.Fprintf(os.Stderr, "work tree does not build:\n%s… building HEAD instead\n", stderr.String())
+	dir, err := os.MkdirTemp("", "seatbench-head-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	export := exec.CommandContext(ctx, "sh", "-c", `git archive HEAD | tar -x -C "$1"`, "sh", dir)
+	export.Stderr = os.Stderr
+	if err := export.Run(); err != nil {
+		return "", fmt.Errorf("export HEAD: %w", err)
+	}
+	c = exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/seatsfu")
+	c.Dir, c.Stderr = dir, os.Stderr
+	if err := c.Run(); err != nil {
+		return "", fmt.Errorf("build seatsfu at HEAD (run from the module root, or pass -seatsfu): %w", err)
+	}
+	b.run.Notes = append(b.run.Notes, "seatsfu built from commit "+gitHead(ctx)+" (the work tree did not compile at the time)")
 	return bin, nil
+}
+
+func gitHead(ctx context.Context) string {
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown commit"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // server is a started server process and how to open a target on it.
