@@ -16,8 +16,11 @@ func noticeJS(level, text string) string {
 // microphone locks (and the guest unmuting after an unlock), locking an
 // occupied seat, rejecting an application, a refused request shown with its
 // reason, and ending the live.
+//
+// The room has the most seats a room may have (16), so every subscribe
+// offer here is the largest the page ever sends.
 func TestHostControlsInBrowsers(t *testing.T) {
-	env := signaltest.Start(t, signaltest.WithDemo(Handler()))
+	env := signaltest.Start(t, signaltest.WithDemo(Handler()), signaltest.WithMaxSeats(16))
 	b := newBrowser(t)
 
 	owner := b.newTab("owner")
@@ -35,6 +38,7 @@ func TestHostControlsInBrowsers(t *testing.T) {
 	guest.click("#invitation-accept")
 	owner.waitFor("the invitation accepted", noticeJS("info", "Gus accepted your invitation"), 5*time.Second)
 	owner.waitFor("Gus's video", playingJS(1)+` && `+tileJS(1)+`.dataset.camera === 'on'`, mediaWait)
+	owner.waitFor("all 16 seats listed", `document.querySelectorAll('#seat-list li').length === 16`, time.Second)
 
 	// The host stops Gus's camera and mutes his microphone.
 	owner.click(`#seat-list [data-seat-row="1"] [data-action=lock-video]`)
