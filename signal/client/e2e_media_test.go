@@ -6,7 +6,9 @@ package client_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/seat"
@@ -150,4 +152,84 @@ func directions(sdp string) []string {
 		}
 	}
 	return out
+}
+
+// publishAudio publishes a live Opus track for c over a real ICE/DTLS
+// connection and keeps sending packets until the test ends.
+func publishAudio(t *testing.T, c *client.Client) {
+	t.Helper()
+	var me webrtc.MediaEngine
+	must(t, "register opus", me.RegisterCodec(opus, webrtc.RTPCodecTypeAudio))
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(&me))
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	must(t, "new peer connection", err)
+	track, err := webrtc.NewTrackLocalStaticRTP(opus.RTPCodecCapability, "audio", c.Self().UserID)
+	must(t, "new track", err)
+	_, err = pc.AddTransceiverFromTrack(track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	must(t, "add track", err)
+	o, err := pc.CreateOffer(nil)
+	must(t, "offer", err)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	must(t, "set local", pc.SetLocalDescription(o))
+	<-gathered
+	answer, err := c.Publish(ctxT(t), pc.LocalDescription().SDP)
+	must(t, "publish", err)
+	must(t, "set remote", pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
+
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // owned by the test: stopped at cleanup
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		payload := []byte{0xf8, 0xff, 0xfe} // an Opus DTX frame
+		for seq := uint16(0); ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: seq, Timestamp: uint32(seq) * 960}, Payload: payload}
+			_ = track.WriteRTP(pkt) // before ICE connects the track has no binding yet
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		pc.Close()
+	})
+}
+
+// CONTRACT §4 rule 7: a host's audio lock shows closedByAdmin; unlocking
+// leaves the microphone off until the guest unmutes, then it is on again.
+func TestHostMuteNeedsGuestUnmute(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	room := e.newRoom()
+	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
+	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	ctx := ctxT(t)
+	_, err := ann.TakeSeat(ctx, 1)
+	must(t, "ann takes 1", err)
+	publishAudio(t, ann)
+	mic := func(want seat.Device) func(seat.SeatChanged) bool {
+		return func(ch seat.SeatChanged) bool { return ch.Seats[1].Microphone == want }
+	}
+	waitSeatWhere(t, owner, "ann's microphone on", mic(seat.DeviceOn))
+
+	must(t, "lock ann's audio", owner.LockSeat(ctx, 1, client.LockOptions{LockAudio: client.Bool(true)}))
+	waitSeatWhere(t, owner, "ann's microphone closedByAdmin", mic(seat.DeviceClosedByAdmin))
+	must(t, "unlock ann's audio", owner.LockSeat(ctx, 1, client.LockOptions{LockAudio: client.Bool(false)}))
+	ch := next[seat.SeatChanged](t, owner, client.MethodSeatChanged)
+	if m := ch.Seats[1].Microphone; m != seat.DeviceOff {
+		t.Fatalf("after the unlock the microphone shows %q, want off until ann unmutes", m)
+	}
+	barrier(t, ann, owner) // no seat.changed turns it on by itself
+	if m := owner.Seats()[1].Microphone; m != seat.DeviceOff {
+		t.Fatalf("the microphone turned %q without an unmute", m)
+	}
+	must(t, "ann unmutes", ann.SetMuted(ctx, seat.KindAudio, false))
+	waitSeatWhere(t, owner, "ann's microphone on after the unmute", mic(seat.DeviceOn))
+	must(t, "ann mutes", ann.SetMuted(ctx, seat.KindAudio, true))
+	waitSeatWhere(t, owner, "ann's microphone off after the mute", mic(seat.DeviceOff))
 }
