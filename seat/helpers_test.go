@@ -295,6 +295,23 @@ func checkInvariants(r *Room) error {
 			return fmt.Errorf("seat %d has a locked kind that is not muted", i)
 		}
 	}
+	// What a seat shows agrees with what the media layer may forward:
+	// "on" only while forwarding is allowed, closedByAdmin exactly while
+	// the kind's lock is set.
+	for i, v := range r.Seats() {
+		who, audio, video := r.Allowed(i)
+		if (v.User == nil) != (who == "") || (v.User != nil && v.User.UserID != who) {
+			return fmt.Errorf("seat %d shows %+v but Allowed names %q", i, v.User, who)
+		}
+		for _, k := range []struct {
+			dev             Device
+			locked, allowed bool
+		}{{v.Microphone, v.AudioLocked, audio}, {v.Camera, v.VideoLocked, video}} {
+			if (k.dev == DeviceOn && !k.allowed) || (k.dev == DeviceClosedByAdmin) != k.locked || (k.allowed && k.locked) {
+				return fmt.Errorf("seat %d shows %s (locked %v) but forwarding allowed=%v", i, k.dev, k.locked, k.allowed)
+			}
+		}
+	}
 	if seated > r.cfg.MaxSeats {
 		return fmt.Errorf("%d seated > %d seats", seated, r.cfg.MaxSeats)
 	}
