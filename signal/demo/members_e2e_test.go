@@ -1,0 +1,55 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
+)
+
+// The host's audience list pages through room.members: a first page of
+// 20, a More button for the rest, every member once; the header counts
+// everyone from room.stats.
+func TestAudienceListPages(t *testing.T) {
+	env := signaltest.Start(t, signaltest.WithDemo(Handler()))
+	b := newBrowser(t)
+	owner := b.newTab("owner")
+	owner.join(env.URL, "crowd", "Olivia", "#go-live")
+
+	const viewers = 24
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range viewers {
+		c, err := env.Dial(ctx, env.Token("crowd", fmt.Sprintf("viewer%02d", i), seat.RoleAudience))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		if err := c.Call(ctx, "room.join", nil, nil); err != nil {
+			t.Fatalf("viewer %d join: %v", i, err)
+		}
+	}
+
+	owner.waitFor("everyone counted", fmt.Sprintf(`document.getElementById('viewer-count').textContent === '%d'`, viewers+1), 10*time.Second)
+	owner.click("#members-refresh")
+	owner.waitFor("a first page and More", `document.querySelectorAll('#members li').length === 20 && !document.getElementById('members-more').hidden`, 5*time.Second)
+	owner.shot("first-page")
+	owner.click("#members-more")
+	owner.waitFor("every member once, no More", fmt.Sprintf(
+		`document.querySelectorAll('#members li').length === %d && new Set([...document.querySelectorAll('#members li')].map(l => l.dataset.userId)).size === %d && document.getElementById('members-more').hidden`,
+		viewers+1, viewers+1), 5*time.Second)
+	var invites int
+	if err := owner.eval(`document.querySelectorAll('#members li [data-action=invite]').length`, &invites); err != nil {
+		t.Fatal(err)
+	}
+	if invites != viewers {
+		t.Errorf("want an Invite button for each of the %d viewers (not the owner), got %d", viewers, invites)
+	}
+	owner.shot("all-members")
+	if errs := owner.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
