@@ -252,3 +252,42 @@ func TestOversizeFrameCloses1009(t *testing.T) {
 		t.Fatalf("close %v %v, want 1009", code, err)
 	}
 }
+
+func TestMembersPagingAndRoomFull(t *testing.T) {
+	env := signaltest.Start(t, signaltest.WithMaxMembers(4))
+	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
+	for _, u := range []string{"a", "b", "c"} {
+		join(t, env, "r1", u, seat.RoleAudience, nil)
+	}
+	late := dial(t, env, "r1", "d", seat.RoleAudience)
+	wantReason(t, late, "room.join", nil, "room_full")
+
+	seen := map[string]bool{}
+	cursor := ""
+	for page := 0; ; page++ {
+		if page > 4 {
+			t.Fatal("paging does not end")
+		}
+		var res struct {
+			Members    []seat.User
+			NextCursor string
+		}
+		call(t, owner, "room.members", map[string]any{"cursor": cursor, "limit": 1}, &res)
+		if len(res.Members) > 1 {
+			t.Fatalf("limit 1 gave %d", len(res.Members))
+		}
+		for _, m := range res.Members {
+			if seen[m.UserID] {
+				t.Fatalf("%s listed twice", m.UserID)
+			}
+			seen[m.UserID] = true
+		}
+		if cursor = res.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(seen) != 4 || !seen["boss"] || seen["d"] {
+		t.Fatalf("members %v", seen)
+	}
+	wantReason(t, owner, "room.members", map[string]any{"cursor": "forged"}, "invalid_params")
+}

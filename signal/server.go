@@ -74,6 +74,9 @@ const (
 	defaultPingTimeout  = 30 * time.Second
 	defaultRequestRate  = 50
 	defaultRequestBurst = 100
+	// closeHandshake is how long Shutdown lets sockets finish their close
+	// handshakes before cutting them, well inside the contract's 5 s exit.
+	closeHandshake = 2 * time.Second
 	// demoTokenTTL is how long a demo token lives.
 	demoTokenTTL = 24 * time.Hour
 )
@@ -343,18 +346,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.waitSessions()
 		close(done)
 	}()
+	// A peer that never answers the close handshake would hold coder's
+	// Close for seconds: past closeHandshake (or ctx) sockets are cut.
+	handshake := time.NewTimer(closeHandshake)
+	defer handshake.Stop()
 	var err error
 	select {
 	case <-done:
+	case <-handshake.C:
 	case <-ctx.Done():
 		err = ctx.Err()
-		s.mu.Lock()
-		for sess := range s.sessions {
-			sess.cancel()
-		}
-		s.mu.Unlock()
-		<-done
 	}
+	s.mu.Lock()
+	for sess := range s.sessions {
+		sess.cancel()
+	}
+	s.mu.Unlock()
+	<-done
 	s.cancel()
 	s.wg.Wait()
 	return err
