@@ -61,8 +61,9 @@ func (tb *tab) join(url, room, name, button string) {
 }
 
 // The whole product through real browsers: an owner goes live, a viewer
-// applies and is accepted, a third tab sees both seats playing, the guest's
-// camera-off shows its placeholder, and a kick takes the tile away.
+// applies and is accepted, a third tab sees both seats playing, the guest
+// survives a dropped socket, its camera-off shows its placeholder, and a
+// kick takes the tile away.
 func TestLiveRoomInBrowsers(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithDemo(Handler()))
 	b := newBrowser(t)
@@ -118,6 +119,21 @@ func TestLiveRoomInBrowsers(t *testing.T) {
 	guest.click("#chat-send")
 	viewer.waitFor("the guest's chat line", `[...document.querySelectorAll('[data-testid=message]')].some(m => m.textContent === 'Gus: hello room')`, 5*time.Second)
 	guest.waitFor("the sender's own line", `[...document.querySelectorAll('[data-testid=message]')].filter(m => m.textContent === 'Gus: hello room').length === 1`, 5*time.Second)
+
+	// The guest's socket drops: inside the reconnect grace the page joins
+	// again, keeps seat 1 and publishes again; the viewer's seat-1 video
+	// (same element, same slot) moves on.
+	if err := guest.eval(`seatsfuDemo.session.client.ws.close()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	guest.waitFor("the reconnect", noticeJS("info", "Reconnected"), 15*time.Second)
+	guest.waitFor("seat 1 kept and published again", tileJS(1)+`?.dataset.self === 'true' && `+tileJS(1)+`.dataset.camera === 'on'`, mediaWait)
+	viewer.waitFor("seat 1 back on", tileJS(1)+`?.dataset.camera === 'on'`, mediaWait)
+	resumed := viewer.tiles()
+	viewer.waitFor("seat 1's video advancing after the resume", fmt.Sprintf(
+		`(tiles => tiles.length === 2 && tiles[1].frames > %d && tiles[1].time > %f)(%s)`,
+		resumed[1].Frames, resumed[1].Time, tilesJS), mediaWait)
+	guest.shot("reconnected")
 
 	// The guest turns its camera off: everyone sees its placeholder.
 	guest.click("#toggle-cam")

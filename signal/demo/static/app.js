@@ -10,6 +10,11 @@ import { Grid } from './grid.js';
 import { HostPanel } from './host.js';
 
 const APPLY_TIMEOUT_S = 60;
+// Retries after a dropped socket: about 8 s in all, inside the server's
+// default 15 s reconnect grace.
+const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+// Refusals that another try cannot change.
+const FINAL_REASONS = new Set(['banned', 'room_not_found', 'permission_denied', 'room_full']);
 const MEDIA = { audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 } } };
 
 export class Session {
@@ -27,7 +32,8 @@ export class Session {
     this.toggling = { audio: false, video: false };
     this.application = null; // requestId of my pending application
     this.invitation = null; // the pending invitation I received
-    this.ending = false;
+    this.ending = false; // we are leaving on purpose: a drop is not to be repaired
+    this.closed = false; // torn down: the page is back at the form
     this.mediaChain = Promise.resolve(); // serialises publish/unpublish
     this.grid = new Grid($('grid'));
     this.grid.onSoundBlocked = () => { $('unmute-audio').hidden = false; };
@@ -40,17 +46,36 @@ export class Session {
   async start() {
     setConn('connecting', 'connecting…');
     this.grid.startAudio(); // we are inside the click that started us
-    this.client = new Client({ token: this.token });
-    this.#listen();
-    await this.client.connect();
-    const snap = await this.client.join(this.create ? {} : undefined);
+    await this.#connect();
+  }
+
+  /**
+   * One signalling session: connect, join (which resumes us when we come
+   * back within the reconnect grace), subscribe, and publish if seated.
+   */
+  async #connect() {
+    const c = new Client({ token: this.token });
+    this.client = c;
+    this.#listen(c);
+    let snap;
+    try {
+      await c.connect();
+      snap = await c.join(this.create ? {} : undefined);
+    } catch (e) {
+      this.client = null; // so its close is not taken for a dropped session
+      c.close();
+      throw e;
+    }
     this.self = snap.self;
     this.room = snap.room;
     this.seats = snap.seats;
+    this.application = null;
+    this.invitation = null;
     for (const r of snap.requests || []) {
       if (r.kind === 'apply' && r.from.userId === this.self.userId) this.application = r.requestId;
       if (r.kind === 'invite' && r.to?.userId === this.self.userId) this.invitation = r;
     }
+    this.#followSeatMedia();
     setConn('live', `live · ${this.self.role}`);
     $('room-label').textContent = `room ${this.room.roomId} · ${displayName(this.self)}`;
     $('viewer-count').textContent = String(this.room.memberCount);
@@ -62,6 +87,33 @@ export class Session {
     this.#showInvitation();
     await act('Watching the seats', () => this.#subscribe());
     this.#syncPublishing();
+  }
+
+  /**
+   * The socket dropped without anyone meaning it to: the server keeps our
+   * seat and requests for its reconnect grace (15 s by default), so try to
+   * come back a few times well inside it, then give up and say so.
+   */
+  async #reconnect(code) {
+    notice(`Lost the connection to the server (code ${code}); reconnecting…`, 'warn');
+    setConn('connecting', 'reconnecting…');
+    this.publisher = null; // the old client closed both peer connections
+    this.subscriber = null;
+    let last = null;
+    for (const delay of RECONNECT_DELAYS_MS) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.ending) return;
+      try {
+        await this.#connect();
+        notice('Reconnected');
+        return;
+      } catch (e) {
+        last = e;
+        if (FINAL_REASONS.has(e.reason)) break;
+      }
+    }
+    notice(`Could not reconnect: ${describe(last)}`, 'error');
+    this.teardown();
   }
 
   async #subscribe() {
@@ -127,8 +179,7 @@ export class Session {
     this.local = null;
   }
 
-  #listen() {
-    const c = this.client;
+  #listen(c) {
     const on = (m, fn) => c.addEventListener(m, (e) => fn(e.detail));
     on('seat.changed', (d) => {
       const wasSeated = !!this.mySeat;
@@ -185,8 +236,9 @@ export class Session {
     on('session.replaced', () => { this.ending = true; notice('This room was opened in another tab or device; this one is now closed.', 'warn'); });
     this.host.on(c);
     c.addEventListener('close', (e) => {
-      if (!this.ending) notice(`Lost the connection to the server (code ${e.detail.code})`, 'error');
-      this.teardown();
+      if (this.client !== c) return; // a client we already let go of
+      if (this.ending) this.teardown();
+      else this.#reconnect(e.detail.code);
     });
   }
 
@@ -301,11 +353,12 @@ export class Session {
 
   /** teardown closes everything and puts the page back to the join form. */
   teardown() {
-    if (!this.client) return;
+    if (this.closed) return;
+    this.closed = true;
+    this.ending = true;
     const c = this.client;
     this.client = null;
-    this.ending = true;
-    c.close();
+    c?.close();
     this.publisher = null;
     this.subscriber = null;
     this.#stopLocal();
@@ -427,6 +480,9 @@ function setup() {
     $('chat-input').value = '';
     current.sendChat(text);
   });
+  // A handle for the browser console (and tests): seatsfuDemo.session is
+  // the live Session, with its client, seats and peers.
+  window.seatsfuDemo = { get session() { return current; } };
   document.body.dataset.ready = 'true';
 }
 

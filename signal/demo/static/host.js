@@ -22,6 +22,9 @@ export class HostPanel {
 
   show(requests) {
     $('host-panel').hidden = false;
+    // A snapshot (first join or a reconnect) is the whole truth.
+    this.applicants.clear();
+    this.invited.clear();
     for (const r of requests || []) {
       if (r.kind === 'apply') this.applicants.set(r.from.userId, r);
       else if (r.kind === 'invite' && r.from.userId === this.s.self.userId && r.to) this.invited.set(r.to.userId, r);
