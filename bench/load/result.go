@@ -62,6 +62,10 @@ type Result struct {
 	HandoverP95Ms float64 `json:"handoverToFirstPacketP95Ms,omitempty"`
 	HandoverMaxMs float64 `json:"handoverToFirstPacketMaxMs,omitempty"`
 
+	SeatOps     int     `json:"seatRoundTrips,omitempty"`
+	SeatOpP50Ms float64 `json:"seatApplyToAcceptP50Ms,omitempty"`
+	SeatOpP95Ms float64 `json:"seatApplyToAcceptP95Ms,omitempty"`
+
 	Errors []string `json:"errors,omitempty"`
 
 	// Latency is kept for the CDF plot.

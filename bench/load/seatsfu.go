@@ -197,3 +197,33 @@ func (t *SeatsfuTarget) Close() error {
 	_ = t.owner.End(ctx)
 	return t.owner.Close()
 }
+
+// SeatRoundTrip runs one seat request end to end, as an audience member
+// called user: join, seat.apply for any seat, the host's
+// seat.acceptApplication, then seat.leave and room.leave. It returns the
+// time from apply to the accept's answer (what a host's tap costs).
+func (t *SeatsfuTarget) SeatRoundTrip(ctx context.Context, user string) (time.Duration, error) {
+	c, err := t.dial(ctx, user, seat.RoleAudience)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if _, err := c.Join(ctx, nil); err != nil {
+		return 0, fmt.Errorf("load: %s join: %w", user, err)
+	}
+	start := time.Now()
+	if _, err := c.ApplyForSeat(ctx, -1, 0, ""); err != nil {
+		return 0, fmt.Errorf("load: %s apply: %w", user, err)
+	}
+	if _, err := t.owner.AcceptApplication(ctx, user); err != nil {
+		return 0, fmt.Errorf("load: accept %s: %w", user, err)
+	}
+	took := time.Since(start)
+	if err := c.LeaveSeat(ctx); err != nil {
+		return took, fmt.Errorf("load: %s leave seat: %w", user, err)
+	}
+	if err := c.Leave(ctx); err != nil {
+		return took, fmt.Errorf("load: %s leave room: %w", user, err)
+	}
+	return took, nil
+}

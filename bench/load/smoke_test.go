@@ -140,3 +140,24 @@ func TestSmokeHandoverSeatsfu(t *testing.T) {
 		t.Fatalf("handover → first packet max %.0f ms", r.HandoverMaxMs)
 	}
 }
+
+func TestSmokeChurnSeatsfu(t *testing.T) {
+	env := signaltest.Start(t)
+	ctx := context.Background()
+	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, InProcess: true}, env.WSURL, env.Secret, "churn", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close()
+	r, err := Churn(ctx, tgt, Config{Viewers: 2, Guests: 1, Warmup: time.Second, Duration: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seat apply→accept p50 %.1f ms p95 %.1f ms over %d; join→key p50 %.0f ms; errors %v", r.SeatOpP50Ms, r.SeatOpP95Ms, r.SeatOps, r.JoinKeyframeP50Ms, r.Errors)
+	if len(r.Errors) != 0 || r.SeatOps < 2 {
+		t.Fatalf("%d seat round trips, errors %v", r.SeatOps, r.Errors)
+	}
+	if r.SeatOpP50Ms <= 0 || r.JoinNoKeyframe != 0 {
+		t.Fatalf("seat p50 %.1f ms, %d viewers without keyframe", r.SeatOpP50Ms, r.JoinNoKeyframe)
+	}
+}

@@ -100,18 +100,22 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | join→key p50/p95 ms | handover p50/p95/max ms |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		hand := "–"
 		if r.HandoverCount > 0 {
 			hand = fmt.Sprintf("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f (%.0f) | %.1f | %.1f | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f / %.2f / %.2f | %.3f (%.3f) [%.2f/%.2f] | %.0f / %.0f | %s |\n",
+		seatOps := "–"
+		if r.SeatOps > 0 {
+			seatOps = fmt.Sprintf("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f (%.0f) | %.1f | %.1f | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f / %.2f / %.2f | %.3f (%.3f) [%.2f/%.2f] | %.0f / %.0f | %s | %s |\n",
 			r.Scenario, r.Target, r.Connected, r.Guests, r.ForwardedPPS, r.ExpectedPPS, r.ForwardedMbps,
 			r.ServerCPUPct, r.GeneratorCPUPct, r.OtherCPUPct, r.CPUPerPacketUs, r.PPSPerCore, r.RSSPerViewerBytes/1024, r.GoroutinesPerViewer,
 			r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms, r.LossPct, r.UnrecoveredPct, r.LossVideoPct, r.LossAudioPct,
-			r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, hand)
+			r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, hand, seatOps)
 	}
 	if len(run.Ratios) > 0 {
 		fmt.Fprintln(w, "\n| ratio | value |\n|---|---:|")

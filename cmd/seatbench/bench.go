@@ -262,7 +262,11 @@ func (b *bench) measure(ctx context.Context, cmd, name, seatsfuBin string) error
 		}
 		defer s.p.Stop()
 		room := fmt.Sprintf("%s-%d", scenario, viewers)
-		t, err := s.open(ctx, room, o.guests+1)
+		seats := o.guests + 1
+		if scenario == "churn" {
+			seats++ // a free seat for the applicants
+		}
+		t, err := s.open(ctx, room, seats)
 		if err != nil {
 			return err
 		}
@@ -276,6 +280,8 @@ func (b *bench) measure(ctx context.Context, cmd, name, seatsfuBin string) error
 		case "join":
 			c.Duration = min(c.Duration, 5*time.Second)
 			r, err = load.Join(ctx, t, c)
+		case "churn":
+			r, err = load.Churn(ctx, s.seated, c)
 		case "handover":
 			r, err = load.Handover(ctx, s.seated, load.HandoverConfig{Config: c, Rounds: o.rounds, Every: o.every})
 		}
@@ -303,6 +309,9 @@ func (b *bench) measure(ctx context.Context, cmd, name, seatsfuBin string) error
 	}
 	if (cmd == "handover" || cmd == "all") && name == "seatsfu" {
 		errs = append(errs, runOne("handover", o.viewers))
+	}
+	if (cmd == "churn" || cmd == "all") && name == "seatsfu" {
+		errs = append(errs, runOne("churn", o.viewers))
 	}
 	return errors.Join(errs...)
 }

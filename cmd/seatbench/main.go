@@ -3,6 +3,7 @@
 //	seatbench fanout   -viewers 50 -guests 2 -duration 20s -out bench/out
 //	seatbench join     -viewers 100 -out bench/out
 //	seatbench handover -viewers 50 -rounds 5 -out bench/out
+//	seatbench churn    -viewers 50 -duration 20s -out bench/out
 //	seatbench all      -steps 25,50,100,200 -out bench/out   (the full report)
 //
 // Every server under test — seatsfu (built from ./cmd/seatsfu unless
@@ -31,7 +32,7 @@ func main() {
 }
 
 func usage() error {
-	return fmt.Errorf("usage: seatbench fanout|join|handover|all [flags] (see -h of each)")
+	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all [flags] (see -h of each)")
 }
 
 func run(ctx context.Context, args []string) error {
@@ -41,7 +42,7 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "baseline": // hidden: a baseline server process
 		return runBaseline(ctx, args[1:])
-	case "fanout", "join", "handover", "all":
+	case "fanout", "join", "handover", "churn", "all":
 		return runBench(ctx, args[0], args[1:])
 	}
 	return usage()
