@@ -66,6 +66,13 @@ func (h *roomHub) detach(s *session) bool {
 	return cur == s
 }
 
+// speaksFor reports whether s is its user's current socket in this room.
+func (h *roomHub) speaksFor(s *session) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.members[s.user.UserID] == s
+}
+
 // detachUser removes whichever socket speaks for userID and returns it.
 func (h *roomHub) detachUser(userID string) *session {
 	h.mu.Lock()

@@ -164,7 +164,9 @@ func (s *session) call(req request) (any, error) {
 	if !ok {
 		return nil, withMessage(errNoMethod, "unknown method "+truncate(req.Method, 64))
 	}
-	if !s.joined && req.Method != "room.join" {
+	if req.Method != "room.join" && (!s.joined || !s.hub.speaksFor(s)) {
+		// Never joined, left, or no longer the user's socket (replaced,
+		// kicked out, room ended) while its close is on the way.
 		return nil, seat.ErrNotJoined
 	}
 	p, perr := m.decode(req.Params)
