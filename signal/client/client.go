@@ -19,7 +19,7 @@ import (
 // Defaults of the options.
 const (
 	DefaultQueueSize = 1024
-	DefaultEventLog  = 4096
+	DefaultEventLog  = 1024
 	// readLimit bounds one incoming frame. The server's own limit (64 KiB)
 	// is for what clients send; a room.members page of 100 users with long
 	// avatars may be larger, so the client accepts more.
@@ -48,7 +48,10 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // package comment for what happens when it fills).
 func WithQueueSize(n int) Option { return func(o *options) { o.queueSize = n } }
 
-// WithEventLog bounds the event log NextEvent reads; 0 keeps the default.
+// WithEventLog bounds the event log NextEvent and Events read (default
+// DefaultEventLog entries, the oldest overwritten first). A negative n
+// disables the log, which saves its memory in load generators that only use
+// listeners; 0 keeps the default.
 func WithEventLog(n int) Option { return func(o *options) { o.eventLog = n } }
 
 // WithTokenInQuery sends the token as ?token= instead of an Authorization
@@ -99,8 +102,11 @@ func Dial(ctx context.Context, wsURL, token string, opts ...Option) (*Client, er
 	if o.queueSize <= 0 {
 		o.queueSize = DefaultQueueSize
 	}
-	if o.eventLog <= 0 {
+	switch {
+	case o.eventLog == 0:
 		o.eventLog = DefaultEventLog
+	case o.eventLog < 0:
+		o.eventLog = 0
 	}
 	dialOpts := &websocket.DialOptions{HTTPClient: o.httpClient, HTTPHeader: http.Header{}}
 	if o.tokenInQuery {

@@ -27,6 +27,7 @@
 //
 // Every notification (and every response without a matching call, such as
 // the answer to an unparsable frame) is also appended to a bounded event log
-// (WithEventLog, default 4096 entries, the oldest dropped first). NextEvent
-// and Events read it; tests and simple tools use them instead of listeners.
+// (WithEventLog, default 1024 entries, the oldest overwritten first; a
+// negative size turns it off). NextEvent and Events read it; tests and simple
+// tools use them instead of listeners.
 package client

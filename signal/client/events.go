@@ -3,9 +3,14 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrNoEventLog is NextEvent's answer on a client dialled with a disabled
+// event log (WithEventLog(-1)).
+var ErrNoEventLog = errors.New("client: the event log is disabled")
 
 // Notification method names (CONTRACT §3.3).
 const (
@@ -54,11 +59,12 @@ func Decode[T any](ev Event) (T, error) {
 	return v, err
 }
 
-// eventLog keeps the last max events and, per method, how far NextEvent has
-// read. It is guarded by Client.mu.
+// eventLog keeps the last max events in a ring and, per method, how far
+// NextEvent has read. It is guarded by Client.mu. max 0 keeps nothing.
 type eventLog struct {
 	max     int
-	entries []Event
+	ring    []Event // grows to max, then wraps at start
+	start   int     // index of the oldest event once the ring is full
 	seq     uint64
 	cursor  map[string]uint64 // method → seq of the last event NextEvent returned
 	changed chan struct{}     // closed and replaced on every change
@@ -69,13 +75,17 @@ func newEventLog(max int) eventLog {
 }
 
 func (l *eventLog) add(ev Event) {
+	if l.max == 0 {
+		return
+	}
 	l.seq++
 	ev.seq = l.seq
-	if len(l.entries) == l.max {
-		copy(l.entries, l.entries[1:])
-		l.entries = l.entries[:len(l.entries)-1]
+	if len(l.ring) < l.max {
+		l.ring = append(l.ring, ev)
+	} else {
+		l.ring[l.start] = ev // overwrite the oldest
+		l.start = (l.start + 1) % l.max
 	}
-	l.entries = append(l.entries, ev)
 	l.wake()
 }
 
@@ -84,17 +94,30 @@ func (l *eventLog) wake() {
 	l.changed = make(chan struct{})
 }
 
-// take returns the first event of method after the method's cursor and
-// advances the cursor.
-func (l *eventLog) take(method string) (Event, bool) {
-	after := l.cursor[method]
-	for _, ev := range l.entries {
-		if ev.seq > after && ev.Method == method {
-			l.cursor[method] = ev.seq
-			return ev, true
+// each calls f on every logged event, oldest first, until f returns false.
+func (l *eventLog) each(f func(Event) bool) {
+	for i := range l.ring {
+		if !f(l.ring[(l.start+i)%len(l.ring)]) {
+			return
 		}
 	}
-	return Event{}, false
+}
+
+// take returns the first event of method after the method's cursor and
+// advances the cursor.
+func (l *eventLog) take(method string) (found Event, ok bool) {
+	after := l.cursor[method]
+	l.each(func(ev Event) bool {
+		if ev.seq > after && ev.Method == method {
+			found, ok = ev, true
+			return false
+		}
+		return true
+	})
+	if ok {
+		l.cursor[method] = found.seq
+	}
+	return found, ok
 }
 
 // NextEvent returns the next notification of method that NextEvent has not
@@ -102,6 +125,9 @@ func (l *eventLog) take(method string) (Event, bool) {
 // cursor, so waiting for one method never consumes another's events. Once
 // the connection has ended and no such event is left, it returns Err().
 func (c *Client) NextEvent(ctx context.Context, method string) (Event, error) {
+	if c.events.max == 0 {
+		return Event{}, ErrNoEventLog
+	}
 	for {
 		c.mu.Lock()
 		ev, ok := c.events.take(method)
@@ -149,10 +175,11 @@ func (c *Client) Events(method string) []Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []Event
-	for _, ev := range c.events.entries {
+	c.events.each(func(ev Event) bool {
 		if method == "*" || ev.Method == method {
 			out = append(out, ev)
 		}
-	}
+		return true
+	})
 	return out
 }

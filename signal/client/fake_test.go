@@ -382,3 +382,55 @@ func TestFakeTimeoutMustBeWholeSeconds(t *testing.T) {
 		t.Error("a 1.5 s timeout was sent; the protocol only has whole seconds")
 	}
 }
+
+func TestFakeEventLogKeepsTheNewest(t *testing.T) {
+	ctx := testCtx(t)
+	f := newFake(t, func(ctx context.Context, conn *websocket.Conn) {
+		for i := 1; i <= 5; i++ {
+			notify(ctx, conn, "room.stats", `{"memberCount":`+string(rune('0'+i))+`}`)
+		}
+		notify(ctx, conn, "room.ended", `{"reason":"ended_by_owner"}`)
+		conn.Read(ctx)
+	})
+	c, err := client.Dial(ctx, f.wsURL, "tok", client.WithEventLog(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.NextEvent(ctx, client.MethodRoomEnded); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range c.Events("*") {
+		got = append(got, ev.Method+string(ev.Params))
+	}
+	want := []string{`room.stats{"memberCount":4}`, `room.stats{"memberCount":5}`, `room.ended{"reason":"ended_by_owner"}`}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("log = %v, want %v", got, want)
+	}
+	for _, n := range []int{4, 5} {
+		s, err := client.Next[client.Stats](ctx, c, client.MethodRoomStats)
+		if err != nil || s.MemberCount != n {
+			t.Errorf("Next stats = %+v, %v; want %d", s, err, n)
+		}
+	}
+
+	off, err := client.Dial(ctx, f.wsURL, "tok", client.WithEventLog(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	if _, err := off.NextEvent(ctx, client.MethodRoomStats); !errors.Is(err, client.ErrNoEventLog) {
+		t.Errorf("NextEvent without a log = %v", err)
+	}
+	for off.EndReason() == "" { // the store still follows the room
+		select {
+		case <-ctx.Done():
+			t.Fatal("room.ended never reached the store")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if evs := off.Events("*"); len(evs) != 0 {
+		t.Errorf("a disabled log holds %d events", len(evs))
+	}
+}
