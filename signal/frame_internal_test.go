@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatsfu/seatsfu/seat"
@@ -68,7 +69,7 @@ func FuzzFrame(f *testing.F) {
 			}
 		}
 		s := unjoinedSession(t)
-		s.handle(frame)
+		s.handle(websocket.MessageText, frame)
 		if len(s.out) != 1 {
 			t.Fatalf("%d answers to one frame", len(s.out))
 		}

@@ -111,19 +111,17 @@ func (s *session) readLoop() {
 			return
 		}
 		s.heard.Store(time.Now().UnixNano())
-		if typ != websocket.MessageText {
-			s.srv.metrics.signalRequests.WithLabelValues("invalid", errInvalidRequest.Reason).Inc()
-			s.send(encodeError(nil, withMessage(errInvalidRequest, "frames must be text")))
-			continue
-		}
-		s.handle(frame)
+		s.handle(typ, frame)
 	}
 }
 
 // handle answers one frame. Nothing here may panic on any input, and no
 // refused frame changes any state.
-func (s *session) handle(frame []byte) {
+func (s *session) handle(typ websocket.MessageType, frame []byte) {
 	req, ferr := decodeFrame(frame)
+	if typ != websocket.MessageText {
+		req, ferr = request{}, withMessage(errInvalidRequest, "frames must be text")
+	}
 	if !s.requests.AllowN(s.srv.now(), 1) {
 		s.srv.metrics.signalRequests.WithLabelValues(methodLabel(req.Method), errRateLimited.Reason).Inc()
 		s.send(encodeError(req.ID, errRateLimited))
