@@ -91,6 +91,38 @@ func Write(dir string, run *Run) (md string, err error) {
 	return md, nil
 }
 
+// row is one result's table cells. Handover and churn do not measure
+// throughput (their windows are shaped by the seat operations), so those
+// cells show a dash rather than a misleading zero.
+func row(r *load.Result) []string {
+	dash := "–"
+	f := func(format string, v ...any) string { return fmt.Sprintf(format, v...) }
+	thr := r.Scenario == "fanout" || r.Scenario == "join"
+	pick := func(ok bool, s string) string {
+		if ok {
+			return s
+		}
+		return dash
+	}
+	return []string{
+		r.Scenario, r.Target, f("%d", r.Connected), f("%d", r.Guests),
+		pick(thr, f("%.0f (%.0f)", r.ForwardedPPS, r.ExpectedPPS)),
+		pick(thr, f("%.1f", r.ForwardedMbps)),
+		pick(thr || r.ServerCPUPct > 0, f("%.1f", r.ServerCPUPct)),
+		pick(thr, f("%.0f", r.GeneratorCPUPct)),
+		pick(thr, f("%.0f", r.OtherCPUPct)),
+		pick(thr, f("%.2f", r.CPUPerPacketUs)),
+		pick(thr, f("%.0f", r.PPSPerCore)),
+		pick(thr, f("%.0f", r.RSSPerViewerBytes/1024)),
+		pick(thr, f("%.2f", r.GoroutinesPerViewer)),
+		f("%.2f / %.2f / %.2f", r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms),
+		f("%.3f (%.3f) [%.2f/%.2f]", r.LossPct, r.UnrecoveredPct, r.LossVideoPct, r.LossAudioPct),
+		f("%.0f / %.0f", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms),
+		pick(r.HandoverCount > 0, f("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)),
+		pick(r.SeatOps > 0, f("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)),
+	}
+}
+
 // Markdown writes the run's tables.
 func Markdown(w io.Writer, run *Run) {
 	fmt.Fprintf(w, "# seatbench run\n\n`%s`\n\nStarted %s on %d CPUs. %s\n\n", run.Command, run.Started.UTC().Format(time.RFC3339), run.CPUs, run.Pinning)
@@ -103,19 +135,7 @@ func Markdown(w io.Writer, run *Run) {
 	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
-		hand := "–"
-		if r.HandoverCount > 0 {
-			hand = fmt.Sprintf("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)
-		}
-		seatOps := "–"
-		if r.SeatOps > 0 {
-			seatOps = fmt.Sprintf("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)
-		}
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f (%.0f) | %.1f | %.1f | %.0f | %.0f | %.2f | %.0f | %.0f | %.2f | %.2f / %.2f / %.2f | %.3f (%.3f) [%.2f/%.2f] | %.0f / %.0f | %s | %s |\n",
-			r.Scenario, r.Target, r.Connected, r.Guests, r.ForwardedPPS, r.ExpectedPPS, r.ForwardedMbps,
-			r.ServerCPUPct, r.GeneratorCPUPct, r.OtherCPUPct, r.CPUPerPacketUs, r.PPSPerCore, r.RSSPerViewerBytes/1024, r.GoroutinesPerViewer,
-			r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms, r.LossPct, r.UnrecoveredPct, r.LossVideoPct, r.LossAudioPct,
-			r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, hand, seatOps)
+		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
 	}
 	if len(run.Ratios) > 0 {
 		fmt.Fprintln(w, "\n| ratio | value |\n|---|---:|")

@@ -47,7 +47,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| fanout | raw | 10 |", "| handover | seatsfu |", "seatsfu cpu/pkt ÷ raw | 1.50", "| raw | 20 |", "boom"} {
+	for _, want := range []string{"| fanout | raw | 10 |", "| handover | seatsfu | 0 | 0 | – | – |", "seatsfu cpu/pkt ÷ raw | 1.50", "| raw | 20 |", "boom"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
