@@ -79,6 +79,10 @@ type Client struct {
 	closeOnce      sync.Once
 }
 
+// pendingCall is one call waiting for its answer. The table holds one per
+// call in flight (abandoned ones included until the server answers, which it
+// always does, or the socket ends), so it is bounded by the caller's own
+// concurrency.
 type pendingCall struct {
 	done chan response // buffered: the reader never blocks on it
 	// onOK updates the store from a successful result. The reader runs it
@@ -168,7 +172,8 @@ func (c *Client) Err() error {
 // client's goroutines. The server treats it like any dropped socket: a
 // member keeps its seat for the reconnect grace unless it called Leave.
 // Close is idempotent. Do not call it from a listener (it would wait for
-// itself).
+// itself). A server that ignores the close frame delays Close by the
+// WebSocket library's close-handshake timeout (5 s); Drop never waits.
 func (c *Client) Close() error {
 	c.setReason(ErrClosed)
 	c.closeOnce.Do(func() {
@@ -207,6 +212,9 @@ func (c *Client) Call(ctx context.Context, method string, params, result any) er
 }
 
 func (c *Client) call(ctx context.Context, method string, params, result any, onOK func(json.RawMessage)) error {
+	if err := ctx.Err(); err != nil {
+		return err // do not ask the server for work nobody waits for
+	}
 	if params == nil {
 		params = struct{}{}
 	}
@@ -399,7 +407,7 @@ func (c *Client) dispatch() {
 	}
 }
 
-// errorsAs is a small helper for tests and callers: the *Error inside err.
+// AsError returns the server's *Error inside err, if there is one.
 func AsError(err error) (*Error, bool) {
 	var e *Error
 	ok := errors.As(err, &e)
