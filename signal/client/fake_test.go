@@ -306,6 +306,7 @@ func TestFakeSlowListenerClosesTheClient(t *testing.T) {
 func TestFakeAbandonedCallStillUpdatesTheStore(t *testing.T) {
 	ctx := testCtx(t)
 	answer := make(chan struct{})
+	asked := make(chan struct{})
 	f := newFake(t, func(ctx context.Context, conn *websocket.Conn) {
 		for {
 			req, err := readReq(ctx, conn)
@@ -316,6 +317,7 @@ func TestFakeAbandonedCallStillUpdatesTheStore(t *testing.T) {
 			case "room.join":
 				reply(ctx, conn, req.ID, hostSnapshot)
 			case "seat.rejectApplication":
+				close(asked)
 				<-answer
 				reply(ctx, conn, req.ID, `{}`)
 				notify(ctx, conn, "room.stats", `{"memberCount":2}`) // a marker after the answer
@@ -331,9 +333,12 @@ func TestFakeAbandonedCallStillUpdatesTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	short, cancel := context.WithCancel(ctx)
-	cancel()
+	go func() {
+		<-asked // the request reached the server: now stop waiting
+		cancel()
+	}()
 	if err := c.RejectApplication(short, "ann"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("reject with a cancelled ctx = %v", err)
+		t.Fatalf("reject abandoned mid-call = %v", err)
 	}
 	close(answer)
 	if _, err := c.NextEvent(ctx, client.MethodRoomStats); err != nil {
@@ -432,5 +437,34 @@ func TestFakeEventLogKeepsTheNewest(t *testing.T) {
 	}
 	if evs := off.Events("*"); len(evs) != 0 {
 		t.Errorf("a disabled log holds %d events", len(evs))
+	}
+}
+
+func TestFakeCallWithEndedContextIsNotSent(t *testing.T) {
+	ctx := testCtx(t)
+	got := make(chan string, 4)
+	f := newFake(t, func(ctx context.Context, conn *websocket.Conn) {
+		for {
+			req, err := readReq(ctx, conn)
+			if err != nil {
+				return
+			}
+			got <- req.Method
+			reply(ctx, conn, req.ID, `{}`)
+		}
+	})
+	c, err := client.Dial(ctx, f.wsURL, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := c.LeaveSeat(ended); !errors.Is(err, context.Canceled) {
+		t.Fatalf("call with an ended context = %v", err)
+	}
+	must(t, "a live call", c.Leave(ctx))
+	if m := <-got; m != "room.leave" {
+		t.Errorf("the server first saw %q; the call with an ended context was sent", m)
 	}
 }
