@@ -9,6 +9,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
 func TestResumeWithinGraceKeepsSeatAndRequest(t *testing.T) {
@@ -178,6 +179,8 @@ func TestOwnerResumesWithinGrace(t *testing.T) {
 	room := e.newRoom()
 	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 5})
 	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	id, err := owner.InviteToSeat(ctxT(t), "ann", 3, 0, "")
+	must(t, "invite ann", err)
 	owner.Drop()
 	owner2 := e.dial(room, "olive", seat.RoleOwner)
 	snap, err := owner2.Join(ctxT(t), nil)
@@ -185,8 +188,30 @@ func TestOwnerResumesWithinGrace(t *testing.T) {
 	if snap.Room.MaxSeats != 5 || seatUser(snap.Seats, 0) != "olive" {
 		t.Errorf("owner's resumed snapshot = %+v", snap)
 	}
+	if inv := owner2.Invitees(); len(inv) != 1 || inv[0].RequestID != id || inv[0].To == nil || inv[0].To.UserID != "ann" {
+		t.Errorf("the resumed inviter's Invitees = %+v", inv)
+	}
 	// Absence can only be shown by letting the would-be deadline pass.
 	time.Sleep(grace + 500*time.Millisecond)
 	barrier(t, owner2, ann)
 	none(t, ann, client.MethodRoomEnded)
+}
+
+// The SDK answers the server's pings while it reads, so a quiet but healthy
+// client is never dropped as silent.
+func TestQuietClientSurvivesPings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, signaltest.WithPing(50*time.Millisecond, 200*time.Millisecond))
+	room := e.newRoom()
+	owner := e.join(room, "olive", seat.RoleOwner, nil)
+	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	// Absence of a drop can only be shown by letting several timeouts pass.
+	time.Sleep(time.Second)
+	if ann.Err() != nil {
+		t.Fatalf("a quiet client was dropped: %v", ann.Err())
+	}
+	_, _, err := ann.Members(ctxT(t), "", 10)
+	must(t, "a call after a quiet second", err)
+	barrier(t, ann, owner)
+	none(t, owner, client.MethodMemberLeft)
 }
