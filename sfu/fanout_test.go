@@ -28,12 +28,17 @@ func (nopNotifier) Notify(*Room, []seat.Delivery) {}
 
 // countingWriter is a bound slot's TrackLocalWriter.
 type countingWriter struct {
-	n       *atomic.Int64 // shared by all viewers
-	own     atomic.Int64
-	lastSeq atomic.Uint32
+	n        *atomic.Int64 // shared by all viewers
+	own      atomic.Int64
+	lastSeq  atomic.Uint32
+	firstSeq atomic.Int64 // -1 until the first packet
+	firstKey atomic.Bool
 }
 
-func (w *countingWriter) WriteRTP(h *rtp.Header, _ []byte) (int, error) {
+func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if w.firstSeq.CompareAndSwap(-1, int64(h.SequenceNumber)) {
+		w.firstKey.Store(media.IsKeyframe(media.CodecVP8, payload))
+	}
 	w.lastSeq.Store(uint32(h.SequenceNumber))
 	w.own.Add(1)
 	w.n.Add(1)
@@ -77,6 +82,7 @@ type fanout struct {
 	writers []*countingWriter
 	fwd     atomic.Int64
 	wg      sync.WaitGroup
+	up      *fakeUpTrack
 }
 
 // newFanout builds one video source feeding n viewers; the first stalled
@@ -99,12 +105,13 @@ func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}, Payload: make([]byte, 1000)}}
 	up.pkt.Payload[0] = 0x10
 	f.src = &source{pub: &publisher{room: r, user: "owner"}, kind: videoIdx, codec: media.CodecVP8,
-		in: up, seatIdx: 0, cache: media.NewCache(cacheSize[videoIdx])}
+		in: up, seatIdx: 0, cache: media.NewCache(cacheSize[videoIdx]), gop: media.NewGOPCache(0, 0)}
 	var slots []*slot
 	for i := 0; i < n; i++ {
 		v := newViewer(r, fmt.Sprintf("v%d", i), nil, queue)
 		sl := &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: s.newSlotTrack(videoIdx, 0)}
 		w := &countingWriter{n: &f.fwd}
+		w.firstSeq.Store(-1)
 		sl.track.bound.Store(&boundTrack{w: w, ssrc: 1000 + 0, pt: 96})
 		sl.binding.Store(&binding{src: f.src})
 		v.slots = []*slot{sl}
@@ -118,6 +125,7 @@ func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 		}
 	}
 	f.src.sinks.Store(&slots)
+	f.up = up
 	return f
 }
 
@@ -172,5 +180,27 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportMetric(float64(el.Nanoseconds())/fwd, "ns/fwd-pkt")
 			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/fwd, "allocs/fwd-pkt")
 		})
+	}
+}
+
+func TestLateViewerStartsAtOnceFromTheCachedKeyframe(t *testing.T) {
+	f := newFanout(t, 1, 0, 64, 45)
+	defer f.stop()
+	sinks := f.src.sinks.Load()
+	f.src.sinks.Store(new([]*slot))
+	paced := f.up.paced
+	f.up.paced = nil
+	f.src.read() // packets 1..45: keyframes at 1 and 31, nobody watching
+
+	f.src.sinks.Store(sinks)
+	f.up.paced, f.up.total, f.up.lead = paced, 46, 64
+	f.src.read() // packet 46, an inter frame: the viewer's first
+	w := f.writers[0]
+	eventually(t, 5*time.Second, "the replayed group and packet 46", func() bool { return w.lastSeq.Load() == 46 })
+	if got := w.firstSeq.Load(); got != 31 || !w.firstKey.Load() {
+		t.Errorf("viewer started at seq %d (keyframe %v), want the cached keyframe 31", got, w.firstKey.Load())
+	}
+	if got := w.own.Load(); got != 16 {
+		t.Errorf("viewer got %d packets, want 16 (31..46, no duplicate)", got)
 	}
 }

@@ -44,6 +44,9 @@ type source struct {
 	// cache keeps the last packets for every viewer's NACKs: one copy per
 	// up-track instead of one per viewer.
 	cache *media.Cache
+	// gop keeps the latest keyframe and what followed (video only), so a
+	// new viewer or a switched slot starts at once.
+	gop *media.GOPCache
 
 	seatIdx  int                     // the seat it is pointed at, -1 none; guarded by room.mu
 	reported bool                    // SetPublishing(true) was applied; guarded by room.mu
@@ -214,6 +217,9 @@ func (p *publisher) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		return
 	}
 	src := &source{pub: p, kind: kind, codec: codec, track: track, in: track, seatIdx: -1, cache: media.NewCache(cacheSize[kind])}
+	if kind == videoIdx {
+		src.gop = media.NewGOPCache(0, 0)
+	}
 	src.sinks.Store(new([]*slot))
 
 	r.mu.Lock()
@@ -279,6 +285,7 @@ func (src *source) read() {
 		src.cache.Put(pk.hdr.SequenceNumber, pk.buf[:n])
 		if src.kind == videoIdx {
 			pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
+			src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
 		}
 		for _, sl := range *src.sinks.Load() {
 			sl.offer(src, pk)

@@ -69,8 +69,12 @@ type slot struct {
 	mu      sync.Mutex
 	cur     *binding
 	waitKey bool
-	rw      *media.Rewriter
-	hdr     rtp.Header // scratch header, reused to avoid an allocation per packet
+	// replayed: the GOP cache was replayed up to source seq replayedTo, so
+	// queued packets up to it are duplicates.
+	replayed   bool
+	replayedTo uint16
+	rw         *media.Rewriter
+	hdr        rtp.Header // scratch header, reused to avoid an allocation per packet
 }
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
@@ -335,13 +339,23 @@ func (sl *slot) forward(it item) {
 		sl.cur = it.b
 		sl.rw.Switch()
 		sl.waitKey = sl.kind == videoIdx
+		sl.replayed = false
 	}
 	if sl.waitKey {
-		if !it.p.keyframe {
+		if it.p.keyframe {
+			sl.waitKey = false
+		} else if last, ok := sl.replayGOP(src, bt); ok {
+			sl.waitKey, sl.replayed, sl.replayedTo = false, true, last
+		} else {
 			src.requestKeyframe()
 			return
 		}
-		sl.waitKey = false
+	}
+	if sl.replayed {
+		if int16(it.p.hdr.SequenceNumber-sl.replayedTo) <= 0 {
+			return // already sent by the replay
+		}
+		sl.replayed = false
 	}
 	sl.hdr = it.p.hdr
 	sl.hdr.Extension, sl.hdr.Extensions = false, nil
@@ -356,6 +370,45 @@ func (sl *slot) forward(it item) {
 	m := src.pub.room.s.m
 	m.forwardedPackets[sl.kind].Inc()
 	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
+}
+
+// replayGOP starts a video slot on the source's cached keyframe and what
+// followed it, instead of waiting up to a GOP for the next one. It returns
+// the source sequence number of the last packet sent. Called by the writer
+// with sl.mu held.
+func (sl *slot) replayGOP(src *source, bt *boundTrack) (last uint16, ok bool) {
+	if src.gop == nil || !src.gop.Valid() {
+		return 0, false
+	}
+	m := src.pub.room.s.m
+	now := time.Now()
+	src.gop.Replay(func(pkt []byte) bool {
+		hlen, err := sl.hdr.Unmarshal(pkt)
+		if err != nil {
+			return true
+		}
+		end := len(pkt)
+		if sl.hdr.Padding {
+			if pad := int(pkt[end-1]); pad > 0 && hlen+pad <= end {
+				end -= pad
+			}
+		}
+		seq := sl.hdr.SequenceNumber
+		sl.hdr.Extension, sl.hdr.Extensions = false, nil
+		sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
+		if !sl.rw.Rewrite(&sl.hdr, now) {
+			return true
+		}
+		sl.hdr.PayloadType = bt.pt
+		if _, err := bt.w.WriteRTP(&sl.hdr, pkt[hlen:end]); err != nil {
+			return false
+		}
+		m.forwardedPackets[videoIdx].Inc()
+		m.forwardedBytes[videoIdx].Add(float64(sl.hdr.MarshalSize() + end - hlen))
+		last, ok = seq, true
+		return true
+	})
+	return last, ok
 }
 
 // retransmit answers one NACKed sequence number from the current source's
