@@ -204,3 +204,22 @@ func TestLateViewerStartsAtOnceFromTheCachedKeyframe(t *testing.T) {
 		t.Errorf("viewer got %d packets, want 16 (31..46, no duplicate)", got)
 	}
 }
+
+func TestNackIsServedFromTheSharedCache(t *testing.T) {
+	f := newFanout(t, 1, 0, 64, 10)
+	defer f.stop()
+	f.src.read()
+	w, v := f.writers[0], f.viewers[0]
+	eventually(t, 5*time.Second, "10 packets", func() bool { return w.own.Load() == 10 })
+
+	v.push(item{sl: v.slots[0], nack: true, seq: 5})
+	v.push(item{sl: v.slots[0], nack: true, seq: 500}) // never sent: ignored
+	eventually(t, 5*time.Second, "the retransmission", func() bool { return w.own.Load() == 11 })
+	if got := w.lastSeq.Load(); got != 5 {
+		t.Errorf("retransmitted seq %d, want 5", got)
+	}
+	m := f.src.pub.room.s.m
+	if got := counterValue(t, m.retransmitted); got != 1 {
+		t.Errorf("retransmitted_packets_total = %v, want 1", got)
+	}
+}

@@ -2,8 +2,13 @@ package sfu
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
 
 	"github.com/seatsfu/seatsfu/seat"
 )
@@ -360,5 +365,106 @@ func TestDisconnectStopsMediaButKeepsTheSeat(t *testing.T) {
 		if p.counter > lastSent {
 			t.Fatalf("packet %d forwarded after the disconnect (last before: %d)", p.counter, lastSent)
 		}
+	}
+}
+
+func TestViewerPLIReachesThePublisherThrottled(t *testing.T) {
+	s := newTestSFU(t)
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	api := clientAPI(t)
+	p, _ := startPublisher(t, r, api, "owner", 'O')
+	var plis atomic.Int64
+	for _, sender := range p.pc.GetSenders() {
+		if sender.Track() == nil || sender.Track().Kind() != webrtc.RTPCodecTypeVideo {
+			continue
+		}
+		go func() {
+			for {
+				pkts, _, err := sender.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, pkt := range pkts {
+					if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+						plis.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	v := startViewer(t, r, api, "viewer", 1, true)
+	v0 := v.mid(t, 0, "video")
+	eventually(t, 10*time.Second, "viewer receiving", func() bool { return v.count(v0) >= 10 })
+	ssrc := v.packets(v0)[0].ssrc
+	r.mu.Lock()
+	src := r.publishers["owner"].sources[videoIdx]
+	r.mu.Unlock()
+	eventually(t, 3*time.Second, "the start-up requests' throttle window to pass", func() bool {
+		return time.Since(time.Unix(0, src.lastKeyframeReq.Load())) > keyframeInterval
+	})
+	before := plis.Load()
+	for i := 0; i < 20; i++ {
+		if err := v.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 3*time.Second, "a PLI at the publisher", func() bool { return plis.Load() > before })
+	if got := plis.Load() - before; got > 2 {
+		t.Errorf("20 viewer PLIs became %d upstream, want them throttled to 1-2", got)
+	}
+}
+
+func TestClosingAViewerLeavesNoGoroutine(t *testing.T) {
+	s := newTestSFU(t)
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	api := clientAPI(t)
+	startPublisher(t, r, api, "owner", 'O')
+	first := startViewer(t, r, api, "first", 1, true)
+	eventually(t, 10*time.Second, "first viewer receiving", func() bool { return first.count(first.mid(t, 0, "video")) >= 10 })
+	running := goleak.IgnoreCurrent()
+
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make(chan struct{}, 1)
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	})
+	peer, answer, _, err := r.Subscribe("second", gatheredOffer(t, pc), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("second viewer got no track")
+	}
+	if err := peer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Close(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	_ = pc.GracefulClose()
+	r.mu.Lock()
+	viewers := len(r.viewers)
+	r.mu.Unlock()
+	if viewers != 1 {
+		t.Errorf("%d viewers registered after closing one of two", viewers)
+	}
+	if err := goleak.Find(running); err != nil {
+		t.Fatalf("closing a viewer left goroutines: %v", err)
 	}
 }

@@ -71,10 +71,11 @@ func (p *Peer) Close() error {
 // closeAsync closes the peer on a background goroutine the SFU waits for;
 // used from callbacks and under the room lock, where Close would deadlock.
 func (p *Peer) closeAsync() {
-	select {
-	case <-p.done:
-		return
-	default:
+	p.mu.Lock()
+	closing := p.closing
+	p.mu.Unlock()
+	if closing {
+		return // Close is under way (its own state change calls us)
 	}
 	p.s.goBackground(func() { _ = p.Close() })
 }

@@ -35,8 +35,11 @@ type SFU struct {
 	closed bool
 
 	// bg owns the goroutines that outlive the call that started them:
-	// asynchronous peer closes and room timers. Close waits for them.
-	bg sync.WaitGroup
+	// asynchronous peer closes. Close waits for them; once it does, bgStopped
+	// refuses new ones (every peer is already closing by then).
+	bg        sync.WaitGroup
+	bgMu      sync.Mutex
+	bgStopped bool
 }
 
 // New starts the media server (binds the UDP port).
@@ -108,6 +111,9 @@ func (s *SFU) Close() error {
 	for _, r := range rooms {
 		r.closeMedia()
 	}
+	s.bgMu.Lock()
+	s.bgStopped = true
+	s.bgMu.Unlock()
 	s.bg.Wait()
 	err := s.mux.Close()
 	if cerr := s.conn.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
@@ -170,8 +176,14 @@ func (s *SFU) dropRoom(r *Room) {
 	}
 }
 
-// goBackground runs f on a goroutine Close waits for.
+// goBackground runs f on a goroutine Close waits for. After Close started
+// waiting it does nothing: every peer was handed a close before that.
 func (s *SFU) goBackground(f func()) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgStopped {
+		return
+	}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
