@@ -9,7 +9,12 @@ import { $, act, notice, describe, displayName } from './ui.js';
 import { Grid } from './grid.js';
 import { HostPanel } from './host.js';
 
-const APPLY_TIMEOUT_S = 60;
+// How long an application waits for a host; ?applyTimeout=N (seconds,
+// 0 = forever) changes it for demos and tests.
+const APPLY_TIMEOUT_S = (() => {
+  const v = Number(new URLSearchParams(location.search).get('applyTimeout') ?? 60);
+  return Number.isInteger(v) && v >= 0 && v <= 86400 ? v : 60;
+})();
 // Retries after a dropped socket: about 8 s in all, inside the server's
 // default 15 s reconnect grace.
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000];
