@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -129,16 +130,24 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 		}
 	}
 	var errs []error
-	for _, name := range o.targets {
-		if err := b.measure(ctx, cmd, name, seatsfuBin); err != nil {
+	failed := map[string]bool{} // targets whose fan-out failed: skip their bigger steps
+	for _, j := range b.plan(cmd) {
+		if j.scenario == "fanout" && failed[j.target] {
+			continue
+		}
+		if err := b.runJob(ctx, j, seatsfuBin); err != nil {
 			if ctx.Err() != nil {
 				return err
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
-			b.run.Notes = append(b.run.Notes, fmt.Sprintf("%s failed: %v", name, err))
+			if j.scenario == "fanout" {
+				failed[j.target] = true
+			}
+			errs = append(errs, fmt.Errorf("%s %s V=%d: %w", j.scenario, j.target, j.viewers, err))
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("%s %s V=%d failed: %v", j.scenario, j.target, j.viewers, err))
 		}
 	}
 	b.summarise()
+	sortResults(b.run.Results)
 	md, err := report.Write(o.out, b.run)
 	fmt.Print(md)
 	if err != nil {
@@ -250,53 +259,22 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 	return s, nil
 }
 
-// measure runs cmd's scenarios against one server, each step on a fresh
-// server process so no step inherits another's leftovers.
-func (b *bench) measure(ctx context.Context, cmd, name, seatsfuBin string) error {
+// job is one scenario step against one target.
+type job struct {
+	scenario, target string
+	viewers          int
+}
+
+// plan orders cmd's jobs step by step, the targets interleaved within each
+// step, so background load on a shared machine falls on all targets alike
+// instead of on whichever ran first.
+func (b *bench) plan(cmd string) []job {
 	o := b.o
-	cfg := load.Config{Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress}
-	runOne := func(scenario string, viewers int) error {
-		s, err := b.start(ctx, name, seatsfuBin)
-		if err != nil {
-			return err
-		}
-		defer s.p.Stop()
-		room := fmt.Sprintf("%s-%d", scenario, viewers)
-		seats := o.guests + 1
-		if scenario == "churn" {
-			seats++ // a free seat for the applicants
-		}
-		t, err := s.open(ctx, room, seats)
-		if err != nil {
-			return err
-		}
-		defer t.Close()
-		c := cfg
-		c.Viewers = viewers
-		var r *load.Result
-		switch scenario {
-		case "fanout":
-			r, err = load.Fanout(ctx, t, c)
-		case "join":
-			c.Duration = min(c.Duration, 5*time.Second)
-			r, err = load.Join(ctx, t, c)
-		case "churn":
-			r, err = load.Churn(ctx, s.seated, c)
-		case "handover":
-			r, err = load.Handover(ctx, s.seated, load.HandoverConfig{Config: c, Rounds: o.rounds, Every: o.every})
-		}
-		if err != nil {
-			return fmt.Errorf("%s V=%d: %w", scenario, viewers, err)
-		}
-		b.run.Results = append(b.run.Results, r)
-		return nil
-	}
-	var errs []error
+	var jobs []job
 	if cmd == "fanout" || cmd == "all" {
 		for _, v := range o.steps {
-			if err := runOne("fanout", v); err != nil {
-				errs = append(errs, err)
-				break // a failed step means bigger ones fail too
+			for _, t := range o.targets {
+				jobs = append(jobs, job{"fanout", t, v})
 			}
 		}
 	}
@@ -305,15 +283,73 @@ func (b *bench) measure(ctx context.Context, cmd, name, seatsfuBin string) error
 		if cmd == "join" {
 			v = o.viewers
 		}
-		errs = append(errs, runOne("join", v))
+		for _, t := range o.targets {
+			jobs = append(jobs, job{"join", t, v})
+		}
 	}
-	if (cmd == "handover" || cmd == "all") && name == "seatsfu" {
-		errs = append(errs, runOne("handover", o.viewers))
+	for _, sc := range []string{"handover", "churn"} {
+		if cmd == sc || cmd == "all" {
+			for _, t := range o.targets {
+				if t == "seatsfu" { // the baselines have no seats
+					jobs = append(jobs, job{sc, t, o.viewers})
+				}
+			}
+		}
 	}
-	if (cmd == "churn" || cmd == "all") && name == "seatsfu" {
-		errs = append(errs, runOne("churn", o.viewers))
+	return jobs
+}
+
+// runJob runs one job on a fresh server process, so no step inherits
+// another's leftovers.
+func (b *bench) runJob(ctx context.Context, j job, seatsfuBin string) error {
+	o := b.o
+	s, err := b.start(ctx, j.target, seatsfuBin)
+	if err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	defer s.p.Stop()
+	seats := o.guests + 1
+	if j.scenario == "churn" {
+		seats++ // a free seat for the applicants
+	}
+	t, err := s.open(ctx, fmt.Sprintf("%s-%d", j.scenario, j.viewers), seats)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress}
+	var r *load.Result
+	switch j.scenario {
+	case "fanout":
+		r, err = load.Fanout(ctx, t, c)
+	case "join":
+		c.Duration = min(c.Duration, 5*time.Second)
+		r, err = load.Join(ctx, t, c)
+	case "churn":
+		r, err = load.Churn(ctx, s.seated, c)
+	case "handover":
+		r, err = load.Handover(ctx, s.seated, load.HandoverConfig{Config: c, Rounds: o.rounds, Every: o.every})
+	}
+	if err != nil {
+		return err
+	}
+	b.run.Results = append(b.run.Results, r)
+	return nil
+}
+
+// sortResults groups the table by scenario, then target, then viewers.
+func sortResults(rs []*load.Result) {
+	order := map[string]int{"fanout": 0, "join": 1, "handover": 2, "churn": 3}
+	sort.SliceStable(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.Scenario != b.Scenario {
+			return order[a.Scenario] < order[b.Scenario]
+		}
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		return a.Viewers < b.Viewers
+	})
 }
 
 // summarise computes the ratios at the largest viewer count every target
