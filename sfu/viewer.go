@@ -127,7 +127,12 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 		idx := firstSeat + count[kind]
 		count[kind]++
 		if idx >= r.maxSeats {
-			continue // no sender: answered inactive
+			// Beyond the last seat: Pion would answer a track-less
+			// transceiver sendonly; stopping it answers inactive (§5).
+			if err := tr.Stop(); err != nil {
+				return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
+			}
+			continue
 		}
 		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx)}
 		if sl.sender, err = peer.pc.AddTrack(sl.track); err != nil {
