@@ -40,6 +40,12 @@ func TestHostControlsInBrowsers(t *testing.T) {
 	owner.waitFor("Gus's video", playingJS(1)+` && `+tileJS(1)+`.dataset.camera === 'on'`, mediaWait)
 	owner.waitFor("all 16 seats listed", `document.querySelectorAll('#seat-list li').length === 16`, time.Second)
 
+	// The owner's own camera off and on again, as everyone sees it.
+	owner.click("#toggle-cam")
+	guest.waitFor("the owner's placeholder", tileJS(0)+`.dataset.camera === 'off' && getComputedStyle(`+tileJS(0)+`.querySelector('[data-testid=placeholder]')).display !== 'none'`, 5*time.Second)
+	owner.click("#toggle-cam")
+	guest.waitFor("the owner's camera back", tileJS(0)+`.dataset.camera === 'on'`, 5*time.Second)
+
 	// The host stops Gus's camera and mutes his microphone.
 	owner.click(`#seat-list [data-seat-row="1"] [data-action=lock-video]`)
 	owner.click(`#seat-list [data-seat-row="1"] [data-action=lock-audio]`)

@@ -51,6 +51,9 @@ export class Session {
   async start() {
     setConn('connecting', 'connecting…');
     this.grid.startAudio(); // we are inside the click that started us
+    // The owner publishes from the first moment: ask for the camera before
+    // opening the room, so a refusal leaves no empty live room behind.
+    if (this.create) this.local = await navigator.mediaDevices.getUserMedia(MEDIA);
     await this.#connect();
   }
 
