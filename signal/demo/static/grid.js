@@ -16,7 +16,7 @@ const SPEAKING_HOLD_MS = 400;
 export class Grid {
   constructor(root) {
     this.root = root;
-    this.tiles = new Map(); // seatIndex → {node, video, userId, analyser, audioTrackId}
+    this.tiles = new Map(); // seatIndex → {node, video, stream, self, analyser, audioTrackId, loudAt}
     this.audio = null; // AudioContext, made on the first user gesture
     this.timer = null;
     this.soundBlocked = false;
@@ -51,6 +51,7 @@ export class Grid {
         this.tiles.delete(idx);
       }
     }
+    let prev = null;
     for (const seat of occupied) {
       let t = this.tiles.get(seat.index);
       if (!t) {
@@ -58,7 +59,11 @@ export class Grid {
         this.tiles.set(seat.index, t);
       }
       this.#fill(t, seat, streamFor(seat), isSelf(seat));
-      this.root.append(t.node); // re-appending in seat order keeps the grid sorted
+      // Keep seat order, moving a tile only when it is out of place: a
+      // moved <video> may stutter.
+      const want = prev ? prev.nextSibling : this.root.firstChild;
+      if (want !== t.node) this.root.insertBefore(t.node, want);
+      prev = t.node;
     }
     this.root.dataset.count = String(occupied.length);
   }
@@ -94,7 +99,7 @@ export class Grid {
     const video = node.querySelector('video');
     video.dataset.testid = 'video';
     node.querySelector('.placeholder').dataset.testid = 'placeholder';
-    return { node, video, userId: '', stream: null, self: false, analyser: null, audioTrackId: '', loudAt: -Infinity };
+    return { node, video, stream: null, self: false, analyser: null, audioTrackId: '', loudAt: -Infinity };
   }
 
   #fill(t, seat, stream, self) {
