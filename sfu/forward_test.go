@@ -468,3 +468,32 @@ func TestClosingAViewerLeavesNoGoroutine(t *testing.T) {
 		t.Fatalf("closing a viewer left goroutines: %v", err)
 	}
 }
+
+// An unseated user is told publish_forbidden even when its offer is
+// unusable too: the seat is checked first, and neither check changes state.
+func TestUnseatedBadOfferIsForbiddenNotBadSDP(t *testing.T) {
+	s := newTestSFU(t)
+	r, _ := openTestRoom(t, s, 3, seat.ModeApply)
+	do(t, r, func(sr *seat.Room) ([]seat.Delivery, error) {
+		_, ds, err := sr.Join(seat.User{UserID: "aud", Role: seat.RoleAudience})
+		return ds, err
+	})
+	for _, offer := range []string{"", "not sdp at all", "v=0\r\n"} {
+		if _, _, err := r.Publish("aud", offer); !errors.Is(err, ErrPublishForbidden) {
+			t.Fatalf("offer %q: err = %v, want publish_forbidden", offer, err)
+		}
+	}
+	// A seated user with the same offer gets bad_sdp, and no publisher.
+	if _, _, err := r.Publish("owner", "not sdp at all"); !errors.Is(err, ErrBadSDP) {
+		t.Fatalf("seated bad offer: err = %v, want bad_sdp", err)
+	}
+	r.mu.Lock()
+	n := len(r.publishers)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d publishers after refused offers", n)
+	}
+	if got := counterValue(t, s.m.publishRejected.WithLabelValues("bad_sdp")); got != 1 {
+		t.Errorf("publish_rejected_total{bad_sdp} = %v, want 1", got)
+	}
+}

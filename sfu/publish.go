@@ -71,6 +71,11 @@ func (r *Room) Publish(userID, offer string) (*Peer, string, error) {
 }
 
 func (r *Room) publish(userID, offer string) (*Peer, string, error) {
+	// The seat comes first (CONTRACT §3: an unseated user learns it may not
+	// publish, whatever it offered); both checks change nothing.
+	if err := r.checkSeated(userID); err != nil {
+		return nil, "", err
+	}
 	lines, err := checkOffer(offer, r.s.videoCodec)
 	if err != nil {
 		return nil, "", err
@@ -86,9 +91,6 @@ func (r *Room) publish(userID, offer string) (*Peer, string, error) {
 		if l.direction != "sendonly" && l.direction != "sendrecv" {
 			return nil, "", fmt.Errorf("%w: publish m-line %q is %s, want sendonly or sendrecv", ErrBadSDP, l.mid, l.direction)
 		}
-	}
-	if err := r.checkSeated(userID); err != nil {
-		return nil, "", err
 	}
 
 	peer, err := r.s.newPeer()
