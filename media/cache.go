@@ -140,5 +140,12 @@ func (c *Cache) Get(seq uint16, dst []byte) (int, bool) {
 	return copy(dst, c.buf[i*MaxPacketSize:i*MaxPacketSize+s.n]), true
 }
 
+// Newest is the sequence number of the newest packet stored; ok is false
+// before the first one.
+func (c *Cache) Newest() (seq uint16, ok bool) {
+	n := c.newest.Load()
+	return uint16(n), n != 0
+}
+
 // TooBig counts the packets Put refused for exceeding MaxPacketSize.
 func (c *Cache) TooBig() uint64 { return c.tooBig.Load() }

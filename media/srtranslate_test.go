@@ -1,0 +1,60 @@
+package media
+
+import (
+	"testing"
+	"time"
+)
+
+func TestNTPToTimeRoundTrips(t *testing.T) {
+	at := time.Date(2026, 11, 22, 7, 0, 0, 123456789, time.UTC)
+	back := NTPToTime(NTPTime(at))
+	if d := back.Sub(at); d < -time.Microsecond || d > time.Microsecond {
+		t.Fatalf("round trip off by %v", d)
+	}
+	if !NTPToTime(0).Equal(time.Unix(0, 0)) {
+		t.Fatalf("pre-epoch NTP = %v", NTPToTime(0))
+	}
+}
+
+// Two tracks of one publisher whose slots were re-based by different offsets
+// report timestamps that, taken back through their own offsets, name the
+// same capture instant: lip sync survives a switch.
+func TestTranslateSenderReportKeepsTracksInSync(t *testing.T) {
+	pubNow := time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
+	skew := 250 * time.Millisecond // the publisher's clock runs ahead of ours
+	ourNow := pubNow.Add(-skew)
+	audio := SourceReport{NTP: NTPTime(pubNow), RTP: 48000 * 10}
+	video := SourceReport{NTP: NTPTime(pubNow), RTP: 90000 * 3}
+	later := ourNow.Add(1500 * time.Millisecond)
+
+	const aOff, vOff = 7777, 123456789
+	ntpA, tsA := TranslateSenderReport(audio, skew, aOff, 48000, later)
+	ntpV, tsV := TranslateSenderReport(video, skew, vOff, 90000, later)
+	if ntpA != NTPTime(later) || ntpV != NTPTime(later) {
+		t.Fatalf("NTP fields %x %x, want our clock %x", ntpA, ntpV, NTPTime(later))
+	}
+	if got, want := tsA-aOff-audio.RTP, uint32(48000*3/2); got != want {
+		t.Errorf("audio advanced %d ticks, want %d", got, want)
+	}
+	if got, want := tsV-vOff-video.RTP, uint32(90000*3/2); got != want {
+		t.Errorf("video advanced %d ticks, want %d", got, want)
+	}
+	// A report from before the source's SR (our clock behind) goes back.
+	_, early := TranslateSenderReport(video, skew, 0, 90000, ourNow.Add(-time.Second))
+	if want := video.RTP - 90000; early != want {
+		t.Errorf("earlier instant ts %d, want %d", early, want)
+	}
+}
+
+func TestCacheNewest(t *testing.T) {
+	c := NewCache(64)
+	if _, ok := c.Newest(); ok {
+		t.Fatal("empty cache has a newest packet")
+	}
+	c.Put(65534, []byte{1})
+	c.Put(1, []byte{2}) // wrapped: newer
+	c.Put(65530, []byte{3})
+	if seq, ok := c.Newest(); !ok || seq != 1 {
+		t.Fatalf("Newest = %d, %v; want 1, true", seq, ok)
+	}
+}
