@@ -12,6 +12,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
@@ -65,52 +66,60 @@ func opusCodec() webrtc.RTPCodecParameters {
 	}
 }
 
-// newAPI builds the one webrtc.API every peer connection of the server uses.
+// newAPI builds the two webrtc.APIs of the server: one for publish
+// connections, one for subscribe connections. They share the media engine's
+// codecs, the ICE UDP mux and every setting; they differ only in the
+// interceptors, chosen deliberately rather than taking Pion's defaults:
 //
-// Interceptors are chosen deliberately rather than taking Pion's defaults:
-//
-//   - NACK generator: kept. It only acts on remote (publisher) tracks, so on
-//     a publisher PC it asks the publisher to resend what the SFU lost; on a
-//     subscriber PC it has no stream to watch and costs nothing.
-//   - NACK responder: left out. Pion's responder keeps a 1024-packet buffer
-//     per outgoing stream, i.e. per viewer slot; with 10 seats × 2 kinds ×
-//     thousands of viewers that is gigabytes. Viewers' NACKs are instead
-//     served by the SFU from the up-track's one shared media.Cache, mapped
-//     back through the slot's Rewriter (see viewer.go).
-//   - RTCP reports: kept. Receiver reports go to publishers (their encoders
-//     need loss/jitter), sender reports go to viewers (lip sync). Their state
-//     is a few words per stream.
-//   - TWCC / congestion control: left out; the SFU forwards one layer and
+//   - Publishers: the NACK generator (asks the publisher to resend what the
+//     SFU lost; a 512-bit receive log per up-track) and the receiver-report
+//     interceptor (RRs with loss, jitter and LSR/DLSR to the publisher's
+//     encoder). Both need the up-track's RTCP to be read, which
+//     source.readRTCP does.
+//   - Subscribers: none. Every Pion interceptor that binds an RTCP writer
+//     starts a ticker goroutine per peer connection (generator, receiver and
+//     sender reports: three per viewer, waking up to 10 times a second, with
+//     nothing to do on a viewer's connection or — for sender reports — doing
+//     it wrongly: Pion stamps SRs from the time rewritten packets were sent,
+//     so after a slot switch audio and video drift apart). The SFU does the
+//     viewer side itself: NACKs are served from the up-track's one shared
+//     media.Cache mapped back through the slot's Rewriter (Pion's responder
+//     would keep 1024 packets per viewer slot: gigabytes for a big room),
+//     sender reports are translated from the publisher's own (slot.report),
+//     and PLI/FIR is coalesced per source by a media.KeyframeThrottle.
+//     TestViewerCostsNoInterceptorGoroutines counts the difference.
+//   - TWCC / congestion control: neither; the SFU forwards one layer and
 //     does no bandwidth estimation, so the feedback would be wasted.
-//   - PLI/FIR: handled by the SFU itself with a per-source throttle, so a
-//     thousand viewers joining produce one keyframe request, not a thousand.
-func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (*webrtc.API, io.Closer, webrtc.RTPCodecParameters, error) {
-	video, err := videoCodec(cfg.VideoCodec)
+func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc.API, mux io.Closer, video webrtc.RTPCodecParameters, err error) {
+	video, err = videoCodec(cfg.VideoCodec)
 	if err != nil {
-		return nil, nil, video, err
+		return nil, nil, nil, video, err
 	}
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterCodec(opusCodec(), webrtc.RTPCodecTypeAudio); err != nil {
-		return nil, nil, video, err
+	pubME, err := newMediaEngine(video)
+	if err != nil {
+		return nil, nil, nil, video, err
 	}
-	if err := me.RegisterCodec(video, webrtc.RTPCodecTypeVideo); err != nil {
-		return nil, nil, video, err
+	subME, err := newMediaEngine(video)
+	if err != nil {
+		return nil, nil, nil, video, err
 	}
 
-	ir := &interceptor.Registry{}
+	pubIR := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
-		return nil, nil, video, err
+		return nil, nil, nil, video, err
 	}
-	ir.Add(gen)
-	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
-		return nil, nil, video, err
+	pubIR.Add(gen)
+	rr, err := report.NewReceiverInterceptor()
+	if err != nil {
+		return nil, nil, nil, video, err
 	}
+	pubIR.Add(rr)
 
 	se := webrtc.SettingEngine{}
 	se.LoggerFactory = slogFactory{log: log}
-	mux := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("icemux"), conn)
-	se.SetICEUDPMux(mux)
+	m := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("icemux"), conn)
+	se.SetICEUDPMux(m)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	ips := append([]string(nil), cfg.IPs...)
 	if len(ips) > 0 {
@@ -137,8 +146,20 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (*webrtc.API, io.
 		orDefault(cfg.ICEKeepaliveInterval, defaultICEKeepalive),
 	)
 
-	api := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
-	return api, mux, video, nil
+	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubIR), webrtc.WithSettingEngine(se))
+	sub = webrtc.NewAPI(webrtc.WithMediaEngine(subME), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
+	return pub, sub, m, video, nil
+}
+
+func newMediaEngine(video webrtc.RTPCodecParameters) (*webrtc.MediaEngine, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(opusCodec(), webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, err
+	}
+	if err := me.RegisterCodec(video, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
+	return me, nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

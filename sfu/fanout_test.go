@@ -42,7 +42,7 @@ func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	w.lastSeq.Store(uint32(h.SequenceNumber))
 	w.own.Add(1)
 	w.n.Add(1)
-	return 0, nil
+	return h.MarshalSize() + len(payload), nil // like Pion's SRTP writer once connected
 }
 func (w *countingWriter) Write(b []byte) (int, error) { return len(b), nil }
 
@@ -104,8 +104,8 @@ func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 	up := &fakeUpTrack{total: packets, lead: queue / 2,
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}, Payload: make([]byte, 1000)}}
 	up.pkt.Payload[0] = 0x10
-	f.src = &source{pub: &publisher{room: r, user: "owner"}, kind: videoIdx, codec: media.CodecVP8,
-		in: up, seatIdx: 0, cache: media.NewCache(cacheSize[videoIdx]), gop: media.NewGOPCache(0, 0)}
+	f.src = newSource(&publisher{room: r, user: "owner"}, videoIdx, media.CodecVP8, nil, up)
+	f.src.seatIdx, f.src.gop = 0, media.NewGOPCache(0, 0)
 	var slots []*slot
 	for i := 0; i < n; i++ {
 		v := newViewer(r, fmt.Sprintf("v%d", i), nil, queue)

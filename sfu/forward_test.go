@@ -400,7 +400,7 @@ func TestViewerPLIReachesThePublisherThrottled(t *testing.T) {
 	src := r.publishers["owner"].sources[videoIdx]
 	r.mu.Unlock()
 	eventually(t, 3*time.Second, "the start-up requests' throttle window to pass", func() bool {
-		return time.Since(time.Unix(0, src.lastKeyframeReq.Load())) > keyframeInterval
+		return time.Since(time.Unix(0, src.up.lastPLI.Load())) > keyframeInterval && src.up.kf.Due().IsZero()
 	})
 	before := plis.Load()
 	for i := 0; i < 20; i++ {

@@ -26,8 +26,8 @@ type Peer struct {
 	closing bool // no goroutine may enter wg once set
 }
 
-func (s *SFU) newPeer() (*Peer, error) {
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}

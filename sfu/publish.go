@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"github.com/pion/interceptor"
-	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/media"
@@ -18,10 +16,11 @@ import (
 // keyframeInterval is the least time between two keyframe requests to one
 // publisher's track: a thousand viewers joining cost the encoder one
 // keyframe, not a thousand.
-const keyframeInterval = 500 * time.Millisecond
+const keyframeInterval = media.DefaultKeyframeInterval
 
-// cacheSize is the NACK cache per up-track, in packets, by kind: about a
-// second of 2 Mbit/s video, a couple of seconds of Opus.
+// cacheSize is the NACK cache an up-track starts with, in packets, by kind;
+// from then on it is sized from the track's rate and its viewers' round trip
+// (source.resizeCache).
 var cacheSize = [2]int{128, 512}
 
 // publisher is a seated user's publish connection and its up-tracks.
@@ -30,6 +29,12 @@ type publisher struct {
 	user    string
 	peer    *Peer
 	sources [2]*source // guarded by room.mu
+
+	// skew is the publisher's wall clock minus ours as its sender reports
+	// show it (nanoseconds), shared by its tracks so their slots' sender
+	// reports keep the publisher's own audio/video alignment.
+	skew    atomic.Int64
+	skewSet atomic.Bool
 }
 
 // source is one up-track (a publisher's audio or video). Its reader
@@ -42,8 +47,9 @@ type source struct {
 	in    rtpReader // track, or a fake in benchmarks
 
 	// cache keeps the last packets for every viewer's NACKs: one copy per
-	// up-track instead of one per viewer.
-	cache *media.Cache
+	// up-track instead of one per viewer. The reader swaps in a resized one
+	// (resizeCache); retransmitting writers load it.
+	cache atomic.Pointer[media.Cache]
 	// gop keeps the latest keyframe and what followed (video only), so a
 	// new viewer or a switched slot starts at once.
 	gop *media.GOPCache
@@ -52,7 +58,7 @@ type source struct {
 	reported bool                    // SetPublishing(true) was applied; guarded by room.mu
 	sinks    atomic.Pointer[[]*slot] // viewer slots it feeds, copy-on-write
 
-	lastKeyframeReq atomic.Int64 // unix nanos of the last PLI sent
+	up upstream // keyframe requests, NACKs and reports toward the publisher
 }
 
 // Publish answers a publish offer from userID (rtc.publish, WHIP). The user
@@ -93,7 +99,7 @@ func (r *Room) publish(userID, offer string) (*Peer, string, error) {
 		}
 	}
 
-	peer, err := r.s.newPeer()
+	peer, err := r.s.newPeer(r.s.pubAPI)
 	if err != nil {
 		return nil, "", err
 	}
@@ -202,7 +208,7 @@ func (p *publisher) gone() {
 
 // onTrack runs on Pion's goroutine for each up-track and stays there as the
 // track's reader until the connection closes.
-func (p *publisher) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (p *publisher) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	if !p.peer.enter() {
 		return
 	}
@@ -218,11 +224,10 @@ func (p *publisher) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		r.log.Warn("publisher track with a foreign codec ignored", "user", p.user, "codec", track.Codec().MimeType)
 		return
 	}
-	src := &source{pub: p, kind: kind, codec: codec, track: track, in: track, seatIdx: -1, cache: media.NewCache(cacheSize[kind])}
+	src := newSource(p, kind, codec, track, track)
 	if kind == videoIdx {
 		src.gop = media.NewGOPCache(0, 0)
 	}
-	src.sinks.Store(new([]*slot))
 
 	r.mu.Lock()
 	ok := !r.ended && r.publishers[p.user] == p && p.sources[kind] == nil
@@ -234,7 +239,9 @@ func (p *publisher) onTrack(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	if !ok {
 		return
 	}
+	p.peer.goOwned(func() { src.readRTCP(receiver) })
 	src.read()
+	src.up.stop()
 
 	// The track ended: the seat stops showing it.
 	_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
@@ -284,7 +291,8 @@ func (src *source) read() {
 			reported = true
 			src.reportPublishing()
 		}
-		src.cache.Put(pk.hdr.SequenceNumber, pk.buf[:n])
+		src.resizeCache()
+		src.cache.Load().Put(pk.hdr.SequenceNumber, pk.buf[:n])
 		if src.kind == videoIdx {
 			pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
 			src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
@@ -307,24 +315,4 @@ func (src *source) reportPublishing() {
 		src.reported = true
 		return sr.SetPublishing(p.user, kindOf(src.kind), true)
 	})
-}
-
-// requestKeyframe sends a PLI to the publisher, at most once per
-// keyframeInterval. Safe from any goroutine.
-func (src *source) requestKeyframe() {
-	if src.kind != videoIdx {
-		return
-	}
-	now := time.Now().UnixNano()
-	last := src.lastKeyframeReq.Load()
-	if now-last < int64(keyframeInterval) || !src.lastKeyframeReq.CompareAndSwap(last, now) {
-		return
-	}
-	if src.track == nil {
-		return
-	}
-	err := src.pub.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(src.track.SSRC())}})
-	if err == nil {
-		src.pub.room.s.m.keyframeRequests.Inc()
-	}
 }

@@ -26,7 +26,8 @@ type SFU struct {
 	log        *slog.Logger
 	conn       *net.UDPConn
 	mux        io.Closer
-	api        *webrtc.API
+	pubAPI     *webrtc.API // publish connections: NACK generator, receiver reports
+	subAPI     *webrtc.API // subscribe connections: no interceptors (engine.go)
 	videoCodec media.Codec
 	m          *metrics
 
@@ -76,13 +77,13 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: media port: %w", err)
 	}
 	log := cfg.Logger.With("component", "sfu")
-	api, mux, video, err := newAPI(cfg, conn, log)
+	pubAPI, subAPI, mux, video, err := newAPI(cfg, conn, log)
 	if err != nil {
 		_ = conn.Close()
 		return nil, err
 	}
 	s := &SFU{
-		cfg: cfg, log: log, conn: conn, mux: mux, api: api, m: m,
+		cfg: cfg, log: log, conn: conn, mux: mux, pubAPI: pubAPI, subAPI: subAPI, m: m,
 		videoCodec: media.CodecFromMime(video.MimeType),
 		rooms:      map[string]*Room{},
 	}

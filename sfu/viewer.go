@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -75,6 +74,13 @@ type slot struct {
 	replayedTo uint16
 	rw         *media.Rewriter
 	hdr        rtp.Header // scratch header, reused to avoid an allocation per packet
+	// live: a write went out. Before the connection's SRTP is up Pion drops
+	// writes silently (0 bytes, no error); until then the slot keeps
+	// starting over, so its first packet out is still a keyframe.
+	live bool
+	// Sender-report state (report.go).
+	packets, octets uint32
+	reportAt        time.Time
 }
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
@@ -105,7 +111,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 		return nil, "", nil, ErrRoomEnded
 	}
 
-	peer, err := r.s.newPeer()
+	peer, err := r.s.newPeer(r.s.subAPI)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -345,12 +351,15 @@ func (sl *slot) forward(it item) {
 		sl.rw.Switch()
 		sl.waitKey = sl.kind == videoIdx
 		sl.replayed = false
+		sl.reportAt = time.Time{} // the new source's clock: report at once
 	}
 	if sl.waitKey {
 		if it.p.keyframe {
 			sl.waitKey = false
 		} else if last, ok := sl.replayGOP(src, bt); ok {
 			sl.waitKey, sl.replayed, sl.replayedTo = false, true, last
+		} else if !sl.live && sl.cur == nil {
+			return // the replay found the connection not up yet
 		} else {
 			src.requestKeyframe()
 			return
@@ -369,12 +378,32 @@ func (sl *slot) forward(it item) {
 		return
 	}
 	sl.hdr.PayloadType = bt.pt
-	if _, err := bt.w.WriteRTP(&sl.hdr, it.p.payload); err != nil {
+	if !sl.send(bt, it.p.payload) {
 		return
 	}
 	m := src.pub.room.s.m
 	m.forwardedPackets[sl.kind].Inc()
 	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
+	sl.report(src, bt, time.Now())
+}
+
+// send writes sl.hdr and payload and counts them for the sender reports. A
+// write Pion dropped because the connection is not up yet un-binds the slot
+// from its source (sl.cur), so the next packet starts over on a keyframe.
+// Called by the writer with sl.mu held.
+func (sl *slot) send(bt *boundTrack, payload []byte) bool {
+	n, err := bt.w.WriteRTP(&sl.hdr, payload)
+	if err != nil {
+		return false
+	}
+	if n == 0 && !sl.live {
+		sl.cur = nil
+		return false
+	}
+	sl.live = true
+	sl.packets++
+	sl.octets += uint32(len(payload))
+	return true
 }
 
 // replayGOP starts a video slot on the source's cached keyframe and what
@@ -405,7 +434,7 @@ func (sl *slot) replayGOP(src *source, bt *boundTrack) (last uint16, ok bool) {
 			return true
 		}
 		sl.hdr.PayloadType = bt.pt
-		if _, err := bt.w.WriteRTP(&sl.hdr, pkt[hlen:end]); err != nil {
+		if !sl.send(bt, pkt[hlen:end]) {
 			return false
 		}
 		m.forwardedPackets[videoIdx].Inc()
@@ -437,8 +466,9 @@ func (sl *slot) retransmit(seq uint16) {
 		return
 	}
 	buf := sl.viewer.scratch[:]
-	n, ok := b.src.cache.Get(srcSeq, buf)
+	n, ok := b.src.cache.Load().Get(srcSeq, buf)
 	if !ok {
+		b.src.nackUpstream(srcSeq) // the SFU never got it: ask the publisher
 		return
 	}
 	hlen, err := sl.hdr.Unmarshal(buf[:n])
@@ -457,41 +487,65 @@ func (sl *slot) retransmit(seq uint16) {
 	sl.hdr.SequenceNumber = seq
 	sl.hdr.Timestamp += tsOff
 	sl.hdr.PayloadType = bt.pt
-	if _, err := bt.w.WriteRTP(&sl.hdr, buf[hlen:end]); err == nil {
+	if sl.send(bt, buf[hlen:end]) {
 		sl.viewer.room.s.m.retransmitted.Inc()
 	}
 }
 
-// readRTCP serves a slot's RTCP from the viewer: PLI/FIR become a throttled
-// keyframe request to the current source, NACKs are queued for the writer
-// (which owns the rewriter that maps them back).
+// readRTCP serves a slot's RTCP from the viewer until the connection
+// closes. Pion hands each sender the compound packets that name its SSRC,
+// so one reader per slot is needed (see DESIGN in engine.go).
 func (sl *slot) readRTCP() {
-	m := sl.viewer.room.s.m
 	buf := make([]byte, defaultReceiveMTU)
+	var fb media.Feedback
 	for {
 		n, _, err := sl.sender.Read(buf)
 		if err != nil {
 			return
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
+		if fb.Parse(buf[:n]) != nil {
 			continue
 		}
-		for _, pkt := range pkts {
-			switch pkt := pkt.(type) {
-			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				if b := sl.binding.Load(); b != nil {
-					b.src.requestKeyframe()
-				}
-			case *rtcp.TransportLayerNack:
-				for _, pair := range pkt.Nacks {
-					pair.Range(func(seq uint16) bool {
-						m.nacksReceived.Inc()
-						sl.viewer.push(item{sl: sl, nack: true, seq: seq})
-						return true
-					})
-				}
-			}
+		sl.onFeedback(&fb, time.Now())
+	}
+}
+
+// onFeedback acts on one compound packet's worth of a viewer's feedback,
+// already bounded by media.Feedback (a hostile viewer's thousand-pair NACK
+// costs at most media.MaxFeedbackNacks queue attempts): PLI/FIR become a
+// coalesced keyframe request to the current source, NACKs are queued for the
+// writer (which owns the rewriter that maps them back), and receiver reports
+// give the viewer's round trip for sizing the source's cache. Feedback about
+// other SSRCs is ignored.
+func (sl *slot) onFeedback(fb *media.Feedback, now time.Time) {
+	bt := sl.track.bound.Load()
+	if bt == nil {
+		return
+	}
+	ssrc := uint32(bt.ssrc)
+	b := sl.binding.Load()
+	for _, k := range fb.Keyframes {
+		if k == ssrc && b != nil {
+			b.src.requestKeyframe()
+			break
+		}
+	}
+	m := sl.viewer.room.s.m
+	for _, n := range fb.Nacks {
+		if n.MediaSSRC != ssrc {
+			continue
+		}
+		m.nacksReceived.Inc()
+		if !sl.viewer.push(item{sl: sl, nack: true, seq: n.Seq}) {
+			break // the queue is full: the rest would be refused too
+		}
+	}
+	for _, rr := range fb.Reports {
+		if rr.SSRC != ssrc || b == nil {
+			continue
+		}
+		if rtt, ok := media.RTT(rr, now); ok && rtt < 10*time.Second {
+			b.src.noteRTT(rtt)
 		}
 	}
 }
