@@ -34,6 +34,10 @@ func TestAudienceListPages(t *testing.T) {
 	}
 
 	owner.waitFor("everyone counted", fmt.Sprintf(`document.getElementById('viewer-count').textContent === '%d'`, viewers+1), 10*time.Second)
+	// Every join has reached the owner (room.stats comes after them on its
+	// socket); once their debounced reload has been sent, Refresh starts
+	// over at one page.
+	owner.waitFor("no automatic reload pending", `seatsfuDemo.session.host.refreshTimer === null`, 5*time.Second)
 	owner.click("#members-refresh")
 	owner.waitFor("a first page and More", `document.querySelectorAll('#members li').length === 20 && !document.getElementById('members-more').hidden`, 5*time.Second)
 	owner.shot("first-page")
@@ -41,12 +45,24 @@ func TestAudienceListPages(t *testing.T) {
 	owner.waitFor("every member once, no More", fmt.Sprintf(
 		`document.querySelectorAll('#members li').length === %d && new Set([...document.querySelectorAll('#members li')].map(l => l.dataset.userId)).size === %d && document.getElementById('members-more').hidden`,
 		viewers+1, viewers+1), 5*time.Second)
+	// One more viewer arrives: the list reloads without losing the second page.
+	late, err := env.Dial(ctx, env.Token("crowd", "late", seat.RoleAudience))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(late.Close)
+	if err := late.Call(ctx, "room.join", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	owner.waitFor("the newcomer listed, nobody lost", fmt.Sprintf(
+		`document.querySelectorAll('#members li').length === %d && document.querySelector('#members li[data-user-id=late]')`, viewers+2), 5*time.Second)
+
 	var invites int
 	if err := owner.eval(`document.querySelectorAll('#members li [data-action=invite]').length`, &invites); err != nil {
 		t.Fatal(err)
 	}
-	if invites != viewers {
-		t.Errorf("want an Invite button for each of the %d viewers (not the owner), got %d", viewers, invites)
+	if invites != viewers+1 {
+		t.Errorf("want an Invite button for each of the %d viewers (not the owner), got %d", viewers+1, invites)
 	}
 	owner.shot("all-members")
 	if errs := owner.errors(); len(errs) > 0 {

@@ -82,7 +82,10 @@ export class HostPanel {
     const refreshSoon = () => {
       // Bursts of joins collapse into one page reload.
       clearTimeout(this.refreshTimer);
-      this.refreshTimer = setTimeout(() => act('Loading the audience', () => this.loadMembers(true)), 300);
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = null; // null: no reload waiting
+        act('Loading the audience', () => this.loadMembers(true, true));
+      }, 300);
     };
     client.addEventListener('room.memberJoined', refreshSoon);
     client.addEventListener('room.memberLeft', (e) => {
@@ -93,9 +96,16 @@ export class HostPanel {
     });
   }
 
-  async loadMembers(fromStart) {
+  /**
+   * loadMembers reads the first page again (fromStart) or the next one. With
+   * keep, the first read covers what was showing and a page more: a reload
+   * because someone joined or left must neither snap the list back to its
+   * first page under the host's eyes nor drop rows that newcomers push down.
+   */
+  async loadMembers(fromStart, keep = false) {
     if (fromStart) this.cursor = '';
-    const res = await this.s.client.call('room.members', { cursor: this.cursor || undefined, limit: MEMBERS_PAGE });
+    const limit = fromStart && keep ? Math.min(100, this.members.size + MEMBERS_PAGE) : MEMBERS_PAGE;
+    const res = await this.s.client.call('room.members', { cursor: this.cursor || undefined, limit });
     if (fromStart) this.members.clear();
     for (const u of res.members || []) this.members.set(u.userId, u);
     this.cursor = res.nextCursor || '';
