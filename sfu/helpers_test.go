@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,8 +102,24 @@ func seatUser(t testing.TB, r *Room, user string, idx int) {
 	})
 }
 
-// clientAPI is a Pion API for test clients: loopback only, no interceptors.
+// clientAPI is a Pion API for test clients: loopback only, with Pion's
+// default interceptors (NACK generator and responder, reports, TWCC), as a
+// browser would have.
 func clientAPI(t testing.TB) *webrtc.API {
+	t.Helper()
+	return clientAPIWith(t, nil)
+}
+
+// bareClientAPI is clientAPI without any interceptor: whatever RTCP such a
+// client sends or answers, the test does by hand.
+func bareClientAPI(t testing.TB) *webrtc.API {
+	t.Helper()
+	return clientAPIWith(t, &interceptor.Registry{})
+}
+
+// clientAPIWith builds a loopback client API with the interceptors of ir
+// (nil: Pion's defaults).
+func clientAPIWith(t testing.TB, ir *interceptor.Registry) *webrtc.API {
 	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
@@ -113,7 +130,10 @@ func clientAPI(t testing.TB) *webrtc.API {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	if ir == nil {
+		return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
 }
 
 func gatheredOffer(t testing.TB, pc *webrtc.PeerConnection) string {
