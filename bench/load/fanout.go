@@ -211,7 +211,9 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	g0, _ := proc.ReadUsage(os.Getpid())
-	m0, _ := proc.MachineBusy()
+	m0, _ := proc.ReadMachine()
+	k0, _ := proc.SoftnetDrops()
+	q0, qErr := srv.Metric("seatsfu_dropped_packets_total")
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	if err := sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink); err != nil {
 		return nil, err
@@ -221,7 +223,12 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	gen1, _ := proc.ReadUsage(os.Getpid())
-	m1, _ := proc.MachineBusy()
+	m1, _ := proc.ReadMachine()
+	k1, _ := proc.SoftnetDrops()
+	if q1, err := srv.Metric("seatsfu_dropped_packets_total"); err == nil && qErr == nil {
+		res.ServerDrops = q1 - q0
+	}
+	res.KernelDrops = k1 - k0
 	p1, b1, t1 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	st.sink.Measuring.Store(false)
 	bar.done()
@@ -236,11 +243,13 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.ServerCPUPct = 100 * cpu / secs
 	gen := (gen1.CPU - g0.CPU).Seconds()
 	res.GeneratorCPUPct = 100 * gen / secs
-	other := (m1 - m0).Seconds() - gen
+	res.SoftIRQPct = 100 * (m1.SoftIRQ - m0.SoftIRQ).Seconds() / secs
+	other := (m1.Busy - m0.Busy).Seconds() - gen
 	if !srv.InProcess {
 		other -= cpu
 	}
 	res.OtherCPUPct = max(0, 100*other/secs)
+	res.Noisy = res.OtherCPUPct > NoisyOtherPct
 	if p1 > p0 {
 		res.CPUPerPacketUs = cpu * 1e6 / float64(p1-p0)
 	}

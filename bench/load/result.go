@@ -32,7 +32,15 @@ type Result struct {
 	GeneratorCPUPct float64 `json:"generatorCpuPercent"`
 	// OtherCPUPct is what everything else on the machine used meanwhile
 	// (percent of one core): noise the figures carry.
-	OtherCPUPct    float64 `json:"otherCpuPercent"`
+	OtherCPUPct float64 `json:"otherCpuPercent"`
+	// SoftIRQPct is the kernel's softirq time (percent of one core),
+	// mostly loopback delivery of the forwarded packets.
+	SoftIRQPct float64 `json:"softirqCpuPercent"`
+	// Noisy marks a window in which other processes used more than
+	// NoisyOtherPct of a core: its figures are not the server's alone.
+	Noisy    bool `json:"noisy,omitempty"`
+	Attempts int  `json:"attempts,omitempty"`
+
 	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`
 	// PPSPerCore extrapolates forwarded packets to one fully busy core.
 	PPSPerCore float64 `json:"pktPerSecPerCore"`
@@ -50,8 +58,15 @@ type Result struct {
 	LossVideoPct   float64 `json:"lossVideoPct"`
 	LossAudioPct   float64 `json:"lossAudioPct"`
 	UnrecoveredPct float64 `json:"unrecoveredLossPct"`
-	WireDupPct     float64 `json:"wireDuplicatePct"`
-	WireLatePct    float64 `json:"wireReorderPct"`
+	// ServerDrops is what seatsfu says it dropped for full viewer queues
+	// in the window (seatsfu_dropped_packets_total; 0 for the baselines,
+	// which do not count); KernelDrops is the kernel's input-backlog
+	// drops (softnet_stat) machine-wide. Together they tell where lost
+	// packets went.
+	ServerDrops float64 `json:"serverQueueDrops"`
+	KernelDrops uint64  `json:"kernelBacklogDrops"`
+	WireDupPct  float64 `json:"wireDuplicatePct"`
+	WireLatePct float64 `json:"wireReorderPct"`
 
 	JoinKeyframeP50Ms float64 `json:"joinToKeyframeP50Ms"`
 	JoinKeyframeP95Ms float64 `json:"joinToKeyframeP95Ms"`
@@ -71,6 +86,10 @@ type Result struct {
 	// Latency is kept for the CDF plot.
 	Latency *stats.Histogram `json:"-"`
 }
+
+// NoisyOtherPct is the share of a core other processes may use during a
+// window before its figures count as contaminated.
+const NoisyOtherPct = 40
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

@@ -257,37 +257,76 @@ func FreeUDPPort() (int, error) {
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
-// MachineBusy reads the CPU time all cores spent busy since boot (every
-// /proc/stat column but idle and iowait). A scenario compares it with the
-// server's and the generator's own CPU to show how much else ran: other
-// builds and tests on a shared machine skew a benchmark.
-func MachineBusy() (time.Duration, error) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	return parseMachineBusy(string(b))
+// Machine is the CPU time all cores spent since boot, from /proc/stat.
+type Machine struct {
+	// Busy is every column but idle, iowait and softirq.
+	Busy time.Duration
+	// SoftIRQ is softirq time: on loopback, mostly the kernel delivering
+	// the packets the servers send — forwarding cost no process is charged.
+	SoftIRQ time.Duration
 }
 
-func parseMachineBusy(s string) (time.Duration, error) {
+// ReadMachine reads /proc/stat's total line. A scenario compares it with
+// the server's and the generator's own CPU to show how much else ran:
+// other builds and tests on a shared machine skew a benchmark.
+func ReadMachine() (Machine, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return Machine{}, err
+	}
+	return parseMachine(string(b))
+}
+
+func parseMachine(s string) (Machine, error) {
 	line, _, _ := strings.Cut(s, "\n")
 	f := strings.Fields(line)
 	if len(f) < 8 || f[0] != "cpu" {
-		return 0, errors.New("proc: malformed /proc/stat")
+		return Machine{}, errors.New("proc: malformed /proc/stat")
 	}
-	var busy int64
-	for i, v := range f[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		if i >= 8 { // guest time is already counted in user
-			break
-		}
+	// user nice system idle iowait irq softirq steal [guest guest_nice]:
+	// guest time is already counted in user.
+	var busy, soft int64
+	for i, v := range f[1:8] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("proc: /proc/stat: %w", err)
+			return Machine{}, fmt.Errorf("proc: /proc/stat: %w", err)
 		}
-		busy += n
+		switch i {
+		case 3, 4: // idle, iowait
+		case 6:
+			soft = n
+		default:
+			busy += n
+		}
 	}
-	return time.Duration(busy) * time.Second / ClockTicks, nil
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / ClockTicks }
+	return Machine{Busy: tick(busy), SoftIRQ: tick(soft)}, nil
+}
+
+// SoftnetDrops sums the per-CPU "dropped" column of /proc/net/softnet_stat:
+// packets the kernel dropped because a CPU's input backlog was full. On
+// loopback this is where a burst that outruns softirq processing is lost,
+// before any socket sees it.
+func SoftnetDrops() (uint64, error) {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseSoftnet(string(b))
+}
+
+func parseSoftnet(s string) (uint64, error) {
+	var sum uint64
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			return 0, errors.New("proc: malformed softnet_stat")
+		}
+		n, err := strconv.ParseUint(f[1], 16, 64)
+		if err != nil {
+			return 0, fmt.Errorf("proc: softnet_stat: %w", err)
+		}
+		sum += n
+	}
+	return sum, nil
 }

@@ -52,19 +52,29 @@ seatsfu_forwarded_packets_total{kind="video"} 1.5e+06
 	}
 }
 
-func TestParseMachineBusy(t *testing.T) {
+func TestParseMachine(t *testing.T) {
 	// user nice system idle iowait irq softirq steal guest guest_nice
-	d, err := parseMachineBusy("cpu  100 5 50 9000 40 3 2 0 77 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	m, err := parseMachine("cpu  100 5 50 9000 40 3 2 0 77 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Seconds() != 1.6 {
-		t.Fatalf("busy = %v, want 1.6s (160 ticks, idle/iowait/guest excluded)", d)
+	if m.Busy.Seconds() != 1.58 || m.SoftIRQ.Seconds() != 0.02 {
+		t.Fatalf("busy %v softirq %v, want 1.58s and 0.02s", m.Busy, m.SoftIRQ)
 	}
-	if _, err := parseMachineBusy("intr 1 2 3"); err == nil {
+	if _, err := parseMachine("intr 1 2 3"); err == nil {
 		t.Fatal("garbage parsed")
 	}
-	if _, err := MachineBusy(); err != nil {
+	if _, err := ReadMachine(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestParseSoftnet(t *testing.T) {
+	n, err := parseSoftnet("00211427 0000000a 00000000\n00b4ef4b 00000010 00000002\n")
+	if err != nil || n != 26 {
+		t.Fatalf("drops = %d, %v; want 26 (0xa + 0x10)", n, err)
+	}
+	if _, err := parseSoftnet("zz zz\n"); err == nil {
+		t.Fatal("garbage parsed")
 	}
 }

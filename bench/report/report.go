@@ -34,6 +34,9 @@ type Saturation struct {
 	Rule    string `json:"rule"`
 	// Reason says why the next step failed, or that no step did.
 	Reason string `json:"reason"`
+	// NoisySkipped counts steps left out because other processes were
+	// busy during them (load.Result.Noisy).
+	NoisySkipped int `json:"noisyStepsLeftOut"`
 }
 
 // SaturationRule: loss ≤ 0.1 % and p95 latency ≤ the target's p95 at its
@@ -47,6 +50,18 @@ func FindSaturation(results []*load.Result) Saturation {
 	s := Saturation{Rule: SaturationRule, Reason: "every step held"}
 	if len(rs) == 0 {
 		s.Reason = "no steps"
+		return s
+	}
+	var quiet []*load.Result
+	for _, r := range rs {
+		if !r.Noisy {
+			quiet = append(quiet, r)
+		}
+	}
+	s.NoisySkipped = len(rs) - len(quiet)
+	rs = quiet
+	if len(rs) == 0 {
+		s.Reason = "every step was noisy"
 		return s
 	}
 	limit := rs[0].LatencyP95Ms + 50
@@ -110,17 +125,25 @@ func row(r *load.Result) []string {
 		pick(thr, f("%.1f", r.ForwardedMbps)),
 		pick(thr || r.ServerCPUPct > 0, f("%.1f", r.ServerCPUPct)),
 		pick(thr, f("%.0f", r.GeneratorCPUPct)),
-		pick(thr, f("%.0f", r.OtherCPUPct)),
+		pick(thr, f("%.0f (%.0f)%s", r.OtherCPUPct, r.SoftIRQPct, noisy(r))),
 		pick(thr, f("%.2f", r.CPUPerPacketUs)),
 		pick(thr, f("%.0f", r.PPSPerCore)),
 		pick(thr, f("%.0f", r.RSSPerViewerBytes/1024)),
 		pick(thr, f("%.2f", r.GoroutinesPerViewer)),
 		f("%.2f / %.2f / %.2f", r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms),
 		f("%.3f (%.3f) [%.2f/%.2f]", r.LossPct, r.UnrecoveredPct, r.LossVideoPct, r.LossAudioPct),
+		pick(thr, f("%.0f / %d", r.ServerDrops, r.KernelDrops)),
 		f("%.0f / %.0f", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms),
 		pick(r.HandoverCount > 0, f("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)),
 		pick(r.SeatOps > 0, f("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)),
 	}
+}
+
+func noisy(r *load.Result) string {
+	if r.Noisy {
+		return " ⚠noisy"
+	}
+	return ""
 }
 
 // Markdown writes the run's tables.
@@ -132,8 +155,8 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | drops server/kernel | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
 	}
@@ -149,7 +172,7 @@ func Markdown(w io.Writer, run *Run) {
 		}
 	}
 	if len(run.Saturation) > 0 {
-		fmt.Fprintf(w, "\nSaturation (%s):\n\n| target | highest V held | why the next step failed |\n|---|---:|---|\n", SaturationRule)
+		fmt.Fprintf(w, "\nSaturation (%s):\n\n| target | highest V held | why the next step failed | noisy steps left out |\n|---|---:|---|---:|\n", SaturationRule)
 		keys := make([]string, 0, len(run.Saturation))
 		for k := range run.Saturation {
 			keys = append(keys, k)
@@ -157,7 +180,7 @@ func Markdown(w io.Writer, run *Run) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			s := run.Saturation[k]
-			fmt.Fprintf(w, "| %s | %d | %s |\n", k, s.Viewers, s.Reason)
+			fmt.Fprintf(w, "| %s | %d | %s | %d |\n", k, s.Viewers, s.Reason, s.NoisySkipped)
 		}
 	}
 	var errs []string

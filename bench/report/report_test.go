@@ -33,6 +33,11 @@ func TestFindSaturation(t *testing.T) {
 	if all := FindSaturation(rs[:2]); all.Viewers != 100 || all.Reason != "every step held" {
 		t.Fatalf("all held: %+v", all)
 	}
+	// A noisy step neither passes nor fails: V=200's bad p95 is ignored.
+	rs[2].Noisy = true
+	if s := FindSaturation(rs); s.Viewers != 400 || s.NoisySkipped != 1 {
+		t.Fatalf("noisy V=200 left out: %+v", s)
+	}
 }
 
 func TestWrite(t *testing.T) {
@@ -47,7 +52,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| fanout | raw | 10 |", "| handover | seatsfu | 0 | 0 | – | – |", "seatsfu cpu/pkt ÷ raw | 1.50", "| raw | 20 |", "boom"} {
+	for _, want := range []string{"| fanout | raw | 10 |", "| handover | seatsfu | 0 | 0 | – | – |", "seatsfu cpu/pkt ÷ raw | 1.50", "| raw | 20 | every step held | 0 |", "boom"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

@@ -119,6 +119,7 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 	b.run.Notes = append(b.run.Notes,
 		"Servers run as separate processes on 127.0.0.1; CPU is utime+stime from /proc/<pid>/stat over the measuring window; goroutines from the server's /metrics go_goroutines.",
 		"Forwarded pkt/s are counted at the viewers. Loss is end to end on the publishers' packet index (viewers send no NACKs, so unrecovered ≈ loss).",
+		fmt.Sprintf("The machine is shared: a fan-out/join step during which other processes used over %d %% of a core is measured again (up to %d times, the quietest kept); ⚠noisy marks one that stayed noisy, and ratios and saturation leave noisy steps out. 'softirq' is kernel time, mostly loopback delivery of forwarded packets, charged to no process.", load.NoisyOtherPct, attempts),
 		"raw = one ingress decrypted once, then per viewer SRTP (AES-GCM) + sendmsg on one socket (keys over HTTP, no per-viewer ICE/DTLS); naive = Pion TrackLocalStaticRTP fan-out with default interceptors, one PC per viewer.")
 
 	var seatsfuBin string
@@ -299,13 +300,43 @@ func (b *bench) plan(cmd string) []job {
 	return jobs
 }
 
-// runJob runs one job on a fresh server process, so no step inherits
-// another's leftovers.
+// attempts bounds how often a step measured while other processes were
+// busy (load.Result.Noisy) is repeated.
+const attempts = 3
+
+// runJob runs one job, repeating a noisy fan-out/join window up to
+// attempts times and keeping the quietest; the report flags one that
+// stayed noisy.
 func (b *bench) runJob(ctx context.Context, j job, seatsfuBin string) error {
+	var best *load.Result
+	for i := 1; i <= attempts; i++ {
+		r, err := b.runOnce(ctx, j, seatsfuBin)
+		if err != nil {
+			if best != nil {
+				break
+			}
+			return err
+		}
+		r.Attempts = i
+		if best == nil || r.OtherCPUPct < best.OtherCPUPct {
+			best = r
+		}
+		if !r.Noisy || (j.scenario != "fanout" && j.scenario != "join") {
+			break
+		}
+		fmt.Fprintf(os.Stderr, "%s %s V=%d: other processes used %.0f%% of a core; measuring again\n", j.scenario, j.target, j.viewers, r.OtherCPUPct)
+	}
+	b.run.Results = append(b.run.Results, best)
+	return nil
+}
+
+// runOnce runs one job on a fresh server process, so no step inherits
+// another's leftovers.
+func (b *bench) runOnce(ctx context.Context, j job, seatsfuBin string) (*load.Result, error) {
 	o := b.o
 	s, err := b.start(ctx, j.target, seatsfuBin)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.p.Stop()
 	seats := o.guests + 1
@@ -314,27 +345,22 @@ func (b *bench) runJob(ctx context.Context, j job, seatsfuBin string) error {
 	}
 	t, err := s.open(ctx, fmt.Sprintf("%s-%d", j.scenario, j.viewers), seats)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer t.Close()
 	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress}
-	var r *load.Result
 	switch j.scenario {
 	case "fanout":
-		r, err = load.Fanout(ctx, t, c)
+		return load.Fanout(ctx, t, c)
 	case "join":
 		c.Duration = min(c.Duration, 5*time.Second)
-		r, err = load.Join(ctx, t, c)
+		return load.Join(ctx, t, c)
 	case "churn":
-		r, err = load.Churn(ctx, s.seated, c)
+		return load.Churn(ctx, s.seated, c)
 	case "handover":
-		r, err = load.Handover(ctx, s.seated, load.HandoverConfig{Config: c, Rounds: o.rounds, Every: o.every})
+		return load.Handover(ctx, s.seated, load.HandoverConfig{Config: c, Rounds: o.rounds, Every: o.every})
 	}
-	if err != nil {
-		return err
-	}
-	b.run.Results = append(b.run.Results, r)
-	return nil
+	return nil, fmt.Errorf("unknown scenario %q", j.scenario)
 }
 
 // sortResults groups the table by scenario, then target, then viewers.
@@ -350,6 +376,14 @@ func sortResults(rs []*load.Result) {
 		}
 		return a.Viewers < b.Viewers
 	})
+}
+
+// clean drops a result measured while other processes were busy.
+func clean(r *load.Result) *load.Result {
+	if r == nil || r.Noisy {
+		return nil
+	}
+	return r
 }
 
 // summarise computes the ratios at the largest viewer count every target
@@ -375,7 +409,7 @@ func (b *bench) summarise() {
 	}
 	for i := len(b.o.steps) - 1; i >= 0; i-- {
 		v := b.o.steps[i]
-		s, raw, naive := fan["seatsfu"][v], fan["raw"][v], fan["naive"][v]
+		s, raw, naive := clean(fan["seatsfu"][v]), clean(fan["raw"][v]), clean(fan["naive"][v])
 		if s == nil {
 			continue
 		}
