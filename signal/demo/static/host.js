@@ -121,12 +121,21 @@ export class HostPanel {
       const lock = (fields, label) => () => act(label, () => this.s.client.call('seat.lock', { seatIndex: i, ...fields }));
       const buttons = [];
       if (i > 0) {
-        buttons.push(el('button', { class: 'small', dataset: { action: 'lock' }, onclick: lock({ lockSeat: !seat.locked }, `Locking seat ${i}`) }, seat.locked ? 'Unlock' : 'Lock'));
+        buttons.push(el('button', {
+          class: 'small', dataset: { action: 'lock' }, title: seat.locked ? 'Open this seat again' : 'Lock this seat (its guest leaves)',
+          onclick: lock({ lockSeat: !seat.locked }, `Locking seat ${i}`),
+        }, seat.locked ? 'Unlock' : 'Lock'));
       }
       if (seat.user && seat.user.userId !== this.s.self.userId) {
         buttons.push(
-          el('button', { class: 'small', dataset: { action: 'lock-audio' }, onclick: lock({ lockAudio: !seat.audioLocked }, `Muting seat ${i}`) }, seat.audioLocked ? 'Allow mic' : 'Mute mic'),
-          el('button', { class: 'small', dataset: { action: 'lock-video' }, onclick: lock({ lockVideo: !seat.videoLocked }, `Stopping seat ${i}'s camera`) }, seat.videoLocked ? 'Allow cam' : 'Stop cam'),
+          el('button', {
+            class: 'small', dataset: { action: 'lock-audio' }, title: seat.audioLocked ? 'Let this guest unmute' : "Mute this guest's microphone",
+            onclick: lock({ lockAudio: !seat.audioLocked }, `Muting seat ${i}`),
+          }, seat.audioLocked ? 'Unmute' : 'Mute'),
+          el('button', {
+            class: 'small', dataset: { action: 'lock-video' }, title: seat.videoLocked ? 'Let this guest turn the camera on' : "Stop this guest's camera",
+            onclick: lock({ lockVideo: !seat.videoLocked }, `Stopping seat ${i}'s camera`),
+          }, seat.videoLocked ? 'Cam on' : 'Cam off'),
         );
         if (i > 0) {
           const uid = seat.user.userId;
