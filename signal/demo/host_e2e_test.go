@@ -80,6 +80,16 @@ func TestHostControlsInBrowsers(t *testing.T) {
 	owner.waitFor("the refused invite, with its reason", noticeJS("error", "request_conflict"), 5*time.Second)
 	owner.shot("refused-invite")
 
+	// The owner's socket drops: the page rejoins (its create is ignored for
+	// a room that exists), keeps seat 0 and the host panel, and publishes
+	// again; Gus sees the video come back.
+	if err := owner.eval(`seatsfuDemo.session.client.ws.close()`, nil); err != nil {
+		t.Fatal(err)
+	}
+	owner.waitFor("the owner reconnected", noticeJS("info", "Reconnected")+` && !document.getElementById('host-panel').hidden`, 15*time.Second)
+	owner.waitFor("the pending application still listed", `document.querySelectorAll('#applicants li').length === 1`, 5*time.Second)
+	guest.waitFor("the owner's video forwarded again", tileJS(0)+`.dataset.camera === 'on' && `+playingJS(0), mediaWait)
+
 	// The owner ends the live: both pages say so and go back to the form.
 	owner.click("#end-live")
 	guest.waitFor("the end notice", noticeJS("warn", "The live has ended: the host ended it"), 5*time.Second)
