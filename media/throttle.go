@@ -78,8 +78,12 @@ func (k *KeyframeThrottle) Reset() {
 }
 
 func (k *KeyframeThrottle) open(now time.Time) bool {
-	// A clock going backwards re-opens the gate rather than locking it shut.
-	return !k.sent || now.Sub(k.last) >= k.interval || now.Before(k.last)
+	// A clock going backwards by more than an interval re-opens the gate
+	// rather than locking it shut. A smaller step back is not a clock jump
+	// but concurrent callers: one read the time, another was granted with a
+	// later reading before the first got the lock. Treating that as "open"
+	// let two PLIs out within microseconds.
+	return !k.sent || now.Sub(k.last) >= k.interval || k.last.Sub(now) > k.interval
 }
 
 func (k *KeyframeThrottle) grant(now time.Time) {

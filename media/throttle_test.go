@@ -82,3 +82,22 @@ func TestKeyframeThrottleConcurrent(t *testing.T) {
 		t.Fatal("refused requests not remembered")
 	}
 }
+
+// A caller whose clock reading predates the last grant by a little (it read
+// the time, then lost the race for the lock) is inside the window, not
+// facing a clock jump.
+func TestKeyframeThrottleRacingCallerIsThrottled(t *testing.T) {
+	k := NewKeyframeThrottle(500 * time.Millisecond)
+	if !k.Request(t0) {
+		t.Fatal("first request refused")
+	}
+	if k.Request(t0.Add(-time.Millisecond)) {
+		t.Fatal("a request read 1 ms before the grant was granted too")
+	}
+	if k.Pending(t0.Add(499 * time.Millisecond)) {
+		t.Fatal("granted inside the window")
+	}
+	if !k.Pending(t0.Add(500 * time.Millisecond)) {
+		t.Fatal("the racing request was not remembered")
+	}
+}

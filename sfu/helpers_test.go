@@ -8,11 +8,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -162,6 +164,16 @@ type testPublisher struct {
 	counter uint32
 	stop    chan struct{}
 	done    chan struct{}
+
+	// keyEvery makes every keyEvery-th frame a keyframe; 0 means only the
+	// first frame and those a PLI asked for. Set before start.
+	keyEvery uint32
+	plis     atomic.Int64 // PLIs received on the video sender
+	pliMu    sync.Mutex
+	pliAt    []time.Time  // when each PLI arrived
+	wantKey  atomic.Bool  // a PLI arrived: the next frame is a keyframe
+	keys     atomic.Int64 // keyframes sent
+	rtcpDone chan struct{}
 }
 
 func newPublisherPC(t testing.TB, api *webrtc.API) (*testPublisher, string) {
@@ -170,7 +182,7 @@ func newPublisherPC(t testing.TB, api *webrtc.API) (*testPublisher, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &testPublisher{pc: pc, stop: make(chan struct{}), done: make(chan struct{})}
+	p := &testPublisher{pc: pc, stop: make(chan struct{}), done: make(chan struct{}), keyEvery: 10, rtcpDone: make(chan struct{})}
 	p.audio, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "s")
 	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s")
 	for _, tr := range []webrtc.TrackLocal{p.audio, p.video} {
@@ -181,11 +193,19 @@ func newPublisherPC(t testing.TB, api *webrtc.API) (*testPublisher, string) {
 	return p, gatheredOffer(t, pc)
 }
 
-// startPublisher publishes as user into r and starts sending.
+// startPublisher publishes as user into r and starts sending, a keyframe
+// every 10th frame.
 func startPublisher(t testing.TB, r *Room, api *webrtc.API, user string, tag byte) (*testPublisher, *Peer) {
 	t.Helper()
+	return startPublisherKeys(t, r, api, user, tag, 10)
+}
+
+// startPublisherKeys is startPublisher with a keyframe every keyEvery-th
+// frame (0: only the first and those a PLI asks for).
+func startPublisherKeys(t testing.TB, r *Room, api *webrtc.API, user string, tag byte, keyEvery uint32) (*testPublisher, *Peer) {
+	t.Helper()
 	p, offer := newPublisherPC(t, api)
-	p.tag = tag
+	p.tag, p.keyEvery = tag, keyEvery
 	peer, answer, err := r.Publish(user, offer)
 	if err != nil {
 		_ = p.pc.Close()
@@ -196,8 +216,36 @@ func startPublisher(t testing.TB, r *Room, api *webrtc.API, user string, tag byt
 		t.Fatal(err)
 	}
 	go p.run()
+	go p.readRTCP()
 	t.Cleanup(p.close)
 	return p, peer
+}
+
+// readRTCP counts the PLIs the server sends the publisher and asks the next
+// frame to be a keyframe, as an encoder would.
+func (p *testPublisher) readRTCP() {
+	defer close(p.rtcpDone)
+	var sender *webrtc.RTPSender
+	for _, s := range p.pc.GetSenders() {
+		if s.Track() == p.video {
+			sender = s
+		}
+	}
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, pkt := range pkts {
+			if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
+				p.pliMu.Lock()
+				p.pliAt = append(p.pliAt, time.Now())
+				p.pliMu.Unlock()
+				p.plis.Add(1)
+				p.wantKey.Store(true)
+			}
+		}
+	}
 }
 
 func (p *testPublisher) run() {
@@ -219,7 +267,13 @@ func (p *testPublisher) run() {
 		p.sent.Unlock()
 		vp := make([]byte, 8)
 		vp[0] = 0x10 // VP8 descriptor: S=1, partition 0
-		if i%10 != 1 {
+		key := i == 1 || (p.keyEvery > 0 && i%p.keyEvery == 1)
+		if p.wantKey.Swap(false) {
+			key = true
+		}
+		if key {
+			p.keys.Add(1)
+		} else {
 			vp[1] = 0x01 // inverse keyframe bit set: an inter frame
 		}
 		vp[2] = p.tag
@@ -229,6 +283,13 @@ func (p *testPublisher) run() {
 		binary.BigEndian.PutUint32(ap[2:], i)
 		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: i * 480}, Payload: ap})
 	}
+}
+
+// pliTimes returns when each PLI arrived, oldest first.
+func (p *testPublisher) pliTimes() []time.Time {
+	p.pliMu.Lock()
+	defer p.pliMu.Unlock()
+	return append([]time.Time(nil), p.pliAt...)
 }
 
 // sentCounter is the counter of the last packet pair handed to Pion.
@@ -246,6 +307,7 @@ func (p *testPublisher) close() {
 	}
 	<-p.done
 	_ = p.pc.GracefulClose()
+	<-p.rtcpDone
 }
 
 // rx is one received packet as a test viewer saw it.
@@ -265,17 +327,33 @@ type testViewer struct {
 	pc    *webrtc.PeerConnection
 	slots []Slot
 	mu    sync.Mutex
-	got   map[string][]rx // by mid
+	got   map[string][]rx   // by mid
+	ssrcs map[string]uint32 // by mid, once the track arrived
 	wg    sync.WaitGroup
 }
 
 func startViewer(t testing.TB, r *Room, api *webrtc.API, user string, pairs int, read bool) *testViewer {
 	t.Helper()
+	return startViewerOpts(t, r, api, user, pairs, read, nil)
+}
+
+// startViewerHook is startViewer for a reading viewer whose connection
+// hook may instrument before it offers.
+func startViewerHook(t testing.TB, r *Room, api *webrtc.API, user string, pairs int, hook func(*webrtc.PeerConnection)) *testViewer {
+	t.Helper()
+	return startViewerOpts(t, r, api, user, pairs, true, hook)
+}
+
+func startViewerOpts(t testing.TB, r *Room, api *webrtc.API, user string, pairs int, read bool, hook func(*webrtc.PeerConnection)) *testViewer {
+	t.Helper()
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := &testViewer{pc: pc, got: map[string][]rx{}}
+	if hook != nil {
+		hook(pc)
+	}
+	v := &testViewer{pc: pc, got: map[string][]rx{}, ssrcs: map[string]uint32{}}
 	for i := 0; i < pairs; i++ {
 		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 			if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
@@ -284,14 +362,17 @@ func startViewer(t testing.TB, r *Room, api *webrtc.API, user string, pairs int,
 		}
 	}
 	pc.OnTrack(func(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-		if !read {
-			return
-		}
 		var mid string
 		for _, x := range pc.GetTransceivers() {
 			if x.Receiver() == recv {
 				mid = x.Mid()
 			}
+		}
+		v.mu.Lock()
+		v.ssrcs[mid] = uint32(tr.SSRC())
+		v.mu.Unlock()
+		if !read {
+			return
 		}
 		v.wg.Add(1)
 		defer v.wg.Done()
@@ -344,6 +425,13 @@ func (v *testViewer) packets(mid string) []rx {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return append([]rx(nil), v.got[mid]...)
+}
+
+// ssrc is the SSRC of mid's track, 0 before it arrived.
+func (v *testViewer) ssrc(mid string) uint32 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.ssrcs[mid]
 }
 
 func (v *testViewer) count(mid string) int {

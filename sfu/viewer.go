@@ -227,7 +227,10 @@ func (sl *slot) repoint(src *source) {
 	sl.binding.Store(b)
 	sl.mu.Unlock()
 	sl.dropping.Store(false)
-	if b != nil {
+	if b != nil && (src.gop == nil || !src.gop.Valid()) {
+		// No cached keyframe to start the slot on: ask for one now. With
+		// one, the writer replays it, and a thousand viewers joining cost
+		// the publisher nothing.
 		src.requestKeyframe()
 	}
 }
