@@ -67,14 +67,18 @@ func roundCacheSize(size int) int {
 }
 
 // CacheSizeFor sizes a cache for a stream of pps packets per second whose
-// viewers are rtt away: a lost packet may be asked for again up to three
-// times, one round trip apart, after ~100 ms of loss detection. The result is
-// what NewCache will actually allocate.
+// viewers are rtt away. A lost packet is NACKed after loss detection
+// (~100 ms) and may be asked for again up to three times, each a round trip
+// plus the receiver's retry spacing apart — 100 ms for Pion's NACK generator
+// whatever the RTT, so a loopback-close viewer still needs ~0.4 s of packets
+// (a window of 3·RTT + 0.1 s lost a packet in 400 at 5 % loss: measured by
+// sfu/nettest). The result is what NewCache will actually allocate.
 func CacheSizeFor(pps float64, rtt time.Duration) int {
 	if pps != pps || pps <= 0 || rtt < 0 { // NaN or nonsense: the minimum
 		return MinCacheSize
 	}
-	window := 3*rtt.Seconds() + 0.1
+	const detect, retry = 0.1, 0.1 // seconds
+	window := detect + 3*(rtt.Seconds()+retry)
 	n := pps * window
 	if n >= MaxCacheSize {
 		return MaxCacheSize

@@ -37,8 +37,9 @@ func TestCacheSizeFor(t *testing.T) {
 		rtt  time.Duration
 		want int
 	}{
-		{50, 20 * time.Millisecond, 64},     // audio: 50 × 0.16 s = 8
-		{1000, 100 * time.Millisecond, 512}, // 1000 × 0.4 s = 400
+		{50, 20 * time.Millisecond, 64},      // audio: 50 × 0.46 s = 23
+		{400, 0, 256},                        // loopback video: 400 × 0.4 s = 160
+		{1000, 100 * time.Millisecond, 1024}, // 1000 × 0.7 s = 700
 		{3000, 300 * time.Millisecond, 4096},
 		{1e12, time.Hour, 4096},
 		{0, time.Second, 64},

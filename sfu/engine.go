@@ -24,6 +24,7 @@ const (
 	defaultICEFailed       = 10 * time.Second
 	defaultICEKeepalive    = 2 * time.Second
 	defaultReceiveMTU      = 1500
+	srtpReplayWindow       = 1024
 )
 
 // videoCodec returns the room codec's capability as this server offers and
@@ -140,6 +141,12 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 		dtls.SRTP_AES128_CM_HMAC_SHA1_80,
 	)
 	se.SetReceiveMTU(defaultReceiveMTU)
+	// A publisher's retransmission arrives a round trip or more after the
+	// packets that overtook it; Pion's default 64-packet SRTP replay window
+	// refuses it as too old once ~64 packets went by (160 ms of 400 pkt/s
+	// video), so the NACK was for nothing. libwebrtc uses 1024 for this
+	// reason (it is what browsers apply to our retransmissions too).
+	se.SetSRTPReplayProtectionWindow(srtpReplayWindow)
 	se.SetICETimeouts(
 		orDefault(cfg.ICEDisconnectedTimeout, defaultICEDisconnected),
 		orDefault(cfg.ICEFailedTimeout, defaultICEFailed),
