@@ -251,8 +251,9 @@ func (p *publisher) run() {
 				SequenceNumber: vseq, Timestamp: frame * 900}, Payload: payload})
 		}
 		aseq++
-		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: frame * 480},
-			Payload: []byte{0xfc, 1, 2, 3}})
+		ap := []byte{0xfc, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(ap[1:], frame)
+		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: frame * 480}, Payload: ap})
 	}
 }
 
@@ -265,10 +266,11 @@ func (p *publisher) close() {
 	p.done.Wait()
 }
 
-// got is one video packet as the viewer received it.
+// got is one packet as the viewer received it.
 type got struct {
 	seq   uint16
 	ssrc  uint32
+	ts    uint32
 	frame uint32
 	part  byte
 	key   bool // first packet of a keyframe
@@ -278,11 +280,12 @@ type got struct {
 // viewer subscribes to seat 0 (one audio, one video m-line) and records
 // every video packet.
 type viewer struct {
-	pc   *webrtc.PeerConnection
-	mu   sync.Mutex
-	pkts []got
-	srs  []srAt
-	wg   sync.WaitGroup
+	pc    *webrtc.PeerConnection
+	mu    sync.Mutex
+	pkts  []got // video
+	audio []got
+	srs   []srAt
+	wg    sync.WaitGroup
 }
 
 // srAt is a sender report the viewer received.
@@ -332,14 +335,20 @@ func startViewer(t *testing.T, r *sfu.Room, user string, l leg, ir *interceptor.
 			if err != nil {
 				return
 			}
-			if !video || len(pkt.Payload) < 7 {
-				continue
+			g := got{seq: pkt.SequenceNumber, ssrc: pkt.SSRC, ts: pkt.Timestamp, at: time.Now()}
+			switch {
+			case video && len(pkt.Payload) >= 7:
+				g.frame, g.part = binary.BigEndian.Uint32(pkt.Payload[2:]), pkt.Payload[6]
+				g.key = pkt.Payload[0]&0x10 != 0 && pkt.Payload[1]&1 == 0
+				v.mu.Lock()
+				v.pkts = append(v.pkts, g)
+				v.mu.Unlock()
+			case !video && len(pkt.Payload) >= 5:
+				g.frame = binary.BigEndian.Uint32(pkt.Payload[1:])
+				v.mu.Lock()
+				v.audio = append(v.audio, g)
+				v.mu.Unlock()
 			}
-			g := got{seq: pkt.SequenceNumber, ssrc: pkt.SSRC, frame: binary.BigEndian.Uint32(pkt.Payload[2:]),
-				part: pkt.Payload[6], key: pkt.Payload[0]&0x10 != 0 && pkt.Payload[1]&1 == 0, at: time.Now()}
-			v.mu.Lock()
-			v.pkts = append(v.pkts, g)
-			v.mu.Unlock()
 		}
 	})
 	_, answer, _, err := r.Subscribe(user, offerFor(t, pc, l), 0)
@@ -358,6 +367,18 @@ func (v *viewer) packets() []got {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return append([]got(nil), v.pkts...)
+}
+
+func (v *viewer) audioPackets() []got {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]got(nil), v.audio...)
+}
+
+func (v *viewer) senderReports() []srAt {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return append([]srAt(nil), v.srs...)
 }
 
 func (v *viewer) count() int {
