@@ -33,6 +33,8 @@ type countingWriter struct {
 	lastSeq  atomic.Uint32
 	firstSeq atomic.Int64 // -1 until the first packet
 	firstKey atomic.Bool
+	keep     bool                       // keep a copy of the last header written (fuzzing)
+	last     atomic.Pointer[rtp.Header] // when keep
 }
 
 func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
@@ -40,6 +42,10 @@ func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		w.firstKey.Store(media.IsKeyframe(media.CodecVP8, payload))
 	}
 	w.lastSeq.Store(uint32(h.SequenceNumber))
+	if w.keep {
+		hc := *h
+		w.last.Store(&hc)
+	}
 	w.own.Add(1)
 	w.n.Add(1)
 	return h.MarshalSize() + len(payload), nil // like Pion's SRTP writer once connected

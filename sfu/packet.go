@@ -41,7 +41,10 @@ func (p *packet) release() {
 // without the padding. It reports false for packets not worth forwarding.
 func (p *packet) parse(n int) bool {
 	hlen, err := p.hdr.Unmarshal(p.buf[:n])
-	if err != nil {
+	if err != nil || p.hdr.Version != 2 {
+		// pion/rtp does not check the version; forwarding a version-0
+		// header would hand viewers something that is not RTP (found by
+		// FuzzForward; the crasher is kept in testdata).
 		return false
 	}
 	end := n
