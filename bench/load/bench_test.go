@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -16,6 +17,14 @@ import (
 // CPU figures cover generator and server together: use seatbench for the
 // per-process split.
 func BenchmarkSeatsfuFanoutInProcess(b *testing.B) {
+	for _, viewers := range []int{30, 100} {
+		b.Run(fmt.Sprintf("viewers=%d", viewers), func(b *testing.B) {
+			benchSeatsfu(b, viewers)
+		})
+	}
+}
+
+func benchSeatsfu(b *testing.B, viewers int) {
 	env := signaltest.Start(b)
 	ctx := context.Background()
 	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, InProcess: true}, env.WSURL, env.Secret, "bench", 4)
@@ -24,7 +33,7 @@ func BenchmarkSeatsfuFanoutInProcess(b *testing.B) {
 	}
 	defer tgt.Close()
 	window := max(time.Duration(b.N)*time.Millisecond, time.Second)
-	r, err := Fanout(ctx, tgt, Config{Viewers: 30, Guests: 2, Warmup: 2 * time.Second, Duration: window})
+	r, err := Fanout(ctx, tgt, Config{Viewers: viewers, Guests: 2, Warmup: 2 * time.Second, Duration: window})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -32,4 +41,5 @@ func BenchmarkSeatsfuFanoutInProcess(b *testing.B) {
 	b.ReportMetric(r.CPUPerPacketUs, "µs-cpu/pkt(all)")
 	b.ReportMetric(r.LatencyP95Ms, "p95-ms")
 	b.ReportMetric(r.LossPct, "loss-%")
+	b.ReportMetric(r.ServerDrops, "sfu-queue-drops")
 }

@@ -149,6 +149,14 @@ func (s *stage) close() ([][]peer.TrackReport, []int64) {
 	return reports, subscribed
 }
 
+func (s *stage) forcedKeyframes() uint64 {
+	var n uint64
+	for _, p := range s.pubs {
+		n += p.ForcedKeyframes()
+	}
+	return n
+}
+
 func (s *stage) publishedPPS() float64 {
 	var pps float64
 	for _, p := range s.pubs {
@@ -215,6 +223,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	k0, _ := proc.SoftnetDrops()
 	q0, qErr := srv.Metric("seatsfu_dropped_packets_total")
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
+	f0 := st.forcedKeyframes()
 	if err := sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink); err != nil {
 		return nil, err
 	}
@@ -230,6 +239,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	res.KernelDrops = k1 - k0
 	p1, b1, t1 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
+	res.ForcedKeyframesPerSec = float64(st.forcedKeyframes()-f0) / t1.Sub(t0).Seconds()
 	st.sink.Measuring.Store(false)
 	bar.done()
 

@@ -65,8 +65,13 @@ type Result struct {
 	// packets went.
 	ServerDrops float64 `json:"serverQueueDrops"`
 	KernelDrops uint64  `json:"kernelBacklogDrops"`
-	WireDupPct  float64 `json:"wireDuplicatePct"`
-	WireLatePct float64 `json:"wireReorderPct"`
+	// ForcedKeyframesPerSec is how often the server's PLI/FIR made the
+	// publishers send an early keyframe (all publishers together). An SFU
+	// that asks on every viewer-queue overflow can feed its own overload:
+	// a keyframe is about five delta frames.
+	ForcedKeyframesPerSec float64 `json:"forcedKeyframesPerSec"`
+	WireDupPct            float64 `json:"wireDuplicatePct"`
+	WireLatePct           float64 `json:"wireReorderPct"`
 
 	JoinKeyframeP50Ms float64 `json:"joinToKeyframeP50Ms"`
 	JoinKeyframeP95Ms float64 `json:"joinToKeyframeP95Ms"`

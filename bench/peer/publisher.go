@@ -35,6 +35,7 @@ type outStream struct {
 	keyAsked atomic.Bool
 	pkt      rtp.Packet
 	sent     atomic.Uint64
+	forced   atomic.Uint64 // keyframes sent early because of PLI/FIR
 }
 
 // NewPublisher builds a publisher for the two specs and returns its offer.
@@ -134,6 +135,10 @@ func (p *Publisher) WaitConnected(timeout time.Duration) error {
 // Sent is the number of RTP packets written so far.
 func (p *Publisher) Sent() uint64 { return p.video.sent.Load() + p.audio.sent.Load() }
 
+// ForcedKeyframes counts keyframes sent early because the server asked
+// (PLI/FIR). Many of them mean the SFU keeps losing video and asking again.
+func (p *Publisher) ForcedKeyframes() uint64 { return p.video.forced.Load() }
+
 // StreamIDs returns the video and audio stream ids.
 func (p *Publisher) StreamIDs() (video, audio uint32) {
 	return p.video.gen.Spec().StreamID, p.audio.gen.Spec().StreamID
@@ -163,6 +168,7 @@ func (o *outStream) sendDue(now time.Time) {
 	for !o.next.After(now) {
 		if o.keyAsked.Swap(false) {
 			o.gen.ForceKeyframe()
+			o.forced.Add(1)
 		}
 		f := o.gen.Next(synth.MonoNow())
 		for i, payload := range f.Payloads {

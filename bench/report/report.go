@@ -133,6 +133,7 @@ func row(r *load.Result) []string {
 		f("%.2f / %.2f / %.2f", r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms),
 		f("%.3f (%.3f) [%.2f/%.2f]", r.LossPct, r.UnrecoveredPct, r.LossVideoPct, r.LossAudioPct),
 		pick(thr, f("%.0f / %d", r.ServerDrops, r.KernelDrops)),
+		pick(thr, f("%.1f", r.ForcedKeyframesPerSec)),
 		f("%.0f / %.0f", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms),
 		pick(r.HandoverCount > 0, f("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)),
 		pick(r.SeatOps > 0, f("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)),
@@ -155,8 +156,8 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | drops server/kernel | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | drops server/kernel | PLI keyframes/s | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
 	}

@@ -29,6 +29,7 @@ type options struct {
 	out, seatsfuBin                      string
 	targets                              []string
 	pin, progress                        bool
+	attempts                             int
 }
 
 func parseFlags(cmd string, args []string) (*options, error) {
@@ -47,6 +48,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	targets := fs.String("targets", "seatsfu,raw,naive", "servers to measure")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server and the generator to separate cores")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
+	fs.IntVar(&o.attempts, "attempts", 3, "measure a step again, up to this many times in all, while other processes make it noisy")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -68,6 +70,9 @@ func parseFlags(cmd string, args []string) (*options, error) {
 		default:
 			return nil, fmt.Errorf("-targets: unknown %q", t)
 		}
+	}
+	if o.attempts < 1 {
+		return nil, fmt.Errorf("-attempts must be at least 1")
 	}
 	if o.guests < 0 || o.guests > 9 {
 		return nil, fmt.Errorf("-guests must be 0..9")
@@ -119,7 +124,7 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 	b.run.Notes = append(b.run.Notes,
 		"Servers run as separate processes on 127.0.0.1; CPU is utime+stime from /proc/<pid>/stat over the measuring window; goroutines from the server's /metrics go_goroutines.",
 		"Forwarded pkt/s are counted at the viewers. Loss is end to end on the publishers' packet index (viewers send no NACKs, so unrecovered ≈ loss).",
-		fmt.Sprintf("The machine is shared: a fan-out/join step during which other processes used over %d %% of a core is measured again (up to %d times, the quietest kept); ⚠noisy marks one that stayed noisy, and ratios and saturation leave noisy steps out. 'softirq' is kernel time, mostly loopback delivery of forwarded packets, charged to no process.", load.NoisyOtherPct, attempts),
+		fmt.Sprintf("The machine is shared: a fan-out/join step during which other processes used over %d %% of a core is measured again (up to %d times, the quietest kept); ⚠noisy marks one that stayed noisy, and ratios and saturation leave noisy steps out. 'softirq' is kernel time, mostly loopback delivery of forwarded packets, charged to no process.", load.NoisyOtherPct, o.attempts),
 		"raw = one ingress decrypted once, then per viewer SRTP (AES-GCM) + sendmsg on one socket (keys over HTTP, no per-viewer ICE/DTLS); naive = Pion TrackLocalStaticRTP fan-out with default interceptors, one PC per viewer.")
 
 	var seatsfuBin string
@@ -300,16 +305,12 @@ func (b *bench) plan(cmd string) []job {
 	return jobs
 }
 
-// attempts bounds how often a step measured while other processes were
-// busy (load.Result.Noisy) is repeated.
-const attempts = 3
-
 // runJob runs one job, repeating a noisy fan-out/join window up to
 // attempts times and keeping the quietest; the report flags one that
 // stayed noisy.
 func (b *bench) runJob(ctx context.Context, j job, seatsfuBin string) error {
 	var best *load.Result
-	for i := 1; i <= attempts; i++ {
+	for i := 1; i <= b.o.attempts; i++ {
 		r, err := b.runOnce(ctx, j, seatsfuBin)
 		if err != nil {
 			if best != nil {
