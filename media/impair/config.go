@@ -52,8 +52,17 @@ type Config struct {
 	Jitter    time.Duration // uniform extra delay in [0, Jitter)
 	Reorder   float64       // probability a packet is held back ReorderBy so later ones overtake it
 	ReorderBy time.Duration // default 10 ms
-	Duplicate float64       // probability a packet is sent twice
-	RateBps   int64         // link rate in bit/s; 0 = unlimited
+	Duplicate float64       // probability a packet is sent twice (for SRTP: a replay)
+	// ReplayAfter delays a duplicate's second copy, so it arrives as a
+	// replay of a packet long since received (0: right behind the first).
+	ReplayAfter time.Duration
+	// Corrupt is the probability a packet gets one byte flipped past its
+	// first 12 (for SRTP/SRTCP: an authentication failure); Truncate the
+	// probability it is cut to a random shorter length. Neither changes
+	// the fates the other fields draw.
+	Corrupt  float64
+	Truncate float64
+	RateBps  int64 // link rate in bit/s; 0 = unlimited
 	// QueueBytes bounds the backlog of the rate-limited link; a packet that
 	// would overflow it is dropped (default 64 KiB).
 	QueueBytes int
@@ -67,7 +76,7 @@ func (c Config) Validate() error {
 	for _, p := range []struct {
 		name string
 		v    float64
-	}{{"Loss", c.Loss}, {"Reorder", c.Reorder}, {"Duplicate", c.Duplicate}, {"Burst.P", c.Burst.P}, {"Burst.R", c.Burst.R}} {
+	}{{"Loss", c.Loss}, {"Reorder", c.Reorder}, {"Duplicate", c.Duplicate}, {"Corrupt", c.Corrupt}, {"Truncate", c.Truncate}, {"Burst.P", c.Burst.P}, {"Burst.R", c.Burst.R}} {
 		if math.IsNaN(p.v) || p.v < 0 || p.v > 1 {
 			return fmt.Errorf("impair: %s = %v, want a probability in [0, 1]", p.name, p.v)
 		}
@@ -78,7 +87,7 @@ func (c Config) Validate() error {
 	if c.Burst.MeanBurst != 0 && c.Loss >= 1 {
 		return fmt.Errorf("impair: Burst.MeanBurst needs Loss < 1")
 	}
-	if c.Delay < 0 || c.Jitter < 0 || c.ReorderBy < 0 {
+	if c.Delay < 0 || c.Jitter < 0 || c.ReorderBy < 0 || c.ReplayAfter < 0 {
 		return fmt.Errorf("impair: negative delay")
 	}
 	if c.RateBps < 0 || c.QueueBytes < 0 || c.QueueLen < 0 {

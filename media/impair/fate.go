@@ -7,18 +7,23 @@ import (
 
 // fate is what happens to one packet.
 type fate struct {
-	drop   bool
-	copies int           // 1, or 2 when duplicated
-	delay  time.Duration // from arrival to release
+	drop     bool
+	copies   int           // 1, or 2 when duplicated
+	delay    time.Duration // from arrival to release
+	dupDelay time.Duration // extra delay of the second copy
+	// Damage: flip the byte at corruptAt (if ≥ 0), keep only the first
+	// truncateTo bytes (if ≥ 0).
+	corruptAt, truncateTo int
 }
 
 // chooser decides each packet's fate from one seeded generator, in arrival
 // order: the same seed and the same arrivals give the same fates. Not safe
 // for concurrent use; the relay serialises calls per direction.
 type chooser struct {
-	cfg Config
-	rng *rand.Rand
-	bad bool // Gilbert–Elliott state
+	cfg    Config
+	rng    *rand.Rand
+	damage *rand.Rand // its own stream, so damage never shifts other fates
+	bad    bool       // Gilbert–Elliott state
 
 	// The rate-limited link: when it is next free to start sending.
 	linkFree time.Time
@@ -26,7 +31,7 @@ type chooser struct {
 
 func newChooser(cfg Config) *chooser {
 	cfg = cfg.withDefaults()
-	return &chooser{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed))}
+	return &chooser{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), damage: rand.New(rand.NewSource(cfg.Seed ^ 0x5eed))}
 }
 
 // decide draws the fate of a packet of size bytes arriving at now. It draws
@@ -56,9 +61,16 @@ func (c *chooser) decide(size int, now time.Time) fate {
 		return fate{drop: true}
 	}
 
-	f := fate{copies: 1, delay: c.cfg.Delay}
+	f := fate{copies: 1, delay: c.cfg.Delay, corruptAt: -1, truncateTo: -1}
 	if dupDraw < c.cfg.Duplicate {
 		f.copies = 2
+		f.dupDelay = c.cfg.ReplayAfter
+	}
+	if c.cfg.Corrupt > 0 && c.damage.Float64() < c.cfg.Corrupt && size > 12 {
+		f.corruptAt = 12 + c.damage.Intn(size-12)
+	}
+	if c.cfg.Truncate > 0 && c.damage.Float64() < c.cfg.Truncate && size > 1 {
+		f.truncateTo = c.damage.Intn(size)
 	}
 	if c.cfg.Jitter > 0 {
 		f.delay += time.Duration(jitterDraw * float64(c.cfg.Jitter))

@@ -138,3 +138,53 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal("nil target accepted")
 	}
 }
+
+// Corrupt and Truncate damage about their share of packets, within the
+// packet, and leave every other fate as it was for the same seed.
+func TestCorruptTruncateAndDelayedReplay(t *testing.T) {
+	plain := newChooser(Config{Seed: 7, Loss: 0.1, Duplicate: 0.1})
+	damaged := newChooser(Config{Seed: 7, Loss: 0.1, Duplicate: 0.1, ReplayAfter: time.Second, Corrupt: 0.2, Truncate: 0.1})
+	now := time.Unix(0, 0)
+	var corrupted, truncated, replays int
+	const n = 10000
+	for i := 0; i < n; i++ {
+		a, b := plain.decide(100, now), damaged.decide(100, now)
+		if a.drop != b.drop || a.copies != b.copies || a.delay != b.delay {
+			t.Fatalf("packet %d: damage changed the fate %+v → %+v", i, a, b)
+		}
+		if b.drop {
+			continue
+		}
+		if b.corruptAt >= 0 {
+			corrupted++
+			if b.corruptAt < 12 || b.corruptAt >= 100 {
+				t.Fatalf("corrupt byte %d of 100", b.corruptAt)
+			}
+		}
+		if b.truncateTo >= 0 {
+			truncated++
+			if b.truncateTo >= 100 {
+				t.Fatalf("truncated to %d of 100", b.truncateTo)
+			}
+		}
+		if b.copies == 2 {
+			replays++
+			if b.dupDelay != time.Second {
+				t.Fatalf("replay delay %v", b.dupDelay)
+			}
+		}
+	}
+	kept := float64(n) * 0.9
+	if c := float64(corrupted) / kept; c < 0.17 || c > 0.23 {
+		t.Errorf("corrupted %.3f, want ~0.2", c)
+	}
+	if c := float64(truncated) / kept; c < 0.08 || c > 0.12 {
+		t.Errorf("truncated %.3f, want ~0.1", c)
+	}
+	if replays == 0 {
+		t.Error("no replays")
+	}
+	if err := (Config{Corrupt: 2}).Validate(); err == nil {
+		t.Error("Corrupt 2 accepted")
+	}
+}

@@ -278,9 +278,19 @@ func (d *direction) offer(pkt []byte, s *session) {
 		return
 	}
 	cp := append([]byte(nil), pkt...)
+	if f.corruptAt >= 0 && f.corruptAt < len(cp) {
+		cp[f.corruptAt] ^= 0xff
+	}
+	if f.truncateTo >= 0 && f.truncateTo < len(cp) {
+		cp = cp[:f.truncateTo]
+	}
 	for i := 0; i < f.copies; i++ {
+		release := now.Add(f.delay)
+		if i > 0 {
+			release = release.Add(f.dupDelay)
+		}
 		select {
-		case d.queue <- item{release: now.Add(f.delay), order: order + uint64(i), pkt: cp, s: s}:
+		case d.queue <- item{release: release, order: order + uint64(i), pkt: cp, s: s}:
 			if i > 0 {
 				d.dup.Add(1)
 			}
