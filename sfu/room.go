@@ -52,6 +52,13 @@ func newRoom(s *SFU, sr *seat.Room, cfg RoomConfig) *Room {
 
 func (r *Room) ID() string { return r.id }
 
+// ViewerCount is the number of subscribe connections the room serves now.
+func (r *Room) ViewerCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.viewers)
+}
+
 // MaxSeats is the room's seat count, owner's included.
 func (r *Room) MaxSeats() int { return r.maxSeats }
 
