@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,44 @@ import (
 // fan-out harness: a real source, viewer queue, slot and rewriter, with a
 // counting writer instead of Pion). The RTP and RTCP parsers underneath are
 // pion/rtp and media.Feedback (fuzzed in media).
+
+// rig is one video source feeding one viewer slot whose writer the fuzz
+// body drives by hand. The room and metrics are shared by a target's
+// executions; everything with state is built fresh for each, and small, so
+// the fuzzer spends its time in the code under test.
+type rig struct {
+	src *source
+	v   *viewer
+	sl  *slot
+	w   *countingWriter
+}
+
+func newRigRoom(tb testing.TB) *Room {
+	tb.Helper()
+	fo := newFanout(tb, 0, 0, 8, 0)
+	return fo.src.pub.room
+}
+
+func newRig(r *Room) rig {
+	src := newSource(&publisher{room: r, user: "owner"}, videoIdx, media.CodecVP8, nil, nil)
+	src.cache.Store(media.NewCache(media.MinCacheSize))
+	src.seatIdx, src.gop = 0, media.NewGOPCache(64, 64<<10)
+	v := newViewer(r, "viewer", nil, 16)
+	sl := &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: r.s.newSlotTrack(videoIdx, 0)}
+	w := &countingWriter{n: new(atomic.Int64), keep: true}
+	w.firstSeq.Store(-1)
+	sl.track.bound.Store(&boundTrack{w: w, ssrc: 1000, pt: 96})
+	sl.binding.Store(&binding{src: src})
+	v.slots = []*slot{sl}
+	src.sinks.Store(&[]*slot{sl})
+	return rig{src: src, v: v, sl: sl, w: w}
+}
+
+func (g rig) close() {
+	g.src.up.stop()
+	g.v.stop()
+	g.v.drain()
+}
 
 func marshalRTP(tb testing.TB, h rtp.Header, payload []byte) []byte {
 	tb.Helper()
@@ -38,13 +77,11 @@ func FuzzForward(f *testing.F) {
 	f.Add([]byte{0xa0, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 42, 0x10, 0x00, 0, 0, 0, 9}) // padding longer than the payload
 	f.Add([]byte{0x8f, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 42})                         // 15 CSRCs announced, none present
 	f.Add([]byte{0x90, 96, 0, 1, 0, 0, 0, 1, 0, 0, 0, 42, 0xbe, 0xde, 0xff, 0xff}) // extension longer than the packet
+	room := newRigRoom(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fo := newFanout(t, 1, 1, 8, 0) // one viewer, no writer goroutine: driven by hand
-		defer fo.stop()
-		defer fo.src.up.stop()
-		src, v := fo.src, fo.viewers[0]
-		sl, w := v.slots[0], fo.writers[0]
-		w.keep = true
+		g := newRig(room)
+		defer g.close()
+		src, v, sl, w := g.src, g.v, g.sl, g.w
 
 		pk := getPacket()
 		n := copy(pk.buf[:], data)
@@ -105,12 +142,11 @@ func FuzzFeedback(f *testing.F) {
 	f.Add(mustRTCP(&rtcp.ReceiverReport{SSRC: 5, Reports: []rtcp.ReceptionReport{{SSRC: 1000, LastSenderReport: 0xffffffff, Delay: 0xffffffff}}}))
 	f.Add([]byte{0x81, 205, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 3, 0xe8})                               // NACK whose length field overruns
 	f.Add([]byte{0x8f, 205, 0, 4, 0, 0, 0, 1, 0, 0, 3, 0xe8, 0, 1, 0xff, 0xff, 0xff, 0xff, 0, 0}) // TWCC with absurd counts
+	room := newRigRoom(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fo := newFanout(t, 1, 1, 16, 0)
-		defer fo.stop()
-		defer fo.src.up.stop()
-		src, v := fo.src, fo.viewers[0]
-		sl, w := v.slots[0], fo.writers[0]
+		g := newRig(room)
+		defer g.close()
+		src, v, sl, w := g.src, g.v, g.sl, g.w
 		// Ten packets forwarded, so NACKs have something to map to.
 		for seq := uint16(1); seq <= 10; seq++ {
 			pk := getPacket()
