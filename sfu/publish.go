@@ -156,26 +156,18 @@ func (p *publisher) stop() {
 }
 
 // disowned reports whether the seat controller cleared this publisher's
-// publishing: a track it reported as arriving shows "off" although the kind
-// is neither locked nor muted. That is what Disconnect (and a resumed join)
-// do: the connection's media must stop and the user publish again. Called
-// with room.mu held.
-func (p *publisher) disowned(view seat.Seat) bool {
+// publishing: a track it reported as arriving is no longer publishing in the
+// controller's eyes. That is what Disconnect (and a resumed join) do: the
+// connection's media must stop and the user publish again. Called with
+// room.mu held.
+func (p *publisher) disowned() bool {
+	audio, video := p.room.seat.Publishing(p.user)
 	for kind, src := range p.sources {
 		if src == nil || !src.reported {
 			continue
 		}
-		dev, locked := view.Microphone, view.AudioLocked
-		if kind == videoIdx {
-			dev, locked = view.Camera, view.VideoLocked
-		}
-		if !locked && dev == seat.DeviceOff {
-			// Off though not locked: either muted (Allowed says so) or not
-			// publishing any more.
-			_, a, v := p.room.seat.Allowed(view.Index)
-			if (kind == audioIdx && a) || (kind == videoIdx && v) {
-				return true
-			}
+		if (kind == audioIdx && !audio) || (kind == videoIdx && !video) {
+			return true
 		}
 	}
 	return false

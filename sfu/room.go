@@ -200,12 +200,8 @@ func (r *Room) reconcile() {
 	// Publishers whose user lost the seat, or whose publishing the
 	// controller cleared, are dropped here (the loop below then gates their
 	// sources) and closed in the background.
-	var views []seat.Seat
-	if !r.ended && len(r.publishers) > 0 {
-		views = r.seat.Seats()
-	}
 	for user, p := range r.publishers {
-		if r.ended || r.seat.SeatOf(user) == seat.NoSeat || p.disowned(views[r.seat.SeatOf(user)]) {
+		if r.ended || r.seat.SeatOf(user) == seat.NoSeat || p.disowned() {
 			delete(r.publishers, user)
 			p.stop()
 		}
