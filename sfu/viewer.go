@@ -496,8 +496,18 @@ func (sl *slot) retransmit(seq uint16) {
 }
 
 // readRTCP serves a slot's RTCP from the viewer until the connection
-// closes. Pion hands each sender the compound packets that name its SSRC,
-// so one reader per slot is needed (see DESIGN in engine.go).
+// closes.
+//
+// Why one goroutine per slot (a viewer costs 2×slots+1: these, and its
+// writer): Pion's SRTCP session hands each compound packet to the read
+// stream of every SSRC it names, and a v4 peer connection has no single
+// place to read all of its RTCP; a stream nobody reads fills its bounded
+// buffer and then drops, so a slot without a reader would lose its viewer's
+// NACKs and PLIs. One goroutine polling every sender with read deadlines
+// would add up to a polling period to every NACK's service time. A parked
+// reader costs a few KiB of stack and no CPU; with the interceptors gone
+// from subscriber connections (engine.go) there is no other per-viewer
+// goroutine of ours.
 func (sl *slot) readRTCP() {
 	buf := make([]byte, defaultReceiveMTU)
 	var fb media.Feedback
