@@ -149,6 +149,23 @@ func (s *stage) close() ([][]peer.TrackReport, []int64) {
 	return reports, subscribed
 }
 
+// sourceTally is the viewers' source-index totals at one moment.
+type sourceTally struct{ expected, gaps uint64 }
+
+func (s *stage) tally() sourceTally {
+	s.mu.Lock()
+	views := append([]Viewer(nil), s.views...)
+	s.mu.Unlock()
+	var t sourceTally
+	for _, v := range views {
+		for _, tr := range v.Report() {
+			t.expected += tr.Expected
+			t.gaps += tr.Source.Gaps
+		}
+	}
+	return t
+}
+
 func (s *stage) forcedKeyframes() uint64 {
 	var n uint64
 	for _, p := range s.pubs {
@@ -221,6 +238,8 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	g0, _ := proc.ReadUsage(os.Getpid())
 	m0, _ := proc.ReadMachine()
 	k0, _ := proc.SoftnetDrops()
+	r0, _ := proc.UDPRcvbufErrors()
+	w0 := st.tally()
 	q0, qErr := srv.Metric("seatsfu_dropped_packets_total")
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	f0 := st.forcedKeyframes()
@@ -234,6 +253,12 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	gen1, _ := proc.ReadUsage(os.Getpid())
 	m1, _ := proc.ReadMachine()
 	k1, _ := proc.SoftnetDrops()
+	r1, _ := proc.UDPRcvbufErrors()
+	w1 := st.tally()
+	res.SocketDrops = r1 - r0
+	if e := w1.expected - w0.expected; e > 0 {
+		res.WindowLossPct = 100 * float64(w1.gaps-w0.gaps) / float64(e)
+	}
 	if q1, err := srv.Metric("seatsfu_dropped_packets_total"); err == nil && qErr == nil {
 		res.ServerDrops = q1 - q0
 	}

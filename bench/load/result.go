@@ -54,7 +54,10 @@ type Result struct {
 	LatencyP95Ms float64 `json:"latencyP95Ms"`
 	LatencyP99Ms float64 `json:"latencyP99Ms"`
 
+	// LossPct counts every packet of the viewers' lifetimes, joins
+	// included; WindowLossPct only the measuring window's.
 	LossPct        float64 `json:"lossPct"`
+	WindowLossPct  float64 `json:"windowLossPct"`
 	LossVideoPct   float64 `json:"lossVideoPct"`
 	LossAudioPct   float64 `json:"lossAudioPct"`
 	UnrecoveredPct float64 `json:"unrecoveredLossPct"`
@@ -65,6 +68,9 @@ type Result struct {
 	// packets went.
 	ServerDrops float64 `json:"serverQueueDrops"`
 	KernelDrops uint64  `json:"kernelBacklogDrops"`
+	// SocketDrops is UDP datagrams the kernel dropped on full socket
+	// receive buffers in the window, machine-wide (server and viewers).
+	SocketDrops uint64 `json:"udpRcvbufDrops"`
 	// ForcedKeyframesPerSec is how often the server's PLI/FIR made the
 	// publishers send an early keyframe (all publishers together). An SFU
 	// that asks on every viewer-queue overflow can feed its own overload:

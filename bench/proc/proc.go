@@ -330,3 +330,36 @@ func parseSoftnet(s string) (uint64, error) {
 	}
 	return sum, nil
 }
+
+// UDPRcvbufErrors reads the kernel's count of UDP datagrams dropped because
+// a socket's receive buffer was full (/proc/net/snmp, Udp RcvbufErrors),
+// machine-wide: a server that reads its socket too slowly, or a burst that
+// outruns a viewer's buffer, shows up here.
+func UDPRcvbufErrors() (uint64, error) {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, err
+	}
+	return parseSNMP(string(b), "Udp:", "RcvbufErrors")
+}
+
+func parseSNMP(s, table, field string) (uint64, error) {
+	var names []string
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != table {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, n := range names {
+			if n == field && i < len(f) {
+				return strconv.ParseUint(f[i], 10, 64)
+			}
+		}
+		break
+	}
+	return 0, fmt.Errorf("proc: no %s %s in snmp", table, field)
+}

@@ -78,3 +78,16 @@ func TestParseSoftnet(t *testing.T) {
 		t.Fatal("garbage parsed")
 	}
 }
+
+func TestParseSNMP(t *testing.T) {
+	text := "Ip: Forwarding\nIp: 1\nUdp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors\nUdp: 10 0 7 12 7\n"
+	if n, err := parseSNMP(text, "Udp:", "RcvbufErrors"); err != nil || n != 7 {
+		t.Fatalf("RcvbufErrors = %d, %v", n, err)
+	}
+	if _, err := parseSNMP(text, "Udp:", "Nope"); err == nil {
+		t.Fatal("missing field found")
+	}
+	if _, err := UDPRcvbufErrors(); err != nil {
+		t.Fatal(err)
+	}
+}

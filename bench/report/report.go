@@ -39,9 +39,9 @@ type Saturation struct {
 	NoisySkipped int `json:"noisyStepsLeftOut"`
 }
 
-// SaturationRule: loss ≤ 0.1 % and p95 latency ≤ the target's p95 at its
+// SaturationRule: steady-state (measuring-window) loss ≤ 0.1 % and p95 latency ≤ the target's p95 at its
 // smallest step + 50 ms.
-const SaturationRule = "loss ≤ 0.1 % and p95 ≤ (p95 at the smallest V) + 50 ms"
+const SaturationRule = "measuring-window loss ≤ 0.1 % and p95 ≤ (p95 at the smallest V) + 50 ms"
 
 // FindSaturation steps through one target's fan-out results by viewers.
 func FindSaturation(results []*load.Result) Saturation {
@@ -67,8 +67,8 @@ func FindSaturation(results []*load.Result) Saturation {
 	limit := rs[0].LatencyP95Ms + 50
 	for _, r := range rs {
 		switch {
-		case r.LossPct > 0.1:
-			s.Reason = fmt.Sprintf("V=%d lost %.2f %%", r.Viewers, r.LossPct)
+		case r.WindowLossPct > 0.1:
+			s.Reason = fmt.Sprintf("V=%d lost %.2f %%", r.Viewers, r.WindowLossPct)
 			return s
 		case r.LatencyP95Ms > limit:
 			s.Reason = fmt.Sprintf("V=%d p95 %.1f ms > %.1f ms", r.Viewers, r.LatencyP95Ms, limit)
@@ -132,7 +132,8 @@ func row(r *load.Result) []string {
 		pick(thr, f("%.2f", r.GoroutinesPerViewer)),
 		f("%.2f / %.2f / %.2f", r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms),
 		f("%.3f (%.3f) [%.2f/%.2f]", r.LossPct, r.UnrecoveredPct, r.LossVideoPct, r.LossAudioPct),
-		pick(thr, f("%.0f / %d", r.ServerDrops, r.KernelDrops)),
+		pick(thr, f("%.3f", r.WindowLossPct)),
+		pick(thr, f("%.0f / %d / %d", r.ServerDrops, r.KernelDrops, r.SocketDrops)),
 		pick(thr, f("%.1f", r.ForcedKeyframesPerSec)),
 		f("%.0f / %.0f", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms),
 		pick(r.HandoverCount > 0, f("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)),
@@ -156,8 +157,8 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | drops server/kernel | PLI keyframes/s | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf | PLI keyframes/s | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
 	}

@@ -17,7 +17,7 @@ func result(target string, v int, p95, loss float64) *load.Result {
 	for i := 1; i <= 100; i++ {
 		h.Record(time.Duration(i) * 100 * time.Microsecond)
 	}
-	return &load.Result{Scenario: "fanout", Target: target, Viewers: v, Connected: v, LatencyP95Ms: p95, LossPct: loss, CPUPerPacketUs: 3, Latency: h}
+	return &load.Result{Scenario: "fanout", Target: target, Viewers: v, Connected: v, LatencyP95Ms: p95, LossPct: loss, WindowLossPct: loss, CPUPerPacketUs: 3, Latency: h}
 }
 
 func TestFindSaturation(t *testing.T) {
