@@ -213,6 +213,15 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	base, _ := srv.Usage()
 	baseG, _ := srv.Metric("go_goroutines")
+	joinDrops0, _ := proc.UDPRcvbufErrors()
+	portDrops := func() uint64 {
+		if srv.UDPPort == 0 {
+			return 0
+		}
+		n, _ := proc.UDPPortDrops(srv.UDPPort)
+		return n
+	}
+	sd0 := portDrops()
 
 	bar := newBar(cfg.Progress, fmt.Sprintf("%s %s V=%d", res.Scenario, srv.Name, cfg.Viewers))
 	connected := 0
@@ -239,6 +248,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	m0, _ := proc.ReadMachine()
 	k0, _ := proc.SoftnetDrops()
 	r0, _ := proc.UDPRcvbufErrors()
+	res.JoinSocketDrops = r0 - joinDrops0
 	w0 := st.tally()
 	q0, qErr := srv.Metric("seatsfu_dropped_packets_total")
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
@@ -256,6 +266,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	r1, _ := proc.UDPRcvbufErrors()
 	w1 := st.tally()
 	res.SocketDrops = r1 - r0
+	res.ServerSocketDrops = portDrops() - sd0
 	if e := w1.expected - w0.expected; e > 0 {
 		res.WindowLossPct = 100 * float64(w1.gaps-w0.gaps) / float64(e)
 	}

@@ -71,6 +71,15 @@ type Result struct {
 	// SocketDrops is UDP datagrams the kernel dropped on full socket
 	// receive buffers in the window, machine-wide (server and viewers).
 	SocketDrops uint64 `json:"udpRcvbufDrops"`
+	// JoinSocketDrops is the same count while viewers connected and warmed
+	// up: a keyframe replay burst larger than a viewer's socket buffer
+	// lands here.
+	JoinSocketDrops uint64 `json:"udpRcvbufDropsDuringJoin"`
+	// ServerSocketDrops is the part of all rcvbuf drops, joins and window
+	// together, that hit the server's own media socket (seatsfu's UDP mux:
+	// ingress from publishers and every viewer's RTCP); the rest hit
+	// viewers' sockets.
+	ServerSocketDrops uint64 `json:"serverSocketDrops"`
 	// ForcedKeyframesPerSec is how often the server's PLI/FIR made the
 	// publishers send an early keyframe (all publishers together). An SFU
 	// that asks on every viewer-queue overflow can feed its own overload:

@@ -27,6 +27,9 @@ type Server struct {
 	BaseURL string
 	// Pinned says how the process was pinned to its core, or why not.
 	Pinned string
+	// UDPPort is the server's one media port (seatsfu's ICE UDP mux), 0
+	// when it has many; it lets a scenario count drops on that socket.
+	UDPPort int
 	// InProcess marks a server sharing the generator's process: its CPU
 	// figures then include the generator's (smoke runs only).
 	InProcess bool

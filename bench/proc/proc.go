@@ -363,3 +363,48 @@ func parseSNMP(s, table, field string) (uint64, error) {
 	}
 	return 0, fmt.Errorf("proc: no %s %s in snmp", table, field)
 }
+
+// UDPPortDrops sums the per-socket "drops" column of /proc/net/udp and
+// /proc/net/udp6 for sockets bound to port: how many datagrams the kernel
+// threw away because that socket's receive buffer was full. Only sockets
+// still open are counted.
+func UDPPortDrops(port int) (uint64, error) {
+	var sum uint64
+	for _, f := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		n, err := parseUDPDrops(string(b), port)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+func parseUDPDrops(s string, port int) (uint64, error) {
+	var sum uint64
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		if len(f) < 13 {
+			return 0, errors.New("proc: malformed /proc/net/udp")
+		}
+		_, hexPort, ok := strings.Cut(f[1], ":")
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if err != nil || int(p) != port {
+			continue
+		}
+		d, err := strconv.ParseUint(f[len(f)-1], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("proc: /proc/net/udp drops: %w", err)
+		}
+		sum += d
+	}
+	return sum, nil
+}

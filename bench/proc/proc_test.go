@@ -91,3 +91,17 @@ func TestParseSNMP(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestParseUDPDrops(t *testing.T) {
+	text := `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+ 7328: 0100007F:BFF3 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 626410 2 000000004f2149c0 12
+ 7329: 00000000:BFF3 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 626411 2 000000004f2149c1 3
+ 7330: 0100007F:1F90 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 626412 2 000000004f2149c2 99
+`
+	if n, err := parseUDPDrops(text, 0xBFF3); err != nil || n != 15 {
+		t.Fatalf("drops on 0xBFF3 = %d, %v; want 15", n, err)
+	}
+	if n, _ := parseUDPDrops(text, 1); n != 0 {
+		t.Fatalf("drops on an unused port = %d", n)
+	}
+}

@@ -133,12 +133,19 @@ func row(r *load.Result) []string {
 		f("%.2f / %.2f / %.2f", r.LatencyP50Ms, r.LatencyP95Ms, r.LatencyP99Ms),
 		f("%.3f (%.3f) [%.2f/%.2f]", r.LossPct, r.UnrecoveredPct, r.LossVideoPct, r.LossAudioPct),
 		pick(thr, f("%.3f", r.WindowLossPct)),
-		pick(thr, f("%.0f / %d / %d", r.ServerDrops, r.KernelDrops, r.SocketDrops)),
+		pick(thr, f("%.0f / %d / %d (%d)", r.ServerDrops, r.KernelDrops, r.SocketDrops, r.ServerSocketDrops)),
 		pick(thr, f("%.1f", r.ForcedKeyframesPerSec)),
-		f("%.0f / %.0f", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms),
+		f("%.0f / %.0f%s", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, joinDrops(r)),
 		pick(r.HandoverCount > 0, f("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)),
 		pick(r.SeatOps > 0, f("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)),
 	}
+}
+
+func joinDrops(r *load.Result) string {
+	if r.Scenario != "fanout" && r.Scenario != "join" {
+		return ""
+	}
+	return fmt.Sprintf(" (%d)", r.JoinSocketDrops)
 }
 
 func noisy(r *load.Result) string {
@@ -157,7 +164,7 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf | PLI keyframes/s | join→key p50/p95 ms | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf (server socket) | PLI keyframes/s | join→key p50/p95 ms (rcvbuf drops while joining) | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))

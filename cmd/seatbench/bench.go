@@ -227,8 +227,9 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	spec := proc.Spec{Name: name, BaseURL: base, CPU: b.serverCPU, Stderr: b.log}
 	var secret []byte
+	var udp int
 	if name == "seatsfu" {
-		udp, err := proc.FreeUDPPort()
+		udp, err = proc.FreeUDPPort()
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +250,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned}}
+	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned, UDPPort: udp}}
 	if name == "seatsfu" {
 		ws := fmt.Sprintf("ws://127.0.0.1:%d/v1/rtc", port)
 		s.open = func(ctx context.Context, room string, seats int) (load.Target, error) {
