@@ -377,7 +377,8 @@ func (sl *slot) forward(it item) {
 	sl.hdr = it.p.hdr
 	sl.hdr.Extension, sl.hdr.Extensions = false, nil
 	sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
-	if !sl.rw.Rewrite(&sl.hdr, time.Now()) {
+	now := time.Now() // once per packet: this clock read is a measurable share of forwarding
+	if !sl.rw.Rewrite(&sl.hdr, now) {
 		return
 	}
 	sl.hdr.PayloadType = bt.pt
@@ -387,7 +388,7 @@ func (sl *slot) forward(it item) {
 	m := src.pub.room.s.m
 	m.forwardedPackets[sl.kind].Inc()
 	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
-	sl.report(src, bt, time.Now())
+	sl.report(src, bt, now)
 }
 
 // send writes sl.hdr and payload and counts them for the sender reports. A
