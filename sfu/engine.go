@@ -103,11 +103,11 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 	if err != nil {
 		return nil, nil, nil, video, err
 	}
-	pubME, err := newMediaEngine(video)
+	pubME, err := newMediaEngine(video, false)
 	if err != nil {
 		return nil, nil, nil, video, err
 	}
-	subME, err := newMediaEngine(video)
+	subME, err := newMediaEngine(video, true)
 	if err != nil {
 		return nil, nil, nil, video, err
 	}
@@ -165,13 +165,30 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 	return pub, sub, m, video, nil
 }
 
-func newMediaEngine(video webrtc.RTPCodecParameters) (*webrtc.MediaEngine, error) {
+// newMediaEngine registers Opus and the room's video codec. With rtx, video
+// retransmissions may also be negotiated (RFC 4588, payload type video+1):
+// subscribers that accept it get viewers' NACKs answered on a separate RTX
+// SSRC, which no SRTP replay window can refuse as a late duplicate; the
+// others get same-SSRC resends. Publish connections do not offer RTX, so
+// publishers resend on their media SSRC, which Pion's NACK generator and
+// the SFU's reader see as the late packet it is.
+func newMediaEngine(video webrtc.RTPCodecParameters, rtx bool) (*webrtc.MediaEngine, error) {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(opusCodec(), webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, err
 	}
 	if err := me.RegisterCodec(video, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
+	}
+	if rtx {
+		r := webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: video.ClockRate,
+				SDPFmtpLine: fmt.Sprintf("apt=%d", video.PayloadType)},
+			PayloadType: video.PayloadType + 1,
+		}
+		if err := me.RegisterCodec(r, webrtc.RTPCodecTypeVideo); err != nil {
+			return nil, err
+		}
 	}
 	return me, nil
 }

@@ -35,6 +35,7 @@ type countingWriter struct {
 	firstKey atomic.Bool
 	keep     bool                       // keep a copy of the last header written (fuzzing)
 	last     atomic.Pointer[rtp.Header] // when keep
+	lastOSN  atomic.Uint32              // when keep: the first two payload bytes
 }
 
 func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
@@ -45,6 +46,9 @@ func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if w.keep {
 		hc := *h
 		w.last.Store(&hc)
+		if len(payload) >= 2 {
+			w.lastOSN.Store(uint32(payload[0])<<8 | uint32(payload[1]))
+		}
 	}
 	w.own.Add(1)
 	w.n.Add(1)
@@ -227,5 +231,31 @@ func TestNackIsServedFromTheSharedCache(t *testing.T) {
 	m := f.src.pub.room.s.m
 	if got := counterValue(t, m.retransmitted); got != 1 {
 		t.Errorf("retransmitted_packets_total = %v, want 1", got)
+	}
+}
+
+// With RTX negotiated a NACK is answered on the RTX SSRC and payload type,
+// on the RTX stream's own numbering, the original sequence number first in
+// the payload (RFC 4588 §4).
+func TestNackIsAnsweredOverRTXWhenNegotiated(t *testing.T) {
+	f := newFanout(t, 1, 0, 64, 10)
+	defer f.stop()
+	w, v := f.writers[0], f.viewers[0]
+	w.keep = true
+	bt := *v.slots[0].track.bound.Load()
+	bt.rtxSSRC, bt.rtxPT = 2000, 97
+	v.slots[0].track.bound.Store(&bt)
+	f.src.read()
+	eventually(t, 5*time.Second, "10 packets", func() bool { return w.own.Load() == 10 })
+
+	v.push(item{sl: v.slots[0], nack: true, seq: 5})
+	v.push(item{sl: v.slots[0], nack: true, seq: 7})
+	eventually(t, 5*time.Second, "the retransmissions", func() bool { return w.own.Load() == 12 })
+	h := w.last.Load()
+	if h.SSRC != 2000 || h.PayloadType != 97 || h.SequenceNumber != 1 {
+		t.Fatalf("second RTX packet header %+v, want SSRC 2000, PT 97, RTX seq 1", h)
+	}
+	if osn := w.lastOSN.Load(); osn != 7 {
+		t.Fatalf("original sequence number %d in the RTX payload, want 7", osn)
 	}
 }

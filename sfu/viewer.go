@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,7 +30,8 @@ type viewer struct {
 	n      int
 	closed bool
 
-	scratch [defaultReceiveMTU]byte // the writer's buffer for retransmissions
+	scratch [defaultReceiveMTU]byte     // the writer's buffer for retransmissions
+	rtxBuf  [defaultReceiveMTU + 2]byte // and for their RTX payload (OSN + payload)
 
 	wake     chan struct{} // cap 1: "the ring is not empty"
 	quit     chan struct{}
@@ -78,6 +80,8 @@ type slot struct {
 	// writes silently (0 bytes, no error); until then the slot keeps
 	// starting over, so its first packet out is still a keyframe.
 	live bool
+	// rtxSeq numbers the slot's RTX stream (its own sequence space).
+	rtxSeq uint16
 	// Sender-report state (report.go).
 	packets, octets uint32
 	reportAt        time.Time
@@ -487,11 +491,24 @@ func (sl *slot) retransmit(seq uint16) {
 	}
 	sl.hdr.Extension, sl.hdr.Extensions = false, nil
 	sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
-	sl.hdr.SSRC = uint32(bt.ssrc)
-	sl.hdr.SequenceNumber = seq
 	sl.hdr.Timestamp += tsOff
-	sl.hdr.PayloadType = bt.pt
-	if sl.send(bt, buf[hlen:end]) {
+	payload := buf[hlen:end]
+	if bt.rtxSSRC == 0 {
+		// Same SSRC, the sequence number asked for.
+		sl.hdr.SSRC, sl.hdr.SequenceNumber, sl.hdr.PayloadType = uint32(bt.ssrc), seq, bt.pt
+		if sl.send(bt, payload) {
+			sl.viewer.room.s.m.retransmitted.Inc()
+		}
+		return
+	}
+	// RTX (RFC 4588 §4): the original sequence number leads the payload,
+	// on the RTX SSRC's own numbering. Not counted in the media SR.
+	rtx := sl.viewer.rtxBuf[:2+len(payload)]
+	binary.BigEndian.PutUint16(rtx, seq)
+	copy(rtx[2:], payload)
+	sl.hdr.SSRC, sl.hdr.SequenceNumber, sl.hdr.PayloadType = bt.rtxSSRC, sl.rtxSeq, bt.rtxPT
+	sl.rtxSeq++
+	if n, err := bt.w.WriteRTP(&sl.hdr, rtx); err == nil && n > 0 {
 		sl.viewer.room.s.m.retransmitted.Inc()
 	}
 }
@@ -578,6 +595,10 @@ type boundTrack struct {
 	w    webrtc.TrackLocalWriter
 	ssrc webrtc.SSRC
 	pt   uint8
+	// RTX, when the viewer negotiated it: retransmissions go on rtxSSRC
+	// with payload type rtxPT (0 when not negotiated).
+	rtxSSRC uint32
+	rtxPT   uint8
 }
 
 func (s *SFU) newSlotTrack(kind, seatIdx int) *slotTrack {
@@ -597,7 +618,16 @@ func (s *SFU) newSlotTrack(kind, seatIdx int) *slotTrack {
 func (t *slotTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, t.mime) {
-			t.bound.Store(&boundTrack{w: ctx.WriteStream(), ssrc: ctx.SSRC(), pt: uint8(c.PayloadType)})
+			bt := &boundTrack{w: ctx.WriteStream(), ssrc: ctx.SSRC(), pt: uint8(c.PayloadType)}
+			if rtx := ctx.SSRCRetransmission(); rtx != 0 {
+				apt := fmt.Sprintf("apt=%d", c.PayloadType)
+				for _, r := range ctx.CodecParameters() {
+					if strings.EqualFold(r.MimeType, webrtc.MimeTypeRTX) && strings.Contains(r.SDPFmtpLine, apt) {
+						bt.rtxSSRC, bt.rtxPT = uint32(rtx), uint8(r.PayloadType)
+					}
+				}
+			}
+			t.bound.Store(bt)
 			return c, nil
 		}
 	}

@@ -69,10 +69,29 @@ func server(t *testing.T) (*sfu.SFU, *sfu.Room, *prometheus.Registry) {
 // clientAPI is a loopback Pion API with Pion's default interceptors — NACK
 // generator and responder, reports — and a browser's SRTP replay window. ir replaces
 // them when not nil.
-func clientAPI(ir *interceptor.Registry) *webrtc.API {
+func clientAPI(ir *interceptor.Registry) *webrtc.API { return clientAPIWith(ir, false) }
+
+// clientAPIWith is clientAPI, offering RTX for video when rtx is set (Pion's
+// default codecs) and only VP8 and Opus otherwise.
+func clientAPIWith(ir *interceptor.Registry, rtx bool) *webrtc.API {
 	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		panic(err)
+	if rtx {
+		if err := me.RegisterDefaultCodecs(); err != nil {
+			panic(err)
+		}
+	} else {
+		for _, c := range []struct {
+			p webrtc.RTPCodecParameters
+			k webrtc.RTPCodecType
+		}{
+			{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
+			{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
+				RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
+		} {
+			if err := me.RegisterCodec(c.p, c.k); err != nil {
+				panic(err)
+			}
+		}
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
@@ -286,6 +305,8 @@ type viewer struct {
 	audio []got
 	srs   []srAt
 	wg    sync.WaitGroup
+	// repaired counts packets that arrived on the RTX stream.
+	repaired atomic.Int64
 }
 
 // srAt is a sender report the viewer received.
@@ -297,7 +318,13 @@ type srAt struct {
 
 func startViewer(t *testing.T, r *sfu.Room, user string, l leg, ir *interceptor.Registry) (*viewer, *impair.Relay) {
 	t.Helper()
-	pc, err := clientAPI(ir).NewPeerConnection(webrtc.Configuration{})
+	return startViewerRTX(t, r, user, l, ir, false)
+}
+
+// startViewerRTX is startViewer offering RTX when rtx is set.
+func startViewerRTX(t *testing.T, r *sfu.Room, user string, l leg, ir *interceptor.Registry, rtx bool) (*viewer, *impair.Relay) {
+	t.Helper()
+	pc, err := clientAPIWith(ir, rtx).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,9 +358,12 @@ func startViewer(t *testing.T, r *sfu.Room, user string, l leg, ir *interceptor.
 		}()
 		video := tr.Kind() == webrtc.RTPCodecTypeVideo
 		for {
-			pkt, _, err := tr.ReadRTP()
+			pkt, attrs, err := tr.ReadRTP()
 			if err != nil {
 				return
+			}
+			if attrs != nil && attrs.Get(webrtc.AttributeRtxSsrc) != nil {
+				v.repaired.Add(1)
 			}
 			g := got{seq: pkt.SequenceNumber, ssrc: pkt.SSRC, ts: pkt.Timestamp, at: time.Now()}
 			switch {
