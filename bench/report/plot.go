@@ -22,9 +22,10 @@ var palette = []color.Color{
 	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
 }
 
-// Plot draws two panels side by side: the latency CDF of each target's
-// largest fan-out step, and µs of server CPU per forwarded packet against
-// viewers for every target.
+// Plot draws two panels side by side: each target's latency CDF at the
+// largest viewer count every target held (steady-state loss ≤ 0.1 %; the
+// largest step if none did), and µs of server CPU per forwarded packet
+// against viewers for every target.
 func Plot(path string, run *Run) error {
 	byTarget := map[string][]*load.Result{}
 	var names []string
@@ -39,8 +40,12 @@ func Plot(path string, run *Run) error {
 	}
 	sort.Strings(names)
 
+	cdfV := commonHeldViewers(byTarget)
 	cdf := plot.New()
-	cdf.Title.Text = "latency CDF (largest V per target)"
+	cdf.Title.Text = fmt.Sprintf("latency CDF at V=%d", cdfV)
+	if cdfV == 0 {
+		cdf.Title.Text = "latency CDF (largest V per target)"
+	}
 	cdf.X.Label.Text = "latency (ms)"
 	cdf.Y.Label.Text = "fraction ≤ x"
 	cdf.Legend.Top = false
@@ -55,7 +60,13 @@ func Plot(path string, run *Run) error {
 		rs := byTarget[name]
 		sort.Slice(rs, func(a, b int) bool { return rs[a].Viewers < rs[b].Viewers })
 		col := palette[i%len(palette)]
-		if big := rs[len(rs)-1]; big.Latency != nil {
+		big := rs[len(rs)-1]
+		for _, r := range rs {
+			if r.Viewers == cdfV {
+				big = r
+			}
+		}
+		if big.Latency != nil {
 			vals, fracs := big.Latency.CDF()
 			pts := make(plotter.XYs, len(vals))
 			for j := range vals {
@@ -94,4 +105,24 @@ func Plot(path string, run *Run) error {
 	cdf.Draw(canvases[0][0])
 	cpu.Draw(canvases[0][1])
 	return saveImage(path, img)
+}
+
+// commonHeldViewers is the largest viewer count at which every target's
+// fan-out kept steady-state loss ≤ 0.1 %, or 0.
+func commonHeldViewers(byTarget map[string][]*load.Result) int {
+	best := 0
+	counts := map[int]int{}
+	for _, rs := range byTarget {
+		for _, r := range rs {
+			if r.WindowLossPct <= 0.1 && r.Connected == r.Viewers {
+				counts[r.Viewers]++
+			}
+		}
+	}
+	for v, n := range counts {
+		if n == len(byTarget) && v > best {
+			best = v
+		}
+	}
+	return best
 }
