@@ -180,6 +180,7 @@ type publisher struct {
 	audio    *webrtc.TrackLocalStaticRTP
 	parts    int
 	keyEvery uint32
+	tsBase   uint32
 	frames   atomic.Uint32
 	plis     atomic.Int64
 	wantKey  atomic.Bool
@@ -192,11 +193,18 @@ const frameEvery = 10 * time.Millisecond
 
 func startPublisher(t *testing.T, r *sfu.Room, l leg, parts int, keyEvery uint32) (*publisher, *impair.Relay) {
 	t.Helper()
+	return startPublisherAs(t, r, "owner", l, parts, keyEvery, 0)
+}
+
+// startPublisherAs publishes as user, its RTP timestamps starting at
+// tsBase frames (so two publishers' clocks differ, as real ones do).
+func startPublisherAs(t *testing.T, r *sfu.Room, user string, l leg, parts int, keyEvery, tsBase uint32) (*publisher, *impair.Relay) {
+	t.Helper()
 	pc, err := clientAPI(nil).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &publisher{pc: pc, parts: parts, keyEvery: keyEvery, stop: make(chan struct{})}
+	p := &publisher{pc: pc, parts: parts, keyEvery: keyEvery, tsBase: tsBase, stop: make(chan struct{})}
 	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "pub")
 	p.audio, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "pub")
 	var videoSender *webrtc.RTPSender
@@ -209,7 +217,7 @@ func startPublisher(t *testing.T, r *sfu.Room, l leg, parts int, keyEvery uint32
 			videoSender = x.Sender()
 		}
 	}
-	_, answer, err := r.Publish("owner", offerFor(t, pc, l))
+	_, answer, err := r.Publish(user, offerFor(t, pc, l))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,12 +275,12 @@ func (p *publisher) run() {
 			binary.BigEndian.PutUint32(payload[2:], frame)
 			payload[6] = byte(part)
 			_ = p.video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: part == p.parts-1,
-				SequenceNumber: vseq, Timestamp: frame * 900}, Payload: payload})
+				SequenceNumber: vseq, Timestamp: (p.tsBase + frame) * 900}, Payload: payload})
 		}
 		aseq++
 		ap := []byte{0xfc, 0, 0, 0, 0}
 		binary.BigEndian.PutUint32(ap[1:], frame)
-		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: frame * 480}, Payload: ap})
+		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: (p.tsBase + frame) * 480}, Payload: ap})
 	}
 }
 
@@ -323,6 +331,13 @@ func startViewer(t *testing.T, r *sfu.Room, user string, l leg, ir *interceptor.
 
 // startViewerRTX is startViewer offering RTX when rtx is set.
 func startViewerRTX(t *testing.T, r *sfu.Room, user string, l leg, ir *interceptor.Registry, rtx bool) (*viewer, *impair.Relay) {
+	t.Helper()
+	return startViewerSeat(t, r, user, l, ir, rtx, 0)
+}
+
+// startViewerSeat subscribes one audio and one video slot carrying seat
+// firstSeat.
+func startViewerSeat(t *testing.T, r *sfu.Room, user string, l leg, ir *interceptor.Registry, rtx bool, firstSeat int) (*viewer, *impair.Relay) {
 	t.Helper()
 	pc, err := clientAPIWith(ir, rtx).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -381,7 +396,7 @@ func startViewerRTX(t *testing.T, r *sfu.Room, user string, l leg, ir *intercept
 			}
 		}
 	})
-	_, answer, _, err := r.Subscribe(user, offerFor(t, pc, l), 0)
+	_, answer, _, err := r.Subscribe(user, offerFor(t, pc, l), firstSeat)
 	if err != nil {
 		t.Fatal(err)
 	}
