@@ -13,21 +13,8 @@ import (
 // seat N. The room must be open (404): playing never opens a room.
 
 func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
-	cors(w)
-	if !s.allowPost(w, r) {
-		return
-	}
-	id, ok := s.authorize(w, r)
+	id, offer, info, ok := s.admitOffer(w, r, false)
 	if !ok {
-		return
-	}
-	offer, ok := readBody(w, r, contentTypeSDP)
-	if !ok {
-		return
-	}
-	info, err := inspectOffer(offer, false)
-	if err != nil {
-		httpError(w, statusOf(err), err.Error())
 		return
 	}
 	first := 0

@@ -9,6 +9,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/token"
 )
 
 // WHIP (RFC 9725): POST /whip/{room} publishes a seated user's media.
@@ -21,25 +22,36 @@ import (
 // ends with no socket left, the owner disconnects like a dropped socket —
 // grace, then owner_timeout.
 
+// admitOffer runs the checks every WHIP and WHEP POST starts with, cheapest
+// first — CORS headers, rate (429), token (401), content type and size
+// (415/413), SDP shape (400/422) — and answers any refusal itself.
+func (s *Server) admitOffer(w http.ResponseWriter, r *http.Request, publish bool) (token.Identity, string, offerInfo, bool) {
+	cors(w)
+	if !s.allowPost(w, r) {
+		return token.Identity{}, "", offerInfo{}, false
+	}
+	id, ok := s.authorize(w, r)
+	if !ok {
+		return token.Identity{}, "", offerInfo{}, false
+	}
+	offer, ok := readBody(w, r, contentTypeSDP)
+	if !ok {
+		return token.Identity{}, "", offerInfo{}, false
+	}
+	info, err := inspectOffer(offer, publish)
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return token.Identity{}, "", offerInfo{}, false
+	}
+	return id, offer, info, true
+}
+
 // postWHIP answers a WHIP offer. Checks run cheapest first and every
 // refusal leaves the rooms as they were: rate (429), token (401), content
 // type (415), body size (413), SDP (400/422), room (404), seat (403).
 func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
-	cors(w)
-	if !s.allowPost(w, r) {
-		return
-	}
-	id, ok := s.authorize(w, r)
+	id, offer, info, ok := s.admitOffer(w, r, true)
 	if !ok {
-		return
-	}
-	offer, ok := readBody(w, r, contentTypeSDP)
-	if !ok {
-		return
-	}
-	info, err := inspectOffer(offer, true)
-	if err != nil {
-		httpError(w, statusOf(err), err.Error())
 		return
 	}
 	if !s.enterHTTP(w) {
