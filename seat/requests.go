@@ -173,15 +173,7 @@ func (r *Room) AcceptApplication(actor, applicant string) (int, []Delivery, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	idx, err := r.resolveSeat(q.wire.SeatIndex)
-	if err != nil {
-		return 0, nil, err
-	}
-	a := q.subject
-	out := r.endRequest(nil, q, OutcomeAccepted, endDetail{host: h, seat: idx})
-	r.sit(a, idx)
-	out = append(out, r.seatChanged([]SeatJoin{{User: a.user, SeatIndex: idx}}, nil))
-	return idx, out, nil
+	return r.accept(q, h)
 }
 
 // RejectApplication is seat.rejectApplication.
@@ -244,6 +236,22 @@ func (r *Room) invitation(actor, inviter string) (*request, error) {
 	return q, nil
 }
 
+// accept seats a request's subject on the seat the request names (rule 4:
+// when that seat cannot be had, the request stays pending and nothing
+// changes) and ends the request as accepted. host is the answering host of
+// an application, nil for an invitation.
+func (r *Room) accept(q *request, host *member) (int, []Delivery, error) {
+	idx, err := r.resolveSeat(q.wire.SeatIndex)
+	if err != nil {
+		return 0, nil, err
+	}
+	subject := q.subject
+	out := r.endRequest(nil, q, OutcomeAccepted, endDetail{host: host, seat: idx})
+	r.sit(subject, idx)
+	out = append(out, r.seatChanged([]SeatJoin{{User: subject.user, SeatIndex: idx}}, nil))
+	return idx, out, nil
+}
+
 // AcceptInvitation returns the seat the invitee got (rule 4 as for
 // applications: a failed seat keeps the invitation pending).
 func (r *Room) AcceptInvitation(actor, inviter string) (int, []Delivery, error) {
@@ -251,15 +259,7 @@ func (r *Room) AcceptInvitation(actor, inviter string) (int, []Delivery, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	idx, err := r.resolveSeat(q.wire.SeatIndex)
-	if err != nil {
-		return 0, nil, err
-	}
-	v := q.subject
-	out := r.endRequest(nil, q, OutcomeAccepted, endDetail{seat: idx})
-	r.sit(v, idx)
-	out = append(out, r.seatChanged([]SeatJoin{{User: v.user, SeatIndex: idx}}, nil))
-	return idx, out, nil
+	return r.accept(q, nil)
 }
 
 // RejectInvitation is seat.rejectInvitation by the invitee.

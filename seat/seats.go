@@ -139,15 +139,9 @@ func (r *Room) Take(actor string, seatIndex int) (int, []Delivery, error) {
 // (-1 is not a seat to move to). Its mute state and media go with it; the
 // new seat's locks apply (a locked kind is muted).
 func (r *Room) Move(actor string, seatIndex int) ([]Delivery, error) {
-	m, err := r.actor(actor)
+	m, err := r.guest(actor)
 	if err != nil {
 		return nil, err
-	}
-	if m == r.owner {
-		return nil, newErr(ErrPermission, "the owner stays on seat 0")
-	}
-	if m.seat == NoSeat {
-		return nil, newErr(ErrNotSeated, "%q holds no seat", actor)
 	}
 	if seatIndex < 1 || seatIndex >= len(r.seats) {
 		return nil, newErr(ErrSeatIndexInvalid, "seat index must be 1..%d, not %d", len(r.seats)-1, seatIndex)
@@ -169,9 +163,9 @@ func (r *Room) Move(actor string, seatIndex int) ([]Delivery, error) {
 	)}, nil
 }
 
-// LeaveSeat is seat.leave (ErrNotSeated without a seat; the owner may not
-// leave seat 0: ErrPermission).
-func (r *Room) LeaveSeat(actor string) ([]Delivery, error) {
+// guest returns the actor if it is a guest: seated, and not the owner, whose
+// seat 0 is fixed.
+func (r *Room) guest(actor string) (*member, error) {
 	m, err := r.actor(actor)
 	if err != nil {
 		return nil, err
@@ -181,6 +175,16 @@ func (r *Room) LeaveSeat(actor string) ([]Delivery, error) {
 	}
 	if m.seat == NoSeat {
 		return nil, newErr(ErrNotSeated, "%q holds no seat", actor)
+	}
+	return m, nil
+}
+
+// LeaveSeat is seat.leave (ErrNotSeated without a seat; the owner may not
+// leave seat 0: ErrPermission).
+func (r *Room) LeaveSeat(actor string) ([]Delivery, error) {
+	m, err := r.guest(actor)
+	if err != nil {
+		return nil, err
 	}
 	left := SeatLeave{User: m.user, SeatIndex: m.seat, Reason: LeftLeft}
 	r.unsit(m)
