@@ -58,3 +58,30 @@ func TestCacheNewest(t *testing.T) {
 		t.Fatalf("Newest = %d, %v; want 1, true", seq, ok)
 	}
 }
+
+// FuzzTranslateSenderReport: any report, skew, offset and rate translate
+// without panic; the NTP field is always our clock; and a slot's timestamp
+// moves with the wall clock at the codec's rate.
+func FuzzTranslateSenderReport(f *testing.F) {
+	f.Add(uint64(0xe6a3b4c500000000), uint32(90000), int64(250e6), uint32(7777), uint32(90000), int64(1500e6))
+	f.Add(uint64(0), uint32(0), int64(-1<<62), uint32(0), uint32(48000), int64(0))
+	f.Fuzz(func(t *testing.T, ntp uint64, rtp uint32, skew int64, tsOff, rate uint32, step int64) {
+		rate = rate%192000 + 1
+		step = step % int64(time.Hour)
+		if step < 0 {
+			step = -step
+		}
+		now := time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)
+		src := SourceReport{NTP: ntp, RTP: rtp}
+		n1, ts1 := TranslateSenderReport(src, time.Duration(skew), tsOff, rate, now)
+		if n1 != NTPTime(now) {
+			t.Fatalf("NTP %x, want our clock %x", n1, NTPTime(now))
+		}
+		later := now.Add(time.Duration(step))
+		_, ts2 := TranslateSenderReport(src, time.Duration(skew), tsOff, rate, later)
+		want := uint32(uint64(step) * uint64(rate) / uint64(time.Second))
+		if d := ts2 - ts1 - want; d > 1 && -d > 1 { // rounding of two conversions
+			t.Fatalf("timestamp advanced %d over %v at %d Hz, want %d", ts2-ts1, time.Duration(step), rate, want)
+		}
+	})
+}
