@@ -169,6 +169,8 @@ type testPublisher struct {
 	// first frame and those a PLI asked for. Set before start.
 	keyEvery uint32
 	plis     atomic.Int64 // PLIs received on the video sender
+	nackMu   sync.Mutex
+	nacked   []uint16 // sequence numbers the server NACKed on the video sender
 	pliMu    sync.Mutex
 	pliAt    []time.Time  // when each PLI arrived
 	wantKey  atomic.Bool  // a PLI arrived: the next frame is a keyframe
@@ -237,6 +239,13 @@ func (p *testPublisher) readRTCP() {
 			return
 		}
 		for _, pkt := range pkts {
+			if n, ok := pkt.(*rtcp.TransportLayerNack); ok {
+				p.nackMu.Lock()
+				for _, pair := range n.Nacks {
+					p.nacked = append(p.nacked, pair.PacketList()...)
+				}
+				p.nackMu.Unlock()
+			}
 			if _, ok := pkt.(*rtcp.PictureLossIndication); ok {
 				p.pliMu.Lock()
 				p.pliAt = append(p.pliAt, time.Now())
@@ -283,6 +292,13 @@ func (p *testPublisher) run() {
 		binary.BigEndian.PutUint32(ap[2:], i)
 		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: i * 480}, Payload: ap})
 	}
+}
+
+// nacks returns the sequence numbers the server NACKed so far.
+func (p *testPublisher) nacks() []uint16 {
+	p.nackMu.Lock()
+	defer p.nackMu.Unlock()
+	return append([]uint16(nil), p.nacked...)
 }
 
 // pliTimes returns when each PLI arrived, oldest first.

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/seatsfu/seatsfu/media"
 	"github.com/seatsfu/seatsfu/seat"
 )
 
@@ -173,4 +174,46 @@ func TestNewViewerStartsOnTheCachedKeyframeWithin100ms(t *testing.T) {
 		}
 		t.Logf("viewer %d: keyframe (frame %d) %v after connecting", i, first.counter, first.at.Sub(up).Round(time.Millisecond))
 	}
+}
+
+// A viewer's NACK that misses the shared cache although the packet is
+// recent enough to be there means the SFU never got it: the publisher is
+// asked, once per upNackEvery however many viewers miss it; packets older
+// than the cache covers are not asked for.
+func TestCacheMissIsAskedUpstreamOnce(t *testing.T) {
+	s := newTestSFU(t)
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	p, _ := startPublisherKeys(t, r, bareClientAPI(t), "owner", 'O', 10)
+	src := videoSource(t, r, "owner")
+	eventually(t, 10*time.Second, "video arriving", func() bool { return counterValue(t, s.m.receivedPackets[videoIdx]) > 5 })
+
+	// A fresh cache: everything before now is "never received" but recent.
+	src.cache.Store(media.NewCache(media.MinCacheSize))
+	var newest uint16
+	eventually(t, 5*time.Second, "five packets in the fresh cache", func() bool {
+		n, ok := src.cache.Load().Newest()
+		newest = n
+		return ok && src.cache.Load().Size() == media.MinCacheSize && func() bool {
+			_, ok := src.cache.Load().Get(n-4, make([]byte, media.MaxPacketSize))
+			return ok
+		}()
+	})
+	missing := newest - 10
+	for i := 0; i < 20; i++ { // twenty viewers missing the same packet
+		src.nackUpstream(missing)
+	}
+	src.nackUpstream(newest - media.MinCacheSize - 5) // older than the cache covers: not asked
+	eventually(t, 2*time.Second, "the NACK at the publisher", func() bool { return len(p.nacks()) > 0 })
+	quietFor := time.Now().Add(upNackEvery / 2)
+	for time.Now().Before(quietFor) {
+		time.Sleep(10 * time.Millisecond) // room for a duplicate to show up
+	}
+	if got := p.nacks(); len(got) != 1 || got[0] != missing {
+		t.Fatalf("publisher NACKed for %v, want only %d once", got, missing)
+	}
+	// After upNackEvery the same miss may be asked again.
+	eventually(t, 2*time.Second, "a repeat after upNackEvery", func() bool {
+		src.nackUpstream(missing)
+		return len(p.nacks()) == 2
+	})
 }
