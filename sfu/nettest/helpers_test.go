@@ -131,7 +131,11 @@ type leg struct {
 var direct = leg{}
 
 // connect applies the server's answer to pc, through a relay if the leg is
-// impaired: the server only ever sees the relay's address.
+// impaired: the server only ever sees the relay's address. The relay
+// forwards cleanly until the connection is up and impairs from then on: the
+// tests measure media, and a seeded burst that happens to fall on the
+// handful of ICE checks of a connection's first seconds would only measure
+// luck (a mean burst of 8 packets is many seconds of STUN).
 func connect(t *testing.T, pc *webrtc.PeerConnection, answer string, l leg) *impair.Relay {
 	t.Helper()
 	var relay *impair.Relay
@@ -140,15 +144,8 @@ func connect(t *testing.T, pc *webrtc.PeerConnection, answer string, l leg) *imp
 		if !ok {
 			t.Fatalf("answer without a host candidate:\n%s", answer)
 		}
-		var up, down impair.Config
-		if l.up != nil {
-			up = *l.up
-		}
-		if l.down != nil {
-			down = *l.down
-		}
 		var err error
-		if relay, err = impair.New(target, up, down); err != nil {
+		if relay, err = impair.New(target, impair.Config{}, impair.Config{}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = relay.Close() })
@@ -156,6 +153,19 @@ func connect(t *testing.T, pc *webrtc.PeerConnection, answer string, l leg) *imp
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
+	}
+	if relay == nil {
+		return nil
+	}
+	eventually(t, 15*time.Second, "the connection through the relay", func() bool {
+		return pc.ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+	for d, c := range map[impair.Direction]*impair.Config{impair.ClientToTarget: l.up, impair.TargetToClient: l.down} {
+		if c != nil {
+			if err := relay.SetConfig(d, *c); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	return relay
 }
