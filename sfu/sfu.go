@@ -77,6 +77,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: media port: %w", err)
 	}
 	log := cfg.Logger.With("component", "sfu")
+	sizeSocketBuffers(conn, log)
 	pubAPI, subAPI, mux, video, err := newAPI(cfg, conn, log)
 	if err != nil {
 		_ = conn.Close()
@@ -89,6 +90,25 @@ func New(cfg Config) (*SFU, error) {
 	}
 	log.Info("media port open", "addr", conn.LocalAddr().String(), "videoCodec", video.MimeType)
 	return s, nil
+}
+
+// socketBuffer is what the one media socket asks the kernel for in each
+// direction. Every publisher's packets and every viewer's RTCP and STUN
+// share it; with the kernel's default (~200 KiB) a moment in which the mux
+// reader loses the CPU to hundreds of viewer writers overflows it, the
+// losses trigger keyframe requests, and the bigger keyframes make the next
+// overflow likelier (seen at 200 viewers in bench/). The kernel silently
+// caps the request at net.core.rmem_max / wmem_max: raise those on a busy
+// server.
+const socketBuffer = 8 << 20
+
+func sizeSocketBuffers(conn *net.UDPConn, log *slog.Logger) {
+	if err := conn.SetReadBuffer(socketBuffer); err != nil {
+		log.Warn("media socket: cannot size the receive buffer", "err", err)
+	}
+	if err := conn.SetWriteBuffer(socketBuffer); err != nil {
+		log.Warn("media socket: cannot size the send buffer", "err", err)
+	}
 }
 
 // Addr is the bound UDP address of the media port.
