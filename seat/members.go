@@ -351,5 +351,13 @@ func (r *Room) Member(userID string) (User, bool) {
 	return m.user, true
 }
 
+// Banned reports whether the user was kicked out of the room and may not
+// come back. The media layer asks it before serving a player that is not a
+// member (WHEP), so a kick-out also ends watching.
+func (r *Room) Banned(userID string) bool {
+	_, banned := r.banned[userID]
+	return banned
+}
+
 // MemberCount counts members, disconnected ones inside their grace included.
 func (r *Room) MemberCount() int { return len(r.members) }

@@ -233,3 +233,17 @@ func TestResumeWithANewNameShowsOnTheSeat(t *testing.T) {
 		t.Fatalf("Member = %+v", u)
 	}
 }
+
+func TestBannedAfterKickOutOnly(t *testing.T) {
+	f := newFixture(t)
+	_, err := f.room.KickOut("owner", "aud1")
+	f.must(err)
+	if !f.room.Banned("aud1") {
+		t.Error("aud1 was kicked out but is not banned")
+	}
+	for _, id := range []string{"aud2", "adm1", "owner", "nobody"} {
+		if f.room.Banned(id) {
+			t.Errorf("%s was not kicked out but reads as banned", id)
+		}
+	}
+}

@@ -109,10 +109,13 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 		}
 	}
 	r.mu.Lock()
-	ended := r.ended
+	ended, banned := r.ended, r.seat.Banned(userID)
 	r.mu.Unlock()
 	if ended {
 		return nil, "", nil, ErrRoomEnded
+	}
+	if banned {
+		return nil, "", nil, seat.ErrBanned
 	}
 
 	peer, err := r.s.newPeer(r.s.subAPI)

@@ -222,3 +222,26 @@ func TestWebSocketPublisherToWHEPViewer(t *testing.T) {
 		return time.Since(ps[len(ps)-1].at) > 300*time.Millisecond
 	})
 }
+
+// A user kicked out of the room cannot keep watching through WHEP, which
+// needs no membership: the ban covers playing too.
+func TestWHEPRefusesAUserKickedOutOfTheRoom(t *testing.T) {
+	env := signaltest.Start(t)
+	host := member(t, env, "live", "host", seat.RoleOwner, nil)
+	member(t, env, "live", "troll", seat.RoleAudience, nil)
+	if err := host.KickOut(ctx10(t), "troll"); err != nil {
+		t.Fatalf("room.kickOut: %v", err)
+	}
+
+	v := newViewer(t, 1)
+	res := post(t, env, "/whep/live", env.Token("live", "troll", seat.RoleAudience), v.offer)
+	if res.status != http.StatusForbidden {
+		t.Fatalf("WHEP by a kicked-out user: %d %s, want 403", res.status, res.body)
+	}
+	if n := env.Server.MediaSessions(); n != 0 {
+		t.Fatalf("%d media sessions after a refused WHEP", n)
+	}
+	// Anyone else still plays.
+	other := newViewer(t, 1)
+	startWHEP(t, env, "live", env.Token("live", "fan", seat.RoleAudience), "", other)
+}
