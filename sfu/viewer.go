@@ -74,8 +74,12 @@ type slot struct {
 	// queued packets up to it are duplicates.
 	replayed   bool
 	replayedTo uint16
-	rw         *media.Rewriter
-	hdr        rtp.Header // scratch header, reused to avoid an allocation per packet
+	rp         replay // the paced replay in progress (pace.go)
+	// The cache walks of pace.go, made on the first replay so later ones
+	// allocate nothing.
+	measureFn, stepFn func([]byte) bool
+	rw                *media.Rewriter
+	hdr               rtp.Header // scratch header, reused to avoid an allocation per packet
 	// live: a write went out. Before the connection's SRTP is up Pion drops
 	// writes silently (0 bytes, no error); until then the slot keeps
 	// starting over, so its first packet out is still a keyframe.
@@ -299,28 +303,62 @@ func (v *viewer) pop() (item, bool) {
 	return it, true
 }
 
-// write is the viewer's writer goroutine: it drains the queue until the
-// viewer stops, then releases whatever is left.
+// write is the viewer's writer goroutine: it drains the queue and paces its
+// slots' replays (pace.go) until the viewer stops, then releases whatever is
+// left. Its one timer wakes it when a paced replay may send again.
 func (v *viewer) write() {
 	defer v.drain()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-v.wake:
+		case <-timer.C:
 		case <-v.quit:
 			return
 		}
-		for {
-			it, ok := v.pop()
-			if !ok {
-				break
-			}
-			if it.nack {
-				it.sl.retransmit(it.seq)
-			} else {
-				it.sl.forward(it)
-			}
+		v.flush()
+		if due := v.pace(); !due.IsZero() {
+			timer.Reset(time.Until(due))
+		} else {
+			timer.Stop()
 		}
 	}
+}
+
+// flush writes everything queued.
+func (v *viewer) flush() {
+	for {
+		it, ok := v.pop()
+		if !ok {
+			return
+		}
+		if it.nack {
+			it.sl.retransmit(it.seq)
+		} else {
+			it.sl.forward(it)
+		}
+	}
+}
+
+// pace lets every replaying slot send what it may now, and returns when the
+// earliest of them may send again (zero: none is replaying).
+func (v *viewer) pace() time.Time {
+	var due time.Time
+	var now time.Time
+	for _, sl := range v.slots {
+		if !sl.rp.active { // only the writer sets it: safe to read unlocked here
+			continue
+		}
+		if now.IsZero() {
+			now = time.Now()
+		}
+		if d := sl.pump(now); !d.IsZero() && (due.IsZero() || d.Before(due)) {
+			due = d
+		}
+	}
+	return due
 }
 
 func (v *viewer) drain() {
@@ -361,15 +399,20 @@ func (sl *slot) forward(it item) {
 		sl.rw.Switch()
 		sl.waitKey = sl.kind == videoIdx
 		sl.replayed = false
+		sl.rp.active = false
 		sl.reportAt = time.Time{} // the new source's clock: report at once
+	}
+	if sl.rp.active {
+		return // the replay sends this packet from the cache, in source order
 	}
 	if sl.waitKey {
 		if it.p.keyframe {
 			sl.waitKey = false
-		} else if last, ok := sl.replayGOP(src, bt); ok {
-			sl.waitKey, sl.replayed, sl.replayedTo = false, true, last
-		} else if !sl.live && sl.cur == nil {
-			return // the replay found the connection not up yet
+		} else if src.gop != nil && sl.startReplay(time.Now()) {
+			// The writer's pace sends the keyframe at once and the rest
+			// paced, this packet included (it is in the cache).
+			sl.waitKey = false
+			return
 		} else {
 			src.requestKeyframe()
 			return
@@ -415,45 +458,6 @@ func (sl *slot) send(bt *boundTrack, payload []byte) bool {
 	sl.packets++
 	sl.octets += uint32(len(payload))
 	return true
-}
-
-// replayGOP starts a video slot on the source's cached keyframe and what
-// followed it, instead of waiting up to a GOP for the next one. It returns
-// the source sequence number of the last packet sent. Called by the writer
-// with sl.mu held.
-func (sl *slot) replayGOP(src *source, bt *boundTrack) (last uint16, ok bool) {
-	if src.gop == nil || !src.gop.Valid() {
-		return 0, false
-	}
-	m := src.pub.room.s.m
-	now := time.Now()
-	src.gop.Replay(func(pkt []byte) bool {
-		hlen, err := sl.hdr.Unmarshal(pkt)
-		if err != nil {
-			return true
-		}
-		end := len(pkt)
-		if sl.hdr.Padding {
-			if pad := int(pkt[end-1]); pad > 0 && hlen+pad <= end {
-				end -= pad
-			}
-		}
-		seq := sl.hdr.SequenceNumber
-		sl.hdr.Extension, sl.hdr.Extensions = false, nil
-		sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
-		if !sl.rw.Rewrite(&sl.hdr, now) {
-			return true
-		}
-		sl.hdr.PayloadType = bt.pt
-		if !sl.send(bt, pkt[hlen:end]) {
-			return false
-		}
-		m.forwardedPackets[videoIdx].Inc()
-		m.forwardedBytes[videoIdx].Add(float64(sl.hdr.MarshalSize() + end - hlen))
-		last, ok = seq, true
-		return true
-	})
-	return last, ok
 }
 
 // retransmit answers one NACKed sequence number from the current source's
