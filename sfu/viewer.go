@@ -74,12 +74,8 @@ type slot struct {
 	// queued packets up to it are duplicates.
 	replayed   bool
 	replayedTo uint16
-	rp         replay // the paced replay in progress (pace.go)
-	// The cache walks of pace.go, made on the first replay so later ones
-	// allocate nothing.
-	measureFn, stepFn func([]byte) bool
-	rw                *media.Rewriter
-	hdr               rtp.Header // scratch header, reused to avoid an allocation per packet
+	rw         *media.Rewriter
+	hdr        rtp.Header // scratch header, reused to avoid an allocation per packet
 	// live: a write went out. Before the connection's SRTP is up Pion drops
 	// writes silently (0 bytes, no error); until then the slot keeps
 	// starting over, so its first packet out is still a keyframe.
@@ -89,6 +85,13 @@ type slot struct {
 	// Sender-report state (report.go).
 	packets, octets uint32
 	reportAt        time.Time
+
+	// The paced replay in progress (pace.go), last: it is cold, and the
+	// fields above are touched for every packet.
+	rp replay
+	// The cache walks of pace.go, made on the first replay so later ones
+	// allocate nothing.
+	measureFn, stepFn func([]byte) bool
 }
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
@@ -311,18 +314,28 @@ func (v *viewer) write() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	// armed: the timer runs. Unarmed, the select leaves its channel out
+	// (nil) and no Stop is paid per wake: the hot path when nothing replays.
+	armed := false
 	for {
+		var tick <-chan time.Time
+		if armed {
+			tick = timer.C
+		}
 		select {
 		case <-v.wake:
-		case <-timer.C:
+		case <-tick:
+			armed = false
 		case <-v.quit:
 			return
 		}
 		v.flush()
 		if due := v.pace(); !due.IsZero() {
 			timer.Reset(time.Until(due))
-		} else {
+			armed = true
+		} else if armed {
 			timer.Stop()
+			armed = false
 		}
 	}
 }
