@@ -191,6 +191,7 @@ type publisher struct {
 	parts    int
 	keyEvery uint32
 	tsBase   uint32
+	epoch    time.Time // the capture clock's zero
 	frames   atomic.Uint32
 	plis     atomic.Int64
 	wantKey  atomic.Bool
@@ -214,7 +215,7 @@ func startPublisherAs(t *testing.T, r *sfu.Room, user string, l leg, parts int, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &publisher{pc: pc, parts: parts, keyEvery: keyEvery, tsBase: tsBase, stop: make(chan struct{})}
+	p := &publisher{pc: pc, parts: parts, keyEvery: keyEvery, tsBase: tsBase, epoch: time.Now(), stop: make(chan struct{})}
 	p.video, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "pub")
 	p.audio, _ = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "pub")
 	var videoSender *webrtc.RTPSender
@@ -272,6 +273,14 @@ func (p *publisher) run() {
 			continue // Pion would drop it; nothing is lost that the viewer should count
 		}
 		frame := p.frames.Add(1)
+		// Timestamps come from a capture clock read once per frame, as a
+		// real encoder's do, not from the frame count: the sender reports
+		// Pion's interceptor derives from the last packet's send time then
+		// map audio and video onto the same instants even when the ticker
+		// runs late on a loaded machine.
+		captured := time.Since(p.epoch)
+		vts := (p.tsBase)*900 + uint32(captured*90000/time.Second)
+		ats := (p.tsBase)*480 + uint32(captured*48000/time.Second)
 		key := frame == 1 || (p.keyEvery > 0 && frame%p.keyEvery == 1) || p.wantKey.Swap(false)
 		for part := 0; part < p.parts; part++ {
 			vseq++
@@ -285,12 +294,12 @@ func (p *publisher) run() {
 			binary.BigEndian.PutUint32(payload[2:], frame)
 			payload[6] = byte(part)
 			_ = p.video.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, Marker: part == p.parts-1,
-				SequenceNumber: vseq, Timestamp: (p.tsBase + frame) * 900}, Payload: payload})
+				SequenceNumber: vseq, Timestamp: vts}, Payload: payload})
 		}
 		aseq++
 		ap := []byte{0xfc, 0, 0, 0, 0}
 		binary.BigEndian.PutUint32(ap[1:], frame)
-		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: (p.tsBase + frame) * 480}, Payload: ap})
+		_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: ats}, Payload: ap})
 	}
 }
 
