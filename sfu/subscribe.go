@@ -1,0 +1,138 @@
+package sfu
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// Subscribe answers a subscribe offer (rtc.subscribe, WHEP). The k-th audio
+// and k-th video m-lines carry seat firstSeat+k; the rest are inactive.
+// userID's own media is never sent back to it.
+func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []Slot, error) {
+	if firstSeat < 0 || firstSeat >= r.maxSeats {
+		return nil, "", nil, seat.ErrSeatIndexInvalid
+	}
+	lines, err := checkOffer(offer, r.s.videoCodec)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	for _, l := range lines {
+		if l.kind >= 0 && l.direction != "recvonly" && l.direction != "sendrecv" {
+			return nil, "", nil, fmt.Errorf("%w: subscribe m-line %q is %s, want recvonly", ErrBadSDP, l.mid, l.direction)
+		}
+	}
+	r.mu.Lock()
+	ended, banned := r.ended, r.seat.Banned(userID)
+	r.mu.Unlock()
+	if ended {
+		return nil, "", nil, ErrRoomEnded
+	}
+	if banned {
+		return nil, "", nil, seat.ErrBanned
+	}
+
+	peer, err := r.s.newPeer(r.s.subAPI)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	v := newViewer(r, userID, peer, r.s.cfg.ViewerQueue)
+	fail := func(err error) (*Peer, string, []Slot, error) {
+		_ = peer.Close()
+		return nil, "", nil, err
+	}
+	if err := peer.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
+	}
+	var count [2]int
+	var trs []*webrtc.RTPTransceiver
+	for _, tr := range peer.pc.GetTransceivers() {
+		kind := audioIdx
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			kind = videoIdx
+		}
+		idx := firstSeat + count[kind]
+		count[kind]++
+		if idx >= r.maxSeats {
+			// Beyond the last seat: Pion would answer a track-less
+			// transceiver sendonly; stopping it answers inactive (§5).
+			if err := tr.Stop(); err != nil {
+				return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
+			}
+			continue
+		}
+		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx)}
+		if sl.sender, err = peer.pc.AddTrack(sl.track); err != nil {
+			return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
+		}
+		if tr.Sender() != sl.sender {
+			return fail(fmt.Errorf("%w: m-line order could not be kept", ErrBadSDP))
+		}
+		v.slots = append(v.slots, sl)
+		trs = append(trs, tr)
+	}
+	answer, err := peer.answer(context.Background())
+	if err != nil {
+		return fail(err)
+	}
+	slots := make([]Slot, len(v.slots))
+	for i, sl := range v.slots {
+		sl.mid = trs[i].Mid()
+		slots[i] = Slot{Mid: sl.mid, Kind: kindNames[sl.kind], SeatIndex: sl.seatIdx}
+	}
+
+	r.mu.Lock()
+	if r.ended || !peer.setOnClose(func() { r.detachViewer(v) }) {
+		r.mu.Unlock()
+		return fail(ErrRoomEnded)
+	}
+	r.viewers[v] = struct{}{}
+	for _, sl := range v.slots {
+		sm := &r.seats[sl.seatIdx]
+		sm.slots[sl.kind] = append(append([]*slot(nil), sm.slots[sl.kind]...), sl)
+		sl.repoint(sm.src[sl.kind])
+		if src := sm.src[sl.kind]; src != nil {
+			r.refreshSinks(src)
+		}
+	}
+	r.mu.Unlock()
+
+	peer.goOwned(v.write)
+	for _, sl := range v.slots {
+		peer.goOwned(sl.readRTCP)
+	}
+	return peer, answer, slots, nil
+}
+
+func (r *Room) detachViewer(v *viewer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.detachViewerLocked(v)
+}
+
+// detachViewerLocked takes a viewer's slots off their seats and stops its
+// writer. Called with room.mu held.
+func (r *Room) detachViewerLocked(v *viewer) {
+	if _, ok := r.viewers[v]; !ok {
+		return
+	}
+	delete(r.viewers, v)
+	for _, sl := range v.slots {
+		sm := &r.seats[sl.seatIdx]
+		kept := make([]*slot, 0, len(sm.slots[sl.kind]))
+		for _, o := range sm.slots[sl.kind] {
+			if o != sl {
+				kept = append(kept, o)
+			}
+		}
+		sm.slots[sl.kind] = kept
+		if src := sm.src[sl.kind]; src != nil {
+			r.refreshSinks(src)
+		}
+		sl.repoint(nil)
+	}
+	v.stop()
+}
