@@ -1,10 +1,8 @@
 package baseline
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -19,12 +17,8 @@ type Naive struct {
 	api *webrtc.API
 	log *slog.Logger
 
-	mu      sync.Mutex
-	tracks  []*webrtc.TrackLocalStaticRTP
-	pcs     []*webrtc.PeerConnection
-	closed  bool
-	wg      sync.WaitGroup
-	changed chan struct{} // closed and replaced whenever tracks grows
+	peers
+	locals []*webrtc.TrackLocalStaticRTP // guarded by peers.mu
 }
 
 // NewNaive builds the forwarder.
@@ -43,17 +37,7 @@ func NewNaive(log *slog.Logger) (*Naive, error) {
 	s.SetInterfaceFilter(func(name string) bool { return name == "lo" })
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(s))
-	return &Naive{api: api, log: log, changed: make(chan struct{})}, nil
-}
-
-func (n *Naive) add(pc *webrtc.PeerConnection) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.closed {
-		return errors.New("baseline: closed")
-	}
-	n.pcs = append(n.pcs, pc)
-	return nil
+	return &Naive{api: api, log: log}, nil
 }
 
 // Publish accepts one publisher; its tracks are forwarded to every viewer
@@ -73,18 +57,7 @@ func (n *Naive) Publish(offer string) (string, error) {
 			n.log.Warn("naive: local track", "err", err)
 			return
 		}
-		n.mu.Lock()
-		if n.closed {
-			n.mu.Unlock()
-			return
-		}
-		n.tracks = append(n.tracks, local)
-		close(n.changed)
-		n.changed = make(chan struct{})
-		n.wg.Add(1)
-		n.mu.Unlock()
-		go func() {
-			defer n.wg.Done()
+		n.startTrack(func() { n.locals = append(n.locals, local) }, func() {
 			buf := make([]byte, 1500)
 			for {
 				k, _, err := remote.Read(buf)
@@ -93,7 +66,7 @@ func (n *Naive) Publish(offer string) (string, error) {
 				}
 				_, _ = local.Write(buf[:k])
 			}
-		}()
+		})
 	})
 	return answer(pc, offer)
 }
@@ -116,7 +89,7 @@ func (n *Naive) Subscribe(body []byte, want int) ([]byte, string, error) {
 		return nil, "", fmt.Errorf("baseline: viewer offer: %w", err)
 	}
 	n.mu.Lock()
-	tracks := append([]*webrtc.TrackLocalStaticRTP(nil), n.tracks...)
+	tracks := append([]*webrtc.TrackLocalStaticRTP(nil), n.locals...)
 	n.mu.Unlock()
 	for _, t := range tracks {
 		sender, err := pc.AddTrack(t)
@@ -125,16 +98,14 @@ func (n *Naive) Subscribe(body []byte, want int) ([]byte, string, error) {
 		}
 		// Reading RTCP is what makes the interceptors (NACK responder,
 		// reports) run: the tutorial does it, so do we.
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
+		n.goOwned(func() {
 			buf := make([]byte, 1500)
 			for {
 				if _, _, err := sender.Read(buf); err != nil {
 					return
 				}
 			}
-		}()
+		})
 	}
 	ans, err := pcAnswer(pc)
 	if err != nil {
@@ -143,33 +114,8 @@ func (n *Naive) Subscribe(body []byte, want int) ([]byte, string, error) {
 	return []byte(ans), "application/sdp", nil
 }
 
-func (n *Naive) waitTracks(want int, timeout time.Duration) error {
-	deadline := time.After(timeout)
-	for {
-		n.mu.Lock()
-		have, ch := len(n.tracks), n.changed
-		n.mu.Unlock()
-		if have >= max(want, 1) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return fmt.Errorf("baseline: %d of %d tracks published after %v", have, want, timeout)
-		}
-	}
-}
-
 // Close ends every connection and waits for the forwarding goroutines.
 func (n *Naive) Close() error {
-	n.mu.Lock()
-	n.closed = true
-	pcs := n.pcs
-	n.pcs = nil
-	n.mu.Unlock()
-	for _, pc := range pcs {
-		_ = pc.Close()
-	}
-	n.wg.Wait()
+	n.closeAll()
 	return nil
 }

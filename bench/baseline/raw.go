@@ -3,7 +3,6 @@ package baseline
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -43,12 +42,7 @@ type Raw struct {
 
 	viewers atomic.Pointer[[]*rawViewer] // copy-on-write: the hot path takes no lock
 
-	mu      sync.Mutex
-	pcs     []*webrtc.PeerConnection
-	tracks  int
-	changed chan struct{}
-	closed  bool
-	wg      sync.WaitGroup
+	peers // its mutex also serialises viewer registration
 }
 
 type rawViewer struct {
@@ -69,7 +63,7 @@ func NewRaw(log *slog.Logger) (*Raw, error) {
 		return nil, fmt.Errorf("baseline: raw socket: %w", err)
 	}
 	_ = conn.SetWriteBuffer(4 << 20)
-	r := &Raw{api: api, log: log, conn: conn, changed: make(chan struct{})}
+	r := &Raw{api: api, log: log, conn: conn}
 	r.viewers.Store(&[]*rawViewer{})
 	return r, nil
 }
@@ -81,27 +75,12 @@ func (r *Raw) Publish(offer string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	if err := r.add(pc); err != nil {
 		_ = pc.Close()
-		return "", errors.New("baseline: closed")
+		return "", err
 	}
-	r.pcs = append(r.pcs, pc)
-	r.mu.Unlock()
 	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		r.mu.Lock()
-		if r.closed {
-			r.mu.Unlock()
-			return
-		}
-		r.tracks++
-		close(r.changed)
-		r.changed = make(chan struct{})
-		r.wg.Add(1)
-		r.mu.Unlock()
-		go func() {
-			defer r.wg.Done()
+		r.startTrack(nil, func() {
 			buf := make([]byte, 1500)
 			for {
 				n, _, err := remote.Read(buf) // decrypted once
@@ -110,7 +89,7 @@ func (r *Raw) Publish(offer string) (string, error) {
 				}
 				r.fanOut(buf[:n])
 			}
-		}()
+		})
 	})
 	return answer(pc, offer)
 }
@@ -157,33 +136,8 @@ func (r *Raw) Subscribe(body []byte, want int) ([]byte, string, error) {
 	return resp, "application/json", err
 }
 
-func (r *Raw) waitTracks(want int, timeout time.Duration) error {
-	deadline := time.After(timeout)
-	for {
-		r.mu.Lock()
-		have, ch := r.tracks, r.changed
-		r.mu.Unlock()
-		if have >= max(want, 1) {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return fmt.Errorf("baseline: %d of %d tracks published after %v", have, want, timeout)
-		}
-	}
-}
-
 // Close ends the publishers and the socket.
 func (r *Raw) Close() error {
-	r.mu.Lock()
-	r.closed = true
-	pcs := r.pcs
-	r.pcs = nil
-	r.mu.Unlock()
-	for _, pc := range pcs {
-		_ = pc.Close()
-	}
-	r.wg.Wait()
+	r.closeAll()
 	return r.conn.Close()
 }
