@@ -16,12 +16,7 @@ import (
 // show what signalling costs under load. Seatsfu only. The target's room
 // needs a free seat: open it with at least Guests+2 seats.
 func Churn(ctx context.Context, t *SeatsfuTarget, cfg Config) (*Result, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	srv := t.Server()
-	res := &Result{Scenario: "churn", Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess}
-	st, err := newStage()
+	srv, res, st, err := begin("churn", t, &cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,22 @@ type stage struct {
 	errors []string
 }
 
+// begin starts a scenario run: it checks cfg, describes the result to fill
+// and builds the stage its peers run on. cfg is checked in place: check
+// fills its defaults.
+func begin(scenario string, t Target, cfg *Config) (Server, *Result, *stage, error) {
+	if err := cfg.check(); err != nil {
+		return Server{}, nil, nil, err
+	}
+	srv := t.Server()
+	res := &Result{Scenario: scenario, Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess}
+	st, err := newStage()
+	if err != nil {
+		return Server{}, nil, nil, err
+	}
+	return srv, res, st, nil
+}
+
 func newStage() (*stage, error) {
 	api, err := peer.NewAPI()
 	if err != nil {
@@ -187,12 +203,7 @@ func (s *stage) publishedPPS() float64 {
 // subscribe to every seat; after the warm-up, the server's CPU, memory and
 // the viewers' packets are measured over cfg.Duration.
 func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	srv := t.Server()
-	res := &Result{Scenario: "fanout", Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess}
-	st, err := newStage()
+	srv, res, st, err := begin("fanout", t, &cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -35,12 +35,7 @@ func Handover(ctx context.Context, t *SeatsfuTarget, cfg HandoverConfig) (*Resul
 	if cfg.Every <= 0 {
 		cfg.Every = 2 * time.Second
 	}
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	srv := t.Server()
-	res := &Result{Scenario: "handover", Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess}
-	st, err := newStage()
+	srv, res, st, err := begin("handover", t, &cfg.Config)
 	if err != nil {
 		return nil, err
 	}
