@@ -17,7 +17,9 @@ type fakeClock struct{ now time.Time }
 func (c *fakeClock) Now() time.Time          { return c.now }
 func (c *fakeClock) Advance(d time.Duration) { c.now = c.now.Add(d) }
 
-func host(room string) Host { return Host{UserID: "own-" + room, Name: "Owner " + room, Avatar: "a/" + room} }
+func host(room string) Host {
+	return Host{UserID: "own-" + room, Name: "Owner " + room, Avatar: "a/" + room}
+}
 
 type fixture struct {
 	t     *testing.T
