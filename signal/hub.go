@@ -8,6 +8,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // statsPeriod is the least time between two room.stats of a room.
@@ -23,8 +24,11 @@ type roomHub struct {
 	id   string
 	room *sfu.Room // set once, right after OpenRoom
 
+	owner seat.User // the room's owner, fixed when it opened the room
+
 	mu      sync.Mutex
-	members map[string]*session // the live socket of each connected member
+	members map[string]*session  // the live socket of each connected member
+	cohost  proto.CohostSnapshot // the room's co-host state as last notified (cohost.go)
 
 	dirty chan struct{} // cap 1: the member count may have changed
 }
@@ -36,8 +40,15 @@ func newHub(srv *Server, id string) *roomHub {
 // attach makes s the socket of its user. A previous socket of the same user
 // is told session.replaced and closed; its drop will not disconnect the
 // user, because it is no longer attached.
-func (h *roomHub) attach(s *session) {
+func (h *roomHub) attach(s *session) { h.attachThen(s, nil) }
+
+// attachThen is attach, running first (when not nil) under the hub's lock
+// just before s starts receiving the room's notifications.
+func (h *roomHub) attachThen(s *session, first func()) {
 	h.mu.Lock()
+	if first != nil {
+		first()
+	}
 	old := h.members[s.user.UserID]
 	h.members[s.user.UserID] = s
 	h.mu.Unlock()

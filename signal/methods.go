@@ -136,6 +136,7 @@ func init() {
 		"rtc.subscribe": bind(subscribe),
 		"rtc.candidate": bind(addCandidate),
 	}
+	addCohostMethods(methods) // PROTOCOL.md §10 (cohost_methods.go)
 }
 
 // --- params ---
@@ -364,8 +365,7 @@ func joinRoom(s *session, id json.RawMessage, p *joinParams) (any, error) {
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
-		s.respond(id, snap)
-		hub.attach(s)
+		hub.attachThen(s, func() { s.respond(id, hub.joinedSnapshot(snap)) })
 		return ds, nil
 	})
 	if err != nil {
@@ -449,9 +449,10 @@ type subscribeResult struct {
 }
 
 type slotJSON struct {
-	Mid       string `json:"mid"`
-	Kind      string `json:"kind"`
-	SeatIndex int    `json:"seatIndex"`
+	Mid         string `json:"mid"`
+	Kind        string `json:"kind"`
+	SeatIndex   int    `json:"seatIndex"`
+	CohostIndex int    `json:"cohostIndex"`
 }
 
 func subscribe(s *session, _ json.RawMessage, p *sdpParams) (any, error) {

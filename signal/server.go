@@ -65,6 +65,10 @@ type Config struct {
 	// burst 100). A negative RequestRate disables the limit (benchmarks).
 	RequestRate  float64
 	RequestBurst int
+
+	// MaxCohosts is the most rooms one co-host connection joins (2..9,
+	// default 4; PROTOCOL.md §10).
+	MaxCohosts int
 }
 
 const (
@@ -114,6 +118,7 @@ type Server struct {
 	wg       sync.WaitGroup // sessions and stats loops
 
 	httpMedia *mediaSessions // WHIP/WHEP sessions (whip_sessions.go)
+	cohost    *cohostDesk    // co-hosting and battles (cohost.go)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -160,6 +165,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	if cfg.MaxCohosts == 0 {
+		cfg.MaxCohosts = defaultMaxCohosts
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("signal: metrics: %w", err)
@@ -174,6 +182,10 @@ func New(cfg Config) (*Server, error) {
 		sessions: make(map[*session]struct{}),
 		hubs:     make(map[string]*roomHub),
 	}
+	if s.cohost, err = newCohostDesk(s); err != nil {
+		cancel()
+		return nil, err
+	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /v1/rtc", s.serveRTC)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -182,6 +194,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
+	s.mux.HandleFunc("POST /demo/battles/{battleId}/score", s.serveDemoScore)
 	s.routeMediaHTTP() // WHIP and WHEP (whip_http.go)
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
@@ -299,6 +312,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 		}
 	}
 	h := newHub(s, roomID)
+	h.owner = u
 	r, err := s.cfg.SFU.OpenRoom(sfu.RoomConfig{Seat: cfg, Notifier: h})
 	if err != nil {
 		return nil, nil, err
@@ -309,6 +323,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 	go func() {
 		defer s.wg.Done()
 		h.statsLoop()
+		s.cohost.roomGone(h)
 		s.mu.Lock()
 		if s.hubs[roomID] == h {
 			delete(s.hubs, roomID)
@@ -326,6 +341,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	s.cohost.close()
 
 	for _, r := range s.cfg.SFU.Rooms() {
 		err := r.Do(func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Shutdown(seat.ServerShutdown), nil })

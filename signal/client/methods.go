@@ -291,6 +291,9 @@ type Slot struct {
 	Mid       string `json:"mid"`
 	Kind      string `json:"kind"`
 	SeatIndex int    `json:"seatIndex"`
+	// CohostIndex is k ≥ 1 for co-host slot k (SeatIndex -1), which carries
+	// the owner of the k-th other room of the co-host connection (§10).
+	CohostIndex int `json:"cohostIndex"`
 }
 
 // Subscribe is rtc.subscribe: it sends a recvonly offer and returns the
