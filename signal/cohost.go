@@ -96,11 +96,11 @@ func randomPrefix() string {
 // cohostOp is one controller operation on behalf of actorRoom's owner.
 type cohostOp func(c *cohost.Controller, actor *roomHub) (any, []cohost.Delivery, error)
 
-// run performs op for the session's room. On success the answer is queued
-// first, then the media follow the new connections, then the notifications
-// go out: a client learns its call's outcome before its consequences, and
-// nobody is told of a connection whose media is not yet there (or still
-// there, when it ended).
+// run performs op for the session's room. On success the media follow the
+// new connections first, then the answer is queued, then the notifications
+// go out: once a call returns (or anyone is told of a change) the media
+// already match it, and a client learns its call's outcome before its
+// consequences.
 func (d *cohostDesk) run(s *session, id []byte, op cohostOp) (any, error) {
 	if s.user.Role != seat.RoleOwner {
 		return nil, withMessage(seat.ErrPermission, "only a room's owner co-hosts")
@@ -120,8 +120,10 @@ func (d *cohostDesk) run(s *session, id []byte, op cohostOp) (any, error) {
 		d.deliver(append(stale, ds...)) // a refusal delivers only stale rooms' ends
 		return nil, wireError(err)
 	}
+	ds = append(stale, ds...)
+	d.applyMedia(ds)
 	s.respond(id, res)
-	d.deliver(append(stale, ds...))
+	d.notify(ds)
 	return answered{}, nil
 }
 
@@ -170,10 +172,16 @@ func (d *cohostDesk) close() {
 	}
 }
 
-// deliver applies ds: media first for every room whose connection changed,
-// then the notifications in order, then metrics and the timer. Called with
-// mu held.
+// deliver applies ds: media first, then the notifications. Called with mu
+// held.
 func (d *cohostDesk) deliver(ds []cohost.Delivery) {
+	d.applyMedia(ds)
+	d.notify(ds)
+}
+
+// applyMedia re-points the co-host slots of every room whose connection ds
+// changed. Called with mu held.
+func (d *cohostDesk) applyMedia(ds []cohost.Delivery) {
 	changed := map[string]bool{}
 	for _, dl := range ds {
 		if _, ok := dl.Event.(cohost.Changed); ok {
@@ -183,8 +191,13 @@ func (d *cohostDesk) deliver(ds []cohost.Delivery) {
 		}
 	}
 	for r := range changed {
-		d.applyMedia(r)
+		d.pointSlots(r)
 	}
+}
+
+// notify sends ds's notifications in order, then refreshes metrics and the
+// timer. Called with mu held.
+func (d *cohostDesk) notify(ds []cohost.Delivery) {
 	for _, dl := range ds {
 		switch ev := dl.Event.(type) {
 		case cohost.RequestEnded:
@@ -216,9 +229,9 @@ func (d *cohostDesk) deliver(ds []cohost.Delivery) {
 	d.arm()
 }
 
-// applyMedia points roomID's co-host slots at the other rooms' owners, in
+// pointSlots points roomID's co-host slots at the other rooms' owners, in
 // the connection's order (PROTOCOL.md §10, Media).
-func (d *cohostDesk) applyMedia(roomID string) {
+func (d *cohostDesk) pointSlots(roomID string) {
 	h := d.live[roomID]
 	if h == nil {
 		return // ended: its media are closed already
