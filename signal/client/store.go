@@ -32,6 +32,7 @@ type state struct {
 	invitees    []seat.Request // hosts: invitations this client sent, pending
 	selfRequest *seat.Request  // audience: my pending application or invitation
 	endReason   string
+	co          cohostState // co-hosting and battles (cohost.go)
 }
 
 func (s *state) join(snap seat.Snapshot) {
@@ -55,6 +56,9 @@ func (s *state) join(snap seat.Snapshot) {
 
 // apply folds one notification into the state.
 func (s *state) apply(ev Event) error {
+	if done, err := s.co.apply(ev); done {
+		return err
+	}
 	switch ev.Method {
 	case MethodSeatChanged:
 		v, err := Decode[seat.SeatChanged](ev)
@@ -135,6 +139,7 @@ func (c *Client) onJoin(result json.RawMessage) {
 		return
 	}
 	c.st.join(snap)
+	c.st.co.join(result)
 }
 
 // --- the store's read side ---
