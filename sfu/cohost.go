@@ -143,13 +143,15 @@ func (r *Room) cohostSlotOf(idx int) int {
 	switch k := idx - r.maxSeats + 1; {
 	case k <= 0:
 		return 0
-	case k < r.s.maxCohosts():
+	case k < r.s.MaxCohosts():
 		return k
 	}
 	return -1
 }
 
-func (s *SFU) maxCohosts() int {
+// MaxCohosts is the most rooms of a co-host connection the subscriptions
+// are sized for.
+func (s *SFU) MaxCohosts() int {
 	if s.cfg.MaxCohosts == 0 {
 		return defaultMaxCohosts
 	}

@@ -21,8 +21,6 @@ var (
 	ErrRoomNotInBattle = errors.New("signal: the room takes no part in this battle")
 )
 
-const defaultMaxCohosts = 4
-
 // cohostDesk owns the node's co-host controller (PROTOCOL.md §10): every
 // request, connection and battle across this node's rooms, behind one lock,
 // with one timer for the controller's deadlines.

@@ -33,7 +33,7 @@ func openLive(t *testing.T, env *signaltest.Env, id string) liveRoom {
 func (r liveRoom) both() []*signaltest.Conn { return []*signaltest.Conn{r.owner, r.viewer} }
 
 type cohostSnap struct {
-	Cohost []proto.CohostRoom  `json:"cohost"`
+	Cohost []proto.CohostRoom `json:"cohost"`
 	Battle *proto.BattleState `json:"battle"`
 }
 
@@ -153,7 +153,7 @@ func TestCohostRequestAcceptAndLateJoiner(t *testing.T) {
 }
 
 func TestCohostErrors(t *testing.T) {
-	env := signaltest.Start(t, signaltest.WithSignalConfig(func(c *signal.Config) { c.MaxCohosts = 2 }))
+	env := signaltest.Start(t, signaltest.WithMaxCohosts(2))
 	a, b, c := openLive(t, env, "A"), openLive(t, env, "B"), openLive(t, env, "C")
 	admin, _ := join(t, env, "A", "adm", seat.RoleAdmin, nil)
 
@@ -273,7 +273,7 @@ func TestCohostSimultaneousRequestsMakeOneConnection(t *testing.T) {
 }
 
 func TestCohostThirdRoomLeaveAndRoomEnd(t *testing.T) {
-	env := signaltest.Start(t, signaltest.WithSignalConfig(func(c *signal.Config) { c.MaxCohosts = 3 }))
+	env := signaltest.Start(t, signaltest.WithMaxCohosts(3))
 	a, b, c, d := openLive(t, env, "A"), openLive(t, env, "B"), openLive(t, env, "C"), openLive(t, env, "D")
 	connect(t, a, b, c) // C joins A+B
 	wantReason(t, d.owner, "cohost.request", map[string]any{"roomId": "C"}, "cohost_busy")

@@ -66,8 +66,9 @@ type Config struct {
 	RequestRate  float64
 	RequestBurst int
 
-	// MaxCohosts is the most rooms one co-host connection joins (2..9,
-	// default 4; PROTOCOL.md §10).
+	// MaxCohosts is the most rooms one co-host connection joins (2..9;
+	// PROTOCOL.md §10). Zero takes the SFU's, which sizes the
+	// subscriptions' co-host slots; any other value must equal it.
 	MaxCohosts int
 }
 
@@ -166,7 +167,11 @@ func New(cfg Config) (*Server, error) {
 		cfg.Clock = realClock{}
 	}
 	if cfg.MaxCohosts == 0 {
-		cfg.MaxCohosts = defaultMaxCohosts
+		cfg.MaxCohosts = cfg.SFU.MaxCohosts()
+	}
+	if cfg.MaxCohosts != cfg.SFU.MaxCohosts() {
+		// The subscriptions' co-host slots are sized by the SFU's setting.
+		return nil, fmt.Errorf("signal: MaxCohosts %d differs from the SFU's %d", cfg.MaxCohosts, cfg.SFU.MaxCohosts())
 	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {

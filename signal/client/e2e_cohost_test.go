@@ -26,8 +26,8 @@ func (l *cohostLog) OnCohostRequestResponded(_ string, ok bool) {
 	l.add(map[bool]string{true: "accepted", false: "rejected"}[ok])
 }
 func (l *cohostLog) OnCohostChanged(rooms []proto.CohostRoom) { l.add("changed " + ids(rooms)) }
-func (l *cohostLog) OnBattleStarted(proto.BattleStarted)     { l.add("battle") }
-func (l *cohostLog) OnBattleEnded(ev proto.BattleEnded)      { l.add("ended " + ev.Reason) }
+func (l *cohostLog) OnBattleStarted(proto.BattleStarted)      { l.add("battle") }
+func (l *cohostLog) OnBattleEnded(ev proto.BattleEnded)       { l.add("ended " + ev.Reason) }
 
 func (l *cohostLog) has(s string) bool {
 	l.mu.Lock()
