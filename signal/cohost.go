@@ -362,3 +362,16 @@ func (h *roomHub) joinedSnapshot(snap seat.Snapshot) any {
 		proto.CohostSnapshot
 	}{snap, v}
 }
+
+// CohostOf is the ids of roomID's co-host connection in order, roomID
+// included, or nil: the server API's RoomInfo.cohost (PROTOCOL.md §11).
+func (s *Server) CohostOf(roomID string) []string {
+	d := s.cohost
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, m := range d.ctrl.Connection(roomID) {
+		out = append(out, m.RoomID)
+	}
+	return out
+}

@@ -133,6 +133,9 @@ func TestCohostRequestAcceptAndLateJoiner(t *testing.T) {
 	if a.viewer.Count("cohost.requestResponded")+b.viewer.Count("cohost.requestReceived") != 0 {
 		t.Fatal("a request notification reached the audience")
 	}
+	if got := env.Server.CohostOf("B"); !reflect.DeepEqual(got, []string{"A", "B"}) {
+		t.Fatalf("CohostOf(B) = %v", got)
+	}
 	snap := joinCohostSnap(t, env, "B", "late")
 	if !reflect.DeepEqual(roomIDs(snap.Cohost), []string{"A", "B"}) || snap.Battle != nil {
 		t.Fatalf("late joiner's snapshot %+v", snap)

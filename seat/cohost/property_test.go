@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,13 @@ var roomIDs = []string{"A", "B", "C", "D", "E", "F"}
 // nothing and says nothing; after Tick nothing due is left; and every
 // room's last cohost.changed is its connection as the controller holds it.
 func TestProperty(t *testing.T) {
+	var joined, battles, timeouts atomic.Int64
+	defer func() {
+		t.Logf("%d rooms joined connections, %d battles started, %d requests timed out", joined.Load(), battles.Load(), timeouts.Load())
+		if joined.Load() == 0 || battles.Load() == 0 || timeouts.Load() == 0 {
+			t.Error("the random operations never reached connections, battles or timeouts")
+		}
+	}()
 	rapid.Check(t, func(rt *rapid.T) {
 		maxRooms := rapid.IntRange(MinRooms, 4).Draw(rt, "maxRooms")
 		clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
@@ -92,8 +100,26 @@ func TestProperty(t *testing.T) {
 			}
 			m.observe(rt, ds)
 			m.check(rt)
+			for _, d := range ds {
+				switch ev := d.Event.(type) {
+				case Changed:
+					joined.Add(int64(len(ev.Rooms)))
+				case BattleStarted:
+					battles.Add(1)
+				case RequestEnded:
+					if ev.Outcome == OutcomeTimeout {
+						timeouts.Add(1)
+					}
+				}
+			}
 		}
 	})
+}
+
+// fataler is what the invariants need of *rapid.T and *testing.T.
+type fataler interface {
+	Fatalf(format string, args ...any)
+	Fatal(args ...any)
 }
 
 type model struct {
@@ -104,7 +130,7 @@ type model struct {
 	lastChanged map[string][]Member
 }
 
-func (m *model) observe(rt *rapid.T, ds []Delivery) {
+func (m *model) observe(rt fataler, ds []Delivery) {
 	for _, d := range ds {
 		switch ev := d.Event.(type) {
 		case RequestEnded:
@@ -120,7 +146,7 @@ func (m *model) observe(rt *rapid.T, ds []Delivery) {
 	}
 }
 
-func (m *model) check(rt *rapid.T) {
+func (m *model) check(rt fataler) {
 	c := m.c
 	in := map[*room]*connection{}
 	for cn := range c.conns {
