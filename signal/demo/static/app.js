@@ -8,6 +8,7 @@ import { Client } from '/sdk/seatsfu.js';
 import { $, act, notice, describe, displayName } from './ui.js';
 import { Grid } from './grid.js';
 import { HostPanel } from './host.js';
+import { CohostPanel, COHOST_SLOTS } from './cohost.js';
 
 // How long an application waits for a host; ?applyTimeout=N (seconds,
 // 0 = forever) changes it for demos and tests.
@@ -43,6 +44,7 @@ export class Session {
     this.grid = new Grid($('grid'));
     this.grid.onSoundBlocked = () => { $('unmute-audio').hidden = false; };
     this.host = new HostPanel(this);
+    this.cohost = new CohostPanel(this);
   }
 
   get isHost() { return this.self && (this.self.role === 'owner' || this.self.role === 'admin'); }
@@ -91,6 +93,7 @@ export class Session {
     $('join-form').hidden = true;
     $('live').hidden = false;
     if (this.isHost) await act('Loading the host panel', () => this.host.show(snap.requests));
+    this.cohost.attach(c, snap);
     this.#render();
     this.#showInvitation();
     await act('Watching the seats', () => this.#subscribe());
@@ -125,8 +128,8 @@ export class Session {
   }
 
   async #subscribe() {
-    this.subscriber = await this.client.subscribe(this.room.maxSeats);
-    this.subscriber.addEventListener('track', () => this.#render());
+    this.subscriber = await this.client.subscribe(this.room.maxSeats, COHOST_SLOTS);
+    this.subscriber.addEventListener('track', () => { this.#render(); this.cohost.render(); });
     this.subscriber.addEventListener('state', (e) => {
       if (e.detail === 'failed') notice('The media connection failed; try reloading the page.', 'error');
     });
@@ -372,6 +375,7 @@ export class Session {
     this.#stopLocal();
     this.grid.clear();
     this.host.hide();
+    this.cohost.hide();
     $('invitation').hidden = true;
     $('live').hidden = true;
     $('counters').hidden = true;
