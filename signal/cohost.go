@@ -152,8 +152,8 @@ func (d *cohostDesk) resolve(roomID string) (*roomHub, []cohost.Delivery, error)
 func (d *cohostDesk) roomGone(h *roomHub) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.live[h.id] != h {
-		return
+	if d.closed || d.live[h.id] != h {
+		return // shutting down: every room ends, nobody is left to tell
 	}
 	delete(d.live, h.id)
 	d.deliver(d.ctrl.RoomEnded(h.id))
