@@ -4,6 +4,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/seatsfu/seatsfu/media"
 	"github.com/seatsfu/seatsfu/seat"
 )
 
@@ -134,4 +138,68 @@ func TestCohostSlotGatedByRoomEndAndViewerClose(t *testing.T) {
 	// Pointing at an ended room is silent too, and harmless.
 	a.SetCohosts([]*Room{b})
 	a.SetCohosts(nil)
+}
+
+// A co-host slot's viewer gets sender reports on the slot's SSRC that map
+// its timestamps to the other owner's capture clock, as seat slots do, so
+// the owner's audio and video stay in sync after the re-basing.
+func TestCohostSlotSenderReports(t *testing.T) {
+	s := newTestSFU(t)
+	a, b := openOwnedRoom(t, s, "A", 2), openOwnedRoom(t, s, "B", 2)
+	api := clientAPI(t) // Pion's interceptors: the publisher sends sender reports
+	startPublisher(t, b, api, "own-B", 'B')
+	v := startViewer(t, a, api, "fan", 3, true)
+	a.SetCohosts([]*Room{b})
+	mid := v.cohostMid(t, 1, "video")
+	eventually(t, 10*time.Second, "B on slot 1", func() bool { return v.tagged(mid, 'B') >= 10 && v.ssrc(mid) != 0 })
+
+	var recv *webrtc.RTPReceiver
+	for _, tr := range v.pc.GetTransceivers() {
+		if tr.Mid() == mid {
+			recv = tr.Receiver()
+		}
+	}
+	reports := make(chan *rtcp.SenderReport, 16)
+	go func() { // ends when the viewer's connection closes at cleanup
+		for {
+			pkts, _, err := recv.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if sr, ok := p.(*rtcp.SenderReport); ok {
+					select {
+					case reports <- sr:
+					default:
+					}
+				}
+			}
+		}
+	}()
+	deadline := time.After(5 * time.Second)
+	for {
+		var sr *rtcp.SenderReport
+		select {
+		case sr = <-reports:
+		case <-deadline:
+			t.Fatal("no sender report on the co-host slot")
+		}
+		if sr.SSRC != v.ssrc(mid) {
+			t.Fatalf("sender report for SSRC %d, the slot's is %d", sr.SSRC, v.ssrc(mid))
+		}
+		// Same machine, same clock: the report's wall clock is now, and its
+		// RTP time is where the slot's timestamps are now (90 kHz, 10 ms a
+		// frame), within the scheduling slack of a loaded test box.
+		at := media.NTPToTime(sr.NTPTime)
+		if d := time.Since(at); d < -time.Second || d > time.Second {
+			t.Fatalf("sender report's wall clock is %v off", d)
+		}
+		ps := v.packets(mid)
+		last := ps[len(ps)-1]
+		want := last.ts + uint32(at.Sub(last.at).Seconds()*90000)
+		if d := int32(sr.RTPTime - want); d < -45000 || d > 45000 {
+			t.Fatalf("sender report's RTP time %d is %d ticks from the slot's timeline (%d)", sr.RTPTime, d, want)
+		}
+		return
+	}
 }
