@@ -61,9 +61,9 @@ type Config struct {
 
 // The media errors of CONTRACT §3, in the contract's error shape.
 var (
-	ErrPublishForbidden = &seat.Error{Code: 100400, Reason: "publish_forbidden", Message: "only seated users may publish"}
-	ErrBadSDP           = &seat.Error{Code: 100401, Reason: "bad_sdp", Message: "the offer cannot be used"}
-	ErrUnsupportedCodec = &seat.Error{Code: 100402, Reason: "unsupported_codec", Message: "no codec in common with the room"}
+	ErrPublishForbidden = &seat.Error{Reason: "publish_forbidden", Message: "only seated users may publish"}
+	ErrBadSDP           = &seat.Error{Reason: "bad_sdp", Message: "the offer cannot be used"}
+	ErrUnsupportedCodec = &seat.Error{Reason: "unsupported_codec", Message: "no codec in common with the room"}
 )
 
 // ErrTooManyMLines is joined to ErrBadSDP when a publish offer has more
@@ -72,7 +72,7 @@ var (
 var ErrTooManyMLines = errors.New("sfu: more than one audio and one video m-line")
 
 // ErrRoomEnded is returned by a Room's methods once the room has ended.
-var ErrRoomEnded = &seat.Error{Code: seat.ErrRoomNotFound.Code, Reason: seat.ErrRoomNotFound.Reason, Message: "the room has ended"}
+var ErrRoomEnded = &seat.Error{Reason: seat.ErrRoomNotFound.Reason, Message: "the room has ended"}
 
 // Notifier routes a decision's deliveries to the room's members. It is called
 // with the room's lock held, in decision order, after the media effects were

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // statsPeriod is the least time between two room.stats of a room.
@@ -46,7 +48,7 @@ func (h *roomHub) attach(s *session) {
 		return
 	}
 	if old != s {
-		old.notify("session.replaced", empty{})
+		old.notify(proto.NoteSessionReplaced, proto.Empty{})
 		old.closeAfterQueued(websocket.StatusPolicyViolation, "session replaced")
 	}
 }
@@ -119,9 +121,14 @@ func (h *roomHub) deliver(d seat.Delivery) {
 	if d.To == seat.Internal {
 		return
 	}
-	frame, err := encodeNotification(d.Event.Method(), d.Event)
+	method, body, ok := wireNote(d.Event)
+	if !ok {
+		h.srv.log.Error("signal: an event without a wire form", "event", fmt.Sprintf("%T", d.Event))
+		return
+	}
+	frame, err := encodeNotification(method, body)
 	if err != nil {
-		h.srv.log.Error("signal: encode notification", "method", d.Event.Method(), "err", err)
+		h.srv.log.Error("signal: encode notification", "method", method, "err", err)
 		return
 	}
 	for _, s := range h.targets(d) {
@@ -207,24 +214,7 @@ func (h *roomHub) statsLoop() {
 				return nil, nil
 			}
 			last, lastSent = count, time.Now()
-			return []seat.Delivery{{To: seat.Everyone, Event: roomStats{MemberCount: count}}}, nil
+			return []seat.Delivery{{To: seat.Everyone, Event: proto.RoomStats{MemberCount: count}}}, nil
 		})
 	}
 }
-
-// roomStats is the room.stats notification.
-type roomStats struct {
-	MemberCount int `json:"memberCount"`
-}
-
-func (roomStats) Method() string { return "room.stats" }
-
-// roomMessage is the room.message notification: text xor cmd+data.
-type roomMessage struct {
-	From seat.User `json:"from"`
-	Text *string   `json:"text,omitempty"`
-	Cmd  *string   `json:"cmd,omitempty"`
-	Data *string   `json:"data,omitempty"`
-}
-
-func (roomMessage) Method() string { return "room.message" }

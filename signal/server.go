@@ -29,6 +29,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -218,7 +219,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
-	user := seat.User{UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role}
+	user := userOf(id)
 	var sess *session
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// Tokens, not cookies, authenticate: a page from another origin
@@ -263,7 +264,7 @@ func bearer(r *http.Request) string {
 
 // openOrFind returns the token's room and its hub. The owner opens the room
 // when it is absent; everyone else needs it open.
-func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*sfu.Room, *roomHub, error) {
+func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreateParams) (*sfu.Room, *roomHub, error) {
 	if create != nil && u.Role != seat.RoleOwner {
 		return nil, nil, withMessage(seat.ErrPermission, "only the owner may create the room")
 	}
@@ -295,7 +296,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 			cfg.MaxSeats = *create.MaxSeats
 		}
 		if create.SeatMode != "" {
-			cfg.Mode = create.SeatMode
+			cfg.Mode = seat.Mode(create.SeatMode)
 		}
 	}
 	h := newHub(s, roomID)
@@ -390,9 +391,9 @@ func (s *Server) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	role := seat.Role(q.Get("role"))
+	role := proto.Role(q.Get("role"))
 	switch role {
-	case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+	case proto.RoleOwner, proto.RoleAdmin, proto.RoleAudience:
 	default:
 		http.Error(w, `role must be owner, admin or audience`, http.StatusBadRequest)
 		return

@@ -14,6 +14,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 const (
@@ -162,7 +163,7 @@ func (s *session) call(req request) (any, error) {
 	if !ok {
 		return nil, withMessage(errNoMethod, "unknown method "+truncate(req.Method, 64))
 	}
-	if req.Method != "room.join" && (!s.joined || !s.hub.speaksFor(s)) {
+	if req.Method != proto.MethodRoomJoin && (!s.joined || !s.hub.speaksFor(s)) {
 		// Never joined, left, or no longer the user's socket (replaced,
 		// kicked out, room ended) while its close is on the way.
 		return nil, seat.ErrNotJoined

@@ -59,10 +59,10 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.wg.Done()
 
-	user := seat.User{UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role}
+	user := userOf(id)
 	ms := &mediaSession{
 		id: newID(), etag: `"` + newID() + `"`, proto: protoWHIP, room: id.Room, user: id.UserID,
-		presence: id.Role == seat.RoleOwner, ufrag: info.ufrag, firstMid: info.firstMid,
+		presence: user.Role == seat.RoleOwner, ufrag: info.ufrag, firstMid: info.firstMid,
 	}
 	if !s.httpMedia.reserve(ms) {
 		httpError(w, http.StatusServiceUnavailable, "too many sessions")
@@ -153,8 +153,8 @@ type offerInfo struct {
 }
 
 var (
-	errUnparsableSDP = &seat.Error{Code: sfu.ErrBadSDP.Code, Reason: sfu.ErrBadSDP.Reason, Message: "the offer is not valid SDP"}
-	errNoMedia       = &seat.Error{Code: sfu.ErrBadSDP.Code, Reason: sfu.ErrBadSDP.Reason, Message: "the offer has no m-line"}
+	errUnparsableSDP = &seat.Error{Reason: sfu.ErrBadSDP.Reason, Message: "the offer is not valid SDP"}
+	errNoMedia       = &seat.Error{Reason: sfu.ErrBadSDP.Reason, Message: "the offer has no m-line"}
 )
 
 // inspectOffer parses an offer (400 when it does not parse or has no

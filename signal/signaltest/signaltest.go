@@ -20,6 +20,7 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -139,7 +140,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 
 // Token mints a one-hour token for user in room with role; the user's name
 // is its id.
-func (e *Env) Token(room, user string, role seat.Role) string {
+func (e *Env) Token(room, user string, role proto.Role) string {
 	e.t.Helper()
 	return e.TokenFor(token.Identity{UserID: user, Room: room, Name: user, Role: role}, time.Hour)
 }

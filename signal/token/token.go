@@ -15,7 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // ErrInvalidToken is wrapped by every error Verify and Mint return, so the
@@ -43,7 +43,7 @@ type Identity struct {
 	Room    string
 	Name    string
 	Avatar  string
-	Role    seat.Role
+	Role    proto.Role
 	Expires time.Time
 }
 
@@ -127,7 +127,7 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 		Room:    c.Room,
 		Name:    c.Name,
 		Avatar:  c.Avatar,
-		Role:    seat.Role(c.Role),
+		Role:    proto.Role(c.Role),
 		Expires: c.ExpiresAt.Time,
 	}, nil
 }
@@ -140,8 +140,8 @@ func validate(sub, room, role, name, avatar string) error {
 	if err := validID("room", room); err != nil {
 		return err
 	}
-	switch seat.Role(role) {
-	case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+	switch proto.Role(role) {
+	case proto.RoleOwner, proto.RoleAdmin, proto.RoleAudience:
 	default:
 		return fmt.Errorf("%w: role %q is not owner, admin or audience", ErrInvalidToken, role)
 	}
