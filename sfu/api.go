@@ -59,7 +59,8 @@ type Config struct {
 	ViewerQueue int
 }
 
-// The media errors of CONTRACT §3, in the contract's error shape.
+// The media errors of PROTOCOL.md §3: a reason and a message, like the
+// seat rules' refusals; the edge gives each its code.
 var (
 	ErrPublishForbidden = &seat.Error{Reason: "publish_forbidden", Message: "only seated users may publish"}
 	ErrBadSDP           = &seat.Error{Reason: "bad_sdp", Message: "the offer cannot be used"}

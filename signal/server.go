@@ -1,5 +1,5 @@
 // Package signal is seatsfu's signalling edge: the HTTP mux, the JSON-RPC 2.0
-// WebSocket sessions of CONTRACT §3 (token checks, framing, rate limits,
+// WebSocket sessions of PROTOCOL.md §3 (token checks, framing, rate limits,
 // pings), the routing of each room's seat notifications to its members, the
 // edge's metrics, and the demo token endpoint.
 //

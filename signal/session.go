@@ -18,7 +18,7 @@ import (
 )
 
 const (
-	// maxFrame is the largest frame a client may send (CONTRACT §3);
+	// maxFrame is the largest frame a client may send (PROTOCOL.md §3);
 	// coder/websocket closes with 1009 beyond it.
 	maxFrame = 64 << 10
 	// outQueue bounds what may wait for a slow socket. A socket that lets

@@ -7,7 +7,7 @@ import (
 
 // WHEP (draft-ietf-wish-whep): POST /whep/{room} plays a room. Any valid
 // token for the room may play; the player need not be a signalling member.
-// The answer follows CONTRACT §5's seat-slot rule: the k-th audio and video
+// The answer follows PROTOCOL.md §5's seat-slot rule: the k-th audio and video
 // m-lines carry seat first+k, where first is ?seat=N (default 0). A player
 // offering one audio and one video m-line therefore watches the owner, or
 // seat N. The room must be open (404): playing never opens a room.

@@ -1,6 +1,6 @@
 package client_test
 
-// Applications, both sides of each ending (CONTRACT §3.3, §4 rules 3–5).
+// Applications, both sides of each ending (PROTOCOL.md §3.3, §4 rules 3–5).
 
 import (
 	"sync"

@@ -1,6 +1,6 @@
 package client_test
 
-// The reconnect grace (CONTRACT §4 rule 8), with the suite's 1 s grace.
+// The reconnect grace (PROTOCOL.md §4 rule 8), with the suite's 1 s grace.
 
 import (
 	"errors"

@@ -200,7 +200,7 @@ func publishAudio(t *testing.T, c *client.Client) {
 	})
 }
 
-// CONTRACT §4 rule 7: a host's audio lock shows closedByAdmin; unlocking
+// PROTOCOL.md §4 rule 7: a host's audio lock shows closedByAdmin; unlocking
 // leaves the microphone off until the guest unmutes, then it is on again.
 func TestHostMuteNeedsGuestUnmute(t *testing.T) {
 	t.Parallel()

@@ -1,4 +1,4 @@
-// Package token mints and verifies the access tokens of CONTRACT §2: HS256
+// Package token mints and verifies the access tokens of PROTOCOL.md §2: HS256
 // JWTs whose claims name a user, the one room it may enter and its role.
 //
 // Verify is the gate in front of every room: it accepts HS256 only (so a
@@ -22,7 +22,7 @@ import (
 // edge can answer 401 with errors.Is whatever the precise cause.
 var ErrInvalidToken = errors.New("invalid token")
 
-// Limits of the claims (CONTRACT §2) and of the token itself.
+// Limits of the claims (PROTOCOL.md §2) and of the token itself.
 const (
 	MaxIDLen     = 128 // sub and room
 	MaxNameLen   = 64  // characters of name
@@ -132,7 +132,7 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 	}, nil
 }
 
-// validate applies the claim rules of CONTRACT §2.
+// validate applies the claim rules of PROTOCOL.md §2.
 func validate(sub, room, role, name, avatar string) error {
 	if err := validID("sub", sub); err != nil {
 		return err
