@@ -16,7 +16,8 @@ import (
 const statsPeriod = time.Second
 
 // roomHub is a room's switchboard: which socket currently speaks for each
-// member, and the sfu.Notifier that routes the room's deliveries to them.
+// member, the room's one record of presence (presence.go), and the
+// sfu.Notifier that routes the room's deliveries to them.
 //
 // Lock order: the room's lock (sfu.Room.Do, held while Notify runs) before
 // hub.mu. The hub never calls into the room while holding mu.
@@ -27,12 +28,13 @@ type roomHub struct {
 
 	mu      sync.Mutex
 	members map[string]*session // the live socket of each connected member
+	held    map[string]int      // user → live WHIP sessions holding its presence
 
 	dirty chan struct{} // cap 1: the member count may have changed
 }
 
 func newHub(srv *Server, id string) *roomHub {
-	return &roomHub{srv: srv, id: id, members: make(map[string]*session), dirty: make(chan struct{}, 1)}
+	return &roomHub{srv: srv, id: id, members: make(map[string]*session), held: make(map[string]int), dirty: make(chan struct{}, 1)}
 }
 
 // attach makes s the socket of its user. A previous socket of the same user

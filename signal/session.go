@@ -286,8 +286,8 @@ func (s *session) leaveOnDrop() {
 		if !h.detach(s) {
 			return nil, nil
 		}
-		if s.srv.whipPresence(s.roomID, s.user.UserID) {
-			return nil, nil // the owner's WHIP session keeps it present (whip.go)
+		if h.present(s.user.UserID) {
+			return nil, nil // the owner's WHIP session keeps it present (presence.go)
 		}
 		return r.Disconnect(s.user.UserID)
 	})

@@ -22,7 +22,6 @@ func TestEveryRefusalHasACode(t *testing.T) {
 		seat.ErrNotSeated, seat.ErrSeatIndexInvalid, seat.ErrOwnerCannotLeave,
 		sfu.ErrPublishForbidden, sfu.ErrBadSDP, sfu.ErrUnsupportedCodec, sfu.ErrRoomEnded,
 		errParse, errInvalidRequest, errNoMethod, errInternal, errRateLimited, errAlreadyJoined,
-		errUnparsableSDP, errNoMedia,
 	}
 	for _, e := range refusals {
 		if !slices.Contains(proto.Reasons(), proto.Reason(e.Reason)) {

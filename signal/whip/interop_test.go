@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // Interop with a third-party WHIP publisher: Debian's simple-whip-client
 // (GStreamer's webrtcbin) publishes test audio and video as the owner, and

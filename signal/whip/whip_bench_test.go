@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 import (
 	"net/http"

@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // Helpers of the WHIP/WHEP tests: Pion publishers and viewers on loopback,
 // an HTTP client that keeps no connection (goleak), and WebSocket members

@@ -1,4 +1,4 @@
-package signal
+package whip
 
 import (
 	"net/http"
@@ -26,7 +26,7 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 		}
 		first = n
 	}
-	if !s.enterHTTP(w) {
+	if !s.enter(w) {
 		return
 	}
 	defer s.wg.Done()
@@ -40,21 +40,21 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "seat_index_invalid: the room has "+strconv.Itoa(room.MaxSeats())+" seats")
 		return
 	}
-	ms := &mediaSession{
-		id: newID(), etag: `"` + newID() + `"`, proto: protoWHEP, room: id.Room, user: id.UserID,
+	ms := &session{
+		id: newID(), etag: `"` + newID() + `"`, kind: kindWHEP, room: id.Room, user: id.UserID,
 		ufrag: info.ufrag, firstMid: info.firstMid,
 	}
-	if !s.httpMedia.reserve(ms) {
+	if !s.sessions.reserve(ms) {
 		httpError(w, http.StatusServiceUnavailable, "too many sessions")
 		return
 	}
 	peer, answer, _, err := room.Subscribe(id.UserID, offer, first)
 	if err != nil {
-		s.httpMedia.remove(ms)
+		s.sessions.remove(ms)
 		httpError(w, statusOf(err), refusal(err))
 		return
 	}
-	s.httpMedia.attach(ms, peer)
+	s.sessions.attach(ms, peer)
 	s.wg.Add(1)
 	go s.watch(ms, nil)
 	writeAnswer(w, ms, answer)

@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // Hostile HTTP against WHIP and WHEP: every refusal has its status, and
 // leaves rooms, seats and sessions exactly as they were.

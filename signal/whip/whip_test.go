@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // WHIP end to end: real Pion publishers through POST /whip/{room}, real
 // viewers (rtc.subscribe and WHEP), members through the SDK.
