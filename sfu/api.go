@@ -1,19 +1,3 @@
-// Package sfu holds rooms and their media: peer connections, seat-gated
-// publishing, seat-slot forwarding and routing. A Room owns the room's seat
-// controller behind one mutex: every seat decision is taken, its media effect
-// applied and its notifications handed to the edge, in that order, under that
-// mutex.
-//
-// The files split the work: engine.go builds the webrtc.APIs (publishers'
-// and subscribers', with their deliberately chosen interceptors), sfu.go is
-// the room registry and the UDP port, room.go the seat decisions and the
-// reconcile that turns seat state into forwarding, publish.go the up-tracks,
-// upstream.go what an up-track asks of its publisher (coalesced keyframe
-// requests, NACKs for packets the SFU never got, the publisher's sender
-// reports, cache sizing from viewers' RTT), viewer.go the seat slots, their
-// writer and the viewers' feedback (NACKs served from the shared cache, over
-// RTX when negotiated), report.go the viewers' sender reports, packet.go the
-// shared packets. sfu/nettest proves the media side through a lossy relay.
 package sfu
 
 import (
