@@ -30,7 +30,7 @@ const (
 	KindVideo Kind = "video"
 )
 
-// Device is what the contract calls a seat's microphone/camera state.
+// Device is a seat's microphone or camera state.
 type Device string
 
 const (
@@ -70,7 +70,7 @@ const (
 	NoSeat        = -1           // "any free seat" in requests, "not seated" in lookups
 )
 
-// User is a member as the contract's User object shows it.
+// User is a member.
 type User struct {
 	UserID string
 	Name   string
@@ -78,7 +78,7 @@ type User struct {
 	Role   Role
 }
 
-// Seat is the contract's Seat object.
+// Seat is one seat and what it carries.
 type Seat struct {
 	Index       int
 	User        *User
@@ -89,8 +89,7 @@ type Seat struct {
 	Camera      Device
 }
 
-// Request is the contract's Request object: a pending application or
-// invitation.
+// Request is a pending application or invitation.
 type Request struct {
 	RequestID string
 	Kind      RequestKind
