@@ -352,13 +352,13 @@ func (h *roomHub) broadcastCohost(frame []byte, view proto.CohostSnapshot) {
 
 // joinedSnapshot is room.join's result: the seat snapshot and the room's
 // co-host state (PROTOCOL.md §10). Called with h.mu held.
-func (h *roomHub) joinedSnapshot(snap seat.Snapshot) any {
+func (h *roomHub) joinedSnapshot(snap proto.Snapshot) any {
 	v := h.cohost
 	if v.Cohost == nil {
 		v.Cohost = []proto.CohostRoom{}
 	}
 	return struct {
-		seat.Snapshot
+		proto.Snapshot
 		proto.CohostSnapshot
 	}{snap, v}
 }

@@ -3,17 +3,35 @@ package signal_test
 import (
 	"encoding/binary"
 	"encoding/json"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
+
+// loopbackAPI is a Pion API for test clients: loopback only, default
+// codecs, no interceptors.
+func loopbackAPI(t testing.TB) *webrtc.API {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+}
 
 // mediaPublisher sends Opus and VP8 packets every 10 ms over a real
 // connection, each payload carrying its tag and a counter.
@@ -28,7 +46,7 @@ type mediaPublisher struct {
 
 func publishTagged(t *testing.T, c *signaltest.Conn, tag byte) *mediaPublisher {
 	t.Helper()
-	pc, err := pionAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pc, err := loopbackAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +122,7 @@ type mediaViewer struct {
 
 func subscribeTagged(t *testing.T, c *signaltest.Conn, pairs int) *mediaViewer {
 	t.Helper()
-	pc, err := pionAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pc, err := loopbackAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +225,8 @@ type mediaRoom struct {
 
 func openMediaRoom(t *testing.T, env *signaltest.Env, id string, tag byte) *mediaRoom {
 	t.Helper()
-	o, _ := join(t, env, id, "own-"+id, seat.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 2}})
-	v, _ := join(t, env, id, "fan-"+id, seat.RoleAudience, nil)
+	o, _ := join(t, env, id, "own-"+id, proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 2}})
+	v, _ := join(t, env, id, "fan-"+id, proto.RoleAudience, nil)
 	r := &mediaRoom{liveRoom: liveRoom{id: id, owner: o, viewer: v}}
 	r.pub = publishTagged(t, o, tag)
 	r.view = subscribeTagged(t, v, 3) // seats 0, 1 and co-host slot 1
@@ -313,4 +331,23 @@ func waitAfter(t *testing.T, c *signaltest.Conn, since int, method string, match
 		}
 		return false
 	})
+}
+
+// gathered makes pc's offer and waits for its candidates.
+func gathered(t *testing.T, pc *webrtc.PeerConnection) string {
+	t.Helper()
+	o, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("ICE gathering did not complete")
+	}
+	return pc.LocalDescription().SDP
 }

@@ -26,7 +26,7 @@ func addCohostMethods(m map[string]method) {
 			return c.Accept(room, hostOf(s), reqID)
 		})
 	})
-	m[proto.MethodCohostLeave] = bind(func(s *session, id json.RawMessage, _ *noParams) (any, error) {
+	m[proto.MethodCohostLeave] = bind(func(s *session, id json.RawMessage, _ *proto.Empty) (any, error) {
 		return s.srv.cohost.run(s, id, func(c *cohost.Controller, actor *roomHub) (any, []cohost.Delivery, error) {
 			ds, err := c.Leave(actor.id)
 			return nil, ds, err
@@ -38,7 +38,7 @@ func addCohostMethods(m map[string]method) {
 			return proto.BattleStartResult{BattleID: bid}, ds, err
 		})
 	})
-	m[proto.MethodBattleStop] = bind(func(s *session, id json.RawMessage, _ *noParams) (any, error) {
+	m[proto.MethodBattleStop] = bind(func(s *session, id json.RawMessage, _ *proto.Empty) (any, error) {
 		return s.srv.cohost.run(s, id, func(c *cohost.Controller, actor *roomHub) (any, []cohost.Delivery, error) {
 			ds, err := c.StopBattle(actor.id)
 			return nil, ds, err

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
@@ -25,8 +24,8 @@ type liveRoom struct {
 
 func openLive(t *testing.T, env *signaltest.Env, id string) liveRoom {
 	t.Helper()
-	o, _ := join(t, env, id, "own-"+id, seat.RoleOwner, nil)
-	v, _ := join(t, env, id, "fan-"+id, seat.RoleAudience, nil)
+	o, _ := join(t, env, id, "own-"+id, proto.RoleOwner, nil)
+	v, _ := join(t, env, id, "fan-"+id, proto.RoleAudience, nil)
 	return liveRoom{id: id, owner: o, viewer: v}
 }
 
@@ -39,7 +38,7 @@ type cohostSnap struct {
 
 func joinCohostSnap(t *testing.T, env *signaltest.Env, room, user string) cohostSnap {
 	t.Helper()
-	c := dial(t, env, room, user, seat.RoleAudience)
+	c := dial(t, env, room, user, proto.RoleAudience)
 	var snap cohostSnap
 	call(t, c, "room.join", nil, &snap)
 	return snap
@@ -158,7 +157,7 @@ func TestCohostRequestAcceptAndLateJoiner(t *testing.T) {
 func TestCohostErrors(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithMaxCohosts(2))
 	a, b, c := openLive(t, env, "A"), openLive(t, env, "B"), openLive(t, env, "C")
-	admin, _ := join(t, env, "A", "adm", seat.RoleAdmin, nil)
+	admin, _ := join(t, env, "A", "adm", proto.RoleAdmin, nil)
 
 	for _, m := range []struct {
 		method string
@@ -309,7 +308,7 @@ func TestCohostThirdRoomLeaveAndRoomEnd(t *testing.T) {
 		}
 	}
 	// The ended room's id can be opened again, as a new, free room.
-	a2, _ := join(t, env, "A", "own-A", seat.RoleOwner, nil)
+	a2, _ := join(t, env, "A", "own-A", proto.RoleOwner, nil)
 	_ = a2
 	call(t, c.owner, "cohost.request", map[string]any{"roomId": "A"}, nil)
 }

@@ -10,8 +10,8 @@ import (
 
 // The co-host controller's events as the wire shows them (PROTOCOL.md §10).
 
-func wireOwner(h cohost.Host) proto.RoomOwner {
-	return proto.RoomOwner{UserID: h.UserID, Name: h.Name, Avatar: h.Avatar, Role: string(seat.RoleOwner)}
+func wireOwner(h cohost.Host) proto.User {
+	return proto.User{UserID: h.UserID, Name: h.Name, Avatar: h.Avatar, Role: proto.RoleOwner}
 }
 
 func wireRooms(ms []cohost.Member) []proto.CohostRoom {
@@ -50,11 +50,11 @@ func wireEvent(ev cohost.Event) (string, any) {
 	return "", nil
 }
 
-// wireError gives a controller refusal the contract's code.
+// wireError gives a controller refusal the edge's error shape.
 func wireError(err error) error {
 	var ce *cohost.Error
 	if !errors.As(err, &ce) {
 		return err
 	}
-	return &seat.Error{Code: proto.Reason(ce.Reason).Code(), Reason: ce.Reason, Message: ce.Message}
+	return &seat.Error{Reason: ce.Reason, Message: ce.Message} // the edge adds the code
 }

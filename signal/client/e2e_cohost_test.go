@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
@@ -66,9 +65,9 @@ func TestCohostAndBattleSDK(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ra, rb := e.newRoom(), e.newRoom()
-	oa := e.join(ra, "oa", seat.RoleOwner, nil)
-	ob := e.join(rb, "ob", seat.RoleOwner, nil)
-	fan := e.join(rb, "fan", seat.RoleAudience, nil)
+	oa := e.join(ra, "oa", proto.RoleOwner, nil)
+	ob := e.join(rb, "ob", proto.RoleOwner, nil)
+	fan := e.join(rb, "fan", proto.RoleAudience, nil)
 	la, lb, lf := &cohostLog{}, &cohostLog{}, &cohostLog{}
 	oa.AddCohostListener(la)
 	ob.AddCohostListener(lb)
@@ -103,7 +102,7 @@ func TestCohostAndBattleSDK(t *testing.T) {
 		return ids(oa.CohostRooms()) == both && ids(fan.CohostRooms()) == both && len(oa.SentCohostRequests()) == 0 &&
 			la.has("accepted") && lf.has("changed "+both)
 	})
-	late := e.join(rb, "late", seat.RoleAudience, nil)
+	late := e.join(rb, "late", proto.RoleAudience, nil)
 	if ids(late.CohostRooms()) != both {
 		t.Fatalf("late joiner's store %v", late.CohostRooms())
 	}
@@ -118,7 +117,7 @@ func TestCohostAndBattleSDK(t *testing.T) {
 	})
 	must(t, "score", e.st.Server.AddBattleScore(bid, rb, 7))
 	eventuallyT(t, "score in the store", func() bool { b, _ := fan.Battle(); return b.Scores[rb] == 7 })
-	late2 := e.join(ra, "late2", seat.RoleAudience, nil)
+	late2 := e.join(ra, "late2", proto.RoleAudience, nil)
 	if b, ok := late2.Battle(); !ok || b.BattleID != bid || b.Scores[rb] != 7 {
 		t.Fatalf("late joiner's battle %+v %v", b, ok)
 	}

@@ -3,15 +3,6 @@ package proto
 // Co-hosting and battles (PROTOCOL.md §10): params, results, notification
 // bodies and the snapshot's additions.
 
-// RoomOwner is a room's owner as §10's notifications show it; its JSON is
-// §3.1's User object.
-type RoomOwner struct {
-	UserID string `json:"userId"`
-	Name   string `json:"name"`
-	Avatar string `json:"avatar"`
-	Role   string `json:"role"`
-}
-
 // CohostRequestParams are cohost.request's params. Timeout is in seconds
 // (1..60, absent = 10).
 type CohostRequestParams struct {
@@ -43,14 +34,14 @@ type BattleStartResult struct {
 
 // CohostRoom is one room of a connection.
 type CohostRoom struct {
-	RoomID string    `json:"roomId"`
-	Owner  RoomOwner `json:"owner"`
+	RoomID string `json:"roomId"`
+	Owner  User   `json:"owner"`
 }
 
 // CohostFrom is the requesting side of a co-host request.
 type CohostFrom struct {
-	RoomID string    `json:"roomId"`
-	User   RoomOwner `json:"user"`
+	RoomID string `json:"roomId"`
+	User   User   `json:"user"`
 }
 
 // CohostRequest is a pending co-host request as its target sees it.
