@@ -95,10 +95,12 @@ func randomPrefix() string {
 type cohostOp func(c *cohost.Controller, actor *roomHub) (any, []cohost.Delivery, error)
 
 // run performs op for the session's room. On success the media follow the
-// new connections first, then the answer is queued, then the notifications
-// go out: once a call returns (or anyone is told of a change) the media
-// already match it, and a client learns its call's outcome before its
-// consequences.
+// new connections first, the rooms' snapshots next, then the answer is
+// queued, then the notifications go out: once a call returns (or anyone is
+// told of a change) the media and snapshots already match it, and a client
+// learns its call's outcome before its consequences. A member joining in
+// between may get a notification its snapshot already shows; never miss
+// one.
 func (d *cohostDesk) run(s *session, id []byte, op cohostOp) (any, error) {
 	if s.user.Role != seat.RoleOwner {
 		return nil, withMessage(seat.ErrPermission, "only a room's owner co-hosts")
@@ -120,6 +122,9 @@ func (d *cohostDesk) run(s *session, id []byte, op cohostOp) (any, error) {
 	}
 	ds = append(stale, ds...)
 	d.applyMedia(ds)
+	// Snapshots show the outcome from now on, the actor's room included
+	// (a request sent is in its owner's).
+	d.refreshViews(ds, actor.id)
 	s.respond(id, res)
 	d.notify(ds)
 	return answered{}, nil
@@ -213,7 +218,7 @@ func (d *cohostDesk) notify(ds []cohost.Delivery) {
 		switch dl.To {
 		case cohost.Owner:
 			if h := d.live[dl.Rooms[0]]; h != nil {
-				h.sendTo(h.owner.UserID, frame)
+				h.sendToOwner(frame, d.view(dl.Rooms[0]))
 			}
 		case cohost.Everyone:
 			for _, r := range dl.Rooms {
@@ -223,6 +228,7 @@ func (d *cohostDesk) notify(ds []cohost.Delivery) {
 			}
 		}
 	}
+	d.refreshViews(ds)
 	d.m.connections.Set(float64(d.ctrl.Connections()))
 	d.arm()
 }
@@ -248,13 +254,45 @@ func (d *cohostDesk) pointSlots(roomID string) {
 	h.room.SetCohosts(peers)
 }
 
-// view is roomID's co-host state as a snapshot shows it.
+// view is roomID's co-host state as a snapshot shows it (the requests only
+// to the owner: joinedSnapshot).
 func (d *cohostDesk) view(roomID string) proto.CohostSnapshot {
 	v := proto.CohostSnapshot{Cohost: wireRooms(d.ctrl.Connection(roomID))}
 	if b := d.ctrl.Battle(roomID); b != nil {
 		v.Battle = &proto.BattleState{BattleID: b.BattleID, Rooms: b.Rooms, EndsAt: b.EndsAt.UnixMilli(), Scores: b.Scores}
 	}
+	received, sent := d.ctrl.RequestsOf(roomID)
+	for _, q := range received {
+		v.CohostRequests = append(v.CohostRequests, wireCohostRequest(q))
+	}
+	for _, q := range sent {
+		v.CohostSent = append(v.CohostSent, proto.CohostSent{RequestID: q.RequestID, RoomID: q.ToRoom, ExpiresAt: q.ExpiresAt.UnixMilli()})
+	}
 	return v
+}
+
+// refreshViews brings the hubs of every room ds concerns up to date, those
+// no notification reaches included (a requester after its own call). The
+// views are the state after the whole operation, like those the
+// notifications set. Called with mu held.
+func (d *cohostDesk) refreshViews(ds []cohost.Delivery, also ...string) {
+	rooms := map[string]bool{}
+	for _, r := range also {
+		rooms[r] = true
+	}
+	for _, dl := range ds {
+		for _, r := range dl.Rooms {
+			rooms[r] = true
+		}
+		if e, ok := dl.Event.(cohost.RequestEnded); ok {
+			rooms[e.Request.FromRoom], rooms[e.Request.ToRoom] = true, true
+		}
+	}
+	for r := range rooms {
+		if h := d.live[r]; h != nil {
+			h.setCohostView(d.view(r))
+		}
+	}
 }
 
 // arm makes sure tick runs at the controller's next deadline. Called with
@@ -327,20 +365,28 @@ func (h *roomHub) ended() bool {
 	}
 }
 
-// sendTo queues frame to userID's socket, if it has one.
-func (h *roomHub) sendTo(userID string, frame []byte) {
+// sendToOwner records the room's new co-host state and queues frame to
+// the owner's socket, if it has one, in one hold of mu (see
+// broadcastCohost).
+func (h *roomHub) sendToOwner(frame []byte, view proto.CohostSnapshot) {
 	h.mu.Lock()
-	s := h.members[userID]
-	h.mu.Unlock()
-	if s != nil {
+	defer h.mu.Unlock()
+	h.cohost = view
+	if s := h.members[h.owner.UserID]; s != nil {
 		s.send(frame)
 	}
 }
 
+// setCohostView records the room's co-host state.
+func (h *roomHub) setCohostView(view proto.CohostSnapshot) {
+	h.mu.Lock()
+	h.cohost = view
+	h.mu.Unlock()
+}
+
 // broadcastCohost records the room's new co-host state and queues frame to
-// every member, in one hold of mu: a joiner's snapshot (joinedSnapshot)
-// shows either the state before this notification and then gets it, or the
-// state after and does not.
+// every member, in one hold of mu: a joiner whose snapshot (joinedSnapshot)
+// does not show this change yet gets the notification of it.
 func (h *roomHub) broadcastCohost(frame []byte, view proto.CohostSnapshot) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -351,11 +397,15 @@ func (h *roomHub) broadcastCohost(frame []byte, view proto.CohostSnapshot) {
 }
 
 // joinedSnapshot is room.join's result: the seat snapshot and the room's
-// co-host state (PROTOCOL.md §10). Called with h.mu held.
-func (h *roomHub) joinedSnapshot(snap proto.Snapshot) any {
+// co-host state (PROTOCOL.md §10); the pending requests only for the owner.
+// Called with h.mu held.
+func (h *roomHub) joinedSnapshot(snap proto.Snapshot, owner bool) any {
 	v := h.cohost
 	if v.Cohost == nil {
 		v.Cohost = []proto.CohostRoom{}
+	}
+	if !owner {
+		v.CohostRequests, v.CohostSent = nil, nil
 	}
 	return struct {
 		proto.Snapshot

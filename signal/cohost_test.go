@@ -146,12 +146,7 @@ func TestCohostRequestAcceptAndLateJoiner(t *testing.T) {
 	if snap.Cohost == nil || len(snap.Cohost) != 0 || snap.Battle != nil {
 		t.Fatalf("snapshot of a free room %+v", snap)
 	}
-	m := scrape(t, env)
-	for _, want := range []string{"seatsfu_cohost_connections 1", `seatsfu_cohost_requests_total{outcome="accepted"} 1`} {
-		if !contains(m, want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
+	metricsShow(t, env, "seatsfu_cohost_connections 1", `seatsfu_cohost_requests_total{outcome="accepted"} 1`)
 }
 
 func TestCohostErrors(t *testing.T) {
@@ -231,6 +226,47 @@ func TestCohostErrors(t *testing.T) {
 	}
 }
 
+// An owner's snapshot lists the pending co-host requests to its room and
+// those it sent (so a reconnecting owner can still answer them); nobody
+// else's does.
+func TestCohostSnapshotListsOwnersPendingRequests(t *testing.T) {
+	env := signaltest.Start(t)
+	a, b := openLive(t, env, "A"), openLive(t, env, "B")
+	id := cohostRequest(t, a, "B", 30)
+	type pending struct {
+		CohostRequests []proto.CohostRequest `json:"cohostRequests"`
+		CohostSent     []proto.CohostSent    `json:"cohostSent"`
+	}
+	rejoin := func(room, user string, role proto.Role) pending {
+		c := dial(t, env, room, user, role)
+		var p pending
+		call(t, c, "room.join", nil, &p)
+		return p
+	}
+	if p := rejoin("B", "own-B", proto.RoleOwner); len(p.CohostRequests) != 1 || p.CohostRequests[0].RequestID != id ||
+		p.CohostRequests[0].From.RoomID != "A" || len(p.CohostSent) != 0 {
+		t.Fatalf("target owner's snapshot %+v", p)
+	}
+	if p := rejoin("A", "own-A", proto.RoleOwner); len(p.CohostSent) != 1 || p.CohostSent[0].RequestID != id ||
+		p.CohostSent[0].RoomID != "B" || len(p.CohostRequests) != 0 {
+		t.Fatalf("requesting owner's snapshot %+v", p)
+	}
+	if p := rejoin("B", "fan-B", proto.RoleAudience); p.CohostRequests != nil || p.CohostSent != nil {
+		t.Fatalf("audience snapshot lists requests: %+v", p)
+	}
+	_ = b
+	// Cancelled: gone from both owners' snapshots.
+	owner := dial(t, env, "A", "own-A", proto.RoleOwner)
+	call(t, owner, "room.join", nil, nil)
+	call(t, owner, "cohost.cancel", map[string]any{"requestId": id}, nil)
+	if p := rejoin("B", "own-B", proto.RoleOwner); len(p.CohostRequests) != 0 {
+		t.Fatalf("cancelled request still listed: %+v", p)
+	}
+	if p := rejoin("A", "own-A", proto.RoleOwner); len(p.CohostSent) != 0 {
+		t.Fatalf("cancelled request still sent: %+v", p)
+	}
+}
+
 // Two owners requesting each other at the same moment end with one
 // request, so one connection.
 func TestCohostSimultaneousRequestsMakeOneConnection(t *testing.T) {
@@ -269,9 +305,7 @@ func TestCohostSimultaneousRequestsMakeOneConnection(t *testing.T) {
 	for _, c := range append(a.both(), b.both()...) {
 		wait(t, c, "cohost.changed", nil)
 	}
-	if m := scrape(t, env); !contains(m, "seatsfu_cohost_connections 1") {
-		t.Fatal("not exactly one connection")
-	}
+	metricsShow(t, env, "seatsfu_cohost_connections 1")
 }
 
 func TestCohostThirdRoomLeaveAndRoomEnd(t *testing.T) {
@@ -301,12 +335,7 @@ func TestCohostThirdRoomLeaveAndRoomEnd(t *testing.T) {
 	for _, x := range c.both() {
 		wait(t, x, "cohost.changed", changedTo())
 	}
-	m := scrape(t, env)
-	for _, want := range []string{"seatsfu_cohost_connections 0", `seatsfu_cohost_requests_total{outcome="room_ended"} 1`} {
-		if !contains(m, want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
+	metricsShow(t, env, "seatsfu_cohost_connections 0", `seatsfu_cohost_requests_total{outcome="room_ended"} 1`)
 	// The ended room's id can be opened again, as a new, free room.
 	a2, _ := join(t, env, "A", "own-A", proto.RoleOwner, nil)
 	_ = a2
@@ -335,9 +364,7 @@ func TestCohostRequestTimeout(t *testing.T) {
 			t.Fatalf("timeout fired %v off expiresAt", off)
 		}
 	}
-	if m := scrape(t, env); !contains(m, `seatsfu_cohost_requests_total{outcome="timeout"} 1`) {
-		t.Error("timeout not counted")
-	}
+	metricsShow(t, env, `seatsfu_cohost_requests_total{outcome="timeout"} 1`)
 }
 
 // A battle: started to all, scores from the API coalesced to at most 5 a
@@ -440,12 +467,8 @@ func TestBattle(t *testing.T) {
 		})
 		wait(t, c, "cohost.changed", changedTo())
 	}
-	m := scrape(t, env)
-	for _, r := range []string{"timeout", "stopped", "connection_ended"} {
-		if want := fmt.Sprintf(`seatsfu_battles_total{reason=%q} 1`, r); !contains(m, want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
+	metricsShow(t, env, `seatsfu_battles_total{reason="timeout"} 1`, `seatsfu_battles_total{reason="stopped"} 1`,
+		`seatsfu_battles_total{reason="connection_ended"} 1`)
 }
 
 func TestDemoScoreIsDevModeOnly(t *testing.T) {
@@ -458,6 +481,21 @@ func TestDemoScoreIsDevModeOnly(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Fatalf("status %d outside dev mode", resp.StatusCode)
 	}
+}
+
+// metricsShow waits until /metrics shows every line of want: the desk
+// counts an operation right after notifying it.
+func metricsShow(t *testing.T, env *signaltest.Env, want ...string) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("metrics showing %q", want), func() bool {
+		m := scrape(t, env)
+		for _, w := range want {
+			if !contains(m, w) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func abs(d time.Duration) time.Duration {

@@ -22,14 +22,17 @@ func wireRooms(ms []cohost.Member) []proto.CohostRoom {
 	return out
 }
 
+func wireCohostRequest(q cohost.Request) proto.CohostRequest {
+	return proto.CohostRequest{
+		RequestID: q.RequestID, ExtraInfo: q.ExtraInfo, ExpiresAt: q.ExpiresAt.UnixMilli(),
+		From: proto.CohostFrom{RoomID: q.FromRoom, User: wireOwner(q.FromHost)},
+	}
+}
+
 func wireEvent(ev cohost.Event) (string, any) {
 	switch e := ev.(type) {
 	case cohost.RequestReceived:
-		q := e.Request
-		return proto.NoteCohostRequestReceived, proto.CohostRequestReceived{Request: proto.CohostRequest{
-			RequestID: q.RequestID, ExtraInfo: q.ExtraInfo, ExpiresAt: q.ExpiresAt.UnixMilli(),
-			From: proto.CohostFrom{RoomID: q.FromRoom, User: wireOwner(q.FromHost)},
-		}}
+		return proto.NoteCohostRequestReceived, proto.CohostRequestReceived{Request: wireCohostRequest(e.Request)}
 	case cohost.RequestCancelled:
 		return proto.NoteCohostRequestCancelled, proto.CohostRequestCancelled{RequestID: e.RequestID, Reason: e.Reason}
 	case cohost.RequestResponded:

@@ -290,7 +290,9 @@ func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) 
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
-		hub.attachThen(s, func() { s.respond(id, hub.joinedSnapshot(wireSnapshot(snap))) })
+		hub.attachThen(s, func() {
+			s.respond(id, hub.joinedSnapshot(wireSnapshot(snap), s.user.Role == seat.RoleOwner))
+		})
 		return ds, nil
 	})
 	if err != nil {

@@ -205,3 +205,20 @@ func (b *battle) copyScores() map[string]int64 {
 }
 
 func (c *Controller) isEnding(r *room) bool { return c.ending == r }
+
+// RequestsOf lists roomID's pending requests, oldest first: those to it and
+// those it sent.
+func (c *Controller) RequestsOf(roomID string) (received, sent []Request) {
+	r := c.rooms[roomID]
+	if r == nil {
+		return nil, nil
+	}
+	for _, q := range r.sortedRequests() {
+		if q.to == r {
+			received = append(received, q.view())
+		} else {
+			sent = append(sent, q.view())
+		}
+	}
+	return received, sent
+}

@@ -102,8 +102,14 @@ type cohostState struct {
 
 func (s *cohostState) join(result json.RawMessage) {
 	var snap proto.CohostSnapshot
-	_ = json.Unmarshal(result, &snap) // a server without §10 sends neither field
-	*s = cohostState{rooms: snap.Cohost, battle: snap.Battle}
+	_ = json.Unmarshal(result, &snap) // a server without §10 sends none of it
+	*s = cohostState{rooms: snap.Cohost, battle: snap.Battle, received: snap.CohostRequests}
+	if len(s.rooms) == 0 {
+		s.rooms = nil
+	}
+	for _, r := range snap.CohostSent {
+		s.sent = append(s.sent, r.RequestID)
+	}
 }
 
 func (s *cohostState) forget(requestID string) {

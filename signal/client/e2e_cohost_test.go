@@ -139,4 +139,18 @@ func TestCohostAndBattleSDK(t *testing.T) {
 	eventuallyT(t, "B sees it", func() bool { return len(ob.CohostRequests()) == 1 })
 	must(t, "reject", ob.RejectCohostRequest(ctx, id))
 	eventuallyT(t, "A hears the rejection", func() bool { return la.has("rejected") && len(oa.SentCohostRequests()) == 0 })
+
+	// An owner coming back (a new connection) finds its pending requests.
+	id, err = oa.RequestCohost(ctx, rb, 0, "")
+	must(t, "request", err)
+	ob2 := e.join(rb, "ob", proto.RoleOwner, nil)
+	if rs := ob2.CohostRequests(); len(rs) != 1 || rs[0].RequestID != id {
+		t.Fatalf("the returning owner's requests: %+v", rs)
+	}
+	oa2 := e.join(ra, "oa", proto.RoleOwner, nil)
+	if sent := oa2.SentCohostRequests(); !reflect.DeepEqual(sent, []string{id}) {
+		t.Fatalf("the returning requester's sent requests: %v", sent)
+	}
+	must(t, "accept after coming back", ob2.AcceptCohostRequest(ctx, id))
+	eventuallyT(t, "connected again", func() bool { return ids(oa2.CohostRooms()) == both })
 }

@@ -107,10 +107,21 @@ type BattleState struct {
 }
 
 // CohostSnapshot is what room.join's snapshot gains: the connection's rooms
-// ([] when none) and the running battle (null when none).
+// ([] when none) and the running battle (null when none); for the owner
+// also the pending co-host requests to its room and those it sent, so an
+// owner coming back within its grace can still answer or cancel them.
 type CohostSnapshot struct {
-	Cohost []CohostRoom `json:"cohost"`
-	Battle *BattleState `json:"battle"`
+	Cohost         []CohostRoom    `json:"cohost"`
+	Battle         *BattleState    `json:"battle"`
+	CohostRequests []CohostRequest `json:"cohostRequests,omitempty"`
+	CohostSent     []CohostSent    `json:"cohostSent,omitempty"`
+}
+
+// CohostSent is a pending co-host request the owner's room sent.
+type CohostSent struct {
+	RequestID string `json:"requestId"`
+	RoomID    string `json:"roomId"` // the target
+	ExpiresAt int64  `json:"expiresAt"`
 }
 
 // BattleScoreBody is the body of the score endpoints (the server API's

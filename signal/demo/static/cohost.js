@@ -62,6 +62,9 @@ export class CohostPanel {
     this.battle = snap.battle || null;
     this.received.clear();
     this.sent.clear();
+    // The owner's pending requests, when it comes back within its grace.
+    for (const r of snap.cohostRequests || []) this.received.set(r.requestId, r);
+    for (const r of snap.cohostSent || []) this.sent.set(r.requestId, r.roomId);
     const on = (m, fn) => client.addEventListener(m, (e) => fn(e.detail));
     on('cohost.requestReceived', (d) => {
       this.received.set(d.request.requestId, d.request);
