@@ -504,3 +504,24 @@ func abs(d time.Duration) time.Duration {
 	}
 	return d
 }
+
+// An owner that stays away past its grace ends its room (owner_timeout):
+// its pending requests end with room_ended and its connection ends, told
+// to the other room.
+func TestCohostOwnerTimeout(t *testing.T) {
+	t.Parallel()
+	env := signaltest.Start(t, signaltest.WithGrace(300*time.Millisecond))
+	a, b, c := openLive(t, env, "A"), openLive(t, env, "B"), openLive(t, env, "C")
+	connect(t, a, b)
+	id := cohostRequest(t, a, "C", 30)
+	a.owner.Close() // the owner's socket drops and does not come back
+	wait(t, a.viewer, "room.ended", reasonIs("owner_timeout"))
+	wait(t, c.owner, "cohost.requestCancelled", func(p json.RawMessage) bool {
+		var v proto.CohostRequestCancelled
+		return json.Unmarshal(p, &v) == nil && v.RequestID == id && v.Reason == "room_ended"
+	})
+	for _, x := range b.both() {
+		wait(t, x, "cohost.changed", changedTo())
+	}
+	metricsShow(t, env, "seatsfu_cohost_connections 0")
+}
