@@ -209,6 +209,11 @@ func (d *cohostDesk) notify(ds []cohost.Delivery) {
 		case cohost.BattleEnded:
 			d.m.battles.WithLabelValues(ev.Reason).Inc()
 		}
+		if dl.To == cohost.Internal {
+			// ConnectionStarted/Ended: the §11 webhooks' cohost.started
+			// and cohost.ended, for whoever emits webhooks.
+			continue
+		}
 		method, body := wireEvent(dl.Event)
 		frame, err := encodeNotification(method, body)
 		if err != nil {

@@ -118,6 +118,7 @@ func TestFighterLeavingEndsTheBattle(t *testing.T) {
 	wantDeliveries(t, ds, []Delivery{
 		toRooms(BattleEnded{BattleID: bid, Scores: map[string]int64{"A": 0, "B": 0},
 			Winners: []string{"A", "B"}, Reason: "connection_ended"}, "A", "B"),
+		{To: Internal, Event: ConnectionEnded{Rooms: []string{"A", "B"}, Reason: "left"}},
 		toRooms(Changed{Rooms: []Member{}}, "A", "B"),
 	})
 }

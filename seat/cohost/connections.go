@@ -7,16 +7,18 @@ func (c *Controller) Leave(actorRoom string) ([]Delivery, error) {
 	if r == nil || r.conn == nil {
 		return nil, newErr(ErrNotConnected, "room %s is in no connection", actorRoom)
 	}
-	ds := c.leave(r)
+	ds := c.leave(r, ConnectionLeft)
 	c.forget(r)
 	return ds, nil
 }
 
-// leave takes r out of its connection: a battle r takes part in ends first,
-// then r hears it has no connection and the others their new list (the
-// last one left hears the same as r).
-func (c *Controller) leave(r *room) []Delivery {
+// leave takes r out of its connection (why: ConnectionLeft or
+// ConnectionRoomEnded): a battle r takes part in ends first, then r hears
+// it has no connection and the others their new list (the last one left
+// hears the same as r).
+func (c *Controller) leave(r *room, why string) []Delivery {
 	cn := r.conn
+	before := cn.ids()
 	var ds []Delivery
 	if b := cn.battle; b != nil && b.has(r.id) {
 		ds = append(ds, c.endBattle(b, BattleConnectionEnded)...)
@@ -40,6 +42,7 @@ func (c *Controller) leave(r *room) []Delivery {
 		if cn.battle != nil { // a battle without r: cannot outlive its connection
 			ds = append(ds, c.endBattle(cn.battle, BattleConnectionEnded)...)
 		}
+		ds = append(ds, Delivery{To: Internal, Event: ConnectionEnded{Rooms: before, Reason: why}})
 	}
 	ds = append(ds, Delivery{To: Everyone, Rooms: gone, Event: Changed{Rooms: []Member{}}})
 	if len(cn.rooms) > 0 {

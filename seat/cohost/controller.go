@@ -174,7 +174,7 @@ func (c *Controller) RoomEnded(id string) []Delivery {
 		ds = append(ds, c.endRequest(q, OutcomeRoomEnded)...)
 	}
 	if r.conn != nil {
-		ds = append(ds, c.leave(r)...)
+		ds = append(ds, c.leave(r, ConnectionRoomEnded)...)
 	}
 	c.forget(r)
 	return ds

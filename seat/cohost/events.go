@@ -67,11 +67,31 @@ type RequestEnded struct {
 	Outcome Outcome
 }
 
-func (RequestReceived) event()  {}
-func (RequestCancelled) event() {}
-func (RequestResponded) event() {}
-func (Changed) event()          {}
-func (BattleStarted) event()    {}
-func (BattleScores) event()     {}
-func (BattleEnded) event()      {}
-func (RequestEnded) event()     {}
+// ConnectionStarted records a new connection of two rooms (the
+// cohost.started webhook of PROTOCOL.md §11). Internal.
+type ConnectionStarted struct{ Rooms []string }
+
+// ConnectionEnded records that a connection ended: its rooms just before,
+// and why — ConnectionLeft (an owner left) or ConnectionRoomEnded (a room
+// ended) (the cohost.ended webhook). Internal.
+type ConnectionEnded struct {
+	Rooms  []string
+	Reason string
+}
+
+// Reasons of ConnectionEnded.
+const (
+	ConnectionLeft      = "left"
+	ConnectionRoomEnded = "room_ended"
+)
+
+func (RequestReceived) event()   {}
+func (RequestCancelled) event()  {}
+func (RequestResponded) event()  {}
+func (Changed) event()           {}
+func (BattleStarted) event()     {}
+func (BattleScores) event()      {}
+func (BattleEnded) event()       {}
+func (RequestEnded) event()      {}
+func (ConnectionStarted) event() {}
+func (ConnectionEnded) event()   {}

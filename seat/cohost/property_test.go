@@ -128,6 +128,7 @@ type model struct {
 	ids         []string
 	endedN      map[string]int
 	lastChanged map[string][]Member
+	open        int // ConnectionStarted minus ConnectionEnded
 }
 
 func (m *model) observe(rt fataler, ds []Delivery) {
@@ -142,12 +143,19 @@ func (m *model) observe(rt fataler, ds []Delivery) {
 			for _, r := range d.Rooms {
 				m.lastChanged[r] = ev.Rooms
 			}
+		case ConnectionStarted:
+			m.open++
+		case ConnectionEnded:
+			m.open--
 		}
 	}
 }
 
 func (m *model) check(rt fataler) {
 	c := m.c
+	if m.open != len(c.conns) {
+		rt.Fatalf("%d connections started and not ended, %d exist", m.open, len(c.conns))
+	}
 	in := map[*room]*connection{}
 	for cn := range c.conns {
 		if n := len(cn.rooms); n < MinRooms || n > c.cfg.MaxRooms {

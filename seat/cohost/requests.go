@@ -94,10 +94,12 @@ func (c *Controller) Accept(actorRoom string, owner Host, requestID string) ([]D
 	}
 
 	to.owner = owner
+	var started []Delivery
 	if cn == nil {
 		cn = &connection{rooms: []*room{from, to}}
 		from.conn, to.conn = cn, cn
 		c.conns[cn] = struct{}{}
+		started = []Delivery{{To: Internal, Event: ConnectionStarted{Rooms: cn.ids()}}}
 	} else {
 		joiner := from
 		if from.conn != nil {
@@ -108,6 +110,7 @@ func (c *Controller) Accept(actorRoom string, owner Host, requestID string) ([]D
 	}
 	// Joined first, so ending the request forgets neither room.
 	ds := c.endRequest(q, OutcomeAccepted)
+	ds = append(ds, started...)
 	ds = append(ds, c.changed(cn)...)
 	return append(ds, c.supersede(cn)...), nil
 }

@@ -17,6 +17,7 @@ func TestRequestAcceptMakesAConnection(t *testing.T) {
 	wantDeliveries(t, ds, []Delivery{
 		toOwner("A", RequestResponded{RequestID: id, Accepted: true}),
 		{To: Internal, Event: RequestEnded{Request: req, Outcome: OutcomeAccepted}},
+		{To: Internal, Event: ConnectionStarted{Rooms: []string{"A", "B"}}},
 		toRooms(Changed{Rooms: members("A", "B")}, "A", "B"),
 	})
 	f.wantConn("B", "A", "B")
@@ -252,7 +253,10 @@ func TestLeave(t *testing.T) {
 		toRooms(Changed{Rooms: members("A", "C")}, "A", "C"),
 	})
 	ds, _ = f.c.Leave("C")
-	wantDeliveries(t, ds, []Delivery{toRooms(Changed{Rooms: []Member{}}, "C", "A")})
+	wantDeliveries(t, ds, []Delivery{
+		{To: Internal, Event: ConnectionEnded{Rooms: []string{"A", "C"}, Reason: "left"}},
+		toRooms(Changed{Rooms: []Member{}}, "C", "A"),
+	})
 	if f.c.Connections() != 0 || len(f.c.rooms) != 0 {
 		t.Fatalf("connections %d rooms %v", f.c.Connections(), f.c.rooms)
 	}
@@ -284,4 +288,10 @@ func TestRoomEndedLeavesItsConnection(t *testing.T) {
 	if _, ok := f.c.NextDeadline(); ok {
 		t.Fatal("a deadline outlived the room")
 	}
+	// C ending leaves B alone: the connection ends, for that reason.
+	ds = f.c.RoomEnded("C")
+	wantDeliveries(t, ds, []Delivery{
+		{To: Internal, Event: ConnectionEnded{Rooms: []string{"B", "C"}, Reason: "room_ended"}},
+		toRooms(Changed{Rooms: []Member{}}, "C", "B"),
+	})
 }
