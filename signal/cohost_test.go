@@ -360,9 +360,11 @@ func TestCohostRequestTimeout(t *testing.T) {
 		if v.Reason != "timeout" {
 			t.Fatalf("reason %q", v.Reason)
 		}
-		if off := n.At.Sub(expires); abs(off) > 250*time.Millisecond {
+		off := n.At.Sub(expires)
+		if abs(off) > 250*time.Millisecond {
 			t.Fatalf("timeout fired %v off expiresAt", off)
 		}
+		t.Logf("requestCancelled{timeout} arrived %v after expiresAt", off)
 	}
 	metricsShow(t, env, `seatsfu_cohost_requests_total{outcome="timeout"} 1`)
 }
@@ -403,6 +405,8 @@ func TestBattle(t *testing.T) {
 	wait(t, a.viewer, "battle.scores", final)
 	if n, most := a.viewer.Count("battle.scores"), int(time.Since(begin)/(200*time.Millisecond))+1; n > most {
 		t.Fatalf("%d battle.scores in %v, want at most %d", n, time.Since(begin), most)
+	} else {
+		t.Logf("50 scores in %v made %d battle.scores", time.Since(begin).Round(time.Millisecond), n)
 	}
 	// The dev-mode demo endpoint scores too.
 	post := func(battle, body string) int {
@@ -442,9 +446,11 @@ func TestBattle(t *testing.T) {
 		if v.Reason != "timeout" || !reflect.DeepEqual(v.Winners, []string{"A", "B"}) || v.Scores["B"] != 53 {
 			t.Fatalf("battle.ended %+v", v)
 		}
-		if off := n.At.Sub(time.UnixMilli(bs.EndsAt)); abs(off) > 250*time.Millisecond {
+		off := n.At.Sub(time.UnixMilli(bs.EndsAt))
+		if abs(off) > 250*time.Millisecond {
 			t.Fatalf("battle ended %v off endsAt", off)
 		}
+		t.Logf("battle.ended arrived %v after endsAt", off)
 	}
 	// Stop.
 	call(t, a.owner, "battle.start", map[string]any{"duration": 60}, &started)
