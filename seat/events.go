@@ -59,6 +59,7 @@ const (
 	EndedByOwner   = "ended_by_owner"
 	OwnerTimeout   = "owner_timeout"
 	ServerShutdown = "server_shutdown"
+	EndedByService = "ended_by_service" // v2 §11: the server API ended it
 )
 
 // SeatChanged goes to everyone after any change of seats (occupants, locks,
@@ -135,12 +136,16 @@ type InvitationCancelled struct {
 type SeatKicked struct {
 	SeatIndex int  `json:"seatIndex"`
 	By        User `json:"by"`
+	// ByService: the app's backend acted (the wire shows by: null).
+	ByService bool `json:"-"`
 }
 
 // KickedOut tells its target it was removed from the room; the edge closes
 // the target's socket after sending it.
 type KickedOut struct {
 	By User `json:"by"`
+	// ByService: the app's backend acted (the wire shows by: null).
+	ByService bool `json:"-"`
 }
 
 // --- internal ---

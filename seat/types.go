@@ -107,6 +107,11 @@ type Info struct {
 	MaxSeats    int    `json:"maxSeats"`
 	SeatMode    Mode   `json:"seatMode"`
 	MemberCount int    `json:"memberCount"`
+	// v2 §11: the room's metadata and when it opened (unix ms).
+	Title     string `json:"title"`
+	Cover     string `json:"cover"`
+	Metadata  string `json:"metadata"`
+	CreatedAt int64  `json:"createdAt"`
 }
 
 // Snapshot is room.join's result, as the caller may see it.
@@ -132,4 +137,6 @@ type Config struct {
 	// MaxMembers caps membership (owner included); 0 means no cap.
 	MaxMembers int
 	Clock      Clock
+	// Meta is the room's title, cover and app metadata (metadata.go).
+	Meta Meta
 }
