@@ -1,0 +1,30 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/seatsfu/seatsfu/signal/token"
+)
+
+func TestServiceTokenCommand(t *testing.T) {
+	code, out, errOut := runCmd([]string{"token", "--service", "--user", "billing", "--secret", "s3cret"}, nil)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	name, err := token.VerifyService([]byte("s3cret"), strings.TrimSpace(out))
+	if err != nil || name != "billing" {
+		t.Fatalf("VerifyService = %q, %v", name, err)
+	}
+	for _, args := range [][]string{
+		{"token", "--service", "--secret", "s"},                                   // no --user
+		{"token", "--service", "--user", "b", "--room", "r", "--secret", "s"},     // a room
+		{"token", "--service", "--user", "b", "--role", "admin", "--secret", "s"}, // a role
+		{"token", "--service", "--user", "b"},                                     // no secret
+		{"token", "--service", "--user", "bad name", "--secret", "s"},             // bad charset
+	} {
+		if code, out, _ := runCmd(args, nil); code != exitUsage || out != "" {
+			t.Errorf("%v: exit %d, stdout %q; want a usage error and nothing printed", args, code, out)
+		}
+	}
+}
