@@ -25,6 +25,9 @@ type roomHub struct {
 
 	mu      sync.Mutex
 	members map[string]*session // the live socket of each connected member
+	// roles are the roles the server API gave, by user id (roles.go);
+	// they outrank the role in a session's token.
+	roles map[string]seat.Role
 
 	dirty chan struct{} // cap 1: the member count may have changed
 }
@@ -109,6 +112,7 @@ func (h *roomHub) Notify(_ *sfu.Room, ds []seat.Delivery) {
 }
 
 func (h *roomHub) deliver(d seat.Delivery) {
+	h.observe(d) // roles and webhooks (webhooks.go)
 	switch ev := d.Event.(type) {
 	case seat.RequestEnded:
 		h.srv.metrics.seatRequests.WithLabelValues(string(ev.Request.Kind), string(ev.Outcome)).Inc()
@@ -119,7 +123,7 @@ func (h *roomHub) deliver(d seat.Delivery) {
 	if d.To == seat.Internal {
 		return
 	}
-	frame, err := encodeNotification(d.Event.Method(), d.Event)
+	frame, err := encodeNotification(d.Event.Method(), wireEvent(d.Event))
 	if err != nil {
 		h.srv.log.Error("signal: encode notification", "method", d.Event.Method(), "err", err)
 		return
@@ -151,7 +155,7 @@ func (h *roomHub) targets(d seat.Delivery) []*session {
 	case seat.Everyone, seat.Hosts:
 		out := make([]*session, 0, len(h.members))
 		for id, s := range h.members {
-			if id == d.Except || (d.To == seat.Hosts && !s.user.Role.IsHost()) {
+			if id == d.Except || (d.To == seat.Hosts && !h.isHostLocked(s)) {
 				continue
 			}
 			out = append(out, s)

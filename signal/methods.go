@@ -132,6 +132,8 @@ func init() {
 			return r.SetMuted(s.user.UserID, seat.Kind(p.Kind), *p.Muted)
 		}),
 
+		"room.update": seatOp(updateRoom), // room_update.go
+
 		"rtc.publish":   bind(publish),
 		"rtc.subscribe": bind(subscribe),
 		"rtc.candidate": bind(addCandidate),
@@ -145,6 +147,10 @@ type noParams struct{}
 type createParams struct {
 	MaxSeats *int      `json:"maxSeats"`
 	SeatMode seat.Mode `json:"seatMode"`
+	// v2 §11: the room's metadata (room_update.go).
+	Title    *string `json:"title"`
+	Cover    *string `json:"cover"`
+	Metadata *string `json:"metadata"`
 }
 
 type joinParams struct {
@@ -422,7 +428,13 @@ func sendMessage(s *session, id json.RawMessage, p *messageParams) (any, error) 
 	}
 	// Through the room's lock like every notification, so a member whose
 	// room.join was answered gets every message sent after it.
-	return s.do(id, func(*seat.Room) (any, []seat.Delivery, error) {
+	return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+		if r.ChatMuted(s.user.UserID) {
+			return nil, nil, errChatMuted // the server API muted this user (§11)
+		}
+		if u, ok := r.Member(s.user.UserID); ok {
+			msg.From = u // its role now, which the server API may have changed
+		}
 		return nil, []seat.Delivery{{To: seat.Everyone, Except: s.user.UserID, Event: msg}}, nil
 	})
 }

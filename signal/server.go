@@ -29,7 +29,9 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/token"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
 // Config configures the signalling edge.
@@ -65,6 +67,13 @@ type Config struct {
 	// burst 100). A negative RequestRate disables the limit (benchmarks).
 	RequestRate  float64
 	RequestBurst int
+
+	// v2 §11 (api_rooms.go, webhooks.go): where events go (nil: nowhere;
+	// the caller closes it after Shutdown), who credits battle scores and
+	// which rooms share a room's co-host connection (nil: none).
+	Webhooks    *webhook.Dispatcher
+	Battles     api.Battles
+	CohostRooms func(roomID string) []string
 }
 
 const (
@@ -183,6 +192,10 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
 	s.routeMediaHTTP() // WHIP and WHEP (whip_http.go)
+	// The server API (api_rooms.go).
+	if err := s.routeAPI(); err != nil {
+		return nil, err
+	}
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}
@@ -290,6 +303,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 		MaxMembers: s.cfg.MaxMembers,
 		Clock:      s.cfg.Clock,
 	}
+	cfg.Meta = createMeta(create)
 	if create != nil {
 		if create.MaxSeats != nil {
 			cfg.MaxSeats = *create.MaxSeats
@@ -305,6 +319,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 	}
 	h.room = r
 	s.hubs[roomID] = h
+	h.roomStarted(u, cfg.Meta.Title) // webhooks.go
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

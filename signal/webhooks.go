@@ -1,0 +1,69 @@
+package signal
+
+import (
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
+	"github.com/seatsfu/seatsfu/signal/webhook"
+)
+
+// observe is the hub's look at every delivery before it is routed: it
+// keeps the roles the server API gave, and turns the room's events into
+// webhooks (PROTOCOL.md §11). It runs under the room's lock, like all of
+// Notify, which is what keeps each room's webhooks in order; Emit only
+// queues.
+func (h *roomHub) observe(d seat.Delivery) {
+	if ev, ok := d.Event.(seat.RoleChanged); ok {
+		h.mu.Lock()
+		if h.roles == nil {
+			h.roles = make(map[string]seat.Role)
+		}
+		h.roles[ev.User.UserID] = ev.User.Role
+		h.mu.Unlock()
+	}
+	hooks := h.srv.cfg.Webhooks
+	if hooks == nil {
+		return
+	}
+	switch ev := d.Event.(type) {
+	case seat.MemberJoined:
+		hooks.Emit(h.id, webhook.MemberJoined, proto.WebhookMember{User: protoUser(ev.User)})
+	case seat.MemberLeft:
+		hooks.Emit(h.id, webhook.MemberLeft, proto.WebhookMemberLeft{User: protoUser(ev.User), Reason: ev.Reason})
+	case seat.SeatChanged:
+		// A move is a leave (reason moved) and then a take.
+		for _, l := range ev.Left {
+			hooks.Emit(h.id, webhook.SeatLeft, proto.WebhookSeatLeft{User: protoUser(l.User), SeatIndex: l.SeatIndex, Reason: l.Reason})
+		}
+		for _, j := range ev.Joined {
+			hooks.Emit(h.id, webhook.SeatTaken, proto.WebhookSeatTaken{User: protoUser(j.User), SeatIndex: j.SeatIndex})
+		}
+	case seat.RequestEnded:
+		hooks.Emit(h.id, webhook.RequestEnded, proto.WebhookRequestEnded{Request: protoRequest(ev.Request), Outcome: string(ev.Outcome)})
+	case seat.RoomEnded:
+		hooks.Emit(h.id, webhook.RoomEnded, proto.WebhookRoomEnded{Reason: ev.Reason})
+	}
+}
+
+// roomStarted sends a new room's first three events: room.started, the
+// owner's member.joined and its seat.taken of seat 0. It runs while
+// openOrFind holds the server's lock, before anyone can reach the room, so
+// nothing of the room can come before them.
+func (h *roomHub) roomStarted(owner seat.User, title string) {
+	hooks := h.srv.cfg.Webhooks
+	if hooks == nil {
+		return
+	}
+	u := protoUser(owner)
+	hooks.Emit(h.id, webhook.RoomStarted, proto.WebhookRoomStarted{Owner: u, Title: title})
+	hooks.Emit(h.id, webhook.MemberJoined, proto.WebhookMember{User: u})
+	hooks.Emit(h.id, webhook.SeatTaken, proto.WebhookSeatTaken{User: u, SeatIndex: 0})
+}
+
+// isHostLocked says whether s's user is a host now: the server API's grant
+// if there is one, else its token's role. Called with h.mu held.
+func (h *roomHub) isHostLocked(s *session) bool {
+	if r, ok := h.roles[s.user.UserID]; ok {
+		return r.IsHost()
+	}
+	return s.user.Role.IsHost()
+}
