@@ -86,7 +86,11 @@ func responses(rt route, s *schemas, errRef map[string]any) map[string]any {
 	out := map[string]any{
 		"200": map[string]any{"description": "Done.", "content": jsonContent(s.of(reflect.TypeOf(rt.result)))},
 	}
-	for _, status := range rt.errors {
+	errs := rt.errors
+	if !rt.public {
+		errs = append(errs[:len(errs):len(errs)], http.StatusInternalServerError)
+	}
+	for _, status := range errs {
 		out[strconv.Itoa(status)] = map[string]any{
 			"description": http.StatusText(status),
 			"content":     jsonContent(errRef),
