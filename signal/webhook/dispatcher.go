@@ -106,6 +106,8 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{
+			// Its own connections, closed by Close.
+			Transport: http.DefaultTransport.(*http.Transport).Clone(),
 			// A receiver that redirects is misconfigured; following it
 			// would send signed events somewhere nobody configured.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -186,6 +188,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	for _, s := range d.sinks {
 		s.stop()
 	}
+	d.cfg.Client.CloseIdleConnections()
 	return err
 }
 
