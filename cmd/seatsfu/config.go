@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
 // Config is everything `seatsfu serve` can be told (CONTRACT §1). Each key
@@ -31,6 +32,9 @@ type Config struct {
 	MaxSeats       int           `yaml:"max-seats"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
+	// v2 §11: webhook receivers and each one's queue (webhooks.go).
+	WebhookURLs  []string `yaml:"webhook-url"`
+	WebhookQueue int      `yaml:"webhook-queue"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (CONTRACT §1).
@@ -45,6 +49,8 @@ func Defaults() Config {
 		MaxSeats:       10,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		WebhookURLs:    nil, // no webhooks
+		WebhookQueue:   webhook.DefaultQueueSize,
 	}
 }
 
@@ -120,6 +126,7 @@ var settings = []setting{
 		c.LogLevel = v
 		return nil
 	}},
+	webhookURLSetting, webhookQueueSetting, // webhooks.go
 }
 
 // splitList reads a comma list, dropping blanks, so "a, b," is [a b].
@@ -196,6 +203,9 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 	if len(c.RTCIPs) == 0 {
 		c.RTCIPs = nil // "rtc-ip: []" and no key at all both mean auto-detect
 	}
+	if len(c.WebhookURLs) == 0 {
+		c.WebhookURLs = nil
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -253,7 +263,7 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
-	return nil
+	return c.validateWebhooks()
 }
 
 // Level is the slog level of LogLevel.

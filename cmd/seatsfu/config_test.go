@@ -33,7 +33,8 @@ func TestLoadDefaults(t *testing.T) {
 	if !c.DevMode() {
 		t.Fatal("no secret must mean dev mode")
 	}
-	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, VideoCodec: "vp8", LogLevel: "info"}
+	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, VideoCodec: "vp8", LogLevel: "info",
+		WebhookQueue: 10000}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults %+v differ from CONTRACT §1 %+v", c, want)
 	}
@@ -58,6 +59,10 @@ func TestPrecedence(t *testing.T) {
 		"max-seats":       {vals{"2", "9", "16"}, func(c Config) any { return c.MaxSeats }, [3]any{2, 9, 16}},
 		"video-codec":     {vals{"vp9", "h264", "vp8"}, func(c Config) any { return c.VideoCodec }, [3]any{"vp9", "h264", "vp8"}},
 		"log-level":       {vals{"debug", "warn", "error"}, func(c Config) any { return c.LogLevel }, [3]any{"debug", "warn", "error"}},
+		"webhook-url": {vals{"[http://a.example/h]", "http://b.example/h, https://c.example/h", "https://d.example/h"},
+			func(c Config) any { return c.WebhookURLs },
+			[3]any{[]string{"http://a.example/h"}, []string{"http://b.example/h", "https://c.example/h"}, []string{"https://d.example/h"}}},
+		"webhook-queue": {vals{"1", "2", "3"}, func(c Config) any { return c.WebhookQueue }, [3]any{1, 2, 3}},
 	}
 	if len(keys) != len(settings) {
 		t.Fatalf("test covers %d keys, config has %d", len(keys), len(settings))

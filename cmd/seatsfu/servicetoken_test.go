@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 
@@ -25,6 +26,19 @@ func TestServiceTokenCommand(t *testing.T) {
 	} {
 		if code, out, _ := runCmd(args, nil); code != exitUsage || out != "" {
 			t.Errorf("%v: exit %d, stdout %q; want a usage error and nothing printed", args, code, out)
+		}
+	}
+}
+
+func TestWebhookSettingsAreChecked(t *testing.T) {
+	for _, args := range [][]string{
+		{"--webhook-url", "ftp://x.example/h"},
+		{"--webhook-url", "not a url"},
+		{"--webhook-queue", "0"},
+		{"--webhook-queue", "many"},
+	} {
+		if _, err := Load(args, nil, nil, io.Discard); err == nil || !strings.Contains(err.Error(), "webhook") {
+			t.Errorf("%v: %v, want an error naming the webhook setting", args, err)
 		}
 	}
 }
