@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"container/heap"
 	"slices"
 
 	"github.com/seatsfu/seatsfu/seat"
@@ -61,16 +62,7 @@ func (x serviceRooms) do(id string, op func(*seat.Room) ([]seat.Delivery, error)
 }
 
 func (x serviceRooms) List(cursor string, limit int) (proto.APIRoomList, error) {
-	s := x.s
-	s.mu.Lock()
-	ids := make([]string, 0, len(s.hubs))
-	for id := range s.hubs {
-		if id > cursor {
-			ids = append(ids, id)
-		}
-	}
-	s.mu.Unlock()
-	slices.Sort(ids)
+	ids := x.idsAfter(cursor, limit+1)
 	out := proto.APIRoomList{Rooms: make([]proto.APIRoom, 0, min(limit, len(ids)))}
 	for i, id := range ids {
 		if len(out.Rooms) == limit {
@@ -84,6 +76,42 @@ func (x serviceRooms) List(cursor string, limit int) (proto.APIRoomList, error) 
 		out.Rooms = append(out.Rooms, info)
 	}
 	return out, nil
+}
+
+// idsAfter returns the n smallest room ids above cursor, sorted. It keeps
+// only n at a time (a max-heap), so a page of a large node costs
+// O(rooms·log n), not a sort of every room.
+func (x serviceRooms) idsAfter(cursor string, n int) []string {
+	s := x.s
+	h := &maxHeap{}
+	s.mu.Lock()
+	for id := range s.hubs {
+		switch {
+		case id <= cursor:
+		case h.Len() < n:
+			heap.Push(h, id)
+		case id < (*h)[0]:
+			(*h)[0] = id
+			heap.Fix(h, 0)
+		}
+	}
+	s.mu.Unlock()
+	ids := []string(*h)
+	slices.Sort(ids)
+	return ids
+}
+
+type maxHeap []string
+
+func (h maxHeap) Len() int           { return len(h) }
+func (h maxHeap) Less(i, j int) bool { return h[i] > h[j] }
+func (h maxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *maxHeap) Push(x any)        { *h = append(*h, x.(string)) }
+func (h *maxHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (x serviceRooms) Get(id string) (proto.APIRoom, error) {
