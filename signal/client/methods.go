@@ -14,6 +14,10 @@ import (
 type CreateOptions struct {
 	MaxSeats int       `json:"maxSeats,omitempty"`
 	SeatMode seat.Mode `json:"seatMode,omitempty"`
+	// v2 §11: the room's title, cover URL and app metadata (rooms.go).
+	Title    string `json:"title,omitempty"`
+	Cover    string `json:"cover,omitempty"`
+	Metadata string `json:"metadata,omitempty"`
 }
 
 // Join is room.join. An owner passes create to open the room (nil opens it
