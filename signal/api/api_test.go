@@ -334,6 +334,7 @@ func TestOperationsCallTheRooms(t *testing.T) {
 		{"PATCH", "/v1/api/rooms/r1", `{"title":"x"} {}`},
 		{"PATCH", "/v1/api/rooms/r1", `[1]`},
 		{"PATCH", "/v1/api/rooms/r1", `{"metadata":"` + strings.Repeat("a", api.MaxBody) + `"}`},
+		{"PATCH", "/v1/api/rooms/r1", `{}`},
 		{"POST", "/v1/api/rooms/r1/members/u1/role", `{"role":"owner"}`},
 		{"POST", "/v1/api/rooms/r1/members/u1/role", `{}`},
 		{"POST", "/v1/api/rooms/r1/members/u1/chatMute", `{}`},

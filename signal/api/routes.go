@@ -62,7 +62,11 @@ func routes() []route {
 		{method: "PATCH", path: roomPath, id: "updateRoom", summary: "Change a room's title, cover or metadata, as room.update; everyone gets room.updated.",
 			body: proto.RoomUpdateParams{}, result: empty, errors: roomErrs,
 			handle: inRoom(func(a *API, room string, r *http.Request, body any) error {
-				return a.cfg.Rooms.Update(room, *body.(*proto.RoomUpdateParams))
+				p := body.(*proto.RoomUpdateParams)
+				if p.Title == nil && p.Cover == nil && p.Metadata == nil {
+					return badRequest("title, cover or metadata is required")
+				}
+				return a.cfg.Rooms.Update(room, *p)
 			})},
 		{method: "POST", path: roomPath + "/end", id: "endRoom", summary: "End a room: everyone gets room.ended {reason: ended_by_service}.",
 			result: empty, errors: roomErrs,
