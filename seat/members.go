@@ -236,11 +236,7 @@ func (r *Room) KickOut(actor, target string) ([]Delivery, error) {
 // kickOut removes t (seat reason "kicked") and, with ban, bars it from
 // rejoining. by is the host who acted, nil for the service.
 func (r *Room) kickOut(by, t *member, ban bool) []Delivery {
-	ev := KickedOut{ByService: true}
-	if by != nil {
-		ev = KickedOut{By: by.user}
-	}
-	out := []Delivery{{To: OneUser, UserID: t.user.UserID, Event: ev}}
+	out := []Delivery{{To: OneUser, UserID: t.user.UserID, Event: KickedOut{By: by.userRef()}}}
 	if ban {
 		r.banned[t.user.UserID] = struct{}{}
 	}

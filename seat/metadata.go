@@ -68,8 +68,6 @@ type RoomUpdated struct {
 	Metadata string
 }
 
-func (RoomUpdated) Method() string { return "room.updated" }
-
 // Meta returns the room's metadata.
 func (r *Room) Meta() Meta { return r.meta }
 

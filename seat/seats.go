@@ -220,10 +220,7 @@ func (r *Room) kick(by, t *member) ([]Delivery, error) {
 
 // kickedEvent is seat.kicked from a host, or from the service when by is nil.
 func kickedEvent(index int, by *member) SeatKicked {
-	if by == nil {
-		return SeatKicked{SeatIndex: index, ByService: true}
-	}
-	return SeatKicked{SeatIndex: index, By: by.user}
+	return SeatKicked{SeatIndex: index, By: by.userRef()}
 }
 
 // Lock is seat.lock; nil fields are left unchanged. Seat 0 cannot be locked.

@@ -20,7 +20,14 @@ type RoleChanged struct {
 	User User
 }
 
-func (RoleChanged) Method() string { return "room.roleChanged" }
+// userRef is who acted, as events name it: nil for the service.
+func (m *member) userRef() *User {
+	if m == nil {
+		return nil
+	}
+	u := m.user
+	return &u
+}
 
 // Owner returns the owner as a member.
 func (r *Room) Owner() User { return r.owner.user }

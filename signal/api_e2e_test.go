@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -75,12 +74,12 @@ func isNull(raw json.RawMessage, field string) bool {
 func TestAPIListAndGetRoomsWithMetadata(t *testing.T) {
 	env := signaltest.Start(t)
 	create := map[string]any{"create": map[string]any{"title": "Late show", "cover": "https://img.example/c.png", "metadata": `{"tag":"music"}`}}
-	_, snap := join(t, env, "alpha", "olive", seat.RoleOwner, create)
+	_, snap := join(t, env, "alpha", "olive", proto.RoleOwner, create)
 	if snap.Room.Title != "Late show" || snap.Room.Metadata != `{"tag":"music"}` || snap.Room.CreatedAt == 0 {
 		t.Fatalf("snapshot room %+v lacks the metadata", snap.Room)
 	}
-	join(t, env, "beta", "bill", seat.RoleOwner, map[string]any{"create": map[string]any{}})
-	join(t, env, "alpha", "ann", seat.RoleAudience, nil)
+	join(t, env, "beta", "bill", proto.RoleOwner, map[string]any{"create": map[string]any{}})
+	join(t, env, "alpha", "ann", proto.RoleAudience, nil)
 
 	var page proto.APIRoomList
 	json.Unmarshal(apiWant(t, env, "GET", "/v1/api/rooms?limit=1", "", 200, ""), &page)
@@ -103,15 +102,15 @@ func TestAPIListAndGetRoomsWithMetadata(t *testing.T) {
 	}
 	apiWant(t, env, "GET", "/v1/api/rooms/nowhere", "", 404, "room_not_found")
 	// A title over 128 characters is refused at creation.
-	c := dial(t, env, "gamma", "gus", seat.RoleOwner)
+	c := dial(t, env, "gamma", "gus", proto.RoleOwner)
 	wantReason(t, c, "room.join", map[string]any{"create": map[string]any{"title": strings.Repeat("x", 129)}}, "invalid_params")
 }
 
 func TestAPIAndRoomUpdate(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r", "olive", seat.RoleOwner, nil)
-	admin, _ := join(t, env, "r", "adam", seat.RoleAdmin, nil)
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r", "olive", proto.RoleOwner, nil)
+	admin, _ := join(t, env, "r", "adam", proto.RoleAdmin, nil)
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
 
 	apiWant(t, env, "PATCH", "/v1/api/rooms/r", `{"title":"Now live"}`, 200, "")
 	for _, c := range []*signaltest.Conn{owner, admin, ann} {
@@ -137,8 +136,8 @@ func TestAPIAndRoomUpdate(t *testing.T) {
 
 func TestAPIEndRoom(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r", "olive", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r", "olive", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
 	apiWant(t, env, "POST", "/v1/api/rooms/r/end", "", 200, "")
 	for _, c := range []*signaltest.Conn{owner, ann} {
 		wait(t, c, "room.ended", func(p json.RawMessage) bool { return string(p) == `{"reason":"ended_by_service"}` })
@@ -151,9 +150,9 @@ func TestAPIEndRoom(t *testing.T) {
 
 func TestAPIMembers(t *testing.T) {
 	env := signaltest.Start(t)
-	join(t, env, "r", "olive", seat.RoleOwner, nil)
-	join(t, env, "r", "ann", seat.RoleAudience, nil)
-	join(t, env, "r", "bob", seat.RoleAudience, nil)
+	join(t, env, "r", "olive", proto.RoleOwner, nil)
+	join(t, env, "r", "ann", proto.RoleAudience, nil)
+	join(t, env, "r", "bob", proto.RoleAudience, nil)
 	var page proto.APIMemberList
 	json.Unmarshal(apiWant(t, env, "GET", "/v1/api/rooms/r/members?limit=2", "", 200, ""), &page)
 	if len(page.Members) != 2 || page.Members[0].UserID != "olive" || page.NextCursor == "" {
@@ -169,14 +168,14 @@ func TestAPIMembers(t *testing.T) {
 
 func TestAPIKickOutAndUnban(t *testing.T) {
 	env := signaltest.Start(t)
-	join(t, env, "r", "olive", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
+	join(t, env, "r", "olive", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/ann/kickOut", "", 200, "")
 	n := wait(t, ann, "room.kickedOut", nil)
 	if !isNull(n.Params, "by") {
 		t.Fatalf("room.kickedOut %s, want by: null", n.Params)
 	}
-	again := dial(t, env, "r", "ann", seat.RoleAudience)
+	again := dial(t, env, "r", "ann", proto.RoleAudience)
 	wantReason(t, again, "room.join", nil, "banned")
 	apiWant(t, env, "DELETE", "/v1/api/rooms/r/bans/ann", "", 200, "")
 	call(t, again, "room.join", nil, nil) // unbanned: rejoin works
@@ -184,7 +183,7 @@ func TestAPIKickOutAndUnban(t *testing.T) {
 
 	// ban: false removes without barring.
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/ann/kickOut", `{"ban":false}`, 200, "")
-	join(t, env, "r", "ann", seat.RoleAudience, nil)
+	join(t, env, "r", "ann", proto.RoleAudience, nil)
 
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/olive/kickOut", "", 409, "permission_denied")
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/nobody/kickOut", "", 404, "not_joined")
@@ -194,9 +193,9 @@ func TestAPIKickOutAndUnban(t *testing.T) {
 
 func TestAPIRoleChangeLetsAMemberAcceptApplications(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r", "olive", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
-	bob, _ := join(t, env, "r", "bob", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r", "olive", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
+	bob, _ := join(t, env, "r", "bob", proto.RoleAudience, nil)
 	call(t, bob, "seat.apply", map[string]any{"seatIndex": -1, "timeout": 0}, nil)
 	wantReason(t, ann, "seat.acceptApplication", map[string]any{"userId": "bob"}, "permission_denied")
 
@@ -207,7 +206,7 @@ func TestAPIRoleChangeLetsAMemberAcceptApplications(t *testing.T) {
 		})
 	}
 	// A host now: it hears of new applications and may answer them.
-	cara, _ := join(t, env, "r", "cara", seat.RoleAudience, nil)
+	cara, _ := join(t, env, "r", "cara", proto.RoleAudience, nil)
 	call(t, cara, "seat.apply", map[string]any{"seatIndex": -1, "timeout": 0}, nil)
 	wait(t, ann, "seat.applicationReceived", func(p json.RawMessage) bool { return strings.Contains(string(p), `"cara"`) })
 	var res struct{ SeatIndex int }
@@ -225,8 +224,8 @@ func TestAPIRoleChangeLetsAMemberAcceptApplications(t *testing.T) {
 
 func TestAPIChatMute(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r", "olive", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r", "olive", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/ann/chatMute", `{"muted":true}`, 200, "")
 	err := ann.Call(testCtx(t), "room.sendMessage", map[string]any{"text": "hi"}, nil)
 	if !signaltest.IsReason(err, "chat_muted") || err.(*signaltest.RPCError).Code != 100009 {
@@ -244,8 +243,8 @@ func TestAPIChatMute(t *testing.T) {
 
 func TestAPISeatKickAndLock(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r", "olive", seat.RoleOwner, map[string]any{"create": map[string]any{"seatMode": "free"}})
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r", "olive", proto.RoleOwner, map[string]any{"create": map[string]any{"seatMode": "free"}})
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
 	call(t, ann, "seat.take", map[string]any{"seatIndex": 2}, nil)
 	apiWant(t, env, "POST", "/v1/api/rooms/r/seats/2/kick", "", 200, "")
 	n := wait(t, ann, "seat.kicked", nil)
@@ -267,8 +266,8 @@ func TestAPISeatKickAndLock(t *testing.T) {
 
 func TestAPISystemMessage(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r", "olive", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r", "olive", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
 	apiWant(t, env, "POST", "/v1/api/rooms/r/messages", `{"text":"Welcome!"}`, 200, "")
 	apiWant(t, env, "POST", "/v1/api/rooms/r/messages", `{"cmd":"gift"}`, 200, "")
 	for _, c := range []*signaltest.Conn{owner, ann} {
@@ -310,7 +309,7 @@ func TestAPIBattleScore(t *testing.T) {
 // A service token opens nothing but the API; the API takes nothing else.
 func TestAPIRefusesOtherTokens(t *testing.T) {
 	env := signaltest.Start(t)
-	join(t, env, "r", "olive", seat.RoleOwner, nil)
+	join(t, env, "r", "olive", proto.RoleOwner, nil)
 	service, _ := token.MintService(env.Secret, "backend", time.Hour)
 	if _, err := env.Dial(testCtx(t), service); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a service token on /v1/rtc: %v, want 401", err)
@@ -328,7 +327,7 @@ func TestAPIRefusesOtherTokens(t *testing.T) {
 			t.Fatalf("a service token on %s: %d, want 401", path, resp.StatusCode)
 		}
 	}
-	user := env.Token("r", "olive", seat.RoleOwner)
+	user := env.Token("r", "olive", proto.RoleOwner)
 	if got, raw := apiDoAs(t, env, user, "GET", "/v1/api/rooms", ""); got != 403 {
 		t.Fatalf("a user token on the API: %d %s", got, raw)
 	}

@@ -120,8 +120,8 @@ func (x serviceRooms) Get(id string) (proto.APIRoom, error) {
 		info := r.Info()
 		out = proto.APIRoom{
 			RoomID: info.RoomID, Title: info.Title, Cover: info.Cover, Metadata: info.Metadata,
-			CreatedAt: info.CreatedAt, Owner: protoUser(r.Owner()), MemberCount: info.MemberCount,
-			Seats: protoSeats(r.Seats()),
+			CreatedAt: info.CreatedAt, Owner: wireUser(r.Owner()), MemberCount: info.MemberCount,
+			Seats: wireList(r.Seats(), wireSeat),
 		}
 		return nil, nil
 	})
@@ -148,7 +148,7 @@ func (x serviceRooms) Members(id, cursor string, limit int) (proto.APIMemberList
 		// The owner is a member for as long as the room lives, so paging
 		// "as the owner" is paging as anyone in the room.
 		users, next, err := r.Members(r.Owner().UserID, cursor, limit)
-		out = proto.APIMemberList{Members: protoUsers(users), NextCursor: next}
+		out = proto.APIMemberList{Members: wireList(users, wireUser), NextCursor: next}
 		return nil, err
 	})
 	return out, err
@@ -189,11 +189,11 @@ func (x serviceRooms) KickSeat(id string, index int) error {
 // everyone; the service is not rate limited (the app's backend owns its
 // own pace).
 func (x serviceRooms) SendMessage(id string, m proto.APIMessage) error {
-	p := messageParams{Text: m.Text, Cmd: m.Cmd, Data: m.Data}
-	if err := p.validate(); err != nil {
+	p := proto.MessageParams{Text: m.Text, Cmd: m.Cmd, Data: m.Data}
+	if err := checkMessage(&p); err != nil {
 		return err
 	}
-	msg := systemMessage{Text: m.Text, Cmd: m.Cmd, Data: m.Data}
+	msg := proto.RoomMessage{From: nil, Text: m.Text, Cmd: m.Cmd, Data: m.Data}
 	if m.Cmd != nil && m.Data == nil {
 		none := ""
 		msg.Data = &none

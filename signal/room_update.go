@@ -9,21 +9,19 @@ import (
 // title, cover or metadata; everyone gets room.updated. The limits are the
 // controller's (seat.Meta), so room.join's create, room.update and the
 // server API refuse the same things.
-type updateParams proto.RoomUpdateParams
-
-func (p *updateParams) validate() error {
+func checkUpdate(p *proto.RoomUpdateParams) error {
 	if p.Title == nil && p.Cover == nil && p.Metadata == nil {
 		return invalidParams("title, cover or metadata is required")
 	}
 	return nil
 }
 
-func updateRoom(s *session, r *seat.Room, p *updateParams) ([]seat.Delivery, error) {
-	return r.Update(s.user.UserID, metaPatch(proto.RoomUpdateParams(*p)))
+func updateRoom(s *session, r *seat.Room, p *proto.RoomUpdateParams) ([]seat.Delivery, error) {
+	return r.Update(s.user.UserID, metaPatch(*p))
 }
 
 // createMeta is room.join's create metadata as the controller takes it.
-func createMeta(c *createParams) seat.Meta {
+func createMeta(c *proto.CreateParams) seat.Meta {
 	var m seat.Meta
 	if c == nil {
 		return m

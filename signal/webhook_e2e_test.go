@@ -16,9 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/webhook"
 )
@@ -123,18 +123,18 @@ func TestWebhooksOfAScriptedSession(t *testing.T) {
 	rcv.secret = func() []byte { return env.Secret }
 	env, _ = startWithWebhooks(t, rcv, webhook.Config{})
 
-	olive, _ := join(t, env, "r", "olive", seat.RoleOwner, map[string]any{"create": map[string]any{"title": "T"}})
-	join(t, env, "s", "dave", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r", "ann", seat.RoleAudience, nil)
+	olive, _ := join(t, env, "r", "olive", proto.RoleOwner, map[string]any{"create": map[string]any{"title": "T"}})
+	join(t, env, "s", "dave", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r", "ann", proto.RoleAudience, nil)
 	call(t, ann, "seat.apply", map[string]any{"seatIndex": -1, "timeout": 0}, nil)
 	call(t, olive, "seat.acceptApplication", map[string]any{"userId": "ann"}, nil)
 	call(t, ann, "seat.move", map[string]any{"seatIndex": 2}, nil)
 	call(t, ann, "seat.leave", nil, nil)
 	call(t, ann, "room.leave", nil, nil)
-	bob, _ := join(t, env, "r", "bob", seat.RoleAudience, nil)
+	bob, _ := join(t, env, "r", "bob", proto.RoleAudience, nil)
 	call(t, bob, "seat.apply", map[string]any{"seatIndex": 1, "timeout": 0}, nil)
 	call(t, olive, "seat.rejectApplication", map[string]any{"userId": "bob"}, nil)
-	join(t, env, "r", "cara", seat.RoleAudience, nil)
+	join(t, env, "r", "cara", proto.RoleAudience, nil)
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/cara/kickOut", "", 200, "")
 	apiWant(t, env, "POST", "/v1/api/rooms/s/end", "", 200, "")
 	call(t, olive, "room.end", nil, nil)
@@ -179,8 +179,8 @@ func TestHangingWebhookReceiverDoesNotDelaySeatChanges(t *testing.T) {
 	plain := signaltest.Start(t)
 
 	measure := func(env *signaltest.Env) func() time.Duration {
-		owner, _ := join(t, env, "r", "olive", seat.RoleOwner, nil)
-		admin, _ := join(t, env, "r", "adam", seat.RoleAdmin, nil)
+		owner, _ := join(t, env, "r", "olive", proto.RoleOwner, nil)
+		admin, _ := join(t, env, "r", "adam", proto.RoleAdmin, nil)
 		base := owner.Count("seat.changed")
 		return func() time.Duration {
 			t0 := time.Now()

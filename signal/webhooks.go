@@ -26,19 +26,19 @@ func (h *roomHub) observe(d seat.Delivery) {
 	}
 	switch ev := d.Event.(type) {
 	case seat.MemberJoined:
-		hooks.Emit(h.id, webhook.MemberJoined, proto.WebhookMember{User: protoUser(ev.User)})
+		hooks.Emit(h.id, webhook.MemberJoined, proto.WebhookMember{User: wireUser(ev.User)})
 	case seat.MemberLeft:
-		hooks.Emit(h.id, webhook.MemberLeft, proto.WebhookMemberLeft{User: protoUser(ev.User), Reason: ev.Reason})
+		hooks.Emit(h.id, webhook.MemberLeft, proto.WebhookMemberLeft{User: wireUser(ev.User), Reason: ev.Reason})
 	case seat.SeatChanged:
 		// A move is a leave (reason moved) and then a take.
 		for _, l := range ev.Left {
-			hooks.Emit(h.id, webhook.SeatLeft, proto.WebhookSeatLeft{User: protoUser(l.User), SeatIndex: l.SeatIndex, Reason: l.Reason})
+			hooks.Emit(h.id, webhook.SeatLeft, proto.WebhookSeatLeft{User: wireUser(l.User), SeatIndex: l.SeatIndex, Reason: l.Reason})
 		}
 		for _, j := range ev.Joined {
-			hooks.Emit(h.id, webhook.SeatTaken, proto.WebhookSeatTaken{User: protoUser(j.User), SeatIndex: j.SeatIndex})
+			hooks.Emit(h.id, webhook.SeatTaken, proto.WebhookSeatTaken{User: wireUser(j.User), SeatIndex: j.SeatIndex})
 		}
 	case seat.RequestEnded:
-		hooks.Emit(h.id, webhook.RequestEnded, proto.WebhookRequestEnded{Request: protoRequest(ev.Request), Outcome: string(ev.Outcome)})
+		hooks.Emit(h.id, webhook.RequestEnded, proto.WebhookRequestEnded{Request: wireRequest(ev.Request), Outcome: string(ev.Outcome)})
 	case seat.RoomEnded:
 		hooks.Emit(h.id, webhook.RoomEnded, proto.WebhookRoomEnded{Reason: ev.Reason})
 	}
@@ -53,7 +53,7 @@ func (h *roomHub) roomStarted(owner seat.User, title string) {
 	if hooks == nil {
 		return
 	}
-	u := protoUser(owner)
+	u := wireUser(owner)
 	hooks.Emit(h.id, webhook.RoomStarted, proto.WebhookRoomStarted{Owner: u, Title: title})
 	hooks.Emit(h.id, webhook.MemberJoined, proto.WebhookMember{User: u})
 	hooks.Emit(h.id, webhook.SeatTaken, proto.WebhookSeatTaken{User: u, SeatIndex: 0})

@@ -14,8 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -46,7 +46,7 @@ func TestServeWebhooksAndAPI(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() { exit <- run(ctx, args, nil, io.Discard, io.Discard) }()
 
-	owner, _ := token.Mint([]byte(secret), token.Identity{UserID: "olive", Room: "r", Role: seat.RoleOwner}, time.Hour)
+	owner, _ := token.Mint([]byte(secret), token.Identity{UserID: "olive", Room: "r", Role: proto.RoleOwner}, time.Hour)
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
 	defer dcancel()
 	var ws *websocket.Conn

@@ -265,7 +265,7 @@ func TestOpenAPIDocumentMatchesTheRoutes(t *testing.T) {
 // member's token 403, each with the JSON error body; nothing is called.
 func TestEveryOperationNeedsAServiceToken(t *testing.T) {
 	f := newFixture(t)
-	user, _ := token.Mint(secret, token.Identity{UserID: "ann", Room: "r1", Role: seat.RoleOwner}, time.Hour)
+	user, _ := token.Mint(secret, token.Identity{UserID: "ann", Room: "r1", Role: proto.RoleOwner}, time.Hour)
 	other, _ := token.MintService([]byte("another secret, also 32 bytes..."), "x", time.Hour)
 	for path, item := range f.doc.Paths.Map() {
 		for method, op := range item.Operations() {

@@ -3,7 +3,6 @@ package client_test
 import (
 	"testing"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
@@ -13,13 +12,13 @@ import (
 func TestRoomMetadataThroughTheSDK(t *testing.T) {
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.dial(room, "olive", seat.RoleOwner)
+	owner := e.dial(room, "olive", proto.RoleOwner)
 	snap, err := owner.Join(ctxT(t), &client.CreateOptions{Title: "Night", Metadata: `{"k":1}`})
 	must(t, "join", err)
 	if snap.Room.Title != "Night" || snap.Room.Metadata != `{"k":1}` || snap.Room.CreatedAt == 0 {
 		t.Fatalf("snapshot room %+v", snap.Room)
 	}
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	title := "Day"
 	must(t, "UpdateRoom", owner.UpdateRoom(ctxT(t), proto.RoomUpdateParams{Title: &title}))
 	u := next[proto.RoomUpdated](t, ann, client.MethodRoomUpdated)

@@ -18,3 +18,11 @@ const (
 func (c *Client) UpdateRoom(ctx context.Context, p proto.RoomUpdateParams) error {
 	return c.Call(ctx, proto.MethodRoomUpdate, p, nil)
 }
+
+// optional is nil for "" (the field is left out), else a pointer to s.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

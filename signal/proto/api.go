@@ -30,26 +30,6 @@ type RoleChanged struct {
 	User User `json:"user"`
 }
 
-// SystemMessage is room.message sent by the server API: From is always
-// null.
-type SystemMessage struct {
-	From *User   `json:"from"`
-	Text *string `json:"text,omitempty"`
-	Cmd  *string `json:"cmd,omitempty"`
-	Data *string `json:"data,omitempty"`
-}
-
-// SeatKickedByService and KickedOutByService are seat.kicked and
-// room.kickedOut when the server API acted: By is null.
-type SeatKickedByService struct {
-	SeatIndex int   `json:"seatIndex"`
-	By        *User `json:"by"`
-}
-
-type KickedOutByService struct {
-	By *User `json:"by"`
-}
-
 // --- the server API's bodies (/v1/api/…) ---
 
 // APIRoom is the API's RoomInfo: one live room as a backend sees it.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 func TestServiceTokens(t *testing.T) {
@@ -24,7 +24,7 @@ func TestServiceTokens(t *testing.T) {
 	if _, err := Verify(secret, raw); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("Verify(service token) = %v, want invalid", err)
 	}
-	user, err := Mint(secret, Identity{UserID: "ann", Room: "r", Role: seat.RoleAudience}, time.Hour)
+	user, err := Mint(secret, Identity{UserID: "ann", Room: "r", Role: proto.RoleAudience}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

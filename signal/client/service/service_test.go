@@ -8,7 +8,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client/service"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
@@ -24,7 +23,7 @@ func TestServiceClient(t *testing.T) {
 	env := signaltest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	owner, err := env.Dial(ctx, env.Token("r", "olive", seat.RoleOwner))
+	owner, err := env.Dial(ctx, env.Token("r", "olive", proto.RoleOwner))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +31,7 @@ func TestServiceClient(t *testing.T) {
 	if err := owner.Call(ctx, "room.join", map[string]any{"create": map[string]any{"seatMode": "free"}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	ann, err := env.Dial(ctx, env.Token("r", "ann", seat.RoleAudience))
+	ann, err := env.Dial(ctx, env.Token("r", "ann", proto.RoleAudience))
 	if err != nil {
 		t.Fatal(err)
 	}
