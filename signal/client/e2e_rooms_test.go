@@ -2,9 +2,12 @@ package client_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/client/service"
 	"github.com/seatsfu/seatsfu/signal/proto"
+	"github.com/seatsfu/seatsfu/signal/token"
 )
 
 // Room metadata through the SDK: set at creation, in the snapshot, changed
@@ -28,4 +31,17 @@ func TestRoomMetadataThroughTheSDK(t *testing.T) {
 	if err := ann.UpdateRoom(ctxT(t), proto.RoomUpdateParams{Title: &title}); err == nil {
 		t.Fatal("audience updated the room")
 	}
+	if got := ann.Room(); got.Title != "Day" || got.Metadata != `{"k":1}` {
+		t.Fatalf("ann's store has room %+v", got)
+	}
+	// The server API makes ann an admin: its store follows, and so do its
+	// rights.
+	svc, _ := token.MintService(e.st.Secret, "backend", time.Hour)
+	api, _ := service.New(e.st.URL, svc, nil)
+	must(t, "SetRole", api.SetRole(ctxT(t), room, "ann", proto.RoleAdmin))
+	next[proto.RoleChanged](t, ann, client.MethodRoleChanged)
+	if ann.Self().Role != proto.RoleAdmin {
+		t.Fatalf("ann's store says role %s after room.roleChanged", ann.Self().Role)
+	}
+	must(t, "UpdateRoom as the new admin", ann.UpdateRoom(ctxT(t), proto.RoomUpdateParams{Title: &title}))
 }

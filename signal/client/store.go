@@ -121,6 +121,8 @@ func (s *state) apply(ev Event) error {
 		s.selfRequest = &r
 	case MethodApplicationResponded, MethodApplicationNoResponse, MethodInvitationCancelled:
 		s.selfRequest = nil
+	case MethodRoomUpdated, MethodRoleChanged:
+		return s.applyRooms(ev) // rooms.go
 	}
 	return nil
 }

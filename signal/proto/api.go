@@ -111,7 +111,6 @@ const (
 	APIReasonNotBanned      = "not_banned"       // 404: DELETE of a ban that does not exist
 	APIReasonBattleNotFound = "battle_not_found" // 404
 	APIReasonNotInBattle    = "room_not_in_battle"
-	APIReasonBodyTooLarge   = "body_too_large" // 400
 )
 
 // --- webhook data (PROTOCOL.md §11) ---
