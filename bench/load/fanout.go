@@ -54,7 +54,8 @@ func seatSpecs(seat int) (synth.Spec, synth.Spec) {
 
 // stage is a run's cast: publishers paced by one pacer, viewers on a sink.
 type stage struct {
-	api    *webrtc.API
+	api    *webrtc.API // viewers: no interceptors (peer.NewAPI)
+	pubAPI *webrtc.API // publishers: NACK responder + sender reports
 	pacer  *peer.Pacer
 	sink   *peer.Sink
 	pubs   []*peer.Publisher
@@ -84,7 +85,11 @@ func newStage() (*stage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stage{api: api, pacer: peer.NewPacer(), sink: &peer.Sink{}}, nil
+	pubAPI, err := peer.NewPublisherAPI()
+	if err != nil {
+		return nil, err
+	}
+	return &stage{api: api, pubAPI: pubAPI, pacer: peer.NewPacer(), sink: &peer.Sink{}}, nil
 }
 
 // publish connects a publisher for seat through publishFn and starts pacing it.
@@ -93,7 +98,7 @@ func (s *stage) publish(ctx context.Context, seat int, specID uint32, publishFn 
 	if specID != 0 { // a replacement guest gets fresh stream ids
 		v.StreamID, a.StreamID = specID, specID+1
 	}
-	pub, offer, err := peer.NewPublisher(s.api, v, a)
+	pub, offer, err := peer.NewPublisher(s.pubAPI, v, a)
 	if err != nil {
 		return nil, err
 	}
