@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -260,8 +259,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g0, _ := proc.ReadUsage(os.Getpid())
-	m0, _ := proc.ReadMachine()
+	n0 := markNoise(srv, u0.CPU)
 	k0, _ := proc.SoftnetDrops()
 	r0, _ := proc.UDPRcvbufErrors()
 	res.JoinSocketDrops = r0 - joinDrops0
@@ -276,8 +274,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	gen1, _ := proc.ReadUsage(os.Getpid())
-	m1, _ := proc.ReadMachine()
+	n1 := markNoise(srv, u1.CPU)
 	k1, _ := proc.SoftnetDrops()
 	r1, _ := proc.UDPRcvbufErrors()
 	w1 := st.tally()
@@ -303,15 +300,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.ForwardedMbps = float64(b1-b0) * 8 / secs / 1e6
 	cpu := (u1.CPU - u0.CPU).Seconds()
 	res.ServerCPUPct = 100 * cpu / secs
-	gen := (gen1.CPU - g0.CPU).Seconds()
-	res.GeneratorCPUPct = 100 * gen / secs
-	res.SoftIRQPct = 100 * (m1.SoftIRQ - m0.SoftIRQ).Seconds() / secs
-	other := (m1.Busy - m0.Busy).Seconds() - gen
-	if !srv.InProcess {
-		other -= cpu
-	}
-	res.OtherCPUPct = max(0, 100*other/secs)
-	res.Noisy = res.OtherCPUPct > NoisyOtherPct
+	res.noise(srv, n0, n1, secs)
 	if p1 > p0 {
 		res.CPUPerPacketUs = cpu * 1e6 / float64(p1-p0)
 	}

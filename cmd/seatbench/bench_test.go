@@ -10,11 +10,11 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(o.steps, []int{10, 20}) || !reflect.DeepEqual(o.targets, []string{"raw", "seatsfu"}) || o.guests != 3 || o.attempts != 3 {
+	if !reflect.DeepEqual(o.steps, []int{10, 20}) || !reflect.DeepEqual(o.targets, []string{"raw", "seatsfu"}) || o.guests != 3 || o.repeat != 1 {
 		t.Fatalf("parsed %+v", o)
 	}
 	for _, bad := range [][]string{
-		{"-steps", "10,x"}, {"-steps", "0"}, {"-targets", "janus"}, {"-guests", "10"}, {"-attempts", "0"},
+		{"-steps", "10,x"}, {"-steps", "0"}, {"-targets", "janus"}, {"-guests", "10"}, {"-repeat", "0"},
 	} {
 		if _, err := parseFlags("fanout", bad); err == nil {
 			t.Errorf("parseFlags(%v) accepted bad flags", bad)
@@ -25,7 +25,7 @@ func TestParseFlags(t *testing.T) {
 // The plan interleaves targets within each step, so background load hits
 // every target alike, and only seatsfu gets the seat scenarios.
 func TestPlanInterleavesTargets(t *testing.T) {
-	o, err := parseFlags("all", []string{"-steps", "10,20", "-viewers", "5", "-join-viewers", "7"})
+	o, err := parseFlags("all", []string{"-steps", "10,20", "-viewers", "5", "-join-viewers", "7", "-targets", "seatsfu,raw,naive"})
 	if err != nil {
 		t.Fatal(err)
 	}
