@@ -95,6 +95,14 @@ func TestSmokeFanoutRaw(t *testing.T) {
 	checkDelivered(t, r)
 }
 
+func TestSmokeFanoutRawBatched(t *testing.T) {
+	r, err := Fanout(context.Background(), startBaseline(t, "raw-batched"), smokeConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDelivered(t, r)
+}
+
 func TestSmokeFanoutNaive(t *testing.T) {
 	r, err := Fanout(context.Background(), startBaseline(t, "naive"), smokeConfig())
 	if err != nil {
