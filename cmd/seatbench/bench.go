@@ -89,6 +89,7 @@ type bench struct {
 	o         *options
 	serverCPU int
 	log       io.Writer
+	logPath   string // servers.log, which lkbench appends to
 	progress  io.Writer
 	run       *report.Run
 }
@@ -101,12 +102,16 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(o.out, "servers.log"))
+	logPath, err := filepath.Abs(filepath.Join(o.out, "servers.log"))
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	b := &bench{o: o, serverCPU: -1, log: logf, run: &report.Run{
+	b := &bench{o: o, serverCPU: -1, log: logf, logPath: logPath, run: &report.Run{
 		Command: "seatbench " + cmd + " " + strings.Join(args, " "),
 		Started: time.Now(),
 		CPUs:    runtime.NumCPU(),

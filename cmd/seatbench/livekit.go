@@ -62,6 +62,8 @@ func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
 		"-warmup", o.warmup.String(),
 		"-duration", o.duration.String(),
 		"-server-cpu", strconv.Itoa(b.serverCPU),
+		"-server-log", b.logPath,
+		fmt.Sprintf("-progress=%v", b.progress != nil),
 	}
 	if b.serverCPU >= 0 {
 		args = append(args, "-generator-cpu", "0")
