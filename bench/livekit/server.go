@@ -23,8 +23,12 @@ type Server struct {
 // when cpu ≥ 0. It keeps LiveKit's defaults but for what a loopback
 // benchmark needs: dev mode (no Redis), bound to 127.0.0.1 with node IP
 // 127.0.0.1, loopback candidates on, one UDP port and one TCP port for
-// media on free loopback ports, its own API key, and warn-level logs
-// (dev mode would log at debug, which costs CPU per packet).
+// media on free loopback ports, its own API key, warn-level logs (dev
+// mode would log at debug, which costs CPU per packet), and congestion
+// control off: the bench viewers send no TWCC or REMB (peer.NewAPI), so
+// LiveKit's estimator would only probe with padding bursts that overflow
+// the viewers' sockets; seatsfu estimates nothing either, and switching it
+// off can only make LiveKit cheaper per packet.
 func Start(ctx context.Context, bin string, cpu int, stderr io.Writer) (*Server, error) {
 	var ports [4]int
 	for i := range ports {
@@ -56,6 +60,8 @@ rtc:
   enable_loopback_candidate: true
   interfaces:
     includes: ["lo"]
+  congestion_control:
+    enabled: false
 turn:
   enabled: false
 `, httpPort, promPort, key, secret, tcpPort)

@@ -64,9 +64,9 @@ func (c Cores) Busy(core int) time.Duration {
 	return c[core].Busy
 }
 
-// ProcCPU is one process's CPU time: its own plus that of the children it
-// has reaped, so a `go build` is charged for the compilers it ran and
-// waited for within the window.
+// ProcCPU is one process's own CPU time (not its reaped children's: a
+// parent reaping a long-lived child would be charged the child's whole
+// life within one window).
 type ProcCPU struct {
 	PID  int           `json:"pid"`
 	Comm string        `json:"comm"`
@@ -109,9 +109,9 @@ func parseProcCPU(pid int, s string) (ProcCPU, error) {
 	if len(f) < 15 {
 		return ProcCPU{}, errors.New("proc: short stat")
 	}
-	// f[11..14] are utime, stime, cutime, cstime.
+	// f[11], f[12] are utime and stime.
 	var ticks int64
-	for _, v := range f[11:15] {
+	for _, v := range f[11:13] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return ProcCPU{}, fmt.Errorf("proc: stat: %w", err)
@@ -124,7 +124,7 @@ func parseProcCPU(pid int, s string) (ProcCPU, error) {
 // Busiest returns the processes, other than those in exclude, that used
 // the most CPU between a and b — at most n of them, busiest first, each
 // using at least min. A process that started and ended inside the window
-// is invisible here unless its parent reaped it: the per-core totals
+// is invisible here: the per-core totals
 // (Cores) are the exact figure, these are the names.
 func Busiest(a, b Procs, n int, min time.Duration, exclude ...int) []ProcCPU {
 	skip := map[int]bool{}

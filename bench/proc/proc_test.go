@@ -131,9 +131,9 @@ func TestParseCores(t *testing.T) {
 }
 
 func TestBusiest(t *testing.T) {
-	// utime stime cutime cstime are fields 14..17.
+	// utime stime are fields 14 and 15; the children's 16 and 17 are not counted.
 	p, err := parseProcCPU(7, "7 (go build) S 1 1 1 0 -1 0 0 0 0 0 100 50 30 20 20 0 1 0")
-	if err != nil || p.CPU != 2*time.Second || p.Comm != "go build" {
+	if err != nil || p.CPU != 1500*time.Millisecond || p.Comm != "go build" {
 		t.Fatalf("parsed %+v, %v", p, err)
 	}
 	a := Procs{1: {1, "srv", time.Second}, 2: {2, "cc", time.Second}, 3: {3, "old", 5 * time.Second}, 4: {4, "idle", time.Second}}
