@@ -25,6 +25,10 @@ type Config struct {
 	Parallel int
 	// Progress receives a one-line progress bar (stderr); nil for none.
 	Progress io.Writer
+	// ViewerNACK makes viewers NACK lost packets (peer.NewNACKingAPI),
+	// so loss is measured after the server's repair; by default they
+	// send no RTCP at all (peer.NewAPI).
+	ViewerNACK bool
 }
 
 func (c *Config) check() error {
@@ -53,7 +57,7 @@ func seatSpecs(seat int) (synth.Spec, synth.Spec) {
 
 // stage is a run's cast: publishers paced by one pacer, viewers on a sink.
 type stage struct {
-	api    *webrtc.API // viewers: no interceptors (peer.NewAPI)
+	api    *webrtc.API // viewers: no interceptors, or a NACK generator only
 	pubAPI *webrtc.API // publishers: NACK responder + sender reports
 	pacer  *peer.Pacer
 	sink   *peer.Sink
@@ -71,16 +75,20 @@ func begin(scenario string, t Target, cfg *Config) (Server, *Result, *stage, err
 		return Server{}, nil, nil, err
 	}
 	srv := t.Server()
-	res := &Result{Scenario: scenario, Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess}
-	st, err := newStage()
+	res := &Result{Scenario: scenario, Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess, ViewerNACK: cfg.ViewerNACK}
+	st, err := newStage(cfg.ViewerNACK)
 	if err != nil {
 		return Server{}, nil, nil, err
 	}
 	return srv, res, st, nil
 }
 
-func newStage() (*stage, error) {
-	api, err := peer.NewAPI()
+func newStage(viewerNACK bool) (*stage, error) {
+	newAPI := peer.NewAPI
+	if viewerNACK {
+		newAPI = peer.NewNACKingAPI
+	}
+	api, err := newAPI()
 	if err != nil {
 		return nil, err
 	}

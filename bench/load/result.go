@@ -18,6 +18,9 @@ type Result struct {
 	Seconds   float64 `json:"seconds"`
 	Pinned    string  `json:"pinned"`
 	InProcess bool    `json:"inProcess,omitempty"`
+	// ViewerNACK says the viewers NACKed lost packets: loss figures are
+	// then after the server's repair.
+	ViewerNACK bool `json:"viewerNack,omitempty"`
 
 	// ExpectedPPS is what a lossless forwarder delivers: viewers × the
 	// publishers' packet rate.

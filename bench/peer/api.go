@@ -41,6 +41,24 @@ func NewAPI() (*webrtc.API, error) {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(&interceptor.Registry{})), nil
 }
 
+// NewNACKingAPI builds the API of viewers that repair loss: NewAPI plus
+// exactly one interceptor, a NACK generator. Such a viewer asks for every
+// missing packet and sends no other RTCP (no receiver reports, TWCC or
+// PLI), so "unrecovered" then measures loss after the server's repair.
+func NewNACKingAPI() (*webrtc.API, error) {
+	m, s, err := engines()
+	if err != nil {
+		return nil, err
+	}
+	reg := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		return nil, fmt.Errorf("peer: NACK generator: %w", err)
+	}
+	reg.Add(gen)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s), webrtc.WithInterceptorRegistry(reg)), nil
+}
+
 // NewPublisherAPI builds the API the synthetic publishers use: NewAPI's
 // codecs and network, plus exactly two interceptors, what a real sender
 // keeps — a NACK responder (so a server's NACKs for ingress loss are

@@ -151,7 +151,7 @@ func TestViewerSendsNoRTCP(t *testing.T) {
 	defaults := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)) // Pion installs its default interceptors
 
 	bv, bs, offer := connect(t, bare)
-	cv, cs, controlOffer := connect(t, defaults)
+	_, cs, controlOffer := connect(t, defaults)
 	if strings.Contains(offer, "transport-cc") || strings.Contains(offer, "transport-wide-cc") {
 		t.Fatalf("a NewAPI viewer offers TWCC:\n%s", offer)
 	}
@@ -161,12 +161,54 @@ func TestViewerSendsNoRTCP(t *testing.T) {
 
 	// Send until the control viewer has NACKed, with every 5th sequence
 	// number skipped.
+	sendGappy(t, []*sender{bs, cs}, func() bool { return cs.tally.get()["nack"] > 0 })
+	if bv.sink.Packets.Load() == 0 {
+		t.Fatal("the NewAPI viewer received nothing: the comparison is void")
+	}
+	if got := bs.tally.get(); len(got) != 0 {
+		t.Fatalf("a NewAPI viewer sent RTCP %v over the same link the control viewer NACKed on (control: %v)", got, cs.tally.get())
+	}
+}
+
+// TestNACKingViewerSendsOnlyNACKs: a NewNACKingAPI viewer asks for the
+// skipped packets and sends nothing else — no reports, no TWCC — even once
+// Pion's report interval (1 s) has passed, which the control viewer on the
+// default API shows by sending receiver reports on the same link.
+func TestNACKingViewerSendsOnlyNACKs(t *testing.T) {
+	api, err := NewNACKingAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, s, err := engines()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ns, offer := connect(t, api)
+	_, cs, _ := connect(t, webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(s)))
+	if strings.Contains(offer, "transport-cc") {
+		t.Fatalf("a NACKing viewer offers TWCC:\n%s", offer)
+	}
+	sendGappy(t, []*sender{ns, cs}, func() bool { return ns.tally.get()["nack"] > 0 && cs.tally.get()["rr"] > 0 })
+	got := ns.tally.get()
+	if len(got) != 1 {
+		t.Fatalf("a NACKing viewer sent RTCP %v, want NACKs only (control: %v)", got, cs.tally.get())
+	}
+}
+
+// sendGappy writes VP8 packets to every sender, skipping every 5th
+// sequence number, at about 1000 packets/s until done holds (10 s at most).
+func sendGappy(t *testing.T, to []*sender, done func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	seq := uint16(0)
 	payload := []byte{0x10, 0, 0x9d, 0x01, 0x2a, 0, 0, 0, 0} // VP8 keyframe start, no stamp
-	for cs.tally.get()["nack"] == 0 {
+	for !done() {
 		if time.Now().After(deadline) {
-			t.Fatalf("control viewer never NACKed (RTCP seen %v; viewer packets %d): the test cannot tell", cs.tally.get(), cv.sink.Packets.Load())
+			var seen []map[string]int
+			for _, s := range to {
+				seen = append(seen, s.tally.get())
+			}
+			t.Fatalf("the expected RTCP never came (seen %v): the test cannot tell", seen)
 		}
 		for i := 0; i < 10; i++ {
 			seq++
@@ -174,15 +216,10 @@ func TestViewerSendsNoRTCP(t *testing.T) {
 				continue
 			}
 			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: PayloadVP8, SequenceNumber: seq, Timestamp: uint32(seq) * 3000}, Payload: payload}
-			_ = bs.track.WriteRTP(pkt)
-			_ = cs.track.WriteRTP(pkt)
+			for _, s := range to {
+				_ = s.track.WriteRTP(pkt)
+			}
 		}
 		time.Sleep(10 * time.Millisecond) // pace: ~1000 pkt/s
-	}
-	if bv.sink.Packets.Load() == 0 {
-		t.Fatal("the NewAPI viewer received nothing: the comparison is void")
-	}
-	if got := bs.tally.get(); len(got) != 0 {
-		t.Fatalf("a NewAPI viewer sent RTCP %v over the same link the control viewer NACKed on (control: %v)", got, cs.tally.get())
 	}
 }

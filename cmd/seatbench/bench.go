@@ -30,7 +30,7 @@ type options struct {
 	out, seatsfuBin                      string
 	livekitBin, lkbenchBin               string
 	targets                              []string
-	pin, progress                        bool
+	pin, progress, viewerNACK            bool
 	repeat                               int
 }
 
@@ -52,6 +52,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server and the generator to separate cores")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
+	fs.BoolVar(&o.viewerNACK, "viewer-nack", false, "viewers NACK lost packets (and send no other RTCP), so loss is measured after repair")
 	fs.IntVar(&o.repeat, "repeat", 1, "run the whole plan this many times; every ratio is reported per repeat with its spread")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -131,10 +132,15 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 	}
 	b.run.Notes = append(b.run.Notes,
 		"Servers run as separate processes on 127.0.0.1; CPU is utime+stime from /proc/<pid>/stat over the measuring window; goroutines from the server's /metrics go_goroutines.",
-		"Forwarded pkt/s are counted at the viewers. Loss is end to end on the publishers' packet index (viewers send no NACKs, so unrecovered ≈ loss).",
+		"Forwarded pkt/s are counted at the viewers. Loss is end to end on the publishers' packet index.",
 		"No window is discarded for noise: beside each one, 'other processes' CPU' is what every other process used on the server's own core (that core's busy time from /proc/stat minus the pinned server's; it competed with the server directly) and on the whole machine, with the busiest of them by name (from /proc/<pid>/stat; processes that lived only inside the window are in the totals but not named). 'softirq' is kernel time, mostly loopback delivery of forwarded packets, charged to no process.",
-		"raw = one ingress decrypted once, then per viewer SRTP (AES-GCM) + one sendmsg per packet on one socket (keys over HTTP, no per-viewer ICE/DTLS); raw-batched = the same, but every ingress packet's copies for all viewers go out in sendmmsg batches, with UDP GSO segments where the kernel allows; naive = Pion TrackLocalStaticRTP fan-out with default interceptors, one PC per viewer; livekit = a LiveKit server binary (-livekit-bin) driven by lkbench with the same publishers and viewers.",
-		"Viewers run no interceptors: they send no RTCP at all (no NACK, RR, TWCC or PLI), so loss is never repaired and 'unrecovered' is the forwarder's loss. Publishers run a NACK responder and sender reports only.")
+		"raw = one ingress decrypted once, then per viewer SRTP (AES-GCM) + one sendmsg per packet on one socket (keys over HTTP, no per-viewer ICE/DTLS); raw-batched = the same, but a frame's packets go to each viewer as one UDP GSO send and the viewers' sends in sendmmsg batches; naive = Pion TrackLocalStaticRTP fan-out with default interceptors, one PC per viewer; livekit = a LiveKit server binary (-livekit-bin) driven by lkbench with the same publishers and viewers.",
+		"Publishers run a NACK responder and sender reports only.")
+	if o.viewerNACK {
+		b.run.Notes = append(b.run.Notes, "Viewers run one interceptor, a NACK generator (-viewer-nack): they NACK lost packets and send no other RTCP (no RR, TWCC or PLI); 'unrecovered' is loss after the server's repair.")
+	} else {
+		b.run.Notes = append(b.run.Notes, "Viewers run no interceptors: they send no RTCP at all (no NACK, RR, TWCC or PLI), so loss is never repaired and 'unrecovered' is the forwarder's loss.")
+	}
 
 	var seatsfuBin string
 	for _, t := range o.targets {
@@ -349,7 +355,7 @@ func (b *bench) runOnce(ctx context.Context, j job, seatsfuBin string) (*load.Re
 		return nil, err
 	}
 	defer t.Close()
-	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress}
+	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress, ViewerNACK: o.viewerNACK}
 	switch j.scenario {
 	case "fanout":
 		return load.Fanout(ctx, t, c)

@@ -64,6 +64,7 @@ func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
 		"-server-cpu", strconv.Itoa(b.serverCPU),
 		"-server-log", b.logPath,
 		fmt.Sprintf("-progress=%v", b.progress != nil),
+		fmt.Sprintf("-viewer-nack=%v", o.viewerNACK),
 	}
 	if b.serverCPU >= 0 {
 		args = append(args, "-generator-cpu", "0")
