@@ -29,6 +29,10 @@ type Config struct {
 	// so loss is measured after the server's repair; by default they
 	// send no RTCP at all (peer.NewAPI).
 	ViewerNACK bool
+	// ProbeMetrics scrapes the server's /metrics this often through the
+	// measuring window and reports the answer times (0: no probe; each
+	// scrape costs the server a little CPU).
+	ProbeMetrics time.Duration
 }
 
 func (c *Config) check() error {
@@ -275,7 +279,10 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	q0, qErr := srv.Metric("seatsfu_dropped_packets_total")
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	f0 := st.forcedKeyframes()
-	if err := sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink); err != nil {
+	probe := startProbe(srv.BaseURL+"/metrics", cfg.ProbeMetrics)
+	err = sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink)
+	probe.stop(res)
+	if err != nil {
 		return nil, err
 	}
 	u1, err := srv.Usage()

@@ -110,6 +110,14 @@ type Result struct {
 	SeatOpP50Ms float64 `json:"seatApplyToAcceptP50Ms,omitempty"`
 	SeatOpP95Ms float64 `json:"seatApplyToAcceptP95Ms,omitempty"`
 
+	// MetricsScrapes counts the /metrics scrapes made through the window
+	// (Config.ProbeMetrics), MetricsFailures those that failed or did not
+	// answer in time; MetricsP95Ms and MetricsMaxMs are the answer times.
+	MetricsScrapes  int     `json:"metricsScrapes,omitempty"`
+	MetricsFailures int     `json:"metricsFailures,omitempty"`
+	MetricsP95Ms    float64 `json:"metricsP95Ms,omitempty"`
+	MetricsMaxMs    float64 `json:"metricsMaxMs,omitempty"`
+
 	Errors []string `json:"errors,omitempty"`
 
 	// Latency is kept for the CDF plot.

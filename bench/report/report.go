@@ -149,6 +149,7 @@ func row(r *load.Result) []string {
 		f("%.0f / %.0f%s", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, joinDrops(r)),
 		pick(r.HandoverCount > 0, f("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)),
 		pick(r.SeatOps > 0, f("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)),
+		pick(r.MetricsScrapes > 0, f("%.0f / %.0f (%d of %d)", r.MetricsP95Ms, r.MetricsMaxMs, r.MetricsFailures, r.MetricsScrapes)),
 	}
 }
 
@@ -168,8 +169,8 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | softirq % | other processes' CPU %: server's core / all (busiest) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf (server socket) | PLI keyframes/s | join→key p50/p95 ms (rcvbuf drops while joining) | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | softirq % | other processes' CPU %: server's core / all (busiest) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf (server socket) | PLI keyframes/s | join→key p50/p95 ms (rcvbuf drops while joining) | handover p50/p95/max ms | seat apply→accept p50/p95 ms | /metrics p95 / max ms (failed of scrapes) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
 	}

@@ -26,7 +26,7 @@ import (
 type options struct {
 	viewers, guests, joinViewers, rounds int
 	steps                                []int
-	duration, warmup, every              time.Duration
+	duration, warmup, every, probe       time.Duration
 	out, seatsfuBin                      string
 	livekitBin, lkbenchBin               string
 	targets                              []string
@@ -52,6 +52,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server and the generator to separate cores")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
+	fs.DurationVar(&o.probe, "probe-metrics", 0, "scrape each server's /metrics this often through the window and report the answer times (0: off)")
 	fs.BoolVar(&o.viewerNACK, "viewer-nack", false, "viewers NACK lost packets (and send no other RTCP), so loss is measured after repair")
 	fs.IntVar(&o.repeat, "repeat", 1, "run the whole plan this many times; every ratio is reported per repeat with its spread")
 	if err := fs.Parse(args); err != nil {
@@ -355,7 +356,7 @@ func (b *bench) runOnce(ctx context.Context, j job, seatsfuBin string) (*load.Re
 		return nil, err
 	}
 	defer t.Close()
-	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress, ViewerNACK: o.viewerNACK}
+	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress, ViewerNACK: o.viewerNACK, ProbeMetrics: o.probe}
 	switch j.scenario {
 	case "fanout":
 		return load.Fanout(ctx, t, c)

@@ -65,6 +65,7 @@ func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
 		"-server-log", b.logPath,
 		fmt.Sprintf("-progress=%v", b.progress != nil),
 		fmt.Sprintf("-viewer-nack=%v", o.viewerNACK),
+		"-probe-metrics", o.probe.String(),
 	}
 	if b.serverCPU >= 0 {
 		args = append(args, "-generator-cpu", "0")

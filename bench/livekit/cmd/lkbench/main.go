@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string) error {
 	serverCPU := fs.Int("server-cpu", -1, "pin the server to this core (-1: not pinned)")
 	genCPU := fs.Int("generator-cpu", -1, "pin this generator to this core (-1: not pinned)")
 	progress := fs.Bool("progress", true, "progress bar on stderr")
+	probe := fs.Duration("probe-metrics", 0, "scrape LiveKit's /metrics this often through the window (0: off)")
 	viewerNACK := fs.Bool("viewer-nack", false, "viewers NACK lost packets (and send no other RTCP)")
 	serverLog := fs.String("server-log", "", "append the LiveKit server's output to this file (default: stderr)")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -80,7 +81,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	t := livekit.NewTarget(srv, lk, fmt.Sprintf("%s-%d", scenario, *viewers))
 	defer t.Close()
-	cfg := load.Config{Viewers: *viewers, Guests: *guests, Warmup: *warmup, Duration: *duration, ViewerNACK: *viewerNACK}
+	cfg := load.Config{Viewers: *viewers, Guests: *guests, Warmup: *warmup, Duration: *duration, ViewerNACK: *viewerNACK, ProbeMetrics: *probe}
 	if *progress {
 		cfg.Progress = os.Stderr
 	}
