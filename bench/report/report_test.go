@@ -52,6 +52,23 @@ func unpinned(r *load.Result) *load.Result {
 	return r
 }
 
+// With repeats, a step counts once per target, and the CPU line joins
+// each step's median.
+func TestPlotRepeats(t *testing.T) {
+	a1, a2, a3 := result("a", 10, 1, 0), result("a", 10, 1, 0), result("a", 10, 1, 0)
+	a1.CPUPerPacketUs, a2.CPUPerPacketUs, a3.CPUPerPacketUs = 5, 1, 3
+	b := result("b", 20, 1, 0)
+	rs := []*load.Result{a1, a2, a3, result("a", 20, 1, 5)}
+	// a held V=10 in two repeats, b held only V=20: no step is common.
+	if got := commonHeldViewers(map[string][]*load.Result{"a": {a1, a2, rs[3]}, "b": {b}}); got != 0 {
+		t.Fatalf("held by every target at V=%d; a held only 10 (twice), b only 20", got)
+	}
+	m := medians(rs)
+	if len(m) != 2 || m[0].X != 10 || m[0].Y != 3 || m[1].X != 20 {
+		t.Fatalf("medians %v", m)
+	}
+}
+
 func TestWrite(t *testing.T) {
 	dir := t.TempDir()
 	run := &Run{
