@@ -47,7 +47,7 @@ type Result struct {
 	// mostly loopback delivery of the forwarded packets.
 	SoftIRQPct float64 `json:"softirqCpuPercent"`
 	// Repeat numbers this measurement among -repeat runs of the same
-	// step (1-based).
+	// step (1-based; 0 when the step ran once).
 	Repeat int `json:"repeat,omitempty"`
 
 	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`

@@ -129,8 +129,12 @@ func row(r *load.Result) []string {
 		}
 		return dash
 	}
+	target := r.Target
+	if r.Repeat > 0 {
+		target = f("%s #%d", r.Target, r.Repeat)
+	}
 	return []string{
-		r.Scenario, r.Target, f("%d", r.Connected), f("%d", r.Guests),
+		r.Scenario, target, f("%d", r.Connected), f("%d", r.Guests),
 		pick(thr, f("%.0f (%.0f)", r.ForwardedPPS, r.ExpectedPPS)),
 		pick(thr, f("%.1f", r.ForwardedMbps)),
 		pick(thr || r.ServerCPUPct > 0, f("%.1f", r.ServerCPUPct)),

@@ -175,7 +175,9 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 				b.run.Notes = append(b.run.Notes, fmt.Sprintf("%s %s V=%d (repeat %d) failed: %v", j.scenario, j.target, j.viewers, rep, err))
 				continue
 			}
-			r.Repeat = rep
+			if o.repeat > 1 {
+				r.Repeat = rep
+			}
 			b.run.Results = append(b.run.Results, r)
 		}
 	}
@@ -415,7 +417,7 @@ func (b *bench) summarise() {
 		if r.Scenario != "fanout" {
 			continue
 		}
-		fan[key{r.Target, r.Viewers, r.Repeat}] = r
+		fan[key{r.Target, r.Viewers, max(r.Repeat, 1)}] = r
 		name := r.Target
 		if b.o.repeat > 1 {
 			name = fmt.Sprintf("%s #%d", r.Target, r.Repeat)

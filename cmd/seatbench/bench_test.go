@@ -3,6 +3,9 @@ package main
 import (
 	"reflect"
 	"testing"
+
+	"github.com/seatsfu/seatsfu/bench/load"
+	"github.com/seatsfu/seatsfu/bench/report"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -50,5 +53,39 @@ func TestRunRejectsUnknownCommand(t *testing.T) {
 	}
 	if err := run(t.Context(), nil); err == nil {
 		t.Fatal("no subcommand accepted")
+	}
+}
+
+// Every ratio is taken per repeat, from two windows of the same repeat,
+// with the worse window's server-core noise beside it; a pair with a
+// missing side gives no value.
+func TestSummariseRatiosPerRepeat(t *testing.T) {
+	o, err := parseFlags("fanout", []string{"-steps", "10", "-repeat", "2", "-targets", "seatsfu,raw,livekit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := func(target string, rep int, cpu, noise float64) *load.Result {
+		return &load.Result{Scenario: "fanout", Target: target, Viewers: 10, Connected: 10, Repeat: rep, CPUPerPacketUs: cpu, OtherServerCorePct: noise, RSSPerViewerBytes: 100}
+	}
+	b := &bench{o: o, run: &report.Run{Results: []*load.Result{
+		res("seatsfu", 1, 10, 5), res("raw", 1, 8, 20),
+		res("seatsfu", 2, 12, -1), res("raw", 2, 6, 3),
+		res("livekit", 2, 30, 1), // livekit failed in repeat 1
+	}}}
+	b.summarise()
+	got := map[string]report.Ratio{}
+	for _, r := range b.run.Ratios {
+		got[r.Name] = r
+	}
+	raw := got["seatsfu CPU/pkt ÷ raw (per-packet sendmsg; target ≤ 1)"]
+	if !reflect.DeepEqual(raw.Values, []float64{1.25, 2}) || !reflect.DeepEqual(raw.Noise, []float64{20, -1}) || raw.Viewers != 10 {
+		t.Fatalf("seatsfu ÷ raw: %+v", raw)
+	}
+	lk := got["livekit CPU/pkt ÷ seatsfu (target ≥ 2.5)"]
+	if !reflect.DeepEqual(lk.Values, []float64{2.5}) {
+		t.Fatalf("livekit ÷ seatsfu: %+v", lk)
+	}
+	if _, ok := got["seatsfu CPU/pkt ÷ raw-batched (sendmmsg + GSO; target ≤ 1.3)"]; ok {
+		t.Fatal("a ratio with no raw-batched results")
 	}
 }
