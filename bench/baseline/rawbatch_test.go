@@ -5,11 +5,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
+	"golang.org/x/sys/unix"
 )
 
 // rtpPacket builds an RTP packet of payload bytes (all equal to fill).
@@ -111,5 +114,53 @@ func TestSegmentCmsg(t *testing.T) {
 	}
 	if !lastShorter(make([]byte, 2500), 1000, 3) || lastShorter(make([]byte, 3000), 1000, 3) {
 		t.Fatal("lastShorter")
+	}
+}
+
+// How a frame is cut into GSO messages: a run of equal segments, closed by
+// a shorter one or a size change; single packets go without a cmsg.
+func TestBatcherGSORuns(t *testing.T) {
+	r, err := NewRawBatched(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	sink, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	_ = sink.SetReadBuffer(1 << 20)
+	ctx, err := srtp.CreateContext(bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 12), RawProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs := []*rawViewer{{addr: sink.LocalAddr().(*net.UDPAddr), ctx: ctx}}
+	r.viewers.Store(&vs)
+	for _, c := range []struct {
+		sizes []int
+		segs  []int // datagrams per message
+	}{
+		{[]int{1000, 1000, 1000}, []int{3}},
+		{[]int{1000, 1000, 1200, 300}, []int{2, 2}},
+		{[]int{1000, 300, 1000}, []int{2, 1}},
+		{[]int{500}, []int{1}},
+	} {
+		b := newBatcher(r)
+		for i, n := range c.sizes {
+			b.add(rtpPacket(t, uint16(i), n, 0, i == len(c.sizes)-1))
+		}
+		var got []int
+		for _, m := range b.msgs {
+			segs := 1
+			if len(m.OOB) > 0 {
+				size := int(*(*uint16)(unsafe.Pointer(&m.OOB[unix.CmsgLen(0)])))
+				segs = (len(m.Buffers[0]) + size - 1) / size
+			}
+			got = append(got, segs)
+		}
+		if !reflect.DeepEqual(got, c.segs) {
+			t.Errorf("sizes %v: messages of %v datagrams, want %v", c.sizes, got, c.segs)
+		}
 	}
 }
