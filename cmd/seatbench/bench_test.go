@@ -2,6 +2,7 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/seatsfu/seatsfu/bench/load"
@@ -87,5 +88,21 @@ func TestSummariseRatiosPerRepeat(t *testing.T) {
 	}
 	if _, ok := got["seatsfu CPU/pkt ÷ raw-batched (sendmmsg + GSO; target ≤ 1.3)"]; ok {
 		t.Fatal("a ratio with no raw-batched results")
+	}
+}
+
+// Without -livekit-bin the livekit target is dropped with a one-line note,
+// and nothing is built.
+func TestLivekitSkippedWithoutBinary(t *testing.T) {
+	o, err := parseFlags("fanout", []string{"-targets", "seatsfu,livekit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{o: o, run: &report.Run{}}
+	if err := b.prepareLivekit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.targets, []string{"seatsfu"}) || len(b.run.Notes) != 1 || !strings.Contains(b.run.Notes[0], "-livekit-bin") || o.lkbenchBin != "" {
+		t.Fatalf("targets %v, notes %q, lkbench %q", o.targets, b.run.Notes, o.lkbenchBin)
 	}
 }
