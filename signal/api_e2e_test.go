@@ -199,7 +199,11 @@ func TestAPIRoleChangeLetsAMemberAcceptApplications(t *testing.T) {
 	call(t, bob, "seat.apply", map[string]any{"seatIndex": -1, "timeout": 0}, nil)
 	wantReason(t, ann, "seat.acceptApplication", map[string]any{"userId": "bob"}, "permission_denied")
 
+	admins := gaugeOrCounter(t, env.Registry, "seatsfu_participants", "admin")
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/ann/role", `{"role":"admin"}`, 200, "")
+	if got := gaugeOrCounter(t, env.Registry, "seatsfu_participants", "admin"); got != admins+1 {
+		t.Errorf("participants{role=admin} = %v after the promotion, want %v", got, admins+1)
+	}
 	for _, c := range []*signaltest.Conn{owner, ann, bob} {
 		wait(t, c, "room.roleChanged", func(p json.RawMessage) bool {
 			return strings.Contains(string(p), `"userId":"ann"`) && strings.Contains(string(p), `"role":"admin"`)
@@ -220,6 +224,11 @@ func TestAPIRoleChangeLetsAMemberAcceptApplications(t *testing.T) {
 	// Demoted again: applications no longer reach it.
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/ann/role", `{"role":"audience"}`, 200, "")
 	wantReason(t, ann, "seat.acceptApplication", map[string]any{"userId": "cara"}, "permission_denied")
+	// Her socket leaves under the role it has now: the gauges come back even.
+	call(t, ann, "room.leave", nil, nil)
+	if got := gaugeOrCounter(t, env.Registry, "seatsfu_participants", "admin"); got != admins {
+		t.Errorf("participants{role=admin} = %v after she left, want %v", got, admins)
+	}
 }
 
 func TestAPIChatMute(t *testing.T) {

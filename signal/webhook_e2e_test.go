@@ -381,7 +381,10 @@ func gaugeOrCounter(t *testing.T, reg *prometheus.Registry, name, reason string)
 		for _, m := range mf.GetMetric() {
 			for _, lp := range m.GetLabel() {
 				if lp.GetValue() == reason {
-					return m.GetCounter().GetValue()
+					if c := m.GetCounter(); c != nil {
+						return c.GetValue()
+					}
+					return m.GetGauge().GetValue()
 				}
 			}
 		}

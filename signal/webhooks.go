@@ -17,6 +17,11 @@ func (h *roomHub) observe(d seat.Delivery) {
 		if h.roles == nil {
 			h.roles = make(map[string]seat.Role)
 		}
+		if s := h.members[ev.User.UserID]; s != nil {
+			// Its socket counts under the new role from now on.
+			h.srv.metrics.participants.WithLabelValues(string(h.roleLocked(s))).Dec()
+			h.srv.metrics.participants.WithLabelValues(string(ev.User.Role)).Inc()
+		}
 		h.roles[ev.User.UserID] = ev.User.Role
 		h.mu.Unlock()
 	}
@@ -59,11 +64,11 @@ func (h *roomHub) roomStarted(owner seat.User, title string) {
 	hooks.Emit(h.id, webhook.SeatTaken, proto.WebhookSeatTaken{User: u, SeatIndex: 0})
 }
 
-// isHostLocked says whether s's user is a host now: the server API's grant
-// if there is one, else its token's role. Called with h.mu held.
-func (h *roomHub) isHostLocked(s *session) bool {
+// roleLocked is s's user's role now: the server API's grant if there is
+// one, else its token's. Called with h.mu held.
+func (h *roomHub) roleLocked(s *session) seat.Role {
 	if r, ok := h.roles[s.user.UserID]; ok {
-		return r.IsHost()
+		return r
 	}
-	return s.user.Role.IsHost()
+	return s.user.Role
 }

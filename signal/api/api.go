@@ -119,7 +119,7 @@ func (a *API) serve(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		status := a.run(rt, w, r)
-		a.metrics.requests.WithLabelValues(rt.id, statusClass(status)).Inc()
+		a.metrics.requests.WithLabelValues(rt.id, statusLabel(status)).Inc()
 		a.metrics.duration.WithLabelValues(rt.id).Observe(time.Since(start).Seconds())
 	})
 }

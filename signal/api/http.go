@@ -37,8 +37,8 @@ func (a *API) authenticate(r *http.Request) (int, string, string) {
 // decodeBody reads one JSON object of the route's body type, strictly: no
 // unknown fields, nothing after it, at most MaxBody bytes. An empty body is
 // the empty object (every API body has only optional fields or says so).
-func decodeBody(w http.ResponseWriter, r *http.Request, proto any) (any, error) {
-	v := reflect.New(reflect.TypeOf(proto)).Interface()
+func decodeBody(w http.ResponseWriter, r *http.Request, zero any) (any, error) {
+	v := reflect.New(reflect.TypeOf(zero)).Interface()
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		return nil, fmt.Errorf("body over %d bytes", MaxBody)
@@ -161,6 +161,6 @@ func page(r *http.Request, def int) (string, int, error) {
 	return cursor, limit, nil
 }
 
-func statusClass(status int) string { return strconv.Itoa(status) }
+func statusLabel(status int) string { return strconv.Itoa(status) }
 
 func validID(s string) bool { return token.ValidID(s) }
