@@ -120,13 +120,14 @@ type fixture struct {
 	doc     *openapi3.T
 	router  routers.Router
 	service string
+	reg     *prometheus.Registry
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, rooms: &fakeRooms{}, battles: &fakeBattles{}}
+	f := &fixture{t: t, rooms: &fakeRooms{}, battles: &fakeBattles{}, reg: prometheus.NewRegistry()}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := api.New(api.Config{Secret: secret, Rooms: f.rooms, Battles: f.battles, Registerer: prometheus.NewRegistry(), Logger: quiet})
+	a, err := api.New(api.Config{Secret: secret, Rooms: f.rooms, Battles: f.battles, Registerer: f.reg, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,6 +348,12 @@ func TestOperationsCallTheRooms(t *testing.T) {
 		t.Fatalf("bad input reached the rooms: %v", f.rooms.calls[before:])
 	}
 	f.want("DELETE", "/v1/api/rooms/r1/bans/notbanned", "", 404, "not_banned")
+	if got := f.requests("unbanUser", "404"); got != 1 {
+		t.Errorf("seatsfu_api_requests_total{operation=unbanUser,status=404} = %v, want 1", got)
+	}
+	if got := f.requests("kickOutMember", "200"); got != 2 {
+		t.Errorf("seatsfu_api_requests_total{operation=kickOutMember,status=200} = %v, want 2", got)
+	}
 
 	for _, c := range []struct {
 		err    error
@@ -379,4 +386,28 @@ func TestBattleScoreRoutesToBattles(t *testing.T) {
 	f.want("POST", "/v1/api/battles/nope/score", `{"roomId":"r1","delta":5}`, 404, "battle_not_found")
 	f.want("POST", "/v1/api/battles/b1/score", `{"roomId":"r2","delta":5}`, 409, "room_not_in_battle")
 	f.want("POST", "/v1/api/battles/b1/score", `{"roomId":"r1","delta":1.5}`, 400, "invalid_params")
+}
+
+// requests reads seatsfu_api_requests_total for one operation and status.
+func (f *fixture) requests(op, status string) float64 {
+	f.t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "seatsfu_api_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				labels[lp.GetName()] = lp.GetValue()
+			}
+			if labels["operation"] == op && labels["status"] == status {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
