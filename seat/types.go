@@ -115,6 +115,9 @@ type Snapshot struct {
 	Self     User      `json:"self"`
 	Seats    []Seat    `json:"seats"`
 	Requests []Request `json:"requests"`
+	// RequestsTotal is set for hosts: every pending request, of which
+	// Requests lists the oldest SnapshotRequests (v2).
+	RequestsTotal *int `json:"requestsTotal,omitempty"`
 }
 
 // Clock is the controller's only source of time.
@@ -131,5 +134,8 @@ type Config struct {
 	Grace time.Duration
 	// MaxMembers caps membership (owner included); 0 means no cap.
 	MaxMembers int
+	// MaxPending caps the room's pending requests (ErrRequestsFull beyond);
+	// 0 means no cap.
+	MaxPending int
 	Clock      Clock
 }
