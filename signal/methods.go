@@ -136,6 +136,7 @@ func init() {
 		"rtc.subscribe": bind(subscribe),
 		"rtc.candidate": bind(addCandidate),
 	}
+	registerLimitMethods(methods)
 }
 
 // --- params ---
@@ -372,6 +373,7 @@ func joinRoom(s *session, id json.RawMessage, p *joinParams) (any, error) {
 		return nil, err
 	}
 	s.joined, s.room, s.hub = true, room, hub
+	s.joinedOnce()
 	hub.markStats()
 	s.srv.metrics.joinDuration.Observe(time.Since(start).Seconds())
 	return answered{}, nil
@@ -413,6 +415,7 @@ func listMembers(s *session, _ json.RawMessage, p *membersParams) (any, error) {
 
 func sendMessage(s *session, id json.RawMessage, p *messageParams) (any, error) {
 	if !s.messages.AllowN(s.srv.now(), 1) {
+		s.srv.caps.refused(limitMessageRate)
 		return nil, withMessage(errRateLimited, "at most 5 messages a second")
 	}
 	msg := roomMessage{From: s.user, Text: p.Text, Cmd: p.Cmd, Data: p.Data}
@@ -455,10 +458,15 @@ type slotJSON struct {
 }
 
 func subscribe(s *session, _ json.RawMessage, p *sdpParams) (any, error) {
+	if !s.srv.caps.admitSubscriber() {
+		return nil, withMessage(errOverloaded, "the server has its maximum of subscriptions")
+	}
 	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0)
 	if err != nil {
+		s.srv.caps.releaseSubscriber()
 		return nil, err
 	}
+	s.srv.holdSubscription(peer)
 	if s.sub != nil {
 		_ = s.sub.Close()
 	}
