@@ -20,6 +20,7 @@ type Limits struct {
 	MaxConns           int           `yaml:"max-conns"`
 	MaxConnsPerIP      int           `yaml:"max-conns-per-ip"`
 	MaxWHEPPerUser     int           `yaml:"max-whep-per-user"`
+	MaxRateBudgets     int           `yaml:"max-rate-budgets"`
 	JoinTimeout        time.Duration `yaml:"join-timeout"`
 	TokenExpiryGrace   time.Duration `yaml:"token-expiry-grace"`
 	HTTPReadTimeout    time.Duration `yaml:"http-read-timeout"`
@@ -36,6 +37,7 @@ func defaultLimits() Limits {
 		MaxConns:           20_000,
 		MaxConnsPerIP:      500,
 		MaxWHEPPerUser:     4,
+		MaxRateBudgets:     100_000,
 		JoinTimeout:        10 * time.Second,
 		TokenExpiryGrace:   60 * time.Second,
 		HTTPReadTimeout:    10 * time.Second,
@@ -56,6 +58,7 @@ var limitSettings = []setting{
 	count("max-conns", "open HTTP/WebSocket connections on this node; 0 = no cap", func(c *Config) *int { return &c.Limits.MaxConns }),
 	count("max-conns-per-ip", "open HTTP/WebSocket connections per client IP; 0 = no cap", func(c *Config) *int { return &c.Limits.MaxConnsPerIP }),
 	count("max-whep-per-user", "live WHEP sessions per user and room; 0 = no cap", func(c *Config) *int { return &c.Limits.MaxWHEPPerUser }),
+	count("max-rate-budgets", "per-user rate budgets remembered across reconnects (at least 1)", func(c *Config) *int { return &c.Limits.MaxRateBudgets }),
 	span("join-timeout", "how long a socket may stay without room.join", func(c *Config) *time.Duration { return &c.Limits.JoinTimeout }),
 	span("token-expiry-grace", "how long a session whose token expired may stay without session.refresh", func(c *Config) *time.Duration { return &c.Limits.TokenExpiryGrace }),
 	span("http-read-timeout", "longest time to read one HTTP request, body included", func(c *Config) *time.Duration { return &c.Limits.HTTPReadTimeout }),
@@ -95,6 +98,9 @@ func (l Limits) validate() error {
 			return fmt.Errorf("%s: %d is negative (0 means no cap)", name, n)
 		}
 	}
+	if l.MaxRateBudgets < 1 {
+		return fmt.Errorf("max-rate-budgets: %d is not at least 1", l.MaxRateBudgets)
+	}
 	for name, d := range map[string]time.Duration{
 		"join-timeout": l.JoinTimeout, "token-expiry-grace": l.TokenExpiryGrace,
 		"http-read-timeout": l.HTTPReadTimeout, "http-idle-timeout": l.HTTPIdleTimeout,
@@ -114,6 +120,7 @@ func (l Limits) signal() signal.Limits {
 		MaxRooms:           l.MaxRooms,
 		MaxSubscribers:     l.MaxSubscribers,
 		MaxWHEPPerUser:     l.MaxWHEPPerUser,
+		MaxBudgets:         l.MaxRateBudgets,
 		MaxConns:           l.MaxConns,
 		MaxConnsPerIP:      l.MaxConnsPerIP,
 		JoinTimeout:        l.JoinTimeout,
