@@ -5,13 +5,13 @@ import (
 	"strings"
 )
 
-// The bound on a room's pending requests (PROTOCOL.md §3). Without it, a
+// The bound on a room's pending requests (PROTOCOL.md §3.4). Without it, a
 // crowd applying with 1 KiB of extraInfo each makes every host's snapshot
 // and every notification list grow without limit.
 
 // ErrRequestsFull refuses a new request when the room already holds
 // Config.MaxPending pending ones.
-var ErrRequestsFull = &Error{Code: 100103, Reason: "requests_full", Message: "the room has its maximum of pending requests"}
+var ErrRequestsFull = &Error{Reason: "requests_full", Message: "the room has its maximum of pending requests"}
 
 // SnapshotRequests is the most pending requests a host's snapshot lists (the
 // oldest); Requests pages the rest.

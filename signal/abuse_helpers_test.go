@@ -21,8 +21,8 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
@@ -45,7 +45,7 @@ func newArena(t *testing.T, limits signal.Limits, opts ...signaltest.Option) *ar
 	a := &arena{env: env, rooms: []string{"stage", "other"}}
 	for _, room := range a.rooms {
 		p := newPublisher(t)
-		startWHIP(t, env, room, env.Token(room, "owner-"+room, seat.RoleOwner), p)
+		startWHIP(t, env, room, env.Token(room, "owner-"+room, proto.RoleOwner), p)
 	}
 	a.served(t)
 	a.heap = settledHeap()
@@ -58,12 +58,12 @@ func (a *arena) served(t *testing.T) {
 	t.Helper()
 	for _, room := range a.rooms {
 		n := a.seq.Add(1)
-		c := member(t, a.env, room, fmt.Sprintf("fan-%d", n), seat.RoleAudience, nil)
+		c := member(t, a.env, room, fmt.Sprintf("fan-%d", n), proto.RoleAudience, nil)
 		v := newViewer(t, 1)
-		loc := startWHEP(t, a.env, room, a.env.Token(room, fmt.Sprintf("player-%d", n), seat.RoleAudience), "", v)
+		loc := startWHEP(t, a.env, room, a.env.Token(room, fmt.Sprintf("player-%d", n), proto.RoleAudience), "", v)
 		mid := v.mid(t, webrtc.RTPCodecTypeVideo, 0)
 		waitFor(t, 10*time.Second, "media in "+room, func() bool { return v.count(mid) > 0 })
-		doHTTP(t, http.MethodDelete, a.env.URL+loc, a.env.Token(room, fmt.Sprintf("player-%d", n), seat.RoleAudience), "", "")
+		doHTTP(t, http.MethodDelete, a.env.URL+loc, a.env.Token(room, fmt.Sprintf("player-%d", n), proto.RoleAudience), "", "")
 		_ = v.pc.Close()
 		_ = c.Close()
 	}
@@ -198,5 +198,5 @@ func closeAll(conns []net.Conn) {
 
 // tokenID is an audience identity named after its user.
 func tokenID(room, user string) token.Identity {
-	return token.Identity{UserID: user, Room: room, Name: user, Role: seat.RoleAudience}
+	return token.Identity{UserID: user, Room: room, Name: user, Role: proto.RoleAudience}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -48,7 +49,7 @@ func TestAbuseIdleConnectionsPerIP(t *testing.T) {
 	if code, retry := a.get(t, "127.0.0.2", http.MethodPost, "/whip/stage"); code != http.StatusServiceUnavailable || retry == "" {
 		t.Fatalf("WHIP over the cap: %d Retry-After %q, want 503 with Retry-After", code, retry)
 	}
-	if code, _ := a.dialWS(t, "127.0.0.2", a.env.Token("stage", "mallory", seat.RoleAudience)); code != websocket.StatusTryAgainLater {
+	if code, _ := a.dialWS(t, "127.0.0.2", a.env.Token("stage", "mallory", proto.RoleAudience)); code != websocket.StatusTryAgainLater {
 		t.Fatalf("WebSocket over the cap closed with %d, want 1013", code)
 	}
 
@@ -87,12 +88,12 @@ func TestAbuseConnectionsPerNode(t *testing.T) {
 	const cap = 30
 	a := newArena(t, signal.Limits{MaxConns: cap})
 	addr := strings.TrimPrefix(a.env.URL, "http://")
-	fan := member(t, a.env, "stage", "fan", seat.RoleAudience, nil)
+	fan := member(t, a.env, "stage", "fan", proto.RoleAudience, nil)
 	base := a.metric(t, "seatsfu_http_connections")
 	held := idle(t, addr, "127.0.0.2", cap-int(base))
 	waitFor(t, 5*time.Second, "the node full", func() bool { return a.metric(t, "seatsfu_http_connections") >= cap })
 
-	if code, _ := a.dialWS(t, "127.0.0.3", a.env.Token("other", "newcomer", seat.RoleAudience)); code != websocket.StatusTryAgainLater {
+	if code, _ := a.dialWS(t, "127.0.0.3", a.env.Token("other", "newcomer", proto.RoleAudience)); code != websocket.StatusTryAgainLater {
 		t.Fatalf("WebSocket on a full node closed with %d, want 1013", code)
 	}
 	if code, retry := a.get(t, "127.0.0.3", http.MethodPost, "/whep/other"); code != http.StatusServiceUnavailable || retry == "" {
@@ -117,11 +118,11 @@ func TestAbuseConnectionsPerNode(t *testing.T) {
 func TestAbuseApplicantCrowd(t *testing.T) {
 	const capN = 20
 	a := newArena(t, signal.Limits{MaxPendingRequests: capN})
-	owner := member(t, a.env, "stage", "owner-stage", seat.RoleOwner, nil)
+	owner := member(t, a.env, "stage", "owner-stage", proto.RoleOwner, nil)
 	extra := strings.Repeat("x", seat.MaxExtraInfo)
 	refusedN := 0
 	for i := range 3 * capN {
-		c := dial(t, a.env, "stage", fmt.Sprintf("applicant-%d", i), seat.RoleAudience)
+		c := dial(t, a.env, "stage", fmt.Sprintf("applicant-%d", i), proto.RoleAudience)
 		call(t, c, "room.join", nil, nil)
 		before := stateOf(t, a.env, "stage")
 		err := c.Call(testCtx(t), "seat.apply", map[string]any{"seatIndex": -1, "timeout": 0, "extraInfo": extra}, nil)
@@ -148,7 +149,7 @@ func TestAbuseApplicantCrowd(t *testing.T) {
 
 	// The owner's socket drops and it resumes: the snapshot is bounded.
 	_ = owner.Close()
-	again, err := client.Dial(ctx10(t), a.env.WSURL, a.env.Token("stage", "owner-stage", seat.RoleOwner))
+	again, err := client.Dial(ctx10(t), a.env.WSURL, a.env.Token("stage", "owner-stage", proto.RoleOwner))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestAbuseApplicantCrowd(t *testing.T) {
 	// A signalling join of the owner resumes it, and a resume clears what
 	// its seat publishes (seat rule 8), the owner's WHIP media included:
 	// its encoder publishes again, as after any resume.
-	startWHIP(t, a.env, "stage", a.env.Token("stage", "owner-stage", seat.RoleOwner), newPublisher(t))
+	startWHIP(t, a.env, "stage", a.env.Token("stage", "owner-stage", proto.RoleOwner), newPublisher(t))
 	a.served(t)
 	a.heapBack(t)
 }
@@ -193,7 +194,7 @@ func asRPC(err error, target **signaltest.RPCError) bool {
 func TestAbuseReconnectChatLoop(t *testing.T) {
 	clock := newFakeClock()
 	a := newArena(t, signal.Limits{}, signaltest.WithClock(clock))
-	listener := member(t, a.env, "stage", "listener", seat.RoleAudience, nil)
+	listener := member(t, a.env, "stage", "listener", proto.RoleAudience, nil)
 	got := make(chan struct{}, 200)
 	listener.OnEvent(func(ev client.Event) {
 		if ev.Method == "room.message" {
@@ -202,7 +203,7 @@ func TestAbuseReconnectChatLoop(t *testing.T) {
 	})
 	accepted, limited := 0, 0
 	for range 20 {
-		c := dial(t, a.env, "stage", "spammer", seat.RoleAudience)
+		c := dial(t, a.env, "stage", "spammer", proto.RoleAudience)
 		call(t, c, "room.join", nil, nil)
 		for range 3 {
 			err := c.Call(testCtx(t), "room.sendMessage", map[string]any{"text": "buy now"}, nil)
@@ -222,7 +223,7 @@ func TestAbuseReconnectChatLoop(t *testing.T) {
 	}
 	// The listener got exactly the accepted ones: a marker sent after the
 	// loop arrives after all of them.
-	marker := member(t, a.env, "stage", "marker", seat.RoleAudience, nil)
+	marker := member(t, a.env, "stage", "marker", proto.RoleAudience, nil)
 	if err := marker.SendMessage(ctx10(t), "end"); err != nil {
 		t.Fatal(err)
 	}
@@ -242,10 +243,10 @@ func TestAbuseMemberCap(t *testing.T) {
 	// own check has left, three more fit.
 	waitFor(t, 5*time.Second, "the arena's members gone", func() bool { return stateOf(t, a.env, "stage").members == 1 })
 	for i := range 3 {
-		member(t, a.env, "stage", fmt.Sprintf("m%d", i), seat.RoleAudience, nil)
+		member(t, a.env, "stage", fmt.Sprintf("m%d", i), proto.RoleAudience, nil)
 	}
 	before := stateOf(t, a.env, "stage")
-	c := dial(t, a.env, "stage", "late", seat.RoleAudience)
+	c := dial(t, a.env, "stage", "late", proto.RoleAudience)
 	err := c.Call(testCtx(t), "room.join", nil, nil)
 	var re *signaltest.RPCError
 	if !asRPC(err, &re) || re.Data.Reason != "room_full" || re.Code != 100008 {
@@ -254,8 +255,8 @@ func TestAbuseMemberCap(t *testing.T) {
 	if after := stateOf(t, a.env, "stage"); !reflect.DeepEqual(before, after) {
 		t.Fatal("a refused join changed the room")
 	}
-	member(t, a.env, "stage", "m0", seat.RoleAudience, nil) // a resume is not a newcomer
-	a.rooms = []string{"other"}                            // stage is full by design
+	member(t, a.env, "stage", "m0", proto.RoleAudience, nil) // a resume is not a newcomer
+	a.rooms = []string{"other"}                              // stage is full by design
 	a.served(t)
 	a.heapBack(t)
 }
@@ -264,14 +265,14 @@ func TestAbuseMemberCap(t *testing.T) {
 // for WHIP, and the open rooms keep serving.
 func TestAbuseRoomCap(t *testing.T) {
 	a := newArena(t, signal.Limits{MaxRooms: 2})
-	c := dial(t, a.env, "third", "owner-third", seat.RoleOwner)
+	c := dial(t, a.env, "third", "owner-third", proto.RoleOwner)
 	err := c.Call(testCtx(t), "room.join", nil, nil)
 	var re *signaltest.RPCError
 	if !asRPC(err, &re) || re.Data.Reason != "overloaded" || re.Code != 100301 {
 		t.Fatalf("third room: %v", err)
 	}
 	p := newPublisher(t)
-	res := post(t, a.env, "/whip/fourth", a.env.Token("fourth", "owner-fourth", seat.RoleOwner), p.offer)
+	res := post(t, a.env, "/whip/fourth", a.env.Token("fourth", "owner-fourth", proto.RoleOwner), p.offer)
 	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
 		t.Fatalf("WHIP for a fourth room: %d %q", res.status, res.header.Get("Retry-After"))
 	}
@@ -288,13 +289,13 @@ func TestAbuseSubscriberCap(t *testing.T) {
 	// The arena's own check plays one WHEP at a time.
 	a := newArena(t, signal.Limits{MaxSubscribers: 2})
 	v1 := newViewer(t, 1)
-	startWHEP(t, a.env, "stage", a.env.Token("stage", "w1", seat.RoleAudience), "", v1)
-	hog := dial(t, a.env, "stage", "hog", seat.RoleAudience)
+	startWHEP(t, a.env, "stage", a.env.Token("stage", "w1", proto.RoleAudience), "", v1)
+	hog := dial(t, a.env, "stage", "hog", proto.RoleAudience)
 	call(t, hog, "room.join", nil, nil)
 	var sub struct{ SDP string }
 	call(t, hog, "rtc.subscribe", map[string]any{"sdp": newViewer(t, 1).offer}, &sub)
 	wantReason(t, hog, "rtc.subscribe", map[string]any{"sdp": newViewer(t, 1).offer}, "overloaded")
-	res := post(t, a.env, "/whep/other", a.env.Token("other", "w2", seat.RoleAudience), newViewer(t, 1).offer)
+	res := post(t, a.env, "/whep/other", a.env.Token("other", "w2", proto.RoleAudience), newViewer(t, 1).offer)
 	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
 		t.Fatalf("WHEP over the cap: %d", res.status)
 	}
@@ -309,7 +310,7 @@ func TestAbuseSubscriberCap(t *testing.T) {
 // WHEP sessions per user: one token cannot open players without end.
 func TestAbuseWHEPPerUser(t *testing.T) {
 	a := newArena(t, signal.Limits{MaxWHEPPerUser: 2})
-	tok := a.env.Token("stage", "greedy", seat.RoleAudience)
+	tok := a.env.Token("stage", "greedy", proto.RoleAudience)
 	for range 2 {
 		startWHEP(t, a.env, "stage", tok, "", newViewer(t, 1))
 	}
@@ -325,8 +326,8 @@ func TestAbuseWHEPPerUser(t *testing.T) {
 // that joined stays.
 func TestAbuseJoinDeadline(t *testing.T) {
 	a := newArena(t, signal.Limits{JoinTimeout: 300 * time.Millisecond})
-	lurker := dial(t, a.env, "stage", "lurker", seat.RoleAudience)
-	fan := member(t, a.env, "stage", "fan", seat.RoleAudience, nil)
+	lurker := dial(t, a.env, "stage", "lurker", proto.RoleAudience)
+	fan := member(t, a.env, "stage", "fan", proto.RoleAudience, nil)
 	code, err := lurker.Closed(testCtx(t))
 	if err != nil || code != websocket.StatusPolicyViolation {
 		t.Fatalf("lurker closed with %d (%v), want 1008", code, err)
@@ -351,7 +352,7 @@ func TestAbuseExpiredSession(t *testing.T) {
 	t.Cleanup(c.Close)
 	call(t, c, "room.join", nil, nil)
 	wait(t, c, "session.expired", nil)
-	err = c.Call(testCtx(t), "session.refresh", map[string]any{"token": a.env.Token("stage", "someone", seat.RoleAudience)}, nil)
+	err = c.Call(testCtx(t), "session.refresh", map[string]any{"token": a.env.Token("stage", "someone", proto.RoleAudience)}, nil)
 	var re *signaltest.RPCError
 	if !asRPC(err, &re) || re.Data.Reason != "token_invalid" || re.Code != 100010 {
 		t.Fatalf("refresh with another user's token: %v", err)
@@ -368,14 +369,14 @@ func TestAbuseExpiredSession(t *testing.T) {
 // nobody; a binary frame's error keeps its id too.
 func TestAbuseInvalidUTF8(t *testing.T) {
 	a := newArena(t, signal.Limits{})
-	listener := member(t, a.env, "stage", "listener", seat.RoleAudience, nil)
+	listener := member(t, a.env, "stage", "listener", proto.RoleAudience, nil)
 	got := make(chan client.Event, 10)
 	listener.OnEvent(func(ev client.Event) {
 		if ev.Method == "room.message" {
 			got <- ev
 		}
 	})
-	c := dial(t, a.env, "stage", "troll", seat.RoleAudience)
+	c := dial(t, a.env, "stage", "troll", proto.RoleAudience)
 	call(t, c, "room.join", nil, nil)
 	frame := []byte(`{"jsonrpc":"2.0","id":"u1","method":"room.sendMessage","params":{"text":"bad ` + "\xff\xfe" + ` bytes"}}`)
 	r, err := c.SendRaw(testCtx(t), `"u1"`, frame)
@@ -402,7 +403,7 @@ func TestAbuseSlowBody(t *testing.T) {
 	addr := strings.TrimPrefix(a.env.URL, "http://")
 	conn := idle(t, addr, "127.0.0.2", 1)[0]
 	_, _ = fmt.Fprintf(conn, "POST /whep/stage HTTP/1.1\r\nHost: x\r\nContent-Type: application/sdp\r\nAuthorization: Bearer %s\r\nContent-Length: 100000\r\n\r\nv=0\r\n",
-		a.env.Token("stage", "slow", seat.RoleAudience))
+		a.env.Token("stage", "slow", proto.RoleAudience))
 	start := time.Now()
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 4096)

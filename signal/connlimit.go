@@ -13,7 +13,7 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Connection caps (PROTOCOL.md §3): every HTTP connection is counted where
+// Connection caps (PROTOCOL.md §3.4): every HTTP connection is counted where
 // it arrives, at the listener, against Limits.MaxConns and MaxConnsPerIP.
 // A connection is in one of three zones:
 //

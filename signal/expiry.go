@@ -12,7 +12,7 @@ import (
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
-// A socket's life has two deadlines (PROTOCOL.md §3): it must call
+// A socket's life has two deadlines (PROTOCOL.md §3.4): it must call
 // room.join within Limits.JoinTimeout, and when its token expires it is
 // told session.expired and closed Limits.ExpiryGrace later unless
 // session.refresh gives it a valid token for the same room, user and role.
@@ -122,28 +122,25 @@ func (s *session) refreshed(expires time.Time) {
 
 // errTokenInvalid refuses a session.refresh token.
 var errTokenInvalid = &seat.Error{
-	Code:    proto.ReasonTokenInvalid.Code(),
 	Reason:  string(proto.ReasonTokenInvalid),
 	Message: "the token is invalid, expired, or for another room, user or role",
 }
 
 // refreshSession is session.refresh: the token must be valid now and name
 // this socket's room, user and role.
-func refreshSession(s *session, _ json.RawMessage, p *refreshParams) (any, error) {
+func refreshSession(s *session, _ json.RawMessage, p *proto.SessionRefreshParams) (any, error) {
 	id, err := token.Verify(s.srv.cfg.Secret, p.Token)
 	if err != nil {
 		return nil, errTokenInvalid
 	}
-	if id.Room != s.roomID || id.UserID != s.user.UserID || id.Role != s.user.Role {
+	if id.Room != s.roomID || id.UserID != s.user.UserID || seat.Role(id.Role) != s.user.Role {
 		return nil, withMessage(errTokenInvalid, "the token is for another room, user or role")
 	}
 	s.refreshed(id.Expires)
 	return nil, nil
 }
 
-type refreshParams proto.SessionRefreshParams
-
-func (p *refreshParams) validate() error {
+func checkRefresh(p *proto.SessionRefreshParams) error {
 	if p.Token == "" {
 		return invalidParams("token is required")
 	}

@@ -10,9 +10,11 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
+	"github.com/seatsfu/seatsfu/signal/whip"
 )
 
-// The node's defences against hostile load (PROTOCOL.md §3): caps on rooms,
+// The node's defences against hostile load (PROTOCOL.md §3.4): caps on rooms,
 // subscriptions, WHEP players per user and connections, the per-user rate
 // budgets that survive reconnects, and the deadlines of a socket's life
 // (join, token expiry). connlimit.go counts connections at the listener,
@@ -60,10 +62,7 @@ const (
 
 // errOverloaded answers work the node refuses because it is over a
 // configured limit.
-var errOverloaded = &seat.Error{Code: 100301, Reason: "overloaded", Message: "the server is over capacity; try again later"}
-
-// errTooManyPlayers answers a WHEP POST beyond MaxWHEPPerUser.
-var errTooManyPlayers = errors.New("too many WHEP sessions for this user")
+var errOverloaded = &seat.Error{Reason: string(proto.ReasonOverloaded), Message: "the server is over capacity; try again later"}
 
 func (l *Limits) fill() error {
 	for _, n := range []int{l.MaxPendingRequests, l.MaxRooms, l.MaxSubscribers, l.MaxWHEPPerUser, l.MaxConns, l.MaxConnsPerIP, l.MaxBudgets} {
@@ -237,7 +236,7 @@ func (c *caps) admitPlayer(room, user string) (func(), error) {
 	if c.cfg.MaxWHEPPerUser > 0 && c.players[key] >= c.cfg.MaxWHEPPerUser {
 		c.mu.Unlock()
 		c.refused(limitWHEPPerUser)
-		return nil, errTooManyPlayers
+		return nil, whip.ErrTooManyPlayers
 	}
 	c.players[key]++
 	c.mu.Unlock()

@@ -8,7 +8,7 @@ import (
 )
 
 // registerLimitMethods adds the methods of the node's limits (PROTOCOL.md
-// §3, v2): paging the pending requests, and refreshing a session's token.
+// §3.4): paging the pending requests, and refreshing a session's token.
 func registerLimitMethods(m map[string]method) {
 	m[proto.MethodSeatRequests] = bind(listRequests)
 	m[proto.MethodSessionRefresh] = bind(refreshSession)
@@ -20,35 +20,28 @@ func unjoinedMethod(name string) bool {
 	return name == proto.MethodRoomJoin || name == proto.MethodSessionRefresh
 }
 
-type requestsParams proto.SeatRequestsParams
-
-func (p *requestsParams) validate() error {
+func checkRequestsPage(p *proto.SeatRequestsParams) error {
 	if p.Limit != nil && (*p.Limit < 1 || *p.Limit > 100) {
 		return invalidParams("limit must be 1..100")
 	}
 	return nil
 }
 
-// requestsResult is seat.requests' result.
-type requestsResult struct {
-	Requests   []seat.Request `json:"requests"`
-	NextCursor string         `json:"nextCursor"`
-}
-
 // listRequests is seat.requests: one page of the pending requests, for
 // hosts.
-func listRequests(s *session, _ json.RawMessage, p *requestsParams) (any, error) {
+func listRequests(s *session, _ json.RawMessage, p *proto.SeatRequestsParams) (any, error) {
 	limit := 100
 	if p.Limit != nil {
 		limit = *p.Limit
 	}
-	var res requestsResult
+	var page []seat.Request
+	res := proto.SeatRequestsResult{Requests: []proto.Request{}}
 	err := s.room.Do(func(r *seat.Room) (_ []seat.Delivery, err error) {
-		res.Requests, res.NextCursor, err = r.Requests(s.user.UserID, p.Cursor, limit)
+		page, res.NextCursor, err = r.Requests(s.user.UserID, p.Cursor, limit)
 		return nil, err
 	})
-	if res.Requests == nil {
-		res.Requests = []seat.Request{}
+	for _, q := range page {
+		res.Requests = append(res.Requests, wireRequest(q))
 	}
 	return res, err
 }

@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	// maxFrame is the largest frame a client may send (CONTRACT §3);
+	// maxFrame is the largest frame a client may send (PROTOCOL.md §3);
 	// coder/websocket closes with 1009 beyond it.
 	maxFrame = 64 << 10
 	// outQueue bounds what may wait for a slow socket. A socket that lets
@@ -291,8 +291,8 @@ func (s *session) leaveOnDrop() {
 		if !h.detach(s) {
 			return nil, nil
 		}
-		if s.srv.whipPresence(s.roomID, s.user.UserID) {
-			return nil, nil // the owner's WHIP session keeps it present (whip.go)
+		if h.present(s.user.UserID) {
+			return nil, nil // the owner's WHIP session keeps it present (presence.go)
 		}
 		return r.Disconnect(s.user.UserID)
 	})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -94,7 +95,7 @@ func probe(ctx context.Context, base, ip string) Probe {
 // honestJoin dials and joins room as a fresh audience member from honestIP,
 // then leaves; it returns how long the join took.
 func honestJoin(ctx context.Context, tg Target, room, user string) (time.Duration, error) {
-	tok, err := token.Mint(tg.Secret, token.Identity{UserID: user, Room: room, Name: user, Role: seat.RoleAudience}, time.Hour)
+	tok, err := token.Mint(tg.Secret, token.Identity{UserID: user, Room: room, Name: user, Role: proto.RoleAudience}, time.Hour)
 	if err != nil {
 		return 0, err
 	}
@@ -118,19 +119,19 @@ func httpFrom(ip string) *http.Client {
 
 // openRoom connects the owner of room (from honestIP) and opens or resumes
 // it.
-func openRoom(ctx context.Context, tg Target, room string) (*client.Client, seat.Snapshot, error) {
-	tok, err := token.Mint(tg.Secret, token.Identity{UserID: "owner", Room: room, Name: "owner", Role: seat.RoleOwner}, time.Hour)
+func openRoom(ctx context.Context, tg Target, room string) (*client.Client, proto.Snapshot, error) {
+	tok, err := token.Mint(tg.Secret, token.Identity{UserID: "owner", Room: room, Name: "owner", Role: proto.RoleOwner}, time.Hour)
 	if err != nil {
-		return nil, seat.Snapshot{}, err
+		return nil, proto.Snapshot{}, err
 	}
 	c, err := client.Dial(ctx, tg.wsURL(), tok, client.WithHTTPClient(httpFrom(honestIP)))
 	if err != nil {
-		return nil, seat.Snapshot{}, err
+		return nil, proto.Snapshot{}, err
 	}
 	snap, err := c.Join(ctx, nil)
 	if err != nil {
 		c.Close()
-		return nil, seat.Snapshot{}, err
+		return nil, proto.Snapshot{}, err
 	}
 	return c, snap, nil
 }
@@ -283,7 +284,7 @@ func Applicants(ctx context.Context, tg Target, n, ips int) (ApplicantsResult, e
 			defer wg.Done()
 			defer func() { <-sem }()
 			user := fmt.Sprintf("fan%d", i)
-			tok, err := token.Mint(tg.Secret, token.Identity{UserID: user, Room: room, Name: user, Role: seat.RoleAudience}, time.Hour)
+			tok, err := token.Mint(tg.Secret, token.Identity{UserID: user, Room: room, Name: user, Role: proto.RoleAudience}, time.Hour)
 			if err != nil {
 				other.Add(1)
 				return
@@ -302,7 +303,7 @@ func Applicants(ctx context.Context, tg Target, n, ips int) (ApplicantsResult, e
 				other.Add(1)
 				return
 			}
-			_, err = c.ApplyForSeat(cctx, seat.NoSeat, 0, extra)
+			_, err = c.ApplyForSeat(cctx, proto.NoSeat, 0, extra)
 			switch {
 			case err == nil:
 				accepted.Add(1)

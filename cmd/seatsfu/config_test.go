@@ -38,7 +38,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
 	if !reflect.DeepEqual(c, want) {
-		t.Fatalf("defaults %+v differ from CONTRACT §1 %+v", c, want)
+		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
 }
 

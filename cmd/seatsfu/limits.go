@@ -9,8 +9,8 @@ import (
 	"github.com/seatsfu/seatsfu/signal"
 )
 
-// Limits are the settings that hold the node under hostile load (CONTRACT
-// §1's v2 caps, and the deadlines of PROTOCOL.md §3). They live inline in
+// Limits are the settings that hold the node under hostile load (the v2
+// caps of PROTOCOL.md §1, and the deadlines of PROTOCOL.md §3.4). They live inline in
 // Config: the YAML keys are the flag names like every other setting.
 type Limits struct {
 	MaxMembers         int           `yaml:"max-members"`
@@ -27,7 +27,7 @@ type Limits struct {
 	HTTPIdleTimeout    time.Duration `yaml:"http-idle-timeout"`
 }
 
-// defaultLimits are CONTRACT §1's defaults, and ours where it names none.
+// defaultLimits are PROTOCOL.md §1's defaults, and ours where it names none.
 func defaultLimits() Limits {
 	return Limits{
 		MaxMembers:         10_000,

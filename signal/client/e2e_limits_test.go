@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
@@ -17,14 +17,14 @@ import (
 func TestSeatRequestsPaging(t *testing.T) {
 	e := newEnv(t, signaltest.WithLimits(signal.Limits{MaxPendingRequests: 7}))
 	room := e.newRoom()
-	owner := e.join(room, "owner", seat.RoleOwner, nil)
+	owner := e.join(room, "owner", proto.RoleOwner, nil)
 	for i := 0; i < 7; i++ {
-		fan := e.join(room, fmt.Sprintf("fan%d", i), seat.RoleAudience, nil)
-		_, err := fan.ApplyForSeat(ctxT(t), seat.NoSeat, 0, "")
+		fan := e.join(room, fmt.Sprintf("fan%d", i), proto.RoleAudience, nil)
+		_, err := fan.ApplyForSeat(ctxT(t), proto.NoSeat, 0, "")
 		must(t, "apply", err)
 	}
-	late := e.join(room, "late", seat.RoleAudience, nil)
-	_, err := late.ApplyForSeat(ctxT(t), seat.NoSeat, 0, "")
+	late := e.join(room, "late", proto.RoleAudience, nil)
+	_, err := late.ApplyForSeat(ctxT(t), proto.NoSeat, 0, "")
 	refused(t, "apply beyond the cap", err, client.ErrRequestsFull)
 
 	all, err := owner.AllSeatRequests(ctxT(t), 3)
@@ -41,8 +41,8 @@ func TestSeatRequestsPaging(t *testing.T) {
 func TestRefreshSession(t *testing.T) {
 	e := newEnv(t, signaltest.WithLimits(signal.Limits{ExpiryGrace: 300 * time.Millisecond}))
 	room := e.newRoom()
-	e.join(room, "owner", seat.RoleOwner, nil)
-	short := e.st.TokenFor(token.Identity{UserID: "ann", Room: room, Name: "ann", Role: seat.RoleAudience}, time.Second)
+	e.join(room, "owner", proto.RoleOwner, nil)
+	short := e.st.TokenFor(token.Identity{UserID: "ann", Room: room, Name: "ann", Role: proto.RoleAudience}, time.Second)
 	ann, err := client.Dial(ctxT(t), e.wsURL, short)
 	must(t, "dial", err)
 	t.Cleanup(func() { ann.Close() })
@@ -50,14 +50,14 @@ func TestRefreshSession(t *testing.T) {
 	must(t, "join", err)
 
 	next[struct{}](t, ann, client.MethodSessionExpired)
-	other := e.st.Token(room, "bob", seat.RoleAudience)
+	other := e.st.Token(room, "bob", proto.RoleAudience)
 	refused(t, "refresh with another user's token", ann.RefreshSession(ctxT(t), other), client.ErrTokenInvalid)
-	must(t, "refresh", ann.RefreshSession(ctxT(t), e.st.Token(room, "ann", seat.RoleAudience)))
+	must(t, "refresh", ann.RefreshSession(ctxT(t), e.st.Token(room, "ann", proto.RoleAudience)))
 
 	// A probe whose token expires no earlier than ann's did, and which
 	// does not refresh, is closed once its grace is over: by then ann's
 	// grace would have closed ann too.
-	probeTok := e.st.TokenFor(token.Identity{UserID: "probe", Room: room, Name: "probe", Role: seat.RoleAudience}, time.Second)
+	probeTok := e.st.TokenFor(token.Identity{UserID: "probe", Room: room, Name: "probe", Role: proto.RoleAudience}, time.Second)
 	probe, err := client.Dial(ctxT(t), e.wsURL, probeTok)
 	must(t, "dial probe", err)
 	t.Cleanup(func() { probe.Close() })

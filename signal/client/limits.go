@@ -3,11 +3,10 @@ package client
 import (
 	"context"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
-// The calls of the node's limits (PROTOCOL.md §3, v2): a host's snapshot
+// The calls of the node's limits (PROTOCOL.md §3.4): a host's snapshot
 // lists at most the 100 oldest pending requests (Snapshot.RequestsTotal
 // counts them all) and SeatRequests pages the rest; a session whose token
 // expires gets MethodSessionExpired and must RefreshSession before the
@@ -21,22 +20,19 @@ const MethodSessionExpired = proto.NoteSessionExpired
 // SeatRequests is one page of seat.requests (owner and admins): the pending
 // requests in creation order. cursor "" starts; the returned cursor is ""
 // at the end. limit is 1..100.
-func (c *Client) SeatRequests(ctx context.Context, cursor string, limit int) ([]seat.Request, string, error) {
-	params := struct {
-		Cursor string `json:"cursor,omitempty"`
-		Limit  int    `json:"limit,omitempty"`
-	}{cursor, limit}
-	var res struct {
-		Requests   []seat.Request `json:"requests"`
-		NextCursor string         `json:"nextCursor"`
+func (c *Client) SeatRequests(ctx context.Context, cursor string, limit int) ([]proto.Request, string, error) {
+	params := proto.SeatRequestsParams{Cursor: cursor}
+	if limit != 0 {
+		params.Limit = &limit
 	}
+	var res proto.SeatRequestsResult
 	err := c.Call(ctx, proto.MethodSeatRequests, params, &res)
 	return res.Requests, res.NextCursor, err
 }
 
 // AllSeatRequests pages through seat.requests until the end.
-func (c *Client) AllSeatRequests(ctx context.Context, pageSize int) ([]seat.Request, error) {
-	var all []seat.Request
+func (c *Client) AllSeatRequests(ctx context.Context, pageSize int) ([]proto.Request, error) {
+	var all []proto.Request
 	cursor := ""
 	for {
 		page, next, err := c.SeatRequests(ctx, cursor, pageSize)

@@ -1,6 +1,6 @@
 package proto
 
-// The wire types of the node's limits (PROTOCOL.md §3, v2): paging the
+// The wire types of the node's limits (PROTOCOL.md §3.4): paging the
 // pending seat requests, and a session's token lifetime.
 
 // SnapshotRequests is the most pending requests a host's room.join snapshot
@@ -11,8 +11,15 @@ const SnapshotRequests = 100
 // SeatRequestsParams is seat.requests' params: cursor "" (or absent)
 // starts, limit is 1..100 (default 100).
 type SeatRequestsParams struct {
-	Cursor string `json:"cursor"`
-	Limit  *int   `json:"limit"`
+	Cursor string `json:"cursor,omitempty"`
+	Limit  *int   `json:"limit,omitempty"`
+}
+
+// SeatRequestsResult is seat.requests' result: one page of the pending
+// requests in creation order; NextCursor is "" at the end.
+type SeatRequestsResult struct {
+	Requests   []Request `json:"requests"`
+	NextCursor string    `json:"nextCursor"`
 }
 
 // SessionRefreshParams is session.refresh's params: a fresh token for the
