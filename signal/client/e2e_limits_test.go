@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -67,6 +68,47 @@ func TestRefreshSession(t *testing.T) {
 	case <-probe.Done():
 	case <-time.After(waitFor):
 		t.Fatal("the probe was not closed after its token's grace")
+	}
+	_, err = ann.AllMembers(ctxT(t), 10)
+	must(t, "members after the grace", err)
+}
+
+// RefreshOnExpiry keeps a session past its token with no code of the
+// caller's beyond the token source.
+func TestRefreshOnExpiry(t *testing.T) {
+	e := newEnv(t, signaltest.WithLimits(signal.Limits{ExpiryGrace: 300 * time.Millisecond}))
+	room := e.newRoom()
+	e.join(room, "owner", proto.RoleOwner, nil)
+	short := func() string {
+		return e.st.TokenFor(token.Identity{UserID: "ann", Room: room, Name: "ann", Role: proto.RoleAudience}, time.Second)
+	}
+	ann, err := client.Dial(ctxT(t), e.wsURL, short())
+	must(t, "dial", err)
+	t.Cleanup(func() { ann.Close() })
+	refreshed := make(chan struct{}, 4)
+	stop := ann.RefreshOnExpiry(func(context.Context) (string, error) {
+		refreshed <- struct{}{}
+		return e.st.Token(room, "ann", proto.RoleAudience), nil
+	}, func(err error) { t.Errorf("refresh failed: %v", err) })
+	defer stop()
+	_, err = ann.Join(ctxT(t), nil)
+	must(t, "join", err)
+	select {
+	case <-refreshed:
+	case <-time.After(waitFor):
+		t.Fatal("no refresh on expiry")
+	}
+	// A probe that does not refresh closes after its grace; ann, refreshed,
+	// is still served then.
+	probe, err := client.Dial(ctxT(t), e.wsURL, e.st.TokenFor(token.Identity{UserID: "probe", Room: room, Name: "probe", Role: proto.RoleAudience}, time.Second))
+	must(t, "dial probe", err)
+	t.Cleanup(func() { probe.Close() })
+	_, err = probe.Join(ctxT(t), nil)
+	must(t, "probe join", err)
+	select {
+	case <-probe.Done():
+	case <-time.After(waitFor):
+		t.Fatal("the probe outlived its grace")
 	}
 	_, err = ann.AllMembers(ctxT(t), 10)
 	must(t, "members after the grace", err)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"time"
 
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
@@ -61,3 +62,32 @@ var (
 	ErrTokenInvalid = &Error{Code: proto.ReasonTokenInvalid.Code(), Reason: string(proto.ReasonTokenInvalid)}
 	ErrOverloaded   = &Error{Code: proto.ReasonOverloaded.Code(), Reason: string(proto.ReasonOverloaded)}
 )
+
+// RefreshOnExpiry answers every session.expired by asking source for a
+// fresh token and handing it to RefreshSession, so a long session survives
+// its tokens without code of its own. source runs on its own goroutine (one
+// per expiry, ending with the refresh) with a context bounded by the
+// server's default grace; an error from source or the refresh is passed to
+// failed (may be nil), and the socket will then close when the grace ends.
+// The returned func stops it.
+func (c *Client) RefreshOnExpiry(source func(ctx context.Context) (string, error), failed func(error)) (stop func()) {
+	return c.OnEvent(func(ev Event) {
+		if ev.Method != MethodSessionExpired {
+			return
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), refreshBudget)
+			defer cancel()
+			tok, err := source(ctx)
+			if err == nil {
+				err = c.RefreshSession(ctx, tok)
+			}
+			if err != nil && failed != nil {
+				failed(err)
+			}
+		}()
+	})
+}
+
+// refreshBudget bounds one automatic refresh: the server's default grace.
+const refreshBudget = 60 * time.Second
