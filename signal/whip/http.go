@@ -72,7 +72,7 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="seatsfu"`)
 	}
-	if code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+	if code == http.StatusServiceUnavailable || (code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "") {
 		w.Header().Set("Retry-After", retryAfter)
 	}
 	http.Error(w, msg, code)
