@@ -119,6 +119,9 @@ type Snapshot struct {
 	Self     User
 	Seats    []Seat
 	Requests []Request
+	// RequestsTotal is set for hosts: every pending request, of which
+	// Requests lists the oldest SnapshotRequests (v2).
+	RequestsTotal *int
 }
 
 // Clock is the controller's only source of time.
@@ -135,6 +138,9 @@ type Config struct {
 	Grace time.Duration
 	// MaxMembers caps membership (owner included); 0 means no cap.
 	MaxMembers int
+	// MaxPending caps the room's pending requests (ErrRequestsFull beyond);
+	// 0 means no cap.
+	MaxPending int
 	Clock      Clock
 	// Meta is the room's title, cover and app metadata (metadata.go).
 	Meta Meta

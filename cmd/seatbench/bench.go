@@ -266,7 +266,10 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		_, _ = rand.Read(raw)
 		secret = []byte(hex.EncodeToString(raw))
 		spec.Path = seatsfuBin
-		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret)}
+		// Every simulated client comes from 127.0.0.1: the per-address
+		// connection cap is for attackers, not for the generator.
+		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret),
+			"--max-conns-per-ip", "0"}
 	} else if name == "livekit" {
 		return nil, errors.New("livekit runs through lkbench, not start")
 	} else {

@@ -32,6 +32,9 @@ type Config struct {
 	MaxSeats       int           `yaml:"max-seats"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
+
+	// Limits are the caps and deadlines of limits.go, same keys rules.
+	Limits `yaml:",inline"`
 	// v2 §11: webhook receivers and each one's queue (webhooks.go).
 	WebhookURLs  []string `yaml:"webhook-url"`
 	WebhookQueue int      `yaml:"webhook-queue"`
@@ -49,6 +52,7 @@ func Defaults() Config {
 		MaxSeats:       10,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		Limits:         defaultLimits(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
 	}
@@ -263,7 +267,10 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
-	return c.validateWebhooks()
+	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	return c.Limits.validate()
 }
 
 // Level is the slog level of LogLevel.

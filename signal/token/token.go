@@ -95,6 +95,9 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 	if err != nil {
 		return Identity{}, err
 	}
+	if err := checkClaimTypes(raw); err != nil { // strict.go
+		return Identity{}, err
+	}
 	if err := validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar); err != nil {
 		return Identity{}, err
 	}
