@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,11 +223,14 @@ func TestHangingReceiverOverflowIsCounted(t *testing.T) {
 	// Cleanups run last-first: release the receiver before Close drains
 	// and before the test server closes.
 	t.Cleanup(func() { close(release) })
-	var slowest time.Duration
+	// Emit never waits for the receiver: were it to, this loop would hang
+	// with it. Its cost is timed too, as a median, so a scheduler pause on
+	// a loaded box does not count as Emit's.
+	var took []time.Duration
 	for i := range 30 {
 		t0 := time.Now()
 		d.Emit(fmt.Sprintf("room%d", i%5), webhook.SeatLeft, nil)
-		slowest = max(slowest, time.Since(t0))
+		took = append(took, time.Since(t0))
 	}
 	// 5 rooms × at most 4 each, at most 10 in all: 10 kept, 20 dropped.
 	if got := counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); got != 20 {
@@ -235,8 +239,9 @@ func TestHangingReceiverOverflowIsCounted(t *testing.T) {
 	if got := counter(t, reg, "seatsfu_webhook_queue_events"); got != 10 {
 		t.Errorf("queued %v, want 10", got)
 	}
-	if slowest > 5*time.Millisecond {
-		t.Errorf("Emit took %v with a hanging receiver", slowest)
+	slices.Sort(took)
+	if median := took[len(took)/2]; median > time.Millisecond {
+		t.Errorf("Emit's median is %v with a hanging receiver", median)
 	}
 }
 
