@@ -170,7 +170,7 @@ func (s *Store) Orphans(ctx context.Context, limit int) ([]string, error) {
 	var out []string
 	err := s.do(ctx, opOrphans, func(ctx context.Context) error {
 		var err error
-		out, err = orphansScript.Run(ctx, s.rdb, []string{s.keys.leases()}, limit).StringSlice()
+		out, err = orphansScript.Run(ctx, s.rdb, []string{s.keys.leases()}, limit, s.keys.prefix).StringSlice()
 		return err
 	})
 	return out, err
@@ -206,4 +206,57 @@ func checkID(what, id string) error {
 		return fmt.Errorf("cluster: %s id must be 1..256 bytes, not %d", what, len(id))
 	}
 	return nil
+}
+
+// Renewal is one lease's answer to RenewAll.
+type Renewal struct {
+	Err       error // nil, or ErrFenced
+	StateKept bool  // false: the state is missing and must be saved again
+}
+
+// RenewAll renews many leases in one round trip (a pipeline of the renew
+// script), which is what a node hosting many rooms does on every tick. An
+// error means none was renewed (Redis unreachable); otherwise each lease
+// has its Renewal.
+func (s *Store) RenewAll(ctx context.Context, ls []Lease, ttl time.Duration) ([]Renewal, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	out := make([]Renewal, len(ls))
+	err := s.do(ctx, opRenew, func(ctx context.Context) error {
+		for attempt := 0; ; attempt++ {
+			cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, l := range ls {
+					k, a := s.holdArgs(l, ttl)
+					renewScript.EvalSha(ctx, p, k, a...)
+				}
+				return nil
+			})
+			// A Redis that restarted forgot its scripts: load once, retry.
+			if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") && attempt == 0 {
+				if err := renewScript.Load(ctx, s.rdb).Err(); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			for i, c := range cmds {
+				res, err := c.(*redis.Cmd).Int64()
+				if err != nil {
+					return err
+				}
+				out[i] = Renewal{StateKept: res == 1}
+				if res < 0 {
+					out[i].Err = ErrFenced
+				}
+			}
+			return nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -111,12 +111,21 @@ redis.call('ZADD', KEYS[2], 0, ARGV[2])
 return 1
 `)
 
-// orphansScript lists rooms whose lease expired by Redis's clock. A key
-// with a TTL is gone only once the clock is past its expiry instant, so
-// scores equal to now are not orphans yet.
-// KEYS: leases; ARGV: limit.
+// orphansScript lists rooms whose lease expired by Redis's clock. The
+// score says when; the lease key's own absence confirms it (Redis may
+// stamp a TTL and TIME from different readings of its clock, so a key
+// can outlive its score by a millisecond). The lease keys are built from
+// the prefix here, so this script needs one Redis, as the layout does.
+// KEYS: leases; ARGV: limit, key prefix.
 var orphansScript = redis.NewScript(luaNow + `
-return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[1]))
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[1]))
+local out = {}
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ARGV[2] .. 'room:' .. id .. ':lease') == 0 then
+    table.insert(out, id)
+  end
+end
+return out
 `)
 
 // heartbeatScript registers a node until now+ttl. KEYS: node, nodes;
