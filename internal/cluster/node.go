@@ -140,9 +140,12 @@ func (n *Node) Host(ctx context.Context, room string) (*Hosted, error) {
 		return nil, err
 	}
 	n.mu.Lock()
+	defer n.mu.Unlock()
+	if prev := n.hosted[room]; prev != nil {
+		return prev, nil // a concurrent Host of the same room won the race here
+	}
 	n.hosted[room] = h
 	n.store.m.hosted.Set(float64(len(n.hosted)))
-	n.mu.Unlock()
 	return h, nil
 }
 
@@ -258,6 +261,9 @@ func (n *Node) takeover(ctx context.Context) {
 func (n *Node) Drain(ctx context.Context) error {
 	var errs []error
 	for _, h := range n.snapshot() {
+		h.mu.Lock()
+		h.lost = true // handed over on purpose: no Lost callback
+		h.mu.Unlock()
 		n.forget(h)
 		errs = append(errs, n.store.Release(ctx, h.lease))
 	}

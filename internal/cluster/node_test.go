@@ -124,8 +124,11 @@ func TestTakeoverWithinFiveSeconds(t *testing.T) {
 // once; each room is adopted by exactly one of them, and stays there.
 func TestTakeoverOneWinner(t *testing.T) {
 	r := redistest.Start(t)
+	// a's short lease makes the takeover quick; the adopters' long ones
+	// keep what they took however late a loaded machine runs their ticks.
 	a := startNode(t, r, "a", nil)
-	others := []*testNode{startNode(t, r, "b", nil), startNode(t, r, "c", nil), startNode(t, r, "d", nil)}
+	steady := func(c *Config) { c.LeaseTTL, c.NodeTTL = longTTL, longTTL }
+	others := []*testNode{startNode(t, r, "b", steady), startNode(t, r, "c", steady), startNode(t, r, "d", steady)}
 	ctx := context.Background()
 	rooms := []string{"r1", "r2", "r3", "r4", "r5", "r6"}
 	for _, room := range rooms {

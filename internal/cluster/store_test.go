@@ -158,9 +158,15 @@ func TestClaimOneWinner(t *testing.T) {
 		}
 		return winners[0]
 	}
-	first := race(shortTTL)
+	// A long lease for the race (a loaded machine may spread the claims
+	// over more than a short TTL), then the winner shortens it so the
+	// room becomes an orphan soon.
+	first := race(longTTL)
 	if first.Fence != 1 {
 		t.Fatalf("first fence = %d, want 1", first.Fence)
+	}
+	if l, err := stores[0].Claim(ctx, "room1", first.Node, shortTTL, 0); err != nil || l != first {
+		t.Fatalf("the holder's shortening claim = %+v, %v", l, err)
 	}
 	if got, err := stores[0].Holder(ctx, "room1"); err != nil || got != first {
 		t.Fatalf("Holder = %+v, %v; want %+v", got, err, first)
