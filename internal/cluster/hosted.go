@@ -115,7 +115,8 @@ func (h *Hosted) Held() bool {
 	return !h.lost && h.n.cfg.Clock.Now().Before(h.validUntil)
 }
 
-// Lost reports whether another node took the room over.
+// Lost reports whether this node no longer hosts the room: another node
+// took it over, or it ended, or it was drained.
 func (h *Hosted) Lost() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -128,6 +129,11 @@ func (h *Hosted) End(ctx context.Context) error {
 	defer h.flushMu.Unlock()
 	err := h.n.store.End(ctx, h.lease, h.n.cfg.EndRetention)
 	if err == nil || errors.Is(err, ErrFenced) {
+		// Done with the room either way; a renewal already in flight must
+		// not report an ended room as lost.
+		h.mu.Lock()
+		h.lost = true
+		h.mu.Unlock()
 		h.n.forget(h)
 	}
 	return err

@@ -147,9 +147,12 @@ func (s *Store) Load(ctx context.Context, room string) (Saved, error) {
 }
 
 // End forgets an ended room (lease and state) if l holds it; ErrFenced if
-// not. The fence counter is kept for retention, so a holder that missed
-// the end stays fenced.
+// not. The fence counter is kept for retention (at least
+// MinEndRetention), so a holder that missed the end stays fenced.
 func (s *Store) End(ctx context.Context, l Lease, retention time.Duration) error {
+	// Without its fence counter an ended room's lease could be taken back
+	// by its old holder (luaHold's path for a Redis that lost its data).
+	retention = max(retention, MinEndRetention)
 	k, a := s.holdArgs(l, time.Second)
 	return s.do(ctx, opEnd, func(ctx context.Context) error {
 		return endScript.Run(ctx, s.rdb, k, append(a, retention.Milliseconds())...).Err()
@@ -207,6 +210,11 @@ func checkID(what, id string) error {
 	}
 	return nil
 }
+
+// MinEndRetention is the shortest time an ended room's fence counter is
+// kept: far longer than any lease, so every holder has renewed (and
+// learned it is fenced) before the counter goes.
+const MinEndRetention = time.Minute
 
 // Renewal is one lease's answer to RenewAll.
 type Renewal struct {

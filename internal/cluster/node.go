@@ -256,8 +256,9 @@ func (n *Node) takeover(ctx context.Context) {
 }
 
 // Drain hands every hosted room over for immediate takeover and leaves the
-// registry: a clean shutdown that does not wait for TTLs. The caller stops
-// serving the rooms first.
+// registry: a clean shutdown that does not wait for TTLs. Stop Run first
+// (its next heartbeat would register the node again) and stop serving the
+// rooms.
 func (n *Node) Drain(ctx context.Context) error {
 	var errs []error
 	for _, h := range n.snapshot() {

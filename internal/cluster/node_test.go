@@ -283,3 +283,52 @@ func TestNewNodeRefusesBadConfig(t *testing.T) {
 		t.Fatalf("defaults: %v, id %q", err, n.ID())
 	}
 }
+
+// TestEndAndDrain: an ended room is gone from Redis and never reported
+// lost; a drained node's rooms are taken over at once (no TTL wait) by a
+// live node, the drained node leaves the registry and is told nothing.
+func TestEndAndDrain(t *testing.T) {
+	r := redistest.Start(t)
+	steady := func(c *Config) { c.LeaseTTL, c.NodeTTL = longTTL, longTTL }
+	a, b := startNode(t, r, "a", steady), startNode(t, r, "b", steady)
+	ctx := context.Background()
+	ended, err := a.Host(ctx, "ended")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ended.Save(ctx, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ended.End(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.store.Load(ctx, "ended"); !errors.Is(err, ErrNoState) || a.Hosted("ended") != nil {
+		t.Fatalf("an ended room left state (%v) or a hold", err)
+	}
+	moved, err := a.Host(ctx, "moved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := moved.Save(ctx, []byte("m")); err != nil {
+		t.Fatal(err)
+	}
+	a.stop() // a clean shutdown stops the tick first, then drains
+	if err := a.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case h := <-b.adopted:
+		if s, _ := h.Restored(); h.Room() != "moved" || string(s.Blob) != "m" {
+			t.Fatalf("b adopted %s with %q", h.Room(), s.Blob)
+		}
+	case <-time.After(patience):
+		t.Fatal("the drained room was not taken over")
+	}
+	ns, err := b.store.Nodes(ctx)
+	if err != nil || len(ns) != 1 || ns[0].ID != "b" {
+		t.Fatalf("nodes after a's drain: %v, %v", ids(ns), err)
+	}
+	if len(a.lost) != 0 {
+		t.Fatalf("a was told it lost %d rooms it ended or drained", len(a.lost))
+	}
+}
