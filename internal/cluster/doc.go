@@ -27,6 +27,9 @@
 //     scans, the claim script lets exactly one win. Hosted.Stage (no I/O,
 //     under the room's lock) and Hosted.Flush (outside it) keep Redis off
 //     the room's critical section.
+//   - Node.Route: which node hosts a room (cached one Tick; served stale,
+//     marked so, while Redis is down), for the relay below.
+//   - MintLinkToken/VerifyLinkToken: the node link's authentication.
 //
 // Timings: LeaseTTL 3 s, Tick 500 ms: a dead node's rooms are hosted
 // elsewhere within LeaseTTL + Tick = 3.5 s, inside the 5 s of §12
@@ -67,13 +70,15 @@
 //
 // Signalling relay: one link per pair of nodes. Node A dials B's
 // --node-addr once (WebSocket, coder/websocket) and keeps it; the upgrade
-// carries a JWT (HS256 with the shared secret, aud "seatsfu-node", sub the
-// dialling node's id, exp one minute) and B accepts only a sub that is a
-// live node in the registry. Frames are JSON: {s: session id, t: open |
+// carries a link token (MintLinkToken: HS256 with the shared secret, aud
+// "seatsfu-node", sub the dialling node, to the dialled one, one minute;
+// neither it nor a client token passes for the other) and B accepts only
+// a sub that is a live node in the registry. TLS on the node listener is
+// a later setting; until then run node links on a private network. Frames are JSON: {s: session id, t: open |
 // rpc | reply | note | close, p: the JSON-RPC message}. The client's node
 // (the edge) keeps the client's WebSocket and checks its token locally
-// (same secret); for a room hosted elsewhere (Store.Holder, cached per
-// room and dropped on a failed send or a "not hosted here" reply) it opens
+// (same secret); for a room hosted elsewhere (Node.Route; Node.Forget on
+// a failed send or a "not hosted here" reply) it opens
 // a relayed session on the host with the verified identity and forwards
 // every request; the host runs the seat controller exactly as for a local
 // session and sends replies and notifications back tagged with the session

@@ -65,6 +65,7 @@ type Node struct {
 	mu     sync.Mutex
 	hosted map[string]*Hosted
 	nodes  []NodeInfo
+	routes map[string]routeEntry // Route's cache, bounded by pruneRoutes
 }
 
 // NewNode prepares a node; Run makes it live.
@@ -94,7 +95,7 @@ func NewNode(store *Store, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("cluster: tick %v must be shorter than the node TTL %v and the lease TTL %v",
 			cfg.Tick, cfg.NodeTTL, cfg.LeaseTTL)
 	}
-	return &Node{store: store, cfg: cfg, hosted: make(map[string]*Hosted)}, nil
+	return &Node{store: store, cfg: cfg, hosted: make(map[string]*Hosted), routes: make(map[string]routeEntry)}, nil
 }
 
 // ID is this node's id.
@@ -183,7 +184,25 @@ func (n *Node) tick(ctx context.Context) {
 	}
 	n.renew(ctx)
 	n.takeover(ctx)
+	n.pruneRoutes()
 }
+
+// pruneRoutes drops cached routes too old to be served, so the cache holds
+// only rooms asked about lately, not every room ever routed.
+func (n *Node) pruneRoutes() {
+	now := n.cfg.Clock.Now()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for room, e := range n.routes {
+		if now.Sub(e.at) >= routeKeep {
+			delete(n.routes, room)
+		}
+	}
+}
+
+// routeKeep is how long a cached route may serve, stale, while Redis is
+// unreachable: links already relaying keep their room's route that long.
+const routeKeep = 5 * time.Minute
 
 // snapshot lists the hosted rooms.
 func (n *Node) snapshot() []*Hosted {
