@@ -279,7 +279,7 @@ type endDetail struct {
 }
 
 // endRequest ends a pending request exactly once: it removes it from every
-// index, appends the notifications both sides get (CONTRACT §3.3) and the
+// index, appends the notifications both sides get (PROTOCOL.md §3.3) and the
 // Internal RequestEnded record.
 func (r *Room) endRequest(out []Delivery, q *request, outcome Outcome, d endDetail) []Delivery {
 	r.pending.unlink(q)

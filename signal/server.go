@@ -1,14 +1,3 @@
-// Package signal is seatsfu's signalling edge: the HTTP mux, the JSON-RPC 2.0
-// WebSocket sessions of CONTRACT §3 (token checks, framing, rate limits,
-// pings), the routing of each room's seat notifications to its members, the
-// edge's metrics, and the demo token endpoint.
-//
-// Data path of a request: the socket's reader decodes one frame, checks it,
-// and runs the method; seat methods go through sfu.Room.Do, which decides,
-// applies the media effects and calls the room's hub (an sfu.Notifier) under
-// the room's lock; the hub encodes each notification once and queues it on
-// every target socket without blocking; each socket's writer drains its own
-// bounded queue.
 package signal
 
 import (
@@ -18,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +17,9 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
+	"github.com/seatsfu/seatsfu/signal/whip"
 )
 
 // Config configures the signalling edge.
@@ -113,7 +103,7 @@ type Server struct {
 	hubs     map[string]*roomHub
 	wg       sync.WaitGroup // sessions and stats loops
 
-	httpMedia *mediaSessions // WHIP/WHEP sessions (whip_sessions.go)
+	media *whip.Server // WHIP and WHEP (signal/whip)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -182,7 +172,10 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
-	s.routeMediaHTTP() // WHIP and WHEP (whip_http.go)
+	s.media = whip.New(whip.Config{
+		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
+	})
+	s.media.Route(s.mux)
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}
@@ -198,7 +191,7 @@ func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 // serveRTC verifies the token before the upgrade — a refused token changes
 // nothing — then serves the socket until it closes.
 func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
-	raw := bearer(r)
+	raw := token.FromRequest(r)
 	if raw == "" {
 		http.Error(w, "missing token", http.StatusUnauthorized)
 		return
@@ -218,7 +211,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
-	user := seat.User{UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role}
+	user := userOf(id)
 	var sess *session
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// Tokens, not cookies, authenticate: a page from another origin
@@ -249,21 +242,9 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
-// bearer takes the token from "Authorization: Bearer …" or ?token=.
-func bearer(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		const prefix = "bearer "
-		if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
-			return strings.TrimSpace(h[len(prefix):])
-		}
-		return ""
-	}
-	return r.URL.Query().Get("token")
-}
-
 // openOrFind returns the token's room and its hub. The owner opens the room
 // when it is absent; everyone else needs it open.
-func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*sfu.Room, *roomHub, error) {
+func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreateParams) (*sfu.Room, *roomHub, error) {
 	if create != nil && u.Role != seat.RoleOwner {
 		return nil, nil, withMessage(seat.ErrPermission, "only the owner may create the room")
 	}
@@ -295,7 +276,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 			cfg.MaxSeats = *create.MaxSeats
 		}
 		if create.SeatMode != "" {
-			cfg.Mode = create.SeatMode
+			cfg.Mode = seat.Mode(create.SeatMode)
 		}
 	}
 	h := newHub(s, roomID)
@@ -326,6 +307,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	s.media.Close()
 
 	for _, r := range s.cfg.SFU.Rooms() {
 		err := r.Do(func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Shutdown(seat.ServerShutdown), nil })
@@ -363,10 +345,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	<-done
+	s.media.Wait()
 	s.cancel()
 	s.wg.Wait()
 	return err
 }
+
+// MediaSessions is the number of live WHIP and WHEP sessions.
+func (s *Server) MediaSessions() int { return s.media.Sessions() }
 
 // waitSessions returns once no session is left.
 func (s *Server) waitSessions() {
@@ -390,9 +376,9 @@ func (s *Server) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	role := seat.Role(q.Get("role"))
+	role := proto.Role(q.Get("role"))
 	switch role {
-	case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+	case proto.RoleOwner, proto.RoleAdmin, proto.RoleAudience:
 	default:
 		http.Error(w, `role must be owner, admin or audience`, http.StatusBadRequest)
 		return

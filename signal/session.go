@@ -14,10 +14,11 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 const (
-	// maxFrame is the largest frame a client may send (CONTRACT §3);
+	// maxFrame is the largest frame a client may send (PROTOCOL.md §3);
 	// coder/websocket closes with 1009 beyond it.
 	maxFrame = 64 << 10
 	// outQueue bounds what may wait for a slow socket. A socket that lets
@@ -162,7 +163,7 @@ func (s *session) call(req request) (any, error) {
 	if !ok {
 		return nil, withMessage(errNoMethod, "unknown method "+truncate(req.Method, 64))
 	}
-	if req.Method != "room.join" && (!s.joined || !s.hub.speaksFor(s)) {
+	if req.Method != proto.MethodRoomJoin && (!s.joined || !s.hub.speaksFor(s)) {
 		// Never joined, left, or no longer the user's socket (replaced,
 		// kicked out, room ended) while its close is on the way.
 		return nil, seat.ErrNotJoined
@@ -285,8 +286,8 @@ func (s *session) leaveOnDrop() {
 		if !h.detach(s) {
 			return nil, nil
 		}
-		if s.srv.whipPresence(s.roomID, s.user.UserID) {
-			return nil, nil // the owner's WHIP session keeps it present (whip.go)
+		if h.present(s.user.UserID) {
+			return nil, nil // the owner's WHIP session keeps it present (presence.go)
 		}
 		return r.Disconnect(s.user.UserID)
 	})

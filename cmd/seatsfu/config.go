@@ -17,7 +17,7 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 )
 
-// Config is everything `seatsfu serve` can be told (CONTRACT §1). Each key
+// Config is everything `seatsfu serve` can be told (PROTOCOL.md §1). Each key
 // comes from a flag, an env var or the YAML file given with --config, in
 // that order of precedence, else from Defaults. The YAML keys are the flag
 // names, so one name means one setting everywhere.
@@ -33,7 +33,7 @@ type Config struct {
 	LogLevel       string        `yaml:"log-level"`
 }
 
-// Defaults is the configuration of a bare `seatsfu` (CONTRACT §1).
+// Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
 func Defaults() Config {
 	return Config{
 		HTTP:           ":7880",

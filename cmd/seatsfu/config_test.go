@@ -35,7 +35,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, VideoCodec: "vp8", LogLevel: "info"}
 	if !reflect.DeepEqual(c, want) {
-		t.Fatalf("defaults %+v differ from CONTRACT §1 %+v", c, want)
+		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
 }
 

@@ -42,7 +42,7 @@ func TestSampleConfigIsDefaults(t *testing.T) {
 }
 
 // TestGrafanaDashboard checks the dashboard is valid JSON with panels, and
-// that every seatsfu_ metric it queries is one CONTRACT §7 names.
+// that every seatsfu_ metric it queries is one PROTOCOL.md §7 names.
 func TestGrafanaDashboard(t *testing.T) {
 	raw, err := os.ReadFile("../../configs/grafana-dashboard.json")
 	if err != nil {

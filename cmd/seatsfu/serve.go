@@ -19,7 +19,7 @@ import (
 	"github.com/seatsfu/seatsfu/signal/demo"
 )
 
-// shutdownBudget is how long a graceful stop may take in total; CONTRACT §1
+// shutdownBudget is how long a graceful stop may take in total; PROTOCOL.md §1
 // wants the process gone within 5 s of SIGTERM.
 const shutdownBudget = 4 * time.Second
 

@@ -1,7 +1,3 @@
-// Package signaltest starts a complete seatsfu edge (sfu + signal + an HTTP
-// server on 127.0.0.1) for end-to-end tests, mints tokens for it, and offers
-// a small raw JSON-RPC client (Conn) that shows exactly what the wire
-// carries.
 package signaltest
 
 import (
@@ -20,6 +16,7 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -139,7 +136,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 
 // Token mints a one-hour token for user in room with role; the user's name
 // is its id.
-func (e *Env) Token(room, user string, role seat.Role) string {
+func (e *Env) Token(room, user string, role proto.Role) string {
 	e.t.Helper()
 	return e.TokenFor(token.Identity{UserID: user, Room: room, Name: user, Role: role}, time.Hour)
 }
