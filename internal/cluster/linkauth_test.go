@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -59,7 +59,7 @@ func TestLinkToken(t *testing.T) {
 // TestLinkAndClientTokensDoNotMix: with one shared secret, a client's
 // access token opens no node link and a link token enters no room.
 func TestLinkAndClientTokensDoNotMix(t *testing.T) {
-	client, err := token.Mint(linkSecret, token.Identity{UserID: "b", Room: "r1", Role: seat.RoleOwner}, time.Hour)
+	client, err := token.Mint(linkSecret, token.Identity{UserID: "b", Room: "r1", Role: proto.RoleOwner}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
