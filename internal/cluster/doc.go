@@ -30,6 +30,8 @@
 //   - Node.Route: which node hosts a room (cached one Tick; served stale,
 //     marked so, while Redis is down), for the relay below.
 //   - MintLinkToken/VerifyLinkToken: the node link's authentication.
+//   - RestoreRoom: the takeover recipe (decode, seat.Restore, every member
+//     that was connected to the dead node starts its grace).
 //
 // Timings: LeaseTTL 3 s, Tick 500 ms: a dead node's rooms are hosted
 // elsewhere within LeaseTTL + Tick = 3.5 s, inside the 5 s of §12
@@ -59,11 +61,11 @@
 // Hosted.End. Config.Lost: close the room's local sessions without
 // room.ended (their clients reconnect and reach the new host).
 //
-// Takeover (Config.Adopt). DecodeState → seat.Restore(state, Config{Grace,
-// MaxMembers, Clock}) → open the sfu room around it. The restored state
-// still says who was connected; the adopter calls seat Disconnect for every
-// member (their grace starts now) and clears publishing (publishers
-// re-publish, §12), then the members resume as their clients come back.
+// Takeover (Config.Adopt). RestoreRoom(saved, seat.Config{Grace,
+// MaxMembers, Clock}) → open the sfu room around it. Every member that was
+// connected starts its grace at the takeover and publishing is cleared
+// (publishers re-publish, §12); members resume as their clients come back
+// (TestRoomSurvivesItsNode).
 // Pending requests are kept with their deadlines, so none ends with
 // room_ended. Metadata and the co-host link (§10, §11) join seat.State
 // when those issues land; the blob's format number leaves room for them.
