@@ -1,6 +1,7 @@
 package seat
 
 import (
+	"cmp"
 	"container/heap"
 	"slices"
 	"sort"
@@ -79,22 +80,37 @@ func (r *Room) Export() (State, bool) {
 		LastMemberSeq:   r.roster.lastSeq,
 		LastRequestID:   r.lastReqID,
 		LastDeadlineSeq: r.deadlines.lastSeq,
-		Seats:           make([]StateSeat, len(r.seats)),
+		Seats:           r.exportSeats(),
+		Requests:        r.exportRequests(),
+		Banned:          r.exportBans(),
 	}
 	for _, m := range r.roster.list {
-		if m.gone {
-			continue
+		if !m.gone {
+			st.Members = append(st.Members, exportMember(m))
 		}
-		sm := StateMember{User: m.user, Seq: m.seq, Connected: m.connected}
-		if m.grace != nil {
-			sm.GraceUntil, sm.GraceSeq = m.grace.at, m.grace.seq
-		}
-		st.Members = append(st.Members, sm)
 	}
+	return st, true
+}
+
+func exportMember(m *member) StateMember {
+	sm := StateMember{User: m.user, Seq: m.seq, Connected: m.connected}
+	if m.grace != nil {
+		sm.GraceUntil, sm.GraceSeq = m.grace.at, m.grace.seq
+	}
+	return sm
+}
+
+func (r *Room) exportBans() []string {
+	var out []string
 	for id := range r.banned {
-		st.Banned = append(st.Banned, id)
+		out = append(out, id)
 	}
-	sort.Strings(st.Banned)
+	sort.Strings(out)
+	return out
+}
+
+func (r *Room) exportSeats() []StateSeat {
+	out := make([]StateSeat, len(r.seats))
 	for i, s := range r.seats {
 		ss := StateSeat{
 			Locked: s.locked, AudioLocked: s.audioLocked, VideoLocked: s.videoLocked,
@@ -104,8 +120,13 @@ func (r *Room) Export() (State, bool) {
 		if s.occupant != nil {
 			ss.UserID = s.occupant.user.UserID
 		}
-		st.Seats[i] = ss
+		out[i] = ss
 	}
+	return out
+}
+
+func (r *Room) exportRequests() []StateRequest {
+	var out []StateRequest
 	for q := r.pending.first; q != nil; q = q.next {
 		sq := StateRequest{Request: q.view(), Seq: q.seq, Subject: q.subject.user.UserID}
 		if q.inviter != nil {
@@ -114,7 +135,53 @@ func (r *Room) Export() (State, bool) {
 		if q.timer != nil {
 			sq.Deadline, sq.TimerSeq = q.timer.at, q.timer.seq
 		}
-		st.Requests = append(st.Requests, sq)
+		out = append(out, sq)
+	}
+	return out
+}
+
+// Durable is Export without the members who hold nothing: it keeps the
+// owner, every seated member, and every subject and sender of a pending
+// request — everything the seats and requests refer to — and leaves out
+// the audience that is merely present. Its cost grows with seats, pending
+// requests and bans, not with the audience, so a room of ten thousand
+// viewers can save it after every change. A room restored from it has
+// the same seats, requests, bans and counters; the audience members it
+// left out join again as new members when their clients come back.
+func (r *Room) Durable() (State, bool) {
+	if r.ended {
+		return State{}, false
+	}
+	st := State{
+		RoomID:          r.cfg.RoomID,
+		MaxSeats:        r.cfg.MaxSeats,
+		Mode:            r.cfg.Mode,
+		LastMemberSeq:   r.roster.lastSeq,
+		LastRequestID:   r.lastReqID,
+		LastDeadlineSeq: r.deadlines.lastSeq,
+		Seats:           r.exportSeats(),
+		Requests:        r.exportRequests(),
+		Banned:          r.exportBans(),
+	}
+	keep := map[*member]bool{r.owner: true}
+	for _, s := range r.seats {
+		if s.occupant != nil {
+			keep[s.occupant] = true
+		}
+	}
+	for q := r.pending.first; q != nil; q = q.next {
+		keep[q.subject] = true
+		if q.inviter != nil {
+			keep[q.inviter] = true
+		}
+	}
+	kept := make([]*member, 0, len(keep))
+	for m := range keep {
+		kept = append(kept, m)
+	}
+	slices.SortFunc(kept, func(a, b *member) int { return cmp.Compare(a.seq, b.seq) })
+	for _, m := range kept {
+		st.Members = append(st.Members, exportMember(m))
 	}
 	return st, true
 }

@@ -3,6 +3,7 @@ package seat
 import (
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -237,5 +238,85 @@ func damage(src source, st *State) {
 		if len(st.Requests) > 0 {
 			st.Requests[n(len(st.Requests))].Request.Kind = []RequestKind{KindApply, KindInvite, "x"}[src.intn("kind", 3)]
 		}
+	}
+}
+
+// TestDurableRestoreProperty: at random points the machine's room is
+// replaced by the one restored from Durable. What the seats show, the
+// pending requests, the bans and the id counters are the same; every member
+// kept is exactly as it was (join sequence, connection, grace); every
+// member left out held nothing; the restored room keeps the invariants,
+// exports exactly the durable state, and the machine carries on with it.
+func TestDurableRestoreProperty(t *testing.T) {
+	var swaps, dropped atomic.Int64
+	rapid.Check(t, func(t *rapid.T) {
+		src := rapidSource{t}
+		m, err := newMachine(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range opsPerRun {
+			if err := m.step(src); err != nil {
+				t.Fatalf("after %d ops: %v", m.ops, err)
+			}
+			if m.room.ended || src.intn("swap", 8) != 0 {
+				continue
+			}
+			st, _ := m.room.Durable()
+			back, err := restoreLike(m.room, st)
+			if err != nil {
+				t.Fatalf("after %d ops, Restore refused a durable state: %v\n%+v", m.ops, err, st)
+			}
+			want, got := dump(m.room), dump(back)
+			if !reflect.DeepEqual(want.Seats, got.Seats) || !reflect.DeepEqual(want.SeatState, got.SeatState) ||
+				!reflect.DeepEqual(want.Pending, got.Pending) || !reflect.DeepEqual(want.Banned, got.Banned) ||
+				want.LastReqID != got.LastReqID || want.RosterSeq != got.RosterSeq || want.DeadSeq != got.DeadSeq {
+				t.Fatalf("after %d ops the durable restore differs:\nwant %+v\ngot  %+v", m.ops, want, got)
+			}
+			kept := map[string]memberDump{}
+			for _, md := range got.Members {
+				kept[md.User.UserID] = md
+			}
+			for _, md := range want.Members {
+				k, ok := kept[md.User.UserID]
+				switch {
+				case ok && !reflect.DeepEqual(k, md):
+					t.Fatalf("member kept as %+v, was %+v", k, md)
+				case !ok && (md.Seat != NoSeat || md.Request != "" || len(md.Invites) > 0 || md.User.Role == RoleOwner):
+					t.Fatalf("durable state left out %+v, who holds something", md)
+				case !ok:
+					dropped.Add(1)
+				}
+			}
+			if err := checkInvariants(back); err != nil {
+				t.Fatalf("restored room breaks an invariant: %v", err)
+			}
+			if again, _ := back.Export(); !reflect.DeepEqual(again, st) {
+				t.Fatalf("the restored room exports\n%+v\nwant\n%+v", again, st)
+			}
+			m.room = back
+			swaps.Add(1)
+		}
+	})
+	if swaps.Load() == 0 || dropped.Load() == 0 {
+		t.Fatalf("%d restores dropped %d idle members: the property was not exercised", swaps.Load(), dropped.Load())
+	}
+	t.Logf("%d restores, %d idle members left out", swaps.Load(), dropped.Load())
+}
+
+// TestDurableIgnoresTheAudience: members who hold nothing are not in the
+// durable state, so its size does not grow with the audience.
+func TestDurableIgnoresTheAudience(t *testing.T) {
+	f := newFixture(t)
+	before, _ := f.room.Durable()
+	for i := range 500 {
+		f.join(user("viewer"+strconv.Itoa(i), RoleAudience))
+	}
+	after, _ := f.room.Durable()
+	if len(after.Members) != len(before.Members) || len(after.Members) != 1 {
+		t.Fatalf("durable members %d before and %d after 500 viewers joined, want the owner alone", len(before.Members), len(after.Members))
+	}
+	if after.LastMemberSeq != before.LastMemberSeq+500 {
+		t.Fatalf("the join counter did not move: %d → %d", before.LastMemberSeq, after.LastMemberSeq)
 	}
 }

@@ -41,7 +41,7 @@
 //
 // Wiring (cmd/seatsfu). --redis URL and --node-addr HOST:PORT (§12), plus
 // settings for Tick, LeaseTTL, NodeTTL and OpTimeout (flag + env + YAML +
-// README + configs/seatsfu.yaml, each with its metric already here). With
+// README + configs/seatsfu.yaml). With
 // no --redis nothing changes: no Store, no Node, rooms in memory. A node
 // also needs a public URL for clients (--public-url; HTTPAddr in NodeInfo).
 // Metrics to register: NewMetrics(reg); relay_packets_total{direction}
@@ -51,9 +51,11 @@
 // names the node that hosts it (relay there, below); ErrUnavailable (Redis
 // down) refuses a new room with `overloaded` and the message "cluster
 // state store unavailable, try again" — the contract's reason for "try
-// again later or elsewhere"; no new reason is needed. Every seat change:
-// under the room's lock Export, EncodeState, Stage; after the lock, Flush;
-// only then send the answer and the notifications. That ordering is what
+// again later or elsewhere"; no new reason is needed. After every
+// operation: under the room's lock seat's Durable (its cost follows seats,
+// requests and bans, not the audience), EncodeState, Stage (an unchanged
+// blob is no write, so audience joins cost nothing); after the lock,
+// Flush; only then send the answer and the notifications. That ordering is what
 // makes "no request is answered twice" hold across a takeover: an answer
 // a client saw is in Redis. With Redis down Flush fails, the change stays
 // staged and the answer goes out anyway (the room keeps running; nobody

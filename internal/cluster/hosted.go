@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
@@ -50,10 +51,16 @@ func (h *Hosted) Restored() (Saved, bool) {
 }
 
 // Stage takes blob as the room's newest state and returns its version.
-// Call it in change order (under the room's own lock); it does no I/O.
+// Call it in change order (under the room's own lock); it does no I/O. A
+// blob equal to the last one is no change (an audience member joining
+// leaves the durable state as it was): it keeps its version and costs no
+// write.
 func (h *Hosted) Stage(blob []byte) uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.blob != nil && bytes.Equal(blob, h.blob) {
+		return h.staged
+	}
 	h.staged++
 	h.blob = blob
 	return h.staged

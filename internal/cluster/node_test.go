@@ -332,3 +332,28 @@ func TestEndAndDrain(t *testing.T) {
 		t.Fatalf("a was told it lost %d rooms it ended or drained", len(a.lost))
 	}
 }
+
+// TestStageUnchangedIsFree: staging the same blob again is no new version
+// and no write; a different one is.
+func TestStageUnchangedIsFree(t *testing.T) {
+	r := redistest.Start(t)
+	n, err := NewNode(openStore(t, r), Config{Info: NodeInfo{ID: "a"}, LeaseTTL: longTTL, NodeTTL: longTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	h, err := n.Host(ctx, "room1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := h.Stage([]byte("same"))
+	if err := h.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v := h.Stage([]byte("same")); v != v1 || h.Dirty() {
+		t.Fatalf("an unchanged blob got version %d (was %d), dirty=%v", v, v1, h.Dirty())
+	}
+	if v := h.Stage([]byte("other")); v != v1+1 || !h.Dirty() {
+		t.Fatalf("a changed blob got version %d, dirty=%v", v, h.Dirty())
+	}
+}
