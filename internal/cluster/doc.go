@@ -32,6 +32,9 @@
 //   - MintLinkToken/VerifyLinkToken: the node link's authentication.
 //   - RestoreRoom: the takeover recipe (decode, seat.Restore, every member
 //     that was connected to the dead node starts its grace).
+//   - internal/nodelink: the link itself — authenticated WebSocket on
+//     --node-addr, frames {session, kind, payload}, bounded send queue, one
+//     link per pair (Pool), no meaning given to the frames yet.
 //
 // Timings: LeaseTTL 3 s, Tick 500 ms: a dead node's rooms are hosted
 // elsewhere within LeaseTTL + Tick = 3.5 s, inside the 5 s of §12
