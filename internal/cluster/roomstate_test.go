@@ -17,7 +17,7 @@ func (c *fakeClock) Now() time.Time { return c.now }
 // busyRoom is a room that uses every part of the state: guests, locks,
 // mutes, publishing, a ban, a disconnected member in its grace, an
 // application and an invitation with timeouts.
-func busyRoom(t *testing.T, clock *fakeClock) *seat.Room {
+func busyRoom(t testing.TB, clock *fakeClock) *seat.Room {
 	t.Helper()
 	u := func(id string, role seat.Role) seat.User {
 		return seat.User{UserID: id, Name: "n-" + id, Avatar: "https://a.example/" + id, Role: role}
