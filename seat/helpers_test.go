@@ -330,6 +330,9 @@ func checkInvariants(r *Room) error {
 	if r.cfg.MaxMembers > 0 && len(r.members) > r.cfg.MaxMembers {
 		return fmt.Errorf("%d members > cap %d", len(r.members), r.cfg.MaxMembers)
 	}
+	if r.cfg.MaxPending > 0 && r.pending.n > r.cfg.MaxPending {
+		return fmt.Errorf("%d pending requests > cap %d", r.pending.n, r.cfg.MaxPending)
+	}
 	timers := 0
 	for id, m := range r.members {
 		if _, banned := r.banned[id]; banned {

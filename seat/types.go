@@ -114,6 +114,9 @@ type Snapshot struct {
 	Self     User
 	Seats    []Seat
 	Requests []Request
+	// RequestsTotal is set for hosts: every pending request, of which
+	// Requests lists the oldest SnapshotRequests (v2).
+	RequestsTotal *int
 }
 
 // Clock is the controller's only source of time.
@@ -130,5 +133,8 @@ type Config struct {
 	Grace time.Duration
 	// MaxMembers caps membership (owner included); 0 means no cap.
 	MaxMembers int
+	// MaxPending caps the room's pending requests (ErrRequestsFull beyond);
+	// 0 means no cap.
+	MaxPending int
 	Clock      Clock
 }

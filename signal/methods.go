@@ -137,6 +137,7 @@ func init() {
 		proto.MethodRTCSubscribe: bind(subscribe),
 		proto.MethodRTCCandidate: bind(addCandidate),
 	}
+	registerLimitMethods(methods)
 }
 
 // --- the limits of the params (PROTOCOL.md §3.2) that JSON's types cannot say ---
@@ -174,6 +175,10 @@ func check(p any) error {
 		if p.SDP == "" {
 			return invalidParams("sdp is required")
 		}
+	case *proto.SeatRequestsParams:
+		return checkRequestsPage(p) // requests.go
+	case *proto.SessionRefreshParams:
+		return checkRefresh(p) // expiry.go
 	case *proto.CandidateParams:
 		if p.PC != proto.PCPublish && p.PC != proto.PCSubscribe {
 			return invalidParams(`pc must be "publish" or "subscribe"`)
@@ -297,6 +302,7 @@ func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) 
 		return nil, err
 	}
 	s.joined, s.room, s.hub = true, room, hub
+	s.joinedOnce()
 	hub.markStats()
 	s.srv.metrics.joinDuration.Observe(time.Since(start).Seconds())
 	return answered{}, nil
@@ -340,6 +346,7 @@ func listMembers(s *session, _ json.RawMessage, p *proto.MembersParams) (any, er
 
 func sendMessage(s *session, id json.RawMessage, p *proto.MessageParams) (any, error) {
 	if !s.messages.AllowN(s.srv.now(), 1) {
+		s.srv.caps.refused(limitMessageRate)
 		return nil, withMessage(errRateLimited, "at most 5 messages a second")
 	}
 	msg := proto.RoomMessage{From: wireUser(s.user), Text: p.Text, Cmd: p.Cmd, Data: p.Data}
@@ -367,10 +374,15 @@ func publish(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
 }
 
 func subscribe(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
+	if !s.srv.caps.admitSubscriber() {
+		return nil, withMessage(errOverloaded, "the server has its maximum of subscriptions")
+	}
 	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0)
 	if err != nil {
+		s.srv.caps.releaseSubscriber()
 		return nil, err
 	}
+	s.srv.holdSubscription(peer)
 	if s.sub != nil {
 		_ = s.sub.Close()
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	// burst 100). A negative RequestRate disables the limit (benchmarks).
 	RequestRate  float64
 	RequestBurst int
+
+	// Limits are the node's caps and deadlines (limits.go).
+	Limits Limits
 }
 
 const (
@@ -90,6 +93,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	caps    *caps // the node's limits (limits.go)
 	mux     *http.ServeMux
 
 	// ctx is cancelled when Shutdown finishes; every session and stats
@@ -150,7 +154,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	if err := cfg.Limits.fill(); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("signal: metrics: %w", err)
+	}
+	caps, err := newCaps(cfg, cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("signal: metrics: %w", err)
 	}
@@ -159,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  m,
+		caps:     caps,
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: make(map[*session]struct{}),
@@ -174,6 +186,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
 	s.media = whip.New(whip.Config{
 		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
+		Admit: s.caps.admitPlayer, // limits.go
 	})
 	s.media.Route(s.mux)
 	if cfg.Demo != nil {
@@ -183,8 +196,9 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler serves /v1/rtc, /healthz, /metrics, /demo/token and the demo page
-// at /.
-func (s *Server) Handler() http.Handler { return s.mux }
+// at /. Serve it with HTTPServer on a listener from Listen, so the
+// connection caps hold.
+func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
 
 func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 
@@ -229,13 +243,16 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closing { // Shutdown began during the upgrade
 		s.mu.Unlock()
+		sess.endLife()
 		_ = conn.Close(websocket.StatusGoingAway, "server shutdown")
 		return
 	}
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
 
+	sess.startLife(id.Expires)
 	sess.run()
+	sess.endLife()
 
 	s.mu.Lock()
 	delete(s.sessions, sess)
@@ -262,6 +279,9 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	if u.Role != seat.RoleOwner {
 		return nil, nil, seat.ErrRoomNotFound
 	}
+	if s.caps.roomsFull(len(s.hubs)) {
+		return nil, nil, withMessage(errOverloaded, "the server has its maximum of open rooms")
+	}
 	cfg := seat.Config{
 		RoomID:     roomID,
 		MaxSeats:   s.cfg.MaxSeats,
@@ -269,6 +289,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 		Owner:      u,
 		Grace:      s.cfg.ReconnectGrace,
 		MaxMembers: s.cfg.MaxMembers,
+		MaxPending: s.cfg.Limits.MaxPendingRequests,
 		Clock:      s.cfg.Clock,
 	}
 	if create != nil {

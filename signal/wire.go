@@ -62,6 +62,8 @@ func wireSnapshot(s seat.Snapshot) proto.Snapshot {
 		Self:     wireUser(s.Self),
 		Seats:    wireList(s.Seats, wireSeat),
 		Requests: wireList(s.Requests, wireRequest),
+
+		RequestsTotal: s.RequestsTotal,
 	}
 }
 

@@ -31,6 +31,9 @@ type Config struct {
 	MaxSeats       int           `yaml:"max-seats"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
+
+	// Limits are the caps and deadlines of limits.go, same keys rules.
+	Limits `yaml:",inline"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -45,6 +48,7 @@ func Defaults() Config {
 		MaxSeats:       10,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		Limits:         defaultLimits(),
 	}
 }
 
@@ -253,7 +257,7 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 // Level is the slog level of LogLevel.

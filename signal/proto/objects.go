@@ -98,6 +98,9 @@ type Snapshot struct {
 	Self     User      `json:"self"`
 	Seats    []Seat    `json:"seats"`
 	Requests []Request `json:"requests"`
+	// RequestsTotal is set for the owner and admins: every pending request,
+	// of which Requests lists the oldest SnapshotRequests (v2, limits.go).
+	RequestsTotal *int `json:"requestsTotal,omitempty"`
 }
 
 // Slot is one seat slot of a subscription: the m-line mid that carries one

@@ -112,6 +112,9 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	if err := checkClaimTypes(raw); err != nil { // strict.go
+		return Identity{}, err
+	}
 	if err := validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar); err != nil {
 		return Identity{}, err
 	}
