@@ -17,6 +17,7 @@ require (
 	github.com/pion/webrtc/v4 v4.2.20 // pinned: newer v4 releases need pion/transport/v5 >= 5.1, which the module proxy here does not serve
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
+	github.com/redis/go-redis/v9 v9.23.0 // the official client: pipelines, Lua scripts, pub/sub (internal/cluster)
 	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/net v0.59.0
@@ -25,8 +26,6 @@ require (
 	gonum.org/v1/plot v0.17.0
 	pgregory.net/rapid v1.3.0
 )
-
-require github.com/redis/go-redis/v9 v9.23.0
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
