@@ -2,8 +2,10 @@ package seat
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func strp(s string) *string { return &s }
@@ -138,3 +140,48 @@ func TestServiceSeatKickAndLock(t *testing.T) {
 }
 
 func isSeatChanged(e Event) bool { _, ok := e.(SeatChanged); return ok }
+
+// What the server API set survives an export and a restore (a cluster
+// takeover, PROTOCOL.md §12): metadata, opening time, granted roles (a
+// rejoin still gets them) and chat mutes; a state that grants the owner a
+// role, or an unknown one, is refused.
+func TestServiceStateSurvivesRestore(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.Meta = Meta{Title: "T", Metadata: "m"} })
+	_, err := f.room.SetRole(aud1.UserID, RoleAdmin)
+	f.must(err)
+	f.must(f.room.SetChatMuted("troll", true))
+	f.clock.Advance(time.Minute)
+	st, ok := f.room.Export()
+	if !ok {
+		t.Fatal("no export")
+	}
+	r, err := restoreLike(f.room, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := r.Export(); !reflect.DeepEqual(again, st) {
+		t.Fatalf("restored room exports\n%+v\nnot\n%+v", again, st)
+	}
+	if r.Meta() != f.room.Meta() || r.Info().CreatedAt != f.room.Info().CreatedAt || !r.ChatMuted("troll") {
+		t.Fatalf("restored room: meta %+v created %d muted %v", r.Meta(), r.Info().CreatedAt, r.ChatMuted("troll"))
+	}
+	_, err = r.Leave(aud1.UserID)
+	f.must(err)
+	snap, _, err := r.Join(aud1)
+	f.must(err)
+	if snap.Self.Role != RoleAdmin {
+		t.Fatalf("after the restore a rejoin is %s, want admin", snap.Self.Role)
+	}
+	for _, bad := range [][]StateRole{{{UserID: owner.UserID, Role: RoleAdmin}}, {{UserID: "x", Role: RoleOwner}}, {{Role: RoleAdmin}}} {
+		b := st
+		b.Roles = bad
+		if _, err := restoreLike(f.room, b); !errors.Is(err, ErrInvalidParams) {
+			t.Errorf("roles %+v restored: %v", bad, err)
+		}
+	}
+	b := st
+	b.Meta.Cover = "javascript:x"
+	if _, err := restoreLike(f.room, b); !errors.Is(err, ErrInvalidParams) {
+		t.Errorf("a bad cover restored: %v", err)
+	}
+}
