@@ -106,6 +106,11 @@ type Info struct {
 	MaxSeats    int
 	SeatMode    Mode
 	MemberCount int
+	// v2 §11: the room's metadata and when it opened (unix ms).
+	Title     string
+	Cover     string
+	Metadata  string
+	CreatedAt int64
 }
 
 // Snapshot is room.join's result, as the caller may see it.
@@ -114,6 +119,9 @@ type Snapshot struct {
 	Self     User
 	Seats    []Seat
 	Requests []Request
+	// RequestsTotal is set for hosts: every pending request, of which
+	// Requests lists the oldest SnapshotRequests (v2).
+	RequestsTotal *int
 }
 
 // Clock is the controller's only source of time.
@@ -130,5 +138,10 @@ type Config struct {
 	Grace time.Duration
 	// MaxMembers caps membership (owner included); 0 means no cap.
 	MaxMembers int
+	// MaxPending caps the room's pending requests (ErrRequestsFull beyond);
+	// 0 means no cap.
+	MaxPending int
 	Clock      Clock
+	// Meta is the room's title, cover and app metadata (metadata.go).
+	Meta Meta
 }

@@ -12,14 +12,15 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/seat/cohost"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
-// The score entry point's refusals (Server.AddBattleScore); the server API
-// answers 404 to both.
+// The score entry point's refusals (Server.AddBattleScore): the server
+// API's own, so it answers them as §11 says (404, 409).
 var (
-	ErrBattleNotFound  = errors.New("signal: no such running battle")
-	ErrRoomNotInBattle = errors.New("signal: the room takes no part in this battle")
+	ErrBattleNotFound  = api.ErrBattleNotFound
+	ErrRoomNotInBattle = api.ErrRoomNotInBattle
 )
 
 // cohostDesk owns the node's co-host controller (PROTOCOL.md §10): every
@@ -205,6 +206,7 @@ func (d *cohostDesk) applyMedia(ds []cohost.Delivery) {
 // timer. Called with mu held.
 func (d *cohostDesk) notify(ds []cohost.Delivery) {
 	for _, dl := range ds {
+		d.emitWebhooks(dl)
 		switch ev := dl.Event.(type) {
 		case cohost.RequestEnded:
 			d.m.requests.WithLabelValues(string(ev.Outcome)).Inc()
@@ -213,9 +215,7 @@ func (d *cohostDesk) notify(ds []cohost.Delivery) {
 			d.m.battles.WithLabelValues(ev.Reason).Inc()
 		}
 		if dl.To == cohost.Internal {
-			// ConnectionStarted/Ended: the §11 webhooks' cohost.started
-			// and cohost.ended, for whoever emits webhooks.
-			continue
+			continue // ConnectionStarted/Ended: webhooks only
 		}
 		method, body := wireEvent(dl.Event)
 		frame, err := encodeNotification(method, body)
@@ -363,8 +363,39 @@ func (s *Server) AddBattleScore(battleID, roomID string, delta int64) error {
 	return nil
 }
 
+// serveAPI makes the desk the server API's battles and its source of
+// RoomInfo.cohost (PROTOCOL.md §11), where the Config names none. Called by
+// New, before the API is routed.
+func (d *cohostDesk) serveAPI() {
+	if d.srv.cfg.Battles == nil {
+		d.srv.cfg.Battles = deskBattles{d.srv}
+	}
+	if d.srv.cfg.CohostRooms == nil {
+		d.srv.cfg.CohostRooms = d.srv.cohostOthers
+	}
+}
+
+// deskBattles is the server API's api.Battles: AddBattleScore.
+type deskBattles struct{ s *Server }
+
+func (b deskBattles) AddScore(battleID, roomID string, delta int64) error {
+	return b.s.AddBattleScore(battleID, roomID, delta)
+}
+
+// cohostOthers is RoomInfo.cohost: the other rooms of roomID's connection,
+// in order, or nil.
+func (s *Server) cohostOthers(roomID string) []string {
+	var out []string
+	for _, id := range s.CohostOf(roomID) {
+		if id != roomID {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // CohostOf is the ids of roomID's co-host connection in order, roomID
-// included, or nil: the server API's RoomInfo.cohost (PROTOCOL.md §11).
+// included, or nil.
 func (s *Server) CohostOf(roomID string) []string {
 	d := s.cohost
 	d.mu.Lock()

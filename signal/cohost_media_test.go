@@ -3,35 +3,17 @@ package signal_test
 import (
 	"encoding/binary"
 	"encoding/json"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
-
-// loopbackAPI is a Pion API for test clients: loopback only, default
-// codecs, no interceptors.
-func loopbackAPI(t testing.TB) *webrtc.API {
-	t.Helper()
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
-}
 
 // mediaPublisher sends Opus and VP8 packets every 10 ms over a real
 // connection, each payload carrying its tag and a counter.
@@ -46,7 +28,7 @@ type mediaPublisher struct {
 
 func publishTagged(t *testing.T, c *signaltest.Conn, tag byte) *mediaPublisher {
 	t.Helper()
-	pc, err := loopbackAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pc, err := pionAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +104,7 @@ type mediaViewer struct {
 
 func subscribeTagged(t *testing.T, c *signaltest.Conn, pairs int) *mediaViewer {
 	t.Helper()
-	pc, err := loopbackAPI(t).NewPeerConnection(webrtc.Configuration{})
+	pc, err := pionAPI(t).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,23 +313,4 @@ func waitAfter(t *testing.T, c *signaltest.Conn, since int, method string, match
 		}
 		return false
 	})
-}
-
-// gathered makes pc's offer and waits for its candidates.
-func gathered(t *testing.T, pc *webrtc.PeerConnection) string {
-	t.Helper()
-	o, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(o); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("ICE gathering did not complete")
-	}
-	return pc.LocalDescription().SDP
 }

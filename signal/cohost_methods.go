@@ -23,7 +23,7 @@ func addCohostMethods(m map[string]method) {
 	})
 	m[proto.MethodCohostAccept] = bind(func(s *session, id json.RawMessage, p *proto.CohostRequestIDParams) (any, error) {
 		return cohostAnswer(s, id, p, func(c *cohost.Controller, room, reqID string) ([]cohost.Delivery, error) {
-			return c.Accept(room, hostOf(s), reqID)
+			return c.Accept(room, cohostHostOf(s), reqID)
 		})
 	})
 	m[proto.MethodCohostLeave] = bind(func(s *session, id json.RawMessage, _ *proto.Empty) (any, error) {
@@ -46,7 +46,7 @@ func addCohostMethods(m map[string]method) {
 	})
 }
 
-func hostOf(s *session) cohost.Host {
+func cohostHostOf(s *session) cohost.Host {
 	return cohost.Host{UserID: s.user.UserID, Name: s.user.Name, Avatar: s.user.Avatar}
 }
 
@@ -71,7 +71,7 @@ func cohostRequest(s *session, id json.RawMessage, p *proto.CohostRequestParams)
 		if err != nil {
 			return nil, stale, err
 		}
-		reqID, ds, err := c.Request(actor.id, hostOf(s), p.RoomID, timeout, p.ExtraInfo)
+		reqID, ds, err := c.Request(actor.id, cohostHostOf(s), p.RoomID, timeout, p.ExtraInfo)
 		return proto.CohostRequestResult{RequestID: reqID}, append(stale, ds...), err
 	})
 }

@@ -22,10 +22,19 @@ func unjoinedSession(t testing.TB) *session {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := Config{Clock: realClock{}, RequestRate: -1, RequestBurst: 1}
+	if err := cfg.Limits.fill(); err != nil {
+		t.Fatal(err)
+	}
+	caps, err := newCaps(cfg, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv := &Server{
-		cfg:     Config{Clock: realClock{}, RequestRate: -1, RequestBurst: 1},
+		cfg:     cfg,
+		caps:    caps,
 		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		metrics: m,
 		ctx:     ctx,

@@ -133,10 +133,13 @@ func init() {
 			return r.SetMuted(s.user.UserID, seat.Kind(p.Kind), *p.Muted)
 		}),
 
+		proto.MethodRoomUpdate: seatOp(updateRoom), // room_update.go
+
 		proto.MethodRTCPublish:   bind(publish),
 		proto.MethodRTCSubscribe: bind(subscribe),
 		proto.MethodRTCCandidate: bind(addCandidate),
 	}
+	registerLimitMethods(methods)
 	addCohostMethods(methods) // PROTOCOL.md §10 (cohost_methods.go)
 }
 
@@ -171,10 +174,16 @@ func check(p any) error {
 		}
 	case *proto.MessageParams:
 		return checkMessage(p)
+	case *proto.RoomUpdateParams:
+		return checkUpdate(p)
 	case *proto.SDPParams:
 		if p.SDP == "" {
 			return invalidParams("sdp is required")
 		}
+	case *proto.SeatRequestsParams:
+		return checkRequestsPage(p) // requests.go
+	case *proto.SessionRefreshParams:
+		return checkRefresh(p) // expiry.go
 	case *proto.CandidateParams:
 		if p.PC != proto.PCPublish && p.PC != proto.PCSubscribe {
 			return invalidParams(`pc must be "publish" or "subscribe"`)
@@ -299,6 +308,7 @@ func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) 
 		return nil, err
 	}
 	s.joined, s.room, s.hub = true, room, hub
+	s.joinedOnce()
 	hub.markStats()
 	s.srv.metrics.joinDuration.Observe(time.Since(start).Seconds())
 	return answered{}, nil
@@ -342,16 +352,25 @@ func listMembers(s *session, _ json.RawMessage, p *proto.MembersParams) (any, er
 
 func sendMessage(s *session, id json.RawMessage, p *proto.MessageParams) (any, error) {
 	if !s.messages.AllowN(s.srv.now(), 1) {
+		s.srv.caps.refused(limitMessageRate)
 		return nil, withMessage(errRateLimited, "at most 5 messages a second")
 	}
-	msg := proto.RoomMessage{From: wireUser(s.user), Text: p.Text, Cmd: p.Cmd, Data: p.Data}
+	from := wireUser(s.user)
+	msg := proto.RoomMessage{From: &from, Text: p.Text, Cmd: p.Cmd, Data: p.Data}
 	if p.Cmd != nil && p.Data == nil {
 		none := ""
 		msg.Data = &none
 	}
 	// Through the room's lock like every notification, so a member whose
 	// room.join was answered gets every message sent after it.
-	return s.do(id, func(*seat.Room) (any, []seat.Delivery, error) {
+	return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+		if r.ChatMuted(s.user.UserID) {
+			return nil, nil, errChatMuted // the server API muted this user (§11)
+		}
+		if u, ok := r.Member(s.user.UserID); ok {
+			now := wireUser(u) // its role now, which the server API may have changed
+			msg.From = &now
+		}
 		return nil, []seat.Delivery{{To: seat.Everyone, Except: s.user.UserID, Event: msg}}, nil
 	})
 }
@@ -369,10 +388,15 @@ func publish(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
 }
 
 func subscribe(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
+	if !s.srv.caps.admitSubscriber() {
+		return nil, withMessage(errOverloaded, "the server has its maximum of subscriptions")
+	}
 	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0)
 	if err != nil {
+		s.srv.caps.releaseSubscriber()
 		return nil, err
 	}
+	s.srv.holdSubscription(peer)
 	if s.sub != nil {
 		_ = s.sub.Close()
 	}

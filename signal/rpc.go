@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -55,6 +56,11 @@ func decodeFrame(frame []byte) (request, *seat.Error) {
 	}
 	if id, ok := fields["id"]; ok && validID(id) {
 		req.ID = id
+	}
+	if !utf8.Valid(frame) {
+		// encoding/json would silently turn the bad bytes into U+FFFD and
+		// relay them; a text frame must be UTF-8 (RFC 6455 §5.6).
+		return req, withMessage(errParse, "the frame is not valid UTF-8")
 	}
 	for k := range fields {
 		switch k {

@@ -17,8 +17,10 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 	"github.com/seatsfu/seatsfu/signal/whip"
 )
 
@@ -60,6 +62,17 @@ type Config struct {
 	// PROTOCOL.md §10). Zero takes the SFU's, which sizes the
 	// subscriptions' co-host slots; any other value must equal it.
 	MaxCohosts int
+
+	// Limits are the node's caps and deadlines (limits.go).
+	Limits Limits
+
+	// v2 §11 (api_rooms.go, webhooks.go): where events go (nil: nowhere;
+	// the caller closes it after Shutdown), who credits battle scores and
+	// which rooms share a room's co-host connection (nil: this node's
+	// co-host desk, cohost.go).
+	Webhooks    *webhook.Dispatcher
+	Battles     api.Battles
+	CohostRooms func(roomID string) []string
 }
 
 const (
@@ -95,6 +108,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	caps    *caps // the node's limits (limits.go)
 	mux     *http.ServeMux
 
 	// ctx is cancelled when Shutdown finishes; every session and stats
@@ -163,7 +177,14 @@ func New(cfg Config) (*Server, error) {
 		// The subscriptions' co-host slots are sized by the SFU's setting.
 		return nil, fmt.Errorf("signal: MaxCohosts %d differs from the SFU's %d", cfg.MaxCohosts, cfg.SFU.MaxCohosts())
 	}
+	if err := cfg.Limits.fill(); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("signal: metrics: %w", err)
+	}
+	caps, err := newCaps(cfg, cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("signal: metrics: %w", err)
 	}
@@ -172,6 +193,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  m,
+		caps:     caps,
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: make(map[*session]struct{}),
@@ -181,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 		cancel()
 		return nil, err
 	}
+	s.cohost.serveAPI() // scores and RoomInfo.cohost, unless the caller brings its own
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /v1/rtc", s.serveRTC)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -192,8 +215,13 @@ func New(cfg Config) (*Server, error) {
 	s.mux.HandleFunc("POST /demo/battles/{battleId}/score", s.serveDemoScore)
 	s.media = whip.New(whip.Config{
 		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
+		Admit: s.caps.admitPlayer, // limits.go
 	})
 	s.media.Route(s.mux)
+	// The server API (api_rooms.go).
+	if err := s.routeAPI(); err != nil {
+		return nil, err
+	}
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}
@@ -201,8 +229,9 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler serves /v1/rtc, /healthz, /metrics, /demo/token and the demo page
-// at /.
-func (s *Server) Handler() http.Handler { return s.mux }
+// at /. Serve it with HTTPServer on a listener from Listen, so the
+// connection caps hold.
+func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
 
 func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 
@@ -247,13 +276,16 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closing { // Shutdown began during the upgrade
 		s.mu.Unlock()
+		sess.endLife()
 		_ = conn.Close(websocket.StatusGoingAway, "server shutdown")
 		return
 	}
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
 
+	sess.startLife(id.Expires)
 	sess.run()
+	sess.endLife()
 
 	s.mu.Lock()
 	delete(s.sessions, sess)
@@ -280,6 +312,9 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	if u.Role != seat.RoleOwner {
 		return nil, nil, seat.ErrRoomNotFound
 	}
+	if s.caps.roomsFull(len(s.hubs)) {
+		return nil, nil, withMessage(errOverloaded, "the server has its maximum of open rooms")
+	}
 	cfg := seat.Config{
 		RoomID:     roomID,
 		MaxSeats:   s.cfg.MaxSeats,
@@ -287,8 +322,10 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 		Owner:      u,
 		Grace:      s.cfg.ReconnectGrace,
 		MaxMembers: s.cfg.MaxMembers,
+		MaxPending: s.cfg.Limits.MaxPendingRequests,
 		Clock:      s.cfg.Clock,
 	}
+	cfg.Meta = createMeta(create)
 	if create != nil {
 		if create.MaxSeats != nil {
 			cfg.MaxSeats = *create.MaxSeats
@@ -305,6 +342,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	}
 	h.room = r
 	s.hubs[roomID] = h
+	h.roomStarted(u, cfg.Meta.Title) // webhooks.go
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

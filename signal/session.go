@@ -14,7 +14,6 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
-	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 const (
@@ -56,8 +55,9 @@ type session struct {
 	// heard is the unix-nano time of the last frame or pong from the peer.
 	heard atomic.Int64
 
-	requests *rate.Limiter // per socket, every frame
-	messages *rate.Limiter // room.sendMessage, per user
+	requests *rate.Limiter // every frame, shared by the user's sockets (life.budget)
+	messages *rate.Limiter // room.sendMessage, likewise
+	life     lifetime      // deadlines and rate budget (expiry.go)
 
 	// Owned by the reader goroutine.
 	joined bool
@@ -69,6 +69,7 @@ type session struct {
 
 func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string) *session {
 	ctx, cancel := context.WithCancel(srv.ctx)
+	budget := srv.caps.budgets.acquire(roomID, user.UserID, srv.now()) // released by endLife
 	s := &session{
 		srv:      srv,
 		conn:     conn,
@@ -78,9 +79,10 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 		out:      make(chan outFrame, outQueue),
 		ctx:      ctx,
 		cancel:   cancel,
-		requests: rate.NewLimiter(srv.cfg.requestRate(), srv.cfg.requestBurst()),
-		messages: rate.NewLimiter(messageRate, messageBurst),
+		requests: budget.requests,
+		messages: budget.messages,
 	}
+	s.life.budget = budget
 	s.heard.Store(time.Now().UnixNano())
 	return s
 }
@@ -121,9 +123,11 @@ func (s *session) readLoop() {
 func (s *session) handle(typ websocket.MessageType, frame []byte) {
 	req, ferr := decodeFrame(frame)
 	if typ != websocket.MessageText {
-		req, ferr = request{}, withMessage(errInvalidRequest, "frames must be text")
+		// The id still matters to the client when it could be read.
+		req, ferr = request{ID: req.ID}, withMessage(errInvalidRequest, "frames must be text")
 	}
 	if !s.requests.AllowN(s.srv.now(), 1) {
+		s.srv.caps.refused(limitRequestRate)
 		s.srv.metrics.signalRequests.WithLabelValues(methodLabel(req.Method), errRateLimited.Reason).Inc()
 		s.send(encodeError(req.ID, errRateLimited))
 		return
@@ -141,6 +145,7 @@ func (s *session) handle(typ websocket.MessageType, frame []byte) {
 			s.log.Error("signal: method failed", "method", req.Method, "err", err)
 		}
 		s.srv.metrics.signalRequests.WithLabelValues(label, se.Reason).Inc()
+		s.srv.caps.noteError(se.Reason)
 		s.send(encodeError(req.ID, se))
 		return
 	}
@@ -163,7 +168,7 @@ func (s *session) call(req request) (any, error) {
 	if !ok {
 		return nil, withMessage(errNoMethod, "unknown method "+truncate(req.Method, 64))
 	}
-	if req.Method != proto.MethodRoomJoin && (!s.joined || !s.hub.speaksFor(s)) {
+	if !unjoinedMethod(req.Method) && (!s.joined || !s.hub.speaksFor(s)) {
 		// Never joined, left, or no longer the user's socket (replaced,
 		// kicked out, room ended) while its close is on the way.
 		return nil, seat.ErrNotJoined

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/seat/cohost"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
 // Config is everything `seatsfu serve` can be told (PROTOCOL.md §1). Each key
@@ -33,6 +34,12 @@ type Config struct {
 	MaxCohosts     int           `yaml:"max-cohosts"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
+
+	// Limits are the caps and deadlines of limits.go, same keys rules.
+	Limits `yaml:",inline"`
+	// v2 §11: webhook receivers and each one's queue (webhooks.go).
+	WebhookURLs  []string `yaml:"webhook-url"`
+	WebhookQueue int      `yaml:"webhook-queue"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -48,6 +55,9 @@ func Defaults() Config {
 		MaxCohosts:     4,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		Limits:         defaultLimits(),
+		WebhookURLs:    nil, // no webhooks
+		WebhookQueue:   webhook.DefaultQueueSize,
 	}
 }
 
@@ -131,6 +141,7 @@ var settings = []setting{
 		c.LogLevel = v
 		return nil
 	}},
+	webhookURLSetting, webhookQueueSetting, // webhooks.go
 }
 
 // splitList reads a comma list, dropping blanks, so "a, b," is [a b].
@@ -207,6 +218,9 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 	if len(c.RTCIPs) == 0 {
 		c.RTCIPs = nil // "rtc-ip: []" and no key at all both mean auto-detect
 	}
+	if len(c.WebhookURLs) == 0 {
+		c.WebhookURLs = nil
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -267,7 +281,10 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
-	return nil
+	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	return c.Limits.validate()
 }
 
 // Level is the slog level of LogLevel.

@@ -89,6 +89,11 @@ type RoomInfo struct {
 	MaxSeats    int      `json:"maxSeats"`
 	SeatMode    SeatMode `json:"seatMode"`
 	MemberCount int      `json:"memberCount"`
+	// §11: the room's metadata and when it opened (unix ms).
+	Title     string `json:"title"`
+	Cover     string `json:"cover"`
+	Metadata  string `json:"metadata"`
+	CreatedAt int64  `json:"createdAt"`
 }
 
 // Snapshot is room.join's result: the room as the caller may see it
@@ -98,6 +103,9 @@ type Snapshot struct {
 	Self     User      `json:"self"`
 	Seats    []Seat    `json:"seats"`
 	Requests []Request `json:"requests"`
+	// RequestsTotal is set for the owner and admins: every pending request,
+	// of which Requests lists the oldest SnapshotRequests (v2, limits.go).
+	RequestsTotal *int `json:"requestsTotal,omitempty"`
 }
 
 // Slot is one slot of a subscription: the m-line mid that carries one kind

@@ -78,6 +78,9 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.sig.Logger, o.sfu.Logger = l, l }
 }
 
+// WithLimits sets the node's limits (zero fields: no cap / default).
+func WithLimits(l signal.Limits) Option { return func(o *options) { o.sig.Limits = l } }
+
 // WithSignalConfig edits the signal config directly, for anything the other
 // options do not cover (request rate limits, for instance).
 func WithSignalConfig(f func(*signal.Config)) Option { return func(o *options) { f(&o.sig) } }
@@ -115,7 +118,12 @@ func Start(t testing.TB, opts ...Option) *Env {
 		_ = media.Close()
 		t.Fatalf("signaltest: signal.New: %v", err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	// Served exactly as seatsfu serves it: the connection caps counted at
+	// the listener and the HTTP timeouts of signal.HTTPServer.
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener = srv.Listen(hs.Listener)
+	hs.Config = srv.HTTPServer(srv.Handler(), nil)
+	hs.Start()
 	env := &Env{
 		URL:      hs.URL,
 		WSURL:    "ws" + strings.TrimPrefix(hs.URL, "http") + "/v1/rtc",

@@ -72,6 +72,9 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="seatsfu"`)
 	}
+	if code == http.StatusServiceUnavailable || (code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "") {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	http.Error(w, msg, code)
 }
 
@@ -137,8 +140,10 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, seat.ErrRoomNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, seat.ErrRoomFull):
+	case errors.Is(err, seat.ErrRoomFull), overloaded(err):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrTooManyPlayers):
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

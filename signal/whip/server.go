@@ -41,6 +41,7 @@ type Config struct {
 	Secret []byte   // verifies tokens
 	SFU    *sfu.SFU // the rooms
 	Edge   Edge
+	Admit  Admit // the node's WHEP limits (limits.go); nil admits every player
 	Clock  Clock
 	Logger *slog.Logger
 }

@@ -44,18 +44,25 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 		id: newID(), etag: `"` + newID() + `"`, kind: kindWHEP, room: id.Room, user: id.UserID,
 		ufrag: info.ufrag, firstMid: info.firstMid,
 	}
+	release, err := s.admit(id.Room, id.UserID) // limits.go
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
 	if !s.sessions.reserve(ms) {
+		release()
 		httpError(w, http.StatusServiceUnavailable, "too many sessions")
 		return
 	}
 	peer, answer, _, err := room.Subscribe(id.UserID, offer, first)
 	if err != nil {
+		release()
 		s.sessions.remove(ms)
 		httpError(w, statusOf(err), refusal(err))
 		return
 	}
 	s.sessions.attach(ms, peer)
 	s.wg.Add(1)
-	go s.watch(ms, nil)
+	go s.watch(ms, release)
 	writeAnswer(w, ms, answer)
 }

@@ -6,6 +6,7 @@ package whip_test
 import (
 	"net/http"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,7 @@ func stateOf(t *testing.T, env *signaltest.Env, room string) state {
 	for _, r := range env.SFU.Rooms() {
 		st.rooms = append(st.rooms, r.ID())
 	}
+	sort.Strings(st.rooms) // Rooms comes from a map
 	if r := env.SFU.Room(room); r != nil {
 		_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
 			st.seats, st.members = sr.Seats(), sr.MemberCount()
