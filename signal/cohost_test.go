@@ -344,8 +344,10 @@ func TestCohostThirdRoomLeaveAndRoomEnd(t *testing.T) {
 
 // A request's timeout fires within ±250 ms of expiresAt and tells both
 // owners.
+//
+// Not parallel, like TestBattle: it measures a deadline, and sharing the
+// two cores with the package's parallel media tests measures the box.
 func TestCohostRequestTimeout(t *testing.T) {
-	t.Parallel()
 	env := signaltest.Start(t)
 	a, b := openLive(t, env, "A"), openLive(t, env, "B")
 	id := cohostRequest(t, a, "B", 1)
@@ -373,7 +375,6 @@ func TestCohostRequestTimeout(t *testing.T) {
 // second, a late joiner's snapshot, the end at endsAt ±250 ms with the
 // tied winners; then stop and a connection ending mid-battle.
 func TestBattle(t *testing.T) {
-	t.Parallel()
 	env := signaltest.Start(t, signaltest.WithDevMode())
 	a, b := openLive(t, env, "A"), openLive(t, env, "B")
 	connect(t, a, b)
