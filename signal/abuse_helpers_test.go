@@ -21,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
@@ -96,34 +97,7 @@ func settledHeap() uint64 {
 // metric reads one series of the edge's registry.
 func (a *arena) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := a.env.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			if g := m.GetGauge(); g != nil {
-				return g.GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return metrictest.Value(t, a.env.Registry, name, labels...)
 }
 
 // from is a dialer whose connections come from ip (any 127.0.0.0/8 address

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -241,7 +242,7 @@ func TestWebhooksSurviveAMinuteOfReceiverErrors(t *testing.T) {
 		t.Fatalf("the receiver was never down: %d failures, clock at %v", failed, clock.Now())
 	}
 	checkScript(t, rcv)
-	if got := gaugeOrCounter(t, reg, "seatsfu_webhook_dropped_total", "gave_up"); got != 0 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up"); got != 0 {
 		t.Errorf("%v events given up", got)
 	}
 }
@@ -363,32 +364,7 @@ func TestHangingWebhookReceiverDoesNotDelaySeatChanges(t *testing.T) {
 	if ma-mb > 5*time.Millisecond {
 		t.Errorf("a hanging receiver delays seat changes by %v (median), more than 5 ms", ma-mb)
 	}
-	if dropped := gaugeOrCounter(t, reg, "seatsfu_webhook_dropped_total", "queue_full"); dropped == 0 {
+	if dropped := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); dropped == 0 {
 		t.Error("80 events for a hung receiver with a 20-event queue: nothing counted as dropped")
 	}
-}
-
-func gaugeOrCounter(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == reason {
-					if c := m.GetCounter(); c != nil {
-						return c.GetValue()
-					}
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{reason=%q}", name, reason)
-	return 0
 }

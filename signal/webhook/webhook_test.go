@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
@@ -32,39 +33,6 @@ func start(t *testing.T, cfg webhook.Config) (*webhook.Dispatcher, *prometheus.R
 		_ = d.Close(ctx)
 	})
 	return d, reg
-}
-
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue metric
-				}
-			}
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s%v", name, labels)
-	return 0
 }
 
 // Events of many rooms, sent by several workers at once, still arrive in
@@ -103,7 +71,7 @@ func TestOrderPerRoomAndSignature(t *testing.T) {
 			t.Fatal("a tampered body has the same signature")
 		}
 	}
-	if got := counter(t, reg, "seatsfu_webhook_delivered_total"); got != rooms*perRoom {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_delivered_total"); got != rooms*perRoom {
 		t.Fatalf("delivered_total = %v", got)
 	}
 }
@@ -155,10 +123,10 @@ func TestRetriesThroughAMinuteOfErrors(t *testing.T) {
 			t.Errorf("event %s acknowledged %d times", id, n)
 		}
 	}
-	if got := counter(t, reg, "seatsfu_webhook_attempts_total", "result", "http_error"); got < 7 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_attempts_total", "result", "http_error"); got < 7 {
 		t.Errorf("only %v failed attempts in a minute of errors", got)
 	}
-	if got := counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up"); got != 0 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up"); got != 0 {
 		t.Errorf("gave up on %v events", got)
 	}
 }
@@ -171,7 +139,7 @@ func TestBackoffSchedule(t *testing.T) {
 	d.Emit("r", webhook.RoomEnded, nil) // waits behind the first
 	var delays []time.Duration
 	eventually(t, "the first retry timer", func() bool { return len(clock.pendingTimers()) == 1 })
-	for counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 0 {
+	for metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 0 {
 		delays = append(delays, clock.pendingTimers()[0])
 		clock.fireNext()
 		if len(delays) > 100 {
@@ -181,7 +149,7 @@ func TestBackoffSchedule(t *testing.T) {
 		// on (counted before the room's next event may go, so a timer of
 		// that next event is never taken for this one's).
 		eventually(t, "the retry's attempt settled", func() bool {
-			return counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 1 ||
+			return metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 1 ||
 				len(clock.pendingTimers()) == 1
 		})
 	}
@@ -233,10 +201,10 @@ func TestHangingReceiverOverflowIsCounted(t *testing.T) {
 		took = append(took, time.Since(t0))
 	}
 	// 5 rooms × at most 4 each, at most 10 in all: 10 kept, 20 dropped.
-	if got := counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); got != 20 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); got != 20 {
 		t.Errorf("dropped %v, want 20", got)
 	}
-	if got := counter(t, reg, "seatsfu_webhook_queue_events"); got != 10 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_queue_events"); got != 10 {
 		t.Errorf("queued %v, want 10", got)
 	}
 	slices.Sort(took)
