@@ -13,6 +13,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal/webhook"
+	"github.com/seatsfu/seatsfu/signal/webhook/webhooktest"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -81,7 +82,7 @@ func TestOrderPerRoomAndSignature(t *testing.T) {
 // 1 s, 2 s, 4 s … capped at 30 s with jitter; and the whole minute passes
 // on the injected clock in well under a second of real time.
 func TestRetriesThroughAMinuteOfErrors(t *testing.T) {
-	clock := newFakeClock()
+	clock := webhooktest.NewClock(time.Unix(1_800_000_000, 0))
 	down := clock.Now().Add(time.Minute)
 	rcv := newReceiver(t, func(webhook.Envelope) int {
 		if clock.Now().Before(down) {
@@ -101,7 +102,7 @@ func TestRetriesThroughAMinuteOfErrors(t *testing.T) {
 		if time.Since(realStart) > 10*time.Second {
 			t.Fatalf("only %d of %d acknowledged", len(rcv.acked()), rooms*perRoom)
 		}
-		if !clock.fireNext() {
+		if !clock.FireNext() {
 			time.Sleep(100 * time.Microsecond) // attempts in flight
 		}
 	}
@@ -132,16 +133,16 @@ func TestRetriesThroughAMinuteOfErrors(t *testing.T) {
 }
 
 func TestBackoffSchedule(t *testing.T) {
-	clock := newFakeClock()
+	clock := webhooktest.NewClock(time.Unix(1_800_000_000, 0))
 	rcv := newReceiver(t, func(webhook.Envelope) int { return http.StatusServiceUnavailable })
 	d, reg := start(t, webhook.Config{URLs: []string{rcv.srv.URL}, Clock: clock, Jitter: func() float64 { return 0.999 }})
 	d.Emit("r", webhook.RoomStarted, nil)
 	d.Emit("r", webhook.RoomEnded, nil) // waits behind the first
 	var delays []time.Duration
-	eventually(t, "the first retry timer", func() bool { return len(clock.pendingTimers()) == 1 })
+	eventually(t, "the first retry timer", func() bool { return len(clock.Pending()) == 1 })
 	for metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 0 {
-		delays = append(delays, clock.pendingTimers()[0])
-		clock.fireNext()
+		delays = append(delays, clock.Pending()[0])
+		clock.FireNext()
 		if len(delays) > 100 {
 			t.Fatal("never gave up")
 		}
@@ -150,7 +151,7 @@ func TestBackoffSchedule(t *testing.T) {
 		// that next event is never taken for this one's).
 		eventually(t, "the retry's attempt settled", func() bool {
 			return metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 1 ||
-				len(clock.pendingTimers()) == 1
+				len(clock.Pending()) == 1
 		})
 	}
 	if delays[0] > time.Second || delays[0] < 500*time.Millisecond {
