@@ -192,7 +192,7 @@ func asRPC(err error, target **signaltest.RPCError) bool {
 // messages of one burst (the clock is frozen) and every other attempt is
 // rate_limited (100300).
 func TestAbuseReconnectChatLoop(t *testing.T) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	a := newArena(t, signal.Limits{}, signaltest.WithClock(clock))
 	listener := a.env.Member(t, "stage", "listener", proto.RoleAudience, nil)
 	got := make(chan struct{}, 200)

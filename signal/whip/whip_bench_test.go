@@ -22,7 +22,7 @@ func BenchmarkWHEPSession(b *testing.B) {
 }
 
 func benchSession(b *testing.B, kind, offer string) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	env := signaltest.Start(b, signaltest.WithClock(clock))
 	tok := env.Token("live", "host", proto.RoleOwner)
 	// Open the room (and keep the owner present) with a first session.

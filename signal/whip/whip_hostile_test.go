@@ -264,7 +264,7 @@ func TestOptionsAnswersCORSPreflight(t *testing.T) {
 // Each client IP has a POST budget; beyond it 429 with Retry-After, and the
 // budget refills with time (an injected clock makes this exact).
 func TestPostRateLimit(t *testing.T) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	env := signaltest.Start(t, signaltest.WithClock(clock))
 	const budget = 30 // postBurst
 	for i := range budget {
