@@ -98,29 +98,33 @@ func opusCodec() webrtc.RTPCodecParameters {
 //     TestViewerCostsNoInterceptorGoroutines counts the difference.
 //   - TWCC / congestion control: neither; the SFU forwards one layer and
 //     does no bandwidth estimation, so the feedback would be wasted.
-func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc.API, mux io.Closer, video webrtc.RTPCodecParameters, err error) {
+//
+// With tcp (ICE-TCP on, PROTOCOL.md §9) both also gather passive TCP
+// candidates on that one listener, demultiplexed by ICE username fragment
+// like the UDP port.
+func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger) (pub, sub *webrtc.API, mux, tcpMux io.Closer, video webrtc.RTPCodecParameters, err error) {
 	video, err = videoCodec(cfg.VideoCodec)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubME, err := newMediaEngine(video, false)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	subME, err := newMediaEngine(video, true)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 
 	pubIR := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubIR.Add(gen)
 	rr, err := report.NewReceiverInterceptor()
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubIR.Add(rr)
 
@@ -128,7 +132,14 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 	se.LoggerFactory = slogFactory{log: log}
 	m := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("icemux"), conn)
 	se.SetICEUDPMux(m)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if tcp != nil {
+		tm := webrtc.NewICETCPMux(se.LoggerFactory.NewLogger("icetcp"), tcp, tcpReadBuffer)
+		se.SetICETCPMux(tm)
+		tcpMux = tm
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
 	ips := append([]string(nil), cfg.IPs...)
 	if len(ips) > 0 {
 		// NAT 1:1 host mapping: every gathered address is replaced by the
@@ -162,8 +173,13 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 
 	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubIR), webrtc.WithSettingEngine(se))
 	sub = webrtc.NewAPI(webrtc.WithMediaEngine(subME), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
-	return pub, sub, m, video, nil
+	return pub, sub, m, tcpMux, video, nil
 }
+
+// tcpReadBuffer is the ICE-TCP mux's per-connection receive queue, in
+// packets (a channel: each slot costs a few dozen bytes): room for a
+// keyframe's burst the reader momentarily fell behind on.
+const tcpReadBuffer = 512
 
 // newMediaEngine registers Opus and the room's video codec. With rtx, video
 // retransmissions may also be negotiated (RFC 4588, payload type video+1):

@@ -15,6 +15,7 @@ type metrics struct {
 	nacksReceived    prometheus.Counter
 	retransmitted    prometheus.Counter
 	keyframeRequests prometheus.Counter
+	turnAllocations  *prometheus.CounterVec // by the client's transport to the TURN server
 }
 
 // kindIndex numbers media kinds for arrays on the hot path.
@@ -38,6 +39,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Packets resent to viewers from the shared cache."}),
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "keyframe_requests_total",
 			Help: "PLIs sent to publishers (after throttling)."}),
+		turnAllocations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "turn_allocations_total",
+			Help: "Relay allocations the embedded TURN server made, by the client's transport to it."}, []string{"transport"}),
 	}
 	fwdP := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_packets_total", Help: "RTP packets sent to viewers."}, []string{"kind"})
 	fwdB := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_bytes_total", Help: "RTP payload+header bytes sent to viewers."}, []string{"kind"})
@@ -49,6 +52,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.receivedPackets[i] = recv.WithLabelValues(k)
 		m.droppedPackets[i] = drop.WithLabelValues(k)
 	}
+	for _, t := range []string{"udp", "tcp"} {
+		m.turnAllocations.WithLabelValues(t)
+	}
 	for _, r := range []string{"publish_forbidden", "bad_sdp", "unsupported_codec"} {
 		m.publishRejected.WithLabelValues(r) // expose zeroes so dashboards see the series
 	}
@@ -56,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
-		m.nacksReceived, m.retransmitted, m.keyframeRequests} {
+		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -364,7 +364,7 @@ func joinRoom(s *session, id json.RawMessage, p *joinParams) (any, error) {
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
-		s.respond(id, snap)
+		s.respond(id, joinSnapshot{Snapshot: snap, RTC: s.rtcInfo()})
 		hub.attach(s)
 		return ds, nil
 	})

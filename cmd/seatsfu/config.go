@@ -24,6 +24,8 @@ import (
 type Config struct {
 	HTTP           string        `yaml:"http"`
 	RTCUDPPort     int           `yaml:"rtc-udp-port"`
+	RTCTCPPort     *int          `yaml:"rtc-tcp-port"` // nil: the UDP port's number (TCPPort)
+	TURNPort       int           `yaml:"turn-port"`
 	RTCIPs         []string      `yaml:"rtc-ip"`
 	RTCListenIP    string        `yaml:"rtc-listen-ip"`
 	Secret         string        `yaml:"secret"`
@@ -46,6 +48,15 @@ func Defaults() Config {
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
 	}
+}
+
+// TCPPort is the ICE-TCP port: rtc-tcp-port if set, else the UDP port's
+// number (PROTOCOL.md §9); 0 means off.
+func (c Config) TCPPort() int {
+	if c.RTCTCPPort != nil {
+		return *c.RTCTCPPort
+	}
+	return c.RTCUDPPort
 }
 
 // DevMode reports whether no secret was configured: the server then makes
@@ -82,6 +93,22 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a port number", v)
 		}
 		c.RTCUDPPort = n
+		return nil
+	}},
+	{"rtc-tcp-port", "the ICE-TCP `port`; 0 turns ICE-TCP off (default: the rtc-udp-port number)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.RTCTCPPort = &n
+		return nil
+	}},
+	{"turn-port", "the embedded TURN server's `port`, UDP and TCP; 0 turns TURN off", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.TURNPort = n
 		return nil
 	}},
 	{"rtc-ip", "comma-separated `IPs` advertised as host candidates (default auto-detect)", func(c *Config, v string) error {
@@ -230,6 +257,18 @@ func (c Config) Validate() error {
 	}
 	if c.RTCUDPPort < 0 || c.RTCUDPPort > 65535 {
 		return fmt.Errorf("rtc-udp-port: %d is not 0..65535", c.RTCUDPPort)
+	}
+	if p := c.TCPPort(); p < 0 || p > 65535 {
+		return fmt.Errorf("rtc-tcp-port: %d is not 0..65535", p)
+	}
+	if c.TURNPort < 0 || c.TURNPort > 65535 {
+		return fmt.Errorf("turn-port: %d is not 0..65535", c.TURNPort)
+	}
+	if c.TURNPort != 0 && c.TURNPort == c.RTCUDPPort {
+		return fmt.Errorf("turn-port: %d is the rtc-udp-port too", c.TURNPort)
+	}
+	if c.TURNPort != 0 && c.TURNPort == c.TCPPort() {
+		return fmt.Errorf("turn-port: %d is the rtc-tcp-port too", c.TURNPort)
 	}
 	for _, ip := range c.RTCIPs {
 		if net.ParseIP(ip) == nil {
