@@ -14,6 +14,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -109,6 +110,9 @@ func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger)
 	}
 	pubME, err := newMediaEngine(video, false)
 	if err != nil {
+		return nil, nil, nil, nil, video, err
+	}
+	if err := registerSimulcast(pubME); err != nil {
 		return nil, nil, nil, nil, video, err
 	}
 	subME, err := newMediaEngine(video, true)
@@ -207,6 +211,26 @@ func newMediaEngine(video webrtc.RTPCodecParameters, rtx bool) (*webrtc.MediaEng
 		}
 	}
 	return me, nil
+}
+
+// registerSimulcast lets publishers simulcast (PROTOCOL.md §9): Pion routes
+// a layer's packets by the RID header extension (and a repair stream's by
+// the repaired RID), the MID extension naming the m-line.
+func registerSimulcast(me *webrtc.MediaEngine) error {
+	for _, ext := range []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+	} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext.uri}, ext.kind); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -16,7 +16,15 @@ type metrics struct {
 	retransmitted    prometheus.Counter
 	keyframeRequests prometheus.Counter
 	turnAllocations  *prometheus.CounterVec // by the client's transport to the TURN server
+	layerSwitches    [2]prometheus.Counter  // by switchUp / switchDown
+	pausedSlots      prometheus.Gauge
 }
+
+// Directions of layer_switches_total.
+const (
+	switchUp   = 0
+	switchDown = 1
+)
 
 // kindIndex numbers media kinds for arrays on the hot path.
 const (
@@ -42,6 +50,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		turnAllocations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "turn_allocations_total",
 			Help: "Relay allocations the embedded TURN server made, by the client's transport to it."}, []string{"transport"}),
 	}
+	m.pausedSlots = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "paused_slots",
+		Help: "Viewer video slots whose seat shows video the viewer does not get (asked for off, or no bandwidth for the lowest layer)."})
+	switches := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "layer_switches_total",
+		Help: "Simulcast layer switches of viewer slots, by direction."}, []string{"direction"})
+	m.layerSwitches[switchUp] = switches.WithLabelValues("up")
+	m.layerSwitches[switchDown] = switches.WithLabelValues("down")
 	fwdP := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_packets_total", Help: "RTP packets sent to viewers."}, []string{"kind"})
 	fwdB := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_bytes_total", Help: "RTP payload+header bytes sent to viewers."}, []string{"kind"})
 	recv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "received_packets_total", Help: "RTP packets received from publishers."}, []string{"kind"})
@@ -62,7 +76,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
-		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations} {
+		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.pausedSlots, switches} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

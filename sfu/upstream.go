@@ -53,7 +53,7 @@ type upstream struct {
 }
 
 func newSource(p *publisher, kind int, codec media.Codec, track *webrtc.TrackRemote, in rtpReader) *source {
-	src := &source{pub: p, kind: kind, codec: codec, track: track, in: in, seatIdx: -1}
+	src := &source{pub: p, kind: kind, codec: codec, track: track, in: in, seatIdx: -1, layer: layerHigh}
 	src.cache.Store(media.NewCache(cacheSize[kind]))
 	src.sinks.Store(new([]*slot))
 	src.up.kf = media.NewKeyframeThrottle(keyframeInterval)
@@ -172,7 +172,15 @@ func (src *source) readRTCP(recv *webrtc.RTPReceiver) {
 	var fb media.Feedback
 	ssrc := uint32(src.track.SSRC())
 	for {
-		n, _, err := recv.Read(buf)
+		// A simulcast layer's RTCP is read per RID: the receiver carries
+		// every layer of the m-line.
+		var n int
+		var err error
+		if src.rid != "" {
+			n, _, err = recv.ReadSimulcast(buf, src.rid)
+		} else {
+			n, _, err = recv.Read(buf)
+		}
 		if err != nil {
 			return
 		}

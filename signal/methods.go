@@ -7,6 +7,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // method is one JSON-RPC method: a strict params decoder and the action.
@@ -132,9 +133,10 @@ func init() {
 			return r.SetMuted(s.user.UserID, seat.Kind(p.Kind), *p.Muted)
 		}),
 
-		"rtc.publish":   bind(publish),
-		"rtc.subscribe": bind(subscribe),
-		"rtc.candidate": bind(addCandidate),
+		"rtc.publish":             bind(publish),
+		"rtc.subscribe":           bind(subscribe),
+		"rtc.candidate":           bind(addCandidate),
+		proto.MethodRTCSetQuality: bind(setQuality),
 	}
 }
 
@@ -432,7 +434,7 @@ type publishResult struct {
 }
 
 func publish(s *session, _ json.RawMessage, p *sdpParams) (any, error) {
-	peer, answer, err := s.room.Publish(s.user.UserID, p.SDP)
+	peer, answer, err := s.room.Publish(s.user.UserID, p.SDP, s.layersHook())
 	if err != nil {
 		return nil, err
 	}
@@ -455,7 +457,7 @@ type slotJSON struct {
 }
 
 func subscribe(s *session, _ json.RawMessage, p *sdpParams) (any, error) {
-	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0)
+	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0, s.qualityHook())
 	if err != nil {
 		return nil, err
 	}
