@@ -292,8 +292,6 @@ func kindOf(i int) seat.Kind {
 // reference to every viewer slot pointed at this source, release. It never
 // blocks on a viewer.
 func (src *source) read() {
-	r := src.pub.room
-	m := r.s.m
 	reported := false
 	for {
 		pk := getPacket()
@@ -306,21 +304,28 @@ func (src *source) read() {
 			pk.release()
 			continue
 		}
-		m.receivedPackets[src.kind].Inc()
 		if !reported {
 			reported = true
 			src.reportPublishing()
 		}
-		src.resizeCache()
-		src.cache.Load().Put(pk.hdr.SequenceNumber, pk.buf[:n])
-		if src.kind == videoIdx {
-			pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
-			src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
-		}
-		for _, sl := range *src.sinks.Load() {
-			sl.offer(src, pk)
-		}
+		src.ingest(pk, n)
 		pk.release()
+	}
+}
+
+// ingest is one parsed packet's way through the SFU: counted, cached for
+// NACKs (and, video, for keyframe replays), offered to every slot. Called
+// by the reader only.
+func (src *source) ingest(pk *packet, n int) {
+	src.pub.room.s.m.receivedPackets[src.kind].Inc()
+	src.resizeCache()
+	src.cache.Load().Put(pk.hdr.SequenceNumber, pk.buf[:n])
+	if src.kind == videoIdx {
+		pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
+		src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
+	}
+	for _, sl := range *src.sinks.Load() {
+		sl.offer(src, pk)
 	}
 }
 

@@ -135,6 +135,7 @@ func (c *Client) onJoin(result json.RawMessage) {
 		return
 	}
 	c.st.join(snap)
+	c.onJoinRTC(result)
 }
 
 // --- the store's read side ---
