@@ -97,8 +97,12 @@ func opusCodec() webrtc.RTPCodecParameters {
 //     sender reports are translated from the publisher's own (slot.report),
 //     and PLI/FIR is coalesced per source by a media.KeyframeThrottle.
 //     TestViewerCostsNoInterceptorGoroutines counts the difference.
-//   - TWCC / congestion control: neither; the SFU forwards one layer and
-//     does no bandwidth estimation, so the feedback would be wasted.
+//   - TWCC / congestion control (PROTOCOL.md §9): publishers get Pion's
+//     TWCC feedback generator, for their encoders' own send-side
+//     estimation. Subscribers negotiate transport-cc with no interceptor:
+//     the viewer's writer stamps the transport-wide sequence numbers and
+//     its estimator reads the feedback (bwe.go), so neither costs a
+//     goroutine per viewer nor an allocation per packet.
 //
 // With tcp (ICE-TCP on, PROTOCOL.md §9) both also gather passive TCP
 // candidates on that one listener, demultiplexed by ICE username fragment
@@ -131,6 +135,17 @@ func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger)
 		return nil, nil, nil, nil, video, err
 	}
 	pubIR.Add(rr)
+	// Publishers get transport-wide feedback for their own send-side
+	// estimation (PROTOCOL.md §9): Pion's TWCC feedback generator, one
+	// ticker per publish connection.
+	if err := webrtc.ConfigureTWCCSender(pubME, pubIR); err != nil {
+		return nil, nil, nil, nil, video, err
+	}
+	// Subscribers negotiate transport-cc too, but the SFU stamps the
+	// sequence numbers and reads the feedback itself (bwe.go).
+	if err := registerTransportCC(subME); err != nil {
+		return nil, nil, nil, nil, video, err
+	}
 
 	se := webrtc.SettingEngine{}
 	se.LoggerFactory = slogFactory{log: log}
@@ -211,6 +226,18 @@ func newMediaEngine(video webrtc.RTPCodecParameters, rtx bool) (*webrtc.MediaEng
 		}
 	}
 	return me, nil
+}
+
+// registerTransportCC offers transport-wide congestion control feedback
+// and its header extension for both kinds.
+func registerTransportCC(me *webrtc.MediaEngine) error {
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, k)
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // registerSimulcast lets publishers simulcast (PROTOCOL.md §9): Pion routes

@@ -5,19 +5,20 @@ import "github.com/prometheus/client_golang/prometheus"
 // metrics are the media metrics of CONTRACT §7. They carry no per-room or
 // per-user labels: a label per room would grow without bound.
 type metrics struct {
-	rooms            prometheus.Gauge
-	seatsOccupied    prometheus.Gauge
-	publishRejected  *prometheus.CounterVec
-	forwardedPackets [2]prometheus.Counter // by kindIndex
-	forwardedBytes   [2]prometheus.Counter
-	receivedPackets  [2]prometheus.Counter
-	droppedPackets   [2]prometheus.Counter
-	nacksReceived    prometheus.Counter
-	retransmitted    prometheus.Counter
-	keyframeRequests prometheus.Counter
-	turnAllocations  *prometheus.CounterVec // by the client's transport to the TURN server
-	layerSwitches    [2]prometheus.Counter  // by switchUp / switchDown
-	pausedSlots      prometheus.Gauge
+	rooms               prometheus.Gauge
+	seatsOccupied       prometheus.Gauge
+	publishRejected     *prometheus.CounterVec
+	forwardedPackets    [2]prometheus.Counter // by kindIndex
+	forwardedBytes      [2]prometheus.Counter
+	receivedPackets     [2]prometheus.Counter
+	droppedPackets      [2]prometheus.Counter
+	nacksReceived       prometheus.Counter
+	retransmitted       prometheus.Counter
+	keyframeRequests    prometheus.Counter
+	turnAllocations     *prometheus.CounterVec // by the client's transport to the TURN server
+	layerSwitches       [2]prometheus.Counter  // by switchUp / switchDown
+	pausedSlots         prometheus.Gauge
+	subscriberBandwidth prometheus.Histogram
 }
 
 // Directions of layer_switches_total.
@@ -52,6 +53,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.pausedSlots = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "paused_slots",
 		Help: "Viewer video slots whose seat shows video the viewer does not get (asked for off, or no bandwidth for the lowest layer)."})
+	m.subscriberBandwidth = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "subscriber_bandwidth_bits",
+		Help:    "Subscribers' estimated downlinks (bit/s), observed at each allocation.",
+		Buckets: prometheus.ExponentialBuckets(125_000, 2, 9)}) // 125 kbit/s .. 32 Mbit/s
 	switches := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "layer_switches_total",
 		Help: "Simulcast layer switches of viewer slots, by direction."}, []string{"direction"})
 	m.layerSwitches[switchUp] = switches.WithLabelValues("up")
@@ -76,7 +80,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
-		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.pausedSlots, switches} {
+		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.pausedSlots, switches, m.subscriberBandwidth} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

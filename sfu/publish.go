@@ -69,6 +69,7 @@ type source struct {
 	seatIdx  int                     // the seat it is pointed at, -1 none; guarded by room.mu
 	reported bool                    // SetPublishing(true) was applied; guarded by room.mu
 	sinks    atomic.Pointer[[]*slot] // viewer slots it feeds, copy-on-write
+	bitrate  atomic.Int64            // bit/s over the last second it sent anything (the allocator's cost)
 
 	up upstream // keyframe requests, NACKs and reports toward the publisher
 }
@@ -318,7 +319,7 @@ func (src *source) read() {
 // by the reader only.
 func (src *source) ingest(pk *packet, n int) {
 	src.pub.room.s.m.receivedPackets[src.kind].Inc()
-	src.resizeCache()
+	src.resizeCache(n)
 	src.cache.Load().Put(pk.hdr.SequenceNumber, pk.buf[:n])
 	if src.kind == videoIdx {
 		pk.keyframe = media.IsKeyframe(src.codec, pk.payload)

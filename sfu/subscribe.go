@@ -44,6 +44,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	if v.hooks.onQuality != nil {
 		v.quality = newCoalescer(peer, qualityEvery, v.reportQuality)
 	}
+	v.alloc = newCoalescer(peer, allocEvery, v.allocate)
 	peer.viewer = v
 	fail := func(err error) (*Peer, string, []Slot, error) {
 		_ = peer.Close()

@@ -48,6 +48,7 @@ type upstream struct {
 	// Reader-owned cache sizing state.
 	resizeAt time.Time
 	packets  int
+	bytes    int
 	lastRTT  time.Duration
 	scratch  [media.MaxPacketSize]byte
 }
@@ -229,15 +230,16 @@ func (src *source) noteRTT(rtt time.Duration) {
 // bounded): a viewer far away needs packets kept longer. It only grows, or
 // shrinks to a quarter or less, so the size does not flap. The recent packets
 // are carried over. Called by the reader for every packet.
-func (src *source) resizeCache() {
+func (src *source) resizeCache(n int) {
 	u := &src.up
 	u.packets++
+	u.bytes += n
 	if u.packets&63 != 0 {
 		return
 	}
 	now := time.Now()
 	if u.resizeAt.IsZero() {
-		u.resizeAt, u.packets = now, 0
+		u.resizeAt, u.packets, u.bytes = now, 0, 0
 		return
 	}
 	elapsed := now.Sub(u.resizeAt)
@@ -245,7 +247,12 @@ func (src *source) resizeCache() {
 		return
 	}
 	pps := float64(u.packets) / elapsed.Seconds()
-	u.resizeAt, u.packets = now, 0
+	if u.bytes > 0 {
+		// Kept over a pause (a layer the publisher stopped): what the
+		// layer costs when it runs is what the allocator needs.
+		src.bitrate.Store(int64(float64(u.bytes*8) / elapsed.Seconds()))
+	}
+	u.resizeAt, u.packets, u.bytes = now, 0, 0
 	if rtt := time.Duration(u.rtt.Swap(0)); rtt > 0 {
 		u.lastRTT = rtt
 	}

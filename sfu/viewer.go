@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -34,6 +35,12 @@ type viewer struct {
 
 	hooks   peerHooks
 	quality *coalescer // rtc.quality (quality.go); nil without a hook
+
+	// Downlink estimation and allocation (bwe.go, allocate.go).
+	tcc      transportCC  // the writer's
+	estimate atomic.Int64 // bit/s, 0 until known
+	alloc    *coalescer   // runs allocate; nil without a peer
+	budget   allocState   // guarded by room.mu
 }
 
 // item is one queued unit of work for the writer: a packet to forward or a
@@ -44,6 +51,7 @@ type item struct {
 	b    *binding
 	nack bool
 	seq  uint16
+	twcc *rtcp.TransportLayerCC // transport-wide feedback for the estimator
 }
 
 // binding is one pointing of a slot at a source. A new binding is made on
@@ -114,6 +122,7 @@ func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
 func (v *viewer) stop() {
 	v.quitOnce.Do(func() { close(v.quit) })
 	v.quality.stop()
+	v.alloc.stop()
 }
 
 // repoint makes the slot carry what it should of src from now on (nil:
@@ -263,7 +272,9 @@ func (v *viewer) flush() {
 		if !ok {
 			return
 		}
-		if it.nack {
+		if it.twcc != nil {
+			v.onTransportFeedback(it.twcc)
+		} else if it.nack {
 			it.sl.retransmit(it.seq)
 		} else {
 			it.sl.forward(it)
@@ -375,6 +386,7 @@ func (sl *slot) forward(it item) {
 // from its source (sl.cur), so the next packet starts over on a keyframe.
 // Called by the writer with sl.mu held.
 func (sl *slot) send(bt *boundTrack, payload []byte) bool {
+	sl.viewer.stamp(&sl.hdr, bt, len(payload))
 	n, err := bt.w.WriteRTP(&sl.hdr, payload)
 	if err != nil {
 		return false

@@ -28,6 +28,7 @@ import (
 type simPublisher struct {
 	pc     *webrtc.PeerConnection
 	tracks [3]*webrtc.TrackLocalStaticRTP
+	audio  *webrtc.TrackLocalStaticRTP
 	midID  uint8
 	ridID  uint8
 	mid    string
@@ -38,9 +39,23 @@ type simPublisher struct {
 
 var rids = [3]string{"q", "h", "f"}
 
-func startSimPublisher(t *testing.T, r *sfu.Room, opts ...sfu.PeerOption) *simPublisher {
+// A simulcast publisher sends 30 frames a second, each layer's frame in
+// simParts packets of simPartSize bytes: about 150 kbit/s, 500 kbit/s and
+// 1.5 Mbit/s, what a browser's 180p/360p/720p layers cost.
+var (
+	simParts    = [3]int{1, 2, 6}
+	simPartSize = [3]int{620, 1040, 1040}
+)
+
+const simFrameEvery = 33 * time.Millisecond
+
+func startSimPublisher(t *testing.T, r *sfu.Room, user string, opts ...sfu.PeerOption) *simPublisher {
 	t.Helper()
 	me := &webrtc.MediaEngine{}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2},
+		PayloadType: 111}, webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
 		RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
 		t.Fatal(err)
@@ -64,6 +79,12 @@ func startSimPublisher(t *testing.T, r *sfu.Room, opts ...sfu.PeerOption) *simPu
 			t.Fatal(err)
 		}
 	}
+	if p.audio, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "a", "pub"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.AddTransceiverFromTrack(p.audio, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t.Fatal(err)
+	}
 	tr, err := pc.AddTransceiverFromTrack(p.tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +94,7 @@ func startSimPublisher(t *testing.T, r *sfu.Room, opts ...sfu.PeerOption) *simPu
 			t.Fatal(err)
 		}
 	}
-	_, answer, err := r.Publish("owner", gatheredOffer(t, pc), opts...)
+	_, answer, err := r.Publish(user, gatheredOffer(t, pc), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,9 +135,10 @@ func startSimPublisher(t *testing.T, r *sfu.Room, opts ...sfu.PeerOption) *simPu
 
 func (p *simPublisher) run() {
 	defer p.done.Done()
-	tick := time.NewTicker(frameEvery)
+	tick := time.NewTicker(simFrameEvery)
 	defer tick.Stop()
 	var seq [3]uint16
+	var aseq uint16
 	epoch := time.Now()
 	for {
 		select {
@@ -129,11 +151,17 @@ func (p *simPublisher) run() {
 		}
 		frame := p.frames.Add(1)
 		ts := uint32(time.Since(epoch) * 90000 / time.Second)
+		{ // an Opus packet a frame
+			aseq++
+			ap := []byte{0xfc, 0, 0, 0, 0}
+			binary.BigEndian.PutUint32(ap[1:], frame)
+			_ = p.audio.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: aseq, Timestamp: ts * 48 / 90}, Payload: ap})
+		}
 		for l, tk := range p.tracks {
-			key := frame%20 == uint32(l*5)%20 // 200 ms groups, staggered
-			for part := range 2 {
+			key := frame%10 == uint32(l*3)%10 // 330 ms groups, staggered
+			for part := range simParts[l] {
 				seq[l]++
-				payload := make([]byte, 120+200*l)
+				payload := make([]byte, simPartSize[l])
 				payload[0], payload[1] = 0x00, 0x01
 				if part == 0 {
 					payload[0] = 0x10
@@ -143,7 +171,7 @@ func (p *simPublisher) run() {
 				}
 				binary.BigEndian.PutUint32(payload[2:], frame|uint32(l)<<28)
 				payload[6] = byte(part)
-				h := rtp.Header{Version: 2, SequenceNumber: seq[l], Timestamp: ts + uint32(l)*1000, Marker: part == 1}
+				h := rtp.Header{Version: 2, SequenceNumber: seq[l], Timestamp: ts + uint32(l)*1000, Marker: part == simParts[l]-1}
 				_ = h.SetExtension(p.midID, []byte(p.mid))
 				_ = h.SetExtension(p.ridID, []byte(rids[l]))
 				_ = tk.WriteRTP(&rtp.Packet{Header: h, Payload: payload})
@@ -158,7 +186,7 @@ func TestSimulcastViewerSwitchesLayersOnOneSSRC(t *testing.T) {
 	_, r, _ := server(t)
 	var mu sync.Mutex
 	var sets []sfu.LayerSet
-	startSimPublisher(t, r, sfu.OnPublisherLayers(func(l sfu.LayerSet) {
+	startSimPublisher(t, r, "owner", sfu.OnPublisherLayers(func(l sfu.LayerSet) {
 		mu.Lock()
 		sets = append(sets, l)
 		mu.Unlock()
