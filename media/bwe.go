@@ -19,8 +19,9 @@ import (
 // lossHigh, or queuing delay over delayHigh in delayReports feedbacks in a
 // row) the estimate drops to decrease
 // × the delivered rate, at most once per decreaseEvery; with neither for
-// holdAfterDecrease it grows by increasePerSec, bounded to growCeiling × the
-// delivered rate (no probing: what was never sent cannot be proven to fit).
+// holdAfterDecrease it grows by increasePerSec, but not past growCeiling ×
+// the delivered rate (no probing: what was never sent cannot be proven to
+// fit). Only congestion lowers it.
 //
 // It is not safe for concurrent use (one writer goroutine owns it) and
 // allocates nothing after construction.
@@ -226,7 +227,13 @@ func (e *DownlinkEstimator) update(now time.Time) {
 	switch {
 	case loss > lossHigh || e.delayedRun >= delayReports:
 		if now.Sub(e.decreasedAt) >= decreaseEvery {
+			// At most halve per step: an outage (a black hole, a
+			// stall) delivers nearly nothing, which says the link was
+			// down, not that it is that narrow.
 			target := decrease * rate
+			if e.estimate > 0 {
+				target = max(target, e.estimate/2)
+			}
 			if e.estimate == 0 || target < e.estimate {
 				e.estimate = target
 			}
@@ -236,10 +243,13 @@ func (e *DownlinkEstimator) update(now time.Time) {
 		if e.estimate == 0 {
 			e.estimate = rate
 		}
+		// Grow, but not past growCeiling × what was delivered; the
+		// ceiling bounds growth only: a sender that chose to send less
+		// (a paused slot) does not lower the estimate.
 		if elapsed > 0 && elapsed < time.Second {
-			e.estimate *= 1 + increasePerSec*elapsed.Seconds()
+			grown := e.estimate * (1 + increasePerSec*elapsed.Seconds())
+			e.estimate = max(e.estimate, min(grown, growCeiling*rate))
 		}
-		e.estimate = min(e.estimate, growCeiling*rate)
 	default:
 		if e.estimate == 0 {
 			e.estimate = rate

@@ -12,6 +12,10 @@ import (
 // until it fits again. The result is the slot's capLayer; the selector
 // (selector.go) does the switching, on keyframes.
 //
+// A paused slot is resumed on trial (its lowest layer, budget or not) once
+// the hold is over: without probing, the estimate cannot rise above what
+// is sent.
+//
 // Hysteresis, so a viewer near a layer's edge does not flap: a slot keeps
 // its layer while it fits, but moves up only with upgradeHeadroom to
 // spare, one step per round, and not within upgradeHold of a downgrade —
@@ -22,7 +26,7 @@ const (
 	allocEvery      = 500 * time.Millisecond
 	upgradeHeadroom = 1.1
 	upgradeHoldMin  = time.Second
-	upgradeHoldMax  = 6 * time.Second
+	upgradeHoldMax  = 4 * time.Second
 	upgradeTrial    = 5 * time.Second
 )
 
@@ -94,14 +98,20 @@ func (v *viewer) allocate() {
 			cur = b.src.layer
 		}
 		capLayer := layerOff
+		lowest := layerOff
+		for l := sl.want; l >= 0; l-- {
+			if layerSource(seatSrc, l, sl.want) != nil {
+				lowest = l
+			}
+		}
 		for l := sl.want; l >= 0; l-- {
 			src := layerSource(seatSrc, l, sl.want)
 			if src == nil {
 				continue
 			}
 			cost := float64(rateOf(src))
-			if l > cur && cur != layerOff && !(mayUpgrade && !up) {
-				continue // no upgrade now: look lower
+			if l > cur && !(mayUpgrade && !up) {
+				continue // no upgrade (nor resume) now: look lower
 			}
 			need := cost
 			if l > cur {
@@ -111,6 +121,14 @@ func (v *viewer) allocate() {
 				capLayer, budget = l, budget-cost
 				break
 			}
+		}
+		if capLayer == layerOff && cur == layerOff && lowest != layerOff && mayUpgrade && !up {
+			// A trial: with no probing, a paused slot's cost cannot show
+			// in the estimate until it is sent. Resume its lowest layer
+			// once the hold is over; congestion pauses it again and
+			// doubles the hold.
+			capLayer = lowest
+			budget -= float64(rateOf(layerSource(seatSrc, lowest, sl.want)))
 		}
 		if capLayer == sl.capLayer {
 			continue

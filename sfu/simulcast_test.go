@@ -395,3 +395,50 @@ func TestQualityNotesSayLayerAndReason(t *testing.T) {
 		}
 	}
 }
+
+func TestAllocatorFitsTheEstimateAndPausesWhatDoesNot(t *testing.T) {
+	x := newLayered(t, 1, peerHooks{})
+	for l, bps := range []int64{150_000, 500_000, 1_500_000} {
+		x.layers[l].bitrate.Store(bps)
+	}
+	v := x.viewers[0]
+	sl := v.slots[0]
+	capOf := func() int {
+		x.r.mu.Lock()
+		defer x.r.mu.Unlock()
+		return sl.capLayer
+	}
+	alloc := func(est int64) {
+		v.estimate.Store(est)
+		v.allocate()
+	}
+	alloc(2_000_000)
+	if c := capOf(); c != layerHigh {
+		t.Fatalf("2 Mbit/s: cap %d, want high", c)
+	}
+	alloc(1_000_000)
+	if c := capOf(); c != layerMedium {
+		t.Fatalf("1 Mbit/s: cap %d, want medium", c)
+	}
+	if p := sl.pending.Load(); p == nil || p.src != x.layers[layerMedium] {
+		t.Fatal("the downgrade is not waiting for medium's keyframe")
+	}
+	alloc(100_000)
+	if c := capOf(); c != layerOff || x.bound(0) != -1 || !sl.paused {
+		t.Fatalf("100 kbit/s: cap %d bound %d paused %v, want the slot paused at once", c, x.bound(0), sl.paused)
+	}
+	// Within the hold after a downgrade, more room does not move it up.
+	alloc(5_000_000)
+	if c := capOf(); c != layerOff {
+		t.Fatalf("upgraded to %d within the hold", c)
+	}
+	x.r.mu.Lock()
+	v.budget.upgradeAt = time.Now().Add(-time.Millisecond)
+	x.r.mu.Unlock()
+	// After it, one step a round: paused → high fits at once (a start,
+	// not a switch).
+	alloc(5_000_000)
+	if c := capOf(); c != layerHigh || x.bound(0) != layerHigh {
+		t.Fatalf("after the hold: cap %d bound %d, want high", capOf(), x.bound(0))
+	}
+}
