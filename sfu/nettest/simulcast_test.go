@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -35,6 +37,7 @@ type simPublisher struct {
 	stop   chan struct{}
 	done   sync.WaitGroup
 	frames atomic.Uint32
+	twcc   atomic.Int64 // transport-wide feedback packets the server sent
 }
 
 var rids = [3]string{"q", "h", "f"}
@@ -63,12 +66,19 @@ func startSimPublisher(t *testing.T, r *sfu.Room, user string, opts ...sfu.PeerO
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
 		t.Fatal(err)
 	}
+	// Like a browser, the publisher numbers its packets transport-wide and
+	// wants feedback for its own estimation.
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, ir); err != nil {
+		t.Fatal(err)
+	}
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, webrtc.RTPCodecTypeVideo)
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,16 +125,46 @@ func startSimPublisher(t *testing.T, r *sfu.Room, user string, opts ...sfu.PeerO
 	if p.midID == 0 || p.ridID == 0 {
 		t.Fatalf("the answer negotiated no MID/RID extension: %+v", tr.Sender().GetParameters().HeaderExtensions)
 	}
-	p.done.Add(2)
+	p.done.Add(1)
 	go p.run()
-	go func() { // drain RTCP so Pion's reads do not back up
-		defer p.done.Done()
-		for {
-			if _, _, err := tr.Sender().ReadRTCP(); err != nil {
-				return
+	// Drain every stream's RTCP, as a browser does (Pion's reads back up
+	// otherwise); transport-wide feedback names whichever SSRC it likes.
+	count := func(pkts []rtcp.Packet) {
+		for _, pk := range pkts {
+			if _, ok := pk.(*rtcp.TransportLayerCC); ok {
+				p.twcc.Add(1)
 			}
 		}
-	}()
+	}
+	for _, rid := range rids {
+		p.done.Add(1)
+		go func() {
+			defer p.done.Done()
+			for {
+				pkts, _, err := tr.Sender().ReadSimulcastRTCP(rid)
+				if err != nil {
+					return
+				}
+				count(pkts)
+			}
+		}()
+	}
+	for _, snd := range pc.GetSenders() {
+		if snd == tr.Sender() {
+			continue
+		}
+		p.done.Add(1)
+		go func() {
+			defer p.done.Done()
+			for {
+				pkts, _, err := snd.ReadRTCP()
+				if err != nil {
+					return
+				}
+				count(pkts)
+			}
+		}()
+	}
 	t.Cleanup(func() {
 		close(p.stop)
 		_ = pc.Close()
@@ -186,7 +226,7 @@ func TestSimulcastViewerSwitchesLayersOnOneSSRC(t *testing.T) {
 	_, r, _ := server(t)
 	var mu sync.Mutex
 	var sets []sfu.LayerSet
-	startSimPublisher(t, r, "owner", sfu.OnPublisherLayers(func(l sfu.LayerSet) {
+	pub := startSimPublisher(t, r, "owner", sfu.OnPublisherLayers(func(l sfu.LayerSet) {
 		mu.Lock()
 		sets = append(sets, l)
 		mu.Unlock()
@@ -249,6 +289,11 @@ func TestSimulcastViewerSwitchesLayersOnOneSSRC(t *testing.T) {
 		onLayer(step.l)
 	}
 	ps := v.packets()
+	// The slot may have started on a layer that arrived before high did
+	// (Pion announces each layer on its first packet); count from high.
+	for len(ps) > 0 && layerOf(ps[0]) != 2 {
+		ps = ps[1:]
+	}
 	switches := 0
 	for i := 1; i < len(ps); i++ {
 		if ps[i].ssrc != ps[0].ssrc {
@@ -265,8 +310,16 @@ func TestSimulcastViewerSwitchesLayersOnOneSSRC(t *testing.T) {
 		}
 	}
 	if switches != 4 {
-		t.Fatalf("%d switches on the wire, want 4", switches)
+		var runs []int
+		for i, p := range ps {
+			if i == 0 || layerOf(p) != layerOf(ps[i-1]) {
+				runs = append(runs, layerOf(p))
+			}
+		}
+		t.Fatalf("%d switches on the wire, want 4: layers %v", switches, runs)
 	}
+	// The publisher gets transport-wide feedback for its own estimation.
+	eventually(t, 5*time.Second, "transport-cc feedback to the publisher", func() bool { return pub.twcc.Load() > 0 })
 	// The viewer ends on low: high and medium are nobody's.
 	eventually(t, 5*time.Second, "rtc.publisherLayers {low}", func() bool {
 		mu.Lock()
