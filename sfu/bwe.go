@@ -28,11 +28,10 @@ type transportCC struct {
 }
 
 // stamp adds the transport-wide sequence number to h, about to be written
-// with a payload of size bytes, and records it. Called by the writer.
+// with a payload of size bytes, and records it; bt negotiated transport-cc
+// (the caller checks, keeping the common case free of a call). Called by
+// the writer.
 func (v *viewer) stamp(h *rtp.Header, bt *boundTrack, size int) {
-	if bt.twccID == 0 {
-		return
-	}
 	t := &v.tcc
 	if t.bwe == nil {
 		t.bwe = media.NewDownlinkEstimator()

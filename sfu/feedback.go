@@ -62,7 +62,9 @@ func (sl *slot) retransmit(seq uint16) {
 	copy(rtx[2:], payload)
 	sl.hdr.SSRC, sl.hdr.SequenceNumber, sl.hdr.PayloadType = bt.rtxSSRC, sl.rtxSeq, bt.rtxPT
 	sl.rtxSeq++
-	sl.viewer.stamp(&sl.hdr, bt, len(rtx))
+	if bt.twccID != 0 {
+		sl.viewer.stamp(&sl.hdr, bt, len(rtx))
+	}
 	if n, err := bt.w.WriteRTP(&sl.hdr, rtx); err == nil && n > 0 {
 		sl.viewer.room.s.m.retransmitted.Inc()
 	}

@@ -386,7 +386,9 @@ func (sl *slot) forward(it item) {
 // from its source (sl.cur), so the next packet starts over on a keyframe.
 // Called by the writer with sl.mu held.
 func (sl *slot) send(bt *boundTrack, payload []byte) bool {
-	sl.viewer.stamp(&sl.hdr, bt, len(payload))
+	if bt.twccID != 0 {
+		sl.viewer.stamp(&sl.hdr, bt, len(payload))
+	}
 	n, err := bt.w.WriteRTP(&sl.hdr, payload)
 	if err != nil {
 		return false
