@@ -38,8 +38,14 @@ type DownlinkEstimator struct {
 	loss        float64       // the last window's loss ratio
 	estimate    float64       // bit/s; 0 until known
 	decreasedAt time.Time
-	updatedAt   time.Time
-	started     time.Time
+	// Sequence numbers: the last sent, and the last sent when the
+	// estimate was last lowered. Only packets sent after that decrease
+	// count from then on: the queue the decrease answered takes a round
+	// trip to drain, and lowering again for the same queue (its losses,
+	// its delay) would cut the estimate to nothing.
+	lastSent, decreaseMark uint16
+	updatedAt              time.Time
+	started                time.Time
 }
 
 const (
@@ -90,6 +96,7 @@ func NewDownlinkEstimator() *DownlinkEstimator {
 // bytes on the wire (header and payload).
 func (e *DownlinkEstimator) Sent(seq uint16, at time.Time, size int) {
 	e.sent[seq%sentRing] = sentPacket{at: at, size: size, seq: seq, ok: true}
+	e.lastSent = seq
 }
 
 // Feedback applies one transport-wide feedback packet received at now.
@@ -107,7 +114,9 @@ func (e *DownlinkEstimator) Feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 	visit := func(status uint16) {
 		defer func() { seq++ }()
 		sp := &e.sent[seq%sentRing]
-		known := sp.ok && sp.seq == seq
+		// Packets sent before the last decrease tell of the queue that
+		// decrease answered: they do not count again.
+		known := sp.ok && sp.seq == seq && (e.decreasedAt.IsZero() || int16(seq-e.decreaseMark) > 0)
 		switch status {
 		case rtcp.TypeTCCPacketNotReceived:
 			if known {
@@ -237,7 +246,9 @@ func (e *DownlinkEstimator) update(now time.Time) {
 			if e.estimate == 0 || target < e.estimate {
 				e.estimate = target
 			}
-			e.decreasedAt = now
+			e.decreasedAt, e.decreaseMark = now, e.lastSent
+			e.win = e.win[:0] // what follows is measured afresh
+			e.delayedRun = 0
 		}
 	case loss < lossLow && e.queueDelay < delayLow && now.Sub(e.decreasedAt) >= holdAfterDecrease:
 		if e.estimate == 0 {

@@ -198,20 +198,21 @@ func (v *adaptViewer) audioGap(k int, from, to time.Time) time.Duration {
 
 // freezes counts the gaps over 500 ms between seat k's video packets in
 // [from, to].
-func (v *adaptViewer) freezes(k int, from, to time.Time) int {
+func (v *adaptViewer) freezes(k int, from, to time.Time) (n int, where string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	n, prev := 0, from
+	prev := from
 	for _, p := range v.video[k] {
 		if p.at.Before(from) || p.at.After(to) {
 			continue
 		}
-		if p.at.Sub(prev) > 500*time.Millisecond {
+		if d := p.at.Sub(prev); d > 500*time.Millisecond {
 			n++
+			where += fmt.Sprintf("%v at %+.1fs ", d.Round(time.Millisecond), prev.Sub(from).Seconds())
 		}
 		prev = p.at
 	}
-	return n
+	return n, where
 }
 
 func TestCappedViewerSettlesOnLowerLayersAndRecovers(t *testing.T) {
@@ -277,8 +278,8 @@ func TestCappedViewerSettlesOnLowerLayersAndRecovers(t *testing.T) {
 			t.Errorf("uncapped viewer: seat %d left high: %v", k, runs)
 		}
 	}
-	if n := capped.freezes(0, capAt, end); n > 1 {
-		t.Errorf("capped viewer: seat 0 froze %d times", n)
+	if n, where := capped.freezes(0, capAt, end); n > 1 {
+		t.Errorf("capped viewer: seat 0 froze %d times: %s", n, where)
 	}
 	if l, at := capped.lastLayer(0); l < 0 || time.Since(at) > time.Second {
 		t.Errorf("capped viewer: seat 0 shows no video (last layer %d, %v ago)", l, time.Since(at))
