@@ -31,8 +31,9 @@ type sent struct {
 }
 
 type recordingWriter struct {
-	mu   sync.Mutex
-	pkts []sent
+	codec media.Codec
+	mu    sync.Mutex
+	pkts  []sent
 }
 
 func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
@@ -41,7 +42,7 @@ func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	s := sent{ssrc: h.SSRC, ts: h.Timestamp, seq: h.SequenceNumber}
 	if len(payload) >= 6 {
 		s.layer, s.frame = int(payload[2]), int(payload[3])<<16|int(payload[4])<<8|int(payload[5])
-		s.keyStart = media.IsKeyframe(media.CodecVP8, payload)
+		s.keyStart = media.IsKeyframe(w.codec, payload)
 	}
 	w.pkts = append(w.pkts, s)
 	return h.MarshalSize() + len(payload), nil
@@ -70,9 +71,16 @@ type layered struct {
 	// layers staggered; and on request (a PLI) on its next frame.
 	keyEvery int
 	plis     [numLayers]int64
+	codec    media.Codec
 }
 
 func newLayered(t *testing.T, viewers int, hooks peerHooks) *layered {
+	t.Helper()
+	return newLayeredCodec(t, viewers, hooks, media.CodecVP8)
+}
+
+// newLayeredCodec is newLayered for a VP8 or H.264 room.
+func newLayeredCodec(t *testing.T, viewers int, hooks peerHooks, codec media.Codec) *layered {
 	t.Helper()
 	m, err := newMetrics(nil)
 	if err != nil {
@@ -83,9 +91,9 @@ func newLayered(t *testing.T, viewers int, hooks peerHooks) *layered {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: 1024}, videoCodec: media.CodecVP8}
+	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: 1024}, videoCodec: codec}
 	r := newRoom(s, sr, RoomConfig{Notifier: nopNotifier{}})
-	x := &layered{r: r, keyEvery: 30}
+	x := &layered{r: r, keyEvery: 30, codec: codec}
 	x.pub = &publisher{room: r, user: "owner", peer: &Peer{}, hooks: hooks, layersSent: LayerSet{High: true, Medium: true, Low: true}}
 	if hooks.onLayers != nil {
 		x.pub.layers = newCoalescer(x.pub.peer, 0, x.pub.reportLayers)
@@ -93,7 +101,7 @@ func newLayered(t *testing.T, viewers int, hooks peerHooks) *layered {
 	rng := rand.New(rand.NewPCG(1, 2))
 	r.mu.Lock()
 	for l := range numLayers {
-		src := newSource(x.pub, videoIdx, media.CodecVP8, nil, nil)
+		src := newSource(x.pub, videoIdx, codec, nil, nil)
 		src.gop = media.NewGOPCache(0, 0)
 		src.layer, src.rid = l, [numLayers]string{"q", "h", "f"}[l]
 		if !x.pub.addSource(src, true) {
@@ -113,7 +121,7 @@ func newLayered(t *testing.T, viewers int, hooks peerHooks) *layered {
 		}
 		v.peer.viewer = v
 		sl := &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: s.newSlotTrack(videoIdx, 0), want: layerHigh, capLayer: layerHigh}
-		w := &recordingWriter{}
+		w := &recordingWriter{codec: codec}
 		sl.track.bound.Store(&boundTrack{w: w, ssrc: webrtc.SSRC(5000 + i), pt: 96})
 		v.slots = []*slot{sl}
 		r.viewers[v] = struct{}{}
@@ -153,13 +161,7 @@ func (x *layered) sendFrame(parts int) {
 		for part := range parts {
 			x.seq[l]++
 			payload := make([]byte, 100+100*l)
-			payload[0], payload[1] = 0x00, 0x01 // continuation, inter
-			if part == 0 {
-				payload[0] = 0x10
-				if key {
-					payload[1] = 0x00
-				}
-			}
+			x.descriptor(payload, part == 0, key)
 			payload[2] = byte(l)
 			payload[3], payload[4], payload[5] = byte(x.frame>>16), byte(x.frame>>8), byte(x.frame)
 			pk := getPacket()
@@ -170,6 +172,34 @@ func (x *layered) sendFrame(parts int) {
 			}
 			src.ingest(pk, n)
 			pk.release()
+		}
+	}
+}
+
+// descriptor writes the payload's first two bytes: for VP8 the payload
+// descriptor and the keyframe bit; for H.264 a frame starts with an SPS on
+// a keyframe (a decoder's starting point), else with an FU-A start of a
+// non-IDR slice, and continues in FU-A fragments (of the IDR on a keyframe:
+// not starting points).
+func (x *layered) descriptor(p []byte, first, key bool) {
+	if x.codec == media.CodecH264 {
+		switch {
+		case first && key:
+			p[0], p[1] = 0x67, 0x42 // SPS
+		case first:
+			p[0], p[1] = 0x7c, 0x81 // FU-A, S=1, non-IDR
+		case key:
+			p[0], p[1] = 0x7c, 0x05 // FU-A continuation of the IDR
+		default:
+			p[0], p[1] = 0x7c, 0x01
+		}
+		return
+	}
+	p[0], p[1] = 0x00, 0x01 // VP8: continuation, inter
+	if first {
+		p[0] = 0x10
+		if key {
+			p[1] = 0x00
 		}
 	}
 }
@@ -209,7 +239,13 @@ func (x *layered) settled(t *testing.T, i, n int) {
 }
 
 func TestHundredForcedLayerSwitchesLandOnKeyframesSeamlessly(t *testing.T) {
-	x := newLayered(t, 1, peerHooks{})
+	for _, codec := range []media.Codec{media.CodecVP8, media.CodecH264} {
+		t.Run(codec.String(), func(t *testing.T) { hundredSwitches(t, codec) })
+	}
+}
+
+func hundredSwitches(t *testing.T, codec media.Codec) {
+	x := newLayeredCodec(t, 1, peerHooks{}, codec)
 	eventually(t, 5*time.Second, "forwarding", func() bool {
 		x.sendFrame(3)
 		return len(x.writers[0].packets()) > 10
