@@ -130,6 +130,9 @@ func (r *Room) Join(u User) (Snapshot, []Delivery, error) {
 	if _, banned := r.banned[u.UserID]; banned {
 		return Snapshot{}, nil, newErr(ErrBanned, "%q was removed from this room", u.UserID)
 	}
+	if role, ok := r.roles[u.UserID]; ok {
+		u.Role = role // the service's grant outranks the token (service.go)
+	}
 
 	var out []Delivery
 	m, resume := r.members[u.UserID]
@@ -161,9 +164,9 @@ func (r *Room) Join(u User) (Snapshot, []Delivery, error) {
 func (r *Room) snapshot(m *member) Snapshot {
 	s := Snapshot{Room: r.Info(), Self: m.user, Seats: r.Seats(), Requests: []Request{}}
 	if m.user.Role.IsHost() {
-		for q := r.pending.first; q != nil; q = q.next {
-			s.Requests = append(s.Requests, q.view())
-		}
+		var total int
+		s.Requests, total = r.hostRequests()
+		s.RequestsTotal = &total
 	} else if m.request != nil {
 		s.Requests = append(s.Requests, m.request.view())
 	}
@@ -227,9 +230,17 @@ func (r *Room) KickOut(actor, target string) ([]Delivery, error) {
 	if a.user.Role == RoleAdmin && t.user.Role == RoleAdmin {
 		return nil, newErr(ErrPermission, "an admin may not remove an admin")
 	}
-	out := []Delivery{{To: OneUser, UserID: t.user.UserID, Event: KickedOut{By: a.user}}}
-	r.banned[target] = struct{}{}
-	return r.removeMember(out, t, LeftKicked, a), nil
+	return r.kickOut(a, t, true), nil
+}
+
+// kickOut removes t (seat reason "kicked") and, with ban, bars it from
+// rejoining. by is the host who acted, nil for the service.
+func (r *Room) kickOut(by, t *member, ban bool) []Delivery {
+	out := []Delivery{{To: OneUser, UserID: t.user.UserID, Event: KickedOut{By: by.userRef()}}}
+	if ban {
+		r.banned[t.user.UserID] = struct{}{}
+	}
+	return r.removeMember(out, t, LeftKicked, by)
 }
 
 // removeMember makes m leave the room: its requests end ("left"), its seat

@@ -90,7 +90,7 @@ func (r *Room) Publish(userID, offer string, opts ...PeerOption) (*Peer, string,
 }
 
 func (r *Room) publish(userID, offer string, hooks peerHooks) (*Peer, string, error) {
-	// The seat comes first (CONTRACT §3: an unseated user learns it may not
+	// The seat comes first (PROTOCOL.md §3: an unseated user learns it may not
 	// publish, whatever it offered); both checks change nothing.
 	if err := r.checkSeated(userID); err != nil {
 		return nil, "", err

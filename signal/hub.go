@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -8,13 +9,15 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // statsPeriod is the least time between two room.stats of a room.
 const statsPeriod = time.Second
 
 // roomHub is a room's switchboard: which socket currently speaks for each
-// member, and the sfu.Notifier that routes the room's deliveries to them.
+// member, the room's one record of presence (presence.go), and the
+// sfu.Notifier that routes the room's deliveries to them.
 //
 // Lock order: the room's lock (sfu.Room.Do, held while Notify runs) before
 // hub.mu. The hub never calls into the room while holding mu.
@@ -25,12 +28,17 @@ type roomHub struct {
 
 	mu      sync.Mutex
 	members map[string]*session // the live socket of each connected member
+	held    map[string]int      // user → live WHIP sessions holding its presence
+	// roles are the roles the server API gave, by user id (webhooks.go);
+	// they outrank the role in a session's token, for routing and for
+	// participants{role}.
+	roles map[string]seat.Role
 
 	dirty chan struct{} // cap 1: the member count may have changed
 }
 
 func newHub(srv *Server, id string) *roomHub {
-	return &roomHub{srv: srv, id: id, members: make(map[string]*session), dirty: make(chan struct{}, 1)}
+	return &roomHub{srv: srv, id: id, members: make(map[string]*session), held: make(map[string]int), dirty: make(chan struct{}, 1)}
 }
 
 // attach makes s the socket of its user. A previous socket of the same user
@@ -40,13 +48,14 @@ func (h *roomHub) attach(s *session) {
 	h.mu.Lock()
 	old := h.members[s.user.UserID]
 	h.members[s.user.UserID] = s
+	role := h.roleLocked(s)
 	h.mu.Unlock()
 	if old == nil {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Inc()
+		h.srv.metrics.participants.WithLabelValues(string(role)).Inc()
 		return
 	}
 	if old != s {
-		old.notify("session.replaced", empty{})
+		old.notify(proto.NoteSessionReplaced, proto.Empty{})
 		old.closeAfterQueued(websocket.StatusPolicyViolation, "session replaced")
 	}
 }
@@ -59,9 +68,10 @@ func (h *roomHub) detach(s *session) bool {
 	if cur == s {
 		delete(h.members, s.user.UserID)
 	}
+	role := h.roleLocked(s)
 	h.mu.Unlock()
 	if cur == s {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+		h.srv.metrics.participants.WithLabelValues(string(role)).Dec()
 	}
 	return cur == s
 }
@@ -78,9 +88,13 @@ func (h *roomHub) detachUser(userID string) *session {
 	h.mu.Lock()
 	s := h.members[userID]
 	delete(h.members, userID)
+	var role seat.Role
+	if s != nil {
+		role = h.roleLocked(s)
+	}
 	h.mu.Unlock()
 	if s != nil {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+		h.srv.metrics.participants.WithLabelValues(string(role)).Dec()
 	}
 	return s
 }
@@ -88,13 +102,15 @@ func (h *roomHub) detachUser(userID string) *session {
 func (h *roomHub) detachAll() []*session {
 	h.mu.Lock()
 	all := make([]*session, 0, len(h.members))
+	roles := make([]seat.Role, 0, len(h.members))
 	for id, s := range h.members {
 		all = append(all, s)
+		roles = append(roles, h.roleLocked(s))
 		delete(h.members, id)
 	}
 	h.mu.Unlock()
-	for _, s := range all {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+	for _, r := range roles {
+		h.srv.metrics.participants.WithLabelValues(string(r)).Dec()
 	}
 	return all
 }
@@ -109,6 +125,7 @@ func (h *roomHub) Notify(_ *sfu.Room, ds []seat.Delivery) {
 }
 
 func (h *roomHub) deliver(d seat.Delivery) {
+	h.observe(d) // roles and webhooks (webhooks.go)
 	switch ev := d.Event.(type) {
 	case seat.RequestEnded:
 		h.srv.metrics.seatRequests.WithLabelValues(string(ev.Request.Kind), string(ev.Outcome)).Inc()
@@ -119,9 +136,14 @@ func (h *roomHub) deliver(d seat.Delivery) {
 	if d.To == seat.Internal {
 		return
 	}
-	frame, err := encodeNotification(d.Event.Method(), d.Event)
+	method, body, ok := wireNote(d.Event)
+	if !ok {
+		h.srv.log.Error("signal: an event without a wire form", "event", fmt.Sprintf("%T", d.Event))
+		return
+	}
+	frame, err := encodeNotification(method, body)
 	if err != nil {
-		h.srv.log.Error("signal: encode notification", "method", d.Event.Method(), "err", err)
+		h.srv.log.Error("signal: encode notification", "method", method, "err", err)
 		return
 	}
 	for _, s := range h.targets(d) {
@@ -151,7 +173,7 @@ func (h *roomHub) targets(d seat.Delivery) []*session {
 	case seat.Everyone, seat.Hosts:
 		out := make([]*session, 0, len(h.members))
 		for id, s := range h.members {
-			if id == d.Except || (d.To == seat.Hosts && !s.user.Role.IsHost()) {
+			if id == d.Except || (d.To == seat.Hosts && !h.roleLocked(s).IsHost()) {
 				continue
 			}
 			out = append(out, s)
@@ -207,24 +229,7 @@ func (h *roomHub) statsLoop() {
 				return nil, nil
 			}
 			last, lastSent = count, time.Now()
-			return []seat.Delivery{{To: seat.Everyone, Event: roomStats{MemberCount: count}}}, nil
+			return []seat.Delivery{{To: seat.Everyone, Event: proto.RoomStats{MemberCount: count}}}, nil
 		})
 	}
 }
-
-// roomStats is the room.stats notification.
-type roomStats struct {
-	MemberCount int `json:"memberCount"`
-}
-
-func (roomStats) Method() string { return "room.stats" }
-
-// roomMessage is the room.message notification: text xor cmd+data.
-type roomMessage struct {
-	From seat.User `json:"from"`
-	Text *string   `json:"text,omitempty"`
-	Cmd  *string   `json:"cmd,omitempty"`
-	Data *string   `json:"data,omitempty"`
-}
-
-func (roomMessage) Method() string { return "room.message" }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
@@ -36,8 +35,8 @@ func (s *session) rtcInfo() proto.RTCInfo {
 	return info
 }
 
-// joinSnapshot is room.join's result: the seat snapshot and the rtc member.
+// joinSnapshot is room.join's result: the snapshot and its rtc member.
 type joinSnapshot struct {
-	seat.Snapshot
+	proto.Snapshot
 	RTC proto.RTCInfo `json:"rtc"`
 }

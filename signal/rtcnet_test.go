@@ -10,14 +10,13 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
 // joinRTC joins and returns the snapshot's rtc member as the wire has it.
-func joinRTC(t *testing.T, env *signaltest.Env, user string, role seat.Role) (raw json.RawMessage, info proto.RTCInfo) {
+func joinRTC(t *testing.T, env *signaltest.Env, user string, role proto.Role) (raw json.RawMessage, info proto.RTCInfo) {
 	t.Helper()
 	c := dial(t, env, "r1", user, role)
 	var snap struct{ RTC json.RawMessage }
@@ -30,7 +29,7 @@ func joinRTC(t *testing.T, env *signaltest.Env, user string, role seat.Role) (ra
 
 func TestSnapshotWithoutTURNListsNoICEServers(t *testing.T) {
 	env := signaltest.Start(t)
-	raw, _ := joinRTC(t, env, "boss", seat.RoleOwner)
+	raw, _ := joinRTC(t, env, "boss", proto.RoleOwner)
 	if string(raw) != `{"iceServers":[]}` {
 		t.Fatalf("rtc %s, want an empty iceServers list", raw)
 	}
@@ -43,7 +42,7 @@ func TestSnapshotTURNCredentialsWork(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithSFUConfig(func(c *sfu.Config) {
 		c.TURN, c.TURNSecret = true, []byte("turn key of the test, 32 bytes!!")
 	}))
-	_, info := joinRTC(t, env, "boss", seat.RoleOwner)
+	_, info := joinRTC(t, env, "boss", proto.RoleOwner)
 	if len(info.ICEServers) != 1 {
 		t.Fatalf("iceServers %+v, want the embedded TURN server", info.ICEServers)
 	}

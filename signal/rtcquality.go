@@ -10,9 +10,8 @@ import (
 // Per-viewer layers (PROTOCOL.md §9): rtc.setQuality, and the rtc.quality
 // and rtc.publisherLayers notifications the media side raises.
 
-type setQualityParams proto.SetQualityParams
-
-func (p *setQualityParams) validate() error {
+// checkQuality is rtc.setQuality's params check (methods.go's check).
+func checkQuality(p *proto.SetQualityParams) error {
 	if err := needSeat(p.SeatIndex); err != nil {
 		return err
 	}
@@ -23,7 +22,7 @@ func (p *setQualityParams) validate() error {
 	return invalidParams(`quality must be "high", "medium", "low" or "off"`)
 }
 
-func setQuality(s *session, _ json.RawMessage, p *setQualityParams) (any, error) {
+func setQuality(s *session, _ json.RawMessage, p *proto.SetQualityParams) (any, error) {
 	if s.sub == nil {
 		return nil, invalidParams("no subscribe connection: call rtc.subscribe first")
 	}

@@ -15,9 +15,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
-// Config is everything `seatsfu serve` can be told (CONTRACT §1). Each key
+// Config is everything `seatsfu serve` can be told (PROTOCOL.md §1). Each key
 // comes from a flag, an env var or the YAML file given with --config, in
 // that order of precedence, else from Defaults. The YAML keys are the flag
 // names, so one name means one setting everywhere.
@@ -33,9 +34,15 @@ type Config struct {
 	MaxSeats       int           `yaml:"max-seats"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
+
+	// Limits are the caps and deadlines of limits.go, same keys rules.
+	Limits `yaml:",inline"`
+	// v2 §11: webhook receivers and each one's queue (webhooks.go).
+	WebhookURLs  []string `yaml:"webhook-url"`
+	WebhookQueue int      `yaml:"webhook-queue"`
 }
 
-// Defaults is the configuration of a bare `seatsfu` (CONTRACT §1).
+// Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
 func Defaults() Config {
 	return Config{
 		HTTP:           ":7880",
@@ -47,6 +54,9 @@ func Defaults() Config {
 		MaxSeats:       10,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		Limits:         defaultLimits(),
+		WebhookURLs:    nil, // no webhooks
+		WebhookQueue:   webhook.DefaultQueueSize,
 	}
 }
 
@@ -147,6 +157,7 @@ var settings = []setting{
 		c.LogLevel = v
 		return nil
 	}},
+	webhookURLSetting, webhookQueueSetting, // webhooks.go
 }
 
 // splitList reads a comma list, dropping blanks, so "a, b," is [a b].
@@ -223,6 +234,9 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 	if len(c.RTCIPs) == 0 {
 		c.RTCIPs = nil // "rtc-ip: []" and no key at all both mean auto-detect
 	}
+	if len(c.WebhookURLs) == 0 {
+		c.WebhookURLs = nil
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -292,7 +306,10 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
-	return nil
+	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	return c.Limits.validate()
 }
 
 // Level is the slog level of LogLevel.

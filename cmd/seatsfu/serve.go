@@ -19,7 +19,7 @@ import (
 	"github.com/seatsfu/seatsfu/signal/demo"
 )
 
-// shutdownBudget is how long a graceful stop may take in total; CONTRACT §1
+// shutdownBudget is how long a graceful stop may take in total; PROTOCOL.md §1
 // wants the process gone within 5 s of SIGTERM.
 const shutdownBudget = 4 * time.Second
 
@@ -84,15 +84,23 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		}
 	}()
 
+	hooks, stopHooks, err := startWebhooks(cfg, secret, reg, log)
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+
 	edge, err := signal.New(signal.Config{
 		Secret:         secret,
 		DevMode:        dev,
 		ReconnectGrace: cfg.ReconnectGrace,
 		MaxSeats:       cfg.MaxSeats,
+		MaxMembers:     cfg.MaxMembers,
+		Limits:         cfg.Limits.signal(),
 		SFU:            media,
 		Registry:       reg,
 		Logger:         log.With("component", "signal"),
 		Demo:           demo.Handler(),
+		Webhooks:       hooks,
 	})
 	if err != nil {
 		return fmt.Errorf("signal: %w", err)
@@ -102,6 +110,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	ln = edge.Listen(ln) // the connection caps, counted where connections arrive
 	mux := http.NewServeMux()
 	// The listener is bound before the server starts, so a client that sees
 	// /healthz answer can connect: readiness means accepting connections.
@@ -110,11 +119,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("/", edge.Handler())
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := edge.HTTPServer(mux, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	addr := ln.Addr().String()
@@ -128,6 +133,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	case err := <-served:
 		// Serve only returns on its own when the listener broke.
 		_ = edge.Shutdown(context.Background())
+		stopHooks(context.Background())
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
@@ -146,6 +152,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	if err := edge.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("signal shutdown: %w", err))
 	}
+	stopHooks(sctx) // after the rooms' room.ended events were queued
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 	}

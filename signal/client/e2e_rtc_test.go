@@ -8,7 +8,6 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
@@ -17,8 +16,8 @@ func TestSetQualityAndQualityNotes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 2})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 2})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 	if s := ann.ICEServers(); len(s) != 0 {
 		t.Fatalf("ICE servers %+v from a server without TURN", s)

@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -34,7 +34,7 @@ func TestBrowserSimulcastSmallTileGetsLow(t *testing.T) {
 		window.__pub = await A.publishSimulcast(c, stream);
 		window.__rids = (window.__pub.pc.localDescription.sdp.match(/^a=rid:\S+ send/gm) || []).length;
 		return true;
-	})()`, env.Token("sim", "olive", seat.RoleOwner))
+	})()`, env.Token("sim", "olive", proto.RoleOwner))
 	if err := owner.eval(ownerJS, nil); err != nil {
 		owner.fail("publishing simulcast: %v", err)
 	}
@@ -64,7 +64,7 @@ func TestBrowserSimulcastSmallTileGetsLow(t *testing.T) {
 		attach();
 		window.__stop = A.fitTiles(c, new Map([[0, v]]));
 		return true;
-	})()`, env.Token("sim", "vera", seat.RoleAudience))
+	})()`, env.Token("sim", "vera", proto.RoleAudience))
 	if err := viewer.eval(viewerJS, nil); err != nil {
 		viewer.fail("subscribing: %v", err)
 	}
