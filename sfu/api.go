@@ -33,6 +33,9 @@ type Config struct {
 	TURN       bool
 	TURNPort   int
 	TURNSecret []byte
+	// TURNMaxAllocations caps one user's simultaneous relay allocations;
+	// zero means 8.
+	TURNMaxAllocations int
 	// VideoCodec is the room codec: "vp8" (default), "vp9" or "h264".
 	VideoCodec string
 	Logger     *slog.Logger

@@ -16,6 +16,7 @@ type metrics struct {
 	retransmitted       prometheus.Counter
 	keyframeRequests    prometheus.Counter
 	turnAllocations     *prometheus.CounterVec // by the client's transport to the TURN server
+	turnRefused         prometheus.Counter     // allocations over a user's quota
 	layerSwitches       [2]prometheus.Counter  // by switchUp / switchDown
 	pausedSlots         prometheus.Gauge
 	subscriberBandwidth prometheus.Histogram
@@ -48,6 +49,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Packets resent to viewers from the shared cache."}),
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "keyframe_requests_total",
 			Help: "PLIs sent to publishers (after throttling)."}),
+		turnRefused: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "turn_allocations_refused_total",
+			Help: "Relay allocations the embedded TURN server refused: the user held its --turn-max-allocations."}),
 		turnAllocations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "turn_allocations_total",
 			Help: "Relay allocations the embedded TURN server made, by the client's transport to it."}, []string{"transport"}),
 	}
@@ -80,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
-		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.pausedSlots, switches, m.subscriberBandwidth} {
+		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.turnRefused, m.pausedSlots, switches, m.subscriberBandwidth} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pion/turn/v5"
@@ -42,7 +43,18 @@ type turnServer struct {
 	port int
 	// peers are the only addresses relays may send to: this host's.
 	peers map[string]bool
+	// max is the most allocations one user may hold at once (each is a
+	// socket of this host): a token must not buy unlimited relays.
+	max     int
+	mu      sync.Mutex
+	perUser map[string]int
+	m       *metrics
 }
+
+// defaultTURNMaxAllocations is Config.TURNMaxAllocations's default: a
+// browser needs one per ICE transport it relays (two peer connections,
+// UDP and TCP each), and reconnecting ones leave some behind for a while.
+const defaultTURNMaxAllocations = 8
 
 // turnKey derives the TURN credential key from the token secret.
 func turnKey(secret []byte) string {
@@ -61,7 +73,11 @@ func startTURN(cfg Config, relayIP net.IP, hostIPs []net.IP, m *metrics, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("sfu: TURN port: %w", err)
 	}
-	ts := &turnServer{key: turnKey(cfg.TURNSecret), port: udp.LocalAddr().(*net.UDPAddr).Port, peers: map[string]bool{}}
+	ts := &turnServer{key: turnKey(cfg.TURNSecret), port: udp.LocalAddr().(*net.UDPAddr).Port, peers: map[string]bool{},
+		max: cfg.TURNMaxAllocations, perUser: map[string]int{}, m: m}
+	if ts.max <= 0 {
+		ts.max = defaultTURNMaxAllocations
+	}
 	for _, ip := range hostIPs {
 		ts.peers[ip.String()] = true
 	}
@@ -80,16 +96,19 @@ func startTURN(cfg Config, relayIP net.IP, hostIPs []net.IP, m *metrics, log *sl
 		AuthHandler:       turn.LongTermTURNRESTAuthHandler(ts.key, factory.NewLogger("turn")),
 		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen(), PermissionHandler: ts.permit}},
 		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen(), PermissionHandler: ts.permit}},
+		QuotaHandler:      ts.quota,
 		EventHandler: turn.EventHandler{
 			// The event's protocol is the relayed one (always UDP);
 			// the client's address tells how it reached us.
-			OnAllocationCreated: func(src, _ net.Addr, _, _, _ string, _ net.Addr, _ int) {
+			OnAllocationCreated: func(src, _ net.Addr, _, user, _ string, _ net.Addr, _ int) {
 				transport := "udp"
 				if _, ok := src.(*net.TCPAddr); ok {
 					transport = "tcp"
 				}
 				m.turnAllocations.WithLabelValues(transport).Inc()
+				ts.count(user, +1)
 			},
+			OnAllocationDeleted: func(_, _ net.Addr, _, user, _ string) { ts.count(user, -1) },
 		},
 	})
 	if err != nil {
@@ -98,6 +117,27 @@ func startTURN(cfg Config, relayIP net.IP, hostIPs []net.IP, m *metrics, log *sl
 		return nil, fmt.Errorf("sfu: TURN: %w", err)
 	}
 	return ts, nil
+}
+
+// quota refuses a user's allocation beyond max.
+func (ts *turnServer) quota(user, _ string, _ net.Addr) bool {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.perUser[user] >= ts.max {
+		ts.m.turnRefused.Inc()
+		return false
+	}
+	return true
+}
+
+func (ts *turnServer) count(user string, d int) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if n := ts.perUser[user] + d; n > 0 {
+		ts.perUser[user] = n
+	} else {
+		delete(ts.perUser, user)
+	}
 }
 
 // permit lets a relay send only to this host's addresses.

@@ -27,6 +27,7 @@ type Config struct {
 	RTCUDPPort     int           `yaml:"rtc-udp-port"`
 	RTCTCPPort     *int          `yaml:"rtc-tcp-port"` // nil: the UDP port's number (TCPPort)
 	TURNPort       int           `yaml:"turn-port"`
+	TURNMaxAllocs  int           `yaml:"turn-max-allocations"`
 	RTCIPs         []string      `yaml:"rtc-ip"`
 	RTCListenIP    string        `yaml:"rtc-listen-ip"`
 	Secret         string        `yaml:"secret"`
@@ -54,6 +55,7 @@ func Defaults() Config {
 		MaxSeats:       10,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
@@ -111,6 +113,14 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a port number", v)
 		}
 		c.RTCTCPPort = &n
+		return nil
+	}},
+	{"turn-max-allocations", "relay allocations one user may hold at once on the embedded TURN server (`n` ≥ 1)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		c.TURNMaxAllocs = n
 		return nil
 	}},
 	{"turn-port", "the embedded TURN server's `port`, UDP and TCP; 0 turns TURN off", func(c *Config, v string) error {
@@ -274,6 +284,9 @@ func (c Config) Validate() error {
 	}
 	if p := c.TCPPort(); p < 0 || p > 65535 {
 		return fmt.Errorf("rtc-tcp-port: %d is not 0..65535", p)
+	}
+	if c.TURNMaxAllocs < 1 || c.TURNMaxAllocs > 1000 {
+		return fmt.Errorf("turn-max-allocations: %d is not 1..1000", c.TURNMaxAllocs)
 	}
 	if c.TURNPort < 0 || c.TURNPort > 65535 {
 		return fmt.Errorf("turn-port: %d is not 0..65535", c.TURNPort)

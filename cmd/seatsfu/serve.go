@@ -62,18 +62,19 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	)
 
 	media, err := sfu.New(sfu.Config{
-		UDPPort:         cfg.RTCUDPPort,
-		ListenIP:        cfg.RTCListenIP,
-		IPs:             cfg.RTCIPs,
-		IncludeLoopback: dev,
-		ICETCP:          cfg.TCPPort() != 0,
-		TCPPort:         cfg.TCPPort(),
-		TURN:            cfg.TURNPort != 0,
-		TURNPort:        cfg.TURNPort,
-		TURNSecret:      secret,
-		VideoCodec:      cfg.VideoCodec,
-		Logger:          log, // sfu tags its own records component=sfu
-		Registerer:      reg,
+		UDPPort:            cfg.RTCUDPPort,
+		ListenIP:           cfg.RTCListenIP,
+		IPs:                cfg.RTCIPs,
+		IncludeLoopback:    dev,
+		ICETCP:             cfg.TCPPort() != 0,
+		TCPPort:            cfg.TCPPort(),
+		TURN:               cfg.TURNPort != 0,
+		TURNPort:           cfg.TURNPort,
+		TURNSecret:         secret,
+		TURNMaxAllocations: cfg.TURNMaxAllocs,
+		VideoCodec:         cfg.VideoCodec,
+		Logger:             log, // sfu tags its own records component=sfu
+		Registerer:         reg,
 	})
 	if err != nil {
 		return fmt.Errorf("media: %w", err)

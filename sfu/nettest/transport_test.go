@@ -26,8 +26,15 @@ import (
 // transportServer is server() with ICE-TCP and TURN on.
 func transportServer(t *testing.T) (*sfu.SFU, *sfu.Room, *prometheus.Registry) {
 	t.Helper()
+	return transportServerWith(t, 0)
+}
+
+// transportServerWith is transportServer with a TURN allocation cap per
+// user (0: the default).
+func transportServerWith(t *testing.T, maxAllocs int) (*sfu.SFU, *sfu.Room, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := sfu.New(sfu.Config{
+	s, err := sfu.New(sfu.Config{TURNMaxAllocations: maxAllocs,
 		ListenIP: "127.0.0.1", IPs: []string{"127.0.0.1"}, IncludeLoopback: true,
 		Registerer: reg,
 		ICETCP:     true, TURN: true, TURNSecret: []byte("a secret of the test, 32 bytes!!"),
@@ -268,4 +275,43 @@ func labelled(t *testing.T, reg *prometheus.Registry, name, label, value string)
 	}
 	t.Fatalf("no metric %s{%s=%q}", name, label, value)
 	return 0
+}
+
+// relayGathered reports whether a client given srv gets a relay candidate
+// (gathering completes once the allocation succeeded or was refused); the
+// client stays open, holding its allocation, until the test ends.
+func relayGathered(t *testing.T, srv webrtc.ICEServer) bool {
+	t.Helper()
+	pc, err := clientAPI(nil).NewPeerConnection(webrtc.Configuration{ICEServers: []webrtc.ICEServer{srv},
+		ICETransportPolicy: webrtc.ICETransportPolicyRelay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(gatheredOffer(t, pc), "typ relay")
+}
+
+func TestTURNCapsAUsersAllocations(t *testing.T) {
+	s, _, reg := transportServerWith(t, 2)
+	creds := func(user string) webrtc.ICEServer {
+		is := s.ICEServers(user, time.Now().Add(time.Hour), "")[0]
+		return webrtc.ICEServer{URLs: is.URLs[:1], Username: is.Username, Credential: is.Credential}
+	}
+	for i := range 2 {
+		if !relayGathered(t, creds("greedy")) {
+			t.Fatalf("allocation %d of 2 refused", i+1)
+		}
+	}
+	if relayGathered(t, creds("greedy")) {
+		t.Fatal("a third allocation for one user")
+	}
+	if !relayGathered(t, creds("other")) {
+		t.Fatal("another user refused because of the first one's allocations")
+	}
+	if n := metric(t, reg, "seatsfu_turn_allocations_refused_total"); n < 1 {
+		t.Fatalf("refusals counted %v", n)
+	}
 }
