@@ -66,8 +66,8 @@ func (v *viewer) allocate() {
 	now := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ended {
-		return
+	if _, live := r.viewers[v]; r.ended || !live {
+		return // a round that raced the viewer's detach
 	}
 	r.s.m.subscriberBandwidth.Observe(float64(est))
 	st := &v.budget

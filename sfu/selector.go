@@ -171,6 +171,9 @@ func (p *Peer) SetQuality(seatIndex int, q Quality) error {
 	if r.ended {
 		return ErrRoomEnded
 	}
+	if _, live := r.viewers[v]; !live {
+		return nil // the subscription is closing: nothing left to select for
+	}
 	for _, sl := range v.slots {
 		if sl.kind == videoIdx && sl.seatIdx == seatIndex && sl.want != want {
 			sl.want = want
