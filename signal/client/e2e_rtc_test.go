@@ -5,7 +5,10 @@ package client_test
 
 import (
 	"testing"
+	"time"
 
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/signal/client"
@@ -51,4 +54,113 @@ func TestSetQualityAndQualityNotes(t *testing.T) {
 	refused(t, "setQuality with a bad quality", ann.SetQuality(ctx, 0, "ultra"), client.ErrInvalidParams)
 	err = ann.Call(ctx, proto.MethodRTCSetQuality, rawParams(`{"quality":"low"}`), nil)
 	refused(t, "setQuality without a seat index", err, client.ErrInvalidParams)
+}
+
+// A simulcast publisher through the SDK hears rtc.publisherLayers: with no
+// viewer no layer is wanted; a viewer (on high by default) wants high; the
+// viewer's rtc.setQuality low moves the want to low.
+func TestPublisherLayersThroughTheSDK(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	room := e.newRoom()
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 2})
+	ctx := ctxT(t)
+	layers := make(chan proto.PublisherLayersNote, 64)
+	defer owner.OnPublisherLayers(func(n proto.PublisherLayersNote) { layers <- n })()
+	want := func(w proto.PublisherLayersNote) {
+		t.Helper()
+		for {
+			select {
+			case n := <-layers:
+				if n == w {
+					return
+				}
+			case <-ctx.Done():
+				t.Fatalf("no rtc.publisherLayers %+v", w)
+			}
+		}
+	}
+	startSimulcast(t, owner)
+	want(proto.PublisherLayersNote{})
+
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	sub, _ := offer(t, []webrtc.RTPCodecParameters{opus, vp8}, audioVideo, webrtc.RTPTransceiverDirectionRecvonly)
+	_, _, err := ann.Subscribe(ctx, sub)
+	must(t, "subscribe", err)
+	want(proto.PublisherLayersNote{High: true})
+	must(t, "setQuality low", ann.SetQuality(ctx, 0, proto.QualityLow))
+	// The switch to low is pending (no viewer connection: no keyframe
+	// reaches it, but the target counts as wanted at once).
+	want(proto.PublisherLayersNote{High: true, Low: true})
+}
+
+// startSimulcast publishes three VP8 layers (q, h, f) from a Pion client
+// through c, stamping the MID and RID header extensions as a browser does,
+// until the test ends.
+func startSimulcast(t *testing.T, c *client.Client) {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	must(t, "codec", me.RegisterCodec(vp8, webrtc.RTPCodecTypeVideo))
+	must(t, "extensions", webrtc.ConfigureSimulcastExtensionHeaders(me))
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me)).NewPeerConnection(webrtc.Configuration{})
+	must(t, "peer connection", err)
+	var tracks []*webrtc.TrackLocalStaticRTP
+	for _, rid := range []string{"q", "h", "f"} {
+		tk, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "v", "s", webrtc.WithRTPStreamID(rid))
+		must(t, "track", err)
+		tracks = append(tracks, tk)
+	}
+	tr, err := pc.AddTransceiverFromTrack(tracks[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	must(t, "transceiver", err)
+	for _, tk := range tracks[1:] {
+		must(t, "encoding", tr.Sender().AddEncoding(tk))
+	}
+	o, err := pc.CreateOffer(nil)
+	must(t, "offer", err)
+	gathered := webrtc.GatheringCompletePromise(pc)
+	must(t, "local description", pc.SetLocalDescription(o))
+	<-gathered
+	answer, err := c.Publish(ctxT(t), pc.LocalDescription().SDP)
+	must(t, "publish", err)
+	must(t, "remote description", pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
+	var midID, ridID uint8
+	for _, ext := range tr.Sender().GetParameters().HeaderExtensions {
+		switch ext.URI {
+		case sdp.SDESMidURI:
+			midID = uint8(ext.ID)
+		case sdp.SDESRTPStreamIDURI:
+			ridID = uint8(ext.ID)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		var seq uint16
+		for frame := uint32(0); ; frame++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			seq++
+			for l, tk := range tracks {
+				payload := []byte{0x10, 0x01, byte(l), 0, 0, 0}
+				if frame%10 == 0 {
+					payload[1] = 0x00 // keyframe
+				}
+				h := rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: frame * 1800, Marker: true}
+				_ = h.SetExtension(midID, []byte(tr.Mid()))
+				_ = h.SetExtension(ridID, []byte(tk.RID()))
+				_ = tk.WriteRTP(&rtp.Packet{Header: h, Payload: payload})
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-done
+		_ = pc.Close()
+	})
 }
