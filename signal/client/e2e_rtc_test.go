@@ -4,6 +4,7 @@ package client_test
 // and the rtc.quality it causes.
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +12,10 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
 func TestSetQualityAndQualityNotes(t *testing.T) {
@@ -163,4 +166,18 @@ func startSimulcast(t *testing.T, c *client.Client) {
 		<-done
 		_ = pc.Close()
 	})
+}
+
+func TestICEServersFromTheSnapshot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, signaltest.WithSFUConfig(func(c *sfu.Config) {
+		c.TURN, c.TURNSecret = true, []byte("turn key of the test, 32 bytes!!")
+	}))
+	room := e.newRoom()
+	e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	servers := ann.ICEServers()
+	if len(servers) != 1 || len(servers[0].URLs) != 2 || !strings.HasSuffix(servers[0].Username, ":ann") || servers[0].Credential == "" {
+		t.Fatalf("ICE servers %+v, want the embedded TURN server with ann's credentials", servers)
+	}
 }
