@@ -26,7 +26,16 @@
 //     sender reports.
 //   - cohost.go: co-host slots (PROTOCOL.md §10) — the pairs after a room's
 //     seats carry the other rooms' owners, as guests of those rooms' seat 0.
-//   - metrics.go: the media metrics (PROTOCOL.md §7).
+//   - Real networks (PROTOCOL.md §9): turn.go the embedded TURN server and
+//     its token-derived credentials (ICE-TCP is engine.go's); simulcast.go a
+//     publisher's layers, one source each; selector.go which layer each
+//     viewer slot carries and the switch on the target's keyframe;
+//     quality.go rtc.quality and rtc.publisherLayers; bwe.go the
+//     transport-wide numbering and feedback feeding a viewer's estimator
+//     (media.DownlinkEstimator); allocate.go sharing the estimate among
+//     the viewer's slots.
+//   - metrics.go: the media metrics (PROTOCOL.md §7, §9).
 //
-// sfu/nettest proves the media side through a lossy relay.
+// sfu/nettest proves the media side through a lossy relay, over ICE-TCP and
+// TURN, and under a capped downlink.
 package sfu

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -96,39 +97,68 @@ func opusCodec() webrtc.RTPCodecParameters {
 //     sender reports are translated from the publisher's own (slot.report),
 //     and PLI/FIR is coalesced per source by a media.KeyframeThrottle.
 //     TestViewerCostsNoInterceptorGoroutines counts the difference.
-//   - TWCC / congestion control: neither; the SFU forwards one layer and
-//     does no bandwidth estimation, so the feedback would be wasted.
-func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc.API, mux io.Closer, video webrtc.RTPCodecParameters, err error) {
+//   - TWCC / congestion control (PROTOCOL.md §9): publishers get Pion's
+//     TWCC feedback generator, for their encoders' own send-side
+//     estimation. Subscribers negotiate transport-cc with no interceptor:
+//     the viewer's writer stamps the transport-wide sequence numbers and
+//     its estimator reads the feedback (bwe.go), so neither costs a
+//     goroutine per viewer nor an allocation per packet.
+//
+// With tcp (ICE-TCP on, PROTOCOL.md §9) both also gather passive TCP
+// candidates on that one listener, demultiplexed by ICE username fragment
+// like the UDP port.
+func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger) (pub, sub *webrtc.API, mux, tcpMux io.Closer, video webrtc.RTPCodecParameters, err error) {
 	video, err = videoCodec(cfg.VideoCodec)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubME, err := newMediaEngine(video, false)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
+	}
+	if err := registerSimulcast(pubME); err != nil {
+		return nil, nil, nil, nil, video, err
 	}
 	subME, err := newMediaEngine(video, true)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 
 	pubIR := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubIR.Add(gen)
 	rr, err := report.NewReceiverInterceptor()
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubIR.Add(rr)
+	// Publishers get transport-wide feedback for their own send-side
+	// estimation (PROTOCOL.md §9): Pion's TWCC feedback generator, one
+	// ticker per publish connection.
+	if err := webrtc.ConfigureTWCCSender(pubME, pubIR); err != nil {
+		return nil, nil, nil, nil, video, err
+	}
+	// Subscribers negotiate transport-cc too, but the SFU stamps the
+	// sequence numbers and reads the feedback itself (bwe.go).
+	if err := registerTransportCC(subME); err != nil {
+		return nil, nil, nil, nil, video, err
+	}
 
 	se := webrtc.SettingEngine{}
 	se.LoggerFactory = slogFactory{log: log}
 	m := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("icemux"), conn)
 	se.SetICEUDPMux(m)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if tcp != nil {
+		tm := webrtc.NewICETCPMux(se.LoggerFactory.NewLogger("icetcp"), tcp, tcpReadBuffer)
+		se.SetICETCPMux(tm)
+		tcpMux = tm
+		networks = append(networks, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	se.SetNetworkTypes(networks)
 	ips := append([]string(nil), cfg.IPs...)
 	if len(ips) > 0 {
 		// NAT 1:1 host mapping: every gathered address is replaced by the
@@ -162,8 +192,13 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 
 	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubIR), webrtc.WithSettingEngine(se))
 	sub = webrtc.NewAPI(webrtc.WithMediaEngine(subME), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
-	return pub, sub, m, video, nil
+	return pub, sub, m, tcpMux, video, nil
 }
+
+// tcpReadBuffer is the ICE-TCP mux's per-connection receive queue, in
+// packets (a channel: each slot costs a few dozen bytes): room for a
+// keyframe's burst the reader momentarily fell behind on.
+const tcpReadBuffer = 512
 
 // newMediaEngine registers Opus and the room's video codec. With rtx, video
 // retransmissions may also be negotiated (RFC 4588, payload type video+1):
@@ -191,6 +226,38 @@ func newMediaEngine(video webrtc.RTPCodecParameters, rtx bool) (*webrtc.MediaEng
 		}
 	}
 	return me, nil
+}
+
+// registerTransportCC offers transport-wide congestion control feedback
+// and its header extension for both kinds.
+func registerTransportCC(me *webrtc.MediaEngine) error {
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, k)
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerSimulcast lets publishers simulcast (PROTOCOL.md §9): Pion routes
+// a layer's packets by the RID header extension (and a repair stream's by
+// the repaired RID), the MID extension naming the m-line.
+func registerSimulcast(me *webrtc.MediaEngine) error {
+	for _, ext := range []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+	} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext.uri}, ext.kind); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func orDefault(d, def time.Duration) time.Duration {

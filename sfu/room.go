@@ -263,7 +263,9 @@ func (r *Room) reconcile() {
 
 // refreshSinks publishes a new copy of the slots src feeds: those of the
 // seat it is pointed at, minus its own user's (nobody hears themselves).
-// The reader loads the list with one atomic read per packet.
+// The reader loads the list with one atomic read per packet. Every layer of
+// a simulcast video feeds the same slots (each slot takes the packets of
+// the layer it is bound to) and follows src to its seat.
 func (r *Room) refreshSinks(src *source) {
 	var sinks []*slot
 	if src.seatIdx >= 0 {
@@ -281,4 +283,12 @@ func (r *Room) refreshSinks(src *source) {
 		}
 	}
 	src.sinks.Store(&sinks)
+	if g := src.sim; g != nil {
+		for _, l := range g.layers {
+			if l != nil && l != src {
+				l.seatIdx = src.seatIdx
+				l.sinks.Store(&sinks)
+			}
+		}
+	}
 }

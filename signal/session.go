@@ -46,7 +46,8 @@ type session struct {
 	srv    *Server
 	conn   *websocket.Conn
 	user   seat.User
-	roomID string // the token's room: the only room this socket may enter
+	roomID string    // the token's room: the only room this socket may enter
+	access rtcAccess // for the snapshot's rtc.iceServers (rtcnet.go)
 	log    *slog.Logger
 	out    chan outFrame
 	ctx    context.Context
