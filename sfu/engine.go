@@ -13,7 +13,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -208,24 +207,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// slogFactory routes Pion's logs to slog: Pion is chatty, so everything
-// below warnings goes to Debug.
-type slogFactory struct{ log *slog.Logger }
-
-func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{log: f.log.With("pion", scope)}
-}
-
-type pionLogger struct{ log *slog.Logger }
-
-func (l pionLogger) Trace(msg string)                  {}
-func (l pionLogger) Tracef(format string, args ...any) {}
-func (l pionLogger) Debug(msg string)                  { l.log.Debug(msg) }
-func (l pionLogger) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Info(msg string)                   { l.log.Debug(msg) }
-func (l pionLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Warn(msg string)                   { l.log.Warn(msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.log.Warn(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Error(msg string)                  { l.log.Error(msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }

@@ -1,0 +1,59 @@
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/pion/logging"
+)
+
+// slogFactory routes Pion's logs to slog, keeping WARN and ERROR for what an
+// operator can act on. Pion is chatty: its Info and Debug go to Debug, and
+// the warnings in pionNoise — normal events of a working server that Pion
+// logs as warnings — go to Debug too.
+type slogFactory struct{ log *slog.Logger }
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return pionLogger{log: f.log.With("pion", scope)}
+}
+
+// pionNoise lists Pion warnings that say nothing is wrong, each matched by
+// the start of its message and, when set, a part of it, with the reason it
+// is not worth an operator's attention.
+var pionNoise = []struct{ prefix, contains, why string }{
+	// ice: every candidate's read loop ends this way when its peer
+	// connection closes (the mux hands it a pipe that is closed then).
+	{"Failed to read from candidate", "closed pipe", "a closing connection"},
+	// webrtc: browsers send receiver reports for an SSRC before the track
+	// it belongs to is set up; the next ones are handled.
+	{"Incoming unhandled RTCP", "", "RTCP ahead of its track"},
+	// ice: one UDP socket for every interface is this SFU's design (it
+	// advertises the configured addresses, engine.go); Pion's advice is for
+	// servers that gather from the socket's own address.
+	{"UDPMuxDefault should not listening on unspecified address", "", "one media port by design"},
+}
+
+// warn logs a Pion warning: at Debug, saying why, when it is known noise.
+func (l pionLogger) warn(msg string) {
+	for _, n := range pionNoise {
+		if strings.HasPrefix(msg, n.prefix) && strings.Contains(msg, n.contains) {
+			l.log.Debug(msg, "noise", n.why)
+			return
+		}
+	}
+	l.log.Warn(msg)
+}
+
+type pionLogger struct{ log *slog.Logger }
+
+func (l pionLogger) Trace(string)                      {}
+func (l pionLogger) Tracef(string, ...any)             {}
+func (l pionLogger) Debug(msg string)                  { l.log.Debug(msg) }
+func (l pionLogger) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Info(msg string)                   { l.log.Debug(msg) }
+func (l pionLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Warn(msg string)                   { l.warn(msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.warn(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Error(msg string)                  { l.log.Error(msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
