@@ -158,3 +158,10 @@ func TestLiveRoomInBrowsers(t *testing.T) {
 		}
 	}
 }
+
+// navigate opens the page for room as name, without joining.
+func navigate(url, room, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Navigate(fmt.Sprintf("%s/?room=%s&name=%s", url, room, name))
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
