@@ -128,8 +128,8 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 	se.LoggerFactory = slogFactory{log: log}
 	m := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("icemux"), conn)
 	se.SetICEUDPMux(m)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
 	ips := append([]string(nil), cfg.IPs...)
+	se.SetNetworkTypes(networkTypes(ips))
 	if len(ips) > 0 {
 		// NAT 1:1 host mapping: every gathered address is replaced by the
 		// configured ones, which works both for an address of this host and
@@ -191,6 +191,29 @@ func newMediaEngine(video webrtc.RTPCodecParameters, rtx bool) (*webrtc.MediaEng
 		}
 	}
 	return me, nil
+}
+
+// networkTypes is the IP families to gather candidates on. With configured
+// addresses (NAT 1:1) only their families can be advertised: a host whose
+// every --rtc-ip is IPv4 has nothing to map its IPv6 addresses to, and Pion
+// would gather them only to drop each with a warning, on every connection.
+func networkTypes(ips []string) []webrtc.NetworkType {
+	v4, v6 := len(ips) == 0, len(ips) == 0
+	for _, s := range ips {
+		if ip := net.ParseIP(s); ip != nil && ip.To4() != nil {
+			v4 = true
+		} else if ip != nil {
+			v6 = true
+		}
+	}
+	var out []webrtc.NetworkType
+	if v4 {
+		out = append(out, webrtc.NetworkTypeUDP4)
+	}
+	if v6 {
+		out = append(out, webrtc.NetworkTypeUDP6)
+	}
+	return out
 }
 
 func orDefault(d, def time.Duration) time.Duration {

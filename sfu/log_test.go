@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -35,6 +36,10 @@ func TestPionNoiseIsDebugRealWarningsStay(t *testing.T) {
 	l.Warnf("Failed to read from candidate %s: %v", "udp4 host 10.0.0.1:7882", "io: read/write on closed pipe")
 	l.Warnf("Incoming unhandled RTCP ssrc(%d), OnTrack will not be fired", 1234)
 	l.Warn("UDPMuxDefault should not listening on unspecified address, use NewMultiUDPMuxFromPort instead")
+	l.Warn("Failed to ping without candidate pairs. Connection is not possible yet.")
+	l.Warnf("Failed to accept RTP %v", "stream is already closed")
+	l.Warnf("Failed to accept RTCP %v", "stream is already closed")
+	l.Warnf("Warning: mux: no endpoint for packet starting with %d, adding to queue size(%d)", 21, 0)
 	l.Info("a Pion info line")
 	if got := buf.String(); got != "" {
 		t.Fatalf("known noise reached WARN:\n%s", got)
@@ -42,8 +47,9 @@ func TestPionNoiseIsDebugRealWarningsStay(t *testing.T) {
 	l.Warnf("Failed to read from candidate %s: %v", "udp4 host 10.0.0.1:7882", "connection reset by peer")
 	l.Warnf("Discard request with wrong username from (%s)", "10.0.0.2:5000")
 	l.Errorf("Failed to close relay connection: %v", "boom")
+	l.Warnf("Warning: mux: no endpoint for packet starting with %d, not adding to queue size(%d)", 21, 64)
 	got := buf.String()
-	for _, want := range []string{"level=WARN msg=\"Failed to read from candidate", "connection reset by peer", "level=WARN msg=\"Discard request", "level=ERROR", "pion=ice"} {
+	for _, want := range []string{"level=WARN msg=\"Failed to read from candidate", "connection reset by peer", "level=WARN msg=\"Discard request", "level=ERROR", "pion=ice", "not adding to queue"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("log lacks %q:\n%s", want, got)
 		}
@@ -127,6 +133,22 @@ func TestOpenRoomRacingClose(t *testing.T) {
 		r.mu.Unlock()
 		if armed {
 			t.Fatal("an ended room keeps a deadline timer")
+		}
+	}
+}
+
+func TestNetworkTypesFollowTheConfiguredAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		ips  []string
+		want string
+	}{
+		{nil, "[udp4 udp6]"},
+		{[]string{"203.0.113.7"}, "[udp4]"},
+		{[]string{"2001:db8::1"}, "[udp6]"},
+		{[]string{"203.0.113.7", "2001:db8::1"}, "[udp4 udp6]"},
+	} {
+		if got := fmt.Sprint(networkTypes(tc.ips)); got != tc.want {
+			t.Errorf("networkTypes(%v) = %s, want %s", tc.ips, got, tc.want)
 		}
 	}
 }

@@ -32,6 +32,18 @@ var pionNoise = []struct{ prefix, contains, why string }{
 	// advertises the configured addresses, engine.go); Pion's advice is for
 	// servers that gather from the socket's own address.
 	{"UDPMuxDefault should not listening on unspecified address", "", "one media port by design"},
+	// ice: connectivity checks start before the peer's candidates arrive
+	// (a trickled one, or the offer's being applied); a connection that
+	// never gets any fails ICE and is closed, which is what matters.
+	{"Failed to ping without candidate pairs", "", "candidates not yet known"},
+	// webrtc: the accept loops of a peer connection end this way when it
+	// closes (a viewer leaving, a publisher losing the seat).
+	{"Failed to accept RTP", "stream is already closed", "a closing connection"},
+	{"Failed to accept RTCP", "stream is already closed", "a closing connection"},
+	// webrtc: a browser's first DTLS packet can beat the server's DTLS
+	// transport by a moment; Pion queues it and hands it over (a full
+	// queue — "not adding to queue" — still warns).
+	{"Warning: mux: no endpoint for packet", ", adding to queue", "queued for the DTLS transport"},
 }
 
 // warn logs a Pion warning: at Debug, saying why, when it is known noise.
