@@ -1,5 +1,5 @@
 // Package seat is the co-guest seat controller: a pure state machine that
-// decides every seat rule of the seatsfu contract (CONTRACT §4) and the
+// decides every seat rule of the seatsfu contract (PROTOCOL.md §4) and the
 // notifications each decision causes (§3.3).
 //
 // It knows nothing of networks, WebRTC or goroutines. A Room is not safe for
@@ -12,7 +12,9 @@
 // Every operation either returns an *Error carrying the contract's reason and
 // leaves the state untouched, or applies the change and returns the
 // deliveries it caused, each addressed to its audience, so the edge only
-// routes them.
+// routes them. seat speaks in domain types only — no JSON, no method names,
+// no numeric codes: the edge (signal/wire.go) gives events and refusals
+// their wire form (signal/proto).
 //
 // # Decisions where the contract leaves room
 //

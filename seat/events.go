@@ -20,20 +20,21 @@ type Delivery struct {
 	Event  Event
 }
 
-// Event is a notification. Method is its JSON-RPC method name; the struct's
-// JSON form is its params.
-type Event interface{ Method() string }
+// Event is something a member learns: one of the types below, or one an
+// edge adds itself (a chat message, for instance). The edge gives each its
+// wire form; seat knows nothing of the wire.
+type Event any
 
 // SeatJoin and SeatLeave are the joined/left entries of seat.changed.
 type SeatJoin struct {
-	User      User `json:"user"`
-	SeatIndex int  `json:"seatIndex"`
+	User      User
+	SeatIndex int
 }
 
 type SeatLeave struct {
-	User      User   `json:"user"`
-	SeatIndex int    `json:"seatIndex"`
-	Reason    string `json:"reason"` // left, kicked, locked, disconnected, moved, room_ended
+	User      User
+	SeatIndex int
+	Reason    string // left, kicked, locked, disconnected, moved, room_ended
 }
 
 // Seat leave reasons.
@@ -64,83 +65,83 @@ const (
 // SeatChanged goes to everyone after any change of seats (occupants, locks,
 // microphone/camera). Seats is always the full list.
 type SeatChanged struct {
-	Seats  []Seat      `json:"seats"`
-	Joined []SeatJoin  `json:"joined"`
-	Left   []SeatLeave `json:"left"`
+	Seats  []Seat
+	Joined []SeatJoin
+	Left   []SeatLeave
 }
 
 // RoomEnded goes to everyone, the owner included.
 type RoomEnded struct {
-	Reason string `json:"reason"`
+	Reason string
 }
 
 // MemberJoined and MemberLeft go to hosts only.
 type MemberJoined struct {
-	User User `json:"user"`
+	User User
 }
 
 type MemberLeft struct {
-	User   User   `json:"user"`
-	Reason string `json:"reason"` // left, kicked, disconnected
+	User   User
+	Reason string // left, kicked, disconnected
 }
 
 // --- to hosts ---
 
 type ApplicationReceived struct {
-	Request Request `json:"request"`
+	Request Request
 }
 
 type ApplicationCancelled struct {
-	User   User   `json:"user"`
-	Reason string `json:"reason"` // cancelled, timeout, left, alreadySeated
+	User   User
+	Reason string // cancelled, timeout, left, alreadySeated
 }
 
 type ApplicationProcessedByOtherHost struct {
-	User     User `json:"user"`
-	Host     User `json:"host"`
-	Accepted bool `json:"accepted"`
+	User     User
+	Host     User
+	Accepted bool
 }
 
 type InvitationResponded struct {
-	User     User `json:"user"`
-	Accepted bool `json:"accepted"`
+	User     User
+	Accepted bool
 }
 
 type InvitationNoResponse struct {
-	User   User   `json:"user"`
-	Reason string `json:"reason"` // timeout, alreadySeated, left
+	User   User
+	Reason string // timeout, alreadySeated, left
 }
 
 // --- to the audience member concerned ---
 
 type ApplicationResponded struct {
-	Accepted  bool `json:"accepted"`
-	Host      User `json:"host"`
-	SeatIndex *int `json:"seatIndex,omitempty"`
+	Accepted  bool
+	Host      User
+	SeatIndex *int
 }
 
 type ApplicationNoResponse struct {
-	Reason string `json:"reason"` // timeout, alreadySeated
+	Reason string // timeout, alreadySeated
 }
 
 type InvitationReceived struct {
-	Request Request `json:"request"`
+	Request Request
 }
 
 type InvitationCancelled struct {
-	Host   User   `json:"host"`
-	Reason string `json:"reason"` // cancelled, timeout, left, alreadySeated
+	Host   User
+	Reason string // cancelled, timeout, left, alreadySeated
 }
 
 type SeatKicked struct {
-	SeatIndex int  `json:"seatIndex"`
-	By        User `json:"by"`
+	SeatIndex int
+	By        User
 }
 
 // KickedOut tells its target it was removed from the room; the edge closes
 // the target's socket after sending it.
 type KickedOut struct {
-	By User `json:"by"`
+	By User
 }
 
 // --- internal ---
@@ -151,20 +152,3 @@ type RequestEnded struct {
 	Request Request
 	Outcome Outcome
 }
-
-func (SeatChanged) Method() string                     { return "seat.changed" }
-func (RoomEnded) Method() string                       { return "room.ended" }
-func (MemberJoined) Method() string                    { return "room.memberJoined" }
-func (MemberLeft) Method() string                      { return "room.memberLeft" }
-func (ApplicationReceived) Method() string             { return "seat.applicationReceived" }
-func (ApplicationCancelled) Method() string            { return "seat.applicationCancelled" }
-func (ApplicationProcessedByOtherHost) Method() string { return "seat.applicationProcessedByOtherHost" }
-func (InvitationResponded) Method() string             { return "seat.invitationResponded" }
-func (InvitationNoResponse) Method() string            { return "seat.invitationNoResponse" }
-func (ApplicationResponded) Method() string            { return "seat.applicationResponded" }
-func (ApplicationNoResponse) Method() string           { return "seat.applicationNoResponse" }
-func (InvitationReceived) Method() string              { return "seat.invitationReceived" }
-func (InvitationCancelled) Method() string             { return "seat.invitationCancelled" }
-func (SeatKicked) Method() string                      { return "seat.kicked" }
-func (KickedOut) Method() string                       { return "room.kickedOut" }
-func (RequestEnded) Method() string                    { return "" }

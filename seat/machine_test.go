@@ -329,7 +329,7 @@ func (m *machine) step(src source) error {
 
 	if err != nil {
 		var e *Error
-		if !errors.As(err, &e) || e.Code == 0 || e.Reason == "" {
+		if !errors.As(err, &e) || !wireReason(e.Reason) {
 			return fmt.Errorf("%s: error %v is not a contract error", op, err)
 		}
 		if ds != nil {
@@ -605,5 +605,5 @@ func requestKey(d Delivery) string {
 	default:
 		return ""
 	}
-	return fmt.Sprintf("%d|%s|%s|%s|%s", d.To, d.UserID, d.Except, d.Event.Method(), ev)
+	return fmt.Sprintf("%d|%s|%s|%s|%s", d.To, d.UserID, d.Except, eventName(d.Event), ev)
 }

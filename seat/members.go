@@ -161,9 +161,9 @@ func (r *Room) Join(u User) (Snapshot, []Delivery, error) {
 func (r *Room) snapshot(m *member) Snapshot {
 	s := Snapshot{Room: r.Info(), Self: m.user, Seats: r.Seats(), Requests: []Request{}}
 	if m.user.Role.IsHost() {
-		for q := r.pending.first; q != nil; q = q.next {
-			s.Requests = append(s.Requests, q.view())
-		}
+		var total int
+		s.Requests, total = r.hostRequests()
+		s.RequestsTotal = &total
 	} else if m.request != nil {
 		s.Requests = append(s.Requests, m.request.view())
 	}

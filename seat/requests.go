@@ -133,6 +133,9 @@ func (r *Room) Apply(actor string, seatIndex, timeoutSec int, extraInfo string) 
 	if err := checkFree(m, KindApply); err != nil {
 		return "", nil, err
 	}
+	if err := r.checkRoomForRequest(); err != nil {
+		return "", nil, err
+	}
 	q := r.newRequest(KindApply, m, nil, seatIndex, timeoutSec, extraInfo)
 	return q.wire.RequestID, []Delivery{{To: Hosts, Except: actor, Event: ApplicationReceived{Request: q.view()}}}, nil
 }
@@ -203,6 +206,9 @@ func (r *Room) Invite(actor, invitee string, seatIndex, timeoutSec int, extraInf
 		return "", nil, newErr(ErrInvalidParams, "a host takes a seat instead of inviting itself")
 	}
 	if err := checkFree(v, KindInvite); err != nil {
+		return "", nil, err
+	}
+	if err := r.checkRoomForRequest(); err != nil {
 		return "", nil, err
 	}
 	q := r.newRequest(KindInvite, v, h, seatIndex, timeoutSec, extraInfo)
@@ -279,7 +285,7 @@ type endDetail struct {
 }
 
 // endRequest ends a pending request exactly once: it removes it from every
-// index, appends the notifications both sides get (CONTRACT §3.3) and the
+// index, appends the notifications both sides get (PROTOCOL.md §3.3) and the
 // Internal RequestEnded record.
 func (r *Room) endRequest(out []Delivery, q *request, outcome Outcome, d endDetail) []Delivery {
 	r.pending.unlink(q)

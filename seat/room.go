@@ -46,6 +46,8 @@ func New(cfg Config) (*Room, error) {
 		return nil, newErr(ErrInvalidParams, "negative reconnect grace")
 	case cfg.MaxMembers < 0:
 		return nil, newErr(ErrInvalidParams, "negative member cap")
+	case cfg.MaxPending < 0:
+		return nil, newErr(ErrInvalidParams, "negative pending-request cap")
 	case cfg.Clock == nil:
 		return nil, newErr(ErrInvalidParams, "nil clock")
 	}

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The tests in this file follow CONTRACT §4, one test (or table) per rule,
+// The tests in this file follow PROTOCOL.md §4, one test (or table) per rule,
 // and name the rule they prove.
 
 func TestRule1_OwnerHoldsSeatZeroUntilTheEnd(t *testing.T) {

@@ -30,7 +30,7 @@ const (
 	KindVideo Kind = "video"
 )
 
-// Device is what the contract calls a seat's microphone/camera state.
+// Device is a seat's microphone or camera state.
 type Device string
 
 const (
@@ -70,51 +70,53 @@ const (
 	NoSeat        = -1           // "any free seat" in requests, "not seated" in lookups
 )
 
-// User is a member as the contract's User object shows it.
+// User is a member.
 type User struct {
-	UserID string `json:"userId"`
-	Name   string `json:"name"`
-	Avatar string `json:"avatar"`
-	Role   Role   `json:"role"`
+	UserID string
+	Name   string
+	Avatar string
+	Role   Role
 }
 
-// Seat is the contract's Seat object.
+// Seat is one seat and what it carries.
 type Seat struct {
-	Index       int    `json:"index"`
-	User        *User  `json:"user"`
-	Locked      bool   `json:"locked"`
-	AudioLocked bool   `json:"audioLocked"`
-	VideoLocked bool   `json:"videoLocked"`
-	Microphone  Device `json:"microphone"`
-	Camera      Device `json:"camera"`
+	Index       int
+	User        *User
+	Locked      bool
+	AudioLocked bool
+	VideoLocked bool
+	Microphone  Device
+	Camera      Device
 }
 
-// Request is the contract's Request object: a pending application or
-// invitation.
+// Request is a pending application or invitation.
 type Request struct {
-	RequestID string      `json:"requestId"`
-	Kind      RequestKind `json:"kind"`
-	From      User        `json:"from"`
-	To        *User       `json:"to"`
-	SeatIndex int         `json:"seatIndex"`
-	ExtraInfo string      `json:"extraInfo"`
-	ExpiresAt int64       `json:"expiresAt"` // unix ms, 0 = never
+	RequestID string
+	Kind      RequestKind
+	From      User
+	To        *User
+	SeatIndex int
+	ExtraInfo string
+	ExpiresAt int64 // unix ms, 0 = never
 }
 
 // Info is the room part of a snapshot.
 type Info struct {
-	RoomID      string `json:"roomId"`
-	MaxSeats    int    `json:"maxSeats"`
-	SeatMode    Mode   `json:"seatMode"`
-	MemberCount int    `json:"memberCount"`
+	RoomID      string
+	MaxSeats    int
+	SeatMode    Mode
+	MemberCount int
 }
 
 // Snapshot is room.join's result, as the caller may see it.
 type Snapshot struct {
-	Room     Info      `json:"room"`
-	Self     User      `json:"self"`
-	Seats    []Seat    `json:"seats"`
-	Requests []Request `json:"requests"`
+	Room     Info
+	Self     User
+	Seats    []Seat
+	Requests []Request
+	// RequestsTotal is set for hosts: every pending request, of which
+	// Requests lists the oldest SnapshotRequests (v2).
+	RequestsTotal *int
 }
 
 // Clock is the controller's only source of time.
@@ -131,5 +133,8 @@ type Config struct {
 	Grace time.Duration
 	// MaxMembers caps membership (owner included); 0 means no cap.
 	MaxMembers int
+	// MaxPending caps the room's pending requests (ErrRequestsFull beyond);
+	// 0 means no cap.
+	MaxPending int
 	Clock      Clock
 }

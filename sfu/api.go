@@ -1,19 +1,3 @@
-// Package sfu holds rooms and their media: peer connections, seat-gated
-// publishing, seat-slot forwarding and routing. A Room owns the room's seat
-// controller behind one mutex: every seat decision is taken, its media effect
-// applied and its notifications handed to the edge, in that order, under that
-// mutex.
-//
-// The files split the work: engine.go builds the webrtc.APIs (publishers'
-// and subscribers', with their deliberately chosen interceptors), sfu.go is
-// the room registry and the UDP port, room.go the seat decisions and the
-// reconcile that turns seat state into forwarding, publish.go the up-tracks,
-// upstream.go what an up-track asks of its publisher (coalesced keyframe
-// requests, NACKs for packets the SFU never got, the publisher's sender
-// reports, cache sizing from viewers' RTT), viewer.go the seat slots, their
-// writer and the viewers' feedback (NACKs served from the shared cache, over
-// RTX when negotiated), report.go the viewers' sender reports, packet.go the
-// shared packets. sfu/nettest proves the media side through a lossy relay.
 package sfu
 
 import (
@@ -59,11 +43,12 @@ type Config struct {
 	ViewerQueue int
 }
 
-// The media errors of CONTRACT §3, in the contract's error shape.
+// The media errors of PROTOCOL.md §3: a reason and a message, like the
+// seat rules' refusals; the edge gives each its code.
 var (
-	ErrPublishForbidden = &seat.Error{Code: 100400, Reason: "publish_forbidden", Message: "only seated users may publish"}
-	ErrBadSDP           = &seat.Error{Code: 100401, Reason: "bad_sdp", Message: "the offer cannot be used"}
-	ErrUnsupportedCodec = &seat.Error{Code: 100402, Reason: "unsupported_codec", Message: "no codec in common with the room"}
+	ErrPublishForbidden = &seat.Error{Reason: "publish_forbidden", Message: "only seated users may publish"}
+	ErrBadSDP           = &seat.Error{Reason: "bad_sdp", Message: "the offer cannot be used"}
+	ErrUnsupportedCodec = &seat.Error{Reason: "unsupported_codec", Message: "no codec in common with the room"}
 )
 
 // ErrTooManyMLines is joined to ErrBadSDP when a publish offer has more
@@ -72,7 +57,7 @@ var (
 var ErrTooManyMLines = errors.New("sfu: more than one audio and one video m-line")
 
 // ErrRoomEnded is returned by a Room's methods once the room has ended.
-var ErrRoomEnded = &seat.Error{Code: seat.ErrRoomNotFound.Code, Reason: seat.ErrRoomNotFound.Reason, Message: "the room has ended"}
+var ErrRoomEnded = &seat.Error{Reason: seat.ErrRoomNotFound.Reason, Message: "the room has ended"}
 
 // Notifier routes a decision's deliveries to the room's members. It is called
 // with the room's lock held, in decision order, after the media effects were

@@ -2,7 +2,7 @@ package sfu
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// metrics are the media metrics of CONTRACT §7. They carry no per-room or
+// metrics are the media metrics of PROTOCOL.md §7. They carry no per-room or
 // per-user labels: a label per room would grow without bound.
 type metrics struct {
 	rooms            prometheus.Gauge

@@ -77,7 +77,7 @@ func (r *Room) Publish(userID, offer string) (*Peer, string, error) {
 }
 
 func (r *Room) publish(userID, offer string) (*Peer, string, error) {
-	// The seat comes first (CONTRACT §3: an unseated user learns it may not
+	// The seat comes first (PROTOCOL.md §3: an unseated user learns it may not
 	// publish, whatever it offered); both checks change nothing.
 	if err := r.checkSeated(userID); err != nil {
 		return nil, "", err

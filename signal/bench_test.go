@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -19,7 +19,7 @@ const benchClientsPerCPU = 8
 // is to measure the edge, not the limiter) and opens room r1 in free mode.
 func benchEnv(b *testing.B) (*signaltest.Env, *signaltest.Conn) {
 	env := signaltest.Start(b, signaltest.WithSignalConfig(func(c *signal.Config) { c.RequestRate = -1 }))
-	owner, err := env.Dial(context.Background(), env.Token("r1", "boss", seat.RoleOwner))
+	owner, err := env.Dial(context.Background(), env.Token("r1", "boss", proto.RoleOwner))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func BenchmarkJoin(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			c, err := env.Dial(ctx, env.Token("r1", fmt.Sprintf("v%d", n.Add(1)), seat.RoleAudience))
+			c, err := env.Dial(ctx, env.Token("r1", fmt.Sprintf("v%d", n.Add(1)), proto.RoleAudience))
 			if err != nil {
 				b.Error(err)
 				return
@@ -72,7 +72,7 @@ func BenchmarkSeatOps(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		c, err := env.Dial(ctx, env.Token("r1", fmt.Sprintf("g%d", n.Add(1)), seat.RoleAudience))
+		c, err := env.Dial(ctx, env.Token("r1", fmt.Sprintf("g%d", n.Add(1)), proto.RoleAudience))
 		if err != nil {
 			b.Error(err)
 			return

@@ -7,7 +7,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -23,7 +23,7 @@ func reasonIs(want string) func(json.RawMessage) bool {
 func userIs(want string) func(json.RawMessage) bool {
 	return func(p json.RawMessage) bool {
 		var v struct {
-			User seat.User `json:"user"`
+			User proto.User `json:"user"`
 		}
 		return json.Unmarshal(p, &v) == nil && v.User.UserID == want
 	}
@@ -31,13 +31,13 @@ func userIs(want string) func(json.RawMessage) bool {
 
 func TestJoinTakeLeaveEnd(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, snap := join(t, env, "r1", "boss", seat.RoleOwner,
+	owner, snap := join(t, env, "r1", "boss", proto.RoleOwner,
 		map[string]any{"create": map[string]any{"maxSeats": 4, "seatMode": "free"}})
-	if snap.Room.MaxSeats != 4 || snap.Room.SeatMode != seat.ModeFree || len(snap.Seats) != 4 ||
-		snap.Seats[0].User == nil || snap.Seats[0].User.UserID != "boss" || snap.Self.Role != seat.RoleOwner {
+	if snap.Room.MaxSeats != 4 || snap.Room.SeatMode != proto.ModeFree || len(snap.Seats) != 4 ||
+		snap.Seats[0].User == nil || snap.Seats[0].User.UserID != "boss" || snap.Self.Role != proto.RoleOwner {
 		t.Fatalf("owner snapshot %+v", snap)
 	}
-	ann, snap := join(t, env, "r1", "ann", seat.RoleAudience, nil)
+	ann, snap := join(t, env, "r1", "ann", proto.RoleAudience, nil)
 	if snap.Room.MemberCount != 2 || snap.Self.UserID != "ann" || snap.Room.MaxSeats != 4 {
 		t.Fatalf("audience snapshot %+v", snap)
 	}
@@ -55,8 +55,8 @@ func TestJoinTakeLeaveEnd(t *testing.T) {
 	call(t, ann, "room.leave", nil, nil)
 	wait(t, owner, "room.memberLeft", userIs("ann"))
 	wait(t, owner, "seat.changed", func(p json.RawMessage) bool {
-		var v seat.SeatChanged
-		return json.Unmarshal(p, &v) == nil && len(v.Left) == 1 && v.Left[0].Reason == seat.LeftLeft
+		var v proto.SeatChanged
+		return json.Unmarshal(p, &v) == nil && len(v.Left) == 1 && v.Left[0].Reason == proto.LeftLeft
 	})
 	// The left socket stays open but speaks for nobody.
 	wantReason(t, ann, "room.members", nil, "not_joined")
@@ -64,10 +64,10 @@ func TestJoinTakeLeaveEnd(t *testing.T) {
 		t.Fatalf("members after leave: %v", ids)
 	}
 
-	bob, _ := join(t, env, "r1", "bob", seat.RoleAudience, nil)
+	bob, _ := join(t, env, "r1", "bob", proto.RoleAudience, nil)
 	call(t, owner, "room.end", nil, nil)
 	for _, c := range []*signaltest.Conn{owner, bob} {
-		wait(t, c, "room.ended", reasonIs(seat.EndedByOwner))
+		wait(t, c, "room.ended", reasonIs(proto.EndedByOwner))
 		if code, err := c.Closed(testCtx(t)); err != nil || code != websocket.StatusNormalClosure {
 			t.Fatalf("after room.ended: close %v %v", code, err)
 		}
@@ -82,7 +82,7 @@ func TestJoinTakeLeaveEnd(t *testing.T) {
 func TestRoleEscalationRefused(t *testing.T) {
 	env := signaltest.Start(t)
 	// An admin or audience cannot open a room, with or without create.
-	for _, role := range []seat.Role{seat.RoleAdmin, seat.RoleAudience} {
+	for _, role := range []proto.Role{proto.RoleAdmin, proto.RoleAudience} {
 		c := dial(t, env, "r1", "sneak-"+string(role), role)
 		wantReason(t, c, "room.join", nil, "room_not_found")
 		wantReason(t, c, "room.join", map[string]any{"create": map[string]any{"maxSeats": 4}}, "permission_denied")
@@ -90,13 +90,13 @@ func TestRoleEscalationRefused(t *testing.T) {
 	if env.SFU.Room("r1") != nil {
 		t.Fatal("a non-owner opened a room")
 	}
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
 	// A second owner token for an opened room is not the owner.
-	impostor := dial(t, env, "r1", "boss2", seat.RoleOwner)
+	impostor := dial(t, env, "r1", "boss2", proto.RoleOwner)
 	wantReason(t, impostor, "room.join", nil, "permission_denied")
 
-	ann, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
-	admin, _ := join(t, env, "r1", "adam", seat.RoleAdmin, nil)
+	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
+	admin, _ := join(t, env, "r1", "adam", proto.RoleAdmin, nil)
 	wantReason(t, ann, "room.join", map[string]any{"create": map[string]any{"maxSeats": 16}}, "invalid_params") // already joined
 	wantReason(t, ann, "seat.take", map[string]any{"seatIndex": 1}, "permission_denied")                        // apply mode
 	wantReason(t, admin, "seat.take", map[string]any{"seatIndex": 0}, "seat_index_invalid")
@@ -118,10 +118,10 @@ func TestRoleEscalationRefused(t *testing.T) {
 
 func TestApplyAcceptRoutesAndCounts(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
-	admin, _ := join(t, env, "r1", "adam", seat.RoleAdmin, nil)
-	ann, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
-	bob, _ := join(t, env, "r1", "bob", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
+	admin, _ := join(t, env, "r1", "adam", proto.RoleAdmin, nil)
+	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
+	bob, _ := join(t, env, "r1", "bob", proto.RoleAudience, nil)
 
 	var req struct{ RequestID string }
 	call(t, ann, "seat.apply", map[string]any{"seatIndex": -1, "timeout": 30, "extraInfo": "hi"}, &req)
@@ -167,11 +167,11 @@ func TestApplyAcceptRoutesAndCounts(t *testing.T) {
 
 func TestSessionReplaced(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithGrace(time.Hour))
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, map[string]any{"create": map[string]any{"seatMode": "free"}})
-	first, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, map[string]any{"create": map[string]any{"seatMode": "free"}})
+	first, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
 	call(t, first, "seat.take", map[string]any{"seatIndex": 2}, nil)
 
-	second, snap := join(t, env, "r1", "ann", seat.RoleAudience, nil)
+	second, snap := join(t, env, "r1", "ann", proto.RoleAudience, nil)
 	wait(t, first, "session.replaced", nil)
 	if _, err := first.Closed(testCtx(t)); err != nil {
 		t.Fatal(err)
@@ -195,23 +195,23 @@ func TestSessionReplaced(t *testing.T) {
 
 func TestKickOutClosesAndBans(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
 	call(t, owner, "room.kickOut", map[string]any{"userId": "ann"}, nil)
 	wait(t, ann, "room.kickedOut", nil)
 	if _, err := ann.Closed(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 	wait(t, owner, "room.memberLeft", userIs("ann"))
-	again := dial(t, env, "r1", "ann", seat.RoleAudience)
+	again := dial(t, env, "r1", "ann", proto.RoleAudience)
 	wantReason(t, again, "room.join", nil, "banned")
 }
 
 // A dropped socket keeps the member for the grace, then it leaves.
 func TestDropThenGraceExpiry(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithGrace(50*time.Millisecond))
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
 	ann.Close()
 	wait(t, owner, "room.memberLeft", func(p json.RawMessage) bool { return userIs("ann")(p) && reasonIs("disconnected")(p) })
 }
@@ -219,9 +219,9 @@ func TestDropThenGraceExpiry(t *testing.T) {
 func TestPingTimeoutDropsSilentPeer(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithPing(50*time.Millisecond, 400*time.Millisecond),
 		signaltest.WithGrace(10*time.Millisecond))
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
 	// A client that joins and then never reads: it answers no ping.
-	ws, _, err := websocket.Dial(testCtx(t), env.WSURL+"?token="+env.Token("r1", "mute", seat.RoleAudience), nil)
+	ws, _, err := websocket.Dial(testCtx(t), env.WSURL+"?token="+env.Token("r1", "mute", proto.RoleAudience), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestPingTimeoutDropsSilentPeer(t *testing.T) {
 
 func TestOversizeFrameCloses1009(t *testing.T) {
 	env := signaltest.Start(t)
-	c, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
+	c, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
 	big := `{"jsonrpc":"2.0","id":1,"method":"room.sendMessage","params":{"text":"` + string(make([]byte, 70<<10)) + `"}}`
 	_ = c.Send(testCtx(t), []byte(big))
 	code, err := c.Closed(testCtx(t))
@@ -255,11 +255,11 @@ func TestOversizeFrameCloses1009(t *testing.T) {
 
 func TestMembersPagingAndRoomFull(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithMaxMembers(4))
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
 	for _, u := range []string{"a", "b", "c"} {
-		join(t, env, "r1", u, seat.RoleAudience, nil)
+		join(t, env, "r1", u, proto.RoleAudience, nil)
 	}
-	late := dial(t, env, "r1", "d", seat.RoleAudience)
+	late := dial(t, env, "r1", "d", proto.RoleAudience)
 	wantReason(t, late, "room.join", nil, "room_full")
 
 	seen := map[string]bool{}
@@ -269,7 +269,7 @@ func TestMembersPagingAndRoomFull(t *testing.T) {
 			t.Fatal("paging does not end")
 		}
 		var res struct {
-			Members    []seat.User
+			Members    []proto.User
 			NextCursor string
 		}
 		call(t, owner, "room.members", map[string]any{"cursor": cursor, "limit": 1}, &res)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // unjoinedSession is a session with no socket: what it would write stays in
@@ -21,10 +22,19 @@ func unjoinedSession(t testing.TB) *session {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := Config{Clock: realClock{}, RequestRate: -1, RequestBurst: 1}
+	if err := cfg.Limits.fill(); err != nil {
+		t.Fatal(err)
+	}
+	caps, err := newCaps(cfg, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	srv := &Server{
-		cfg:     Config{Clock: realClock{}, RequestRate: -1, RequestBurst: 1},
+		cfg:     cfg,
+		caps:    caps,
 		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		metrics: m,
 		ctx:     ctx,
@@ -52,15 +62,15 @@ func FuzzFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		req, ferr := decodeFrame(frame)
 		if ferr != nil {
-			if ferr.Code != -32700 && ferr.Code != -32600 {
-				t.Fatalf("frame error code %d", ferr.Code)
+			if c := proto.Reason(ferr.Reason).Code(); c != -32700 && c != -32600 {
+				t.Fatalf("frame error code %d", c)
 			}
 		} else {
 			if !validID(req.ID) || req.Method == "" {
 				t.Fatalf("accepted request %+v", req)
 			}
 			if m, ok := methods[req.Method]; ok {
-				if _, perr := m.decode(req.Params); perr != nil && perr.Code != -32602 && perr.Reason != "invalid_params" {
+				if _, perr := m.decode(req.Params); perr != nil && proto.Reason(perr.Reason).Code() != -32602 && perr.Reason != "invalid_params" {
 					t.Fatalf("params error %+v", perr)
 				}
 			}
@@ -77,7 +87,7 @@ func FuzzFrame(f *testing.F) {
 		var resp struct {
 			JSONRPC string          `json:"jsonrpc"`
 			ID      json.RawMessage `json:"id"`
-			Error   *rpcError       `json:"error"`
+			Error   *proto.Error    `json:"error"`
 			Result  json.RawMessage `json:"result"`
 		}
 		if err := json.Unmarshal(out.data, &resp); err != nil || resp.JSONRPC != "2.0" {

@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -8,13 +9,15 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // statsPeriod is the least time between two room.stats of a room.
 const statsPeriod = time.Second
 
 // roomHub is a room's switchboard: which socket currently speaks for each
-// member, and the sfu.Notifier that routes the room's deliveries to them.
+// member, the room's one record of presence (presence.go), and the
+// sfu.Notifier that routes the room's deliveries to them.
 //
 // Lock order: the room's lock (sfu.Room.Do, held while Notify runs) before
 // hub.mu. The hub never calls into the room while holding mu.
@@ -25,12 +28,13 @@ type roomHub struct {
 
 	mu      sync.Mutex
 	members map[string]*session // the live socket of each connected member
+	held    map[string]int      // user → live WHIP sessions holding its presence
 
 	dirty chan struct{} // cap 1: the member count may have changed
 }
 
 func newHub(srv *Server, id string) *roomHub {
-	return &roomHub{srv: srv, id: id, members: make(map[string]*session), dirty: make(chan struct{}, 1)}
+	return &roomHub{srv: srv, id: id, members: make(map[string]*session), held: make(map[string]int), dirty: make(chan struct{}, 1)}
 }
 
 // attach makes s the socket of its user. A previous socket of the same user
@@ -46,7 +50,7 @@ func (h *roomHub) attach(s *session) {
 		return
 	}
 	if old != s {
-		old.notify("session.replaced", empty{})
+		old.notify(proto.NoteSessionReplaced, proto.Empty{})
 		old.closeAfterQueued(websocket.StatusPolicyViolation, "session replaced")
 	}
 }
@@ -119,9 +123,14 @@ func (h *roomHub) deliver(d seat.Delivery) {
 	if d.To == seat.Internal {
 		return
 	}
-	frame, err := encodeNotification(d.Event.Method(), d.Event)
+	method, body, ok := wireNote(d.Event)
+	if !ok {
+		h.srv.log.Error("signal: an event without a wire form", "event", fmt.Sprintf("%T", d.Event))
+		return
+	}
+	frame, err := encodeNotification(method, body)
 	if err != nil {
-		h.srv.log.Error("signal: encode notification", "method", d.Event.Method(), "err", err)
+		h.srv.log.Error("signal: encode notification", "method", method, "err", err)
 		return
 	}
 	for _, s := range h.targets(d) {
@@ -207,24 +216,7 @@ func (h *roomHub) statsLoop() {
 				return nil, nil
 			}
 			last, lastSent = count, time.Now()
-			return []seat.Delivery{{To: seat.Everyone, Event: roomStats{MemberCount: count}}}, nil
+			return []seat.Delivery{{To: seat.Everyone, Event: proto.RoomStats{MemberCount: count}}}, nil
 		})
 	}
 }
-
-// roomStats is the room.stats notification.
-type roomStats struct {
-	MemberCount int `json:"memberCount"`
-}
-
-func (roomStats) Method() string { return "room.stats" }
-
-// roomMessage is the room.message notification: text xor cmd+data.
-type roomMessage struct {
-	From seat.User `json:"from"`
-	Text *string   `json:"text,omitempty"`
-	Cmd  *string   `json:"cmd,omitempty"`
-	Data *string   `json:"data,omitempty"`
-}
-
-func (roomMessage) Method() string { return "room.message" }

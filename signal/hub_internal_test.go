@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // queued drains what a socket-less session would have written: the
@@ -47,7 +48,7 @@ func TestHubRoutesByAudience(t *testing.T) {
 		{To: seat.Everyone, Event: seat.SeatChanged{}},
 		{To: seat.Hosts, Except: "adam", Event: seat.ApplicationProcessedByOtherHost{}},
 		{To: seat.OneUser, UserID: "ann", Event: seat.InvitationReceived{}},
-		{To: seat.Everyone, Except: "bob", Event: roomMessage{}},
+		{To: seat.Everyone, Except: "bob", Event: proto.RoomMessage{}},
 		{To: seat.Internal, Event: seat.RequestEnded{Request: seat.Request{Kind: seat.KindApply}, Outcome: seat.OutcomeTimeout}},
 		{To: seat.OneUser, UserID: "nobody", Event: seat.SeatKicked{}},
 	})

@@ -9,7 +9,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -67,7 +67,7 @@ func TestBadTokensAre401(t *testing.T) {
 		t.Fatal("a refused token opened a room")
 	}
 	// The query form works for a good token (browsers cannot set headers).
-	ws, _, err := websocket.Dial(testCtx(t), env.WSURL+"?token="+env.Token("r1", "boss", seat.RoleOwner), nil)
+	ws, _, err := websocket.Dial(testCtx(t), env.WSURL+"?token="+env.Token("r1", "boss", proto.RoleOwner), nil)
 	if err != nil {
 		t.Fatalf("query token: %v", err)
 	}
@@ -80,8 +80,8 @@ func TestBadTokensAre401(t *testing.T) {
 // changes nothing.
 func TestBadFramesKeepSocketAndState(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 4}})
-	viewer, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 4}})
+	viewer, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
 	ctx := testCtx(t)
 
 	cases := []struct {
@@ -125,12 +125,13 @@ func TestBadFramesKeepSocketAndState(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if r.Error == nil || r.Error.Code != tc.code || r.Error.Data.Reason != tc.reason || r.Error.Message == "" {
+		if r.Error == nil || r.Error.Code != tc.code || string(r.Error.Data.Reason) != tc.reason || r.Error.Message == "" {
 			t.Fatalf("%s: got %+v, want %d %s", tc.name, r.Error, tc.code, tc.reason)
 		}
 	}
-	// A binary frame is not a request either.
-	r, err := viewer.Exchange(ctx, websocket.MessageBinary, "null", []byte(`{"jsonrpc":"2.0","id":1,"method":"seat.leave"}`))
+	// A binary frame is not a request either, but its id, when readable,
+	// is answered so the client can match the error.
+	r, err := viewer.Exchange(ctx, websocket.MessageBinary, "1", []byte(`{"jsonrpc":"2.0","id":1,"method":"seat.leave"}`))
 	if err != nil || r.Error == nil || r.Error.Code != -32600 {
 		t.Fatalf("binary frame: %+v %v", r.Error, err)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -34,7 +34,7 @@ func testCtx(t *testing.T) context.Context {
 }
 
 // dial opens a socket for user, closed at the end of the test.
-func dial(t *testing.T, env *signaltest.Env, room, user string, role seat.Role) *signaltest.Conn {
+func dial(t *testing.T, env *signaltest.Env, room, user string, role proto.Role) *signaltest.Conn {
 	t.Helper()
 	c, err := env.Dial(testCtx(t), env.Token(room, user, role))
 	if err != nil {
@@ -45,10 +45,10 @@ func dial(t *testing.T, env *signaltest.Env, room, user string, role seat.Role) 
 }
 
 // join dials and joins, returning the socket and the snapshot.
-func join(t *testing.T, env *signaltest.Env, room, user string, role seat.Role, params any) (*signaltest.Conn, seat.Snapshot) {
+func join(t *testing.T, env *signaltest.Env, room, user string, role proto.Role, params any) (*signaltest.Conn, proto.Snapshot) {
 	t.Helper()
 	c := dial(t, env, room, user, role)
-	var snap seat.Snapshot
+	var snap proto.Snapshot
 	if err := c.Call(testCtx(t), "room.join", params, &snap); err != nil {
 		t.Fatalf("%s room.join: %v", user, err)
 	}
@@ -97,8 +97,8 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func memberIDs(t *testing.T, c *signaltest.Conn) []string {
 	t.Helper()
 	var res struct {
-		Members    []seat.User `json:"members"`
-		NextCursor string      `json:"nextCursor"`
+		Members    []proto.User `json:"members"`
+		NextCursor string       `json:"nextCursor"`
 	}
 	call(t, c, "room.members", map[string]any{"limit": 100}, &res)
 	ids := make([]string, 0, len(res.Members))

@@ -7,6 +7,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // method is one JSON-RPC method: a strict params decoder and the action.
@@ -60,136 +61,150 @@ func (s *session) do(id json.RawMessage, op func(r *seat.Room) (any, []seat.Deli
 	return answered{}, nil
 }
 
-// methods is every method of CONTRACT §3.2.
+// methods is every method of PROTOCOL.md §3.2.
 var methods map[string]method
 
 func init() {
 	methods = map[string]method{
-		"room.join":        bind(joinRoom),
-		"room.leave":       bind(leaveRoom),
-		"room.end":         seatOp(func(s *session, r *seat.Room, _ *noParams) ([]seat.Delivery, error) { return r.End(s.user.UserID) }),
-		"room.members":     bind(listMembers),
-		"room.sendMessage": bind(sendMessage),
-		"room.kickOut": seatOp(func(s *session, r *seat.Room, p *userParams) ([]seat.Delivery, error) {
+		proto.MethodRoomJoin:        bind(joinRoom),
+		proto.MethodRoomLeave:       bind(leaveRoom),
+		proto.MethodRoomEnd:         seatOp(func(s *session, r *seat.Room, _ *proto.Empty) ([]seat.Delivery, error) { return r.End(s.user.UserID) }),
+		proto.MethodRoomMembers:     bind(listMembers),
+		proto.MethodRoomSendMessage: bind(sendMessage),
+		proto.MethodRoomKickOut: seatOp(func(s *session, r *seat.Room, p *proto.UserParams) ([]seat.Delivery, error) {
 			return r.KickOut(s.user.UserID, p.UserID)
 		}),
 
-		"seat.apply": bind(func(s *session, id json.RawMessage, p *requestParams) (any, error) {
+		proto.MethodSeatApply: bind(func(s *session, id json.RawMessage, p *proto.RequestParams) (any, error) {
 			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
 				req, ds, err := r.Apply(s.user.UserID, *p.SeatIndex, p.Timeout, p.ExtraInfo)
-				return requestIDResult{req}, ds, err
+				return proto.RequestIDResult{RequestID: req}, ds, err
 			})
 		}),
-		"seat.cancelApplication": seatOp(func(s *session, r *seat.Room, _ *noParams) ([]seat.Delivery, error) {
+		proto.MethodSeatCancelApplication: seatOp(func(s *session, r *seat.Room, _ *proto.Empty) ([]seat.Delivery, error) {
 			return r.CancelApplication(s.user.UserID)
 		}),
-		"seat.acceptApplication": bind(func(s *session, id json.RawMessage, p *userParams) (any, error) {
+		proto.MethodSeatAcceptApplication: bind(func(s *session, id json.RawMessage, p *proto.UserParams) (any, error) {
 			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
 				index, ds, err := r.AcceptApplication(s.user.UserID, p.UserID)
-				return seatIndexResult{index}, ds, err
+				return proto.SeatIndexResult{SeatIndex: index}, ds, err
 			})
 		}),
-		"seat.rejectApplication": seatOp(func(s *session, r *seat.Room, p *userParams) ([]seat.Delivery, error) {
+		proto.MethodSeatRejectApplication: seatOp(func(s *session, r *seat.Room, p *proto.UserParams) ([]seat.Delivery, error) {
 			return r.RejectApplication(s.user.UserID, p.UserID)
 		}),
-		"seat.invite": bind(func(s *session, id json.RawMessage, p *inviteParams) (any, error) {
+		proto.MethodSeatInvite: bind(func(s *session, id json.RawMessage, p *proto.InviteParams) (any, error) {
 			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
 				req, ds, err := r.Invite(s.user.UserID, p.UserID, *p.SeatIndex, p.Timeout, p.ExtraInfo)
-				return requestIDResult{req}, ds, err
+				return proto.RequestIDResult{RequestID: req}, ds, err
 			})
 		}),
-		"seat.cancelInvitation": seatOp(func(s *session, r *seat.Room, p *userParams) ([]seat.Delivery, error) {
+		proto.MethodSeatCancelInvitation: seatOp(func(s *session, r *seat.Room, p *proto.UserParams) ([]seat.Delivery, error) {
 			return r.CancelInvitation(s.user.UserID, p.UserID)
 		}),
-		"seat.acceptInvitation": bind(func(s *session, id json.RawMessage, p *inviterParams) (any, error) {
+		proto.MethodSeatAcceptInvitation: bind(func(s *session, id json.RawMessage, p *proto.InviterParams) (any, error) {
 			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
 				index, ds, err := r.AcceptInvitation(s.user.UserID, p.InviterID)
-				return seatIndexResult{index}, ds, err
+				return proto.SeatIndexResult{SeatIndex: index}, ds, err
 			})
 		}),
-		"seat.rejectInvitation": seatOp(func(s *session, r *seat.Room, p *inviterParams) ([]seat.Delivery, error) {
+		proto.MethodSeatRejectInvitation: seatOp(func(s *session, r *seat.Room, p *proto.InviterParams) ([]seat.Delivery, error) {
 			return r.RejectInvitation(s.user.UserID, p.InviterID)
 		}),
-		"seat.take": bind(func(s *session, id json.RawMessage, p *seatParams) (any, error) {
+		proto.MethodSeatTake: bind(func(s *session, id json.RawMessage, p *proto.SeatParams) (any, error) {
 			return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
 				index, ds, err := r.Take(s.user.UserID, *p.SeatIndex)
-				return seatIndexResult{index}, ds, err
+				return proto.SeatIndexResult{SeatIndex: index}, ds, err
 			})
 		}),
-		"seat.move": seatOp(func(s *session, r *seat.Room, p *seatParams) ([]seat.Delivery, error) {
+		proto.MethodSeatMove: seatOp(func(s *session, r *seat.Room, p *proto.SeatParams) ([]seat.Delivery, error) {
 			return r.Move(s.user.UserID, *p.SeatIndex)
 		}),
-		"seat.leave": seatOp(func(s *session, r *seat.Room, _ *noParams) ([]seat.Delivery, error) {
+		proto.MethodSeatLeave: seatOp(func(s *session, r *seat.Room, _ *proto.Empty) ([]seat.Delivery, error) {
 			return r.LeaveSeat(s.user.UserID)
 		}),
-		"seat.kick": seatOp(func(s *session, r *seat.Room, p *userParams) ([]seat.Delivery, error) {
+		proto.MethodSeatKick: seatOp(func(s *session, r *seat.Room, p *proto.UserParams) ([]seat.Delivery, error) {
 			return r.Kick(s.user.UserID, p.UserID)
 		}),
-		"seat.lock": seatOp(func(s *session, r *seat.Room, p *lockParams) ([]seat.Delivery, error) {
+		proto.MethodSeatLock: seatOp(func(s *session, r *seat.Room, p *proto.LockParams) ([]seat.Delivery, error) {
 			return r.Lock(s.user.UserID, *p.SeatIndex, p.LockSeat, p.LockAudio, p.LockVideo)
 		}),
-		"media.setMuted": seatOp(func(s *session, r *seat.Room, p *muteParams) ([]seat.Delivery, error) {
+		proto.MethodMediaSetMuted: seatOp(func(s *session, r *seat.Room, p *proto.MuteParams) ([]seat.Delivery, error) {
 			return r.SetMuted(s.user.UserID, seat.Kind(p.Kind), *p.Muted)
 		}),
 
-		"rtc.publish":   bind(publish),
-		"rtc.subscribe": bind(subscribe),
-		"rtc.candidate": bind(addCandidate),
+		proto.MethodRTCPublish:   bind(publish),
+		proto.MethodRTCSubscribe: bind(subscribe),
+		proto.MethodRTCCandidate: bind(addCandidate),
 	}
+	registerLimitMethods(methods)
 }
 
-// --- params ---
+// --- the limits of the params (PROTOCOL.md §3.2) that JSON's types cannot say ---
 
-type noParams struct{}
-
-type createParams struct {
-	MaxSeats *int      `json:"maxSeats"`
-	SeatMode seat.Mode `json:"seatMode"`
+// check refuses params that decode but break a limit; p is a pointer to one
+// of proto's params types.
+func check(p any) error {
+	switch p := p.(type) {
+	case *proto.JoinParams:
+		return checkJoin(p)
+	case *proto.UserParams:
+		return needID("userId", p.UserID)
+	case *proto.InviterParams:
+		return needID("inviterId", p.InviterID)
+	case *proto.SeatParams:
+		return needSeat(p.SeatIndex)
+	case *proto.RequestParams:
+		return checkRequest(p)
+	case *proto.InviteParams:
+		if err := needID("userId", p.UserID); err != nil {
+			return err
+		}
+		return checkRequest(&p.RequestParams)
+	case *proto.LockParams:
+		return needSeat(p.SeatIndex)
+	case *proto.MuteParams:
+		return checkMute(p)
+	case *proto.MembersParams:
+		if p.Limit != nil && (*p.Limit < 1 || *p.Limit > 100) {
+			return invalidParams("limit must be 1..100")
+		}
+	case *proto.MessageParams:
+		return checkMessage(p)
+	case *proto.SDPParams:
+		if p.SDP == "" {
+			return invalidParams("sdp is required")
+		}
+	case *proto.SeatRequestsParams:
+		return checkRequestsPage(p) // requests.go
+	case *proto.SessionRefreshParams:
+		return checkRefresh(p) // expiry.go
+	case *proto.CandidateParams:
+		if p.PC != proto.PCPublish && p.PC != proto.PCSubscribe {
+			return invalidParams(`pc must be "publish" or "subscribe"`)
+		}
+		if p.Candidate == nil {
+			return invalidParams("candidate is required")
+		}
+	}
+	return nil
 }
 
-type joinParams struct {
-	Create *createParams `json:"create"`
-}
-
-func (p *joinParams) validate() error {
+func checkJoin(p *proto.JoinParams) error {
 	if p.Create == nil {
 		return nil
 	}
 	if m := p.Create.MaxSeats; m != nil && (*m < seat.MinSeats || *m > seat.MaxSeatsLimit) {
 		return invalidParams("create.maxSeats must be 2..16")
 	}
-	switch p.Create.SeatMode {
+	switch seat.Mode(p.Create.SeatMode) {
 	case "", seat.ModeApply, seat.ModeFree:
 		return nil
 	}
 	return invalidParams(`create.seatMode must be "apply" or "free"`)
 }
 
-type userParams struct {
-	UserID string `json:"userId"`
-}
-
-func (p *userParams) validate() error { return needID("userId", p.UserID) }
-
-type inviterParams struct {
-	InviterID string `json:"inviterId"`
-}
-
-func (p *inviterParams) validate() error { return needID("inviterId", p.InviterID) }
-
-type seatParams struct {
-	SeatIndex *int `json:"seatIndex"`
-}
-
-func (p *seatParams) validate() error { return needSeat(p.SeatIndex) }
-
-type requestParams struct {
-	SeatIndex *int   `json:"seatIndex"`
-	Timeout   int    `json:"timeout"`
-	ExtraInfo string `json:"extraInfo"`
-}
-
-func (p *requestParams) validate() error {
+func checkRequest(p *proto.RequestParams) error {
 	if err := needSeat(p.SeatIndex); err != nil {
 		return err
 	}
@@ -202,34 +217,8 @@ func (p *requestParams) validate() error {
 	return nil
 }
 
-type inviteParams struct {
-	UserID string `json:"userId"`
-	requestParams
-}
-
-func (p *inviteParams) validate() error {
-	if err := needID("userId", p.UserID); err != nil {
-		return err
-	}
-	return p.requestParams.validate()
-}
-
-type lockParams struct {
-	SeatIndex *int  `json:"seatIndex"`
-	LockSeat  *bool `json:"lockSeat"`
-	LockAudio *bool `json:"lockAudio"`
-	LockVideo *bool `json:"lockVideo"`
-}
-
-func (p *lockParams) validate() error { return needSeat(p.SeatIndex) }
-
-type muteParams struct {
-	Kind  string `json:"kind"`
-	Muted *bool  `json:"muted"`
-}
-
-func (p *muteParams) validate() error {
-	if p.Kind != string(seat.KindAudio) && p.Kind != string(seat.KindVideo) {
+func checkMute(p *proto.MuteParams) error {
+	if k := seat.Kind(p.Kind); k != seat.KindAudio && k != seat.KindVideo {
 		return invalidParams(`kind must be "audio" or "video"`)
 	}
 	if p.Muted == nil {
@@ -238,19 +227,7 @@ func (p *muteParams) validate() error {
 	return nil
 }
 
-type membersParams struct {
-	Cursor string `json:"cursor"`
-	Limit  *int   `json:"limit"`
-}
-
-func (p *membersParams) validate() error {
-	if p.Limit != nil && (*p.Limit < 1 || *p.Limit > 100) {
-		return invalidParams("limit must be 1..100")
-	}
-	return nil
-}
-
-// Limits of room.sendMessage (CONTRACT §3.2).
+// Limits of room.sendMessage (PROTOCOL.md §3.2).
 const (
 	maxText = 1024
 	maxCmd  = 64
@@ -260,13 +237,7 @@ const (
 	messageBurst = 5
 )
 
-type messageParams struct {
-	Text *string `json:"text"`
-	Cmd  *string `json:"cmd"`
-	Data *string `json:"data"`
-}
-
-func (p *messageParams) validate() error {
+func checkMessage(p *proto.MessageParams) error {
 	switch {
 	case p.Text != nil && (p.Cmd != nil || p.Data != nil):
 		return invalidParams("send text or cmd+data, not both")
@@ -283,32 +254,6 @@ func (p *messageParams) validate() error {
 		}
 	default:
 		return invalidParams("text or cmd is required")
-	}
-	return nil
-}
-
-type sdpParams struct {
-	SDP string `json:"sdp"`
-}
-
-func (p *sdpParams) validate() error {
-	if p.SDP == "" {
-		return invalidParams("sdp is required")
-	}
-	return nil
-}
-
-type candidateParams struct {
-	PC        string                   `json:"pc"`
-	Candidate *webrtc.ICECandidateInit `json:"candidate"`
-}
-
-func (p *candidateParams) validate() error {
-	if p.PC != "publish" && p.PC != "subscribe" {
-		return invalidParams(`pc must be "publish" or "subscribe"`)
-	}
-	if p.Candidate == nil {
-		return invalidParams("candidate is required")
 	}
 	return nil
 }
@@ -330,24 +275,9 @@ func needSeat(i *int) error {
 	return nil
 }
 
-// --- results ---
-
-type requestIDResult struct {
-	RequestID string `json:"requestId"`
-}
-
-type seatIndexResult struct {
-	SeatIndex int `json:"seatIndex"`
-}
-
-type membersResult struct {
-	Members    []seat.User `json:"members"`
-	NextCursor string      `json:"nextCursor"`
-}
-
 // --- actions that are more than one seat operation ---
 
-func joinRoom(s *session, id json.RawMessage, p *joinParams) (any, error) {
+func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) {
 	if s.joined {
 		return nil, errAlreadyJoined
 	}
@@ -364,7 +294,7 @@ func joinRoom(s *session, id json.RawMessage, p *joinParams) (any, error) {
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
-		s.respond(id, snap)
+		s.respond(id, wireSnapshot(snap))
 		hub.attach(s)
 		return ds, nil
 	})
@@ -372,12 +302,13 @@ func joinRoom(s *session, id json.RawMessage, p *joinParams) (any, error) {
 		return nil, err
 	}
 	s.joined, s.room, s.hub = true, room, hub
+	s.joinedOnce()
 	hub.markStats()
 	s.srv.metrics.joinDuration.Observe(time.Since(start).Seconds())
 	return answered{}, nil
 }
 
-func leaveRoom(s *session, id json.RawMessage, _ *noParams) (any, error) {
+func leaveRoom(s *session, id json.RawMessage, _ *proto.Empty) (any, error) {
 	res, err := s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
 		ds, err := r.Leave(s.user.UserID)
 		if err == nil {
@@ -395,27 +326,30 @@ func leaveRoom(s *session, id json.RawMessage, _ *noParams) (any, error) {
 	return res, nil
 }
 
-func listMembers(s *session, _ json.RawMessage, p *membersParams) (any, error) {
+func listMembers(s *session, _ json.RawMessage, p *proto.MembersParams) (any, error) {
 	limit := 100
 	if p.Limit != nil {
 		limit = *p.Limit
 	}
-	var res membersResult
+	var members []seat.User
+	var res proto.MembersResult
 	err := s.room.Do(func(r *seat.Room) (_ []seat.Delivery, err error) {
-		res.Members, res.NextCursor, err = r.Members(s.user.UserID, p.Cursor, limit)
+		members, res.NextCursor, err = r.Members(s.user.UserID, p.Cursor, limit)
 		return nil, err
 	})
-	if res.Members == nil {
-		res.Members = []seat.User{}
+	res.Members = make([]proto.User, 0, len(members))
+	for _, u := range members {
+		res.Members = append(res.Members, wireUser(u))
 	}
 	return res, err
 }
 
-func sendMessage(s *session, id json.RawMessage, p *messageParams) (any, error) {
+func sendMessage(s *session, id json.RawMessage, p *proto.MessageParams) (any, error) {
 	if !s.messages.AllowN(s.srv.now(), 1) {
+		s.srv.caps.refused(limitMessageRate)
 		return nil, withMessage(errRateLimited, "at most 5 messages a second")
 	}
-	msg := roomMessage{From: s.user, Text: p.Text, Cmd: p.Cmd, Data: p.Data}
+	msg := proto.RoomMessage{From: wireUser(s.user), Text: p.Text, Cmd: p.Cmd, Data: p.Data}
 	if p.Cmd != nil && p.Data == nil {
 		none := ""
 		msg.Data = &none
@@ -427,11 +361,7 @@ func sendMessage(s *session, id json.RawMessage, p *messageParams) (any, error) 
 	})
 }
 
-type publishResult struct {
-	SDP string `json:"sdp"`
-}
-
-func publish(s *session, _ json.RawMessage, p *sdpParams) (any, error) {
+func publish(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
 	peer, answer, err := s.room.Publish(s.user.UserID, p.SDP)
 	if err != nil {
 		return nil, err
@@ -440,45 +370,39 @@ func publish(s *session, _ json.RawMessage, p *sdpParams) (any, error) {
 		_ = s.pub.Close()
 	}
 	s.pub = peer
-	return publishResult{SDP: answer}, nil
+	return proto.SDPResult{SDP: answer}, nil
 }
 
-type subscribeResult struct {
-	SDP   string     `json:"sdp"`
-	Slots []slotJSON `json:"slots"`
-}
-
-type slotJSON struct {
-	Mid       string `json:"mid"`
-	Kind      string `json:"kind"`
-	SeatIndex int    `json:"seatIndex"`
-}
-
-func subscribe(s *session, _ json.RawMessage, p *sdpParams) (any, error) {
+func subscribe(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
+	if !s.srv.caps.admitSubscriber() {
+		return nil, withMessage(errOverloaded, "the server has its maximum of subscriptions")
+	}
 	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0)
 	if err != nil {
+		s.srv.caps.releaseSubscriber()
 		return nil, err
 	}
+	s.srv.holdSubscription(peer)
 	if s.sub != nil {
 		_ = s.sub.Close()
 	}
 	s.sub = peer
-	res := subscribeResult{SDP: answer, Slots: make([]slotJSON, 0, len(slots))}
+	res := proto.SubscribeResult{SDP: answer, Slots: make([]proto.Slot, 0, len(slots))}
 	for _, sl := range slots {
-		res.Slots = append(res.Slots, slotJSON(sl))
+		res.Slots = append(res.Slots, proto.Slot(sl))
 	}
 	return res, nil
 }
 
-func addCandidate(s *session, _ json.RawMessage, p *candidateParams) (any, error) {
+func addCandidate(s *session, _ json.RawMessage, p *proto.CandidateParams) (any, error) {
 	peer := s.pub
-	if p.PC == "subscribe" {
+	if p.PC == proto.PCSubscribe {
 		peer = s.sub
 	}
 	if peer == nil {
-		return nil, invalidParams("no " + p.PC + " connection: send the offer first")
+		return nil, invalidParams("no " + string(p.PC) + " connection: send the offer first")
 	}
-	if err := peer.AddCandidate(*p.Candidate); err != nil {
+	if err := peer.AddCandidate(webrtc.ICECandidateInit(*p.Candidate)); err != nil {
 		return nil, invalidParams("candidate: " + truncate(err.Error(), 200))
 	}
 	return nil, nil

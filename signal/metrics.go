@@ -6,7 +6,7 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 )
 
-// metrics are the edge's share of CONTRACT §7. Labels are bounded sets:
+// metrics are the edge's share of PROTOCOL.md §7. Labels are bounded sets:
 // roles, request kinds/outcomes, method names (unknown ones bucketed) and
 // error reasons. Never a room or user id.
 type metrics struct {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -39,7 +39,7 @@ func get(t *testing.T, url string) (int, string) {
 func TestRequestRateLimitPerSocket(t *testing.T) {
 	clock := newFakeClock()
 	env := signaltest.Start(t, signaltest.WithClock(clock))
-	c, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil) // 1 of the burst of 100
+	c, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil) // 1 of the burst of 100
 	for i := 0; i < 99; i++ {
 		call(t, c, "room.members", nil, nil)
 	}
@@ -58,16 +58,16 @@ func TestRequestRateLimitPerSocket(t *testing.T) {
 func TestMessagesRoutedAndRateLimited(t *testing.T) {
 	clock := newFakeClock()
 	env := signaltest.Start(t, signaltest.WithClock(clock))
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
-	bob, _ := join(t, env, "r1", "bob", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
+	bob, _ := join(t, env, "r1", "bob", proto.RoleAudience, nil)
 
 	call(t, ann, "room.sendMessage", map[string]any{"text": "hello"}, nil)
 	call(t, ann, "room.sendMessage", map[string]any{"cmd": "like", "data": "3"}, nil)
 	for _, c := range []*signaltest.Conn{owner, bob} {
 		n := wait(t, c, "room.message", func(p json.RawMessage) bool {
 			var m struct {
-				From seat.User
+				From proto.User
 				Text string
 			}
 			return json.Unmarshal(p, &m) == nil && m.From.UserID == "ann" && m.Text == "hello"
@@ -96,9 +96,9 @@ func TestMessagesRoutedAndRateLimited(t *testing.T) {
 // room.stats goes out at most once a second and only when the count moved.
 func TestRoomStatsCoalesced(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
 	for _, u := range []string{"a", "b", "c", "d", "e", "f"} {
-		join(t, env, "r1", u, seat.RoleAudience, nil)
+		join(t, env, "r1", u, proto.RoleAudience, nil)
 	}
 	wait(t, owner, "room.stats", func(p json.RawMessage) bool { return string(p) == `{"memberCount":7}` })
 	var stats []signaltest.Notification
@@ -159,18 +159,18 @@ func TestHealthMetricsDemoToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var snap seat.Snapshot
+	var snap proto.Snapshot
 	call(t, c, "room.join", nil, &snap)
-	if snap.Self.UserID != "boss" || snap.Self.Role != seat.RoleOwner {
+	if snap.Self.UserID != "boss" || snap.Self.Role != proto.RoleOwner {
 		t.Fatalf("demo token identity %+v", snap.Self)
 	}
 }
 
 func TestShutdownEndsRoomsAndRefusesSockets(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, nil)
-	ann, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
-	idle := dial(t, env, "r2", "zed", seat.RoleAudience) // never joined
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
+	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
+	idle := dial(t, env, "r2", "zed", proto.RoleAudience) // never joined
 
 	start := time.Now()
 	if err := env.Server.Shutdown(testCtx(t)); err != nil {
@@ -180,14 +180,14 @@ func TestShutdownEndsRoomsAndRefusesSockets(t *testing.T) {
 		t.Fatalf("shutdown took %v", d)
 	}
 	for _, c := range []*signaltest.Conn{owner, ann} {
-		wait(t, c, "room.ended", reasonIs(seat.ServerShutdown))
+		wait(t, c, "room.ended", reasonIs(proto.ServerShutdown))
 	}
 	for _, c := range []*signaltest.Conn{owner, ann, idle} {
 		if _, err := c.Closed(testCtx(t)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := env.Dial(testCtx(t), env.Token("r1", "late", seat.RoleOwner)); err == nil || !contains(err.Error(), "503") {
+	if _, err := env.Dial(testCtx(t), env.Token("r1", "late", proto.RoleOwner)); err == nil || !contains(err.Error(), "503") {
 		t.Fatalf("dial after shutdown: %v", err)
 	}
 	if len(env.SFU.Rooms()) != 0 {

@@ -4,21 +4,28 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
-// The JSON-RPC 2.0 errors for frames that never reach a method (CONTRACT §3).
-// They reuse seat.Error so every error the edge sends has the one shape
-// {code, message, data: {reason}}.
+// The edge's own refusals: JSON-RPC's errors for frames that never reach a
+// method, and the rate limit (PROTOCOL.md §3). Like the rules' refusals they
+// are *seat.Error — a reason and a message — so every error the edge sends
+// takes one path to the wire: encodeError gives the reason its code.
 var (
-	errParse          = &seat.Error{Code: -32700, Reason: "parse_error", Message: "the frame is not JSON"}
-	errInvalidRequest = &seat.Error{Code: -32600, Reason: "invalid_request", Message: "not a JSON-RPC 2.0 request object"}
-	errNoMethod       = &seat.Error{Code: -32601, Reason: "method_not_found", Message: "unknown method"}
-	errInternal       = &seat.Error{Code: -32603, Reason: "internal_error", Message: "internal error"}
-	errRateLimited    = &seat.Error{Code: 100300, Reason: "rate_limited", Message: "too many requests"}
-	errAlreadyJoined  = &seat.Error{Code: seat.ErrInvalidParams.Code, Reason: seat.ErrInvalidParams.Reason, Message: "this socket already joined the room"}
+	errParse          = edgeErr(proto.ReasonParseError, "the frame is not JSON")
+	errInvalidRequest = edgeErr(proto.ReasonInvalidRequest, "not a JSON-RPC 2.0 request object")
+	errNoMethod       = edgeErr(proto.ReasonMethodNotFound, "unknown method")
+	errInternal       = edgeErr(proto.ReasonInternal, "internal error")
+	errRateLimited    = edgeErr(proto.ReasonRateLimited, "too many requests")
+	errAlreadyJoined  = edgeErr(proto.ReasonInvalidParams, "this socket already joined the room")
 )
+
+func edgeErr(r proto.Reason, msg string) *seat.Error {
+	return &seat.Error{Reason: string(r), Message: msg}
+}
 
 // request is one decoded client frame. ID is kept raw so the response echoes
 // exactly what the client sent (a string or a number).
@@ -49,6 +56,11 @@ func decodeFrame(frame []byte) (request, *seat.Error) {
 	}
 	if id, ok := fields["id"]; ok && validID(id) {
 		req.ID = id
+	}
+	if !utf8.Valid(frame) {
+		// encoding/json would silently turn the bad bytes into U+FFFD and
+		// relay them; a text frame must be UTF-8 (RFC 6455 §5.6).
+		return req, withMessage(errParse, "the frame is not valid UTF-8")
 	}
 	for k := range fields {
 		switch k {
@@ -104,10 +116,8 @@ func decodeParams(raw json.RawMessage, into any) *seat.Error {
 	if err := dec.Decode(into); err != nil {
 		return withMessage(seat.ErrInvalidParams, "params: "+truncate(err.Error(), 200))
 	}
-	if v, ok := into.(interface{ validate() error }); ok {
-		if err := v.validate(); err != nil {
-			return asSeatError(err)
-		}
+	if err := check(into); err != nil {
+		return asSeatError(err)
 	}
 	return nil
 }
@@ -123,7 +133,7 @@ func asSeatError(err error) *seat.Error {
 }
 
 func withMessage(base *seat.Error, msg string) *seat.Error {
-	return &seat.Error{Code: base.Code, Reason: base.Reason, Message: msg}
+	return &seat.Error{Reason: base.Reason, Message: msg}
 }
 
 func invalidParams(msg string) *seat.Error { return withMessage(seat.ErrInvalidParams, msg) }
@@ -137,43 +147,17 @@ func truncate(s string, n int) string {
 
 // --- frames the server sends ---
 
-type rpcErrorData struct {
-	Reason string `json:"reason"`
-}
-
-type rpcError struct {
-	Code    int          `json:"code"`
-	Message string       `json:"message"`
-	Data    rpcErrorData `json:"data"`
-}
-
-type response struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Result  any             `json:"result,omitempty"`
-	Error   *rpcError       `json:"error,omitempty"`
-}
-
-type notification struct {
-	JSONRPC string `json:"jsonrpc"`
-	Method  string `json:"method"`
-	Params  any    `json:"params"`
-}
-
-// empty is the {} result of methods that answer nothing.
-type empty struct{}
-
 func encodeResult(id json.RawMessage, result any) ([]byte, error) {
 	if result == nil {
-		result = empty{}
+		result = proto.Empty{}
 	}
-	return json.Marshal(response{JSONRPC: "2.0", ID: id, Result: result})
+	return json.Marshal(proto.Response{JSONRPC: proto.Version, ID: id, Result: result})
 }
 
+// encodeError is the one place a refusal gets its numeric code.
 func encodeError(id json.RawMessage, e *seat.Error) []byte {
-	b, err := json.Marshal(response{JSONRPC: "2.0", ID: id, Error: &rpcError{
-		Code: e.Code, Message: e.Message, Data: rpcErrorData{Reason: e.Reason},
-	}})
+	b, err := json.Marshal(proto.Response{JSONRPC: proto.Version, ID: id,
+		Error: proto.NewError(proto.Reason(e.Reason), e.Message)})
 	if err != nil { // cannot happen: every field is a plain string or int
 		return []byte(`{"jsonrpc":"2.0","id":null,"error":{"code":-32603,"message":"internal error","data":{"reason":"internal_error"}}}`)
 	}
@@ -181,5 +165,5 @@ func encodeError(id json.RawMessage, e *seat.Error) []byte {
 }
 
 func encodeNotification(method string, params any) ([]byte, error) {
-	return json.Marshal(notification{JSONRPC: "2.0", Method: method, Params: params})
+	return json.Marshal(proto.Notification{JSONRPC: proto.Version, Method: method, Params: params})
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -39,8 +39,8 @@ func offer(t *testing.T, pairs int, dir webrtc.RTPTransceiverDirection) string {
 
 func TestPublishSubscribeCandidate(t *testing.T) {
 	env := signaltest.Start(t)
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 3}})
-	ann, _ := join(t, env, "r1", "ann", seat.RoleAudience, nil)
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 3}})
+	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)
 
 	cand := map[string]any{"pc": "publish", "candidate": map[string]any{"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host", "sdpMid": "0"}}
 	wantReason(t, owner, "rtc.candidate", cand, "invalid_params") // nothing to add it to yet

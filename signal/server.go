@@ -1,14 +1,3 @@
-// Package signal is seatsfu's signalling edge: the HTTP mux, the JSON-RPC 2.0
-// WebSocket sessions of CONTRACT §3 (token checks, framing, rate limits,
-// pings), the routing of each room's seat notifications to its members, the
-// edge's metrics, and the demo token endpoint.
-//
-// Data path of a request: the socket's reader decodes one frame, checks it,
-// and runs the method; seat methods go through sfu.Room.Do, which decides,
-// applies the media effects and calls the room's hub (an sfu.Notifier) under
-// the room's lock; the hub encodes each notification once and queues it on
-// every target socket without blocking; each socket's writer drains its own
-// bounded queue.
 package signal
 
 import (
@@ -18,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +17,9 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
+	"github.com/seatsfu/seatsfu/signal/whip"
 )
 
 // Config configures the signalling edge.
@@ -65,6 +55,9 @@ type Config struct {
 	// burst 100). A negative RequestRate disables the limit (benchmarks).
 	RequestRate  float64
 	RequestBurst int
+
+	// Limits are the node's caps and deadlines (limits.go).
+	Limits Limits
 }
 
 const (
@@ -100,6 +93,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
+	caps    *caps // the node's limits (limits.go)
 	mux     *http.ServeMux
 
 	// ctx is cancelled when Shutdown finishes; every session and stats
@@ -113,7 +107,7 @@ type Server struct {
 	hubs     map[string]*roomHub
 	wg       sync.WaitGroup // sessions and stats loops
 
-	httpMedia *mediaSessions // WHIP/WHEP sessions (whip_sessions.go)
+	media *whip.Server // WHIP and WHEP (signal/whip)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -160,7 +154,14 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	if err := cfg.Limits.fill(); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("signal: metrics: %w", err)
+	}
+	caps, err := newCaps(cfg, cfg.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("signal: metrics: %w", err)
 	}
@@ -169,6 +170,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		metrics:  m,
+		caps:     caps,
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: make(map[*session]struct{}),
@@ -182,7 +184,11 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
-	s.routeMediaHTTP() // WHIP and WHEP (whip_http.go)
+	s.media = whip.New(whip.Config{
+		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
+		Admit: s.caps.admitPlayer, // limits.go
+	})
+	s.media.Route(s.mux)
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}
@@ -190,15 +196,16 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler serves /v1/rtc, /healthz, /metrics, /demo/token and the demo page
-// at /.
-func (s *Server) Handler() http.Handler { return s.mux }
+// at /. Serve it with HTTPServer on a listener from Listen, so the
+// connection caps hold.
+func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
 
 func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 
 // serveRTC verifies the token before the upgrade — a refused token changes
 // nothing — then serves the socket until it closes.
 func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
-	raw := bearer(r)
+	raw := token.FromRequest(r)
 	if raw == "" {
 		http.Error(w, "missing token", http.StatusUnauthorized)
 		return
@@ -218,7 +225,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
-	user := seat.User{UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role}
+	user := userOf(id)
 	var sess *session
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		// Tokens, not cookies, authenticate: a page from another origin
@@ -236,34 +243,25 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if s.closing { // Shutdown began during the upgrade
 		s.mu.Unlock()
+		sess.endLife()
 		_ = conn.Close(websocket.StatusGoingAway, "server shutdown")
 		return
 	}
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
 
+	sess.startLife(id.Expires)
 	sess.run()
+	sess.endLife()
 
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
 }
 
-// bearer takes the token from "Authorization: Bearer …" or ?token=.
-func bearer(r *http.Request) string {
-	if h := r.Header.Get("Authorization"); h != "" {
-		const prefix = "bearer "
-		if len(h) > len(prefix) && strings.EqualFold(h[:len(prefix)], prefix) {
-			return strings.TrimSpace(h[len(prefix):])
-		}
-		return ""
-	}
-	return r.URL.Query().Get("token")
-}
-
 // openOrFind returns the token's room and its hub. The owner opens the room
 // when it is absent; everyone else needs it open.
-func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*sfu.Room, *roomHub, error) {
+func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreateParams) (*sfu.Room, *roomHub, error) {
 	if create != nil && u.Role != seat.RoleOwner {
 		return nil, nil, withMessage(seat.ErrPermission, "only the owner may create the room")
 	}
@@ -281,6 +279,9 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 	if u.Role != seat.RoleOwner {
 		return nil, nil, seat.ErrRoomNotFound
 	}
+	if s.caps.roomsFull(len(s.hubs)) {
+		return nil, nil, withMessage(errOverloaded, "the server has its maximum of open rooms")
+	}
 	cfg := seat.Config{
 		RoomID:     roomID,
 		MaxSeats:   s.cfg.MaxSeats,
@@ -288,6 +289,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 		Owner:      u,
 		Grace:      s.cfg.ReconnectGrace,
 		MaxMembers: s.cfg.MaxMembers,
+		MaxPending: s.cfg.Limits.MaxPendingRequests,
 		Clock:      s.cfg.Clock,
 	}
 	if create != nil {
@@ -295,7 +297,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *createParams) (*
 			cfg.MaxSeats = *create.MaxSeats
 		}
 		if create.SeatMode != "" {
-			cfg.Mode = create.SeatMode
+			cfg.Mode = seat.Mode(create.SeatMode)
 		}
 	}
 	h := newHub(s, roomID)
@@ -326,6 +328,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
+	s.media.Close()
 
 	for _, r := range s.cfg.SFU.Rooms() {
 		err := r.Do(func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Shutdown(seat.ServerShutdown), nil })
@@ -363,10 +366,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	<-done
+	s.media.Wait()
 	s.cancel()
 	s.wg.Wait()
 	return err
 }
+
+// MediaSessions is the number of live WHIP and WHEP sessions.
+func (s *Server) MediaSessions() int { return s.media.Sessions() }
 
 // waitSessions returns once no session is left.
 func (s *Server) waitSessions() {
@@ -390,9 +397,9 @@ func (s *Server) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	role := seat.Role(q.Get("role"))
+	role := proto.Role(q.Get("role"))
 	switch role {
-	case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+	case proto.RoleOwner, proto.RoleAdmin, proto.RoleAudience:
 	default:
 		http.Error(w, `role must be owner, admin or audience`, http.StatusBadRequest)
 		return

@@ -17,7 +17,7 @@ import (
 )
 
 const (
-	// maxFrame is the largest frame a client may send (CONTRACT §3);
+	// maxFrame is the largest frame a client may send (PROTOCOL.md §3);
 	// coder/websocket closes with 1009 beyond it.
 	maxFrame = 64 << 10
 	// outQueue bounds what may wait for a slow socket. A socket that lets
@@ -55,8 +55,9 @@ type session struct {
 	// heard is the unix-nano time of the last frame or pong from the peer.
 	heard atomic.Int64
 
-	requests *rate.Limiter // per socket, every frame
-	messages *rate.Limiter // room.sendMessage, per user
+	requests *rate.Limiter // every frame, shared by the user's sockets (life.budget)
+	messages *rate.Limiter // room.sendMessage, likewise
+	life     lifetime      // deadlines and rate budget (expiry.go)
 
 	// Owned by the reader goroutine.
 	joined bool
@@ -68,6 +69,7 @@ type session struct {
 
 func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string) *session {
 	ctx, cancel := context.WithCancel(srv.ctx)
+	budget := srv.caps.budgets.acquire(roomID, user.UserID, srv.now()) // released by endLife
 	s := &session{
 		srv:      srv,
 		conn:     conn,
@@ -77,9 +79,10 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 		out:      make(chan outFrame, outQueue),
 		ctx:      ctx,
 		cancel:   cancel,
-		requests: rate.NewLimiter(srv.cfg.requestRate(), srv.cfg.requestBurst()),
-		messages: rate.NewLimiter(messageRate, messageBurst),
+		requests: budget.requests,
+		messages: budget.messages,
 	}
+	s.life.budget = budget
 	s.heard.Store(time.Now().UnixNano())
 	return s
 }
@@ -120,9 +123,11 @@ func (s *session) readLoop() {
 func (s *session) handle(typ websocket.MessageType, frame []byte) {
 	req, ferr := decodeFrame(frame)
 	if typ != websocket.MessageText {
-		req, ferr = request{}, withMessage(errInvalidRequest, "frames must be text")
+		// The id still matters to the client when it could be read.
+		req, ferr = request{ID: req.ID}, withMessage(errInvalidRequest, "frames must be text")
 	}
 	if !s.requests.AllowN(s.srv.now(), 1) {
+		s.srv.caps.refused(limitRequestRate)
 		s.srv.metrics.signalRequests.WithLabelValues(methodLabel(req.Method), errRateLimited.Reason).Inc()
 		s.send(encodeError(req.ID, errRateLimited))
 		return
@@ -140,6 +145,7 @@ func (s *session) handle(typ websocket.MessageType, frame []byte) {
 			s.log.Error("signal: method failed", "method", req.Method, "err", err)
 		}
 		s.srv.metrics.signalRequests.WithLabelValues(label, se.Reason).Inc()
+		s.srv.caps.noteError(se.Reason)
 		s.send(encodeError(req.ID, se))
 		return
 	}
@@ -162,7 +168,7 @@ func (s *session) call(req request) (any, error) {
 	if !ok {
 		return nil, withMessage(errNoMethod, "unknown method "+truncate(req.Method, 64))
 	}
-	if req.Method != "room.join" && (!s.joined || !s.hub.speaksFor(s)) {
+	if !unjoinedMethod(req.Method) && (!s.joined || !s.hub.speaksFor(s)) {
 		// Never joined, left, or no longer the user's socket (replaced,
 		// kicked out, room ended) while its close is on the way.
 		return nil, seat.ErrNotJoined
@@ -296,8 +302,8 @@ func (s *session) leaveOnDrop() {
 		if !h.detach(s) {
 			return nil, nil
 		}
-		if s.srv.whipPresence(s.roomID, s.user.UserID) {
-			return nil, nil // the owner's WHIP session keeps it present (whip.go)
+		if h.present(s.user.UserID) {
+			return nil, nil // the owner's WHIP session keeps it present (presence.go)
 		}
 		return r.Disconnect(s.user.UserID)
 	})

@@ -9,8 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -19,7 +19,7 @@ import (
 func TestSlowSocketIsClosedNotWaitedFor(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithGrace(time.Millisecond),
 		signaltest.WithSignalConfig(func(c *signal.Config) { c.RequestRate = -1 }))
-	owner, _ := join(t, env, "r1", "boss", seat.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 16}})
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 16}})
 	owner.DiscardNotifications()
 
 	// The sleeper's kernel buffers are tiny, so its backlog reaches the
@@ -31,7 +31,7 @@ func TestSlowSocketIsClosedNotWaitedFor(t *testing.T) {
 		}
 		return c, err
 	}}}
-	ws, _, err := websocket.Dial(testCtx(t), env.WSURL+"?token="+env.Token("r1", "sleeper", seat.RoleAudience),
+	ws, _, err := websocket.Dial(testCtx(t), env.WSURL+"?token="+env.Token("r1", "sleeper", proto.RoleAudience),
 		&websocket.DialOptions{HTTPClient: tiny})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +40,7 @@ func TestSlowSocketIsClosedNotWaitedFor(t *testing.T) {
 	if err := ws.Write(testCtx(t), websocket.MessageText, []byte(`{"jsonrpc":"2.0","id":1,"method":"room.join"}`)); err != nil {
 		t.Fatal(err)
 	}
-	watcher, _ := join(t, env, "r1", "watcher", seat.RoleAdmin, nil) // hosts hear memberLeft
+	watcher, _ := join(t, env, "r1", "watcher", proto.RoleAdmin, nil) // hosts hear memberLeft
 
 	// Every lock toggle sends seat.changed to all; the sleeper reads none.
 	// (The watcher's notifications are counted every 100 ops, not each.)

@@ -42,6 +42,11 @@ type Raw struct {
 
 	viewers atomic.Pointer[[]*rawViewer] // copy-on-write: the hot path takes no lock
 
+	// batched selects the raw-batched path (rawbatch.go); gso is on
+	// until the kernel refuses a UDP GSO send.
+	batched bool
+	gso     atomic.Bool
+
 	peers // its mutex also serialises viewer registration
 }
 
@@ -52,8 +57,14 @@ type rawViewer struct {
 	buf  []byte
 }
 
-// NewRaw binds the send socket on loopback.
-func NewRaw(log *slog.Logger) (*Raw, error) {
+// NewRaw binds the send socket on loopback: the per-packet sendmsg path.
+func NewRaw(log *slog.Logger) (*Raw, error) { return newRaw(log, false) }
+
+// NewRawBatched is the raw path with sendmmsg batches and UDP GSO
+// (rawbatch.go).
+func NewRawBatched(log *slog.Logger) (*Raw, error) { return newRaw(log, true) }
+
+func newRaw(log *slog.Logger, batched bool) (*Raw, error) {
 	api, err := peer.NewAPI()
 	if err != nil {
 		return nil, err
@@ -63,7 +74,8 @@ func NewRaw(log *slog.Logger) (*Raw, error) {
 		return nil, fmt.Errorf("baseline: raw socket: %w", err)
 	}
 	_ = conn.SetWriteBuffer(4 << 20)
-	r := &Raw{api: api, log: log, conn: conn}
+	r := &Raw{api: api, log: log, conn: conn, batched: batched}
+	r.gso.Store(batched)
 	r.viewers.Store(&[]*rawViewer{})
 	return r, nil
 }
@@ -82,6 +94,16 @@ func (r *Raw) Publish(offer string) (string, error) {
 	pc.OnTrack(func(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		r.startTrack(nil, func() {
 			buf := make([]byte, 1500)
+			if r.batched {
+				b := newBatcher(r)
+				for {
+					n, _, err := remote.Read(buf) // decrypted once
+					if err != nil {
+						return
+					}
+					b.add(buf[:n])
+				}
+			}
 			for {
 				n, _, err := remote.Read(buf) // decrypted once
 				if err != nil {

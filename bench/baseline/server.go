@@ -101,13 +101,16 @@ func Serve(ctx context.Context, ln net.Listener, f Forwarder, log *slog.Logger) 
 	}
 }
 
-// New builds the forwarder of the given mode ("raw" or "naive").
+// New builds the forwarder of the given mode ("raw", "raw-batched" or
+// "naive").
 func New(mode string, log *slog.Logger) (Forwarder, error) {
 	switch mode {
 	case "raw":
 		return NewRaw(log)
+	case "raw-batched":
+		return NewRawBatched(log)
 	case "naive":
 		return NewNaive(log)
 	}
-	return nil, fmt.Errorf("baseline: unknown mode %q (want raw or naive)", mode)
+	return nil, fmt.Errorf("baseline: unknown mode %q (want raw, raw-batched or naive)", mode)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -26,6 +25,14 @@ type Config struct {
 	Parallel int
 	// Progress receives a one-line progress bar (stderr); nil for none.
 	Progress io.Writer
+	// ViewerNACK makes viewers NACK lost packets (peer.NewNACKingAPI),
+	// so loss is measured after the server's repair; by default they
+	// send no RTCP at all (peer.NewAPI).
+	ViewerNACK bool
+	// ProbeMetrics scrapes the server's /metrics this often through the
+	// measuring window and reports the answer times (0: no probe; each
+	// scrape costs the server a little CPU).
+	ProbeMetrics time.Duration
 }
 
 func (c *Config) check() error {
@@ -54,7 +61,8 @@ func seatSpecs(seat int) (synth.Spec, synth.Spec) {
 
 // stage is a run's cast: publishers paced by one pacer, viewers on a sink.
 type stage struct {
-	api    *webrtc.API
+	api    *webrtc.API // viewers: no interceptors, or a NACK generator only
+	pubAPI *webrtc.API // publishers: NACK responder + sender reports
 	pacer  *peer.Pacer
 	sink   *peer.Sink
 	pubs   []*peer.Publisher
@@ -71,20 +79,28 @@ func begin(scenario string, t Target, cfg *Config) (Server, *Result, *stage, err
 		return Server{}, nil, nil, err
 	}
 	srv := t.Server()
-	res := &Result{Scenario: scenario, Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess}
-	st, err := newStage()
+	res := &Result{Scenario: scenario, Target: srv.Name, Viewers: cfg.Viewers, Guests: cfg.Guests, Pinned: srv.Pinned, InProcess: srv.InProcess, ViewerNACK: cfg.ViewerNACK}
+	st, err := newStage(cfg.ViewerNACK)
 	if err != nil {
 		return Server{}, nil, nil, err
 	}
 	return srv, res, st, nil
 }
 
-func newStage() (*stage, error) {
-	api, err := peer.NewAPI()
+func newStage(viewerNACK bool) (*stage, error) {
+	newAPI := peer.NewAPI
+	if viewerNACK {
+		newAPI = peer.NewNACKingAPI
+	}
+	api, err := newAPI()
 	if err != nil {
 		return nil, err
 	}
-	return &stage{api: api, pacer: peer.NewPacer(), sink: &peer.Sink{}}, nil
+	pubAPI, err := peer.NewPublisherAPI()
+	if err != nil {
+		return nil, err
+	}
+	return &stage{api: api, pubAPI: pubAPI, pacer: peer.NewPacer(), sink: &peer.Sink{}}, nil
 }
 
 // publish connects a publisher for seat through publishFn and starts pacing it.
@@ -93,7 +109,7 @@ func (s *stage) publish(ctx context.Context, seat int, specID uint32, publishFn 
 	if specID != 0 { // a replacement guest gets fresh stream ids
 		v.StreamID, a.StreamID = specID, specID+1
 	}
-	pub, offer, err := peer.NewPublisher(s.api, v, a)
+	pub, offer, err := peer.NewPublisher(s.pubAPI, v, a)
 	if err != nil {
 		return nil, err
 	}
@@ -255,8 +271,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	g0, _ := proc.ReadUsage(os.Getpid())
-	m0, _ := proc.ReadMachine()
+	n0 := markNoise(srv, u0.CPU)
 	k0, _ := proc.SoftnetDrops()
 	r0, _ := proc.UDPRcvbufErrors()
 	res.JoinSocketDrops = r0 - joinDrops0
@@ -264,15 +279,17 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	q0, qErr := srv.Metric("seatsfu_dropped_packets_total")
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	f0 := st.forcedKeyframes()
-	if err := sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink); err != nil {
+	probe := startProbe(srv.BaseURL+"/metrics", cfg.ProbeMetrics)
+	err = sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink)
+	probe.stop(res)
+	if err != nil {
 		return nil, err
 	}
 	u1, err := srv.Usage()
 	if err != nil {
 		return nil, err
 	}
-	gen1, _ := proc.ReadUsage(os.Getpid())
-	m1, _ := proc.ReadMachine()
+	n1 := markNoise(srv, u1.CPU)
 	k1, _ := proc.SoftnetDrops()
 	r1, _ := proc.UDPRcvbufErrors()
 	w1 := st.tally()
@@ -298,15 +315,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.ForwardedMbps = float64(b1-b0) * 8 / secs / 1e6
 	cpu := (u1.CPU - u0.CPU).Seconds()
 	res.ServerCPUPct = 100 * cpu / secs
-	gen := (gen1.CPU - g0.CPU).Seconds()
-	res.GeneratorCPUPct = 100 * gen / secs
-	res.SoftIRQPct = 100 * (m1.SoftIRQ - m0.SoftIRQ).Seconds() / secs
-	other := (m1.Busy - m0.Busy).Seconds() - gen
-	if !srv.InProcess {
-		other -= cpu
-	}
-	res.OtherCPUPct = max(0, 100*other/secs)
-	res.Noisy = res.OtherCPUPct > NoisyOtherPct
+	res.noise(srv, n0, n1, secs)
 	if p1 > p0 {
 		res.CPUPerPacketUs = cpu * 1e6 / float64(p1-p0)
 	}

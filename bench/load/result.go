@@ -18,6 +18,9 @@ type Result struct {
 	Seconds   float64 `json:"seconds"`
 	Pinned    string  `json:"pinned"`
 	InProcess bool    `json:"inProcess,omitempty"`
+	// ViewerNACK says the viewers NACKed lost packets: loss figures are
+	// then after the server's repair.
+	ViewerNACK bool `json:"viewerNack,omitempty"`
 
 	// ExpectedPPS is what a lossless forwarder delivers: viewers × the
 	// publishers' packet rate.
@@ -30,16 +33,22 @@ type Result struct {
 	// viewers): near 100 % of its core means the generator, not the
 	// server, is the limit.
 	GeneratorCPUPct float64 `json:"generatorCpuPercent"`
-	// OtherCPUPct is what everything else on the machine used meanwhile
-	// (percent of one core): noise the figures carry.
-	OtherCPUPct float64 `json:"otherCpuPercent"`
+	// OtherCPUPct is what every other process on the machine used
+	// meanwhile (percent of one core, all cores summed), and
+	// OtherServerCorePct the part of it on the server's own core — the
+	// time that competed with the server directly (-1 when the server is
+	// not pinned, or runs in the generator's process). OtherBusiest names
+	// the busiest other processes ("go 35%"). A window is never discarded
+	// for its noise: the noise is reported beside it.
+	OtherCPUPct        float64  `json:"otherCpuPercent"`
+	OtherServerCorePct float64  `json:"otherCpuPercentOnServerCore"`
+	OtherBusiest       []string `json:"otherBusiest,omitempty"`
 	// SoftIRQPct is the kernel's softirq time (percent of one core),
 	// mostly loopback delivery of the forwarded packets.
 	SoftIRQPct float64 `json:"softirqCpuPercent"`
-	// Noisy marks a window in which other processes used more than
-	// NoisyOtherPct of a core: its figures are not the server's alone.
-	Noisy    bool `json:"noisy,omitempty"`
-	Attempts int  `json:"attempts,omitempty"`
+	// Repeat numbers this measurement among -repeat runs of the same
+	// step (1-based; 0 when the step ran once).
+	Repeat int `json:"repeat,omitempty"`
 
 	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`
 	// PPSPerCore extrapolates forwarded packets to one fully busy core.
@@ -101,15 +110,19 @@ type Result struct {
 	SeatOpP50Ms float64 `json:"seatApplyToAcceptP50Ms,omitempty"`
 	SeatOpP95Ms float64 `json:"seatApplyToAcceptP95Ms,omitempty"`
 
+	// MetricsScrapes counts the /metrics scrapes made through the window
+	// (Config.ProbeMetrics), MetricsFailures those that failed or did not
+	// answer in time; MetricsP95Ms and MetricsMaxMs are the answer times.
+	MetricsScrapes  int     `json:"metricsScrapes,omitempty"`
+	MetricsFailures int     `json:"metricsFailures,omitempty"`
+	MetricsP95Ms    float64 `json:"metricsP95Ms,omitempty"`
+	MetricsMaxMs    float64 `json:"metricsMaxMs,omitempty"`
+
 	Errors []string `json:"errors,omitempty"`
 
 	// Latency is kept for the CDF plot.
 	Latency *stats.Histogram `json:"-"`
 }
-
-// NoisyOtherPct is the share of a core other processes may use during a
-// window before its figures count as contaminated.
-const NoisyOtherPct = 40
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 

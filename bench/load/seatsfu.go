@@ -10,8 +10,8 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/seatsfu/seatsfu/bench/peer"
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -34,11 +34,11 @@ type SeatsfuTarget struct {
 // NewSeatsfuTarget opens room as its owner.
 func NewSeatsfuTarget(ctx context.Context, srv Server, wsURL string, secret []byte, room string, maxSeats int) (*SeatsfuTarget, error) {
 	t := &SeatsfuTarget{srv: srv, wsURL: wsURL, secret: secret, room: room, guests: map[int]*client.Client{}}
-	owner, err := t.dial(ctx, "host", seat.RoleOwner)
+	owner, err := t.dial(ctx, "host", proto.RoleOwner)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := owner.Join(ctx, &client.CreateOptions{MaxSeats: maxSeats, SeatMode: seat.ModeFree}); err != nil {
+	if _, err := owner.Join(ctx, &client.CreateOptions{MaxSeats: maxSeats, SeatMode: proto.ModeFree}); err != nil {
 		_ = owner.Close()
 		return nil, fmt.Errorf("load: open room: %w", err)
 	}
@@ -46,7 +46,7 @@ func NewSeatsfuTarget(ctx context.Context, srv Server, wsURL string, secret []by
 	return t, nil
 }
 
-func (t *SeatsfuTarget) dial(ctx context.Context, user string, role seat.Role) (*client.Client, error) {
+func (t *SeatsfuTarget) dial(ctx context.Context, user string, role proto.Role) (*client.Client, error) {
 	tok, err := token.Mint(t.secret, token.Identity{UserID: user, Room: t.room, Role: role}, time.Hour)
 	if err != nil {
 		return nil, err
@@ -82,7 +82,7 @@ func (t *SeatsfuTarget) seated(ctx context.Context, seatIdx int) (*client.Client
 	if c != nil {
 		return c, nil
 	}
-	c, err := t.dial(ctx, fmt.Sprintf("guest%d", seatIdx), seat.RoleAudience)
+	c, err := t.dial(ctx, fmt.Sprintf("guest%d", seatIdx), proto.RoleAudience)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (t *SeatsfuTarget) seated(ctx context.Context, seatIdx int) (*client.Client
 // for it; the old guest of that seat (if any) must have left. granted is
 // called the moment the seat is granted (seat.take answered).
 func (t *SeatsfuTarget) SeatGuest(ctx context.Context, user string, seatIdx int, offer string, granted func()) (string, error) {
-	c, err := t.dial(ctx, user, seat.RoleAudience)
+	c, err := t.dial(ctx, user, proto.RoleAudience)
 	if err != nil {
 		return "", err
 	}
@@ -153,7 +153,7 @@ func (v seatsfuViewer) Close() error {
 }
 
 func (t *SeatsfuTarget) AddViewer(ctx context.Context, api *webrtc.API, sink *peer.Sink, n, seats int) (Viewer, error) {
-	c, err := t.dial(ctx, fmt.Sprintf("viewer%d", n), seat.RoleAudience)
+	c, err := t.dial(ctx, fmt.Sprintf("viewer%d", n), proto.RoleAudience)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (t *SeatsfuTarget) Close() error {
 // seat.acceptApplication, then seat.leave and room.leave. It returns the
 // time from apply to the accept's answer (what a host's tap costs).
 func (t *SeatsfuTarget) SeatRoundTrip(ctx context.Context, user string) (time.Duration, error) {
-	c, err := t.dial(ctx, user, seat.RoleAudience)
+	c, err := t.dial(ctx, user, proto.RoleAudience)
 	if err != nil {
 		return 0, err
 	}

@@ -27,6 +27,9 @@ type Server struct {
 	BaseURL string
 	// Pinned says how the process was pinned to its core, or why not.
 	Pinned string
+	// Core is the core the server is pinned to, when CorePinned.
+	Core       int
+	CorePinned bool
 	// UDPPort is the server's one media port (seatsfu's ICE UDP mux), 0
 	// when it has many; it lets a scenario count drops on that socket.
 	UDPPort int
@@ -69,13 +72,13 @@ type httpTarget struct {
 	client *http.Client
 }
 
-// NewBaselineTarget drives a baseline server at srv.BaseURL; mode is "raw"
-// or "naive".
+// NewBaselineTarget drives a baseline server at srv.BaseURL; mode is "raw",
+// "raw-batched" (both take raw viewers) or "naive".
 func NewBaselineTarget(srv Server, mode string) (Target, error) {
-	if mode != "raw" && mode != "naive" {
+	if mode != "raw" && mode != "raw-batched" && mode != "naive" {
 		return nil, fmt.Errorf("load: unknown baseline %q", mode)
 	}
-	return &httpTarget{srv: srv, raw: mode == "raw", client: &http.Client{Timeout: 15 * time.Second}}, nil
+	return &httpTarget{srv: srv, raw: mode != "naive", client: &http.Client{Timeout: 15 * time.Second}}, nil
 }
 
 func (t *httpTarget) Server() Server { return t.srv }

@@ -23,6 +23,7 @@ type Viewer struct {
 	tracks       []*trackRx
 	subscribedNs int64
 	closed       bool
+	early        []webrtc.ICECandidateInit // trickled before the first offer (NewAnsweringViewer)
 }
 
 // NewViewer prepares a viewer with seats audio+video slot pairs and returns

@@ -84,6 +84,9 @@ type Spec struct {
 	// else sched_setaffinity on every thread once it is up).
 	CPU    int
 	Stderr io.Writer
+	// HealthPath is the path answering 200 once the server is ready
+	// ("/healthz" when empty; LiveKit answers on "/").
+	HealthPath string
 }
 
 // Start spawns spec and waits until GET /healthz answers 200.
@@ -105,7 +108,11 @@ func Start(ctx context.Context, spec Spec) (*Server, error) {
 	}
 	s := &Server{Name: spec.Name, BaseURL: spec.BaseURL, CPU: spec.CPU, Pinned: pinned, cmd: cmd, exited: make(chan struct{})}
 	go func() { s.waitErr = cmd.Wait(); close(s.exited) }()
-	if err := s.waitHealthy(ctx, 15*time.Second); err != nil {
+	health := spec.HealthPath
+	if health == "" {
+		health = "/healthz"
+	}
+	if err := s.waitHealthy(ctx, health, 15*time.Second); err != nil {
 		_ = s.Stop()
 		return nil, err
 	}
@@ -120,7 +127,7 @@ func Start(ctx context.Context, spec Spec) (*Server, error) {
 // PID is the server's process id.
 func (s *Server) PID() int { return s.cmd.Process.Pid }
 
-func (s *Server) waitHealthy(ctx context.Context, timeout time.Duration) error {
+func (s *Server) waitHealthy(ctx context.Context, path string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
@@ -131,7 +138,7 @@ func (s *Server) waitHealthy(ctx context.Context, timeout time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		resp, err := client.Get(s.BaseURL + "/healthz")
+		resp, err := client.Get(s.BaseURL + path)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -103,5 +104,56 @@ func TestParseUDPDrops(t *testing.T) {
 	}
 	if n, _ := parseUDPDrops(text, 1); n != 0 {
 		t.Fatalf("drops on an unused port = %d", n)
+	}
+}
+
+func TestParseCores(t *testing.T) {
+	cs, err := parseCores("cpu  300 0 0 900 0 0 10 0 0 0\ncpu0 100 0 0 500 0 0 4 0 0 0\ncpu1 200 0 0 400 0 0 6 0 0 0\nintr 5\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 || cs.Busy(0) != time.Second || cs.Busy(1) != 2*time.Second || cs[1].SoftIRQ != 60*time.Millisecond {
+		t.Fatalf("cores %+v", cs)
+	}
+	if cs.Busy(2) != 0 || cs.Busy(-1) != 0 {
+		t.Fatal("a core the machine lacks is busy")
+	}
+	if _, err := parseCores("cpu  1 2 3 4 5 6 7 8\n"); err == nil {
+		t.Fatal("no per-core lines accepted")
+	}
+	if _, err := parseCores("cpu0 1 2 x 4 5 6 7 8\n"); err == nil {
+		t.Fatal("bad number accepted")
+	}
+	live, err := ReadCores()
+	if err != nil || len(live) == 0 {
+		t.Fatalf("ReadCores: %v, %d cores", err, len(live))
+	}
+}
+
+func TestBusiest(t *testing.T) {
+	// utime stime are fields 14 and 15; the children's 16 and 17 are not counted.
+	p, err := parseProcCPU(7, "7 (go build) S 1 1 1 0 -1 0 0 0 0 0 100 50 30 20 20 0 1 0")
+	if err != nil || p.CPU != 1500*time.Millisecond || p.Comm != "go build" {
+		t.Fatalf("parsed %+v, %v", p, err)
+	}
+	a := Procs{1: {1, "srv", time.Second}, 2: {2, "cc", time.Second}, 3: {3, "old", 5 * time.Second}, 4: {4, "idle", time.Second}}
+	b := Procs{
+		1: {1, "srv", 9 * time.Second},        // excluded: the server
+		2: {2, "cc", 3 * time.Second},         // +2 s
+		3: {3, "new", 500 * time.Millisecond}, // pid reused: all of it counts
+		4: {4, "idle", time.Second},           // +0: left out
+		5: {5, "go", 4 * time.Second},         // started in the window
+	}
+	got := Busiest(a, b, 2, 10*time.Millisecond, 1)
+	want := []ProcCPU{{5, "go", 4 * time.Second}, {2, "cc", 2 * time.Second}}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("busiest %+v, want %+v", got, want)
+	}
+	if all := Busiest(a, b, 10, 0, 1); len(all) != 3 || all[2].Comm != "new" {
+		t.Fatalf("all %+v", all)
+	}
+	live, err := ReadProcs()
+	if err != nil || live[os.Getpid()].Comm == "" {
+		t.Fatalf("ReadProcs does not see this process: %v", err)
 	}
 }

@@ -83,17 +83,22 @@ func Plot(path string, run *Run) error {
 				cdf.Legend.Add(fmt.Sprintf("%s V=%d", name, big.Connected), l)
 			}
 		}
-		pts := make(plotter.XYs, 0, len(rs))
+		// Every repeat is a point; the line joins each step's median.
+		all := make(plotter.XYs, 0, len(rs))
 		for _, r := range rs {
-			pts = append(pts, plotter.XY{X: float64(r.Connected), Y: r.CPUPerPacketUs})
+			all = append(all, plotter.XY{X: float64(r.Connected), Y: r.CPUPerPacketUs})
 		}
-		l, s, err := plotter.NewLinePoints(pts)
+		l, err := plotter.NewLine(medians(rs))
 		if err != nil {
 			return err
 		}
-		l.Color, s.Color = col, col
-		cpu.Add(l, s)
-		cpu.Legend.Add(name, l, s)
+		sc, err := plotter.NewScatter(all)
+		if err != nil {
+			return err
+		}
+		l.Color, sc.Color = col, col
+		cpu.Add(l, sc)
+		cpu.Legend.Add(name, l, sc)
 	}
 	cpu.Y.Min = 0
 
@@ -107,14 +112,37 @@ func Plot(path string, run *Run) error {
 	return saveImage(path, img)
 }
 
+// medians is one point per step, sorted by viewers: the median CPU per
+// packet of the step's repeats (rs sorted by viewers).
+func medians(rs []*load.Result) plotter.XYs {
+	var pts plotter.XYs
+	for i := 0; i < len(rs); {
+		j := i
+		var ys []float64
+		for ; j < len(rs) && rs[j].Viewers == rs[i].Viewers; j++ {
+			ys = append(ys, rs[j].CPUPerPacketUs)
+		}
+		sort.Float64s(ys)
+		m := ys[len(ys)/2]
+		if len(ys)%2 == 0 {
+			m = (ys[len(ys)/2-1] + ys[len(ys)/2]) / 2
+		}
+		pts = append(pts, plotter.XY{X: float64(rs[i].Viewers), Y: m})
+		i = j
+	}
+	return pts
+}
+
 // commonHeldViewers is the largest viewer count at which every target's
-// fan-out kept steady-state loss ≤ 0.1 %, or 0.
+// fan-out kept steady-state loss ≤ 0.1 % (in some repeat), or 0.
 func commonHeldViewers(byTarget map[string][]*load.Result) int {
 	best := 0
 	counts := map[int]int{}
 	for _, rs := range byTarget {
+		held := map[int]bool{}
 		for _, r := range rs {
-			if r.WindowLossPct <= 0.1 && r.Connected == r.Viewers {
+			if r.WindowLossPct <= 0.1 && r.Connected == r.Viewers && !held[r.Viewers] {
+				held[r.Viewers] = true
 				counts[r.Viewers]++
 			}
 		}

@@ -24,8 +24,33 @@ type Run struct {
 	Pinning    string                `json:"pinning"`
 	Notes      []string              `json:"notes,omitempty"`
 	Results    []*load.Result        `json:"results"`
-	Ratios     map[string]float64    `json:"ratios,omitempty"`
+	Ratios     []Ratio               `json:"ratios,omitempty"`
 	Saturation map[string]Saturation `json:"saturation,omitempty"`
+}
+
+// Ratio is one comparison at one viewer count, measured once per repeat:
+// each value is the ratio of two targets' figures from the same repeat of
+// the plan (their windows back to back), never a mix of runs.
+type Ratio struct {
+	Name    string    `json:"name"`
+	Viewers int       `json:"viewers"`
+	Values  []float64 `json:"values"`
+	// Noise is, per value, the larger of the two windows' other-process
+	// CPU on the server's core (percent; -1 unknown).
+	Noise []float64 `json:"otherCpuPercentOnServerCore"`
+}
+
+// Spread is the smallest and largest value.
+func (r Ratio) Spread() (lo, hi float64) {
+	for i, v := range r.Values {
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if i == 0 || v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
 }
 
 // Saturation is the highest viewer count a target held within the limits.
@@ -34,9 +59,6 @@ type Saturation struct {
 	Rule    string `json:"rule"`
 	// Reason says why the next step failed, or that no step did.
 	Reason string `json:"reason"`
-	// NoisySkipped counts steps left out because other processes were
-	// busy during them (load.Result.Noisy).
-	NoisySkipped int `json:"noisyStepsLeftOut"`
 }
 
 // SaturationRule: steady-state (measuring-window) loss ≤ 0.1 % and p95 latency ≤ the target's p95 at its
@@ -50,18 +72,6 @@ func FindSaturation(results []*load.Result) Saturation {
 	s := Saturation{Rule: SaturationRule, Reason: "every step held"}
 	if len(rs) == 0 {
 		s.Reason = "no steps"
-		return s
-	}
-	var quiet []*load.Result
-	for _, r := range rs {
-		if !r.Noisy {
-			quiet = append(quiet, r)
-		}
-	}
-	s.NoisySkipped = len(rs) - len(quiet)
-	rs = quiet
-	if len(rs) == 0 {
-		s.Reason = "every step was noisy"
 		return s
 	}
 	limit := rs[0].LatencyP95Ms + 50
@@ -119,13 +129,18 @@ func row(r *load.Result) []string {
 		}
 		return dash
 	}
+	target := r.Target
+	if r.Repeat > 0 {
+		target = f("%s #%d", r.Target, r.Repeat)
+	}
 	return []string{
-		r.Scenario, r.Target, f("%d", r.Connected), f("%d", r.Guests),
+		r.Scenario, target, f("%d", r.Connected), f("%d", r.Guests),
 		pick(thr, f("%.0f (%.0f)", r.ForwardedPPS, r.ExpectedPPS)),
 		pick(thr, f("%.1f", r.ForwardedMbps)),
 		pick(thr || r.ServerCPUPct > 0, f("%.1f", r.ServerCPUPct)),
 		pick(thr, f("%.0f", r.GeneratorCPUPct)),
-		pick(thr, f("%.0f (%.0f)%s", r.OtherCPUPct, r.SoftIRQPct, noisy(r))),
+		pick(thr, f("%.0f", r.SoftIRQPct)),
+		pick(thr, r.OtherSummary()),
 		pick(thr, f("%.2f", r.CPUPerPacketUs)),
 		pick(thr, f("%.0f", r.PPSPerCore)),
 		pick(thr, f("%.0f", r.RSSPerViewerBytes/1024)),
@@ -138,6 +153,7 @@ func row(r *load.Result) []string {
 		f("%.0f / %.0f%s", r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, joinDrops(r)),
 		pick(r.HandoverCount > 0, f("%.0f / %.0f / %.0f", r.HandoverP50Ms, r.HandoverP95Ms, r.HandoverMaxMs)),
 		pick(r.SeatOps > 0, f("%.1f / %.1f", r.SeatOpP50Ms, r.SeatOpP95Ms)),
+		pick(r.MetricsScrapes > 0, f("%.0f / %.0f (%d of %d)", r.MetricsP95Ms, r.MetricsMaxMs, r.MetricsFailures, r.MetricsScrapes)),
 	}
 }
 
@@ -146,13 +162,6 @@ func joinDrops(r *load.Result) string {
 		return ""
 	}
 	return fmt.Sprintf(" (%d)", r.JoinSocketDrops)
-}
-
-func noisy(r *load.Result) string {
-	if r.Noisy {
-		return " ⚠noisy"
-	}
-	return ""
 }
 
 // Markdown writes the run's tables.
@@ -164,24 +173,27 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | other CPU % (softirq) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf (server socket) | PLI keyframes/s | join→key p50/p95 ms (rcvbuf drops while joining) | handover p50/p95/max ms | seat apply→accept p50/p95 ms |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | softirq % | other processes' CPU %: server's core / all (busiest) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf (server socket) | PLI keyframes/s | join→key p50/p95 ms (rcvbuf drops while joining) | handover p50/p95/max ms | seat apply→accept p50/p95 ms | /metrics p95 / max ms (failed of scrapes) |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
 	}
 	if len(run.Ratios) > 0 {
-		fmt.Fprintln(w, "\n| ratio | value |\n|---|---:|")
-		keys := make([]string, 0, len(run.Ratios))
-		for k := range run.Ratios {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "| %s | %.2f |\n", k, run.Ratios[k])
+		fmt.Fprintln(w, "\n| ratio | V | each repeat (other CPU % on the server's core, worse window) | min – max |\n|---|---:|---|---:|")
+		for _, r := range run.Ratios {
+			each := make([]string, len(r.Values))
+			for i, v := range r.Values {
+				each[i] = fmt.Sprintf("%.2f", v)
+				if i < len(r.Noise) && r.Noise[i] >= 0 {
+					each[i] += fmt.Sprintf(" (%.0f)", r.Noise[i])
+				}
+			}
+			lo, hi := r.Spread()
+			fmt.Fprintf(w, "| %s | %d | %s | %.2f – %.2f |\n", r.Name, r.Viewers, strings.Join(each, ", "), lo, hi)
 		}
 	}
 	if len(run.Saturation) > 0 {
-		fmt.Fprintf(w, "\nSaturation (%s):\n\n| target | highest V held | why the next step failed | noisy steps left out |\n|---|---:|---|---:|\n", SaturationRule)
+		fmt.Fprintf(w, "\nSaturation (%s):\n\n| target | highest V held | why the next step failed |\n|---|---:|---|\n", SaturationRule)
 		keys := make([]string, 0, len(run.Saturation))
 		for k := range run.Saturation {
 			keys = append(keys, k)
@@ -189,7 +201,7 @@ func Markdown(w io.Writer, run *Run) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			s := run.Saturation[k]
-			fmt.Fprintf(w, "| %s | %d | %s | %d |\n", k, s.Viewers, s.Reason, s.NoisySkipped)
+			fmt.Fprintf(w, "| %s | %d | %s |\n", k, s.Viewers, s.Reason)
 		}
 	}
 	var errs []string

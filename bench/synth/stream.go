@@ -76,7 +76,8 @@ type Stream struct {
 	gop       int // frames per keyframe interval
 	keySize   int
 	deltaSize []int  // a small cycle of delta sizes, so packets vary like a real encoder's
-	n         int    // frames produced
+	n         int    // frames since the last keyframe cycle began (ForceKeyframe resets it)
+	frames    uint32 // frames produced: the RTP clock, which never rewinds
 	index     uint32 // packets produced
 	pictureID uint16
 	bufs      [][]byte
@@ -184,7 +185,7 @@ func (s *Stream) Next(sentNs int64) *Frame {
 	s.out = Frame{
 		Payloads:  s.out.Payloads[:0],
 		Keyframe:  key,
-		Timestamp: uint32(s.n) * s.tsStep,
+		Timestamp: s.frames * s.tsStep,
 		Duration:  s.interval,
 	}
 	if s.spec.Kind == Audio {
@@ -197,6 +198,7 @@ func (s *Stream) Next(sentNs int64) *Frame {
 		s.index++
 	}
 	s.n++
+	s.frames++
 	return &s.out
 }
 

@@ -103,13 +103,22 @@ func TestOpusFrames(t *testing.T) {
 
 func TestForceKeyframe(t *testing.T) {
 	s, _ := NewStream(GuestVideo(1))
-	s.Next(0)
-	if s.Next(0).Keyframe {
+	first := s.Next(0).Timestamp
+	second := s.Next(0)
+	if second.Keyframe {
 		t.Fatal("second frame is a keyframe")
 	}
+	ts := second.Timestamp
 	s.ForceKeyframe()
-	if !s.Next(0).Keyframe {
+	f := s.Next(0)
+	if !f.Keyframe {
 		t.Fatal("ForceKeyframe did not make the next frame a keyframe")
+	}
+	// The clock keeps running, as an encoder's does: a forced keyframe
+	// that rewound the RTP timestamp looks like a stream restart (LiveKit
+	// drops such packets as old).
+	if f.Timestamp-ts != ts-first {
+		t.Fatalf("timestamp went from %d to %d across a forced keyframe", ts, f.Timestamp)
 	}
 }
 

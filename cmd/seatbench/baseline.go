@@ -13,7 +13,7 @@ import (
 // runBaseline serves one baseline forwarder until SIGTERM.
 func runBaseline(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
-	mode := fs.String("mode", "naive", "raw or naive")
+	mode := fs.String("mode", "naive", "raw, raw-batched or naive")
 	addr := fs.String("http", "127.0.0.1:0", "HTTP signalling address")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,11 +26,12 @@ import (
 type options struct {
 	viewers, guests, joinViewers, rounds int
 	steps                                []int
-	duration, warmup, every              time.Duration
+	duration, warmup, every, probe       time.Duration
 	out, seatsfuBin                      string
+	livekitBin, lkbenchBin               string
 	targets                              []string
-	pin, progress                        bool
-	attempts                             int
+	pin, progress, viewerNACK            bool
+	repeat                               int
 }
 
 func parseFlags(cmd string, args []string) (*options, error) {
@@ -45,10 +47,14 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before measuring")
 	fs.StringVar(&o.out, "out", "bench/out", "output directory")
 	fs.StringVar(&o.seatsfuBin, "seatsfu", "", "seatsfu binary (default: go build ./cmd/seatsfu)")
-	targets := fs.String("targets", "seatsfu,raw,naive", "servers to measure")
+	fs.StringVar(&o.livekitBin, "livekit-bin", "", "LiveKit server binary for the livekit target (without it the target is skipped)")
+	fs.StringVar(&o.lkbenchBin, "lkbench", "", "lkbench binary driving the livekit target (default: go build ./bench/livekit/cmd/lkbench)")
+	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server and the generator to separate cores")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
-	fs.IntVar(&o.attempts, "attempts", 3, "measure a step again, up to this many times in all, while other processes make it noisy")
+	fs.DurationVar(&o.probe, "probe-metrics", 0, "scrape each server's /metrics this often through the window and report the answer times (0: off)")
+	fs.BoolVar(&o.viewerNACK, "viewer-nack", false, "viewers NACK lost packets (and send no other RTCP), so loss is measured after repair")
+	fs.IntVar(&o.repeat, "repeat", 1, "run the whole plan this many times; every ratio is reported per repeat with its spread")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -65,14 +71,14 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	}
 	for _, t := range strings.Split(*targets, ",") {
 		switch t = strings.TrimSpace(t); t {
-		case "seatsfu", "raw", "naive":
+		case "seatsfu", "raw", "raw-batched", "naive", "livekit":
 			o.targets = append(o.targets, t)
 		default:
 			return nil, fmt.Errorf("-targets: unknown %q", t)
 		}
 	}
-	if o.attempts < 1 {
-		return nil, fmt.Errorf("-attempts must be at least 1")
+	if o.repeat < 1 {
+		return nil, fmt.Errorf("-repeat must be at least 1")
 	}
 	if o.guests < 0 || o.guests > 9 {
 		return nil, fmt.Errorf("-guests must be 0..9")
@@ -85,6 +91,7 @@ type bench struct {
 	o         *options
 	serverCPU int
 	log       io.Writer
+	logPath   string // servers.log, which lkbench appends to
 	progress  io.Writer
 	run       *report.Run
 }
@@ -97,16 +104,19 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
-	logf, err := os.Create(filepath.Join(o.out, "servers.log"))
+	logPath, err := filepath.Abs(filepath.Join(o.out, "servers.log"))
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	b := &bench{o: o, serverCPU: -1, log: logf, run: &report.Run{
+	b := &bench{o: o, serverCPU: -1, log: logf, logPath: logPath, run: &report.Run{
 		Command: "seatbench " + cmd + " " + strings.Join(args, " "),
 		Started: time.Now(),
 		CPUs:    runtime.NumCPU(),
-		Ratios:  map[string]float64{},
 	}}
 	if o.progress {
 		b.progress = os.Stderr
@@ -123,9 +133,15 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 	}
 	b.run.Notes = append(b.run.Notes,
 		"Servers run as separate processes on 127.0.0.1; CPU is utime+stime from /proc/<pid>/stat over the measuring window; goroutines from the server's /metrics go_goroutines.",
-		"Forwarded pkt/s are counted at the viewers. Loss is end to end on the publishers' packet index (viewers send no NACKs, so unrecovered ≈ loss).",
-		fmt.Sprintf("The machine is shared: a fan-out/join step during which other processes used over %d %% of a core is measured again (up to %d times, the quietest kept); ⚠noisy marks one that stayed noisy, and ratios and saturation leave noisy steps out. 'softirq' is kernel time, mostly loopback delivery of forwarded packets, charged to no process.", load.NoisyOtherPct, o.attempts),
-		"raw = one ingress decrypted once, then per viewer SRTP (AES-GCM) + sendmsg on one socket (keys over HTTP, no per-viewer ICE/DTLS); naive = Pion TrackLocalStaticRTP fan-out with default interceptors, one PC per viewer.")
+		"Forwarded pkt/s are counted at the viewers. Loss is end to end on the publishers' packet index.",
+		"No window is discarded for noise: beside each one, 'other processes' CPU' is what every other process used on the server's own core (that core's busy time from /proc/stat minus the pinned server's; it competed with the server directly) and on the whole machine, with the busiest of them by name (from /proc/<pid>/stat; processes that lived only inside the window are in the totals but not named). 'softirq' is kernel time, mostly loopback delivery of forwarded packets, charged to no process.",
+		"raw = one ingress decrypted once, then per viewer SRTP (AES-GCM) + one sendmsg per packet on one socket (keys over HTTP, no per-viewer ICE/DTLS); raw-batched = the same, but a frame's packets go to each viewer as one UDP GSO send and the viewers' sends in sendmmsg batches; naive = Pion TrackLocalStaticRTP fan-out with default interceptors, one PC per viewer; livekit = a LiveKit server binary (-livekit-bin) driven by lkbench with the same publishers and viewers.",
+		"Publishers run a NACK responder and sender reports only.")
+	if o.viewerNACK {
+		b.run.Notes = append(b.run.Notes, "Viewers run one interceptor, a NACK generator (-viewer-nack): they NACK lost packets and send no other RTCP (no RR, TWCC or PLI); 'unrecovered' is loss after the server's repair.")
+	} else {
+		b.run.Notes = append(b.run.Notes, "Viewers run no interceptors: they send no RTCP at all (no NACK, RR, TWCC or PLI), so loss is never repaired and 'unrecovered' is the forwarder's loss.")
+	}
 
 	var seatsfuBin string
 	for _, t := range o.targets {
@@ -135,21 +151,34 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 			}
 		}
 	}
-	var errs []error
-	failed := map[string]bool{} // targets whose fan-out failed: skip their bigger steps
-	for _, j := range b.plan(cmd) {
-		if j.scenario == "fanout" && failed[j.target] {
-			continue
+	if slices.Contains(o.targets, "livekit") {
+		if err := b.prepareLivekit(ctx); err != nil {
+			return err
 		}
-		if err := b.runJob(ctx, j, seatsfuBin); err != nil {
-			if ctx.Err() != nil {
-				return err
+	}
+	var errs []error
+	for rep := 1; rep <= o.repeat; rep++ {
+		failed := map[string]bool{} // targets whose fan-out failed: skip their bigger steps
+		for _, j := range b.plan(cmd) {
+			if j.scenario == "fanout" && failed[j.target] {
+				continue
 			}
-			if j.scenario == "fanout" {
-				failed[j.target] = true
+			r, err := b.runOnce(ctx, j, seatsfuBin)
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				if j.scenario == "fanout" {
+					failed[j.target] = true
+				}
+				errs = append(errs, fmt.Errorf("%s %s V=%d (repeat %d): %w", j.scenario, j.target, j.viewers, rep, err))
+				b.run.Notes = append(b.run.Notes, fmt.Sprintf("%s %s V=%d (repeat %d) failed: %v", j.scenario, j.target, j.viewers, rep, err))
+				continue
 			}
-			errs = append(errs, fmt.Errorf("%s %s V=%d: %w", j.scenario, j.target, j.viewers, err))
-			b.run.Notes = append(b.run.Notes, fmt.Sprintf("%s %s V=%d failed: %v", j.scenario, j.target, j.viewers, err))
+			if o.repeat > 1 {
+				r.Repeat = rep
+			}
+			b.run.Results = append(b.run.Results, r)
 		}
 	}
 	b.summarise()
@@ -237,7 +266,12 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		_, _ = rand.Read(raw)
 		secret = []byte(hex.EncodeToString(raw))
 		spec.Path = seatsfuBin
-		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret)}
+		// Every simulated client comes from 127.0.0.1: the per-address
+		// connection cap is for attackers, not for the generator.
+		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret),
+			"--max-conns-per-ip", "0"}
+	} else if name == "livekit" {
+		return nil, errors.New("livekit runs through lkbench, not start")
 	} else {
 		self, err := os.Executable()
 		if err != nil {
@@ -250,7 +284,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned, UDPPort: udp}}
+	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned, UDPPort: udp, Core: b.serverCPU, CorePinned: p.CPU >= 0 && p.Pinned != "not pinned"}}
 	if name == "seatsfu" {
 		ws := fmt.Sprintf("ws://127.0.0.1:%d/v1/rtc", port)
 		s.open = func(ctx context.Context, room string, seats int) (load.Target, error) {
@@ -306,36 +340,13 @@ func (b *bench) plan(cmd string) []job {
 	return jobs
 }
 
-// runJob runs one job, repeating a noisy fan-out/join window up to
-// attempts times and keeping the quietest; the report flags one that
-// stayed noisy.
-func (b *bench) runJob(ctx context.Context, j job, seatsfuBin string) error {
-	var best *load.Result
-	for i := 1; i <= b.o.attempts; i++ {
-		r, err := b.runOnce(ctx, j, seatsfuBin)
-		if err != nil {
-			if best != nil {
-				break
-			}
-			return err
-		}
-		r.Attempts = i
-		if best == nil || r.OtherCPUPct < best.OtherCPUPct {
-			best = r
-		}
-		if !r.Noisy || (j.scenario != "fanout" && j.scenario != "join") {
-			break
-		}
-		fmt.Fprintf(os.Stderr, "%s %s V=%d: other processes used %.0f%% of a core; measuring again\n", j.scenario, j.target, j.viewers, r.OtherCPUPct)
-	}
-	b.run.Results = append(b.run.Results, best)
-	return nil
-}
-
 // runOnce runs one job on a fresh server process, so no step inherits
 // another's leftovers.
 func (b *bench) runOnce(ctx context.Context, j job, seatsfuBin string) (*load.Result, error) {
 	o := b.o
+	if j.target == "livekit" {
+		return b.runLivekit(ctx, j)
+	}
 	s, err := b.start(ctx, j.target, seatsfuBin)
 	if err != nil {
 		return nil, err
@@ -350,7 +361,7 @@ func (b *bench) runOnce(ctx context.Context, j job, seatsfuBin string) (*load.Re
 		return nil, err
 	}
 	defer t.Close()
-	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress}
+	c := load.Config{Viewers: j.viewers, Guests: o.guests, Warmup: o.warmup, Duration: o.duration, Progress: b.progress, ViewerNACK: o.viewerNACK, ProbeMetrics: o.probe}
 	switch j.scenario {
 	case "fanout":
 		return load.Fanout(ctx, t, c)
@@ -380,28 +391,41 @@ func sortResults(rs []*load.Result) {
 	})
 }
 
-// clean drops a result measured while other processes were busy.
-func clean(r *load.Result) *load.Result {
-	if r == nil || r.Noisy {
-		return nil
-	}
-	return r
+// ratioSpecs are the comparisons the report makes at every step: the
+// numerator target's figure over the denominator's, from the same repeat.
+var ratioSpecs = []struct {
+	name, num, den string
+	figure         func(*load.Result) float64
+}{
+	{"seatsfu CPU/pkt ÷ raw (per-packet sendmsg; target ≤ 1)", "seatsfu", "raw", cpuPerPacket},
+	{"seatsfu CPU/pkt ÷ raw-batched (sendmmsg + GSO; target ≤ 1.3)", "seatsfu", "raw-batched", cpuPerPacket},
+	{"raw CPU/pkt ÷ raw-batched (what batching saves)", "raw", "raw-batched", cpuPerPacket},
+	{"livekit CPU/pkt ÷ seatsfu (target ≥ 2.5)", "livekit", "seatsfu", cpuPerPacket},
+	{"naive CPU/pkt ÷ seatsfu", "naive", "seatsfu", cpuPerPacket},
+	{"livekit RSS/viewer ÷ seatsfu", "livekit", "seatsfu", func(r *load.Result) float64 { return r.RSSPerViewerBytes }},
 }
 
-// summarise computes the ratios at the largest viewer count every target
-// reached, and each target's saturation point.
+func cpuPerPacket(r *load.Result) float64 { return r.CPUPerPacketUs }
+
+// summarise computes every ratio at every step, once per repeat, and each
+// target's saturation point (per repeat when there are several).
 func (b *bench) summarise() {
-	fan := map[string]map[int]*load.Result{}
+	type key struct {
+		target          string
+		viewers, repeat int
+	}
+	fan := map[key]*load.Result{}
 	byTarget := map[string][]*load.Result{}
 	for _, r := range b.run.Results {
 		if r.Scenario != "fanout" {
 			continue
 		}
-		if fan[r.Target] == nil {
-			fan[r.Target] = map[int]*load.Result{}
+		fan[key{r.Target, r.Viewers, max(r.Repeat, 1)}] = r
+		name := r.Target
+		if b.o.repeat > 1 {
+			name = fmt.Sprintf("%s #%d", r.Target, r.Repeat)
 		}
-		fan[r.Target][r.Viewers] = r
-		byTarget[r.Target] = append(byTarget[r.Target], r)
+		byTarget[name] = append(byTarget[name], r)
 	}
 	if len(b.o.steps) > 1 {
 		b.run.Saturation = map[string]report.Saturation{}
@@ -409,24 +433,29 @@ func (b *bench) summarise() {
 			b.run.Saturation[name] = report.FindSaturation(rs)
 		}
 	}
-	for i := len(b.o.steps) - 1; i >= 0; i-- {
-		v := b.o.steps[i]
-		s, raw, naive := clean(fan["seatsfu"][v]), clean(fan["raw"][v]), clean(fan["naive"][v])
-		if s == nil {
-			continue
-		}
-		if raw != nil && raw.CPUPerPacketUs > 0 && b.run.Ratios["seatsfu CPU/pkt ÷ raw (target ≤ 2)"] == 0 {
-			b.run.Ratios["seatsfu CPU/pkt ÷ raw (target ≤ 2)"] = s.CPUPerPacketUs / raw.CPUPerPacketUs
-			b.run.Notes = append(b.run.Notes, fmt.Sprintf("CPU/pkt ratio taken at V=%d.", v))
-		}
-		if naive != nil && naive.PPSPerCore > 0 && b.run.Ratios["seatsfu pkt/s per core ÷ naive (target ≥ 1.5)"] == 0 {
-			b.run.Ratios["seatsfu pkt/s per core ÷ naive (target ≥ 1.5)"] = s.PPSPerCore / naive.PPSPerCore
-			b.run.Notes = append(b.run.Notes, fmt.Sprintf("Throughput ratio taken at V=%d.", v))
-		}
-	}
-	if sat, ok := b.run.Saturation["seatsfu"]; ok {
-		if n, ok := b.run.Saturation["naive"]; ok && n.Viewers > 0 {
-			b.run.Ratios["seatsfu saturation V ÷ naive"] = float64(sat.Viewers) / float64(n.Viewers)
+	for _, spec := range ratioSpecs {
+		for _, v := range b.o.steps {
+			ratio := report.Ratio{Name: spec.name, Viewers: v}
+			for rep := 1; rep <= b.o.repeat; rep++ {
+				n, d := fan[key{spec.num, v, rep}], fan[key{spec.den, v, rep}]
+				if n == nil || d == nil || spec.figure(d) <= 0 || spec.figure(n) <= 0 {
+					continue
+				}
+				ratio.Values = append(ratio.Values, spec.figure(n)/spec.figure(d))
+				ratio.Noise = append(ratio.Noise, worseNoise(n, d))
+			}
+			if len(ratio.Values) > 0 {
+				b.run.Ratios = append(b.run.Ratios, ratio)
+			}
 		}
 	}
+}
+
+// worseNoise is the larger other-process CPU on the server's core of two
+// windows, -1 when either is unknown.
+func worseNoise(a, b *load.Result) float64 {
+	if a.OtherServerCorePct < 0 || b.OtherServerCorePct < 0 {
+		return -1
+	}
+	return max(a.OtherServerCorePct, b.OtherServerCorePct)
 }

@@ -2,7 +2,11 @@ package main
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/seatsfu/seatsfu/bench/load"
+	"github.com/seatsfu/seatsfu/bench/report"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -10,11 +14,11 @@ func TestParseFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(o.steps, []int{10, 20}) || !reflect.DeepEqual(o.targets, []string{"raw", "seatsfu"}) || o.guests != 3 || o.attempts != 3 {
+	if !reflect.DeepEqual(o.steps, []int{10, 20}) || !reflect.DeepEqual(o.targets, []string{"raw", "seatsfu"}) || o.guests != 3 || o.repeat != 1 {
 		t.Fatalf("parsed %+v", o)
 	}
 	for _, bad := range [][]string{
-		{"-steps", "10,x"}, {"-steps", "0"}, {"-targets", "janus"}, {"-guests", "10"}, {"-attempts", "0"},
+		{"-steps", "10,x"}, {"-steps", "0"}, {"-targets", "janus"}, {"-guests", "10"}, {"-repeat", "0"},
 	} {
 		if _, err := parseFlags("fanout", bad); err == nil {
 			t.Errorf("parseFlags(%v) accepted bad flags", bad)
@@ -25,7 +29,7 @@ func TestParseFlags(t *testing.T) {
 // The plan interleaves targets within each step, so background load hits
 // every target alike, and only seatsfu gets the seat scenarios.
 func TestPlanInterleavesTargets(t *testing.T) {
-	o, err := parseFlags("all", []string{"-steps", "10,20", "-viewers", "5", "-join-viewers", "7"})
+	o, err := parseFlags("all", []string{"-steps", "10,20", "-viewers", "5", "-join-viewers", "7", "-targets", "seatsfu,raw,naive"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,5 +54,55 @@ func TestRunRejectsUnknownCommand(t *testing.T) {
 	}
 	if err := run(t.Context(), nil); err == nil {
 		t.Fatal("no subcommand accepted")
+	}
+}
+
+// Every ratio is taken per repeat, from two windows of the same repeat,
+// with the worse window's server-core noise beside it; a pair with a
+// missing side gives no value.
+func TestSummariseRatiosPerRepeat(t *testing.T) {
+	o, err := parseFlags("fanout", []string{"-steps", "10", "-repeat", "2", "-targets", "seatsfu,raw,livekit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := func(target string, rep int, cpu, noise float64) *load.Result {
+		return &load.Result{Scenario: "fanout", Target: target, Viewers: 10, Connected: 10, Repeat: rep, CPUPerPacketUs: cpu, OtherServerCorePct: noise, RSSPerViewerBytes: 100}
+	}
+	b := &bench{o: o, run: &report.Run{Results: []*load.Result{
+		res("seatsfu", 1, 10, 5), res("raw", 1, 8, 20),
+		res("seatsfu", 2, 12, -1), res("raw", 2, 6, 3),
+		res("livekit", 2, 30, 1), // livekit failed in repeat 1
+	}}}
+	b.summarise()
+	got := map[string]report.Ratio{}
+	for _, r := range b.run.Ratios {
+		got[r.Name] = r
+	}
+	raw := got["seatsfu CPU/pkt ÷ raw (per-packet sendmsg; target ≤ 1)"]
+	if !reflect.DeepEqual(raw.Values, []float64{1.25, 2}) || !reflect.DeepEqual(raw.Noise, []float64{20, -1}) || raw.Viewers != 10 {
+		t.Fatalf("seatsfu ÷ raw: %+v", raw)
+	}
+	lk := got["livekit CPU/pkt ÷ seatsfu (target ≥ 2.5)"]
+	if !reflect.DeepEqual(lk.Values, []float64{2.5}) {
+		t.Fatalf("livekit ÷ seatsfu: %+v", lk)
+	}
+	if _, ok := got["seatsfu CPU/pkt ÷ raw-batched (sendmmsg + GSO; target ≤ 1.3)"]; ok {
+		t.Fatal("a ratio with no raw-batched results")
+	}
+}
+
+// Without -livekit-bin the livekit target is dropped with a one-line note,
+// and nothing is built.
+func TestLivekitSkippedWithoutBinary(t *testing.T) {
+	o, err := parseFlags("fanout", []string{"-targets", "seatsfu,livekit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{o: o, run: &report.Run{}}
+	if err := b.prepareLivekit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.targets, []string{"seatsfu"}) || len(b.run.Notes) != 1 || !strings.Contains(b.run.Notes[0], "-livekit-bin") || o.lkbenchBin != "" {
+		t.Fatalf("targets %v, notes %q, lkbench %q", o.targets, b.run.Notes, o.lkbenchBin)
 	}
 }

@@ -5,12 +5,15 @@
 //	seatbench handover -viewers 50 -rounds 5 -out bench/out
 //	seatbench churn    -viewers 50 -duration 20s -out bench/out
 //	seatbench all      -steps 25,50,100,200 -out bench/out   (the full report)
+//	seatbench fanout   -steps 100,200 -repeat 3 -livekit-bin /work/lk/livekit-server
+//	seatbench abuse    -conns 20000 -applicants 1200 [-- seatsfu serve flags]
 //
 // Every server under test — seatsfu (built from ./cmd/seatsfu unless
-// -seatsfu names a binary) and the raw and naive baselines (this binary's
-// hidden "baseline" subcommand) — runs as its own process on 127.0.0.1,
-// pinned to the last core while the generator keeps the first (when the
-// machine has two or more). Output: run.json, run.md and run.png in -out,
+// -seatsfu names a binary), the raw, raw-batched and naive baselines (this
+// binary's hidden "baseline" subcommand) and LiveKit (a binary given with
+// -livekit-bin, driven by lkbench from the bench/livekit module) — runs as
+// its own process on 127.0.0.1, pinned to the last core while the
+// generator keeps the first (when the machine has two or more). Output: run.json, run.md and run.png in -out,
 // a progress bar on stderr, the Markdown on stdout.
 package main
 
@@ -32,7 +35,7 @@ func main() {
 }
 
 func usage() error {
-	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all [flags] (see -h of each)")
+	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all|abuse [flags] (see -h of each)")
 }
 
 func run(ctx context.Context, args []string) error {
@@ -44,6 +47,8 @@ func run(ctx context.Context, args []string) error {
 		return runBaseline(ctx, args[1:])
 	case "fanout", "join", "handover", "churn", "all":
 		return runBench(ctx, args[0], args[1:])
+	case "abuse": // abuse.go
+		return runAbuse(ctx, args[1:])
 	}
 	return usage()
 }

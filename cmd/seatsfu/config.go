@@ -13,7 +13,7 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 )
 
-// Config is everything `seatsfu serve` can be told (CONTRACT §1). Each key
+// Config is everything `seatsfu serve` can be told (PROTOCOL.md §1). Each key
 // comes from a flag, an env var or the YAML file given with --config, in
 // that order of precedence, else from Defaults. The YAML keys are the flag
 // names, so one name means one setting everywhere.
@@ -27,9 +27,12 @@ type Config struct {
 	MaxSeats       int           `yaml:"max-seats"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
+
+	// Limits are the caps and deadlines of limits.go, same keys rules.
+	Limits `yaml:",inline"`
 }
 
-// Defaults is the configuration of a bare `seatsfu` (CONTRACT §1).
+// Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
 func Defaults() Config {
 	return Config{
 		HTTP:           ":7880",
@@ -41,6 +44,7 @@ func Defaults() Config {
 		MaxSeats:       10,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		Limits:         defaultLimits(),
 	}
 }
 
@@ -231,7 +235,7 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 // Level is the slog level of LogLevel.

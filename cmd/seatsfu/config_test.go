@@ -34,8 +34,11 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal("no secret must mean dev mode")
 	}
 	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, VideoCodec: "vp8", LogLevel: "info"}
+	want.Limits = Limits{MaxMembers: 10000, MaxPendingRequests: 100, MaxRooms: 10000, MaxConns: 20000, MaxConnsPerIP: 500,
+		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
+		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
 	if !reflect.DeepEqual(c, want) {
-		t.Fatalf("defaults %+v differ from CONTRACT §1 %+v", c, want)
+		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
 }
 
@@ -58,6 +61,19 @@ func TestPrecedence(t *testing.T) {
 		"max-seats":       {vals{"2", "9", "16"}, func(c Config) any { return c.MaxSeats }, [3]any{2, 9, 16}},
 		"video-codec":     {vals{"vp9", "h264", "vp8"}, func(c Config) any { return c.VideoCodec }, [3]any{"vp9", "h264", "vp8"}},
 		"log-level":       {vals{"debug", "warn", "error"}, func(c Config) any { return c.LogLevel }, [3]any{"debug", "warn", "error"}},
+		// limits.go
+		"max-members":          {vals{"1", "2", "3"}, func(c Config) any { return c.MaxMembers }, [3]any{1, 2, 3}},
+		"max-pending-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.MaxPendingRequests }, [3]any{1, 2, 3}},
+		"max-rooms":            {vals{"1", "2", "3"}, func(c Config) any { return c.MaxRooms }, [3]any{1, 2, 3}},
+		"max-subscribers":      {vals{"1", "2", "3"}, func(c Config) any { return c.MaxSubscribers }, [3]any{1, 2, 3}},
+		"max-conns":            {vals{"1", "2", "3"}, func(c Config) any { return c.MaxConns }, [3]any{1, 2, 3}},
+		"max-conns-per-ip":     {vals{"1", "2", "3"}, func(c Config) any { return c.MaxConnsPerIP }, [3]any{1, 2, 3}},
+		"max-rate-budgets":     {vals{"1", "2", "3"}, func(c Config) any { return c.MaxRateBudgets }, [3]any{1, 2, 3}},
+		"max-whep-per-user":    {vals{"1", "2", "3"}, func(c Config) any { return c.MaxWHEPPerUser }, [3]any{1, 2, 3}},
+		"join-timeout":         {vals{"1s", "2m", "3h"}, func(c Config) any { return c.JoinTimeout }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
+		"token-expiry-grace":   {vals{"1s", "2m", "3h"}, func(c Config) any { return c.TokenExpiryGrace }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
+		"http-read-timeout":    {vals{"1s", "2m", "3h"}, func(c Config) any { return c.HTTPReadTimeout }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
+		"http-idle-timeout":    {vals{"1s", "2m", "3h"}, func(c Config) any { return c.HTTPIdleTimeout }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
 	}
 	if len(keys) != len(settings) {
 		t.Fatalf("test covers %d keys, config has %d", len(keys), len(settings))

@@ -4,7 +4,7 @@
 //	seatsfu token  [flags]    print one signed access token
 //	seatsfu version           print the version
 //
-// See CONTRACT §1 and configs/seatsfu.yaml for every setting.
+// See PROTOCOL.md §1 and configs/seatsfu.yaml for every setting.
 package main
 
 import (

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -30,7 +30,7 @@ func TestTokenCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("printed token does not verify: %v", err)
 	}
-	if id.UserID != "ann" || id.Room != "live-1" || id.Role != seat.RoleOwner || id.Name != "Ann" || id.Avatar != "https://a/x.png" {
+	if id.UserID != "ann" || id.Room != "live-1" || id.Role != proto.RoleOwner || id.Name != "Ann" || id.Avatar != "https://a/x.png" {
 		t.Fatalf("identity %+v", id)
 	}
 	if d := time.Until(id.Expires); d < 2*time.Hour-time.Minute || d > 2*time.Hour+time.Second {
@@ -48,7 +48,7 @@ func TestTokenCommandSecretFromEnv(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	id, err := token.Verify([]byte("env-secret"), strings.TrimSpace(out))
-	if err != nil || id.Role != seat.RoleAudience {
+	if err != nil || id.Role != proto.RoleAudience {
 		t.Fatalf("%+v %v", id, err)
 	}
 	if d := time.Until(id.Expires); d < 24*time.Hour-time.Minute || d > 24*time.Hour+time.Second {

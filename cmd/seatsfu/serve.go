@@ -19,7 +19,7 @@ import (
 	"github.com/seatsfu/seatsfu/signal/demo"
 )
 
-// shutdownBudget is how long a graceful stop may take in total; CONTRACT §1
+// shutdownBudget is how long a graceful stop may take in total; PROTOCOL.md §1
 // wants the process gone within 5 s of SIGTERM.
 const shutdownBudget = 4 * time.Second
 
@@ -84,6 +84,8 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		DevMode:        dev,
 		ReconnectGrace: cfg.ReconnectGrace,
 		MaxSeats:       cfg.MaxSeats,
+		MaxMembers:     cfg.MaxMembers,
+		Limits:         cfg.Limits.signal(),
 		SFU:            media,
 		Registry:       reg,
 		Logger:         log.With("component", "signal"),
@@ -97,6 +99,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
+	ln = edge.Listen(ln) // the connection caps, counted where connections arrive
 	mux := http.NewServeMux()
 	// The listener is bound before the server starts, so a client that sees
 	// /healthz answer can connect: readiness means accepting connections.
@@ -105,11 +108,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("/", edge.Handler())
-	hs := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := edge.HTTPServer(mux, slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	addr := ln.Addr().String()

@@ -6,7 +6,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -44,7 +44,7 @@ func tokenCmd(args []string, env map[string]string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	raw, err := token.Mint([]byte(*secret), token.Identity{
-		UserID: *user, Room: *room, Role: seat.Role(*role), Name: *name, Avatar: *avatar,
+		UserID: *user, Room: *room, Role: proto.Role(*role), Name: *name, Avatar: *avatar,
 	}, *ttl)
 	if err != nil {
 		fmt.Fprintf(stderr, "seatsfu token: %v\n", err)

@@ -7,9 +7,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -18,7 +18,7 @@ import (
 func BenchmarkCallRoundTrip(b *testing.B) {
 	st := signaltest.Start(b, signaltest.WithSignalConfig(func(c *signal.Config) { c.RequestRate = -1 }))
 	ctx := context.Background()
-	c, err := client.Dial(ctx, st.WSURL, st.Token("bench", "olive", seat.RoleOwner))
+	c, err := client.Dial(ctx, st.WSURL, st.Token("bench", "olive", proto.RoleOwner))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,11 +67,11 @@ func BenchmarkFakeCallRoundTrip(b *testing.B) {
 // BenchmarkNotificationIngest: a seat.changed of 10 seats read, folded into
 // the store, logged and dispatched to a listener; per notification.
 func BenchmarkNotificationIngest(b *testing.B) {
-	seats := make([]seat.Seat, 10)
+	seats := make([]proto.Seat, 10)
 	for i := range seats {
-		seats[i] = seat.Seat{Index: i, Microphone: seat.DeviceOff, Camera: seat.DeviceOff}
+		seats[i] = proto.Seat{Index: i, Microphone: proto.DeviceOff, Camera: proto.DeviceOff}
 	}
-	params, _ := json.Marshal(seat.SeatChanged{Seats: seats})
+	params, _ := json.Marshal(proto.SeatChanged{Seats: seats})
 	frame := []byte(`{"jsonrpc":"2.0","method":"seat.changed","params":` + string(params) + `}`)
 	n := b.N
 	f := newFakeB(b, func(ctx context.Context, conn *websocket.Conn) {

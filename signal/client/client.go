@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // Defaults of the options.
@@ -219,12 +221,7 @@ func (c *Client) call(ctx context.Context, method string, params, result any, on
 		params = struct{}{}
 	}
 	id := c.nextID.Add(1)
-	frame, err := json.Marshal(struct {
-		JSONRPC string `json:"jsonrpc"`
-		ID      int64  `json:"id"`
-		Method  string `json:"method"`
-		Params  any    `json:"params"`
-	}{"2.0", id, method, params})
+	frame, err := json.Marshal(proto.Call{JSONRPC: proto.Version, ID: strconv.AppendInt(nil, id, 10), Method: method, Params: params})
 	if err != nil {
 		return fmt.Errorf("client: %s: encode params: %w", method, err)
 	}
@@ -274,25 +271,9 @@ func (c *Client) write(frame []byte) error {
 	return c.conn.Write(ctx, websocket.MessageText, frame)
 }
 
-// wireFrame is any frame the server sends.
-type wireFrame struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  *wireError      `json:"error"`
-}
-
-type wireError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Data    struct {
-		Reason string `json:"reason"`
-	} `json:"data"`
-}
-
-func (w *wireError) toError() *Error {
-	return &Error{Code: w.Code, Reason: w.Data.Reason, Message: w.Message}
+// errorOf is the SDK's form of a refusal.
+func errorOf(w *proto.Error) *Error {
+	return &Error{Code: w.Code, Reason: string(w.Data.Reason), Message: w.Message}
 }
 
 // read is the reader goroutine: it owns the socket's read side and ends
@@ -332,7 +313,7 @@ func (c *Client) read() {
 
 // handleFrame routes one frame; an error means the client must close.
 func (c *Client) handleFrame(data []byte) error {
-	var f wireFrame
+	var f proto.Frame
 	if err := json.Unmarshal(data, &f); err != nil {
 		c.logger.Warn("ignoring an unparsable frame from the server", "err", err)
 		return nil
@@ -348,14 +329,14 @@ func (c *Client) handleFrame(data []byte) error {
 		// No call waits for it: an answer to WriteRaw, or a server bug.
 		ev := Event{Method: "", Params: f.Result, At: time.Now(), ID: f.ID}
 		if f.Error != nil {
-			ev.Err = f.Error.toError()
+			ev.Err = errorOf(f.Error)
 		}
 		c.events.add(ev)
 		return nil
 	}
 	delete(c.pending, id)
 	if f.Error != nil {
-		pc.done <- response{err: f.Error.toError()}
+		pc.done <- response{err: errorOf(f.Error)}
 		return nil
 	}
 	if pc.onOK != nil {

@@ -1,5 +1,5 @@
 // Package client is the Go SDK for seatsfu's signalling protocol (JSON-RPC
-// 2.0 over a WebSocket, CONTRACT §3). It mirrors Tencent TUILiveKit's
+// 2.0 over a WebSocket, PROTOCOL.md §3). It mirrors Tencent TUILiveKit's
 // CoGuestStore so apps written against that store port with little change:
 // typed methods for every seat flow, a store of seats and pending requests
 // kept up to date from notifications, and HostListener / GuestListener

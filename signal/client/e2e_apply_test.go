@@ -1,14 +1,14 @@
 package client_test
 
-// Applications, both sides of each ending (CONTRACT §3.3, §4 rules 3–5).
+// Applications, both sides of each ending (PROTOCOL.md §3.3, §4 rules 3–5).
 
 import (
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // guestRecorder remembers what a GuestListener heard.
@@ -19,7 +19,7 @@ type guestRecorder struct {
 	kicked    []int
 }
 
-func (g *guestRecorder) OnGuestApplicationResponded(ok bool, host seat.User, idx int) {
+func (g *guestRecorder) OnGuestApplicationResponded(ok bool, host proto.User, idx int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if ok {
@@ -29,7 +29,7 @@ func (g *guestRecorder) OnGuestApplicationResponded(ok bool, host seat.User, idx
 	}
 }
 
-func (g *guestRecorder) OnKickedOffSeat(idx int, by seat.User) {
+func (g *guestRecorder) OnKickedOffSeat(idx int, by proto.User) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.kicked = append(g.kicked, idx)
@@ -39,13 +39,13 @@ func TestApplyThenAccept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 4})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 4})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	rec := &guestRecorder{}
 	ann.AddGuestListener(rec)
 	ctx := ctxT(t)
 
-	id, err := ann.ApplyForSeat(ctx, seat.NoSeat, 0, "let me sing")
+	id, err := ann.ApplyForSeat(ctx, proto.NoSeat, 0, "let me sing")
 	must(t, "apply", err)
 	if id == "" {
 		t.Fatal("seat.apply returned no requestId")
@@ -53,17 +53,17 @@ func TestApplyThenAccept(t *testing.T) {
 	if r, ok := ann.SelfRequest(); !ok || r.RequestID != id {
 		t.Errorf("applicant's SelfRequest = %+v, %v", r, ok)
 	}
-	got := next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	got := next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
 	q := got.Request
-	if q.RequestID != id || q.Kind != seat.KindApply || q.From.UserID != "ann" || q.To != nil ||
-		q.SeatIndex != seat.NoSeat || q.ExtraInfo != "let me sing" || q.ExpiresAt != 0 {
+	if q.RequestID != id || q.Kind != proto.KindApply || q.From.UserID != "ann" || q.To != nil ||
+		q.SeatIndex != proto.NoSeat || q.ExtraInfo != "let me sing" || q.ExpiresAt != 0 {
 		t.Errorf("applicationReceived = %+v", q)
 	}
 	if a := owner.Applicants(); len(a) != 1 || a[0].RequestID != id {
 		t.Errorf("host's Applicants = %+v", a)
 	}
 	// The request is in a host's fresh snapshot too.
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
 	if a := admin.Applicants(); len(a) != 1 || a[0].RequestID != id {
 		t.Errorf("a host joining later sees applicants %+v", a)
 	}
@@ -73,7 +73,7 @@ func TestApplyThenAccept(t *testing.T) {
 	if idx != 1 {
 		t.Errorf("accepted onto seat %d, want the lowest free seat 1", idx)
 	}
-	resp := next[seat.ApplicationResponded](t, ann, client.MethodApplicationResponded)
+	resp := next[proto.ApplicationResponded](t, ann, client.MethodApplicationResponded)
 	if !resp.Accepted || resp.Host.UserID != "olive" || resp.SeatIndex == nil || *resp.SeatIndex != 1 {
 		t.Errorf("applicationResponded = %+v", resp)
 	}
@@ -86,7 +86,7 @@ func TestApplyThenAccept(t *testing.T) {
 			t.Errorf("seat.changed lists %d seats, want maxSeats 4", len(ch.Seats))
 		}
 	}
-	processed := next[seat.ApplicationProcessedByOtherHost](t, admin, client.MethodApplicationProcessedByOtherHost)
+	processed := next[proto.ApplicationProcessedByOtherHost](t, admin, client.MethodApplicationProcessedByOtherHost)
 	if processed.User.UserID != "ann" || processed.Host.UserID != "olive" || !processed.Accepted {
 		t.Errorf("the other host heard %+v", processed)
 	}
@@ -111,22 +111,22 @@ func TestApplyThenReject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	_, err := ann.ApplyForSeat(ctx, 2, 0, "")
 	must(t, "apply", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
 	must(t, "reject", owner.RejectApplication(ctx, "ann"))
-	resp := next[seat.ApplicationResponded](t, ann, client.MethodApplicationResponded)
+	resp := next[proto.ApplicationResponded](t, ann, client.MethodApplicationResponded)
 	if resp.Accepted || resp.Host.UserID != "olive" {
 		t.Errorf("applicationResponded = %+v", resp)
 	}
 	refused(t, "rejecting twice", owner.RejectApplication(ctx, "ann"), client.ErrRequestNotFound)
 	_, err = owner.AcceptApplication(ctx, "ann")
 	refused(t, "accepting a rejected application", err, client.ErrRequestNotFound)
-	if owner.SeatOf("ann") != seat.NoSeat || ann.SeatOf("ann") != seat.NoSeat {
+	if owner.SeatOf("ann") != proto.NoSeat || ann.SeatOf("ann") != proto.NoSeat {
 		t.Error("a rejected applicant holds a seat")
 	}
 	// A rejected applicant may apply again.
@@ -138,16 +138,16 @@ func TestApplyThenCancel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
-	_, err := ann.ApplyForSeat(ctx, seat.NoSeat, 30*time.Second, "")
+	_, err := ann.ApplyForSeat(ctx, proto.NoSeat, 30*time.Second, "")
 	must(t, "apply", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
 	must(t, "cancel", ann.CancelApplication(ctx))
-	c := next[seat.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
-	if c.User.UserID != "ann" || c.Reason != seat.ReasonCancelled {
+	c := next[proto.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
+	if c.User.UserID != "ann" || c.Reason != proto.RequestCancelled {
 		t.Errorf("applicationCancelled = %+v", c)
 	}
 	if len(owner.Applicants()) != 0 {
@@ -166,24 +166,24 @@ func TestApplyThenCancel(t *testing.T) {
 func TestApplyTimesOut(t *testing.T) {
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	sent := time.Now()
-	_, err := ann.ApplyForSeat(ctx, seat.NoSeat, time.Second, "")
+	_, err := ann.ApplyForSeat(ctx, proto.NoSeat, time.Second, "")
 	must(t, "apply", err)
-	q := next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived).Request
+	q := next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived).Request
 	if d := time.UnixMilli(q.ExpiresAt).Sub(sent); d < 900*time.Millisecond || d > 1500*time.Millisecond {
 		t.Errorf("expiresAt is %v after the apply, want about the 1 s timeout", d)
 	}
-	hostSide, hostAt := nextAt[seat.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
-	if hostSide.User.UserID != "ann" || hostSide.Reason != seat.ReasonTimeout {
+	hostSide, hostAt := nextAt[proto.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
+	if hostSide.User.UserID != "ann" || hostSide.Reason != proto.RequestTimeout {
 		t.Errorf("host heard %+v", hostSide)
 	}
 	within(t, "applicationCancelled{timeout} at the host", hostAt, q.ExpiresAt)
-	guestSide, guestAt := nextAt[seat.ApplicationNoResponse](t, ann, client.MethodApplicationNoResponse)
-	if guestSide.Reason != seat.ReasonTimeout {
+	guestSide, guestAt := nextAt[proto.ApplicationNoResponse](t, ann, client.MethodApplicationNoResponse)
+	if guestSide.Reason != proto.RequestTimeout {
 		t.Errorf("applicant heard %+v", guestSide)
 	}
 	within(t, "applicationNoResponse{timeout} at the applicant", guestAt, q.ExpiresAt)
@@ -199,15 +199,15 @@ func TestTwoHostsRaceToAccept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
-	_, err := ann.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err := ann.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	must(t, "apply", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
-	next[seat.ApplicationReceived](t, admin, client.MethodApplicationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.ApplicationReceived](t, admin, client.MethodApplicationReceived)
 
 	hosts := []*client.Client{owner, admin}
 	recs := []*hostRecorder{{}, {}}
@@ -239,11 +239,11 @@ func TestTwoHostsRaceToAccept(t *testing.T) {
 	if winner < 0 || loser < 0 {
 		t.Fatalf("want exactly one winner, got errors %v", errs)
 	}
-	p := next[seat.ApplicationProcessedByOtherHost](t, hosts[loser], client.MethodApplicationProcessedByOtherHost)
+	p := next[proto.ApplicationProcessedByOtherHost](t, hosts[loser], client.MethodApplicationProcessedByOtherHost)
 	if p.User.UserID != "ann" || p.Host.UserID != hosts[winner].Self().UserID || !p.Accepted {
 		t.Errorf("loser heard %+v", p)
 	}
-	resp := next[seat.ApplicationResponded](t, ann, client.MethodApplicationResponded)
+	resp := next[proto.ApplicationResponded](t, ann, client.MethodApplicationResponded)
 	if !resp.Accepted || resp.Host.UserID != hosts[winner].Self().UserID {
 		t.Errorf("applicant heard %+v", resp)
 	}
@@ -269,7 +269,7 @@ type hostRecorder struct {
 	got []string
 }
 
-func (h *hostRecorder) OnGuestApplicationProcessedByOtherHost(guest, host seat.User, accepted bool) {
+func (h *hostRecorder) OnGuestApplicationProcessedByOtherHost(guest, host proto.User, accepted bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if accepted {
@@ -289,17 +289,17 @@ func TestAcceptIntoUnavailableSeatKeepsRequest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 3})
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 3})
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	_, err := admin.TakeSeat(ctx, 1)
 	must(t, "admin takes seat 1", err)
 	_, err = ann.ApplyForSeat(ctx, 1, 0, "")
 	must(t, "ann applies for seat 1", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
 
 	_, err = owner.AcceptApplication(ctx, "ann")
 	refused(t, "accept into a taken seat", err, client.ErrSeatOccupied)
@@ -318,9 +318,9 @@ func TestAcceptIntoUnavailableSeatKeepsRequest(t *testing.T) {
 	}
 
 	// -1 with no free seat: seat 2 taken by the admin, seat 1 by ann.
-	_, err = admin.TakeSeat(ctx, seat.NoSeat)
+	_, err = admin.TakeSeat(ctx, proto.NoSeat)
 	must(t, "admin takes the last seat", err)
-	_, err = bob.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err = bob.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	must(t, "bob applies for any seat", err)
 	_, err = owner.AcceptApplication(ctx, "bob")
 	refused(t, "accept -1 with every seat taken", err, client.ErrSeatsFull)
@@ -330,7 +330,7 @@ func TestAcceptIntoUnavailableSeatKeepsRequest(t *testing.T) {
 	if idx != 2 {
 		t.Errorf("bob got seat %d, want 2", idx)
 	}
-	resp := next[seat.ApplicationResponded](t, bob, client.MethodApplicationResponded)
+	resp := next[proto.ApplicationResponded](t, bob, client.MethodApplicationResponded)
 	if !resp.Accepted || resp.SeatIndex == nil || *resp.SeatIndex != 2 {
 		t.Errorf("bob heard %+v", resp)
 	}

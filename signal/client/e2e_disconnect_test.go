@@ -1,37 +1,37 @@
 package client_test
 
-// The reconnect grace (CONTRACT §4 rule 8), with the suite's 1 s grace.
+// The reconnect grace (PROTOCOL.md §4 rule 8), with the suite's 1 s grace.
 
 import (
 	"errors"
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 func TestResumeWithinGraceKeepsSeatAndRequest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 	_, err := ann.TakeSeat(ctx, 2)
 	must(t, "ann takes 2", err)
 	id, err := bob.ApplyForSeat(ctx, 5, 0, "")
 	must(t, "bob applies", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
 
 	dropped := time.Now()
 	ann.Drop()
 	bob.Close()
-	ann2 := e.dial(room, "ann", seat.RoleAudience)
+	ann2 := e.dial(room, "ann", proto.RoleAudience)
 	snap, err := ann2.Join(ctx, nil)
 	must(t, "ann resumes", err)
-	bob2 := e.dial(room, "bob", seat.RoleAudience)
+	bob2 := e.dial(room, "bob", proto.RoleAudience)
 	bsnap, err := bob2.Join(ctx, nil)
 	must(t, "bob resumes", err)
 	if time.Since(dropped) >= grace {
@@ -40,7 +40,7 @@ func TestResumeWithinGraceKeepsSeatAndRequest(t *testing.T) {
 	if seatUser(snap.Seats, 2) != "ann" {
 		t.Errorf("resumed snapshot seats = %+v", snap.Seats)
 	}
-	if s := snap.Seats[2]; s.Microphone == seat.DeviceOn || s.Camera == seat.DeviceOn {
+	if s := snap.Seats[2]; s.Microphone == proto.DeviceOn || s.Camera == proto.DeviceOn {
 		t.Errorf("a resumed seat shows media on before publishing again: %+v", s)
 	}
 	if len(bsnap.Requests) != 1 || bsnap.Requests[0].RequestID != id {
@@ -53,7 +53,7 @@ func TestResumeWithinGraceKeepsSeatAndRequest(t *testing.T) {
 	time.Sleep(grace + 500*time.Millisecond)
 	barrier(t, ann2, owner)
 	for _, ev := range owner.Events(client.MethodSeatChanged) {
-		ch, _ := client.Decode[seat.SeatChanged](ev)
+		ch, _ := client.Decode[proto.SeatChanged](ev)
 		if l, ok := left(ch, "ann"); ok {
 			t.Errorf("a resumed guest lost its seat: %+v", l)
 		}
@@ -73,45 +73,45 @@ func TestGraceExpiryFreesSeatAndEndsRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
-	cat := e.join(room, "cat", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
+	cat := e.join(room, "cat", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 	_, err := ann.TakeSeat(ctx, 1)
 	must(t, "ann takes 1", err)
-	_, err = bob.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err = bob.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	must(t, "bob applies", err)
-	_, err = owner.InviteToSeat(ctx, "cat", seat.NoSeat, 0, "")
+	_, err = owner.InviteToSeat(ctx, "cat", proto.NoSeat, 0, "")
 	must(t, "invite cat", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
-	next[seat.InvitationReceived](t, cat, client.MethodInvitationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.InvitationReceived](t, cat, client.MethodInvitationReceived)
 
 	dropped := time.Now()
 	ann.Drop()
 	bob.Drop()
 	cat.Drop()
-	ch, at := nextAt[seat.SeatChanged](t, owner, client.MethodSeatChanged)
+	ch, at := nextAt[proto.SeatChanged](t, owner, client.MethodSeatChanged)
 	for seatUser(ch.Seats, 1) == "ann" {
-		ch, at = nextAt[seat.SeatChanged](t, owner, client.MethodSeatChanged)
+		ch, at = nextAt[proto.SeatChanged](t, owner, client.MethodSeatChanged)
 	}
-	if l, ok := left(ch, "ann"); !ok || l.Reason != seat.LeftDisconnected || l.SeatIndex != 1 {
+	if l, ok := left(ch, "ann"); !ok || l.Reason != proto.LeftDisconnected || l.SeatIndex != 1 {
 		t.Errorf("grace expiry freed the seat with %+v", ch.Left)
 	}
 	if d := at.Sub(dropped); d < grace-100*time.Millisecond {
 		t.Errorf("the seat was freed %v after the drop, before the %v grace", d, grace)
 	}
-	ac := next[seat.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
-	if ac.User.UserID != "bob" || ac.Reason != seat.ReasonLeft {
+	ac := next[proto.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
+	if ac.User.UserID != "bob" || ac.Reason != proto.RequestLeft {
 		t.Errorf("applicant's grace expiry = %+v", ac)
 	}
-	nr := next[seat.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
-	if nr.User.UserID != "cat" || nr.Reason != seat.ReasonLeft {
+	nr := next[proto.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
+	if nr.User.UserID != "cat" || nr.Reason != proto.RequestLeft {
 		t.Errorf("invitee's grace expiry = %+v", nr)
 	}
 	gone := map[string]string{}
 	for len(gone) < 3 {
-		l := next[seat.MemberLeft](t, owner, client.MethodMemberLeft)
+		l := next[proto.MemberLeft](t, owner, client.MethodMemberLeft)
 		gone[l.User.UserID] = l.Reason
 	}
 	for _, u := range []string{"ann", "bob", "cat"} {
@@ -120,7 +120,7 @@ func TestGraceExpiryFreesSeatAndEndsRequests(t *testing.T) {
 		}
 	}
 	// Back after the grace: a fresh member with nothing kept.
-	ann2 := e.dial(room, "ann", seat.RoleAudience)
+	ann2 := e.dial(room, "ann", proto.RoleAudience)
 	snap, err := ann2.Join(ctx, nil)
 	must(t, "ann rejoins late", err)
 	if seatUser(snap.Seats, 1) != "" || len(snap.Requests) != 0 {
@@ -133,16 +133,16 @@ func TestInviterGraceExpiryCancelsInvitation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	e.join(room, "olive", seat.RoleOwner, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	e.join(room, "olive", proto.RoleOwner, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
-	_, err := admin.InviteToSeat(ctx, "ann", seat.NoSeat, 0, "")
+	_, err := admin.InviteToSeat(ctx, "ann", proto.NoSeat, 0, "")
 	must(t, "admin invites", err)
-	next[seat.InvitationReceived](t, ann, client.MethodInvitationReceived)
+	next[proto.InvitationReceived](t, ann, client.MethodInvitationReceived)
 	admin.Drop()
-	c := next[seat.InvitationCancelled](t, ann, client.MethodInvitationCancelled)
-	if c.Host.UserID != "adam" || c.Reason != seat.ReasonLeft {
+	c := next[proto.InvitationCancelled](t, ann, client.MethodInvitationCancelled)
+	if c.Host.UserID != "adam" || c.Reason != proto.RequestLeft {
 		t.Errorf("invitationCancelled = %+v", c)
 	}
 }
@@ -151,12 +151,12 @@ func TestOwnerAwayPastGraceEndsRoom(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	dropped := time.Now()
 	owner.Drop()
-	ended, at := nextAt[seat.RoomEnded](t, ann, client.MethodRoomEnded)
-	if ended.Reason != seat.OwnerTimeout {
+	ended, at := nextAt[proto.RoomEnded](t, ann, client.MethodRoomEnded)
+	if ended.Reason != proto.OwnerTimeout {
 		t.Errorf("room.ended = %+v", ended)
 	}
 	if d := at.Sub(dropped); d < grace-100*time.Millisecond {
@@ -176,12 +176,12 @@ func TestOwnerResumesWithinGrace(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 5})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 5})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	id, err := owner.InviteToSeat(ctxT(t), "ann", 3, 0, "")
 	must(t, "invite ann", err)
 	owner.Drop()
-	owner2 := e.dial(room, "olive", seat.RoleOwner)
+	owner2 := e.dial(room, "olive", proto.RoleOwner)
 	snap, err := owner2.Join(ctxT(t), nil)
 	must(t, "owner resumes", err)
 	if snap.Room.MaxSeats != 5 || seatUser(snap.Seats, 0) != "olive" {

@@ -3,7 +3,7 @@ package client_test
 import (
 	"testing"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -16,6 +16,6 @@ func newEnv(t *testing.T, opts ...signaltest.Option) *env {
 		t:     t,
 		st:    st,
 		wsURL: st.WSURL,
-		token: func(room, user string, role seat.Role) string { return st.Token(room, user, role) },
+		token: func(room, user string, role proto.Role) string { return st.Token(room, user, role) },
 	}
 }

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -31,7 +31,7 @@ type env struct {
 	t     *testing.T
 	st    *signaltest.Env
 	wsURL string
-	token func(room, user string, role seat.Role) string
+	token func(room, user string, role proto.Role) string
 	rooms atomic.Int64
 }
 
@@ -39,7 +39,7 @@ type env struct {
 func (e *env) newRoom() string { return fmt.Sprintf("room-%d", e.rooms.Add(1)) }
 
 // dial connects user without joining; the client is closed at cleanup.
-func (e *env) dial(room, user string, role seat.Role) *client.Client {
+func (e *env) dial(room, user string, role proto.Role) *client.Client {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -52,7 +52,7 @@ func (e *env) dial(room, user string, role seat.Role) *client.Client {
 }
 
 // join dials and joins; owners create the room with opts.
-func (e *env) join(room, user string, role seat.Role, opts *client.CreateOptions) *client.Client {
+func (e *env) join(room, user string, role proto.Role, opts *client.CreateOptions) *client.Client {
 	e.t.Helper()
 	c := e.dial(room, user, role)
 	if _, err := c.Join(ctxT(e.t), opts); err != nil {
@@ -153,7 +153,7 @@ func none(t *testing.T, c *client.Client, method string) {
 }
 
 // seatUser is who sits on seat index in seats ("" when empty).
-func seatUser(seats []seat.Seat, index int) string {
+func seatUser(seats []proto.Seat, index int) string {
 	for _, s := range seats {
 		if s.Index == index && s.User != nil {
 			return s.User.UserID
@@ -164,10 +164,10 @@ func seatUser(seats []seat.Seat, index int) string {
 
 // waitSeat waits for a seat.changed at c showing user on index ("" = empty)
 // and returns it.
-func waitSeat(t *testing.T, c *client.Client, index int, user string) seat.SeatChanged {
+func waitSeat(t *testing.T, c *client.Client, index int, user string) proto.SeatChanged {
 	t.Helper()
 	for {
-		ch := next[seat.SeatChanged](t, c, client.MethodSeatChanged)
+		ch := next[proto.SeatChanged](t, c, client.MethodSeatChanged)
 		if seatUser(ch.Seats, index) == user {
 			return ch
 		}
@@ -175,17 +175,17 @@ func waitSeat(t *testing.T, c *client.Client, index int, user string) seat.SeatC
 }
 
 // waitSeatWhere waits for a seat.changed at c for which ok holds.
-func waitSeatWhere(t *testing.T, c *client.Client, what string, ok func(seat.SeatChanged) bool) seat.SeatChanged {
+func waitSeatWhere(t *testing.T, c *client.Client, what string, ok func(proto.SeatChanged) bool) proto.SeatChanged {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for time.Now().Before(deadline) {
-		ch := next[seat.SeatChanged](t, c, client.MethodSeatChanged)
+		ch := next[proto.SeatChanged](t, c, client.MethodSeatChanged)
 		if ok(ch) {
 			return ch
 		}
 	}
 	t.Fatalf("%s: no seat.changed where %s", c.Self().UserID, what)
-	return seat.SeatChanged{}
+	return proto.SeatChanged{}
 }
 
 // within checks a deadline fired within ±250 ms of expiresAt (unix ms).
@@ -202,22 +202,22 @@ func within(t *testing.T, what string, at time.Time, expiresAt int64) {
 }
 
 // left finds user's entry in a seat.changed left list.
-func left(ch seat.SeatChanged, user string) (seat.SeatLeave, bool) {
+func left(ch proto.SeatChanged, user string) (proto.SeatLeave, bool) {
 	for _, l := range ch.Left {
 		if l.User.UserID == user {
 			return l, true
 		}
 	}
-	return seat.SeatLeave{}, false
+	return proto.SeatLeave{}, false
 }
 
-func joined(ch seat.SeatChanged, user string) (seat.SeatJoin, bool) {
+func joined(ch proto.SeatChanged, user string) (proto.SeatJoin, bool) {
 	for _, j := range ch.Joined {
 		if j.User.UserID == user {
 			return j, true
 		}
 	}
-	return seat.SeatJoin{}, false
+	return proto.SeatJoin{}, false
 }
 
 // rawParams is for calls the typed API would not send (bad input).
@@ -228,9 +228,9 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 // waitLeft waits for a seat.changed at c whose left list holds user, and
 // returns it with that entry.
-func waitLeft(t *testing.T, c *client.Client, user string) (seat.SeatChanged, seat.SeatLeave) {
+func waitLeft(t *testing.T, c *client.Client, user string) (proto.SeatChanged, proto.SeatLeave) {
 	t.Helper()
-	ch := waitSeatWhere(t, c, user+" left a seat", func(ch seat.SeatChanged) bool {
+	ch := waitSeatWhere(t, c, user+" left a seat", func(ch proto.SeatChanged) bool {
 		_, ok := left(ch, user)
 		return ok
 	})

@@ -7,16 +7,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 func TestInviteThenAccept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 4})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 4})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	id, err := owner.InviteToSeat(ctx, "ann", 2, 0, "join me")
@@ -24,8 +24,8 @@ func TestInviteThenAccept(t *testing.T) {
 	if inv := owner.Invitees(); len(inv) != 1 || inv[0].RequestID != id || inv[0].To.UserID != "ann" {
 		t.Errorf("inviter's Invitees = %+v", inv)
 	}
-	q := next[seat.InvitationReceived](t, ann, client.MethodInvitationReceived).Request
-	if q.RequestID != id || q.Kind != seat.KindInvite || q.From.UserID != "olive" || q.To == nil ||
+	q := next[proto.InvitationReceived](t, ann, client.MethodInvitationReceived).Request
+	if q.RequestID != id || q.Kind != proto.KindInvite || q.From.UserID != "olive" || q.To == nil ||
 		q.To.UserID != "ann" || q.SeatIndex != 2 || q.ExtraInfo != "join me" || q.ExpiresAt != 0 {
 		t.Errorf("invitationReceived = %+v", q)
 	}
@@ -37,7 +37,7 @@ func TestInviteThenAccept(t *testing.T) {
 	if idx != 2 {
 		t.Errorf("invitee got seat %d, want 2", idx)
 	}
-	r := next[seat.InvitationResponded](t, owner, client.MethodInvitationResponded)
+	r := next[proto.InvitationResponded](t, owner, client.MethodInvitationResponded)
 	if r.User.UserID != "ann" || !r.Accepted {
 		t.Errorf("invitationResponded = %+v", r)
 	}
@@ -47,7 +47,7 @@ func TestInviteThenAccept(t *testing.T) {
 	}
 	_, err = ann.AcceptInvitation(ctx, "olive")
 	refused(t, "accepting twice", err, client.ErrRequestNotFound)
-	_, err = owner.InviteToSeat(ctx, "ann", seat.NoSeat, 0, "")
+	_, err = owner.InviteToSeat(ctx, "ann", proto.NoSeat, 0, "")
 	refused(t, "inviting a seated user", err, client.ErrAlreadySeated)
 }
 
@@ -55,22 +55,22 @@ func TestInviteThenReject(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
-	_, err := owner.InviteToSeat(ctx, "ann", seat.NoSeat, 0, "")
+	_, err := owner.InviteToSeat(ctx, "ann", proto.NoSeat, 0, "")
 	must(t, "invite", err)
-	next[seat.InvitationReceived](t, ann, client.MethodInvitationReceived)
+	next[proto.InvitationReceived](t, ann, client.MethodInvitationReceived)
 	refused(t, "rejecting someone else's invitation", ann.RejectInvitation(ctx, "nobody"), client.ErrRequestNotFound)
 	must(t, "reject", ann.RejectInvitation(ctx, "olive"))
-	r := next[seat.InvitationResponded](t, owner, client.MethodInvitationResponded)
+	r := next[proto.InvitationResponded](t, owner, client.MethodInvitationResponded)
 	if r.User.UserID != "ann" || r.Accepted {
 		t.Errorf("invitationResponded = %+v", r)
 	}
 	_, err = ann.AcceptInvitation(ctx, "olive")
 	refused(t, "accepting a rejected invitation", err, client.ErrRequestNotFound)
-	if owner.SeatOf("ann") != seat.NoSeat {
+	if owner.SeatOf("ann") != proto.NoSeat {
 		t.Error("ann is seated after rejecting")
 	}
 }
@@ -79,20 +79,20 @@ func TestInviteThenCancel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	rec := &inviteRecorder{}
 	ann.AddGuestListener(rec)
-	_, err := owner.InviteToSeat(ctx, "ann", seat.NoSeat, 0, "")
+	_, err := owner.InviteToSeat(ctx, "ann", proto.NoSeat, 0, "")
 	must(t, "invite", err)
-	next[seat.InvitationReceived](t, ann, client.MethodInvitationReceived)
+	next[proto.InvitationReceived](t, ann, client.MethodInvitationReceived)
 	refused(t, "cancelling another host's invitation", admin.CancelInvitation(ctx, "ann"), client.ErrRequestNotFound)
 	must(t, "cancel", owner.CancelInvitation(ctx, "ann"))
-	c := next[seat.InvitationCancelled](t, ann, client.MethodInvitationCancelled)
-	if c.Host.UserID != "olive" || c.Reason != seat.ReasonCancelled {
+	c := next[proto.InvitationCancelled](t, ann, client.MethodInvitationCancelled)
+	if c.Host.UserID != "olive" || c.Reason != proto.RequestCancelled {
 		t.Errorf("invitationCancelled = %+v", c)
 	}
 	if _, ok := ann.SelfRequest(); ok {
@@ -117,13 +117,13 @@ type inviteRecorder struct {
 	got []string
 }
 
-func (r *inviteRecorder) OnHostInvitationReceived(q seat.Request) {
+func (r *inviteRecorder) OnHostInvitationReceived(q proto.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, "received from "+q.From.UserID)
 }
 
-func (r *inviteRecorder) OnHostInvitationCancelled(host seat.User, reason string) {
+func (r *inviteRecorder) OnHostInvitationCancelled(host proto.User, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, "cancelled by "+host.UserID+": "+reason)
@@ -140,20 +140,20 @@ func (r *inviteRecorder) list() []string {
 func TestInviteTimesOut(t *testing.T) {
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
-	_, err := owner.InviteToSeat(ctx, "ann", seat.NoSeat, time.Second, "")
+	_, err := owner.InviteToSeat(ctx, "ann", proto.NoSeat, time.Second, "")
 	must(t, "invite", err)
-	q := next[seat.InvitationReceived](t, ann, client.MethodInvitationReceived).Request
-	guestSide, guestAt := nextAt[seat.InvitationCancelled](t, ann, client.MethodInvitationCancelled)
-	if guestSide.Host.UserID != "olive" || guestSide.Reason != seat.ReasonTimeout {
+	q := next[proto.InvitationReceived](t, ann, client.MethodInvitationReceived).Request
+	guestSide, guestAt := nextAt[proto.InvitationCancelled](t, ann, client.MethodInvitationCancelled)
+	if guestSide.Host.UserID != "olive" || guestSide.Reason != proto.RequestTimeout {
 		t.Errorf("invitee heard %+v", guestSide)
 	}
 	within(t, "invitationCancelled{timeout} at the invitee", guestAt, q.ExpiresAt)
-	hostSide, hostAt := nextAt[seat.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
-	if hostSide.User.UserID != "ann" || hostSide.Reason != seat.ReasonTimeout {
+	hostSide, hostAt := nextAt[proto.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
+	if hostSide.User.UserID != "ann" || hostSide.Reason != proto.RequestTimeout {
 		t.Errorf("inviter heard %+v", hostSide)
 	}
 	within(t, "invitationNoResponse{timeout} at the inviter", hostAt, q.ExpiresAt)
@@ -170,38 +170,38 @@ func TestAlreadySeatedEndings(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
 	ctx := ctxT(t)
 
-	_, err := ann.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err := ann.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	must(t, "ann applies", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
 	_, err = ann.TakeSeat(ctx, 3)
 	must(t, "ann takes a seat in free mode", err)
-	hc := next[seat.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
-	if hc.User.UserID != "ann" || hc.Reason != seat.ReasonAlreadySeated {
+	hc := next[proto.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
+	if hc.User.UserID != "ann" || hc.Reason != proto.RequestAlreadySeated {
 		t.Errorf("host heard %+v", hc)
 	}
-	gc := next[seat.ApplicationNoResponse](t, ann, client.MethodApplicationNoResponse)
-	if gc.Reason != seat.ReasonAlreadySeated {
+	gc := next[proto.ApplicationNoResponse](t, ann, client.MethodApplicationNoResponse)
+	if gc.Reason != proto.RequestAlreadySeated {
 		t.Errorf("applicant heard %+v", gc)
 	}
-	_, err = ann.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err = ann.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	refused(t, "applying while seated", err, client.ErrAlreadySeated)
 
-	_, err = owner.InviteToSeat(ctx, "adam", seat.NoSeat, 0, "")
+	_, err = owner.InviteToSeat(ctx, "adam", proto.NoSeat, 0, "")
 	must(t, "invite the admin", err)
-	next[seat.InvitationReceived](t, admin, client.MethodInvitationReceived)
-	_, err = admin.TakeSeat(ctx, seat.NoSeat)
+	next[proto.InvitationReceived](t, admin, client.MethodInvitationReceived)
+	_, err = admin.TakeSeat(ctx, proto.NoSeat)
 	must(t, "the admin takes a seat itself", err)
-	ic := next[seat.InvitationCancelled](t, admin, client.MethodInvitationCancelled)
-	if ic.Host.UserID != "olive" || ic.Reason != seat.ReasonAlreadySeated {
+	ic := next[proto.InvitationCancelled](t, admin, client.MethodInvitationCancelled)
+	if ic.Host.UserID != "olive" || ic.Reason != proto.RequestAlreadySeated {
 		t.Errorf("invitee heard %+v", ic)
 	}
-	nr := next[seat.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
-	if nr.User.UserID != "adam" || nr.Reason != seat.ReasonAlreadySeated {
+	nr := next[proto.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
+	if nr.User.UserID != "adam" || nr.Reason != proto.RequestAlreadySeated {
 		t.Errorf("inviter heard %+v", nr)
 	}
 }
@@ -211,27 +211,27 @@ func TestRequestConflicts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
-	_, err := ann.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err := ann.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	must(t, "ann applies", err)
 	_, err = ann.ApplyForSeat(ctx, 2, 0, "")
 	refused(t, "applying twice", err, client.ErrAlreadyApplied)
-	_, err = owner.InviteToSeat(ctx, "ann", seat.NoSeat, 0, "")
+	_, err = owner.InviteToSeat(ctx, "ann", proto.NoSeat, 0, "")
 	refused(t, "inviting an applicant", err, client.ErrRequestConflict)
 
-	_, err = owner.InviteToSeat(ctx, "bob", seat.NoSeat, 0, "")
+	_, err = owner.InviteToSeat(ctx, "bob", proto.NoSeat, 0, "")
 	must(t, "invite bob", err)
-	_, err = admin.InviteToSeat(ctx, "bob", seat.NoSeat, 0, "")
+	_, err = admin.InviteToSeat(ctx, "bob", proto.NoSeat, 0, "")
 	refused(t, "a second host inviting bob", err, client.ErrAlreadyApplied)
-	_, err = bob.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err = bob.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	refused(t, "an invitee applying", err, client.ErrRequestConflict)
 	// Nothing of the refused calls reached anyone.
-	next[seat.InvitationReceived](t, bob, client.MethodInvitationReceived)
+	next[proto.InvitationReceived](t, bob, client.MethodInvitationReceived)
 	barrier(t, bob, owner, admin)
 	barrier(t, owner, bob)
 	if n := len(owner.Events(client.MethodApplicationReceived)); n != 1 {

@@ -11,8 +11,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // offer builds an SDP offer with the given transceivers from a Pion peer
@@ -69,8 +69,8 @@ func TestPublishRules(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	good, cand := offer(t, []webrtc.RTPCodecParameters{opus, vp8}, audioVideo, webrtc.RTPTransceiverDirectionSendonly)
@@ -107,8 +107,8 @@ func TestSubscribeSlots(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 2})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 2})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	// Three pairs for a two-seat room: the third pair is answered inactive.
@@ -200,36 +200,36 @@ func publishAudio(t *testing.T, c *client.Client) {
 	})
 }
 
-// CONTRACT §4 rule 7: a host's audio lock shows closedByAdmin; unlocking
+// PROTOCOL.md §4 rule 7: a host's audio lock shows closedByAdmin; unlocking
 // leaves the microphone off until the guest unmutes, then it is on again.
 func TestHostMuteNeedsGuestUnmute(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 	_, err := ann.TakeSeat(ctx, 1)
 	must(t, "ann takes 1", err)
 	publishAudio(t, ann)
-	mic := func(want seat.Device) func(seat.SeatChanged) bool {
-		return func(ch seat.SeatChanged) bool { return ch.Seats[1].Microphone == want }
+	mic := func(want proto.Device) func(proto.SeatChanged) bool {
+		return func(ch proto.SeatChanged) bool { return ch.Seats[1].Microphone == want }
 	}
-	waitSeatWhere(t, owner, "ann's microphone on", mic(seat.DeviceOn))
+	waitSeatWhere(t, owner, "ann's microphone on", mic(proto.DeviceOn))
 
 	must(t, "lock ann's audio", owner.LockSeat(ctx, 1, client.LockOptions{LockAudio: client.Bool(true)}))
-	waitSeatWhere(t, owner, "ann's microphone closedByAdmin", mic(seat.DeviceClosedByAdmin))
+	waitSeatWhere(t, owner, "ann's microphone closedByAdmin", mic(proto.DeviceClosedByAdmin))
 	must(t, "unlock ann's audio", owner.LockSeat(ctx, 1, client.LockOptions{LockAudio: client.Bool(false)}))
-	ch := next[seat.SeatChanged](t, owner, client.MethodSeatChanged)
-	if m := ch.Seats[1].Microphone; m != seat.DeviceOff {
+	ch := next[proto.SeatChanged](t, owner, client.MethodSeatChanged)
+	if m := ch.Seats[1].Microphone; m != proto.DeviceOff {
 		t.Fatalf("after the unlock the microphone shows %q, want off until ann unmutes", m)
 	}
 	barrier(t, ann, owner) // no seat.changed turns it on by itself
-	if m := owner.Seats()[1].Microphone; m != seat.DeviceOff {
+	if m := owner.Seats()[1].Microphone; m != proto.DeviceOff {
 		t.Fatalf("the microphone turned %q without an unmute", m)
 	}
-	must(t, "ann unmutes", ann.SetMuted(ctx, seat.KindAudio, false))
-	waitSeatWhere(t, owner, "ann's microphone on after the unmute", mic(seat.DeviceOn))
-	must(t, "ann mutes", ann.SetMuted(ctx, seat.KindAudio, true))
-	waitSeatWhere(t, owner, "ann's microphone off after the mute", mic(seat.DeviceOff))
+	must(t, "ann unmutes", ann.SetMuted(ctx, proto.KindAudio, false))
+	waitSeatWhere(t, owner, "ann's microphone on after the unmute", mic(proto.DeviceOn))
+	must(t, "ann mutes", ann.SetMuted(ctx, proto.KindAudio, true))
+	waitSeatWhere(t, owner, "ann's microphone off after the mute", mic(proto.DeviceOff))
 }

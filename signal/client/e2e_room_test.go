@@ -13,8 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -24,27 +24,27 @@ func TestJoinSnapshotAndJoinErrors(t *testing.T) {
 	room := e.newRoom()
 	ctx := ctxT(t)
 
-	early := e.dial(room, "ann", seat.RoleAudience)
+	early := e.dial(room, "ann", proto.RoleAudience)
 	_, err := early.Join(ctx, nil)
 	refused(t, "audience joining an unopened room", err, client.ErrRoomNotFound)
-	adm := e.dial(room, "adam", seat.RoleAdmin)
+	adm := e.dial(room, "adam", proto.RoleAdmin)
 	_, err = adm.Join(ctx, nil)
 	refused(t, "admin joining an unopened room", err, client.ErrRoomNotFound)
 
-	owner := e.dial(room, "olive", seat.RoleOwner)
+	owner := e.dial(room, "olive", proto.RoleOwner)
 	refused(t, "a method before room.join", owner.Call(ctx, "room.members", nil, nil), client.ErrNotJoined)
-	_, err = owner.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err = owner.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	refused(t, "seat.apply before room.join", err, client.ErrNotJoined)
 	_, err = owner.Join(ctx, &client.CreateOptions{MaxSeats: 17})
 	refused(t, "creating 17 seats", err, client.ErrInvalidParams)
 	_, err = owner.Join(ctx, &client.CreateOptions{SeatMode: "auction"})
 	refused(t, "an unknown seat mode", err, client.ErrInvalidParams)
-	snap, err := owner.Join(ctx, &client.CreateOptions{MaxSeats: 6, SeatMode: seat.ModeApply})
+	snap, err := owner.Join(ctx, &client.CreateOptions{MaxSeats: 6, SeatMode: proto.ModeApply})
 	must(t, "owner creates", err)
-	if snap.Room.RoomID != room || snap.Room.MaxSeats != 6 || snap.Room.SeatMode != seat.ModeApply || snap.Room.MemberCount != 1 {
+	if snap.Room.RoomID != room || snap.Room.MaxSeats != 6 || snap.Room.SeatMode != proto.ModeApply || snap.Room.MemberCount != 1 {
 		t.Errorf("owner's snapshot room = %+v", snap.Room)
 	}
-	if snap.Self.UserID != "olive" || snap.Self.Role != seat.RoleOwner {
+	if snap.Self.UserID != "olive" || snap.Self.Role != proto.RoleOwner {
 		t.Errorf("owner's snapshot self = %+v", snap.Self)
 	}
 	if len(snap.Seats) != 6 || seatUser(snap.Seats, 0) != "olive" {
@@ -52,7 +52,7 @@ func TestJoinSnapshotAndJoinErrors(t *testing.T) {
 	}
 	for i, s := range snap.Seats {
 		if s.Index != i || (i > 0 && (s.User != nil || s.Locked || s.AudioLocked || s.VideoLocked)) ||
-			s.Microphone == seat.DeviceOn || s.Camera == seat.DeviceOn {
+			s.Microphone == proto.DeviceOn || s.Camera == proto.DeviceOn {
 			t.Errorf("fresh seat %d = %+v", i, s)
 		}
 	}
@@ -66,7 +66,7 @@ func TestJoinSnapshotAndJoinErrors(t *testing.T) {
 	if err == nil {
 		t.Errorf("joining twice on one socket succeeded: %+v", aSnap)
 	}
-	other := e.dial(room, "bob", seat.RoleAudience)
+	other := e.dial(room, "bob", proto.RoleAudience)
 	_, err = other.Join(ctx, &client.CreateOptions{MaxSeats: 2})
 	refused(t, "audience asking to create", err, client.ErrPermission)
 	_, err = other.Join(ctx, nil)
@@ -74,7 +74,7 @@ func TestJoinSnapshotAndJoinErrors(t *testing.T) {
 	if r := other.Room(); r.MaxSeats != 6 || r.MemberCount != 3 {
 		t.Errorf("audience snapshot room = %+v", r)
 	}
-	second := e.dial(room, "otto", seat.RoleOwner)
+	second := e.dial(room, "otto", proto.RoleOwner)
 	_, err = second.Join(ctx, nil)
 	refused(t, "a second owner", err, client.ErrPermission)
 
@@ -84,7 +84,7 @@ func TestJoinSnapshotAndJoinErrors(t *testing.T) {
 		t.Errorf("dial with a garbage token = %v, want HTTP 401", err)
 	}
 	// The token may come in the query too.
-	q, err := client.Dial(ctx, e.wsURL, e.token(room, "quinn", seat.RoleAudience), client.WithTokenInQuery())
+	q, err := client.Dial(ctx, e.wsURL, e.token(room, "quinn", proto.RoleAudience), client.WithTokenInQuery())
 	must(t, "dial with ?token=", err)
 	defer q.Close()
 	_, err = q.Join(ctx, nil)
@@ -95,8 +95,8 @@ func TestBadFramesChangeNothing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	frames := []struct {
@@ -130,9 +130,9 @@ func TestBadFramesChangeNothing(t *testing.T) {
 	refused(t, "applying for seat maxSeats", err, client.ErrSeatIndexInvalid)
 	_, err = ann.ApplyForSeat(ctx, -2, 0, "")
 	refused(t, "applying for seat -2", err, client.ErrSeatIndexInvalid)
-	_, err = ann.ApplyForSeat(ctx, seat.NoSeat, 25*time.Hour, "")
+	_, err = ann.ApplyForSeat(ctx, proto.NoSeat, 25*time.Hour, "")
 	refused(t, "a 25 h timeout", err, client.ErrInvalidParams)
-	_, err = owner.InviteToSeat(ctx, "nobody", seat.NoSeat, 0, "")
+	_, err = owner.InviteToSeat(ctx, "nobody", proto.NoSeat, 0, "")
 	refused(t, "inviting an unknown user", err, client.ErrInvalidParams)
 
 	// The socket is still open and nothing changed.
@@ -159,13 +159,13 @@ func TestMembersPaging(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
 	want := map[string]bool{"olive": true, "adam": true}
 	var last *client.Client
 	for i := 0; i < 27; i++ {
 		id := fmt.Sprintf("viewer-%02d", i)
-		last = e.join(room, id, seat.RoleAudience, nil)
+		last = e.join(room, id, proto.RoleAudience, nil)
 		want[id] = true
 	}
 	ctx := ctxT(t)
@@ -181,7 +181,7 @@ func TestMembersPaging(t *testing.T) {
 			}
 			for _, u := range page {
 				seen[u.UserID]++
-				if u.UserID == "adam" && u.Role != seat.RoleAdmin {
+				if u.UserID == "adam" && u.Role != proto.RoleAdmin {
 					t.Errorf("adam listed with role %q", u.Role)
 				}
 			}
@@ -216,9 +216,9 @@ func TestMessagesReachOthersOnly(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	must(t, "text", ann.SendMessage(ctx, "hello"))
@@ -266,17 +266,17 @@ func TestStatsAndMemberEventsGoToTheRightPeople(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	for _, h := range []*client.Client{owner, admin} {
 		for {
-			j := next[seat.MemberJoined](t, h, client.MethodMemberJoined)
+			j := next[proto.MemberJoined](t, h, client.MethodMemberJoined)
 			if j.User.UserID == "bob" {
-				if j.User.Role != seat.RoleAudience {
+				if j.User.Role != proto.RoleAudience {
 					t.Errorf("memberJoined role = %q", j.User.Role)
 				}
 				break
@@ -285,7 +285,7 @@ func TestStatsAndMemberEventsGoToTheRightPeople(t *testing.T) {
 	}
 	must(t, "bob leaves", bob.Leave(ctx))
 	for _, h := range []*client.Client{owner, admin} {
-		l := next[seat.MemberLeft](t, h, client.MethodMemberLeft)
+		l := next[proto.MemberLeft](t, h, client.MethodMemberLeft)
 		if l.User.UserID != "bob" || l.Reason != "left" {
 			t.Errorf("memberLeft = %+v", l)
 		}
@@ -306,7 +306,7 @@ func TestStatsAndMemberEventsGoToTheRightPeople(t *testing.T) {
 
 	// At most one room.stats per second, and only on change.
 	for i := 0; i < 4; i++ {
-		e.join(room, fmt.Sprintf("burst-%d", i), seat.RoleAudience, nil)
+		e.join(room, fmt.Sprintf("burst-%d", i), proto.RoleAudience, nil)
 	}
 	for {
 		s := next[client.Stats](t, ann, client.MethodRoomStats)
@@ -329,10 +329,10 @@ func TestLeaveRoomEndsSeatAndRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
-	cat := e.join(room, "cat", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
+	cat := e.join(room, "cat", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	refused(t, "the owner leaving", owner.Leave(ctx), client.ErrOwnerCannotLeave)
@@ -340,27 +340,27 @@ func TestLeaveRoomEndsSeatAndRequests(t *testing.T) {
 	must(t, "ann takes 4", err)
 	_, err = bob.ApplyForSeat(ctx, 2, 0, "")
 	must(t, "bob applies", err)
-	_, err = owner.InviteToSeat(ctx, "cat", seat.NoSeat, 0, "")
+	_, err = owner.InviteToSeat(ctx, "cat", proto.NoSeat, 0, "")
 	must(t, "invite cat", err)
-	next[seat.ApplicationReceived](t, owner, client.MethodApplicationReceived)
-	next[seat.InvitationReceived](t, cat, client.MethodInvitationReceived)
+	next[proto.ApplicationReceived](t, owner, client.MethodApplicationReceived)
+	next[proto.InvitationReceived](t, cat, client.MethodInvitationReceived)
 
 	must(t, "ann leaves the room", ann.Leave(ctx))
-	if ann.Joined() || ann.SelfSeat() != seat.NoSeat || len(ann.Seats()) != 0 {
+	if ann.Joined() || ann.SelfSeat() != proto.NoSeat || len(ann.Seats()) != 0 {
 		t.Errorf("after room.leave the store still holds the room: joined %v, seat %d", ann.Joined(), ann.SelfSeat())
 	}
 	ch, l := waitLeft(t, owner, "ann")
-	if l.Reason != seat.LeftLeft || l.SeatIndex != 4 || seatUser(ch.Seats, 4) != "" {
+	if l.Reason != proto.LeftLeft || l.SeatIndex != 4 || seatUser(ch.Seats, 4) != "" {
 		t.Errorf("leaving the room freed the seat with %+v", ch.Left)
 	}
 	must(t, "bob leaves the room", bob.Leave(ctx))
-	ac := next[seat.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
-	if ac.User.UserID != "bob" || ac.Reason != seat.ReasonLeft {
+	ac := next[proto.ApplicationCancelled](t, owner, client.MethodApplicationCancelled)
+	if ac.User.UserID != "bob" || ac.Reason != proto.RequestLeft {
 		t.Errorf("applicant leaving = %+v", ac)
 	}
 	must(t, "cat leaves the room", cat.Leave(ctx))
-	nr := next[seat.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
-	if nr.User.UserID != "cat" || nr.Reason != seat.ReasonLeft {
+	nr := next[proto.InvitationNoResponse](t, owner, client.MethodInvitationNoResponse)
+	if nr.User.UserID != "cat" || nr.Reason != proto.RequestLeft {
 		t.Errorf("invitee leaving = %+v", nr)
 	}
 }
@@ -369,19 +369,19 @@ func TestEndRoom(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	refused(t, "an admin ending the room", admin.End(ctx), client.ErrPermission)
 	refused(t, "audience ending the room", ann.End(ctx), client.ErrPermission)
-	_, err := ann.ApplyForSeat(ctx, seat.NoSeat, 0, "")
+	_, err := ann.ApplyForSeat(ctx, proto.NoSeat, 0, "")
 	must(t, "ann applies", err)
 	must(t, "end", owner.End(ctx))
 	for _, c := range []*client.Client{owner, admin, ann} {
-		ended := next[seat.RoomEnded](t, c, client.MethodRoomEnded)
-		if ended.Reason != seat.EndedByOwner {
+		ended := next[proto.RoomEnded](t, c, client.MethodRoomEnded)
+		if ended.Reason != proto.EndedByOwner {
 			t.Errorf("%s: room.ended = %+v", c.Self().UserID, ended)
 		}
 		select {
@@ -393,7 +393,7 @@ func TestEndRoom(t *testing.T) {
 			t.Errorf("%s: Err = %v", c.Self().UserID, c.Err())
 		}
 	}
-	late := e.dial(room, "zed", seat.RoleAudience)
+	late := e.dial(room, "zed", proto.RoleAudience)
 	_, err = late.Join(ctx, nil)
 	refused(t, "joining an ended room", err, client.ErrRoomNotFound)
 }
@@ -402,10 +402,10 @@ func TestKickOutBans(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	admin2 := e.join(room, "abby", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	admin2 := e.join(room, "abby", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	refused(t, "kicking out the owner", admin.KickOut(ctx, "olive"), client.ErrPermission)
@@ -415,7 +415,7 @@ func TestKickOutBans(t *testing.T) {
 	must(t, "ann takes 1", err)
 
 	must(t, "kick ann out", admin.KickOut(ctx, "ann"))
-	k := next[seat.KickedOut](t, ann, client.MethodKickedOut)
+	k := next[proto.KickedOut](t, ann, client.MethodKickedOut)
 	if k.By.UserID != "adam" {
 		t.Errorf("room.kickedOut = %+v", k)
 	}
@@ -428,12 +428,12 @@ func TestKickOutBans(t *testing.T) {
 		t.Errorf("kicked-out client Err = %v", ann.Err())
 	}
 	ch, l := waitLeft(t, owner, "ann")
-	if l.Reason != seat.LeftKicked || l.SeatIndex != 1 {
+	if l.Reason != proto.LeftKicked || l.SeatIndex != 1 {
 		t.Errorf("kick-out freed the seat with %+v", ch.Left)
 	}
 	for _, h := range []*client.Client{owner, admin2} {
 		for {
-			l := next[seat.MemberLeft](t, h, client.MethodMemberLeft)
+			l := next[proto.MemberLeft](t, h, client.MethodMemberLeft)
 			if l.User.UserID == "ann" {
 				if l.Reason != "kicked" {
 					t.Errorf("memberLeft reason %q, want kicked", l.Reason)
@@ -442,24 +442,24 @@ func TestKickOutBans(t *testing.T) {
 			}
 		}
 	}
-	again := e.dial(room, "ann", seat.RoleAudience)
+	again := e.dial(room, "ann", proto.RoleAudience)
 	_, err = again.Join(ctx, nil)
 	refused(t, "rejoining after a kick-out", err, client.ErrBanned)
 	must(t, "the owner may kick out an admin", owner.KickOut(ctx, "abby"))
-	next[seat.KickedOut](t, admin2, client.MethodKickedOut)
+	next[proto.KickedOut](t, admin2, client.MethodKickedOut)
 }
 
 func TestSecondSocketReplacesTheFirst(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	first := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	first := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 	_, err := first.TakeSeat(ctx, 3)
 	must(t, "take 3", err)
 
-	second := e.dial(room, "ann", seat.RoleAudience)
+	second := e.dial(room, "ann", proto.RoleAudience)
 	snap, err := second.Join(ctx, nil)
 	must(t, "second socket joins", err)
 	next[struct{}](t, first, client.MethodSessionReplaced)
@@ -475,7 +475,7 @@ func TestSecondSocketReplacesTheFirst(t *testing.T) {
 		t.Errorf("the new socket's snapshot lost the seat: %+v", snap.Seats)
 	}
 	must(t, "the new socket works", second.LeaveSeat(ctx))
-	if _, l := waitLeft(t, owner, "ann"); l.Reason != seat.LeftLeft || l.SeatIndex != 3 {
+	if _, l := waitLeft(t, owner, "ann"); l.Reason != proto.LeftLeft || l.SeatIndex != 3 {
 		t.Errorf("the new socket's seat.leave = %+v", l)
 	}
 	barrier(t, owner, second)
@@ -486,10 +486,10 @@ func TestRoomFull(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, signaltest.WithMaxMembers(3))
 	room := e.newRoom()
-	e.join(room, "olive", seat.RoleOwner, nil)
-	e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
-	cat := e.dial(room, "cat", seat.RoleAudience)
+	e.join(room, "olive", proto.RoleOwner, nil)
+	e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
+	cat := e.dial(room, "cat", proto.RoleAudience)
 	_, err := cat.Join(ctxT(t), nil)
 	refused(t, "the fourth member of a 3-member room", err, client.ErrRoomFull)
 	must(t, "bob leaves", bob.Leave(ctxT(t)))
@@ -501,12 +501,12 @@ func TestServerShutdownEndsRooms(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	must(t, "shutdown", e.st.Server.Shutdown(ctxT(t)))
 	for _, c := range []*client.Client{owner, ann} {
-		ended := next[seat.RoomEnded](t, c, client.MethodRoomEnded)
-		if ended.Reason != seat.ServerShutdown {
+		ended := next[proto.RoomEnded](t, c, client.MethodRoomEnded)
+		if ended.Reason != proto.ServerShutdown {
 			t.Errorf("%s: room.ended = %+v", c.Self().UserID, ended)
 		}
 		select {

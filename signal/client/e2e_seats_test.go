@@ -5,8 +5,8 @@ package client_test
 import (
 	"testing"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 func TestTakeInFreeAndApplyMode(t *testing.T) {
@@ -15,15 +15,15 @@ func TestTakeInFreeAndApplyMode(t *testing.T) {
 	ctx := ctxT(t)
 
 	applyRoom := e.newRoom()
-	owner := e.join(applyRoom, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 3, SeatMode: seat.ModeApply})
-	ann := e.join(applyRoom, "ann", seat.RoleAudience, nil)
-	admin := e.join(applyRoom, "adam", seat.RoleAdmin, nil)
-	if r := ann.Room(); r.SeatMode != seat.ModeApply || r.MaxSeats != 3 {
+	owner := e.join(applyRoom, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 3, SeatMode: proto.ModeApply})
+	ann := e.join(applyRoom, "ann", proto.RoleAudience, nil)
+	admin := e.join(applyRoom, "adam", proto.RoleAdmin, nil)
+	if r := ann.Room(); r.SeatMode != proto.ModeApply || r.MaxSeats != 3 {
 		t.Errorf("snapshot room = %+v", r)
 	}
-	_, err := ann.TakeSeat(ctx, seat.NoSeat)
+	_, err := ann.TakeSeat(ctx, proto.NoSeat)
 	refused(t, "audience seat.take in apply mode", err, client.ErrPermission)
-	idx, err := admin.TakeSeat(ctx, seat.NoSeat)
+	idx, err := admin.TakeSeat(ctx, proto.NoSeat)
 	must(t, "admin seat.take in apply mode", err)
 	if idx != 1 {
 		t.Errorf("admin took seat %d, want 1", idx)
@@ -38,9 +38,9 @@ func TestTakeInFreeAndApplyMode(t *testing.T) {
 	refused(t, "the owner taking a guest seat", err, client.ErrAlreadySeated)
 
 	freeRoom := e.newRoom()
-	e.join(freeRoom, "olive2", seat.RoleOwner, &client.CreateOptions{MaxSeats: 3, SeatMode: seat.ModeFree})
-	bob := e.join(freeRoom, "bob", seat.RoleAudience, nil)
-	cat := e.join(freeRoom, "cat", seat.RoleAudience, nil)
+	e.join(freeRoom, "olive2", proto.RoleOwner, &client.CreateOptions{MaxSeats: 3, SeatMode: proto.ModeFree})
+	bob := e.join(freeRoom, "bob", proto.RoleAudience, nil)
+	cat := e.join(freeRoom, "cat", proto.RoleAudience, nil)
 	idx, err = bob.TakeSeat(ctx, 2)
 	must(t, "audience seat.take in free mode", err)
 	if idx != 2 {
@@ -52,11 +52,11 @@ func TestTakeInFreeAndApplyMode(t *testing.T) {
 	refused(t, "taking seat 0", err, client.ErrSeatIndexInvalid)
 	_, err = cat.TakeSeat(ctx, 3)
 	refused(t, "taking seat maxSeats", err, client.ErrSeatIndexInvalid)
-	_, err = cat.TakeSeat(ctx, seat.NoSeat)
+	_, err = cat.TakeSeat(ctx, proto.NoSeat)
 	must(t, "cat takes the last seat", err)
 	waitSeat(t, bob, 1, "cat")
-	dan := e.join(freeRoom, "dan", seat.RoleAudience, nil)
-	_, err = dan.TakeSeat(ctx, seat.NoSeat)
+	dan := e.join(freeRoom, "dan", proto.RoleAudience, nil)
+	_, err = dan.TakeSeat(ctx, proto.NoSeat)
 	refused(t, "seat.take -1 with no free seat", err, client.ErrSeatsFull)
 }
 
@@ -64,9 +64,9 @@ func TestMoveAndLeaveSeat(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 5, SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 5, SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	refused(t, "move without a seat", ann.MoveSeat(ctx, 2), client.ErrNotSeated)
@@ -87,7 +87,7 @@ func TestMoveAndLeaveSeat(t *testing.T) {
 	if seatUser(ch.Seats, 1) != "" {
 		t.Errorf("seat 1 still shows %q after the move", seatUser(ch.Seats, 1))
 	}
-	if l, ok := left(ch, "ann"); !ok || l.SeatIndex != 1 || l.Reason != seat.LeftMoved {
+	if l, ok := left(ch, "ann"); !ok || l.SeatIndex != 1 || l.Reason != proto.LeftMoved {
 		t.Errorf("move's left entry = %+v", ch.Left)
 	}
 	if j, ok := joined(ch, "ann"); !ok || j.SeatIndex != 3 {
@@ -96,13 +96,13 @@ func TestMoveAndLeaveSeat(t *testing.T) {
 
 	must(t, "leave seat", ann.LeaveSeat(ctx))
 	ch, l := waitLeft(t, owner, "ann")
-	for l.Reason == seat.LeftMoved { // the move's entry came first
+	for l.Reason == proto.LeftMoved { // the move's entry came first
 		ch, l = waitLeft(t, owner, "ann")
 	}
-	if l.SeatIndex != 3 || l.Reason != seat.LeftLeft || seatUser(ch.Seats, 3) != "" {
+	if l.SeatIndex != 3 || l.Reason != proto.LeftLeft || seatUser(ch.Seats, 3) != "" {
 		t.Errorf("leave's left entry = %+v", ch.Left)
 	}
-	if ann.SeatOf("ann") != seat.NoSeat {
+	if ann.SeatOf("ann") != proto.NoSeat {
 		t.Error("ann's own store still seats her")
 	}
 }
@@ -111,10 +111,10 @@ func TestKickOffSeat(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	admin := e.join(room, "adam", seat.RoleAdmin, nil)
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	admin := e.join(room, "adam", proto.RoleAdmin, nil)
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	rec := &guestRecorder{}
 	ann.AddGuestListener(rec)
 	ctx := ctxT(t)
@@ -125,12 +125,12 @@ func TestKickOffSeat(t *testing.T) {
 	refused(t, "audience kicking", bob.KickUserOutOfSeat(ctx, "ann"), client.ErrPermission)
 	refused(t, "kicking the owner off seat 0", admin.KickUserOutOfSeat(ctx, "olive"), client.ErrPermission)
 	must(t, "admin kicks ann", admin.KickUserOutOfSeat(ctx, "ann"))
-	k := next[seat.SeatKicked](t, ann, client.MethodSeatKicked)
+	k := next[proto.SeatKicked](t, ann, client.MethodSeatKicked)
 	if k.SeatIndex != 2 || k.By.UserID != "adam" {
 		t.Errorf("seat.kicked = %+v", k)
 	}
 	ch, l := waitLeft(t, owner, "ann")
-	if l.Reason != seat.LeftKicked || l.SeatIndex != 2 || seatUser(ch.Seats, 2) != "" {
+	if l.Reason != proto.LeftKicked || l.SeatIndex != 2 || seatUser(ch.Seats, 2) != "" {
 		t.Errorf("kick's left entry = %+v", ch.Left)
 	}
 	// ann is still in the room: she sees seat changes and may chat.
@@ -148,14 +148,14 @@ func TestLockSeatAndMedia(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	room := e.newRoom()
-	owner := e.join(room, "olive", seat.RoleOwner, &client.CreateOptions{MaxSeats: 4, SeatMode: seat.ModeFree})
-	ann := e.join(room, "ann", seat.RoleAudience, nil)
-	bob := e.join(room, "bob", seat.RoleAudience, nil)
+	owner := e.join(room, "olive", proto.RoleOwner, &client.CreateOptions{MaxSeats: 4, SeatMode: proto.ModeFree})
+	ann := e.join(room, "ann", proto.RoleAudience, nil)
+	bob := e.join(room, "bob", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
 	refused(t, "audience locking", ann.LockSeat(ctx, 1, client.LockOptions{LockSeat: client.Bool(true)}), client.ErrPermission)
 	refused(t, "lock seat 4 of 4", owner.LockSeat(ctx, 4, client.LockOptions{LockSeat: client.Bool(true)}), client.ErrSeatIndexInvalid)
-	refused(t, "mute without a seat", ann.SetMuted(ctx, seat.KindAudio, true), client.ErrNotSeated)
+	refused(t, "mute without a seat", ann.SetMuted(ctx, proto.KindAudio, true), client.ErrNotSeated)
 	_, err := ann.TakeSeat(ctx, 1)
 	must(t, "ann takes 1", err)
 	_, err = bob.TakeSeat(ctx, 2)
@@ -163,12 +163,12 @@ func TestLockSeatAndMedia(t *testing.T) {
 
 	// lockSeat on an occupied seat kicks its guest first.
 	must(t, "lock ann's seat", owner.LockSeat(ctx, 1, client.LockOptions{LockSeat: client.Bool(true)}))
-	k := next[seat.SeatKicked](t, ann, client.MethodSeatKicked)
+	k := next[proto.SeatKicked](t, ann, client.MethodSeatKicked)
 	if k.SeatIndex != 1 || k.By.UserID != "olive" {
 		t.Errorf("seat.kicked on lock = %+v", k)
 	}
 	ch, l := waitLeft(t, bob, "ann")
-	if l.Reason != seat.LeftLocked || l.SeatIndex != 1 {
+	if l.Reason != proto.LeftLocked || l.SeatIndex != 1 {
 		t.Errorf("lock's left entry = %+v", ch.Left)
 	}
 	if !ch.Seats[1].Locked {
@@ -179,21 +179,21 @@ func TestLockSeatAndMedia(t *testing.T) {
 
 	// lockAudio is the host's mute: closedByAdmin, and the guest cannot undo it.
 	must(t, "lock bob's audio", owner.LockSeat(ctx, 2, client.LockOptions{LockAudio: client.Bool(true)}))
-	ch = waitSeatWhere(t, ann, "seat 2 audio locked", func(c seat.SeatChanged) bool { return c.Seats[2].AudioLocked })
-	if s := ch.Seats[2]; s.Microphone != seat.DeviceClosedByAdmin || s.Camera == seat.DeviceClosedByAdmin || s.User == nil || s.User.UserID != "bob" {
+	ch = waitSeatWhere(t, ann, "seat 2 audio locked", func(c proto.SeatChanged) bool { return c.Seats[2].AudioLocked })
+	if s := ch.Seats[2]; s.Microphone != proto.DeviceClosedByAdmin || s.Camera == proto.DeviceClosedByAdmin || s.User == nil || s.User.UserID != "bob" {
 		t.Errorf("audio-locked seat = %+v", s)
 	}
-	refused(t, "unmuting a locked kind", bob.SetMuted(ctx, seat.KindAudio, false), client.ErrPermission)
+	refused(t, "unmuting a locked kind", bob.SetMuted(ctx, proto.KindAudio, false), client.ErrPermission)
 	must(t, "unlock bob's audio", owner.LockSeat(ctx, 2, client.LockOptions{LockAudio: client.Bool(false)}))
-	ch = waitSeatWhere(t, ann, "seat 2 audio unlocked", func(c seat.SeatChanged) bool { return !c.Seats[2].AudioLocked })
-	if m := ch.Seats[2].Microphone; m != seat.DeviceOff {
+	ch = waitSeatWhere(t, ann, "seat 2 audio unlocked", func(c proto.SeatChanged) bool { return !c.Seats[2].AudioLocked })
+	if m := ch.Seats[2].Microphone; m != proto.DeviceOff {
 		t.Errorf("after unlock the microphone shows %q, want off until the guest unmutes", m)
 	}
-	must(t, "bob unmutes after the unlock", bob.SetMuted(ctx, seat.KindAudio, false))
-	must(t, "bob mutes his camera", bob.SetMuted(ctx, seat.KindVideo, true))
+	must(t, "bob unmutes after the unlock", bob.SetMuted(ctx, proto.KindAudio, false))
+	must(t, "bob mutes his camera", bob.SetMuted(ctx, proto.KindVideo, true))
 	must(t, "lock bob's video", owner.LockSeat(ctx, 2, client.LockOptions{LockVideo: client.Bool(true)}))
-	ch = waitSeatWhere(t, ann, "seat 2 video locked", func(c seat.SeatChanged) bool { return c.Seats[2].VideoLocked })
-	if s := ch.Seats[2]; s.Camera != seat.DeviceClosedByAdmin || s.AudioLocked || s.Locked {
+	ch = waitSeatWhere(t, ann, "seat 2 video locked", func(c proto.SeatChanged) bool { return c.Seats[2].VideoLocked })
+	if s := ch.Seats[2]; s.Camera != proto.DeviceClosedByAdmin || s.AudioLocked || s.Locked {
 		t.Errorf("video-locked seat = %+v (omitted lock fields must stay unchanged)", s)
 	}
 	err = owner.Call(ctx, "media.setMuted", rawParams(`{"kind":"smell","muted":true}`), nil)

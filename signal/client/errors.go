@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"fmt"
+
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // Error is an error answer from the server: the JSON-RPC code, the
@@ -36,34 +38,36 @@ func (e *Error) Is(target error) bool {
 	return t.Reason == e.Reason
 }
 
-// The contract's error reasons (CONTRACT §3) and JSON-RPC's own codes.
-// Compare with errors.Is.
+// The protocol's error reasons (PROTOCOL.md §3) and JSON-RPC's own codes,
+// their codes from signal/proto's one table. Compare with errors.Is.
 var (
-	ErrParse          = &Error{Code: -32700, Message: "parse error"}
-	ErrInvalidRequest = &Error{Code: -32600, Message: "invalid request"}
-	ErrMethodNotFound = &Error{Code: -32601, Message: "method not found"}
-	ErrInvalidParams  = &Error{Code: -32602, Reason: "invalid_params", Message: "invalid params"}
+	ErrParse          = &Error{Code: proto.ReasonParseError.Code(), Message: "parse error"}
+	ErrInvalidRequest = &Error{Code: proto.ReasonInvalidRequest.Code(), Message: "invalid request"}
+	ErrMethodNotFound = &Error{Code: proto.ReasonMethodNotFound.Code(), Message: "method not found"}
+	ErrInvalidParams  = &Error{Code: proto.ReasonInvalidParams.Code(), Reason: string(proto.ReasonInvalidParams), Message: "invalid params"}
 
-	ErrNotJoined        = &Error{Code: 100005, Reason: "not_joined"}
-	ErrRoomNotFound     = &Error{Code: 100004, Reason: "room_not_found"}
-	ErrRoomFull         = &Error{Code: 100008, Reason: "room_full"}
-	ErrBanned           = &Error{Code: 100016, Reason: "banned"}
-	ErrPermission       = &Error{Code: 100006, Reason: "permission_denied"}
-	ErrRequestConflict  = &Error{Code: 100102, Reason: "request_conflict"}
-	ErrSeatLocked       = &Error{Code: 100200, Reason: "seat_locked"}
-	ErrSeatOccupied     = &Error{Code: 100201, Reason: "seat_occupied"}
-	ErrAlreadyApplied   = &Error{Code: 100202, Reason: "already_applied"}
-	ErrAlreadySeated    = &Error{Code: 100203, Reason: "already_seated"}
-	ErrRequestNotFound  = &Error{Code: 100204, Reason: "request_not_found"}
-	ErrSeatsFull        = &Error{Code: 100205, Reason: "seats_full"}
-	ErrNotSeated        = &Error{Code: 100206, Reason: "not_seated"}
-	ErrSeatIndexInvalid = &Error{Code: 100207, Reason: "seat_index_invalid"}
-	ErrOwnerCannotLeave = &Error{Code: 100208, Reason: "owner_cannot_leave"}
-	ErrRateLimited      = &Error{Code: 100300, Reason: "rate_limited"}
-	ErrPublishForbidden = &Error{Code: 100400, Reason: "publish_forbidden"}
-	ErrBadSDP           = &Error{Code: 100401, Reason: "bad_sdp"}
-	ErrUnsupportedCodec = &Error{Code: 100402, Reason: "unsupported_codec"}
+	ErrNotJoined        = reason(proto.ReasonNotJoined)
+	ErrRoomNotFound     = reason(proto.ReasonRoomNotFound)
+	ErrRoomFull         = reason(proto.ReasonRoomFull)
+	ErrBanned           = reason(proto.ReasonBanned)
+	ErrPermission       = reason(proto.ReasonPermission)
+	ErrRequestConflict  = reason(proto.ReasonRequestConflict)
+	ErrSeatLocked       = reason(proto.ReasonSeatLocked)
+	ErrSeatOccupied     = reason(proto.ReasonSeatOccupied)
+	ErrAlreadyApplied   = reason(proto.ReasonAlreadyApplied)
+	ErrAlreadySeated    = reason(proto.ReasonAlreadySeated)
+	ErrRequestNotFound  = reason(proto.ReasonRequestNotFound)
+	ErrSeatsFull        = reason(proto.ReasonSeatsFull)
+	ErrNotSeated        = reason(proto.ReasonNotSeated)
+	ErrSeatIndexInvalid = reason(proto.ReasonSeatIndexInvalid)
+	ErrOwnerCannotLeave = reason(proto.ReasonOwnerCannotLeave)
+	ErrRateLimited      = reason(proto.ReasonRateLimited)
+	ErrPublishForbidden = reason(proto.ReasonPublishForbidden)
+	ErrBadSDP           = reason(proto.ReasonBadSDP)
+	ErrUnsupportedCodec = reason(proto.ReasonUnsupportedCodec)
 )
+
+func reason(r proto.Reason) *Error { return &Error{Code: r.Code(), Reason: string(r)} }
 
 // Why a client stopped. Err returns one of these (possibly wrapped), or the
 // transport error that ended the socket.

@@ -6,32 +6,34 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // ErrNoEventLog is NextEvent's answer on a client dialled with a disabled
 // event log (WithEventLog(-1)).
 var ErrNoEventLog = errors.New("client: the event log is disabled")
 
-// Notification method names (CONTRACT §3.3).
+// Notification method names (PROTOCOL.md §3.3), from signal/proto.
 const (
-	MethodSeatChanged                     = "seat.changed"
-	MethodRoomMessage                     = "room.message"
-	MethodRoomStats                       = "room.stats"
-	MethodRoomEnded                       = "room.ended"
-	MethodApplicationReceived             = "seat.applicationReceived"
-	MethodApplicationCancelled            = "seat.applicationCancelled"
-	MethodApplicationProcessedByOtherHost = "seat.applicationProcessedByOtherHost"
-	MethodInvitationResponded             = "seat.invitationResponded"
-	MethodInvitationNoResponse            = "seat.invitationNoResponse"
-	MethodMemberJoined                    = "room.memberJoined"
-	MethodMemberLeft                      = "room.memberLeft"
-	MethodApplicationResponded            = "seat.applicationResponded"
-	MethodApplicationNoResponse           = "seat.applicationNoResponse"
-	MethodInvitationReceived              = "seat.invitationReceived"
-	MethodInvitationCancelled             = "seat.invitationCancelled"
-	MethodSeatKicked                      = "seat.kicked"
-	MethodKickedOut                       = "room.kickedOut"
-	MethodSessionReplaced                 = "session.replaced"
+	MethodSeatChanged                     = proto.NoteSeatChanged
+	MethodRoomMessage                     = proto.NoteRoomMessage
+	MethodRoomStats                       = proto.NoteRoomStats
+	MethodRoomEnded                       = proto.NoteRoomEnded
+	MethodApplicationReceived             = proto.NoteApplicationReceived
+	MethodApplicationCancelled            = proto.NoteApplicationCancelled
+	MethodApplicationProcessedByOtherHost = proto.NoteApplicationProcessedByOtherHost
+	MethodInvitationResponded             = proto.NoteInvitationResponded
+	MethodInvitationNoResponse            = proto.NoteInvitationNoResponse
+	MethodMemberJoined                    = proto.NoteMemberJoined
+	MethodMemberLeft                      = proto.NoteMemberLeft
+	MethodApplicationResponded            = proto.NoteApplicationResponded
+	MethodApplicationNoResponse           = proto.NoteApplicationNoResponse
+	MethodInvitationReceived              = proto.NoteInvitationReceived
+	MethodInvitationCancelled             = proto.NoteInvitationCancelled
+	MethodSeatKicked                      = proto.NoteSeatKicked
+	MethodKickedOut                       = proto.NoteKickedOut
+	MethodSessionReplaced                 = proto.NoteSessionReplaced
 )
 
 // Event is one notification as received, or (Method "") a response that
@@ -49,7 +51,7 @@ type Event struct {
 }
 
 // Decode unmarshals the event's params into T, e.g.
-// Decode[seat.ApplicationReceived](ev).
+// Decode[proto.ApplicationReceived](ev).
 func Decode[T any](ev Event) (T, error) {
 	var v T
 	if len(ev.Params) == 0 {

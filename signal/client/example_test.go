@@ -6,8 +6,8 @@ import (
 	"log"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // hostUI reacts to applications the way a host app would.
@@ -16,7 +16,7 @@ type hostUI struct {
 	c *client.Client
 }
 
-func (h hostUI) OnGuestApplicationReceived(req seat.Request) {
+func (h hostUI) OnGuestApplicationReceived(req proto.Request) {
 	fmt.Printf("%s asks for a seat: %q\n", req.From.Name, req.ExtraInfo)
 	// Listeners run on the client's dispatcher: hand slow work elsewhere.
 	go func() {
@@ -51,10 +51,10 @@ func Example() {
 	if _, err := viewer.Join(ctx, nil); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := viewer.ApplyForSeat(ctx, seat.NoSeat, 30*time.Second, "I play the cello"); err != nil {
+	if _, err := viewer.ApplyForSeat(ctx, proto.NoSeat, 30*time.Second, "I play the cello"); err != nil {
 		log.Fatal(err)
 	}
-	answer, err := client.Next[seat.ApplicationResponded](ctx, viewer, client.MethodApplicationResponded)
+	answer, err := client.Next[proto.ApplicationResponded](ctx, viewer, client.MethodApplicationResponded)
 	if err != nil {
 		log.Fatal(err)
 	}

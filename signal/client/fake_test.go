@@ -17,8 +17,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // fakeServer accepts one socket per dial and hands it to script.
@@ -212,17 +212,17 @@ func (r *recorder) list() []string {
 	return append([]string(nil), r.got...)
 }
 
-func (r *recorder) OnGuestApplicationReceived(q seat.Request) { r.add("received:" + q.From.UserID) }
-func (r *recorder) OnGuestApplicationCancelled(u seat.User, reason string) {
+func (r *recorder) OnGuestApplicationReceived(q proto.Request) { r.add("received:" + q.From.UserID) }
+func (r *recorder) OnGuestApplicationCancelled(u proto.User, reason string) {
 	r.add("cancelled:" + u.UserID + ":" + reason)
 }
-func (r *recorder) OnGuestApplicationResponded(ok bool, h seat.User, idx int) {
+func (r *recorder) OnGuestApplicationResponded(ok bool, h proto.User, idx int) {
 	r.add("responded:" + h.UserID + ":" + map[bool]string{true: "yes", false: "no"}[ok] + ":" + string(rune('0'+idx+1)))
 }
-func (r *recorder) OnKickedOffSeat(idx int, by seat.User) { r.add("kicked:" + by.UserID) }
-func (r *recorder) OnMessage(m client.Message)            { r.add("msg:" + m.From.UserID + ":" + m.Text) }
-func (r *recorder) OnStats(n int)                         { r.add("stats") }
-func (r *recorder) OnRoomEnded(reason string)             { r.add("ended:" + reason) }
+func (r *recorder) OnKickedOffSeat(idx int, by proto.User) { r.add("kicked:" + by.UserID) }
+func (r *recorder) OnMessage(m client.Message)             { r.add("msg:" + m.From.UserID + ":" + m.Text) }
+func (r *recorder) OnStats(n int)                          { r.add("stats") }
+func (r *recorder) OnRoomEnded(reason string)              { r.add("ended:" + reason) }
 
 func TestFakeListenersInOrderThenRoomEnded(t *testing.T) {
 	ctx := testCtx(t)

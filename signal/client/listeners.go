@@ -3,79 +3,79 @@ package client
 import (
 	"log/slog"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // HostListener is what an owner or admin hears about seat requests
 // (CoGuestStore's HostListener). Embed NopHostListener to implement only
 // some of it.
 type HostListener interface {
-	OnGuestApplicationReceived(req seat.Request)
+	OnGuestApplicationReceived(req proto.Request)
 	// reason: cancelled, timeout, left, alreadySeated.
-	OnGuestApplicationCancelled(guest seat.User, reason string)
-	OnGuestApplicationProcessedByOtherHost(guest, host seat.User, accepted bool)
-	OnHostInvitationResponded(guest seat.User, accepted bool)
+	OnGuestApplicationCancelled(guest proto.User, reason string)
+	OnGuestApplicationProcessedByOtherHost(guest, host proto.User, accepted bool)
+	OnHostInvitationResponded(guest proto.User, accepted bool)
 	// reason: timeout, alreadySeated, left.
-	OnHostInvitationNoResponse(guest seat.User, reason string)
+	OnHostInvitationNoResponse(guest proto.User, reason string)
 }
 
 // GuestListener is what an audience member hears about its own requests and
 // seat (CoGuestStore's GuestListener). Embed NopGuestListener to implement
 // only some of it.
 type GuestListener interface {
-	OnHostInvitationReceived(req seat.Request)
+	OnHostInvitationReceived(req proto.Request)
 	// reason: cancelled, timeout, left, alreadySeated.
-	OnHostInvitationCancelled(host seat.User, reason string)
-	// seatIndex is seat.NoSeat when rejected.
-	OnGuestApplicationResponded(accepted bool, host seat.User, seatIndex int)
+	OnHostInvitationCancelled(host proto.User, reason string)
+	// seatIndex is proto.NoSeat when rejected.
+	OnGuestApplicationResponded(accepted bool, host proto.User, seatIndex int)
 	// reason: timeout, alreadySeated.
 	OnGuestApplicationNoResponse(reason string)
-	OnKickedOffSeat(seatIndex int, by seat.User)
+	OnKickedOffSeat(seatIndex int, by proto.User)
 }
 
 // RoomListener hears the room-wide notifications. Embed NopRoomListener to
 // implement only some of it.
 type RoomListener interface {
-	OnSeatChanged(ev seat.SeatChanged)
+	OnSeatChanged(ev proto.SeatChanged)
 	OnRoomEnded(reason string)
 	OnMessage(msg Message)
 	OnStats(memberCount int)
 	// OnMemberJoined and OnMemberLeft reach hosts only.
-	OnMemberJoined(user seat.User)
-	OnMemberLeft(user seat.User, reason string)
-	OnKickedOut(by seat.User)
+	OnMemberJoined(user proto.User)
+	OnMemberLeft(user proto.User, reason string)
+	OnKickedOut(by proto.User)
 	OnSessionReplaced()
 }
 
 // NopHostListener implements HostListener with no-ops.
 type NopHostListener struct{}
 
-func (NopHostListener) OnGuestApplicationReceived(seat.Request)                       {}
-func (NopHostListener) OnGuestApplicationCancelled(seat.User, string)                 {}
-func (NopHostListener) OnGuestApplicationProcessedByOtherHost(_, _ seat.User, _ bool) {}
-func (NopHostListener) OnHostInvitationResponded(seat.User, bool)                     {}
-func (NopHostListener) OnHostInvitationNoResponse(seat.User, string)                  {}
+func (NopHostListener) OnGuestApplicationReceived(proto.Request)                       {}
+func (NopHostListener) OnGuestApplicationCancelled(proto.User, string)                 {}
+func (NopHostListener) OnGuestApplicationProcessedByOtherHost(_, _ proto.User, _ bool) {}
+func (NopHostListener) OnHostInvitationResponded(proto.User, bool)                     {}
+func (NopHostListener) OnHostInvitationNoResponse(proto.User, string)                  {}
 
 // NopGuestListener implements GuestListener with no-ops.
 type NopGuestListener struct{}
 
-func (NopGuestListener) OnHostInvitationReceived(seat.Request)            {}
-func (NopGuestListener) OnHostInvitationCancelled(seat.User, string)      {}
-func (NopGuestListener) OnGuestApplicationResponded(bool, seat.User, int) {}
-func (NopGuestListener) OnGuestApplicationNoResponse(string)              {}
-func (NopGuestListener) OnKickedOffSeat(int, seat.User)                   {}
+func (NopGuestListener) OnHostInvitationReceived(proto.Request)            {}
+func (NopGuestListener) OnHostInvitationCancelled(proto.User, string)      {}
+func (NopGuestListener) OnGuestApplicationResponded(bool, proto.User, int) {}
+func (NopGuestListener) OnGuestApplicationNoResponse(string)               {}
+func (NopGuestListener) OnKickedOffSeat(int, proto.User)                   {}
 
 // NopRoomListener implements RoomListener with no-ops.
 type NopRoomListener struct{}
 
-func (NopRoomListener) OnSeatChanged(seat.SeatChanged) {}
-func (NopRoomListener) OnRoomEnded(string)             {}
-func (NopRoomListener) OnMessage(Message)              {}
-func (NopRoomListener) OnStats(int)                    {}
-func (NopRoomListener) OnMemberJoined(seat.User)       {}
-func (NopRoomListener) OnMemberLeft(seat.User, string) {}
-func (NopRoomListener) OnKickedOut(seat.User)          {}
-func (NopRoomListener) OnSessionReplaced()             {}
+func (NopRoomListener) OnSeatChanged(proto.SeatChanged) {}
+func (NopRoomListener) OnRoomEnded(string)              {}
+func (NopRoomListener) OnMessage(Message)               {}
+func (NopRoomListener) OnStats(int)                     {}
+func (NopRoomListener) OnMemberJoined(proto.User)       {}
+func (NopRoomListener) OnMemberLeft(proto.User, string) {}
+func (NopRoomListener) OnKickedOut(proto.User)          {}
+func (NopRoomListener) OnSessionReplaced()              {}
 
 // listeners is the registry; guarded by Client.mu. Each registration has an
 // id so it can be removed.
@@ -175,7 +175,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 	bad := func(err error) { logger.Warn("notification with unexpected params", "method", ev.Method, "err", err) }
 	switch ev.Method {
 	case MethodApplicationReceived:
-		if v, err := Decode[seat.ApplicationReceived](ev); err != nil {
+		if v, err := Decode[proto.ApplicationReceived](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.host {
@@ -183,7 +183,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodApplicationCancelled:
-		if v, err := Decode[seat.ApplicationCancelled](ev); err != nil {
+		if v, err := Decode[proto.ApplicationCancelled](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.host {
@@ -191,7 +191,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodApplicationProcessedByOtherHost:
-		if v, err := Decode[seat.ApplicationProcessedByOtherHost](ev); err != nil {
+		if v, err := Decode[proto.ApplicationProcessedByOtherHost](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.host {
@@ -199,7 +199,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodInvitationResponded:
-		if v, err := Decode[seat.InvitationResponded](ev); err != nil {
+		if v, err := Decode[proto.InvitationResponded](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.host {
@@ -207,7 +207,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodInvitationNoResponse:
-		if v, err := Decode[seat.InvitationNoResponse](ev); err != nil {
+		if v, err := Decode[proto.InvitationNoResponse](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.host {
@@ -215,7 +215,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodInvitationReceived:
-		if v, err := Decode[seat.InvitationReceived](ev); err != nil {
+		if v, err := Decode[proto.InvitationReceived](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.guest {
@@ -223,7 +223,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodInvitationCancelled:
-		if v, err := Decode[seat.InvitationCancelled](ev); err != nil {
+		if v, err := Decode[proto.InvitationCancelled](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.guest {
@@ -231,10 +231,10 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodApplicationResponded:
-		if v, err := Decode[seat.ApplicationResponded](ev); err != nil {
+		if v, err := Decode[proto.ApplicationResponded](ev); err != nil {
 			bad(err)
 		} else {
-			idx := seat.NoSeat
+			idx := proto.NoSeat
 			if v.SeatIndex != nil {
 				idx = *v.SeatIndex
 			}
@@ -243,7 +243,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodApplicationNoResponse:
-		if v, err := Decode[seat.ApplicationNoResponse](ev); err != nil {
+		if v, err := Decode[proto.ApplicationNoResponse](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.guest {
@@ -251,7 +251,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodSeatKicked:
-		if v, err := Decode[seat.SeatKicked](ev); err != nil {
+		if v, err := Decode[proto.SeatKicked](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.guest {
@@ -259,7 +259,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodSeatChanged:
-		if v, err := Decode[seat.SeatChanged](ev); err != nil {
+		if v, err := Decode[proto.SeatChanged](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.room {
@@ -267,7 +267,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodRoomEnded:
-		if v, err := Decode[seat.RoomEnded](ev); err != nil {
+		if v, err := Decode[proto.RoomEnded](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.room {
@@ -275,11 +275,11 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodRoomMessage:
-		if v, err := Decode[Message](ev); err != nil {
+		if v, err := Decode[proto.RoomMessage](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.room {
-				l.OnMessage(v)
+				l.OnMessage(messageOf(v))
 			}
 		}
 	case MethodRoomStats:
@@ -291,7 +291,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodMemberJoined:
-		if v, err := Decode[seat.MemberJoined](ev); err != nil {
+		if v, err := Decode[proto.MemberJoined](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.room {
@@ -299,7 +299,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodMemberLeft:
-		if v, err := Decode[seat.MemberLeft](ev); err != nil {
+		if v, err := Decode[proto.MemberLeft](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.room {
@@ -307,7 +307,7 @@ func (s listenerSet) deliver(ev Event, logger *slog.Logger) {
 			}
 		}
 	case MethodKickedOut:
-		if v, err := Decode[seat.KickedOut](ev); err != nil {
+		if v, err := Decode[proto.KickedOut](ev); err != nil {
 			bad(err)
 		} else {
 			for _, l := range s.room {

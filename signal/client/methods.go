@@ -6,25 +6,29 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // CreateOptions is room.join's create part: an owner opening its room.
 // Zero fields take the server's defaults.
 type CreateOptions struct {
-	MaxSeats int       `json:"maxSeats,omitempty"`
-	SeatMode seat.Mode `json:"seatMode,omitempty"`
+	MaxSeats int
+	SeatMode proto.SeatMode
 }
 
 // Join is room.join. An owner passes create to open the room (nil opens it
 // with the server's defaults, or rejoins); everyone else passes nil. The
 // snapshot also seeds the client's store.
-func (c *Client) Join(ctx context.Context, create *CreateOptions) (seat.Snapshot, error) {
-	params := struct {
-		Create *CreateOptions `json:"create,omitempty"`
-	}{create}
-	var snap seat.Snapshot
-	err := c.call(ctx, "room.join", params, &snap, c.onJoin)
+func (c *Client) Join(ctx context.Context, create *CreateOptions) (proto.Snapshot, error) {
+	var params proto.JoinParams
+	if create != nil {
+		params.Create = &proto.CreateParams{SeatMode: create.SeatMode}
+		if create.MaxSeats != 0 {
+			params.Create.MaxSeats = &create.MaxSeats
+		}
+	}
+	var snap proto.Snapshot
+	err := c.call(ctx, proto.MethodRoomJoin, params, &snap, c.onJoin)
 	return snap, err
 }
 
@@ -32,32 +36,29 @@ func (c *Client) Join(ctx context.Context, create *CreateOptions) (seat.Snapshot
 // stays open and may Join again; the store is emptied, since no more
 // notifications of the room will come.
 func (c *Client) Leave(ctx context.Context) error {
-	return c.call(ctx, "room.leave", nil, nil, func(json.RawMessage) { c.st = state{self: c.st.self} })
+	return c.call(ctx, proto.MethodRoomLeave, nil, nil, func(json.RawMessage) { c.st = state{self: c.st.self} })
 }
 
 // End is room.end (the owner).
 func (c *Client) End(ctx context.Context) error {
-	return c.Call(ctx, "room.end", nil, nil)
+	return c.Call(ctx, proto.MethodRoomEnd, nil, nil)
 }
 
 // Members is one page of room.members. cursor "" starts; the returned
 // cursor is "" at the end. limit is 1..100.
-func (c *Client) Members(ctx context.Context, cursor string, limit int) ([]seat.User, string, error) {
-	params := struct {
-		Cursor string `json:"cursor,omitempty"`
-		Limit  int    `json:"limit,omitempty"`
-	}{cursor, limit}
-	var res struct {
-		Members    []seat.User `json:"members"`
-		NextCursor string      `json:"nextCursor"`
+func (c *Client) Members(ctx context.Context, cursor string, limit int) ([]proto.User, string, error) {
+	params := proto.MembersParams{Cursor: cursor}
+	if limit != 0 {
+		params.Limit = &limit
 	}
-	err := c.Call(ctx, "room.members", params, &res)
+	var res proto.MembersResult
+	err := c.Call(ctx, proto.MethodRoomMembers, params, &res)
 	return res.Members, res.NextCursor, err
 }
 
 // AllMembers pages through room.members until the end.
-func (c *Client) AllMembers(ctx context.Context, pageSize int) ([]seat.User, error) {
-	var all []seat.User
+func (c *Client) AllMembers(ctx context.Context, pageSize int) ([]proto.User, error) {
+	var all []proto.User
 	cursor := ""
 	for {
 		page, next, err := c.Members(ctx, cursor, pageSize)
@@ -74,27 +75,18 @@ func (c *Client) AllMembers(ctx context.Context, pageSize int) ([]seat.User, err
 
 // SendMessage sends a text to everyone else in the room (≤ 1024 bytes).
 func (c *Client) SendMessage(ctx context.Context, text string) error {
-	return c.Call(ctx, "room.sendMessage", struct {
-		Text string `json:"text"`
-	}{text}, nil)
+	return c.Call(ctx, proto.MethodRoomSendMessage, proto.MessageParams{Text: &text}, nil)
 }
 
 // SendCommand sends a custom command (cmd ≤ 64 bytes, data ≤ 4 KiB) to
 // everyone else in the room.
 func (c *Client) SendCommand(ctx context.Context, cmd, data string) error {
-	return c.Call(ctx, "room.sendMessage", struct {
-		Cmd  string `json:"cmd"`
-		Data string `json:"data"`
-	}{cmd, data}, nil)
+	return c.Call(ctx, proto.MethodRoomSendMessage, proto.MessageParams{Cmd: &cmd, Data: &data}, nil)
 }
 
 // KickOut is room.kickOut: removes userID from the room and bans it.
 func (c *Client) KickOut(ctx context.Context, userID string) error {
-	return c.Call(ctx, "room.kickOut", userParam{userID}, nil)
-}
-
-type userParam struct {
-	UserID string `json:"userId"`
+	return c.Call(ctx, proto.MethodRoomKickOut, proto.UserParams{UserID: userID}, nil)
 }
 
 // timeoutSeconds turns a request timeout into the contract's whole seconds.
@@ -105,7 +97,7 @@ func timeoutSeconds(d time.Duration) (int, error) {
 	return int(d / time.Second), nil
 }
 
-// ApplyForSeat is seat.apply: ask the hosts for seatIndex (seat.NoSeat = any
+// ApplyForSeat is seat.apply: ask the hosts for seatIndex (proto.NoSeat = any
 // free seat). timeout is whole seconds, 0 for none. It returns the request
 // id; the client's SelfRequest holds the application until it ends (its
 // ExpiresAt is 0 on this side: only hosts learn it).
@@ -114,22 +106,14 @@ func (c *Client) ApplyForSeat(ctx context.Context, seatIndex int, timeout time.D
 	if err != nil {
 		return "", err
 	}
-	params := struct {
-		SeatIndex int    `json:"seatIndex"`
-		Timeout   int    `json:"timeout"`
-		ExtraInfo string `json:"extraInfo,omitempty"`
-	}{seatIndex, secs, extraInfo}
-	var res struct {
-		RequestID string `json:"requestId"`
-	}
-	err = c.call(ctx, "seat.apply", params, &res, func(raw json.RawMessage) {
-		var r struct {
-			RequestID string `json:"requestId"`
-		}
+	params := proto.RequestParams{SeatIndex: &seatIndex, Timeout: secs, ExtraInfo: extraInfo}
+	var res proto.RequestIDResult
+	err = c.call(ctx, proto.MethodSeatApply, params, &res, func(raw json.RawMessage) {
+		var r proto.RequestIDResult
 		if json.Unmarshal(raw, &r) != nil {
 			return
 		}
-		c.st.selfRequest = &seat.Request{RequestID: r.RequestID, Kind: seat.KindApply, From: c.st.self,
+		c.st.selfRequest = &proto.Request{RequestID: r.RequestID, Kind: proto.KindApply, From: c.st.self,
 			SeatIndex: seatIndex, ExtraInfo: extraInfo}
 	})
 	return res.RequestID, err
@@ -137,7 +121,7 @@ func (c *Client) ApplyForSeat(ctx context.Context, seatIndex int, timeout time.D
 
 // CancelApplication withdraws this client's application.
 func (c *Client) CancelApplication(ctx context.Context) error {
-	return c.call(ctx, "seat.cancelApplication", nil, nil, c.clearSelfRequest)
+	return c.call(ctx, proto.MethodSeatCancelApplication, nil, nil, c.clearSelfRequest)
 }
 
 func (c *Client) clearSelfRequest(json.RawMessage) { c.st.selfRequest = nil }
@@ -146,10 +130,8 @@ func (c *Client) clearSelfRequest(json.RawMessage) { c.st.selfRequest = nil }
 // requested seat is taken or locked the call fails and the application
 // stays pending.
 func (c *Client) AcceptApplication(ctx context.Context, userID string) (int, error) {
-	var res struct {
-		SeatIndex int `json:"seatIndex"`
-	}
-	err := c.call(ctx, "seat.acceptApplication", userParam{userID}, &res, func(json.RawMessage) {
+	var res proto.SeatIndexResult
+	err := c.call(ctx, proto.MethodSeatAcceptApplication, proto.UserParams{UserID: userID}, &res, func(json.RawMessage) {
 		c.st.applicants = removeFrom(c.st.applicants, userID)
 	})
 	return res.SeatIndex, err
@@ -157,7 +139,7 @@ func (c *Client) AcceptApplication(ctx context.Context, userID string) (int, err
 
 // RejectApplication turns userID's application down.
 func (c *Client) RejectApplication(ctx context.Context, userID string) error {
-	return c.call(ctx, "seat.rejectApplication", userParam{userID}, nil, func(json.RawMessage) {
+	return c.call(ctx, proto.MethodSeatRejectApplication, proto.UserParams{UserID: userID}, nil, func(json.RawMessage) {
 		c.st.applicants = removeFrom(c.st.applicants, userID)
 	})
 }
@@ -169,24 +151,16 @@ func (c *Client) InviteToSeat(ctx context.Context, userID string, seatIndex int,
 	if err != nil {
 		return "", err
 	}
-	params := struct {
-		UserID    string `json:"userId"`
-		SeatIndex int    `json:"seatIndex"`
-		Timeout   int    `json:"timeout"`
-		ExtraInfo string `json:"extraInfo,omitempty"`
-	}{userID, seatIndex, secs, extraInfo}
-	var res struct {
-		RequestID string `json:"requestId"`
-	}
-	err = c.call(ctx, "seat.invite", params, &res, func(raw json.RawMessage) {
-		var r struct {
-			RequestID string `json:"requestId"`
-		}
+	params := proto.InviteParams{UserID: userID,
+		RequestParams: proto.RequestParams{SeatIndex: &seatIndex, Timeout: secs, ExtraInfo: extraInfo}}
+	var res proto.RequestIDResult
+	err = c.call(ctx, proto.MethodSeatInvite, params, &res, func(raw json.RawMessage) {
+		var r proto.RequestIDResult
 		if json.Unmarshal(raw, &r) != nil {
 			return
 		}
-		c.st.invitees = append(removeTo(c.st.invitees, userID), seat.Request{RequestID: r.RequestID,
-			Kind: seat.KindInvite, From: c.st.self, To: &seat.User{UserID: userID},
+		c.st.invitees = append(removeTo(c.st.invitees, userID), proto.Request{RequestID: r.RequestID,
+			Kind: proto.KindInvite, From: c.st.self, To: &proto.User{UserID: userID},
 			SeatIndex: seatIndex, ExtraInfo: extraInfo})
 	})
 	return res.RequestID, err
@@ -194,62 +168,50 @@ func (c *Client) InviteToSeat(ctx context.Context, userID string, seatIndex int,
 
 // CancelInvitation withdraws this client's invitation to userID.
 func (c *Client) CancelInvitation(ctx context.Context, userID string) error {
-	return c.call(ctx, "seat.cancelInvitation", userParam{userID}, nil, func(json.RawMessage) {
+	return c.call(ctx, proto.MethodSeatCancelInvitation, proto.UserParams{UserID: userID}, nil, func(json.RawMessage) {
 		c.st.invitees = removeTo(c.st.invitees, userID)
 	})
 }
 
-type inviterParam struct {
-	InviterID string `json:"inviterId"`
-}
-
 // AcceptInvitation takes the seat inviterID offered; it returns the seat.
 func (c *Client) AcceptInvitation(ctx context.Context, inviterID string) (int, error) {
-	var res struct {
-		SeatIndex int `json:"seatIndex"`
-	}
-	err := c.call(ctx, "seat.acceptInvitation", inviterParam{inviterID}, &res, c.clearSelfRequest)
+	var res proto.SeatIndexResult
+	err := c.call(ctx, proto.MethodSeatAcceptInvitation, proto.InviterParams{InviterID: inviterID}, &res, c.clearSelfRequest)
 	return res.SeatIndex, err
 }
 
 // RejectInvitation turns inviterID's invitation down.
 func (c *Client) RejectInvitation(ctx context.Context, inviterID string) error {
-	return c.call(ctx, "seat.rejectInvitation", inviterParam{inviterID}, nil, c.clearSelfRequest)
-}
-
-type seatParam struct {
-	SeatIndex int `json:"seatIndex"`
+	return c.call(ctx, proto.MethodSeatRejectInvitation, proto.InviterParams{InviterID: inviterID}, nil, c.clearSelfRequest)
 }
 
 // TakeSeat is seat.take (hosts any time; audience when the room's seat mode
 // is free); it returns the seat taken.
 func (c *Client) TakeSeat(ctx context.Context, seatIndex int) (int, error) {
-	var res seatParam
-	err := c.Call(ctx, "seat.take", seatParam{seatIndex}, &res)
+	var res proto.SeatIndexResult
+	err := c.Call(ctx, proto.MethodSeatTake, proto.SeatParams{SeatIndex: &seatIndex}, &res)
 	return res.SeatIndex, err
 }
 
 // MoveSeat moves this guest to another free, unlocked seat.
 func (c *Client) MoveSeat(ctx context.Context, seatIndex int) error {
-	return c.Call(ctx, "seat.move", seatParam{seatIndex}, nil)
+	return c.Call(ctx, proto.MethodSeatMove, proto.SeatParams{SeatIndex: &seatIndex}, nil)
 }
 
 // LeaveSeat gives this guest's seat up (the client stays in the room).
 func (c *Client) LeaveSeat(ctx context.Context) error {
-	return c.Call(ctx, "seat.leave", nil, nil)
+	return c.Call(ctx, proto.MethodSeatLeave, nil, nil)
 }
 
 // KickUserOutOfSeat is seat.kick: userID loses its seat but stays in the
 // room.
 func (c *Client) KickUserOutOfSeat(ctx context.Context, userID string) error {
-	return c.Call(ctx, "seat.kick", userParam{userID}, nil)
+	return c.Call(ctx, proto.MethodSeatKick, proto.UserParams{UserID: userID}, nil)
 }
 
 // LockOptions is seat.lock's switches; nil fields are left unchanged.
 type LockOptions struct {
-	LockSeat  *bool `json:"lockSeat,omitempty"`
-	LockAudio *bool `json:"lockAudio,omitempty"`
-	LockVideo *bool `json:"lockVideo,omitempty"`
+	LockSeat, LockAudio, LockVideo *bool
 }
 
 // Bool returns a pointer to b, for LockOptions.
@@ -258,74 +220,49 @@ func Bool(b bool) *bool { return &b }
 // LockSeat is seat.lock. Locking an occupied seat kicks its guest;
 // LockAudio/LockVideo is the host's mute of that seat.
 func (c *Client) LockSeat(ctx context.Context, seatIndex int, opts LockOptions) error {
-	params := struct {
-		SeatIndex int `json:"seatIndex"`
-		LockOptions
-	}{seatIndex, opts}
-	return c.Call(ctx, "seat.lock", params, nil)
+	return c.Call(ctx, proto.MethodSeatLock, proto.LockParams{SeatIndex: &seatIndex,
+		LockSeat: opts.LockSeat, LockAudio: opts.LockAudio, LockVideo: opts.LockVideo}, nil)
 }
 
 // SetMuted is media.setMuted for this guest's own seat.
-func (c *Client) SetMuted(ctx context.Context, kind seat.Kind, muted bool) error {
-	return c.Call(ctx, "media.setMuted", struct {
-		Kind  seat.Kind `json:"kind"`
-		Muted bool      `json:"muted"`
-	}{kind, muted}, nil)
-}
-
-type sdpParam struct {
-	SDP string `json:"sdp"`
+func (c *Client) SetMuted(ctx context.Context, kind proto.MediaKind, muted bool) error {
+	return c.Call(ctx, proto.MethodMediaSetMuted, proto.MuteParams{Kind: kind, Muted: &muted}, nil)
 }
 
 // Publish is rtc.publish: it sends a publish offer and returns the answer
 // (which carries every server candidate).
 func (c *Client) Publish(ctx context.Context, offerSDP string) (string, error) {
-	var res sdpParam
-	err := c.Call(ctx, "rtc.publish", sdpParam{offerSDP}, &res)
+	var res proto.SDPResult
+	err := c.Call(ctx, proto.MethodRTCPublish, proto.SDPParams{SDP: offerSDP}, &res)
 	return res.SDP, err
 }
 
 // Slot is one seat slot of a subscription: the m-line mid carrying a kind
 // of seat SeatIndex.
-type Slot struct {
-	Mid       string `json:"mid"`
-	Kind      string `json:"kind"`
-	SeatIndex int    `json:"seatIndex"`
-}
+type Slot = proto.Slot
 
 // Subscribe is rtc.subscribe: it sends a recvonly offer and returns the
 // answer and its seat slots.
 func (c *Client) Subscribe(ctx context.Context, offerSDP string) (string, []Slot, error) {
-	var res struct {
-		SDP   string `json:"sdp"`
-		Slots []Slot `json:"slots"`
-	}
-	err := c.Call(ctx, "rtc.subscribe", sdpParam{offerSDP}, &res)
+	var res proto.SubscribeResult
+	err := c.Call(ctx, proto.MethodRTCSubscribe, proto.SDPParams{SDP: offerSDP}, &res)
 	return res.SDP, res.Slots, err
 }
 
 // PeerConnection names one of the client's two peer connections.
-type PeerConnection string
+type PeerConnection = proto.PeerConnection
 
 const (
-	PCPublish   PeerConnection = "publish"
-	PCSubscribe PeerConnection = "subscribe"
+	PCPublish   = proto.PCPublish
+	PCSubscribe = proto.PCSubscribe
 )
 
 // Candidate is an RTCIceCandidateInit; its JSON matches Pion's
 // webrtc.ICECandidateInit field for field.
-type Candidate struct {
-	Candidate        string  `json:"candidate"`
-	SDPMid           *string `json:"sdpMid,omitempty"`
-	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
-	UsernameFragment *string `json:"usernameFragment,omitempty"`
-}
+type Candidate = proto.Candidate
 
 // AddCandidate is rtc.candidate: trickles one local candidate to the
 // server's side of pc.
 func (c *Client) AddCandidate(ctx context.Context, pc PeerConnection, cand Candidate) error {
-	return c.Call(ctx, "rtc.candidate", struct {
-		PC        PeerConnection `json:"pc"`
-		Candidate Candidate      `json:"candidate"`
-	}{pc, cand}, nil)
+	return c.Call(ctx, proto.MethodRTCCandidate, proto.CandidateParams{PC: pc, Candidate: &cand}, nil)
 }

@@ -4,37 +4,44 @@ import (
 	"encoding/json"
 	"slices"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
-// Message is room.message's params: a text or a custom command.
+// Message is a room.message as listeners get it: a text, or a custom
+// command with its data ("" where the wire has none).
 type Message struct {
-	From seat.User `json:"from"`
-	Text string    `json:"text,omitempty"`
-	Cmd  string    `json:"cmd,omitempty"`
-	Data string    `json:"data,omitempty"`
+	From            proto.User
+	Text, Cmd, Data string
+}
+
+func messageOf(m proto.RoomMessage) Message {
+	deref := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	return Message{From: m.From, Text: deref(m.Text), Cmd: deref(m.Cmd), Data: deref(m.Data)}
 }
 
 // Stats is room.stats's params.
-type Stats struct {
-	MemberCount int `json:"memberCount"`
-}
+type Stats = proto.RoomStats
 
 // state is what the client knows of its room, CoGuestStore-style. The
 // reader updates it (under Client.mu) from the join snapshot, from the
 // results of its own calls and from notifications, in wire order.
 type state struct {
 	joined      bool
-	info        seat.Info
-	self        seat.User
-	seats       []seat.Seat
-	applicants  []seat.Request // hosts: pending applications
-	invitees    []seat.Request // hosts: invitations this client sent, pending
-	selfRequest *seat.Request  // audience: my pending application or invitation
+	info        proto.RoomInfo
+	self        proto.User
+	seats       []proto.Seat
+	applicants  []proto.Request // hosts: pending applications
+	invitees    []proto.Request // hosts: invitations this client sent, pending
+	selfRequest *proto.Request  // audience: my pending application or invitation
 	endReason   string
 }
 
-func (s *state) join(snap seat.Snapshot) {
+func (s *state) join(snap proto.Snapshot) {
 	s.joined = true
 	s.info = snap.Room
 	s.self = snap.Self
@@ -43,9 +50,9 @@ func (s *state) join(snap seat.Snapshot) {
 	for _, r := range snap.Requests {
 		r := r
 		switch {
-		case s.self.Role.IsHost() && r.Kind == seat.KindApply:
+		case s.self.Role.IsHost() && r.Kind == proto.KindApply:
 			s.applicants = append(s.applicants, r)
-		case s.self.Role.IsHost() && r.Kind == seat.KindInvite && r.From.UserID == s.self.UserID:
+		case s.self.Role.IsHost() && r.Kind == proto.KindInvite && r.From.UserID == s.self.UserID:
 			s.invitees = append(s.invitees, r)
 		case r.From.UserID == s.self.UserID || (r.To != nil && r.To.UserID == s.self.UserID):
 			s.selfRequest = &r
@@ -57,7 +64,7 @@ func (s *state) join(snap seat.Snapshot) {
 func (s *state) apply(ev Event) error {
 	switch ev.Method {
 	case MethodSeatChanged:
-		v, err := Decode[seat.SeatChanged](ev)
+		v, err := Decode[proto.SeatChanged](ev)
 		if err != nil {
 			return err
 		}
@@ -69,44 +76,44 @@ func (s *state) apply(ev Event) error {
 		}
 		s.info.MemberCount = v.MemberCount
 	case MethodRoomEnded:
-		v, err := Decode[seat.RoomEnded](ev)
+		v, err := Decode[proto.RoomEnded](ev)
 		if err != nil {
 			return err
 		}
 		s.endReason = v.Reason
 		s.applicants, s.invitees, s.selfRequest = nil, nil, nil
 	case MethodApplicationReceived:
-		v, err := Decode[seat.ApplicationReceived](ev)
+		v, err := Decode[proto.ApplicationReceived](ev)
 		if err != nil {
 			return err
 		}
 		s.applicants = append(removeFrom(s.applicants, v.Request.From.UserID), v.Request)
 	case MethodApplicationCancelled:
-		v, err := Decode[seat.ApplicationCancelled](ev)
+		v, err := Decode[proto.ApplicationCancelled](ev)
 		if err != nil {
 			return err
 		}
 		s.applicants = removeFrom(s.applicants, v.User.UserID)
 	case MethodApplicationProcessedByOtherHost:
-		v, err := Decode[seat.ApplicationProcessedByOtherHost](ev)
+		v, err := Decode[proto.ApplicationProcessedByOtherHost](ev)
 		if err != nil {
 			return err
 		}
 		s.applicants = removeFrom(s.applicants, v.User.UserID)
 	case MethodInvitationResponded:
-		v, err := Decode[seat.InvitationResponded](ev)
+		v, err := Decode[proto.InvitationResponded](ev)
 		if err != nil {
 			return err
 		}
 		s.invitees = removeTo(s.invitees, v.User.UserID)
 	case MethodInvitationNoResponse:
-		v, err := Decode[seat.InvitationNoResponse](ev)
+		v, err := Decode[proto.InvitationNoResponse](ev)
 		if err != nil {
 			return err
 		}
 		s.invitees = removeTo(s.invitees, v.User.UserID)
 	case MethodInvitationReceived:
-		v, err := Decode[seat.InvitationReceived](ev)
+		v, err := Decode[proto.InvitationReceived](ev)
 		if err != nil {
 			return err
 		}
@@ -118,18 +125,18 @@ func (s *state) apply(ev Event) error {
 	return nil
 }
 
-func removeFrom(rs []seat.Request, userID string) []seat.Request {
-	return slices.DeleteFunc(rs, func(r seat.Request) bool { return r.From.UserID == userID })
+func removeFrom(rs []proto.Request, userID string) []proto.Request {
+	return slices.DeleteFunc(rs, func(r proto.Request) bool { return r.From.UserID == userID })
 }
 
-func removeTo(rs []seat.Request, userID string) []seat.Request {
-	return slices.DeleteFunc(rs, func(r seat.Request) bool { return r.To != nil && r.To.UserID == userID })
+func removeTo(rs []proto.Request, userID string) []proto.Request {
+	return slices.DeleteFunc(rs, func(r proto.Request) bool { return r.To != nil && r.To.UserID == userID })
 }
 
 // onOK helpers: store updates for a call's success, run by the reader.
 
 func (c *Client) onJoin(result json.RawMessage) {
-	var snap seat.Snapshot
+	var snap proto.Snapshot
 	if err := json.Unmarshal(result, &snap); err != nil {
 		c.logger.Warn("room.join result with unexpected shape", "err", err)
 		return
@@ -140,7 +147,7 @@ func (c *Client) onJoin(result json.RawMessage) {
 // --- the store's read side ---
 
 // Self is the user this client joined as (zero before Join).
-func (c *Client) Self() seat.User {
+func (c *Client) Self() proto.User {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.st.self
@@ -148,7 +155,7 @@ func (c *Client) Self() seat.User {
 
 // Room is the room part of the last snapshot, with the member count kept
 // current by room.stats.
-func (c *Client) Room() seat.Info {
+func (c *Client) Room() proto.RoomInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.st.info
@@ -158,7 +165,7 @@ func (c *Client) Room() seat.Info {
 func (c *Client) MemberCount() int { return c.Room().MemberCount }
 
 // Seats returns every seat (maxSeats entries) as last reported.
-func (c *Client) Seats() []seat.Seat {
+func (c *Client) Seats() []proto.Seat {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return cloneSeats(c.st.seats)
@@ -166,10 +173,10 @@ func (c *Client) Seats() []seat.Seat {
 
 // Connected returns the occupied seats (CoGuestStore's connected list), the
 // owner's included.
-func (c *Client) Connected() []seat.Seat {
+func (c *Client) Connected() []proto.Seat {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []seat.Seat
+	var out []proto.Seat
 	for _, s := range c.st.seats {
 		if s.User != nil {
 			out = append(out, cloneSeat(s))
@@ -178,7 +185,7 @@ func (c *Client) Connected() []seat.Seat {
 	return out
 }
 
-// SeatOf returns the seat index userID holds, or seat.NoSeat.
+// SeatOf returns the seat index userID holds, or proto.NoSeat.
 func (c *Client) SeatOf(userID string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -187,10 +194,10 @@ func (c *Client) SeatOf(userID string) int {
 			return s.Index
 		}
 	}
-	return seat.NoSeat
+	return proto.NoSeat
 }
 
-// SelfSeat returns the seat this client holds, or seat.NoSeat.
+// SelfSeat returns the seat this client holds, or proto.NoSeat.
 func (c *Client) SelfSeat() int { return c.SeatOf(c.Self().UserID) }
 
 // Joined reports whether the client is in its room: Join succeeded, and
@@ -203,7 +210,7 @@ func (c *Client) Joined() bool {
 
 // Applicants returns the pending applications (hosts only; empty for the
 // audience).
-func (c *Client) Applicants() []seat.Request {
+func (c *Client) Applicants() []proto.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.st.applicants)
@@ -211,7 +218,7 @@ func (c *Client) Applicants() []seat.Request {
 
 // Invitees returns the invitations this client sent that are still pending
 // (hosts only).
-func (c *Client) Invitees() []seat.Request {
+func (c *Client) Invitees() []proto.Request {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.st.invitees)
@@ -219,11 +226,11 @@ func (c *Client) Invitees() []seat.Request {
 
 // SelfRequest returns this client's pending application or the invitation
 // it received, if any (audience side).
-func (c *Client) SelfRequest() (seat.Request, bool) {
+func (c *Client) SelfRequest() (proto.Request, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.st.selfRequest == nil {
-		return seat.Request{}, false
+		return proto.Request{}, false
 	}
 	return *c.st.selfRequest, true
 }
@@ -235,15 +242,15 @@ func (c *Client) EndReason() string {
 	return c.st.endReason
 }
 
-func cloneSeats(ss []seat.Seat) []seat.Seat {
-	out := make([]seat.Seat, len(ss))
+func cloneSeats(ss []proto.Seat) []proto.Seat {
+	out := make([]proto.Seat, len(ss))
 	for i, s := range ss {
 		out[i] = cloneSeat(s)
 	}
 	return out
 }
 
-func cloneSeat(s seat.Seat) seat.Seat {
+func cloneSeat(s proto.Seat) proto.Seat {
 	if s.User != nil {
 		u := *s.User
 		s.User = &u

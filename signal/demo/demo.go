@@ -1,4 +1,4 @@
-// Package demo is seatsfu's built-in web client (CONTRACT §8): a page to go
+// Package demo is seatsfu's built-in web client (PROTOCOL.md §8): a page to go
 // live as the owner, watch as the audience, apply for and manage seats, and
 // chat. It also serves the browser protocol client on its own, at the stable
 // path /sdk/seatsfu.js, so other pages can import it.

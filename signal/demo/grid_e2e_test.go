@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
@@ -25,7 +25,7 @@ func TestFullRoomGrid(t *testing.T) {
 	var guests []*signaltest.Conn
 	for i := 1; i <= 9; i++ {
 		// Co-hosts may take a seat directly; they publish nothing.
-		id := token.Identity{UserID: fmt.Sprintf("guest%d", i), Room: "full", Name: fmt.Sprintf("Guest %d", i), Role: seat.RoleAdmin}
+		id := token.Identity{UserID: fmt.Sprintf("guest%d", i), Room: "full", Name: fmt.Sprintf("Guest %d", i), Role: proto.RoleAdmin}
 		c, err := env.Dial(ctx, env.TokenFor(id, time.Hour))
 		if err != nil {
 			t.Fatal(err)

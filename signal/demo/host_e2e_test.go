@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -88,12 +88,12 @@ func TestHostControlsInBrowsers(t *testing.T) {
 	// of), so the owner's invite is refused.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	amy, err := env.Dial(ctx, env.Token("hosting", "amy", seat.RoleAudience))
+	amy, err := env.Dial(ctx, env.Token("hosting", "amy", proto.RoleAudience))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(amy.Close)
-	cohost, err := env.Dial(ctx, env.Token("hosting", "ada", seat.RoleAdmin))
+	cohost, err := env.Dial(ctx, env.Token("hosting", "ada", proto.RoleAdmin))
 	if err != nil {
 		t.Fatal(err)
 	}

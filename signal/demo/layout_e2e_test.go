@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -104,7 +104,7 @@ func TestLiveLayoutAndAudience(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for _, u := range []string{"vera", "amy"} {
-		c, err := env.Dial(ctx, env.Token("stage", u, seat.RoleAudience))
+		c, err := env.Dial(ctx, env.Token("stage", u, proto.RoleAudience))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -23,7 +23,7 @@ func TestAudienceListPages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := range viewers {
-		c, err := env.Dial(ctx, env.Token("crowd", fmt.Sprintf("viewer%02d", i), seat.RoleAudience))
+		c, err := env.Dial(ctx, env.Token("crowd", fmt.Sprintf("viewer%02d", i), proto.RoleAudience))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestAudienceListPages(t *testing.T) {
 		`document.querySelectorAll('#members li').length === %d && new Set([...document.querySelectorAll('#members li')].map(l => l.dataset.userId)).size === %d && document.getElementById('members-more').hidden && !document.querySelector('#members li[data-user-id^="Olivia-"]')`,
 		viewers, viewers), 5*time.Second)
 	// One more viewer arrives: the list reloads without losing the second page.
-	late, err := env.Dial(ctx, env.Token("crowd", "late", seat.RoleAudience))
+	late, err := env.Dial(ctx, env.Token("crowd", "late", proto.RoleAudience))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
@@ -22,7 +22,7 @@ func TestUnansweredRequestsInBrowsers(t *testing.T) {
 	b := newBrowser(t)
 
 	owner := b.newTab("owner")
-	tok := env.TokenFor(token.Identity{UserID: "olivia", Room: "quiet", Name: "Olivia Host", Role: seat.RoleOwner}, time.Hour)
+	tok := env.TokenFor(token.Identity{UserID: "olivia", Room: "quiet", Name: "Olivia Host", Role: proto.RoleOwner}, time.Hour)
 	owner.do("open the page with a token", chromedp.Navigate(env.URL+"/?token="+url.QueryEscape(tok)))
 	owner.waitFor("the token's identity shown", `document.getElementById('name').value === 'Olivia Host' && document.getElementById('room').value === 'quiet' && document.getElementById('name').disabled && document.getElementById('join').hidden`, 10*time.Second)
 	owner.shot("token-form")
@@ -42,7 +42,7 @@ func TestUnansweredRequestsInBrowsers(t *testing.T) {
 	// A co-host invites Gus for one second.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	admin, err := env.Dial(ctx, env.Token("quiet", "ada", seat.RoleAdmin))
+	admin, err := env.Dial(ctx, env.Token("quiet", "ada", proto.RoleAdmin))
 	if err != nil {
 		t.Fatal(err)
 	}

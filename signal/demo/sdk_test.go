@@ -135,7 +135,7 @@ const sdkScript = `(async () => {
 // The browser SDK against a scripted server: results, errors with their
 // reason, timeouts, notifications as events (a garbage frame in between
 // changes nothing), a close failing what is in flight, a refused upgrade,
-// and offers shaped as CONTRACT §5 says.
+// and offers shaped as PROTOCOL.md §5 says.
 func TestSDKProtocolPaths(t *testing.T) {
 	fake := &scriptedServer{offers: make(chan offer, 4)}
 	mux := http.NewServeMux()
@@ -220,7 +220,7 @@ func TestSDKProtocolPaths(t *testing.T) {
 		sixteen = append(sixteen, "audio", "video")
 	}
 	checkOffer(t, "subscribe(16)", offers[2].sdp, sixteen, "recvonly")
-	// CONTRACT §3: frames over 64 KiB close the socket. The largest room's
+	// PROTOCOL.md §3: frames over 64 KiB close the socket. The largest room's
 	// subscription must fit, with room to spare for browsers that add more.
 	if offers[2].frame > 56<<10 {
 		t.Errorf("the 16-seat rtc.subscribe frame is %d bytes; the server closes sockets over 65536", offers[2].frame)
@@ -236,7 +236,7 @@ func TestSDKProtocolPaths(t *testing.T) {
 }
 
 // checkOffer asserts the m-lines' kinds in order, their direction, BUNDLE
-// over all of them and rtcp-mux (CONTRACT §5).
+// over all of them and rtcp-mux (PROTOCOL.md §5).
 func checkOffer(t *testing.T, name, raw string, kinds []string, direction string) {
 	t.Helper()
 	var sd sdp.SessionDescription

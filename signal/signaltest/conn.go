@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // Conn is a raw JSON-RPC client for tests: it sends requests, matches
@@ -29,29 +31,18 @@ type Conn struct {
 	readerDone chan struct{}
 }
 
-// Response is a server response. Error is nil on success.
-type Response struct {
-	ID     json.RawMessage `json:"id"`
-	Result json.RawMessage `json:"result"`
-	Error  *RPCError       `json:"error"`
-}
+// Response is a server response (a frame without a method). Error is nil
+// on success.
+type Response = proto.Frame
 
-// RPCError is the contract's error object.
-type RPCError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-	Data    struct {
-		Reason string `json:"reason"`
-	} `json:"data"`
-}
+// RPCError is the protocol's error object.
+type RPCError = proto.Error
 
-func (e *RPCError) Error() string { return fmt.Sprintf("%d %s: %s", e.Code, e.Data.Reason, e.Message) }
-
-// Notification is a server notification.
+// Notification is a server notification as it arrived.
 type Notification struct {
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	At     time.Time       `json:"-"` // when it arrived
+	Method string
+	Params json.RawMessage
+	At     time.Time // when it arrived
 }
 
 // Dial opens a signalling socket with raw as the bearer token. On a refused
@@ -94,11 +85,7 @@ func (c *Conn) read() {
 			c.mu.Unlock()
 			return
 		}
-		var f struct {
-			Response
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-		}
+		var f proto.Frame
 		if json.Unmarshal(data, &f) != nil {
 			continue
 		}
@@ -109,7 +96,7 @@ func (c *Conn) read() {
 			c.changed = make(chan struct{})
 		} else if ch, ok := c.pending[string(f.ID)]; ok {
 			delete(c.pending, string(f.ID))
-			ch <- f.Response
+			ch <- f
 		}
 		c.mu.Unlock()
 	}
@@ -132,7 +119,7 @@ func (c *Conn) Call(ctx context.Context, method string, params any, result any) 
 	c.pending[strconv.Itoa(id)] = ch // the raw id as the server echoes it
 	c.mu.Unlock()
 
-	frame, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+	frame, err := json.Marshal(proto.Call{JSONRPC: proto.Version, ID: strconv.AppendInt(nil, int64(id), 10), Method: method, Params: params})
 	if err != nil {
 		return err
 	}
@@ -265,5 +252,5 @@ func (c *Conn) Close() {
 // IsReason reports whether err is a JSON-RPC error with that reason.
 func IsReason(err error, reason string) bool {
 	var re *RPCError
-	return errors.As(err, &re) && re.Data.Reason == reason
+	return errors.As(err, &re) && string(re.Data.Reason) == reason
 }

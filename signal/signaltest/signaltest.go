@@ -1,7 +1,3 @@
-// Package signaltest starts a complete seatsfu edge (sfu + signal + an HTTP
-// server on 127.0.0.1) for end-to-end tests, mints tokens for it, and offers
-// a small raw JSON-RPC client (Conn) that shows exactly what the wire
-// carries.
 package signaltest
 
 import (
@@ -20,6 +16,7 @@ import (
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -75,6 +72,9 @@ func WithLogger(l *slog.Logger) Option {
 	return func(o *options) { o.sig.Logger, o.sfu.Logger = l, l }
 }
 
+// WithLimits sets the node's limits (zero fields: no cap / default).
+func WithLimits(l signal.Limits) Option { return func(o *options) { o.sig.Limits = l } }
+
 // WithSignalConfig edits the signal config directly, for anything the other
 // options do not cover (request rate limits, for instance).
 func WithSignalConfig(f func(*signal.Config)) Option { return func(o *options) { f(&o.sig) } }
@@ -112,7 +112,12 @@ func Start(t testing.TB, opts ...Option) *Env {
 		_ = media.Close()
 		t.Fatalf("signaltest: signal.New: %v", err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	// Served exactly as seatsfu serves it: the connection caps counted at
+	// the listener and the HTTP timeouts of signal.HTTPServer.
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener = srv.Listen(hs.Listener)
+	hs.Config = srv.HTTPServer(srv.Handler(), nil)
+	hs.Start()
 	env := &Env{
 		URL:      hs.URL,
 		WSURL:    "ws" + strings.TrimPrefix(hs.URL, "http") + "/v1/rtc",
@@ -139,7 +144,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 
 // Token mints a one-hour token for user in room with role; the user's name
 // is its id.
-func (e *Env) Token(room, user string, role seat.Role) string {
+func (e *Env) Token(room, user string, role proto.Role) string {
 	e.t.Helper()
 	return e.TokenFor(token.Identity{UserID: user, Room: room, Name: user, Role: role}, time.Hour)
 }

@@ -4,13 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // BenchmarkVerify is the cost every WebSocket upgrade and WHIP/WHEP request
 // pays before any room state is touched.
 func BenchmarkVerify(b *testing.B) {
-	raw, err := mintAt(secret, Identity{UserID: "viewer-12345", Room: "live-1", Role: seat.RoleAudience, Name: "Viewer"}, time.Hour, t0)
+	raw, err := mintAt(secret, Identity{UserID: "viewer-12345", Room: "live-1", Role: proto.RoleAudience, Name: "Viewer"}, time.Hour, t0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func BenchmarkVerify(b *testing.B) {
 }
 
 func BenchmarkMint(b *testing.B) {
-	id := Identity{UserID: "viewer-12345", Room: "live-1", Role: seat.RoleAudience, Name: "Viewer"}
+	id := Identity{UserID: "viewer-12345", Room: "live-1", Role: proto.RoleAudience, Name: "Viewer"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := mintAt(secret, id, time.Hour, t0); err != nil {

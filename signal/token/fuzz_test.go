@@ -7,7 +7,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // FuzzVerify feeds Verify arbitrary strings: it must never panic, every
@@ -37,7 +37,7 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted an invalid identity: %+v", id)
 		}
 		switch id.Role {
-		case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+		case proto.RoleOwner, proto.RoleAdmin, proto.RoleAudience:
 		default:
 			t.Fatalf("role %q", id.Role)
 		}

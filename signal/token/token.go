@@ -1,10 +1,3 @@
-// Package token mints and verifies the access tokens of CONTRACT §2: HS256
-// JWTs whose claims name a user, the one room it may enter and its role.
-//
-// Verify is the gate in front of every room: it accepts HS256 only (so a
-// token cannot pick "none" or an asymmetric algorithm to dodge the secret),
-// requires exp, honours nbf and iat, and checks every claim's shape before a
-// caller sees the Identity. Every refusal wraps ErrInvalidToken.
 package token
 
 import (
@@ -15,14 +8,14 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 // ErrInvalidToken is wrapped by every error Verify and Mint return, so the
 // edge can answer 401 with errors.Is whatever the precise cause.
 var ErrInvalidToken = errors.New("invalid token")
 
-// Limits of the claims (CONTRACT §2) and of the token itself.
+// Limits of the claims (PROTOCOL.md §2) and of the token itself.
 const (
 	MaxIDLen     = 128 // sub and room
 	MaxNameLen   = 64  // characters of name
@@ -43,7 +36,7 @@ type Identity struct {
 	Room    string
 	Name    string
 	Avatar  string
-	Role    seat.Role
+	Role    proto.Role
 	Expires time.Time
 }
 
@@ -119,6 +112,9 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 	if err != nil {
 		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	if err := checkClaimTypes(raw); err != nil { // strict.go
+		return Identity{}, err
+	}
 	if err := validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar); err != nil {
 		return Identity{}, err
 	}
@@ -127,12 +123,12 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 		Room:    c.Room,
 		Name:    c.Name,
 		Avatar:  c.Avatar,
-		Role:    seat.Role(c.Role),
+		Role:    proto.Role(c.Role),
 		Expires: c.ExpiresAt.Time,
 	}, nil
 }
 
-// validate applies the claim rules of CONTRACT §2.
+// validate applies the claim rules of PROTOCOL.md §2.
 func validate(sub, room, role, name, avatar string) error {
 	if err := validID("sub", sub); err != nil {
 		return err
@@ -140,8 +136,8 @@ func validate(sub, room, role, name, avatar string) error {
 	if err := validID("room", room); err != nil {
 		return err
 	}
-	switch seat.Role(role) {
-	case seat.RoleOwner, seat.RoleAdmin, seat.RoleAudience:
+	switch proto.Role(role) {
+	case proto.RoleOwner, proto.RoleAdmin, proto.RoleAudience:
 	default:
 		return fmt.Errorf("%w: role %q is not owner, admin or audience", ErrInvalidToken, role)
 	}

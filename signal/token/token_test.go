@@ -9,7 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 var (
@@ -53,7 +53,7 @@ func with(k string, v any) jwt.MapClaims {
 }
 
 func TestMintVerifyRoundTrip(t *testing.T) {
-	id := Identity{UserID: "u_1.x-Y", Room: "R.2", Name: "王小明 🎤", Avatar: "https://a.example/x.png", Role: seat.RoleOwner}
+	id := Identity{UserID: "u_1.x-Y", Room: "R.2", Name: "王小明 🎤", Avatar: "https://a.example/x.png", Role: proto.RoleOwner}
 	raw, err := mintAt(secret, id, time.Hour, t0)
 	if err != nil {
 		t.Fatal(err)
@@ -70,13 +70,13 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 	if got != id {
 		t.Fatalf("got %+v, want %+v", got, id)
 	}
-	if got.Role != seat.RoleOwner {
+	if got.Role != proto.RoleOwner {
 		t.Fatalf("role %q", got.Role)
 	}
 }
 
 func TestPublicMintVerify(t *testing.T) {
-	raw, err := Mint(secret, Identity{UserID: "bob", Room: "r", Role: seat.RoleAdmin}, time.Minute)
+	raw, err := Mint(secret, Identity{UserID: "bob", Room: "r", Role: proto.RoleAdmin}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestPublicMintVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.UserID != "bob" || id.Room != "r" || id.Role != seat.RoleAdmin {
+	if id.UserID != "bob" || id.Room != "r" || id.Role != proto.RoleAdmin {
 		t.Fatalf("got %+v", id)
 	}
 	if d := time.Until(id.Expires); d <= 0 || d > time.Minute+time.Second {
@@ -211,7 +211,7 @@ func TestVerifyNeedsSecret(t *testing.T) {
 }
 
 func TestMintRefuses(t *testing.T) {
-	ok := Identity{UserID: "u", Room: "r", Role: seat.RoleAudience}
+	ok := Identity{UserID: "u", Room: "r", Role: proto.RoleAudience}
 	tests := []struct {
 		name   string
 		secret []byte
@@ -222,13 +222,13 @@ func TestMintRefuses(t *testing.T) {
 		{"no secret", nil, ok, time.Hour, "secret"},
 		{"zero ttl", secret, ok, 0, "ttl"},
 		{"negative ttl", secret, ok, -time.Second, "ttl"},
-		{"no user", secret, Identity{Room: "r", Role: seat.RoleOwner}, time.Hour, "sub is missing"},
-		{"bad user", secret, Identity{UserID: "a b", Room: "r", Role: seat.RoleOwner}, time.Hour, "sub has"},
-		{"no room", secret, Identity{UserID: "u", Role: seat.RoleOwner}, time.Hour, "room is missing"},
+		{"no user", secret, Identity{Room: "r", Role: proto.RoleOwner}, time.Hour, "sub is missing"},
+		{"bad user", secret, Identity{UserID: "a b", Room: "r", Role: proto.RoleOwner}, time.Hour, "sub has"},
+		{"no room", secret, Identity{UserID: "u", Role: proto.RoleOwner}, time.Hour, "room is missing"},
 		{"bad role", secret, Identity{UserID: "u", Room: "r", Role: "host"}, time.Hour, "role"},
-		{"long name", secret, Identity{UserID: "u", Room: "r", Role: seat.RoleOwner, Name: strings.Repeat("n", 65)}, time.Hour, "name"},
-		{"long avatar", secret, Identity{UserID: "u", Room: "r", Role: seat.RoleOwner, Avatar: strings.Repeat("a", 513)}, time.Hour, "avatar"},
-		{"bad utf-8 name", secret, Identity{UserID: "u", Room: "r", Role: seat.RoleOwner, Name: "\xff"}, time.Hour, "UTF-8"},
+		{"long name", secret, Identity{UserID: "u", Room: "r", Role: proto.RoleOwner, Name: strings.Repeat("n", 65)}, time.Hour, "name"},
+		{"long avatar", secret, Identity{UserID: "u", Room: "r", Role: proto.RoleOwner, Avatar: strings.Repeat("a", 513)}, time.Hour, "avatar"},
+		{"bad utf-8 name", secret, Identity{UserID: "u", Room: "r", Role: proto.RoleOwner, Name: "\xff"}, time.Hour, "UTF-8"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

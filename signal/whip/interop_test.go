@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // Interop with a third-party WHIP publisher: Debian's simple-whip-client
 // (GStreamer's webrtcbin) publishes test audio and video as the owner, and
@@ -17,7 +17,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -89,7 +89,7 @@ func runWHIPClient(t *testing.T, extra []string, libPath string) (soupConflict b
 	defer cancel()
 	args := append([]string{
 		"-u", env.URL + "/whip/live",
-		"-t", env.Token("live", "host", seat.RoleOwner),
+		"-t", env.Token("live", "host", proto.RoleOwner),
 		"-A", interopAudio, "-V", interopVideo, "-l", "4", "-o",
 	}, extra...)
 	cmd := exec.CommandContext(ctx, whipClient, args...)
@@ -140,7 +140,7 @@ func runWHIPClient(t *testing.T, extra []string, libPath string) (soupConflict b
 	}
 
 	v := newViewer(t, 1)
-	startWHEP(t, env, "live", env.Token("live", "player", seat.RoleAudience), "", v)
+	startWHEP(t, env, "live", env.Token("live", "player", proto.RoleAudience), "", v)
 	a, vid := v.mid(t, webrtc.RTPCodecTypeAudio, 0), v.mid(t, webrtc.RTPCodecTypeVideo, 0)
 	deadline = time.Now().Add(30 * time.Second)
 	for v.count(a) < 50 || v.count(vid) < 20 {

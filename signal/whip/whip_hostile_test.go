@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // Hostile HTTP against WHIP and WHEP: every refusal has its status, and
 // leaves rooms, seats and sessions exactly as they were.
@@ -6,6 +6,7 @@ package signal_test
 import (
 	"net/http"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
@@ -33,6 +35,7 @@ func stateOf(t *testing.T, env *signaltest.Env, room string) state {
 	for _, r := range env.SFU.Rooms() {
 		st.rooms = append(st.rooms, r.ID())
 	}
+	sort.Strings(st.rooms) // Rooms comes from a map
 	if r := env.SFU.Room(room); r != nil {
 		_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
 			st.seats, st.members = sr.Seats(), sr.MemberCount()
@@ -44,7 +47,7 @@ func stateOf(t *testing.T, env *signaltest.Env, room string) state {
 }
 
 // expiredToken is a correctly signed token whose exp has passed.
-func expiredToken(t *testing.T, env *signaltest.Env, room, user string, role seat.Role) string {
+func expiredToken(t *testing.T, env *signaltest.Env, room, user string, role proto.Role) string {
 	t.Helper()
 	past := time.Now().Add(-time.Hour)
 	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
@@ -96,15 +99,15 @@ var (
 
 func TestWHIPAndWHEPRefusalsChangeNothing(t *testing.T) {
 	env := signaltest.Start(t)
-	member(t, env, "live", "host", seat.RoleOwner, nil)
-	member(t, env, "live", "fan", seat.RoleAudience, nil)
+	member(t, env, "live", "host", proto.RoleOwner, nil)
+	member(t, env, "live", "fan", proto.RoleAudience, nil)
 
 	good := offerWith(t, []webrtc.RTPCodecParameters{opusCodec, vp8Codec}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)
 	play := strings.ReplaceAll(good, "a=sendonly", "a=recvonly")
 	three := offerWith(t, []webrtc.RTPCodecParameters{opusCodec, vp8Codec}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)
-	owner := env.Token("live", "host", seat.RoleOwner)
-	fan := env.Token("live", "fan", seat.RoleAudience)
-	forged, err := token.Mint([]byte("not the server's secret"), token.Identity{UserID: "host", Room: "live", Role: seat.RoleOwner}, time.Hour)
+	owner := env.Token("live", "host", proto.RoleOwner)
+	fan := env.Token("live", "fan", proto.RoleAudience)
+	forged, err := token.Mint([]byte("not the server's secret"), token.Identity{UserID: "host", Room: "live", Role: proto.RoleOwner}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,9 +118,9 @@ func TestWHIPAndWHEPRefusalsChangeNothing(t *testing.T) {
 	}{
 		{"whip no token", "/whip/live", "", "application/sdp", good, 401},
 		{"whip forged token", "/whip/live", forged, "application/sdp", good, 401},
-		{"whip expired token", "/whip/live", expiredToken(t, env, "live", "host", seat.RoleOwner), "application/sdp", good, 401},
+		{"whip expired token", "/whip/live", expiredToken(t, env, "live", "host", proto.RoleOwner), "application/sdp", good, 401},
 		{"whip garbage token", "/whip/live", "abc.def.ghi", "application/sdp", good, 401},
-		{"whip other room's token", "/whip/live", env.Token("other", "host", seat.RoleOwner), "application/sdp", good, 401},
+		{"whip other room's token", "/whip/live", env.Token("other", "host", proto.RoleOwner), "application/sdp", good, 401},
 		{"whip wrong content type", "/whip/live", owner, "text/plain", good, 415},
 		{"whip json content type", "/whip/live", owner, "application/json", `{"sdp":"x"}`, 415},
 		{"whip no content type", "/whip/live", owner, "", good, 415},
@@ -127,13 +130,13 @@ func TestWHIPAndWHEPRefusalsChangeNothing(t *testing.T) {
 		{"whip sdp without m-lines", "/whip/live", owner, "application/sdp", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n", 400},
 		{"whip too many m-lines", "/whip/live", owner, "application/sdp", three, 422},
 		{"whip unseated audience", "/whip/live", fan, "application/sdp", good, 403},
-		{"whip unknown room", "/whip/nowhere", env.Token("nowhere", "fan", seat.RoleAudience), "application/sdp", good, 404},
-		{"whip other owner's room", "/whip/live", env.Token("live", "intruder", seat.RoleOwner), "application/sdp", good, 403},
+		{"whip unknown room", "/whip/nowhere", env.Token("nowhere", "fan", proto.RoleAudience), "application/sdp", good, 404},
+		{"whip other owner's room", "/whip/live", env.Token("live", "intruder", proto.RoleOwner), "application/sdp", good, 403},
 		{"whep no token", "/whep/live", "", "application/sdp", play, 401},
-		{"whep other room's token", "/whep/live", env.Token("other", "fan", seat.RoleAudience), "application/sdp", play, 401},
+		{"whep other room's token", "/whep/live", env.Token("other", "fan", proto.RoleAudience), "application/sdp", play, 401},
 		{"whep wrong content type", "/whep/live", fan, "text/plain", play, 415},
 		{"whep garbage sdp", "/whep/live", fan, "application/sdp", "\x00\x01garbage", 400},
-		{"whep unknown room", "/whep/nowhere", env.Token("nowhere", "fan", seat.RoleAudience), "application/sdp", play, 404},
+		{"whep unknown room", "/whep/nowhere", env.Token("nowhere", "fan", proto.RoleAudience), "application/sdp", play, 404},
 		{"whep seat not a number", "/whep/live?seat=x", fan, "application/sdp", play, 400},
 		{"whep negative seat", "/whep/live?seat=-1", fan, "application/sdp", play, 400},
 		{"whep seat beyond the room", "/whep/live?seat=10", fan, "application/sdp", play, 400},
@@ -165,7 +168,7 @@ func TestWHIPAndWHEPRefusalsChangeNothing(t *testing.T) {
 // An owner's refused offer must not leave behind the room its POST opened.
 func TestWHIPRefusedOwnerOfferLeavesNoRoom(t *testing.T) {
 	env := signaltest.Start(t)
-	owner := env.Token("fresh", "host", seat.RoleOwner)
+	owner := env.Token("fresh", "host", proto.RoleOwner)
 	for _, c := range []struct {
 		name, offer string
 		want        int
@@ -192,9 +195,9 @@ func TestWHIPRefusedOwnerOfferLeavesNoRoom(t *testing.T) {
 // refuses an ICE restart (422) and a stale If-Match (412).
 func TestSessionResourceRefusals(t *testing.T) {
 	env := signaltest.Start(t)
-	member(t, env, "live", "host", seat.RoleOwner, nil)
+	member(t, env, "live", "host", proto.RoleOwner, nil)
 	v := newViewer(t, 1)
-	fanTok := env.Token("live", "fan", seat.RoleAudience)
+	fanTok := env.Token("live", "fan", proto.RoleAudience)
 	res := post(t, env, "/whep/live", fanTok, v.offer)
 	loc := mustCreate(t, res, "whep", "live")
 	etag := res.header.Get("ETag")
@@ -202,7 +205,7 @@ func TestSessionResourceRefusals(t *testing.T) {
 	url := env.URL + loc
 	frag := "a=ice-ufrag:" + ufragOf(v.offer) + "\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\na=end-of-candidates\r\n"
 	restart := "a=ice-ufrag:brandnew\r\na=ice-pwd:brandnewpasswordbrandnew\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40001 typ host\r\n"
-	other := env.Token("live", "stranger", seat.RoleAudience)
+	other := env.Token("live", "stranger", proto.RoleAudience)
 	bogus := env.URL + "/whep/live/" + strings.Repeat("ab", 16)
 
 	checks := []struct {
@@ -211,7 +214,7 @@ func TestSessionResourceRefusals(t *testing.T) {
 		want                                int
 	}{
 		{"delete without token", http.MethodDelete, url, "", "", "", nil, 401},
-		{"delete with other room's token", http.MethodDelete, url, env.Token("other", "fan", seat.RoleAudience), "", "", nil, 401},
+		{"delete with other room's token", http.MethodDelete, url, env.Token("other", "fan", proto.RoleAudience), "", "", nil, 401},
 		{"delete someone else's", http.MethodDelete, url, other, "", "", nil, 403},
 		{"delete unknown", http.MethodDelete, bogus, fanTok, "", "", nil, 404},
 		{"delete malformed id", http.MethodDelete, env.URL + "/whep/live/../../x", fanTok, "", "", nil, 404},
@@ -324,8 +327,8 @@ func TestPostRateLimit(t *testing.T) {
 // kicked-out (banned) member cannot publish over WHIP either.
 func TestWHIPBannedUserRefused(t *testing.T) {
 	env := signaltest.Start(t)
-	host := member(t, env, "live", "host", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree})
-	guest := member(t, env, "live", "guest", seat.RoleAudience, nil)
+	host := member(t, env, "live", "host", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	guest := member(t, env, "live", "guest", proto.RoleAudience, nil)
 	if _, err := guest.TakeSeat(ctx10(t), 1); err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +336,7 @@ func TestWHIPBannedUserRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := stateOf(t, env, "live")
-	res := post(t, env, "/whip/live", env.Token("live", "guest", seat.RoleAudience), newPublisher(t).offer)
+	res := post(t, env, "/whip/live", env.Token("live", "guest", proto.RoleAudience), newPublisher(t).offer)
 	if res.status != http.StatusForbidden {
 		t.Fatalf("banned user's WHIP: %d %q, want 403", res.status, res.body)
 	}

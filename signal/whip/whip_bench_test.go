@@ -1,11 +1,11 @@
-package signal_test
+package whip_test
 
 import (
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -21,19 +21,19 @@ func BenchmarkWHEPSession(b *testing.B) {
 	benchSession(b, "whep", newViewer(b, 1).offer)
 }
 
-func benchSession(b *testing.B, proto, offer string) {
+func benchSession(b *testing.B, kind, offer string) {
 	clock := newFakeClock()
 	env := signaltest.Start(b, signaltest.WithClock(clock))
-	tok := env.Token("live", "host", seat.RoleOwner)
+	tok := env.Token("live", "host", proto.RoleOwner)
 	// Open the room (and keep the owner present) with a first session.
-	if proto == "whep" {
+	if kind == "whep" {
 		mustCreate(b, post(b, env, "/whip/live", tok, newPublisher(b).offer), "whip", "live")
 	}
 	b.ResetTimer()
 	for range b.N {
 		clock.Advance(time.Second) // refill the POST budget: this measures the work, not the limit
-		res := post(b, env, "/"+proto+"/live", tok, offer)
-		loc := mustCreate(b, res, proto, "live")
+		res := post(b, env, "/"+kind+"/live", tok, offer)
+		loc := mustCreate(b, res, kind, "live")
 		if del := doHTTP(b, http.MethodDelete, env.URL+loc, tok, "", ""); del.status != http.StatusOK {
 			b.Fatalf("DELETE: %d", del.status)
 		}

@@ -1,4 +1,4 @@
-package signal
+package whip
 
 import (
 	"crypto/rand"
@@ -23,7 +23,7 @@ import (
 // The HTTP plumbing WHIP (RFC 9725) and WHEP (draft-ietf-wish-whep) share:
 // routes, CORS, the token gate, bounded bodies, the per-IP POST limit, and
 // the mapping of refusals to status codes. whip.go and whep.go hold what
-// differs; whip_sessions.go the sessions' resources (DELETE, PATCH).
+// differs; sessions.go the sessions' resources (DELETE, PATCH).
 
 const (
 	// maxSDPBody bounds an offer or a trickle fragment; real offers are a
@@ -40,24 +40,6 @@ const (
 	contentTypeSDP     = "application/sdp"
 	contentTypeSDPFrag = "application/trickle-ice-sdpfrag"
 )
-
-// routeMediaHTTP registers the WHIP and WHEP endpoints and their session
-// resources on the server's mux. Called once from New.
-func (s *Server) routeMediaHTTP() {
-	s.httpMedia = newMediaSessions()
-	for _, proto := range []string{protoWHIP, protoWHEP} {
-		base := "/" + proto + "/{room}"
-		post := s.postWHIP
-		if proto == protoWHEP {
-			post = s.postWHEP
-		}
-		s.mux.HandleFunc("POST "+base, post)
-		s.mux.HandleFunc("OPTIONS "+base, preflight("POST, OPTIONS", true))
-		s.mux.HandleFunc("DELETE "+base+"/{session}", s.deleteMediaSession(proto))
-		s.mux.HandleFunc("PATCH "+base+"/{session}", s.patchMediaSession(proto))
-		s.mux.HandleFunc("OPTIONS "+base+"/{session}", preflight("PATCH, DELETE, OPTIONS", false))
-	}
-}
 
 // cors marks a response readable by pages of any origin: the bearer token,
 // not a cookie, authenticates, so another origin gains nothing it does not
@@ -90,6 +72,9 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 	if code == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="seatsfu"`)
 	}
+	if code == http.StatusServiceUnavailable || (code == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "") {
+		w.Header().Set("Retry-After", retryAfter)
+	}
 	http.Error(w, msg, code)
 }
 
@@ -97,7 +82,7 @@ func httpError(w http.ResponseWriter, code int, msg string) {
 // Every refusal is 401 and happens before anything else looks at the
 // request.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (token.Identity, bool) {
-	raw := bearer(r)
+	raw := token.FromRequest(r)
 	if raw == "" {
 		httpError(w, http.StatusUnauthorized, "missing bearer token")
 		return token.Identity{}, false
@@ -155,23 +140,12 @@ func statusOf(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, seat.ErrRoomNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, seat.ErrRoomFull):
+	case errors.Is(err, seat.ErrRoomFull), overloaded(err):
 		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrTooManyPlayers):
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
-}
-
-// enterHTTP registers a request that may start sessions with the server's
-// WaitGroup, so Shutdown waits for it; false once shutdown began.
-func (s *Server) enterHTTP(w http.ResponseWriter) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		httpError(w, http.StatusServiceUnavailable, "shutting down")
-		return false
-	}
-	s.wg.Add(1)
-	return true
 }
 
 // allowPost spends one token of the client IP's POST budget; a client out
@@ -181,7 +155,7 @@ func (s *Server) allowPost(w http.ResponseWriter, r *http.Request) bool {
 	if err != nil {
 		ip = r.RemoteAddr
 	}
-	wait := s.httpMedia.limiters.take(ip, s.now())
+	wait := s.limiters.take(ip, s.cfg.Clock.Now())
 	if wait == 0 {
 		return true
 	}

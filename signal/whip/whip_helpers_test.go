@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // Helpers of the WHIP/WHEP tests: Pion publishers and viewers on loopback,
 // an HTTP client that keeps no connection (goleak), and WebSocket members
@@ -20,8 +20,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -343,7 +343,7 @@ func startWHEP(t testing.TB, env *signaltest.Env, room, tok, query string, v *vi
 }
 
 // member dials and joins a room through the SDK; closed at cleanup.
-func member(t testing.TB, env *signaltest.Env, room, user string, role seat.Role, create *client.CreateOptions) *client.Client {
+func member(t testing.TB, env *signaltest.Env, room, user string, role proto.Role, create *client.CreateOptions) *client.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,4 +1,4 @@
-package signal
+package whip
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -17,10 +18,10 @@ import (
 // The owner is special twice over. Its token opens the room when nobody
 // has (the owner always holds seat 0, and an encoder such as OBS has no
 // signalling socket to open it with), and while its WHIP session lives it
-// counts as the owner's presence: a dropped signalling socket does not
-// start the reconnect grace (see whipPresence), and when the WHIP session
-// ends with no socket left, the owner disconnects like a dropped socket —
-// grace, then owner_timeout.
+// counts as the owner's presence (Presence.Hold): a dropped signalling
+// socket does not start the reconnect grace, and when the WHIP session ends
+// with no socket left, the owner disconnects like a dropped socket — grace,
+// then owner_timeout.
 
 // admitOffer runs the checks every WHIP and WHEP POST starts with, cheapest
 // first — CORS headers, rate (429), token (401), content type and size
@@ -54,107 +55,67 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !s.enterHTTP(w) {
+	if !s.enter(w) {
 		return
 	}
 	defer s.wg.Done()
 
-	user := seat.User{UserID: id.UserID, Name: id.Name, Avatar: id.Avatar, Role: id.Role}
-	ms := &mediaSession{
-		id: newID(), etag: `"` + newID() + `"`, proto: protoWHIP, room: id.Room, user: id.UserID,
-		presence: id.Role == seat.RoleOwner, ufrag: info.ufrag, firstMid: info.firstMid,
+	ms := &session{
+		id: newID(), etag: `"` + newID() + `"`, kind: kindWHIP, room: id.Room, user: id.UserID,
+		presence: id.Role == proto.RoleOwner, ufrag: info.ufrag, firstMid: info.firstMid,
 	}
-	if !s.httpMedia.reserve(ms) {
+	if !s.sessions.reserve(ms) {
 		httpError(w, http.StatusServiceUnavailable, "too many sessions")
 		return
 	}
 	existed := s.cfg.SFU.Room(id.Room) != nil
-	room, hub, err := s.openOrFind(user, id.Room, nil)
+	room, presence, err := s.cfg.Edge.Open(id)
 	if err != nil {
-		s.httpMedia.remove(ms)
+		s.sessions.remove(ms)
 		httpError(w, statusOf(err), refusal(err))
 		return
 	}
 	if ms.presence {
-		if err := s.resumeOwner(room, hub, user); err != nil {
+		// Counted before the offer is published, so an older WHIP session
+		// this one replaces never sees the owner absent in between.
+		if err := presence.Hold(id); err != nil {
 			// Not this room's owner: nothing was changed.
-			s.httpMedia.remove(ms)
+			s.sessions.remove(ms)
 			httpError(w, statusOf(err), refusal(err))
 			return
 		}
 	}
 	peer, answer, err := room.Publish(id.UserID, offer)
 	if err != nil {
-		s.httpMedia.remove(ms)
+		s.sessions.remove(ms)
 		if ms.presence {
 			// A room this request opened, with nobody else in it, closes
 			// again: a refused offer must not leave a room behind.
-			s.settleOwner(room, hub, id.UserID, !existed)
+			presence.Release(id.UserID, !existed)
 		}
 		httpError(w, statusOf(err), refusal(err))
 		return
 	}
-	s.httpMedia.attach(ms, peer)
+	s.sessions.attach(ms, peer)
 	var ended func()
 	if ms.presence {
-		ended = func() { s.settleOwner(room, hub, id.UserID, false) }
+		ended = func() { presence.Release(id.UserID, false) }
 	}
 	s.wg.Add(1)
 	go s.watch(ms, ended)
-	s.log.Info("signal: whip session started", "room", id.Room, "user", id.UserID, "session", ms.id)
+	s.log.Info("whip: session started", "room", id.Room, "user", id.UserID, "session", ms.id)
 	writeAnswer(w, ms, answer)
 }
 
-// resumeOwner makes the owner present again for a new WHIP session when it
-// has no signalling socket: inside its reconnect grace this resumes it
-// (seat kept), exactly as a room.join would. A token with the owner role
-// for another owner's room is refused here (permission_denied → 403).
-func (s *Server) resumeOwner(room *sfu.Room, hub *roomHub, u seat.User) error {
-	return room.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
-		if hubHas(hub, u.UserID) {
-			return nil, nil
-		}
-		_, ds, err := sr.Join(u)
-		return ds, err
-	})
-}
-
-// settleOwner runs when an owner's WHIP session ended or was refused: with
-// neither a socket nor another WHIP session left, the owner disconnects
-// (grace, then owner_timeout). endIfAlone ends at once a room this request
-// opened that nobody else entered. The check and the change happen under
-// the room's lock, so a socket joining meanwhile is seen.
-func (s *Server) settleOwner(room *sfu.Room, hub *roomHub, userID string, endIfAlone bool) {
-	err := room.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
-		if s.httpMedia.hasPresence(room.ID(), userID) || hubHas(hub, userID) {
-			return nil, nil
-		}
-		if endIfAlone && sr.MemberCount() == 1 {
-			return sr.End(userID)
-		}
-		return sr.Disconnect(userID)
-	})
-	if err != nil && !errors.Is(err, sfu.ErrRoomEnded) {
-		s.log.Warn("signal: owner presence after whip", "room", room.ID(), "err", err)
-	}
-}
-
-// hubHas reports whether a signalling socket speaks for user in the room.
-func hubHas(h *roomHub, user string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.members[user] != nil
-}
-
-// offerInfo is what the edge reads from an offer before the sfu sees it.
+// offerInfo is what the doors read from an offer before the sfu sees it.
 type offerInfo struct {
 	ufrag    string
 	firstMid string
 }
 
 var (
-	errUnparsableSDP = &seat.Error{Code: sfu.ErrBadSDP.Code, Reason: sfu.ErrBadSDP.Reason, Message: "the offer is not valid SDP"}
-	errNoMedia       = &seat.Error{Code: sfu.ErrBadSDP.Code, Reason: sfu.ErrBadSDP.Reason, Message: "the offer has no m-line"}
+	errUnparsableSDP = &seat.Error{Reason: sfu.ErrBadSDP.Reason, Message: "the offer is not valid SDP"}
+	errNoMedia       = &seat.Error{Reason: sfu.ErrBadSDP.Reason, Message: "the offer has no m-line"}
 )
 
 // inspectOffer parses an offer (400 when it does not parse or has no
@@ -186,7 +147,7 @@ func inspectOffer(offer string, publish bool) (offerInfo, error) {
 	return info, nil
 }
 
-// refusal is the body of a refused POST: the contract's reason and its
+// refusal is the body of a refused POST: the protocol's reason and its
 // human text.
 func refusal(err error) string {
 	var se *seat.Error
@@ -200,7 +161,7 @@ func refusal(err error) string {
 }
 
 // writeAnswer sends 201 with the answer, the session's Location and ETag.
-func writeAnswer(w http.ResponseWriter, ms *mediaSession, answer string) {
+func writeAnswer(w http.ResponseWriter, ms *session, answer string) {
 	h := w.Header()
 	h.Set("Content-Type", contentTypeSDP)
 	h.Set("Location", ms.location())

@@ -1,4 +1,4 @@
-package signal
+package whip
 
 import (
 	"errors"
@@ -13,25 +13,25 @@ import (
 )
 
 const (
-	protoWHIP = "whip"
-	protoWHEP = "whep"
-	// maxMediaSessions bounds the WHIP+WHEP sessions of one server; beyond
-	// it a POST gets 503.
-	maxMediaSessions = 20_000
+	kindWHIP = "whip"
+	kindWHEP = "whep"
+	// maxSessions bounds the WHIP+WHEP sessions of one server; beyond it a
+	// POST gets 503.
+	maxSessions = 20_000
 	// maxFragCandidates bounds the candidates of one trickle PATCH.
 	maxFragCandidates = 64
 )
 
-// mediaSession is one WHIP or WHEP session: the resource at its Location,
-// the peer connection behind it, and who may end it.
-type mediaSession struct {
-	id    string
-	etag  string
-	proto string // protoWHIP or protoWHEP
-	room  string
-	user  string
-	// presence: a WHIP session of the room's owner counts as the owner's
-	// presence (an encoder such as OBS has no signalling socket).
+// session is one WHIP or WHEP session: the resource at its Location, the
+// peer connection behind it, and who may end it.
+type session struct {
+	id   string
+	etag string
+	kind string // kindWHIP or kindWHEP
+	room string
+	user string
+	// presence: a WHIP session of the room's owner holds the owner's
+	// presence (Presence.Hold) while it lives.
 	presence bool
 	// ufrag is the client's ICE username fragment; a PATCH with another one
 	// is an ICE restart.
@@ -41,70 +41,49 @@ type mediaSession struct {
 	peer *sfu.Peer // nil while the POST that reserved it is still answering
 }
 
-func (ms *mediaSession) location() string { return "/" + ms.proto + "/" + ms.room + "/" + ms.id }
+func (ms *session) location() string { return "/" + ms.kind + "/" + ms.room + "/" + ms.id }
 
-// mediaSessions is the Server's bounded table of WHIP/WHEP sessions and the
-// per-IP POST limiters. Lock order: a room's lock (sfu.Room.Do) before mu;
-// nothing calls into a room while holding mu.
-type mediaSessions struct {
-	mu       sync.Mutex
-	byID     map[string]*mediaSession
-	present  map[string]int // room+"\x00"+user → live presence sessions
-	limiters *ipLimiters
+// sessions is the bounded table of live WHIP/WHEP sessions. Its lock is a
+// leaf: nothing is called while it is held.
+type sessions struct {
+	mu   sync.Mutex
+	byID map[string]*session
 }
 
-func newMediaSessions() *mediaSessions {
-	return &mediaSessions{
-		byID:     make(map[string]*mediaSession),
-		present:  make(map[string]int),
-		limiters: newIPLimiters(),
-	}
-}
+func newSessions() *sessions { return &sessions{byID: make(map[string]*session)} }
 
-func presenceKey(room, user string) string { return room + "\x00" + user }
-
-// reserve enters ms before its peer exists, so the table's bound holds and
-// a presence session counts from the first moment (a replaced publisher's
-// end must not see the owner absent in between). False when full.
-func (m *mediaSessions) reserve(ms *mediaSession) bool {
+// reserve enters ms before its peer exists, so the table's bound holds
+// while the POST is answered. False when full.
+func (m *sessions) reserve(ms *session) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.byID) >= maxMediaSessions {
+	if len(m.byID) >= maxSessions {
 		return false
 	}
 	m.byID[ms.id] = ms
-	if ms.presence {
-		m.present[presenceKey(ms.room, ms.user)]++
-	}
 	return true
 }
 
 // attach records the peer of a reserved session.
-func (m *mediaSessions) attach(ms *mediaSession, p *sfu.Peer) {
+func (m *sessions) attach(ms *session, p *sfu.Peer) {
 	m.mu.Lock()
 	ms.peer = p
 	m.mu.Unlock()
 }
 
 // remove forgets ms; true if it was still there (exactly one caller wins).
-func (m *mediaSessions) remove(ms *mediaSession) bool {
+func (m *sessions) remove(ms *session) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.byID[ms.id] != ms {
 		return false
 	}
 	delete(m.byID, ms.id)
-	if ms.presence {
-		k := presenceKey(ms.room, ms.user)
-		if m.present[k]--; m.present[k] <= 0 {
-			delete(m.present, k)
-		}
-	}
 	return true
 }
 
 // find returns a session that has a peer.
-func (m *mediaSessions) find(id string) *mediaSession {
+func (m *sessions) find(id string) *session {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if ms := m.byID[id]; ms != nil && ms.peer != nil {
@@ -113,42 +92,25 @@ func (m *mediaSessions) find(id string) *mediaSession {
 	return nil
 }
 
-// hasPresence reports whether a live WHIP session speaks for user in room.
-func (m *mediaSessions) hasPresence(room, user string) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.present[presenceKey(room, user)] > 0
-}
-
 // count is the number of sessions (tests, metrics).
-func (m *mediaSessions) count() int {
+func (m *sessions) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.byID)
 }
 
-// whipPresence is the hook session.leaveOnDrop asks before it disconnects a
-// member whose socket dropped: while the owner's WHIP session lives, the
-// owner is still there.
-func (s *Server) whipPresence(room, user string) bool {
-	return s.httpMedia.hasPresence(room, user)
-}
-
-// MediaSessions is the number of live WHIP and WHEP sessions.
-func (s *Server) MediaSessions() int { return s.httpMedia.count() }
-
 // watch owns a session from its 201 on: it ends when the peer closes
 // (DELETE, the sfu closing a publisher that lost its seat, the room ending,
 // ICE failure) or when the server shuts down, and then forgets the session.
 // The caller has added it to s.wg.
-func (s *Server) watch(ms *mediaSession, ended func()) {
+func (s *Server) watch(ms *session, ended func()) {
 	defer s.wg.Done()
 	select {
 	case <-ms.peer.Done():
 	case <-s.ctx.Done():
 		_ = ms.peer.Close()
 	}
-	s.httpMedia.remove(ms)
+	s.sessions.remove(ms)
 	if ended != nil {
 		ended()
 	}
@@ -157,17 +119,17 @@ func (s *Server) watch(ms *mediaSession, ended func()) {
 // sessionFor authorizes a request on a session resource: 401 for a bad
 // token, 404 for an unknown session (or one of another room or protocol),
 // 403 for someone else's.
-func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, proto string) (*mediaSession, bool) {
+func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, kind string) (*session, bool) {
 	id, ok := s.authorize(w, r)
 	if !ok {
 		return nil, false
 	}
 	sid := r.PathValue("session")
-	var ms *mediaSession
+	var ms *session
 	if validSessionID(sid) {
-		ms = s.httpMedia.find(sid)
+		ms = s.sessions.find(sid)
 	}
-	if ms == nil || ms.proto != proto || ms.room != id.Room {
+	if ms == nil || ms.kind != kind || ms.room != id.Room {
 		httpError(w, http.StatusNotFound, "no such session")
 		return nil, false
 	}
@@ -178,18 +140,18 @@ func (s *Server) sessionFor(w http.ResponseWriter, r *http.Request, proto string
 	return ms, true
 }
 
-func sameUser(ms *mediaSession, id token.Identity) bool { return ms.user == id.UserID }
+func sameUser(ms *session, id token.Identity) bool { return ms.user == id.UserID }
 
-// deleteMediaSession ends a session: 200, and the resource is gone at once
-// (a second DELETE is 404).
-func (s *Server) deleteMediaSession(proto string) http.HandlerFunc {
+// deleteSession ends a session: 200, and the resource is gone at once (a
+// second DELETE is 404).
+func (s *Server) deleteSession(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cors(w)
-		ms, ok := s.sessionFor(w, r, proto)
+		ms, ok := s.sessionFor(w, r, kind)
 		if !ok {
 			return
 		}
-		if s.httpMedia.remove(ms) {
+		if s.sessions.remove(ms) {
 			// The watcher sees Done and runs what follows the end.
 			_ = ms.peer.Close()
 		}
@@ -197,15 +159,15 @@ func (s *Server) deleteMediaSession(proto string) http.HandlerFunc {
 	}
 }
 
-// patchMediaSession applies a trickle-ICE fragment (RFC 8840) to the
+// patchSession applies a trickle-ICE fragment (RFC 8840) to the
 // session: 204. An ICE restart (new ufrag/pwd) is not supported: 422, as
 // RFC 9725 §4.3.2 asks of a session that trickles but does not restart; the
 // client starts a new session instead. If-Match must name the session's
 // ETag (or "*"): 412 otherwise.
-func (s *Server) patchMediaSession(proto string) http.HandlerFunc {
+func (s *Server) patchSession(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		cors(w)
-		ms, ok := s.sessionFor(w, r, proto)
+		ms, ok := s.sessionFor(w, r, kind)
 		if !ok {
 			return
 		}

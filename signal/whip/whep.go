@@ -1,4 +1,4 @@
-package signal
+package whip
 
 import (
 	"net/http"
@@ -7,7 +7,7 @@ import (
 
 // WHEP (draft-ietf-wish-whep): POST /whep/{room} plays a room. Any valid
 // token for the room may play; the player need not be a signalling member.
-// The answer follows CONTRACT §5's seat-slot rule: the k-th audio and video
+// The answer follows PROTOCOL.md §5's seat-slot rule: the k-th audio and video
 // m-lines carry seat first+k, where first is ?seat=N (default 0). A player
 // offering one audio and one video m-line therefore watches the owner, or
 // seat N. The room must be open (404): playing never opens a room.
@@ -26,7 +26,7 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 		}
 		first = n
 	}
-	if !s.enterHTTP(w) {
+	if !s.enter(w) {
 		return
 	}
 	defer s.wg.Done()
@@ -40,22 +40,29 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, "seat_index_invalid: the room has "+strconv.Itoa(room.MaxSeats())+" seats")
 		return
 	}
-	ms := &mediaSession{
-		id: newID(), etag: `"` + newID() + `"`, proto: protoWHEP, room: id.Room, user: id.UserID,
+	ms := &session{
+		id: newID(), etag: `"` + newID() + `"`, kind: kindWHEP, room: id.Room, user: id.UserID,
 		ufrag: info.ufrag, firstMid: info.firstMid,
 	}
-	if !s.httpMedia.reserve(ms) {
+	release, err := s.admit(id.Room, id.UserID) // limits.go
+	if err != nil {
+		httpError(w, statusOf(err), err.Error())
+		return
+	}
+	if !s.sessions.reserve(ms) {
+		release()
 		httpError(w, http.StatusServiceUnavailable, "too many sessions")
 		return
 	}
 	peer, answer, _, err := room.Subscribe(id.UserID, offer, first)
 	if err != nil {
-		s.httpMedia.remove(ms)
+		release()
+		s.sessions.remove(ms)
 		httpError(w, statusOf(err), refusal(err))
 		return
 	}
-	s.httpMedia.attach(ms, peer)
+	s.sessions.attach(ms, peer)
 	s.wg.Add(1)
-	go s.watch(ms, nil)
+	go s.watch(ms, release)
 	writeAnswer(w, ms, answer)
 }

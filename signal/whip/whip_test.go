@@ -1,4 +1,4 @@
-package signal_test
+package whip_test
 
 // WHIP end to end: real Pion publishers through POST /whip/{room}, real
 // viewers (rtc.subscribe and WHEP), members through the SDK.
@@ -10,8 +10,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -50,12 +50,12 @@ func subscribeWS(t *testing.T, c *client.Client, pairs int) *viewer {
 func TestWHIPOwnerOpensRoomAndWebSocketViewerReceives(t *testing.T) {
 	env := signaltest.Start(t, signaltest.WithGrace(300*time.Millisecond))
 	pub := newPublisher(t)
-	loc := startWHIP(t, env, "live", env.Token("live", "host", seat.RoleOwner), pub)
+	loc := startWHIP(t, env, "live", env.Token("live", "host", proto.RoleOwner), pub)
 	if env.SFU.Room("live") == nil {
 		t.Fatal("the owner's WHIP POST did not open the room")
 	}
 
-	fan := member(t, env, "live", "fan", seat.RoleAudience, nil)
+	fan := member(t, env, "live", "fan", proto.RoleAudience, nil)
 	v := subscribeWS(t, fan, 2)
 	a0, v0 := v.mid(t, webrtc.RTPCodecTypeAudio, 0), v.mid(t, webrtc.RTPCodecTypeVideo, 0)
 	waitFor(t, 10*time.Second, "owner's audio and video at the WebSocket viewer", func() bool {
@@ -65,11 +65,11 @@ func TestWHIPOwnerOpensRoomAndWebSocketViewerReceives(t *testing.T) {
 		t.Fatalf("seat 1 (empty) delivered %d packets", n)
 	}
 
-	del := doHTTP(t, http.MethodDelete, env.URL+loc, env.Token("live", "host", seat.RoleOwner), "", "")
+	del := doHTTP(t, http.MethodDelete, env.URL+loc, env.Token("live", "host", proto.RoleOwner), "", "")
 	if del.status != http.StatusOK {
 		t.Fatalf("DELETE: %d %q", del.status, del.body)
 	}
-	if again := doHTTP(t, http.MethodDelete, env.URL+loc, env.Token("live", "host", seat.RoleOwner), "", ""); again.status != http.StatusNotFound {
+	if again := doHTTP(t, http.MethodDelete, env.URL+loc, env.Token("live", "host", proto.RoleOwner), "", ""); again.status != http.StatusNotFound {
 		t.Fatalf("second DELETE: %d, want 404", again.status)
 	}
 	if reason := roomEnded(t, fan); reason != "owner_timeout" {
@@ -84,10 +84,10 @@ func TestWHIPOwnerOpensRoomAndWebSocketViewerReceives(t *testing.T) {
 func TestWHIPSessionKeepsOwnerPresentAfterSocketDrops(t *testing.T) {
 	const grace = 200 * time.Millisecond
 	env := signaltest.Start(t, signaltest.WithGrace(grace))
-	host := member(t, env, "live", "host", seat.RoleOwner, nil)
-	fan := member(t, env, "live", "fan", seat.RoleAudience, nil)
+	host := member(t, env, "live", "host", proto.RoleOwner, nil)
+	fan := member(t, env, "live", "fan", proto.RoleAudience, nil)
 	pub := newPublisher(t)
-	ownerTok := env.Token("live", "host", seat.RoleOwner)
+	ownerTok := env.Token("live", "host", proto.RoleOwner)
 	loc := startWHIP(t, env, "live", ownerTok, pub)
 	v := subscribeWS(t, fan, 1)
 	a0 := v.mid(t, webrtc.RTPCodecTypeAudio, 0)
@@ -117,11 +117,11 @@ func TestWHIPSessionKeepsOwnerPresentAfterSocketDrops(t *testing.T) {
 func TestWHIPResumesOwnerInsideGrace(t *testing.T) {
 	const grace = 400 * time.Millisecond
 	env := signaltest.Start(t, signaltest.WithGrace(grace))
-	host := member(t, env, "live", "host", seat.RoleOwner, nil)
-	fan := member(t, env, "live", "fan", seat.RoleAudience, nil)
+	host := member(t, env, "live", "host", proto.RoleOwner, nil)
+	fan := member(t, env, "live", "fan", proto.RoleAudience, nil)
 	host.Drop()
 	pub := newPublisher(t)
-	startWHIP(t, env, "live", env.Token("live", "host", seat.RoleOwner), pub)
+	startWHIP(t, env, "live", env.Token("live", "host", proto.RoleOwner), pub)
 	v := subscribeWS(t, fan, 1)
 	a0 := v.mid(t, webrtc.RTPCodecTypeAudio, 0)
 	start := time.Now()
@@ -138,9 +138,9 @@ func TestWHIPResumesOwnerInsideGrace(t *testing.T) {
 // more packet arrives and its session is gone (DELETE → 404).
 func TestWHIPGuestGatedBySeatAndKickEndsSession(t *testing.T) {
 	env := signaltest.Start(t)
-	host := member(t, env, "live", "host", seat.RoleOwner, &client.CreateOptions{SeatMode: seat.ModeFree, MaxSeats: 3})
-	guest := member(t, env, "live", "guest", seat.RoleAudience, nil)
-	guestTok := env.Token("live", "guest", seat.RoleAudience)
+	host := member(t, env, "live", "host", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree, MaxSeats: 3})
+	guest := member(t, env, "live", "guest", proto.RoleAudience, nil)
+	guestTok := env.Token("live", "guest", proto.RoleAudience)
 
 	early := newPublisher(t)
 	res := post(t, env, "/whip/live", guestTok, early.offer)
@@ -157,7 +157,7 @@ func TestWHIPGuestGatedBySeatAndKickEndsSession(t *testing.T) {
 	pub := newPublisher(t)
 	loc := startWHIP(t, env, "live", guestTok, pub)
 	v := newViewer(t, 1)
-	startWHEP(t, env, "live", env.Token("live", "player", seat.RoleAudience), "?seat=1", v)
+	startWHEP(t, env, "live", env.Token("live", "player", proto.RoleAudience), "?seat=1", v)
 	a, vid := v.mid(t, webrtc.RTPCodecTypeAudio, 0), v.mid(t, webrtc.RTPCodecTypeVideo, 0)
 	waitFor(t, 10*time.Second, "guest's media at the WHEP viewer", func() bool { return v.count(a) >= 20 && v.count(vid) >= 5 })
 
@@ -188,7 +188,7 @@ func TestWHIPGuestGatedBySeatAndKickEndsSession(t *testing.T) {
 // member; the player's session ends with DELETE.
 func TestWebSocketPublisherToWHEPViewer(t *testing.T) {
 	env := signaltest.Start(t)
-	host := member(t, env, "live", "host", seat.RoleOwner, nil)
+	host := member(t, env, "live", "host", proto.RoleOwner, nil)
 	pub := newPublisher(t)
 	answer, err := host.Publish(ctx10(t), pub.offer)
 	if err != nil {
@@ -197,7 +197,7 @@ func TestWebSocketPublisherToWHEPViewer(t *testing.T) {
 	pub.start(t, answer)
 
 	v := newViewer(t, 1)
-	playerTok := env.Token("live", "player", seat.RoleAudience)
+	playerTok := env.Token("live", "player", proto.RoleAudience)
 	loc := startWHEP(t, env, "live", playerTok, "", v)
 	a, vid := v.mid(t, webrtc.RTPCodecTypeAudio, 0), v.mid(t, webrtc.RTPCodecTypeVideo, 0)
 	waitFor(t, 10*time.Second, "owner's audio and video at the WHEP player", func() bool {
@@ -227,14 +227,14 @@ func TestWebSocketPublisherToWHEPViewer(t *testing.T) {
 // needs no membership: the ban covers playing too.
 func TestWHEPRefusesAUserKickedOutOfTheRoom(t *testing.T) {
 	env := signaltest.Start(t)
-	host := member(t, env, "live", "host", seat.RoleOwner, nil)
-	member(t, env, "live", "troll", seat.RoleAudience, nil)
+	host := member(t, env, "live", "host", proto.RoleOwner, nil)
+	member(t, env, "live", "troll", proto.RoleAudience, nil)
 	if err := host.KickOut(ctx10(t), "troll"); err != nil {
 		t.Fatalf("room.kickOut: %v", err)
 	}
 
 	v := newViewer(t, 1)
-	res := post(t, env, "/whep/live", env.Token("live", "troll", seat.RoleAudience), v.offer)
+	res := post(t, env, "/whep/live", env.Token("live", "troll", proto.RoleAudience), v.offer)
 	if res.status != http.StatusForbidden {
 		t.Fatalf("WHEP by a kicked-out user: %d %s, want 403", res.status, res.body)
 	}
@@ -243,5 +243,5 @@ func TestWHEPRefusesAUserKickedOutOfTheRoom(t *testing.T) {
 	}
 	// Anyone else still plays.
 	other := newViewer(t, 1)
-	startWHEP(t, env, "live", env.Token("live", "fan", seat.RoleAudience), "", other)
+	startWHEP(t, env, "live", env.Token("live", "fan", proto.RoleAudience), "", other)
 }

@@ -1,0 +1,60 @@
+package load
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The probe records answer times, counts errors, and counts a scrape that
+// is still unanswered past the limit when the window ends — a server that
+// stops answering must show up as a failure, not vanish.
+func TestMetricsProbe(t *testing.T) {
+	var n atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) {
+		case 1:
+			w.WriteHeader(http.StatusOK) // answers at once
+		case 2:
+			w.WriteHeader(http.StatusServiceUnavailable) // a failure
+		default:
+			select { // hangs until the test ends
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	p := startProbe(srv.URL+"/metrics", 10*time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Load() < 3 { // the third scrape is hanging
+		if time.Now().After(deadline) {
+			t.Fatal("probe made fewer than 3 scrapes")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Let the hanging scrape pass the limit, then end the window.
+	time.Sleep(probeLimit + 100*time.Millisecond)
+	var r Result
+	p.stop(&r)
+	if r.MetricsScrapes != 3 || r.MetricsFailures != 2 {
+		t.Fatalf("scrapes %d, failures %d; want 3 scrapes, 2 failures (a 503 and the hung one)", r.MetricsScrapes, r.MetricsFailures)
+	}
+	if r.MetricsMaxMs < float64(probeLimit/time.Millisecond) {
+		t.Fatalf("max %.0f ms does not show the hung scrape", r.MetricsMaxMs)
+	}
+	if r.MetricsP95Ms <= 0 || r.MetricsP95Ms > 1000 {
+		t.Fatalf("p95 %.1f ms of the one answered scrape", r.MetricsP95Ms)
+	}
+
+	var none Result
+	(*metricsProbe)(nil).stop(&none) // ProbeMetrics 0: no probe, no figures
+	if startProbe(srv.URL, 0) != nil || none.MetricsScrapes != 0 {
+		t.Fatal("a zero period started a probe")
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/seatsfu/seatsfu/bench/load"
+)
+
+// The livekit target lives in its own Go module (bench/livekit), so this
+// module never depends on LiveKit. seatbench builds its runner, lkbench,
+// with `go build -C bench/livekit` (or takes -lkbench), and runs it once
+// per step: lkbench starts the LiveKit server binary pinned to the server
+// core, drives it with the same publishers and viewers (bench/load.Fanout)
+// and prints one load.Result as JSON on stdout.
+
+// prepareLivekit builds lkbench, or drops the livekit target with a
+// one-line reason when no LiveKit binary was given.
+func (b *bench) prepareLivekit(ctx context.Context) error {
+	if b.o.livekitBin == "" {
+		b.o.targets = slices.DeleteFunc(b.o.targets, func(t string) bool { return t == "livekit" })
+		const why = "livekit target skipped: no LiveKit server binary given (-livekit-bin PATH)"
+		fmt.Fprintln(os.Stderr, why)
+		b.run.Notes = append(b.run.Notes, why)
+		return nil
+	}
+	if b.o.lkbenchBin != "" {
+		return nil
+	}
+	bin, err := filepath.Abs(filepath.Join(b.o.out, "lkbench.bin"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "building bench/livekit/cmd/lkbench …")
+	c := exec.CommandContext(ctx, "go", "build", "-C", "bench/livekit", "-o", bin, "./cmd/lkbench")
+	c.Stderr = os.Stderr
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("build lkbench (run from the module root, or pass -lkbench): %w", err)
+	}
+	b.o.lkbenchBin = bin
+	return nil
+}
+
+// runLivekit runs one livekit step through lkbench.
+func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
+	if j.scenario != "fanout" && j.scenario != "join" {
+		return nil, fmt.Errorf("lkbench runs fanout and join only, not %s", j.scenario)
+	}
+	o := b.o
+	args := []string{j.scenario,
+		"-livekit-bin", o.livekitBin,
+		"-viewers", strconv.Itoa(j.viewers),
+		"-guests", strconv.Itoa(o.guests),
+		"-warmup", o.warmup.String(),
+		"-duration", o.duration.String(),
+		"-server-cpu", strconv.Itoa(b.serverCPU),
+		"-server-log", b.logPath,
+		fmt.Sprintf("-progress=%v", b.progress != nil),
+		fmt.Sprintf("-viewer-nack=%v", o.viewerNACK),
+		"-probe-metrics", o.probe.String(),
+	}
+	if b.serverCPU >= 0 {
+		args = append(args, "-generator-cpu", "0")
+	}
+	c := exec.CommandContext(ctx, o.lkbenchBin, args...)
+	var stdout bytes.Buffer
+	c.Stdout = &stdout
+	c.Stderr = b.log
+	if b.progress != nil {
+		c.Stderr = b.progress // lkbench's progress bar and errors
+	}
+	if err := c.Run(); err != nil {
+		return nil, fmt.Errorf("lkbench: %w", err)
+	}
+	var r load.Result
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		return nil, fmt.Errorf("lkbench printed no result: %w: %q", err, strings.TrimSpace(stdout.String()))
+	}
+	return &r, nil
+}

@@ -1,0 +1,36 @@
+// Package sfu holds rooms and their media: peer connections, seat-gated
+// publishing, seat-slot forwarding and routing. A Room owns the room's seat
+// controller behind one mutex: every seat decision is taken, its media effect
+// applied and its notifications handed to the edge, in that order, under that
+// mutex.
+//
+// The files split the work:
+//
+//   - api.go: the package's surface — Config, the media errors, Notifier.
+//   - sfu.go: the room registry, the one ICE UDP port and the package's
+//     lock order; engine.go builds
+//     the webrtc.APIs (publishers' and subscribers', with their deliberately
+//     chosen interceptors); sdp.go bounds what an offer may hold.
+//   - room.go: the seat decisions and the reconcile that turns seat state
+//     into forwarding; peer.go a server-side peer connection and the
+//     goroutines it owns.
+//   - publish.go: publishers and their up-tracks; upstream.go what an
+//     up-track asks of its publisher (coalesced keyframe requests, NACKs for
+//     packets the SFU never got, the publisher's sender reports, cache sizing
+//     from viewers' RTT); packet.go the received packets every viewer shares.
+//   - subscribe.go: answering a subscribe offer and laying out its seat
+//     slots; viewer.go a viewer's slots, its bounded queue and its writer;
+//     slottrack.go a slot's TrackLocal; pace.go the paced replay of a cached
+//     group of pictures to a starting slot.
+//   - feedback.go: the viewers' RTCP (NACKs served from the shared cache,
+//     over RTX when negotiated; keyframe requests); report.go the viewers'
+//     sender reports.
+//   - metrics.go: the media metrics (PROTOCOL.md §7); eventlog.go the
+//     operator's INFO lines of a room's life (opened, seats taken and left,
+//     hosts in and out, ended); pionlog.go Pion's logs, with the warnings
+//     that say nothing is wrong demoted to DEBUG.
+//
+// The lock order is written at SFU.mu (sfu.go).
+//
+// sfu/nettest proves the media side through a lossy relay.
+package sfu

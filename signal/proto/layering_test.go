@@ -1,0 +1,36 @@
+package proto_test
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// deps lists pkg and everything it imports, tests excluded.
+func deps(t *testing.T, pkg string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	return strings.Fields(string(out))
+}
+
+// The wire lives here and only here: the rule engine does not know JSON,
+// the Go SDK does not carry the rule engine, and proto itself imports
+// nothing of the project (so every layer may use it).
+func TestTheWireHasOneHome(t *testing.T) {
+	const mod = "github.com/seatsfu/seatsfu/"
+	if d := deps(t, mod+"seat"); slices.Contains(d, "encoding/json") {
+		t.Error("seat depends on encoding/json: the wire has leaked into the rule engine")
+	}
+	if d := deps(t, mod+"signal/client"); slices.Contains(d, mod+"seat") {
+		t.Error("the Go SDK depends on the rule engine (seat)")
+	}
+	for _, d := range deps(t, mod+"signal/proto") {
+		if strings.HasPrefix(d, mod) && d != mod+"signal/proto" {
+			t.Errorf("signal/proto imports %s", d)
+		}
+	}
+}
