@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,21 +11,24 @@ import (
 
 // slogFactory routes Pion's logs to slog, keeping WARN and ERROR for what an
 // operator can act on. Pion is chatty: its Info and Debug go to Debug, and
-// the warnings in pionNoise — normal events of a working server that Pion
-// logs as warnings — go to Debug too.
+// the messages in pionNoise — normal events of a working server that Pion
+// logs as warnings or errors — go to Debug too.
 type slogFactory struct{ log *slog.Logger }
 
 func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
 	return pionLogger{log: f.log.With("pion", scope)}
 }
 
-// pionNoise lists Pion warnings that say nothing is wrong, each matched by
+// pionNoise lists Pion warnings and errors that say nothing is wrong, each matched by
 // the start of its message and, when set, a part of it, with the reason it
 // is not worth an operator's attention.
 var pionNoise = []struct{ prefix, contains, why string }{
 	// ice: every candidate's read loop ends this way when its peer
 	// connection closes (the mux hands it a pipe that is closed then).
 	{"Failed to read from candidate", "closed pipe", "a closing connection"},
+	// ice: the media port's reader hands a packet to a connection that has
+	// just closed (Pion says this one at ERROR).
+	{"Failed to write packet", "closed pipe", "a packet for a closed connection"},
 	// webrtc: browsers send receiver reports for an SSRC before the track
 	// it belongs to is set up; the next ones are handled.
 	{"Incoming unhandled RTCP", "", "RTCP ahead of its track"},
@@ -46,15 +50,16 @@ var pionNoise = []struct{ prefix, contains, why string }{
 	{"Warning: mux: no endpoint for packet", ", adding to queue", "queued for the DTLS transport"},
 }
 
-// warn logs a Pion warning: at Debug, saying why, when it is known noise.
-func (l pionLogger) warn(msg string) {
+// at logs a Pion warning or error at level — or at Debug, saying why, when
+// it is known noise.
+func (l pionLogger) at(level slog.Level, msg string) {
 	for _, n := range pionNoise {
 		if strings.HasPrefix(msg, n.prefix) && strings.Contains(msg, n.contains) {
 			l.log.Debug(msg, "noise", n.why)
 			return
 		}
 	}
-	l.log.Warn(msg)
+	l.log.Log(context.Background(), level, msg)
 }
 
 type pionLogger struct{ log *slog.Logger }
@@ -65,7 +70,11 @@ func (l pionLogger) Debug(msg string)                  { l.log.Debug(msg) }
 func (l pionLogger) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
 func (l pionLogger) Info(msg string)                   { l.log.Debug(msg) }
 func (l pionLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Warn(msg string)                   { l.warn(msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.warn(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Error(msg string)                  { l.log.Error(msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }
+func (l pionLogger) Warn(msg string)                   { l.at(slog.LevelWarn, msg) }
+func (l pionLogger) Warnf(format string, args ...any) {
+	l.at(slog.LevelWarn, fmt.Sprintf(format, args...))
+}
+func (l pionLogger) Error(msg string) { l.at(slog.LevelError, msg) }
+func (l pionLogger) Errorf(format string, args ...any) {
+	l.at(slog.LevelError, fmt.Sprintf(format, args...))
+}

@@ -6,7 +6,7 @@
 //   import { register } from './modules.js';
 //   register({
 //     name: 'cohost',
-//     client(session, client) { client.addEventListener('cohost.x', ...) }, // each (re)connection
+//     client(session, client) { ... },   // each (re)connection: add listeners
 //     joined(session, snapshot) { ... },  // after each room.join
 //     render(session) { ... },            // after the page redraws the room
 //     teardown(session) { ... },          // back at the join form
