@@ -17,8 +17,10 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 	"github.com/seatsfu/seatsfu/signal/whip"
 )
 
@@ -58,6 +60,13 @@ type Config struct {
 
 	// Limits are the node's caps and deadlines (limits.go).
 	Limits Limits
+
+	// v2 §11 (api_rooms.go, webhooks.go): where events go (nil: nowhere;
+	// the caller closes it after Shutdown), who credits battle scores and
+	// which rooms share a room's co-host connection (nil: none).
+	Webhooks    *webhook.Dispatcher
+	Battles     api.Battles
+	CohostRooms func(roomID string) []string
 }
 
 const (
@@ -189,6 +198,10 @@ func New(cfg Config) (*Server, error) {
 		Admit: s.caps.admitPlayer, // limits.go
 	})
 	s.media.Route(s.mux)
+	// The server API (api_rooms.go).
+	if err := s.routeAPI(); err != nil {
+		return nil, err
+	}
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}
@@ -292,6 +305,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 		MaxPending: s.cfg.Limits.MaxPendingRequests,
 		Clock:      s.cfg.Clock,
 	}
+	cfg.Meta = createMeta(create)
 	if create != nil {
 		if create.MaxSeats != nil {
 			cfg.MaxSeats = *create.MaxSeats
@@ -307,6 +321,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	}
 	h.room = r
 	s.hubs[roomID] = h
+	h.roomStarted(u, cfg.Meta.Title) // webhooks.go
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
 // Config is everything `seatsfu serve` can be told (PROTOCOL.md §1). Each key
@@ -30,6 +31,9 @@ type Config struct {
 
 	// Limits are the caps and deadlines of limits.go, same keys rules.
 	Limits `yaml:",inline"`
+	// v2 §11: webhook receivers and each one's queue (webhooks.go).
+	WebhookURLs  []string `yaml:"webhook-url"`
+	WebhookQueue int      `yaml:"webhook-queue"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -45,6 +49,8 @@ func Defaults() Config {
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
 		Limits:         defaultLimits(),
+		WebhookURLs:    nil, // no webhooks
+		WebhookQueue:   webhook.DefaultQueueSize,
 	}
 }
 
@@ -120,6 +126,7 @@ var settings = []setting{
 		c.LogLevel = v
 		return nil
 	}},
+	webhookURLSetting, webhookQueueSetting, // webhooks.go
 }
 
 // splitList reads a comma list, dropping blanks, so "a, b," is [a b].
@@ -197,6 +204,9 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 	if len(c.RTCIPs) == 0 {
 		c.RTCIPs = nil // "rtc-ip: []" and no key at all both mean auto-detect
 	}
+	if len(c.WebhookURLs) == 0 {
+		c.WebhookURLs = nil
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -233,6 +243,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("video-codec: %q is not vp8, vp9 or h264", c.VideoCodec)
 	}
 	if _, err := c.Level(); err != nil {
+		return err
+	}
+	if err := c.validateWebhooks(); err != nil {
 		return err
 	}
 	return c.Limits.validate()

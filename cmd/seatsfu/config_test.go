@@ -37,6 +37,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.Limits = Limits{MaxMembers: 10000, MaxPendingRequests: 100, MaxRooms: 10000, MaxConns: 20000, MaxConnsPerIP: 500,
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
+	want.WebhookQueue = 10000
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
@@ -74,6 +75,10 @@ func TestPrecedence(t *testing.T) {
 		"token-expiry-grace":   {vals{"1s", "2m", "3h"}, func(c Config) any { return c.TokenExpiryGrace }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
 		"http-read-timeout":    {vals{"1s", "2m", "3h"}, func(c Config) any { return c.HTTPReadTimeout }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
 		"http-idle-timeout":    {vals{"1s", "2m", "3h"}, func(c Config) any { return c.HTTPIdleTimeout }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
+		"webhook-url": {vals{"[http://a.example/h]", "http://b.example/h, https://c.example/h", "https://d.example/h"},
+			func(c Config) any { return c.WebhookURLs },
+			[3]any{[]string{"http://a.example/h"}, []string{"http://b.example/h", "https://c.example/h"}, []string{"https://d.example/h"}}},
+		"webhook-queue": {vals{"1", "2", "3"}, func(c Config) any { return c.WebhookQueue }, [3]any{1, 2, 3}},
 	}
 	if len(keys) != len(settings) {
 		t.Fatalf("test covers %d keys, config has %d", len(keys), len(settings))

@@ -79,6 +79,11 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		}
 	}()
 
+	hooks, stopHooks, err := startWebhooks(cfg, secret, reg, log)
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+
 	edge, err := signal.New(signal.Config{
 		Secret:         secret,
 		DevMode:        dev,
@@ -90,6 +95,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		Registry:       reg,
 		Logger:         log.With("component", "signal"),
 		Demo:           demo.Handler(),
+		Webhooks:       hooks,
 	})
 	if err != nil {
 		return fmt.Errorf("signal: %w", err)
@@ -124,6 +130,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	case err := <-served:
 		// Serve only returns on its own when the listener broke.
 		_ = edge.Shutdown(context.Background())
+		stopHooks(context.Background())
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
@@ -142,6 +149,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	if err := edge.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("signal shutdown: %w", err))
 	}
+	stopHooks(sctx) // after the rooms' room.ended events were queued
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 	}

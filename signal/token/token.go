@@ -91,26 +91,9 @@ func Verify(secret []byte, raw string) (Identity, error) {
 }
 
 func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error) {
-	if len(secret) == 0 {
-		return Identity{}, fmt.Errorf("%w: no secret configured", ErrInvalidToken)
-	}
-	if raw == "" {
-		return Identity{}, fmt.Errorf("%w: missing", ErrInvalidToken)
-	}
-	if len(raw) > MaxTokenLen {
-		return Identity{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
-	}
-	var c claims
-	_, err := jwt.ParseWithClaims(raw, &c,
-		func(*jwt.Token) (any, error) { return secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(Leeway),
-		jwt.WithTimeFunc(now),
-	)
+	c, err := parse(secret, raw, now)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return Identity{}, err
 	}
 	if err := checkClaimTypes(raw); err != nil { // strict.go
 		return Identity{}, err
@@ -126,6 +109,32 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 		Role:    proto.Role(c.Role),
 		Expires: c.ExpiresAt.Time,
 	}, nil
+}
+
+// parse checks a token's signature, algorithm and times, not its claims.
+func parse(secret []byte, raw string, now func() time.Time) (claims, error) {
+	if len(secret) == 0 {
+		return claims{}, fmt.Errorf("%w: no secret configured", ErrInvalidToken)
+	}
+	if raw == "" {
+		return claims{}, fmt.Errorf("%w: missing", ErrInvalidToken)
+	}
+	if len(raw) > MaxTokenLen {
+		return claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
+	}
+	var c claims
+	_, err := jwt.ParseWithClaims(raw, &c,
+		func(*jwt.Token) (any, error) { return secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(Leeway),
+		jwt.WithTimeFunc(now),
+	)
+	if err != nil {
+		return claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	return c, nil
 }
 
 // validate applies the claim rules of PROTOCOL.md §2.

@@ -1,0 +1,151 @@
+// Package cluster lets several seatsfu nodes that share one Redis and one
+// secret serve as one service (PROTOCOL.md §12): a node registry, room
+// leases with fencing, the room's state in Redis, and takeover of the rooms
+// of a node that died. Redis carries discovery, leases, room state and
+// routing — never media, never per-packet work.
+//
+// Built (this package, internal/redistest, seat.Export/Restore):
+//
+//   - Store: every Redis operation, each bounded by OpTimeout, one Lua
+//     script where a check guards a write. Redis unreachable → ErrUnavailable
+//     at once (no client retries, one dial attempt), counted in
+//     seatsfu_redis_errors_total{op}, seatsfu_redis_up 0.
+//   - Registry: NodeInfo (id, node-addr, HTTP addr, load) under a key with a
+//     TTL plus a zset of expiries; Nodes drops the expired and sets
+//     seatsfu_nodes. Node ids are fresh per process start.
+//   - Leases: "<fence>:<node>" with a Redis TTL; a claim of a free lease
+//     INCRs the room's fence. Save, Renew and End run luaHold first, so a
+//     node whose lease was taken (fence moved on) can write nothing, whatever
+//     it believes. A holder whose lease lapsed while nobody claimed it takes
+//     it back with the same fence (a GC pause or a short Redis outage does
+//     not cost the room).
+//   - State: an opaque blob with a version; an older version never
+//     overwrites a newer one. EncodeState/DecodeState turn seat.State into it.
+//   - Node: one goroutine per process; every Tick it heartbeats, renews all
+//     its leases in one pipeline, rewrites states Redis lacks (a Redis that
+//     came back empty), and claims orphans (leases expired): every live node
+//     scans, the claim script lets exactly one win. Hosted.Stage (no I/O,
+//     under the room's lock) and Hosted.Flush (outside it) keep Redis off
+//     the room's critical section.
+//   - Node.Route: which node hosts a room (cached one Tick; served stale,
+//     marked so, while Redis is down), for the relay below.
+//   - MintLinkToken/VerifyLinkToken: the node link's authentication.
+//   - RestoreRoom: the takeover recipe (decode, seat.Restore, every member
+//     that was connected to the dead node starts its grace).
+//   - internal/nodelink: the link itself — authenticated WebSocket on
+//     --node-addr, frames {session, kind, payload}, bounded send queue, one
+//     link per pair (Pool), no meaning given to the frames yet.
+//
+// Timings: LeaseTTL 3 s, Tick 500 ms: a dead node's rooms are hosted
+// elsewhere within LeaseTTL + Tick = 3.5 s, inside the 5 s of §12
+// (TestTakeoverWithinFiveSeconds measures it). Each is a setting.
+//
+// # What is left to build, and how
+//
+// Wiring (cmd/seatsfu). --redis URL and --node-addr HOST:PORT (§12), plus
+// settings for Tick, LeaseTTL, NodeTTL and OpTimeout (flag + env + YAML +
+// README + configs/seatsfu.yaml). With
+// no --redis nothing changes: no Store, no Node, rooms in memory. A node
+// also needs a public URL for clients (--public-url; HTTPAddr in NodeInfo).
+// Metrics to register: NewMetrics(reg); relay_packets_total{direction}
+// belongs to the media cascade below.
+//
+// Room life on the hosting node. Opening a room is Node.Host: ErrHeld
+// names the node that hosts it (relay there, below); ErrUnavailable (Redis
+// down) refuses a new room with `overloaded` and the message "cluster
+// state store unavailable, try again" — the contract's reason for "try
+// again later or elsewhere"; no new reason is needed. After every
+// operation: under the room's lock seat's Durable (its cost follows seats,
+// requests and bans, not the audience), EncodeState, Stage (an unchanged
+// blob is no write, so audience joins cost nothing); after the lock,
+// Flush; only then send the answer and the notifications. That ordering is what
+// makes "no request is answered twice" hold across a takeover: an answer
+// a client saw is in Redis. With Redis down Flush fails, the change stays
+// staged and the answer goes out anyway (the room keeps running; nobody
+// can take it over while Redis is down for everyone). Room end:
+// Hosted.End. Config.Lost: close the room's local sessions without
+// room.ended (their clients reconnect and reach the new host).
+//
+// Takeover (Config.Adopt). RestoreRoom(saved, seat.Config{Grace,
+// MaxMembers, Clock}) → open the sfu room around it. Every member that was
+// connected starts its grace at the takeover and publishing is cleared
+// (publishers re-publish, §12); members resume as their clients come back
+// (TestRoomSurvivesItsNode).
+// Pending requests are kept with their deadlines, so none ends with
+// room_ended. Metadata and the co-host link (§10, §11) join seat.State
+// when those issues land; the blob's format number leaves room for them.
+//
+// Signalling relay: one link per pair of nodes. Node A dials B's
+// --node-addr once (WebSocket, coder/websocket) and keeps it; the upgrade
+// carries a link token (MintLinkToken: HS256 with the shared secret, aud
+// "seatsfu-node", sub the dialling node, to the dialled one, one minute;
+// neither it nor a client token passes for the other) and B accepts only
+// a sub that is a live node in the registry. TLS on the node listener is
+// a later setting; until then run node links on a private network. Frames are JSON: {s: session id, t: open |
+// rpc | reply | note | close, p: the JSON-RPC message}. The client's node
+// (the edge) keeps the client's WebSocket and checks its token locally
+// (same secret); for a room hosted elsewhere (Node.Route; Node.Forget on
+// a failed send or a "not hosted here" reply) it opens
+// a relayed session on the host with the verified identity and forwards
+// every request; the host runs the seat controller exactly as for a local
+// session and sends replies and notifications back tagged with the session
+// id. A notification for everyone in a room crosses each link once, with
+// the room id, and the edge fans it out to its local sessions: the
+// signalling twin of the media cascade. Each link has a bounded send queue;
+// a link that cannot keep up is closed and its sessions are resumed on the
+// next dial (the edge re-sends room.join for each as a resume), exactly as
+// when the host dies and another node takes the room over: clients on
+// live nodes see only the seat.changed of the takeover.
+//
+// Publishers' media goes to the hosting node directly. rtc.publish (and
+// WHIP) from an edge node is relayed like any request, so the SDP answer —
+// and its ICE candidates — comes from the hosting node, and the
+// publisher's PeerConnection terminates there; WHIP on another node
+// proxies the offer/answer (or answers 307 to the host's public URL).
+// Why not forward RTP from the edge: publishers are at most maxSeats per
+// room, never the scaling problem; a forwarding hop adds latency for the
+// streams everyone watches; and gating stays at the source — a kick on
+// the host stops the guest's media before any other node sees a packet,
+// so "no packet after kick + one RTT" holds on every node without a
+// second gate. Why not move the room to the owner's node: a room would
+// migrate (takeover machinery) whenever the owner reconnects elsewhere.
+// Cost, accepted: a publisher's connection dies with its host node and it
+// re-publishes (§12 already says so).
+//
+// Media cascade: a node is a viewer of another node. The first local viewer
+// of a remote room makes the node open one cascade subscription to the
+// host over the node link: a Pion PeerConnection negotiated like a
+// viewer's (maxSeats audio+video pairs, one SSRC per slot, continuous
+// across seat changes). Locally the node opens a mirror room whose slot
+// sources are the cascade's incoming tracks: to sfu they are up-tracks
+// like a publisher's, so its own NACK cache, keyframe cache, PLI
+// coalescing (≤ 1 upstream per slot per 500 ms) and writers serve local
+// viewers unchanged. The mirror does not gate: the host already forwards
+// only what may be forwarded. Seat state for the mirror comes with the
+// relayed notifications. The cascade closes a while (a setting) after the
+// last local viewer leaves, so viewer churn does not churn subscriptions.
+// relay_packets_total{direction="in"} counts cascade packets received,
+// {direction="out"} packets the host sent to cascades. Why a
+// PeerConnection and not RTP over the node link: SRTP, NACK and
+// congestion control come for free, UDP keeps head-of-line blocking off
+// the media path, and the host treats a node like any viewer (one per
+// node, whatever its viewer count: the host's CPU stays flat as remote
+// viewers grow, which seatbench cascade must show).
+//
+// Clients of a dead node. A node's clients lose their WebSocket; the Go
+// SDK and /sdk/seatsfu.js reconnect with the same token to the next node
+// of their list (the app's list, refreshed from GET /v1/nodes, which lists
+// live nodes' public URLs from the registry), backing off, and resume
+// within the reconnect grace: any node accepts them and relays to the
+// room's host.
+//
+// Redis down. Running rooms forward media and answer requests (staged
+// states flush when Redis returns); relayed signalling keeps working over
+// existing links and warm routes; new rooms and rooms whose host is not
+// cached are refused (`overloaded`); takeovers wait for Redis. When Redis
+// returns (even empty), the Node re-registers, renews or re-takes its
+// leases with their fences and rewrites its rooms' states on its own.
+// Production Redis should persist (appendonly yes, appendfsync everysec):
+// a Redis that loses its data also loses the fence counters, and a node
+// cut off before the loss could then take a room back with an old fence.
+package cluster
