@@ -44,6 +44,10 @@ var pionNoise = []struct{ prefix, contains, why string }{
 	// closes (a viewer leaving, a publisher losing the seat).
 	{"Failed to accept RTP", "stream is already closed", "a closing connection"},
 	{"Failed to accept RTCP", "stream is already closed", "a closing connection"},
+	// srtp: opening the RTCP stream of an RTP stream that arrived as its
+	// connection closed (Pion's "failed to cast child" is the closed
+	// session's refusal).
+	{"Failed to open RTCP stream for", "failed to cast child", "a closing connection"},
 	// webrtc: a browser's first DTLS packet can beat the server's DTLS
 	// transport by a moment; Pion queues it and hands it over (a full
 	// queue — "not adding to queue" — still warns).
