@@ -32,17 +32,9 @@ func (m *member) userRef() *User {
 // Owner returns the owner as a member.
 func (r *Room) Owner() User { return r.owner.user }
 
-// target finds a member the service acts on.
-func (r *Room) target(userID string) (*member, error) {
-	if r.ended {
-		return nil, newErr(ErrRoomNotFound, "the room has ended")
-	}
-	m, ok := r.members[userID]
-	if !ok {
-		return nil, newErr(ErrNotJoined, "%q is not a member of the room", userID)
-	}
-	return m, nil
-}
+// target finds the member the service acts on, by actor's rule:
+// ErrRoomNotFound once the room has ended, ErrNotJoined for a stranger.
+func (r *Room) target(userID string) (*member, error) { return r.actor(userID) }
 
 // SetRole makes a member an admin or audience. A seated member's seat shows
 // the new role, so a seat.changed follows room.roleChanged. Setting the role

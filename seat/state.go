@@ -87,7 +87,19 @@ func (r *Room) Export() (State, bool) {
 	if r.ended {
 		return State{}, false
 	}
-	st := State{
+	st := r.exportAllButMembers()
+	for _, m := range r.roster.list {
+		if !m.gone {
+			st.Members = append(st.Members, exportMember(m))
+		}
+	}
+	return st, true
+}
+
+// exportAllButMembers is the state Export and Durable share; they differ
+// only in which members they keep.
+func (r *Room) exportAllButMembers() State {
+	return State{
 		RoomID:          r.cfg.RoomID,
 		MaxSeats:        r.cfg.MaxSeats,
 		Mode:            r.cfg.Mode,
@@ -102,12 +114,6 @@ func (r *Room) Export() (State, bool) {
 		Roles:           r.exportRoles(),
 		ChatMuted:       r.exportChatMuted(),
 	}
-	for _, m := range r.roster.list {
-		if !m.gone {
-			st.Members = append(st.Members, exportMember(m))
-		}
-	}
-	return st, true
 }
 
 func exportMember(m *member) StateMember {
@@ -188,21 +194,7 @@ func (r *Room) Durable() (State, bool) {
 	if r.ended {
 		return State{}, false
 	}
-	st := State{
-		RoomID:          r.cfg.RoomID,
-		MaxSeats:        r.cfg.MaxSeats,
-		Mode:            r.cfg.Mode,
-		LastMemberSeq:   r.roster.lastSeq,
-		LastRequestID:   r.lastReqID,
-		LastDeadlineSeq: r.deadlines.lastSeq,
-		Seats:           r.exportSeats(),
-		Requests:        r.exportRequests(),
-		Banned:          r.exportBans(),
-		Meta:            r.meta,
-		CreatedAt:       r.createdAt,
-		Roles:           r.exportRoles(),
-		ChatMuted:       r.exportChatMuted(),
-	}
+	st := r.exportAllButMembers()
 	keep := map[*member]bool{r.owner: true}
 	for _, s := range r.seats {
 		if s.occupant != nil {

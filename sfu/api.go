@@ -41,6 +41,9 @@ type Config struct {
 	// ViewerQueue is each viewer's queue length in packets; zero means 256.
 	// A full queue drops (video: until the next keyframe), never blocks.
 	ViewerQueue int
+	// MaxCohosts is the most rooms of a co-host connection (2..9; zero
+	// means 4): a subscription carries up to MaxCohosts-1 co-host slots.
+	MaxCohosts int
 }
 
 // The media errors of PROTOCOL.md §3: a reason and a message, like the
@@ -72,11 +75,13 @@ type RoomConfig struct {
 	Notifier Notifier
 }
 
-// Slot is one negotiated seat slot of a subscriber (rtc.subscribe's slots).
+// Slot is one negotiated slot of a subscriber (rtc.subscribe's slots): a
+// seat slot (CohostIndex 0) or co-host slot CohostIndex (SeatIndex -1).
 type Slot struct {
-	Mid       string `json:"mid"`
-	Kind      string `json:"kind"`
-	SeatIndex int    `json:"seatIndex"`
+	Mid         string `json:"mid"`
+	Kind        string `json:"kind"`
+	SeatIndex   int    `json:"seatIndex"`
+	CohostIndex int    `json:"cohostIndex"`
 }
 
 var _ webrtc.TrackLocal = (*slotTrack)(nil)

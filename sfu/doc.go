@@ -25,6 +25,8 @@
 //   - feedback.go: the viewers' RTCP (NACKs served from the shared cache,
 //     over RTX when negotiated; keyframe requests); report.go the viewers'
 //     sender reports.
+//   - cohost.go: co-host slots (PROTOCOL.md §10) — the pairs after a room's
+//     seats carry the other rooms' owners, as guests of those rooms' seat 0.
 //   - metrics.go: the media metrics (PROTOCOL.md §7); eventlog.go the
 //     operator's INFO lines of a room's life (opened, seats taken and left,
 //     hosts in and out, ended); pionlog.go Pion's logs, with the warnings

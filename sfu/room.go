@@ -32,6 +32,14 @@ type Room struct {
 	publishers map[string]*publisher // by user id
 	viewers    map[*viewer]struct{}
 	seats      []seatMedia
+	// guests are other rooms' viewers' co-host slots carrying this room's
+	// owner: more slots of seat 0 (cohost.go).
+	guests [2][]*slot
+
+	// Guarded by s.coMu (cohost.go): the rooms this room's co-host slots
+	// carry, in order, and its viewers that have co-host slots.
+	coPeers   []*Room
+	coViewers map[*viewer]struct{}
 }
 
 // seatMedia is what one seat index forwards: per kind, the source currently
@@ -233,6 +241,11 @@ func (r *Room) reconcile() {
 			for _, sl := range sm.slots[kind] {
 				sl.repoint(want)
 			}
+			if k == 0 {
+				for _, sl := range r.guests[kind] {
+					sl.repoint(want)
+				}
+			}
 		}
 	}
 	// Only now is every seat decided: a source may have left one seat and
@@ -255,6 +268,13 @@ func (r *Room) refreshSinks(src *source) {
 	var sinks []*slot
 	if src.seatIdx >= 0 {
 		for _, sl := range r.seats[src.seatIdx].slots[src.kind] {
+			if sl.viewer.user != src.pub.user {
+				sinks = append(sinks, sl)
+			}
+		}
+	}
+	if src.seatIdx == 0 {
+		for _, sl := range r.guests[src.kind] {
 			if sl.viewer.user != src.pub.user {
 				sinks = append(sinks, sl)
 			}

@@ -49,6 +49,8 @@ type SFU struct {
 	rooms  map[string]*Room
 	closed bool
 
+	coMu sync.Mutex // co-host slots' rooms (cohost.go); before any room's mu
+
 	// bg owns the goroutines that outlive the call that started them:
 	// asynchronous peer closes. Close waits for them; once it does, bgStopped
 	// refuses new ones (every peer is already closing by then).
@@ -67,6 +69,9 @@ func New(cfg Config) (*SFU, error) {
 	}
 	if cfg.ViewerQueue <= 0 {
 		cfg.ViewerQueue = defaultViewerQueue
+	}
+	if cfg.MaxCohosts != 0 && (cfg.MaxCohosts < 2 || cfg.MaxCohosts > 9) {
+		return nil, fmt.Errorf("sfu: MaxCohosts %d outside 2..9", cfg.MaxCohosts)
 	}
 	if cfg.UDPPort < 0 || cfg.UDPPort > 65535 {
 		return nil, fmt.Errorf("sfu: UDP port %d out of range", cfg.UDPPort)

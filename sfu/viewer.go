@@ -31,6 +31,8 @@ type viewer struct {
 	wake     chan struct{} // cap 1: "the ring is not empty"
 	quit     chan struct{}
 	quitOnce sync.Once
+
+	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
 }
 
 // item is one queued unit of work for the writer: a packet to forward or a
@@ -48,11 +50,14 @@ type item struct {
 // belongs to what the slot carries now.
 type binding struct{ src *source }
 
-// slot is one negotiated m-line of a viewer: seat seatIdx, one kind.
+// slot is one negotiated m-line of a viewer: seat seatIdx (or, for co-host
+// slot cohost ≥ 1, seatIdx -1 and the other room's owner), one kind.
 type slot struct {
 	viewer  *viewer
 	kind    int
 	seatIdx int
+	cohost  int
+	host    *Room // the room whose owner a co-host slot carries; guarded by SFU.coMu
 	mid     string
 	track   *slotTrack
 	sender  *webrtc.RTPSender

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -199,9 +200,9 @@ func TestAPIRoleChangeLetsAMemberAcceptApplications(t *testing.T) {
 	call(t, bob, "seat.apply", map[string]any{"seatIndex": -1, "timeout": 0}, nil)
 	wantReason(t, ann, "seat.acceptApplication", map[string]any{"userId": "bob"}, "permission_denied")
 
-	admins := gaugeOrCounter(t, env.Registry, "seatsfu_participants", "admin")
+	admins := metrictest.Must(t, env.Registry, "seatsfu_participants", "role", "admin")
 	apiWant(t, env, "POST", "/v1/api/rooms/r/members/ann/role", `{"role":"admin"}`, 200, "")
-	if got := gaugeOrCounter(t, env.Registry, "seatsfu_participants", "admin"); got != admins+1 {
+	if got := metrictest.Must(t, env.Registry, "seatsfu_participants", "role", "admin"); got != admins+1 {
 		t.Errorf("participants{role=admin} = %v after the promotion, want %v", got, admins+1)
 	}
 	for _, c := range []*signaltest.Conn{owner, ann, bob} {
@@ -226,7 +227,7 @@ func TestAPIRoleChangeLetsAMemberAcceptApplications(t *testing.T) {
 	wantReason(t, ann, "seat.acceptApplication", map[string]any{"userId": "cara"}, "permission_denied")
 	// Her socket leaves under the role it has now: the gauges come back even.
 	call(t, ann, "room.leave", nil, nil)
-	if got := gaugeOrCounter(t, env.Registry, "seatsfu_participants", "admin"); got != admins {
+	if got := metrictest.Must(t, env.Registry, "seatsfu_participants", "role", "admin"); got != admins {
 		t.Errorf("participants{role=admin} = %v after she left, want %v", got, admins)
 	}
 }

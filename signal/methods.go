@@ -140,6 +140,7 @@ func init() {
 		proto.MethodRTCCandidate: bind(addCandidate),
 	}
 	registerLimitMethods(methods)
+	addCohostMethods(methods) // PROTOCOL.md §10 (cohost_methods.go)
 }
 
 // --- the limits of the params (PROTOCOL.md §3.2) that JSON's types cannot say ---
@@ -298,8 +299,9 @@ func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) 
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
-		s.respond(id, wireSnapshot(snap))
-		hub.attach(s)
+		hub.attachThen(s, func() {
+			s.respond(id, hub.joinedSnapshot(wireSnapshot(snap), s.user.Role == seat.RoleOwner))
+		})
 		return ds, nil
 	})
 	if err != nil {

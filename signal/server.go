@@ -58,12 +58,18 @@ type Config struct {
 	RequestRate  float64
 	RequestBurst int
 
+	// MaxCohosts is the most rooms one co-host connection joins (2..9;
+	// PROTOCOL.md §10). Zero takes the SFU's, which sizes the
+	// subscriptions' co-host slots; any other value must equal it.
+	MaxCohosts int
+
 	// Limits are the node's caps and deadlines (limits.go).
 	Limits Limits
 
 	// v2 §11 (api_rooms.go, webhooks.go): where events go (nil: nowhere;
 	// the caller closes it after Shutdown), who credits battle scores and
-	// which rooms share a room's co-host connection (nil: none).
+	// which rooms share a room's co-host connection (nil: this node's
+	// co-host desk, cohost.go).
 	Webhooks    *webhook.Dispatcher
 	Battles     api.Battles
 	CohostRooms func(roomID string) []string
@@ -116,7 +122,8 @@ type Server struct {
 	hubs     map[string]*roomHub
 	wg       sync.WaitGroup // sessions and stats loops
 
-	media *whip.Server // WHIP and WHEP (signal/whip)
+	media  *whip.Server // WHIP and WHEP (signal/whip)
+	cohost *cohostDesk  // co-hosting and battles (cohost.go)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -163,6 +170,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	if cfg.MaxCohosts == 0 {
+		cfg.MaxCohosts = cfg.SFU.MaxCohosts()
+	}
+	if cfg.MaxCohosts != cfg.SFU.MaxCohosts() {
+		// The subscriptions' co-host slots are sized by the SFU's setting.
+		return nil, fmt.Errorf("signal: MaxCohosts %d differs from the SFU's %d", cfg.MaxCohosts, cfg.SFU.MaxCohosts())
+	}
 	if err := cfg.Limits.fill(); err != nil {
 		return nil, err
 	}
@@ -185,6 +199,11 @@ func New(cfg Config) (*Server, error) {
 		sessions: make(map[*session]struct{}),
 		hubs:     make(map[string]*roomHub),
 	}
+	if s.cohost, err = newCohostDesk(s); err != nil {
+		cancel()
+		return nil, err
+	}
+	s.cohost.serveAPI() // scores and RoomInfo.cohost, unless the caller brings its own
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /v1/rtc", s.serveRTC)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -193,6 +212,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
+	s.mux.HandleFunc("POST /demo/battles/{battleId}/score", s.serveDemoScore)
 	s.media = whip.New(whip.Config{
 		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
 		Admit: s.caps.admitPlayer, // limits.go
@@ -315,6 +335,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 		}
 	}
 	h := newHub(s, roomID)
+	h.owner = u
 	r, err := s.cfg.SFU.OpenRoom(sfu.RoomConfig{Seat: cfg, Notifier: h})
 	if err != nil {
 		return nil, nil, err
@@ -326,6 +347,7 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	go func() {
 		defer s.wg.Done()
 		h.statsLoop()
+		s.cohost.roomGone(h)
 		s.mu.Lock()
 		if s.hubs[roomID] == h {
 			delete(s.hubs, roomID)
@@ -344,6 +366,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	s.mu.Unlock()
 	s.media.Close()
+	s.cohost.close()
 
 	for _, r := range s.cfg.SFU.Rooms() {
 		err := r.Do(func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Shutdown(seat.ServerShutdown), nil })

@@ -16,11 +16,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/webhook"
+	"github.com/seatsfu/seatsfu/signal/webhook/webhooktest"
 )
 
 // hookReceiver records verified webhooks by room.
@@ -212,7 +214,7 @@ func TestWebhooksOfAScriptedSession(t *testing.T) {
 // exactly once. The minute passes on the dispatcher's injected clock, so
 // the test takes well under a second of real time.
 func TestWebhooksSurviveAMinuteOfReceiverErrors(t *testing.T) {
-	clock := newHookClock()
+	clock := webhooktest.NewClock(time.Now())
 	back := clock.Now().Add(time.Minute)
 	rcv := &hookReceiver{t: t, byRoom: map[string][]client.WebhookEvent{}}
 	rcv.down = func() bool { return clock.Now().Before(back) }
@@ -226,7 +228,7 @@ func TestWebhooksSurviveAMinuteOfReceiverErrors(t *testing.T) {
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("only part of the session arrived: %q / %q", rcv.summary("r"), rcv.summary("s"))
 		}
-		if !clock.fireNext() {
+		if !clock.FireNext() {
 			time.Sleep(100 * time.Microsecond) // attempts in flight
 		}
 	}
@@ -241,71 +243,9 @@ func TestWebhooksSurviveAMinuteOfReceiverErrors(t *testing.T) {
 		t.Fatalf("the receiver was never down: %d failures, clock at %v", failed, clock.Now())
 	}
 	checkScript(t, rcv)
-	if got := gaugeOrCounter(t, reg, "seatsfu_webhook_dropped_total", "gave_up"); got != 0 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up"); got != 0 {
 		t.Errorf("%v events given up", got)
 	}
-}
-
-// hookClock is the dispatcher's injected clock: time moves when the test
-// fires the next retry timer.
-type hookClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*hookTimer
-}
-
-type hookTimer struct {
-	c  *hookClock
-	at time.Time
-	f  func()
-}
-
-func newHookClock() *hookClock { return &hookClock{now: time.Now()} }
-
-func (c *hookClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *hookClock) AfterFunc(d time.Duration, f func()) webhook.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &hookTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t
-}
-
-func (t *hookTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	for i, x := range t.c.timers {
-		if x == t {
-			t.c.timers = slices.Delete(t.c.timers, i, i+1)
-			return true
-		}
-	}
-	return false
-}
-
-// fireNext moves the clock to the earliest timer and runs it; false when
-// none is pending.
-func (c *hookClock) fireNext() bool {
-	c.mu.Lock()
-	if len(c.timers) == 0 {
-		c.mu.Unlock()
-		return false
-	}
-	i := 0
-	for j, t := range c.timers {
-		if t.at.Before(c.timers[i].at) {
-			i = j
-		}
-	}
-	t := c.timers[i]
-	c.timers = slices.Delete(c.timers, i, i+1)
-	if t.at.After(c.now) {
-		c.now = t.at
-	}
-	c.mu.Unlock()
-	t.f()
-	return true
 }
 
 // A receiver that never answers does not slow the rooms: a seat change
@@ -363,32 +303,7 @@ func TestHangingWebhookReceiverDoesNotDelaySeatChanges(t *testing.T) {
 	if ma-mb > 5*time.Millisecond {
 		t.Errorf("a hanging receiver delays seat changes by %v (median), more than 5 ms", ma-mb)
 	}
-	if dropped := gaugeOrCounter(t, reg, "seatsfu_webhook_dropped_total", "queue_full"); dropped == 0 {
+	if dropped := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); dropped == 0 {
 		t.Error("80 events for a hung receiver with a 20-event queue: nothing counted as dropped")
 	}
-}
-
-func gaugeOrCounter(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetValue() == reason {
-					if c := m.GetCounter(); c != nil {
-						return c.GetValue()
-					}
-					return m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no %s{reason=%q}", name, reason)
-	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/seat/cohost"
 	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
@@ -26,6 +27,7 @@ type Config struct {
 	Secret         string        `yaml:"secret"`
 	ReconnectGrace time.Duration `yaml:"reconnect-grace"`
 	MaxSeats       int           `yaml:"max-seats"`
+	MaxCohosts     int           `yaml:"max-cohosts"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
 
@@ -46,6 +48,7 @@ func Defaults() Config {
 		Secret:         "",  // none: dev mode
 		ReconnectGrace: 15 * time.Second,
 		MaxSeats:       10,
+		MaxCohosts:     4,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
 		Limits:         defaultLimits(),
@@ -116,6 +119,14 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a number", v)
 		}
 		c.MaxSeats = n
+		return nil
+	}},
+	{"max-cohosts", "rooms per co-host connection (`n` in 2..9)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		c.MaxCohosts = n
 		return nil
 	}},
 	{"video-codec", "the one video `codec` rooms use: vp8, vp9 or h264", func(c *Config, v string) error {
@@ -236,6 +247,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSeats < seat.MinSeats || c.MaxSeats > seat.MaxSeatsLimit {
 		return fmt.Errorf("max-seats: %d is not %d..%d", c.MaxSeats, seat.MinSeats, seat.MaxSeatsLimit)
+	}
+	if c.MaxCohosts < cohost.MinRooms || c.MaxCohosts > cohost.MaxRoomsLimit {
+		return fmt.Errorf("max-cohosts: %d is not %d..%d", c.MaxCohosts, cohost.MinRooms, cohost.MaxRoomsLimit)
 	}
 	switch c.VideoCodec {
 	case "vp8", "vp9", "h264":

@@ -33,7 +33,7 @@ func TestLoadDefaults(t *testing.T) {
 	if !c.DevMode() {
 		t.Fatal("no secret must mean dev mode")
 	}
-	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, VideoCodec: "vp8", LogLevel: "info"}
+	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, MaxCohosts: 4, VideoCodec: "vp8", LogLevel: "info"}
 	want.Limits = Limits{MaxMembers: 10000, MaxPendingRequests: 100, MaxRooms: 10000, MaxConns: 20000, MaxConnsPerIP: 500,
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
@@ -60,6 +60,7 @@ func TestPrecedence(t *testing.T) {
 		"secret":          {vals{"file-secret", "env-secret", "flag-secret"}, func(c Config) any { return c.Secret }, [3]any{"file-secret", "env-secret", "flag-secret"}},
 		"reconnect-grace": {vals{"1s", "2m", "3h"}, func(c Config) any { return c.ReconnectGrace }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
 		"max-seats":       {vals{"2", "9", "16"}, func(c Config) any { return c.MaxSeats }, [3]any{2, 9, 16}},
+		"max-cohosts":     {vals{"2", "5", "9"}, func(c Config) any { return c.MaxCohosts }, [3]any{2, 5, 9}},
 		"video-codec":     {vals{"vp9", "h264", "vp8"}, func(c Config) any { return c.VideoCodec }, [3]any{"vp9", "h264", "vp8"}},
 		"log-level":       {vals{"debug", "warn", "error"}, func(c Config) any { return c.LogLevel }, [3]any{"debug", "warn", "error"}},
 		// limits.go
@@ -194,6 +195,8 @@ func TestLoadErrors(t *testing.T) {
 		{"seats 1", []string{"--max-seats", "1"}, nil, "max-seats: 1 is not 2..16"},
 		{"seats 17", nil, map[string]string{"SEATSFU_MAX_SEATS": "17"}, "max-seats: 17"},
 		{"seats not a number", []string{"--max-seats", "ten"}, nil, "--max-seats"},
+		{"cohosts 1", []string{"--max-cohosts", "1"}, nil, "max-cohosts: 1 is not 2..9"},
+		{"cohosts 10", nil, map[string]string{"SEATSFU_MAX_COHOSTS": "10"}, "max-cohosts: 10"},
 		{"codec", []string{"--video-codec", "av1"}, nil, `video-codec: "av1"`},
 		{"codec case", []string{"--video-codec", "VP8"}, nil, `video-codec: "VP8"`},
 		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},

@@ -67,6 +67,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		IPs:             cfg.RTCIPs,
 		IncludeLoopback: dev,
 		VideoCodec:      cfg.VideoCodec,
+		MaxCohosts:      cfg.MaxCohosts,
 		Logger:          log, // sfu tags its own records component=sfu
 		Registerer:      reg,
 	})
@@ -89,6 +90,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		DevMode:        dev,
 		ReconnectGrace: cfg.ReconnectGrace,
 		MaxSeats:       cfg.MaxSeats,
+		MaxCohosts:     cfg.MaxCohosts,
 		MaxMembers:     cfg.MaxMembers,
 		Limits:         cfg.Limits.signal(),
 		SFU:            media,

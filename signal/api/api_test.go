@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -391,23 +392,5 @@ func TestBattleScoreRoutesToBattles(t *testing.T) {
 // requests reads seatsfu_api_requests_total for one operation and status.
 func (f *fixture) requests(op, status string) float64 {
 	f.t.Helper()
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "seatsfu_api_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				labels[lp.GetName()] = lp.GetValue()
-			}
-			if labels["operation"] == op && labels["status"] == status {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return metrictest.Value(f.t, f.reg, "seatsfu_api_requests_total", "operation", op, "status", status)
 }

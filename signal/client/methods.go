@@ -61,19 +61,7 @@ func (c *Client) Members(ctx context.Context, cursor string, limit int) ([]proto
 
 // AllMembers pages through room.members until the end.
 func (c *Client) AllMembers(ctx context.Context, pageSize int) ([]proto.User, error) {
-	var all []proto.User
-	cursor := ""
-	for {
-		page, next, err := c.Members(ctx, cursor, pageSize)
-		if err != nil {
-			return all, err
-		}
-		all = append(all, page...)
-		if next == "" {
-			return all, nil
-		}
-		cursor = next
-	}
+	return allPages(ctx, pageSize, c.Members)
 }
 
 // SendMessage sends a text to everyone else in the room (≤ 1024 bytes).

@@ -108,10 +108,12 @@ type Snapshot struct {
 	RequestsTotal *int `json:"requestsTotal,omitempty"`
 }
 
-// Slot is one seat slot of a subscription: the m-line mid that carries one
-// kind of seat SeatIndex's media.
+// Slot is one slot of a subscription: the m-line mid that carries one kind
+// of seat SeatIndex's media, or (CohostIndex k ≥ 1, SeatIndex -1) of the
+// owner of the k-th other room of the co-host connection (PROTOCOL.md §10).
 type Slot struct {
-	Mid       string `json:"mid"`
-	Kind      string `json:"kind"`
-	SeatIndex int    `json:"seatIndex"`
+	Mid         string `json:"mid"`
+	Kind        string `json:"kind"`
+	SeatIndex   int    `json:"seatIndex"`
+	CohostIndex int    `json:"cohostIndex"`
 }

@@ -25,28 +25,8 @@ func MintService(secret []byte, name string, ttl time.Duration) (string, error) 
 }
 
 func mintServiceAt(secret []byte, name string, ttl time.Duration, now time.Time) (string, error) {
-	if len(secret) == 0 {
-		return "", fmt.Errorf("%w: empty secret", ErrInvalidToken)
-	}
-	if ttl <= 0 {
-		return "", fmt.Errorf("%w: ttl must be positive, got %v", ErrInvalidToken, ttl)
-	}
-	if err := validID("sub", name); err != nil {
-		return "", err
-	}
-	c := claims{
-		Role: RoleService,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   name,
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
-	}
-	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
-	if err != nil {
-		return "", fmt.Errorf("%w: sign: %v", ErrInvalidToken, err)
-	}
-	return raw, nil
+	c := claims{Role: RoleService, RegisteredClaims: jwt.RegisteredClaims{Subject: name}}
+	return signClaims(secret, c, c.validService, ttl, now)
 }
 
 // VerifyService checks a service token and returns the backend's name.
@@ -61,17 +41,23 @@ func verifyServiceAt(secret []byte, raw string, now func() time.Time) (string, e
 	if err != nil {
 		return "", err
 	}
-	if c.Role != RoleService {
-		if validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar) == nil {
-			return "", ErrUserToken
-		}
-		return "", fmt.Errorf("%w: role %q is not service", ErrInvalidToken, c.Role)
+	if c.Role != RoleService && c.validMember() == nil {
+		return "", ErrUserToken
 	}
-	if c.Room != "" {
-		return "", fmt.Errorf("%w: a service token names no room", ErrInvalidToken)
-	}
-	if err := validID("sub", c.Subject); err != nil {
+	if err := c.validService(); err != nil {
 		return "", err
 	}
 	return c.Subject, nil
+}
+
+// validService applies PROTOCOL.md §11's rules of a service token: role
+// service, a backend's name, no room.
+func (c claims) validService() error {
+	if c.Role != RoleService {
+		return fmt.Errorf("%w: role %q is not service", ErrInvalidToken, c.Role)
+	}
+	if c.Room != "" {
+		return fmt.Errorf("%w: a service token names no room", ErrInvalidToken)
+	}
+	return validID("sub", c.Subject)
 }

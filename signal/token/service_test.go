@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 
@@ -44,6 +45,13 @@ func TestServiceTokens(t *testing.T) {
 	})
 	if _, err := VerifyService(secret, withRoom); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("service token with a room: %v", err)
+	}
+	// Service tokens pass the claim-type checks of members' (strict.go).
+	stringExp := sign(t, jwt.SigningMethodHS256, secret, jwt.MapClaims{
+		"sub": "x", "role": RoleService, "exp": strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10),
+	})
+	if _, err := VerifyService(secret, stringExp); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("service token with exp as a string: %v", err)
 	}
 	if _, err := MintService(secret, "bad name!", time.Hour); err == nil {
 		t.Error("minted a service token with a bad name")

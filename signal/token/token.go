@@ -56,26 +56,31 @@ func Mint(secret []byte, id Identity, ttl time.Duration) (string, error) {
 }
 
 func mintAt(secret []byte, id Identity, ttl time.Duration, now time.Time) (string, error) {
+	c := claims{
+		Room:             id.Room,
+		Role:             string(id.Role),
+		Name:             id.Name,
+		Avatar:           id.Avatar,
+		RegisteredClaims: jwt.RegisteredClaims{Subject: id.UserID},
+	}
+	return signClaims(secret, c, c.validMember, ttl, now)
+}
+
+// signClaims is the one signing path of member and service tokens: it
+// refuses an empty secret, a non-positive ttl and claims that check (the
+// verifier's own rule) refuses, then stamps iat and exp.
+func signClaims(secret []byte, c claims, check func() error, ttl time.Duration, now time.Time) (string, error) {
 	if len(secret) == 0 {
 		return "", fmt.Errorf("%w: empty secret", ErrInvalidToken)
 	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("%w: ttl must be positive, got %v", ErrInvalidToken, ttl)
 	}
-	if err := validate(id.UserID, id.Room, string(id.Role), id.Name, id.Avatar); err != nil {
+	if err := check(); err != nil {
 		return "", err
 	}
-	c := claims{
-		Room:   id.Room,
-		Role:   string(id.Role),
-		Name:   id.Name,
-		Avatar: id.Avatar,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   id.UserID,
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
-	}
+	c.IssuedAt = jwt.NewNumericDate(now)
+	c.ExpiresAt = jwt.NewNumericDate(now.Add(ttl))
 	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 	if err != nil {
 		return "", fmt.Errorf("%w: sign: %v", ErrInvalidToken, err)
@@ -95,10 +100,7 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 	if err != nil {
 		return Identity{}, err
 	}
-	if err := checkClaimTypes(raw); err != nil { // strict.go
-		return Identity{}, err
-	}
-	if err := validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar); err != nil {
+	if err := c.validMember(); err != nil {
 		return Identity{}, err
 	}
 	return Identity{
@@ -111,7 +113,9 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 	}, nil
 }
 
-// parse checks a token's signature, algorithm and times, not its claims.
+// parse is the one verification path of member and service tokens: it
+// checks the signature, algorithm, times and claim types, not what the
+// claims say (validMember, validService).
 func parse(secret []byte, raw string, now func() time.Time) (claims, error) {
 	if len(secret) == 0 {
 		return claims{}, fmt.Errorf("%w: no secret configured", ErrInvalidToken)
@@ -134,7 +138,15 @@ func parse(secret []byte, raw string, now func() time.Time) (claims, error) {
 	if err != nil {
 		return claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
+	if err := checkClaimTypes(raw); err != nil { // strict.go
+		return claims{}, err
+	}
 	return c, nil
+}
+
+// validMember applies PROTOCOL.md §2's claim rules of a room member.
+func (c claims) validMember() error {
+	return validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar)
 }
 
 // validate applies the claim rules of PROTOCOL.md §2.

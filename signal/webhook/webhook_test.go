@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal/webhook"
+	"github.com/seatsfu/seatsfu/signal/webhook/webhooktest"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
@@ -32,39 +34,6 @@ func start(t *testing.T, cfg webhook.Config) (*webhook.Dispatcher, *prometheus.R
 		_ = d.Close(ctx)
 	})
 	return d, reg
-}
-
-func counter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metric:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue metric
-				}
-			}
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s%v", name, labels)
-	return 0
 }
 
 // Events of many rooms, sent by several workers at once, still arrive in
@@ -103,7 +72,7 @@ func TestOrderPerRoomAndSignature(t *testing.T) {
 			t.Fatal("a tampered body has the same signature")
 		}
 	}
-	if got := counter(t, reg, "seatsfu_webhook_delivered_total"); got != rooms*perRoom {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_delivered_total"); got != rooms*perRoom {
 		t.Fatalf("delivered_total = %v", got)
 	}
 }
@@ -113,7 +82,7 @@ func TestOrderPerRoomAndSignature(t *testing.T) {
 // 1 s, 2 s, 4 s … capped at 30 s with jitter; and the whole minute passes
 // on the injected clock in well under a second of real time.
 func TestRetriesThroughAMinuteOfErrors(t *testing.T) {
-	clock := newFakeClock()
+	clock := webhooktest.NewClock(time.Unix(1_800_000_000, 0))
 	down := clock.Now().Add(time.Minute)
 	rcv := newReceiver(t, func(webhook.Envelope) int {
 		if clock.Now().Before(down) {
@@ -133,7 +102,7 @@ func TestRetriesThroughAMinuteOfErrors(t *testing.T) {
 		if time.Since(realStart) > 10*time.Second {
 			t.Fatalf("only %d of %d acknowledged", len(rcv.acked()), rooms*perRoom)
 		}
-		if !clock.fireNext() {
+		if !clock.FireNext() {
 			time.Sleep(100 * time.Microsecond) // attempts in flight
 		}
 	}
@@ -155,25 +124,25 @@ func TestRetriesThroughAMinuteOfErrors(t *testing.T) {
 			t.Errorf("event %s acknowledged %d times", id, n)
 		}
 	}
-	if got := counter(t, reg, "seatsfu_webhook_attempts_total", "result", "http_error"); got < 7 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_attempts_total", "result", "http_error"); got < 7 {
 		t.Errorf("only %v failed attempts in a minute of errors", got)
 	}
-	if got := counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up"); got != 0 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up"); got != 0 {
 		t.Errorf("gave up on %v events", got)
 	}
 }
 
 func TestBackoffSchedule(t *testing.T) {
-	clock := newFakeClock()
+	clock := webhooktest.NewClock(time.Unix(1_800_000_000, 0))
 	rcv := newReceiver(t, func(webhook.Envelope) int { return http.StatusServiceUnavailable })
 	d, reg := start(t, webhook.Config{URLs: []string{rcv.srv.URL}, Clock: clock, Jitter: func() float64 { return 0.999 }})
 	d.Emit("r", webhook.RoomStarted, nil)
 	d.Emit("r", webhook.RoomEnded, nil) // waits behind the first
 	var delays []time.Duration
-	eventually(t, "the first retry timer", func() bool { return len(clock.pendingTimers()) == 1 })
-	for counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 0 {
-		delays = append(delays, clock.pendingTimers()[0])
-		clock.fireNext()
+	eventually(t, "the first retry timer", func() bool { return len(clock.Pending()) == 1 })
+	for metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 0 {
+		delays = append(delays, clock.Pending()[0])
+		clock.FireNext()
 		if len(delays) > 100 {
 			t.Fatal("never gave up")
 		}
@@ -181,8 +150,8 @@ func TestBackoffSchedule(t *testing.T) {
 		// on (counted before the room's next event may go, so a timer of
 		// that next event is never taken for this one's).
 		eventually(t, "the retry's attempt settled", func() bool {
-			return counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 1 ||
-				len(clock.pendingTimers()) == 1
+			return metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "gave_up") == 1 ||
+				len(clock.Pending()) == 1
 		})
 	}
 	if delays[0] > time.Second || delays[0] < 500*time.Millisecond {
@@ -233,10 +202,10 @@ func TestHangingReceiverOverflowIsCounted(t *testing.T) {
 		took = append(took, time.Since(t0))
 	}
 	// 5 rooms × at most 4 each, at most 10 in all: 10 kept, 20 dropped.
-	if got := counter(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); got != 20 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); got != 20 {
 		t.Errorf("dropped %v, want 20", got)
 	}
-	if got := counter(t, reg, "seatsfu_webhook_queue_events"); got != 10 {
+	if got := metrictest.Must(t, reg, "seatsfu_webhook_queue_events"); got != 10 {
 		t.Errorf("queued %v, want 10", got)
 	}
 	slices.Sort(took)

@@ -9,6 +9,7 @@ import { $, el, act, notice, describe, displayName } from './ui.js';
 import { Grid } from './grid.js';
 import { HostPanel } from './host.js';
 import { emit } from './modules.js';
+import { CohostPanel, COHOST_SLOTS } from './cohost.js';
 
 // How long an application waits for a host; ?applyTimeout=N (seconds,
 // 0 = forever) changes it for demos and tests.
@@ -47,6 +48,7 @@ export class Session {
     this.grid = new Grid($('grid'));
     this.grid.onSoundBlocked = () => { $('unmute-audio').hidden = false; };
     this.host = new HostPanel(this);
+    this.cohost = new CohostPanel(this);
   }
 
   get isHost() { return this.self && (this.self.role === 'owner' || this.self.role === 'admin'); }
@@ -96,6 +98,7 @@ export class Session {
     $('live').hidden = false;
     if (this.isHost) await act('Loading the host panel', () => this.host.show(snap.requests));
     emit('joined', this, snap);
+    this.cohost.attach(c, snap);
     this.#render();
     this.#showInvitation();
     await act('Watching the seats', () => this.#subscribe());
@@ -130,8 +133,8 @@ export class Session {
   }
 
   async #subscribe() {
-    this.subscriber = await this.client.subscribe(this.room.maxSeats);
-    this.subscriber.addEventListener('track', () => this.#render());
+    this.subscriber = await this.client.subscribe(this.room.maxSeats, COHOST_SLOTS);
+    this.subscriber.addEventListener('track', () => { this.#render(); this.cohost.render(); });
     this.subscriber.addEventListener('state', (e) => {
       if (e.detail === 'failed') notice('The media connection failed; try reloading the page.', 'error');
     });
@@ -379,6 +382,7 @@ export class Session {
     this.#stopLocal();
     this.grid.clear();
     this.host.hide();
+    this.cohost.hide();
     $('invitation').hidden = true;
     $('waiting').hidden = true;
     $('live').hidden = true;
