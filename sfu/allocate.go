@@ -5,8 +5,9 @@ import (
 )
 
 // The allocator (PROTOCOL.md §9) shares one subscriber's estimated
-// downlink among its slots: all audio first, then seat 0's video, then the
-// other seats' in index order. Each video slot gets the highest layer, not
+// downlink among its slots: all audio first, then seat 0's video, the
+// co-host slots' (other rooms' owners, PROTOCOL.md §10), then the other
+// seats' in index order. Each video slot gets the highest layer, not
 // above what the viewer asked for, whose measured bitrate fits what is
 // left; a slot whose lowest layer does not fit pauses (audio continues)
 // until it fits again. The result is the slot's capLayer; the selector
@@ -56,17 +57,25 @@ func rateOf(src *source) int64 {
 	return nominalLayerRate[src.layer]
 }
 
-// allocate runs one round for v with its current estimate.
+// allocate runs one round for v with its current estimate. Co-host slots
+// (PROTOCOL.md §10) carry other rooms' owners: they come right after seat
+// 0 — each is an owner, as seat 0 is — and are fitted under their room's
+// lock (the lock order at SFU.mu: coMu, then one room's mu at a time).
 func (v *viewer) allocate() {
 	est := v.estimate.Load()
 	if est <= 0 {
 		return
 	}
 	r := v.room
+	co := v.hasCohostSlots()
+	if co {
+		r.s.coMu.Lock()
+		defer r.s.coMu.Unlock()
+	}
 	now := time.Now()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if _, live := r.viewers[v]; r.ended || !live {
+		r.mu.Unlock()
 		return // a round that raced the viewer's detach
 	}
 	r.s.m.subscriberBandwidth.Observe(float64(est))
@@ -77,80 +86,104 @@ func (v *viewer) allocate() {
 	if !st.lastDown.IsZero() && now.Sub(st.lastDown) > upgradeHoldMax {
 		st.hold = upgradeHoldMin
 	}
-	budget := float64(est)
+	a := allocRound{budget: float64(est), mayUpgrade: !now.Before(st.upgradeAt)}
 	for _, sl := range v.slots {
 		if b := sl.binding.Load(); sl.kind == audioIdx && b != nil {
-			budget -= float64(rateOf(b.src))
+			a.budget -= float64(rateOf(b.src))
 		}
 	}
-	mayUpgrade := !now.Before(st.upgradeAt)
-	down, up := false, false
-	for _, sl := range v.slots { // in seat order: seat 0 first
-		if sl.kind != videoIdx || sl.cohost > 0 {
-			continue // co-host slots are not adapted yet (their source is another room's)
-		}
-		seatSrc := r.seats[sl.seatIdx].src[videoIdx]
-		if seatSrc == nil || seatSrc.pub.user == v.user || sl.want < 0 {
-			continue
-		}
-		cur := layerOff
-		if b := sl.binding.Load(); b != nil {
-			cur = b.src.layer
-		}
-		capLayer := layerOff
-		lowest := layerOff
-		for l := sl.want; l >= 0; l-- {
-			if layerSource(seatSrc, l, sl.want) != nil {
-				lowest = l
+	seatVideo := func(first bool) {
+		for _, sl := range v.slots { // in seat order
+			if sl.kind == videoIdx && sl.cohost == 0 && (sl.seatIdx == 0) == first {
+				a.fit(sl, r.seats[sl.seatIdx].src[videoIdx])
 			}
 		}
-		for l := sl.want; l >= 0; l-- {
-			src := layerSource(seatSrc, l, sl.want)
-			if src == nil {
-				continue
-			}
-			cost := float64(rateOf(src))
-			if l > cur && !(mayUpgrade && !up) {
-				continue // no upgrade (nor resume) now: look lower
-			}
-			need := cost
-			if l > cur {
-				need *= upgradeHeadroom
-			}
-			if need <= budget {
-				capLayer, budget = l, budget-cost
-				break
-			}
-		}
-		if capLayer == layerOff && cur == layerOff && lowest != layerOff && mayUpgrade && !up {
-			// A trial: with no probing, a paused slot's cost cannot show
-			// in the estimate until it is sent. Resume its lowest layer
-			// once the hold is over; congestion pauses it again and
-			// doubles the hold.
-			capLayer = lowest
-			budget -= float64(rateOf(layerSource(seatSrc, lowest, sl.want)))
-		}
-		if capLayer == sl.capLayer {
-			continue
-		}
-		if capLayer < sl.capLayer {
-			down = true
-		} else {
-			up = true
-		}
-		sl.capLayer = capLayer
-		sl.reselect(seatSrc)
 	}
-	if up {
+	seatVideo(true)
+	if co {
+		r.mu.Unlock()
+		v.allocateCohost(&a) // cohost_adapt.go
+		r.mu.Lock()
+		if _, live := r.viewers[v]; r.ended || !live {
+			r.mu.Unlock()
+			return
+		}
+	}
+	seatVideo(false)
+	if a.up {
 		st.lastUpgrade = now
 	}
-	if down {
+	if a.down {
 		if now.Sub(st.lastUpgrade) < upgradeTrial {
 			st.hold = min(2*st.hold, upgradeHoldMax)
 		}
 		st.lastDown = now
 		st.upgradeAt = now.Add(st.hold)
 	}
+	r.mu.Unlock()
+}
+
+// allocRound is one allocation round's progress through a viewer's slots.
+type allocRound struct {
+	budget     float64 // bit/s not yet given out
+	mayUpgrade bool    // the hold after a downgrade is over
+	up, down   bool    // a slot moved up (at most one a round) or down
+}
+
+// fit gives sl the highest layer of seatSrc that fits what is left.
+// Called with the lock guarding sl's selection held: its room's mu, or
+// for a co-host slot the mu of the room it is a guest of.
+func (a *allocRound) fit(sl *slot, seatSrc *source) {
+	if seatSrc == nil || seatSrc.pub.user == sl.viewer.user || sl.want < 0 {
+		return
+	}
+	cur := layerOff
+	if b := sl.binding.Load(); b != nil {
+		cur = b.src.layer
+	}
+	capLayer := layerOff
+	lowest := layerOff
+	for l := sl.want; l >= 0; l-- {
+		if layerSource(seatSrc, l, sl.want) != nil {
+			lowest = l
+		}
+	}
+	for l := sl.want; l >= 0; l-- {
+		src := layerSource(seatSrc, l, sl.want)
+		if src == nil {
+			continue
+		}
+		cost := float64(rateOf(src))
+		if l > cur && !(a.mayUpgrade && !a.up) {
+			continue // no upgrade (nor resume) now: look lower
+		}
+		need := cost
+		if l > cur {
+			need *= upgradeHeadroom
+		}
+		if need <= a.budget {
+			capLayer, a.budget = l, a.budget-cost
+			break
+		}
+	}
+	if capLayer == layerOff && cur == layerOff && lowest != layerOff && a.mayUpgrade && !a.up {
+		// A trial: with no probing, a paused slot's cost cannot show
+		// in the estimate until it is sent. Resume its lowest layer
+		// once the hold is over; congestion pauses it again and
+		// doubles the hold.
+		capLayer = lowest
+		a.budget -= float64(rateOf(layerSource(seatSrc, lowest, sl.want)))
+	}
+	if capLayer == sl.capLayer {
+		return
+	}
+	if capLayer < sl.capLayer {
+		a.down = true
+	} else {
+		a.up = true
+	}
+	sl.capLayer = capLayer
+	sl.reselect(seatSrc)
 }
 
 // layerSource is the source a slot would carry at layer l of the seat's

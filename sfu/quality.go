@@ -23,14 +23,16 @@ const (
 	noteSettle = 20 * time.Millisecond
 )
 
-// SlotQuality is one slot of an rtc.quality notification: Layer is high,
-// medium, low, paused (the seat shows video this viewer does not get) or
-// none (the seat shows no video); Reason, when set, is why the slot is
-// below the best layer present: "bandwidth" or "requested".
+// SlotQuality is one slot of an rtc.quality notification, a seat slot
+// (CohostIndex 0) or co-host slot CohostIndex (SeatIndex -1): Layer is
+// high, medium, low, paused (the seat shows video this viewer does not
+// get) or none (the seat shows no video); Reason, when set, is why the
+// slot is below the best layer present: "bandwidth" or "requested".
 type SlotQuality struct {
-	SeatIndex int
-	Layer     string
-	Reason    string
+	SeatIndex   int
+	CohostIndex int
+	Layer       string
+	Reason      string
 }
 
 // LayerSet is an rtc.publisherLayers notification: which layers at least
@@ -139,19 +141,27 @@ func (v *viewer) reportQuality() {
 	r.mu.Lock()
 	var out []SlotQuality
 	for _, sl := range v.slots {
-		if sl.kind != videoIdx || sl.cohost > 0 {
-			continue // co-host slots are not adapted yet (their source is another room's)
-		}
-		q := sl.qualityNow(r.seats[sl.seatIdx].src[videoIdx])
-		if q != sl.sentQuality {
-			sl.sentQuality = q
-			out = append(out, SlotQuality{SeatIndex: sl.seatIdx, Layer: q.layer, Reason: q.reason})
+		if sl.kind == videoIdx && sl.cohost == 0 {
+			out = sl.noteQuality(out, r.seats[sl.seatIdx].src[videoIdx])
 		}
 	}
 	r.mu.Unlock()
+	out = v.cohostQuality(out) // cohost_adapt.go: under other rooms' locks
 	if len(out) > 0 {
 		v.hooks.onQuality(out)
 	}
+}
+
+// noteQuality appends the slot to out when what it carries while its seat
+// shows seatSrc is not what the viewer was last told. Called with the lock
+// that guards the slot's selection held.
+func (sl *slot) noteQuality(out []SlotQuality, seatSrc *source) []SlotQuality {
+	q := sl.qualityNow(seatSrc)
+	if q == sl.sentQuality {
+		return out
+	}
+	sl.sentQuality = q
+	return append(out, SlotQuality{SeatIndex: sl.seatIdx, CohostIndex: sl.cohost, Layer: q.layer, Reason: q.reason})
 }
 
 // qualityNow is what the slot carries while its seat shows seatSrc.
@@ -191,7 +201,12 @@ func (p *publisher) reportLayers() {
 	g := p.sim
 	var in [numLayers]bool
 	if primary := p.sources[videoIdx]; g != nil && primary != nil && primary.seatIdx >= 0 && !r.ended {
-		for _, sl := range r.seats[primary.seatIdx].slots[videoIdx] {
+		slots := r.seats[primary.seatIdx].slots[videoIdx]
+		if primary.seatIdx == 0 {
+			// Other rooms' viewers watch the owner too (co-host slots).
+			slots = append(slots[:len(slots):len(slots)], r.guests[videoIdx]...)
+		}
+		for _, sl := range slots {
 			for _, b := range []*binding{sl.binding.Load(), sl.pending.Load()} {
 				if b != nil && b.src.sim == g {
 					in[b.src.layer] = true

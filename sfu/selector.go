@@ -45,11 +45,17 @@ func (sl *slot) desired(src *source) *source {
 }
 
 // reselectSeat re-runs the selection of every video slot of seat k (a
-// layer came or went). Called with room.mu held.
+// layer came or went), other rooms' co-host slots on the owner's seat
+// included. Called with room.mu held.
 func (r *Room) reselectSeat(k int) {
 	src := r.seats[k].src[videoIdx]
 	for _, sl := range r.seats[k].slots[videoIdx] {
 		sl.reselect(src)
+	}
+	if k == 0 {
+		for _, sl := range r.guests[videoIdx] {
+			sl.reselect(src)
+		}
 	}
 }
 

@@ -86,15 +86,25 @@ func newLayeredCodec(t *testing.T, viewers int, hooks peerHooks, codec media.Cod
 	if err != nil {
 		t.Fatal(err)
 	}
-	sr, err := seat.New(seat.Config{RoomID: "sim", MaxSeats: 2, Clock: realClock{},
-		Owner: seat.User{UserID: "owner", Role: seat.RoleOwner}})
+	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: 1024}, videoCodec: codec}
+	x := newLayeredIn(t, s, "sim", viewers, hooks)
+	t.Cleanup(x.stop)
+	return x
+}
+
+// newLayeredIn is newLayered for room id of s (several rooms may share
+// one SFU); the caller stops it.
+func newLayeredIn(t *testing.T, s *SFU, id string, viewers int, hooks peerHooks) *layered {
+	t.Helper()
+	codec := s.videoCodec
+	sr, err := seat.New(seat.Config{RoomID: id, MaxSeats: 2, Clock: realClock{},
+		Owner: seat.User{UserID: "owner-" + id, Role: seat.RoleOwner}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: 1024}, videoCodec: codec}
 	r := newRoom(s, sr, RoomConfig{Notifier: nopNotifier{}})
 	x := &layered{r: r, keyEvery: 30, codec: codec}
-	x.pub = &publisher{room: r, user: "owner", peer: &Peer{}, hooks: hooks, layersSent: LayerSet{High: true, Medium: true, Low: true}}
+	x.pub = &publisher{room: r, user: "owner-" + id, peer: &Peer{}, hooks: hooks, layersSent: LayerSet{High: true, Medium: true, Low: true}}
 	if hooks.onLayers != nil {
 		x.pub.layers = newCoalescer(x.pub.peer, 0, x.pub.reportLayers)
 	}
@@ -110,7 +120,7 @@ func newLayeredCodec(t *testing.T, viewers int, hooks peerHooks, codec media.Cod
 		x.layers[l] = src
 		x.seq[l], x.ts[l] = uint16(rng.Uint32()), rng.Uint32() // independent numbering, as browsers' layers have
 	}
-	r.publishers["owner"] = x.pub
+	r.publishers[x.pub.user] = x.pub
 	r.seats[0].src[videoIdx] = x.pub.sources[videoIdx]
 	x.pub.sources[videoIdx].seatIdx = 0
 	for i := range viewers {
@@ -134,7 +144,6 @@ func newLayeredCodec(t *testing.T, viewers int, hooks peerHooks, codec media.Cod
 	}
 	r.refreshSinks(r.seats[0].src[videoIdx])
 	r.mu.Unlock()
-	t.Cleanup(x.stop)
 	return x
 }
 

@@ -83,7 +83,8 @@ type slot struct {
 	// (selector.go); nil when none.
 	pending atomic.Pointer[binding]
 
-	// Layer selection (selector.go), video only; guarded by room.mu. want
+	// Layer selection (selector.go), video only; guarded by room.mu (a
+	// co-host slot's: cohost_adapt.go). want
 	// is the most the viewer asked for, capLayer the most its bandwidth
 	// share allows (layerOff pauses the slot's video).
 	want, capLayer int

@@ -2,6 +2,7 @@ package signal
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -10,10 +11,16 @@ import (
 // Per-viewer layers (PROTOCOL.md §9): rtc.setQuality, and the rtc.quality
 // and rtc.publisherLayers notifications the media side raises.
 
-// checkQuality is rtc.setQuality's params check (methods.go's check).
+// checkQuality is rtc.setQuality's params check (methods.go's check): the
+// slot is a seat (seatIndex) or a co-host slot (cohostIndex, PROTOCOL.md
+// §10), never both; the co-host index's upper bound is the server's, in
+// setQuality.
 func checkQuality(p *proto.SetQualityParams) error {
-	if err := needSeat(p.SeatIndex); err != nil {
-		return err
+	switch {
+	case p.SeatIndex == nil && p.CohostIndex == nil:
+		return invalidParams("seatIndex or cohostIndex is required")
+	case p.SeatIndex != nil && p.CohostIndex != nil:
+		return invalidParams("seatIndex and cohostIndex exclude each other")
 	}
 	switch p.Quality {
 	case proto.QualityHigh, proto.QualityMedium, proto.QualityLow, proto.QualityOff:
@@ -26,6 +33,15 @@ func setQuality(s *session, _ json.RawMessage, p *proto.SetQualityParams) (any, 
 	if s.sub == nil {
 		return nil, invalidParams("no subscribe connection: call rtc.subscribe first")
 	}
+	if k := p.CohostIndex; k != nil {
+		if max := s.srv.cfg.MaxCohosts; *k < 1 || *k >= max {
+			return nil, invalidParams(fmt.Sprintf("cohostIndex must be 1..%d", max-1))
+		}
+		if err := s.sub.SetCohostQuality(*k, sfu.Quality(p.Quality)); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	}
 	if err := s.sub.SetQuality(*p.SeatIndex, sfu.Quality(p.Quality)); err != nil {
 		return nil, err
 	}
@@ -37,7 +53,7 @@ func (s *session) qualityHook() sfu.PeerOption {
 	return sfu.OnQuality(func(slots []sfu.SlotQuality) {
 		note := proto.QualityNote{Slots: make([]proto.SlotQuality, len(slots))}
 		for i, q := range slots {
-			note.Slots[i] = proto.SlotQuality{SeatIndex: q.SeatIndex, Layer: proto.Layer(q.Layer), Reason: q.Reason}
+			note.Slots[i] = proto.SlotQuality{SeatIndex: q.SeatIndex, CohostIndex: q.CohostIndex, Layer: proto.Layer(q.Layer), Reason: q.Reason}
 		}
 		s.notify(proto.NoteRTCQuality, note)
 	})

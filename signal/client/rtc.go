@@ -39,6 +39,12 @@ func (c *Client) SetQuality(ctx context.Context, seatIndex int, q proto.Quality)
 	return c.Call(ctx, proto.MethodRTCSetQuality, proto.SetQualityParams{SeatIndex: &seatIndex, Quality: q}, nil)
 }
 
+// SetCohostQuality is rtc.setQuality for co-host slot k (PROTOCOL.md §10):
+// the most this viewer wants of the video of the room that slot carries.
+func (c *Client) SetCohostQuality(ctx context.Context, k int, q proto.Quality) error {
+	return c.Call(ctx, proto.MethodRTCSetQuality, proto.SetQualityParams{CohostIndex: &k, Quality: q}, nil)
+}
+
 // OnQuality registers f for rtc.quality: the subscription's slots whose
 // layer changed (at most two notifications a second). The returned func
 // removes it.

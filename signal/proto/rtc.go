@@ -28,10 +28,13 @@ const (
 	QualityOff    Quality = "off"
 )
 
-// SetQualityParams are rtc.setQuality's params; the result is {}.
+// SetQualityParams are rtc.setQuality's params; the result is {}. Exactly
+// one of SeatIndex (a seat slot) and CohostIndex (co-host slot k,
+// PROTOCOL.md §10) addresses the slot.
 type SetQualityParams struct {
-	SeatIndex *int    `json:"seatIndex"`
-	Quality   Quality `json:"quality"`
+	SeatIndex   *int    `json:"seatIndex,omitempty"`
+	CohostIndex *int    `json:"cohostIndex,omitempty"`
+	Quality     Quality `json:"quality"`
 }
 
 // Layer is what a viewer's slot carries now (rtc.quality).
@@ -51,11 +54,14 @@ const (
 	ReasonRequested = "requested"
 )
 
-// SlotQuality is one slot of an rtc.quality notification.
+// SlotQuality is one slot of an rtc.quality notification, addressed as
+// the answer's slots are: a seat slot {seatIndex, cohostIndex: 0}, co-host
+// slot k {seatIndex: -1, cohostIndex: k}.
 type SlotQuality struct {
-	SeatIndex int    `json:"seatIndex"`
-	Layer     Layer  `json:"layer"`
-	Reason    string `json:"reason,omitempty"`
+	SeatIndex   int    `json:"seatIndex"`
+	CohostIndex int    `json:"cohostIndex"`
+	Layer       Layer  `json:"layer"`
+	Reason      string `json:"reason,omitempty"`
 }
 
 // QualityNote is the rtc.quality notification: the slots whose layer
