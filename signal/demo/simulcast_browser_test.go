@@ -79,3 +79,57 @@ func TestBrowserSimulcastSmallTileGetsLow(t *testing.T) {
 	_ = viewer.eval(`window.__v.videoWidth`, &width)
 	t.Logf("the small tile decodes %d px wide video", width)
 }
+
+// The demo page itself, through its simulcast module (simulcast.js): the
+// owner going live publishes three layers; a viewer on a phone-sized
+// screen, whose seat-0 tile is small, asks for low, hears rtc.quality say
+// low (the tile's data-layer) and decodes the low layer's size, while a
+// viewer on a desktop screen gets more than low; the owner's tile shows
+// which layers it sends.
+func TestBrowserDemoPagePublishesSimulcastAndFitsTiles(t *testing.T) {
+	env := signaltest.Start(t, signaltest.WithDemo(Handler()))
+	b := newBrowser(t)
+
+	owner := b.newTab("owner")
+	owner.join(env.URL, "simdemo", "Olivia", "#go-live")
+	owner.waitFor("the owner's camera on seat 0", playingJS(0), mediaWait)
+	owner.waitFor("a simulcast offer", `(p => p && (p.pc.localDescription.sdp.match(/^a=rid:\S+ send/gm) || []).length === 3)(window.seatsfuDemo.session.publisher)`, 10*time.Second)
+
+	phone := b.newTab("phone")
+	phone.atWidth(widths[1].width, widths[1].height)
+	phone.join(env.URL, "simdemo", "Pia", "#join")
+	phone.waitFor("seat 0 playing", playingJS(0), mediaWait)
+	phone.waitFor("rtc.quality: the small tile on low", tileJS(0)+`.dataset.layer === 'low'`, mediaWait)
+	// The low layer is a quarter of the camera's width.
+	var camera int
+	if err := owner.eval(`window.seatsfuDemo.session.local.getVideoTracks()[0].getSettings().width`, &camera); err != nil || camera == 0 {
+		owner.fail("the camera's width: %d, %v", camera, err)
+	}
+	lowWidth := fmt.Sprint(camera / 4)
+	phone.waitFor("decoded video of the low layer's size",
+		`(v => v.videoWidth > 0 && v.videoWidth <= `+lowWidth+`)(`+tileJS(0)+`.querySelector('video'))`, mediaWait)
+
+	desk := b.newTab("desk")
+	desk.join(env.URL, "simdemo", "Dora", "#join")
+	desk.waitFor("rtc.quality: the big tile above low", `['medium', 'high'].includes(`+tileJS(0)+`.dataset.layer)`, mediaWait)
+	desk.waitFor("decoded video wider than the low layer", `(v => v.videoWidth > `+lowWidth+`)(`+tileJS(0)+`.querySelector('video'))`, mediaWait)
+	owner.waitFor("the owner's tile: sending low and more", `(s => s && s.startsWith('low,'))(`+tileJS(0)+`.dataset.sending)`, 10*time.Second)
+
+	var report struct {
+		Phone, Desk int
+		Height      float64
+		Sending     string
+	}
+	_ = phone.eval(`({phone: `+tileJS(0)+`.querySelector('video').videoWidth, height: `+tileJS(0)+`.querySelector('video').getBoundingClientRect().height})`, &report)
+	_ = desk.eval(`({desk: `+tileJS(0)+`.querySelector('video').videoWidth})`, &report)
+	_ = owner.eval(tileJS(0)+`.dataset.sending`, &report.Sending)
+	t.Logf("camera %d px wide; phone tile %.0f css px high decodes %d px wide; desk decodes %d px; owner sends %s",
+		camera, report.Height, report.Phone, report.Desk, report.Sending)
+	phone.shot("small-tile-low")
+	desk.shot("big-tile")
+	for _, tb := range []*tab{owner, phone, desk} {
+		if errs := tb.errors(); len(errs) > 0 {
+			tb.fail("console errors: %v", errs)
+		}
+	}
+}

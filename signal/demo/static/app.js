@@ -8,7 +8,7 @@ import { Client } from '/sdk/seatsfu.js';
 import { $, el, act, notice, describe, displayName } from './ui.js';
 import { Grid } from './grid.js';
 import { HostPanel } from './host.js';
-import { emit } from './modules.js';
+import { emit, options } from './modules.js';
 import { CohostPanel, COHOST_SLOTS } from './cohost.js';
 
 // How long an application waits for a host; ?applyTimeout=N (seconds,
@@ -156,7 +156,7 @@ export class Session {
       if (!this.mySeat || !this.client) return; // lost the seat while the camera opened
       for (const t of this.local.getAudioTracks()) t.enabled = !this.muted.audio;
       for (const t of this.local.getVideoTracks()) t.enabled = !this.muted.video;
-      this.publisher = await this.client.publish(this.local);
+      this.publisher = await this.client.publish(this.local, options('publishOptions', this));
       this.publisher.addEventListener('state', (e) => {
         if (e.detail === 'failed') notice('Your camera connection failed.', 'error');
       });

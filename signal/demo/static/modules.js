@@ -10,6 +10,7 @@
 //     joined(session, snapshot) { ... },  // after each room.join
 //     render(session) { ... },            // after the page redraws the room
 //     teardown(session) { ... },          // back at the join form
+//     publishOptions(session) { ... },    // options for client.publish
 //   });
 //
 // Hooks are optional; a module's panel goes in #extensions (the side
@@ -33,4 +34,18 @@ export function emit(hook, ...args) {
       console.error(`[seatsfu] module ${m.name || '?'}: ${hook} failed`, e);
     }
   }
+}
+
+/** options merges what every module's hook returns (objects) into one. */
+export function options(hook, ...args) {
+  const out = {};
+  for (const m of modules) {
+    if (typeof m[hook] !== 'function') continue;
+    try {
+      Object.assign(out, m[hook](...args));
+    } catch (e) {
+      console.error(`[seatsfu] module ${m.name || '?'}: ${hook} failed`, e);
+    }
+  }
+  return out;
 }

@@ -69,20 +69,57 @@ export function qualityForHeight(cssPixels, pixelRatio = globalThis.devicePixelR
  * element. Returns a function that stops watching.
  */
 export function fitTiles(client, tiles) {
-  const asked = new Map();
-  const seatOf = new Map();
-  const ask = (seatIndex, height) => {
-    const quality = qualityForHeight(height);
-    if (asked.get(seatIndex) === quality) return;
-    asked.set(seatIndex, quality);
-    client.call('rtc.setQuality', { seatIndex, quality }).catch(() => asked.delete(seatIndex));
-  };
-  const ro = new ResizeObserver((entries) => {
-    for (const e of entries) ask(seatOf.get(e.target), e.contentRect.height);
-  });
-  for (const [seatIndex, el] of tiles) {
-    seatOf.set(el, seatIndex);
-    ro.observe(el);
-  }
-  return () => ro.disconnect();
+  const fitter = new TileFitter(client);
+  for (const [seatIndex, el] of tiles) fitter.watch(el, { seatIndex });
+  return () => fitter.stop();
 }
+
+/**
+ * TileFitter asks, per slot, for the layer that fits the element showing
+ * it, as elements come, go and change size: a page whose tiles change
+ * watches each new one. A slot is {seatIndex} or, for a co-host slot
+ * (PROTOCOL.md §10), {cohostIndex}. One fitter per subscription: a new
+ * subscription starts every slot at high again.
+ */
+export class TileFitter {
+  constructor(client) {
+    this.client = client;
+    this.asked = new Map(); // slot key → quality asked for
+    this.slotOf = new Map(); // element → slot
+    this.ro = new ResizeObserver((entries) => {
+      for (const e of entries) {
+        const slot = this.slotOf.get(e.target);
+        if (slot) this.#ask(slot, e.contentRect.height);
+      }
+    });
+  }
+
+  /** watch asks for el's layer now and whenever its size changes. */
+  watch(el, slot) {
+    const had = this.slotOf.get(el);
+    if (had && keyOf(had) === keyOf(slot)) return;
+    this.slotOf.set(el, slot);
+    this.ro.observe(el); // reports the current size at once
+  }
+
+  /** unwatch forgets el; its slot keeps the layer last asked for. */
+  unwatch(el) {
+    this.slotOf.delete(el);
+    this.ro.unobserve(el);
+  }
+
+  stop() {
+    this.ro.disconnect();
+    this.slotOf.clear();
+  }
+
+  #ask(slot, height) {
+    const quality = qualityForHeight(height);
+    const key = keyOf(slot);
+    if (this.asked.get(key) === quality) return;
+    this.asked.set(key, quality);
+    this.client.call('rtc.setQuality', { ...slot, quality }).catch(() => this.asked.delete(key));
+  }
+}
+
+const keyOf = (slot) => ('cohostIndex' in slot ? `c${slot.cohostIndex}` : `s${slot.seatIndex}`);
