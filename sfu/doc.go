@@ -27,6 +27,8 @@
 //     sender reports.
 //   - cohost.go: co-host slots (PROTOCOL.md §10) — the pairs after a room's
 //     seats carry the other rooms' owners, as guests of those rooms' seat 0.
+//     cohost_adapt.go: their layer selection (rtc.setQuality {cohostIndex},
+//     rtc.quality, the allocator) under the other room's lock.
 //   - Real networks (PROTOCOL.md §9): turn.go the embedded TURN server and
 //     its token-derived credentials (ICE-TCP is engine.go's); simulcast.go a
 //     publisher's layers, one source each; selector.go which layer each
