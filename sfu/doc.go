@@ -21,7 +21,8 @@
 //     slots; viewer.go a viewer's slots, its bounded queue and its writer;
 //     slottrack.go a slot's TrackLocal; pace.go the paced replay of a cached
 //     group of pictures to a starting slot.
-//   - feedback.go: the viewers' RTCP (NACKs served from the shared cache,
+//   - feedback.go: the viewers' RTCP, read once per connection by Pion's
+//     SRTCP session (NACKs served from the shared cache,
 //     over RTX when negotiated; keyframe requests); report.go the viewers'
 //     sender reports.
 //   - cohost.go: co-host slots (PROTOCOL.md §10) — the pairs after a room's

@@ -26,12 +26,12 @@ type SFU struct {
 	log        *slog.Logger
 	conn       *net.UDPConn
 	mux        io.Closer
-	tcpMux     io.Closer   // ICE-TCP; nil when off
-	tcpAddr    net.Addr    // its bound address
-	turn       *turnServer // nil when off
-	relayIP    net.IP      // what TURN allocations relay from
-	pubAPI     *webrtc.API // publish connections: NACK generator, receiver reports
-	subAPI     *webrtc.API // subscribe connections: no interceptors (engine.go)
+	tcpMux     io.Closer      // ICE-TCP; nil when off
+	tcpAddr    net.Addr       // its bound address
+	turn       *turnServer    // nil when off
+	relayIP    net.IP         // what TURN allocations relay from
+	pubAPI     *webrtc.API    // publish connections: NACK generator, receiver reports
+	subAPI     *subscriberAPI // subscribe connections: no interceptors, one API each (engine.go)
 	videoCodec media.Codec
 	m          *metrics
 

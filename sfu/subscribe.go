@@ -35,11 +35,12 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		return nil, "", nil, seat.ErrBanned
 	}
 
-	peer, err := r.s.newPeer(r.s.subAPI)
+	v := newViewer(r, userID, nil, r.s.cfg.ViewerQueue)
+	peer, err := r.s.newPeer(r.s.subAPI.forViewer(v))
 	if err != nil {
 		return nil, "", nil, err
 	}
-	v := newViewer(r, userID, peer, r.s.cfg.ViewerQueue)
+	v.peer = peer
 	v.hooks = hooksOf(opts)
 	if v.hooks.onQuality != nil {
 		v.quality = newCoalescer(peer, qualityEvery, v.reportQuality)
@@ -114,10 +115,9 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	r.mu.Unlock()
 	r.attachCohost(v)
 
+	// The viewer's one goroutine of ours: its RTCP is read by Pion's SRTCP
+	// session (feedback.go).
 	peer.goOwned(v.write)
-	for _, sl := range v.slots {
-		peer.goOwned(sl.readRTCP)
-	}
 	return peer, answer, slots, nil
 }
 

@@ -35,6 +35,11 @@ type viewer struct {
 
 	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
 
+	// The connection's RTCP, parsed as Pion's SRTCP session hands it over
+	// (feedback.go).
+	fbMu sync.Mutex
+	fb   media.Feedback
+
 	hooks   peerHooks
 	quality *coalescer // rtc.quality (quality.go); nil without a hook
 
