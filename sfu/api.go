@@ -53,6 +53,9 @@ type Config struct {
 	// ViewerQueue is each viewer's queue length in packets; zero means 256.
 	// A full queue drops (video: until the next keyframe), never blocks.
 	ViewerQueue int
+	// Overload caps the node's media when it is past what it can send
+	// (overload.go).
+	Overload Overload
 	// MaxCohosts is the most rooms of a co-host connection (2..9; zero
 	// means 4): a subscription carries up to MaxCohosts-1 co-host slots.
 	MaxCohosts int

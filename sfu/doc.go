@@ -35,6 +35,8 @@
 //     transport-wide numbering and feedback feeding a viewer's estimator
 //     (media.DownlinkEstimator); allocate.go sharing the estimate among
 //     the viewer's slots.
+//   - overload.go: the node's caps past what it can send (egress budget
+//     for new subscribers, retransmission and keyframe-request budgets).
 //   - metrics.go: the media metrics (PROTOCOL.md §7, §9).
 //
 // sfu/nettest proves the media side through a lossy relay, over ICE-TCP and

@@ -35,6 +35,9 @@ func (sl *slot) retransmit(seq uint16) {
 		b.src.nackUpstream(srcSeq) // the SFU never got it: ask the publisher
 		return
 	}
+	if !sl.viewer.room.s.allowRetransmit(sl.viewer) {
+		return // over the viewer's or the node's budget (overload.go)
+	}
 	hlen, err := sl.hdr.Unmarshal(buf[:n])
 	if err != nil {
 		return

@@ -34,6 +34,7 @@ type SFU struct {
 	subAPI     *subscriberAPI // subscribe connections: no interceptors, one API each (engine.go)
 	videoCodec media.Codec
 	m          *metrics
+	ov         overload // overload.go
 
 	mu     sync.Mutex
 	rooms  map[string]*Room
@@ -63,6 +64,9 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.MaxCohosts != 0 && (cfg.MaxCohosts < 2 || cfg.MaxCohosts > 9) {
 		return nil, fmt.Errorf("sfu: MaxCohosts %d outside 2..9", cfg.MaxCohosts)
 	}
+	if o := cfg.Overload; o.EgressBudget < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
+		return nil, fmt.Errorf("sfu: negative overload cap %+v", o)
+	}
 	for name, p := range map[string]int{"UDP": cfg.UDPPort, "TCP": cfg.TCPPort, "TURN": cfg.TURNPort} {
 		if p < 0 || p > 65535 {
 			return nil, fmt.Errorf("sfu: %s port %d out of range", name, p)
@@ -90,10 +94,13 @@ func New(cfg Config) (*SFU, error) {
 	log := cfg.Logger.With("component", "sfu")
 	sizeSocketBuffers(conn, log)
 	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
+	s.ov.init(cfg.Overload)
+	s.noteLimits()
 	if err := s.openTransports(); err != nil {
 		_ = s.closeTransports()
 		return nil, err
 	}
+	s.startEgressSampler()
 	log.Info("media port open", "addr", conn.LocalAddr().String(), "tcp", s.tcpAddr, "turnPort", s.TURNPort(),
 		"videoCodec", s.videoCodec.String())
 	return s, nil
@@ -205,6 +212,7 @@ func (s *SFU) Close() error {
 	s.bgStopped = true
 	s.bgMu.Unlock()
 	s.bg.Wait()
+	s.stopEgressSampler()
 	return s.closeTransports()
 }
 

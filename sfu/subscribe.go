@@ -34,6 +34,9 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	if banned {
 		return nil, "", nil, seat.ErrBanned
 	}
+	if err := r.s.admitSubscriber(); err != nil {
+		return nil, "", nil, err // over the egress budget: the joined viewers keep theirs
+	}
 
 	v := newViewer(r, userID, nil, r.s.cfg.ViewerQueue)
 	peer, err := r.s.newPeer(r.s.subAPI.forViewer(v))
@@ -101,6 +104,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		return fail(ErrRoomEnded)
 	}
 	r.viewers[v] = struct{}{}
+	r.s.ov.viewers.Add(1)
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // attachCohost, below
@@ -134,6 +138,7 @@ func (r *Room) detachViewerLocked(v *viewer) {
 		return
 	}
 	delete(r.viewers, v)
+	r.s.ov.viewers.Add(-1)
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // detachCohost, when its connection closes; v.stop gates it now

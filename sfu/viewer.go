@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/seatsfu/seatsfu/media"
 )
@@ -39,6 +40,9 @@ type viewer struct {
 	// (feedback.go).
 	fbMu sync.Mutex
 	fb   media.Feedback
+	// nacks is the viewer's retransmission budget (overload.go), nil
+	// without a cap; the writer's.
+	nacks *rate.Limiter
 
 	hooks   peerHooks
 	quality *coalescer // rtc.quality (quality.go); nil without a hook
@@ -126,7 +130,7 @@ type slot struct {
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
 	return &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
-		wake: make(chan struct{}, 1), quit: make(chan struct{})}
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), nacks: r.s.ov.viewerLimiter()}
 }
 
 func (v *viewer) stop() {

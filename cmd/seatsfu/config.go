@@ -40,6 +40,8 @@ type Config struct {
 
 	// Limits are the caps and deadlines of limits.go, same keys rules.
 	Limits `yaml:",inline"`
+	// Overload are the media caps of overload.go, same keys rules.
+	Overload `yaml:",inline"`
 	// v2 §11: webhook receivers and each one's queue (webhooks.go).
 	WebhookURLs  []string `yaml:"webhook-url"`
 	WebhookQueue int      `yaml:"webhook-queue"`
@@ -60,6 +62,7 @@ func Defaults() Config {
 		LogLevel:       "info",
 		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
+		Overload:       defaultOverload(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
 	}
@@ -334,6 +337,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	if err := c.Overload.validate(); err != nil {
 		return err
 	}
 	return c.Limits.validate()

@@ -38,6 +38,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
 	want.WebhookQueue = 10000
+	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
@@ -83,6 +84,11 @@ func TestPrecedence(t *testing.T) {
 			func(c Config) any { return c.WebhookURLs },
 			[3]any{[]string{"http://a.example/h"}, []string{"http://b.example/h", "https://c.example/h"}, []string{"https://d.example/h"}}},
 		"webhook-queue": {vals{"1", "2", "3"}, func(c Config) any { return c.WebhookQueue }, [3]any{1, 2, 3}},
+		// overload.go
+		"egress-budget":          {vals{"1", "2", "3"}, func(c Config) any { return c.EgressBudget }, [3]any{1, 2, 3}},
+		"viewer-retransmits":     {vals{"1", "2", "3"}, func(c Config) any { return c.ViewerRetransmits }, [3]any{1, 2, 3}},
+		"node-retransmits":       {vals{"1", "2", "3"}, func(c Config) any { return c.NodeRetransmits }, [3]any{1, 2, 3}},
+		"node-keyframe-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.NodeKeyframeRequests }, [3]any{1, 2, 3}},
 	}
 	if len(keys) != len(settings) {
 		t.Fatalf("test covers %d keys, config has %d", len(keys), len(settings))
@@ -221,6 +227,8 @@ func TestLoadErrors(t *testing.T) {
 		{"seats not a number", []string{"--max-seats", "ten"}, nil, "--max-seats"},
 		{"cohosts 1", []string{"--max-cohosts", "1"}, nil, "max-cohosts: 1 is not 2..9"},
 		{"cohosts 10", nil, map[string]string{"SEATSFU_MAX_COHOSTS": "10"}, "max-cohosts: 10"},
+		{"egress budget negative", []string{"--egress-budget", "-1"}, nil, "egress-budget: -1 is negative"},
+		{"node keyframes negative", nil, map[string]string{"SEATSFU_NODE_KEYFRAME_REQUESTS": "-5"}, "node-keyframe-requests: -5"},
 		{"codec", []string{"--video-codec", "av1"}, nil, `video-codec: "av1"`},
 		{"codec case", []string{"--video-codec", "VP8"}, nil, `video-codec: "VP8"`},
 		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},

@@ -74,6 +74,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		TURNMaxAllocations: cfg.TURNMaxAllocs,
 		VideoCodec:         cfg.VideoCodec,
 		MaxCohosts:         cfg.MaxCohosts,
+		Overload:           cfg.Overload.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,
 	})
