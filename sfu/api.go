@@ -24,6 +24,18 @@ type Config struct {
 	IPs []string
 	// IncludeLoopback advertises a loopback candidate too (dev mode, tests).
 	IncludeLoopback bool
+	// ICETCP adds ICE-TCP passive candidates on one TCP port, TCPPort (0
+	// picks a free one), for networks that block UDP (PROTOCOL.md §9).
+	ICETCP  bool
+	TCPPort int
+	// TURN runs the embedded TURN server on TURNPort, UDP and TCP (0 picks
+	// a free port number); TURNSecret keys its credentials (turn.go).
+	TURN       bool
+	TURNPort   int
+	TURNSecret []byte
+	// TURNMaxAllocations caps one user's simultaneous relay allocations;
+	// zero means 8.
+	TURNMaxAllocations int
 	// VideoCodec is the room codec: "vp8" (default), "vp9" or "h264".
 	VideoCodec string
 	Logger     *slog.Logger

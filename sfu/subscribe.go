@@ -12,7 +12,7 @@ import (
 // Subscribe answers a subscribe offer (rtc.subscribe, WHEP). The k-th audio
 // and k-th video m-lines carry seat firstSeat+k; the rest are inactive.
 // userID's own media is never sent back to it.
-func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []Slot, error) {
+func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption) (*Peer, string, []Slot, error) {
 	if firstSeat < 0 || firstSeat >= r.maxSeats {
 		return nil, "", nil, seat.ErrSeatIndexInvalid
 	}
@@ -40,6 +40,12 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 		return nil, "", nil, err
 	}
 	v := newViewer(r, userID, peer, r.s.cfg.ViewerQueue)
+	v.hooks = hooksOf(opts)
+	if v.hooks.onQuality != nil {
+		v.quality = newCoalescer(peer, qualityEvery, v.reportQuality)
+	}
+	v.alloc = newCoalescer(peer, allocEvery, v.allocate)
+	peer.viewer = v
 	fail := func(err error) (*Peer, string, []Slot, error) {
 		_ = peer.Close()
 		return nil, "", nil, err
@@ -65,7 +71,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 			}
 			continue
 		}
-		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx)}
+		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx), want: layerHigh, capLayer: layerHigh}
 		if co > 0 {
 			sl.seatIdx, sl.cohost, sl.track = -1, co, r.s.newCohostSlotTrack(kind, co)
 		}

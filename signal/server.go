@@ -272,6 +272,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(maxFrame)
 	sess = newSession(s, conn, user, id.Room)
+	sess.access = accessOf(r, id.Expires)
 
 	s.mu.Lock()
 	if s.closing { // Shutdown began during the upgrade

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/seat/cohost"
@@ -26,6 +22,9 @@ import (
 type Config struct {
 	HTTP           string        `yaml:"http"`
 	RTCUDPPort     int           `yaml:"rtc-udp-port"`
+	RTCTCPPort     *int          `yaml:"rtc-tcp-port"` // nil: the UDP port's number (TCPPort)
+	TURNPort       int           `yaml:"turn-port"`
+	TURNMaxAllocs  int           `yaml:"turn-max-allocations"`
 	RTCIPs         []string      `yaml:"rtc-ip"`
 	RTCListenIP    string        `yaml:"rtc-listen-ip"`
 	Secret         string        `yaml:"secret"`
@@ -55,10 +54,20 @@ func Defaults() Config {
 		MaxCohosts:     4,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
 	}
+}
+
+// TCPPort is the ICE-TCP port: rtc-tcp-port if set, else the UDP port's
+// number (PROTOCOL.md §9); 0 means off.
+func (c Config) TCPPort() int {
+	if c.RTCTCPPort != nil {
+		return *c.RTCTCPPort
+	}
+	return c.RTCUDPPort
 }
 
 // DevMode reports whether no secret was configured: the server then makes
@@ -95,6 +104,30 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a port number", v)
 		}
 		c.RTCUDPPort = n
+		return nil
+	}},
+	{"rtc-tcp-port", "the ICE-TCP `port`; 0 turns ICE-TCP off (default: the rtc-udp-port number)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.RTCTCPPort = &n
+		return nil
+	}},
+	{"turn-max-allocations", "relay allocations one user may hold at once on the embedded TURN server (`n` ≥ 1)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		c.TURNMaxAllocs = n
+		return nil
+	}},
+	{"turn-port", "the embedded TURN server's `port`, UDP and TCP; 0 turns TURN off", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.TURNPort = n
 		return nil
 	}},
 	{"rtc-ip", "comma-separated `IPs` advertised as host candidates (default auto-detect)", func(c *Config, v string) error {
@@ -167,6 +200,7 @@ type ReadFile func(name string) ([]byte, error)
 func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("seatsfu serve", flag.ContinueOnError)
 	fs.SetOutput(usage)
+	fs.Usage = func() { printServeUsage(fs.Output()) } // help.go
 	flagged := map[string]string{}
 	for _, s := range settings {
 		fs.Func(s.name, s.usage+" [$"+s.env()+"]", func(v string) error {
@@ -227,25 +261,6 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 	return c, nil
 }
 
-// decodeYAML overlays the keys present in data onto c. Unknown keys are an
-// error: a misspelt key silently falling back to its default is how
-// production servers end up in dev mode.
-func decodeYAML(data []byte, c *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) { // an empty file: all defaults
-			return nil
-		}
-		return err
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return errors.New("more than one YAML document")
-	}
-	return nil
-}
-
 // Validate checks every key; the error names the key (its flag name).
 func (c Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.HTTP); err != nil {
@@ -255,6 +270,21 @@ func (c Config) Validate() error {
 	}
 	if c.RTCUDPPort < 0 || c.RTCUDPPort > 65535 {
 		return fmt.Errorf("rtc-udp-port: %d is not 0..65535", c.RTCUDPPort)
+	}
+	if p := c.TCPPort(); p < 0 || p > 65535 {
+		return fmt.Errorf("rtc-tcp-port: %d is not 0..65535", p)
+	}
+	if c.TURNMaxAllocs < 1 || c.TURNMaxAllocs > 1000 {
+		return fmt.Errorf("turn-max-allocations: %d is not 1..1000", c.TURNMaxAllocs)
+	}
+	if c.TURNPort < 0 || c.TURNPort > 65535 {
+		return fmt.Errorf("turn-port: %d is not 0..65535", c.TURNPort)
+	}
+	if c.TURNPort != 0 && c.TURNPort == c.RTCUDPPort {
+		return fmt.Errorf("turn-port: %d is the rtc-udp-port too", c.TURNPort)
+	}
+	if c.TURNPort != 0 && c.TURNPort == c.TCPPort() {
+		return fmt.Errorf("turn-port: %d is the rtc-tcp-port too", c.TURNPort)
 	}
 	for _, ip := range c.RTCIPs {
 		if net.ParseIP(ip) == nil {

@@ -149,6 +149,7 @@ func (c *Client) onJoin(result json.RawMessage) {
 	}
 	c.st.join(snap)
 	c.st.co.join(result)
+	c.onJoinRTC(result)
 }
 
 // --- the store's read side ---

@@ -106,6 +106,9 @@ type Snapshot struct {
 	// RequestsTotal is set for the owner and admins: every pending request,
 	// of which Requests lists the oldest SnapshotRequests (v2, limits.go).
 	RequestsTotal *int `json:"requestsTotal,omitempty"`
+	// RTC is room.join's "rtc" member: the ICE servers to use (PROTOCOL.md
+	// §9). Only room.join's answer carries it.
+	RTC *RTCInfo `json:"rtc,omitempty"`
 }
 
 // Slot is one slot of a subscription: the m-line mid that carries one kind

@@ -160,23 +160,33 @@ export class Client extends EventTarget {
 
   // --- convenience wrappers for the common methods ---
 
-  /** room.join; pass create ({maxSeats?, seatMode?}) to open the room as its owner. */
-  join(create) { return this.call('room.join', create ? { create } : {}); }
+  /**
+   * room.join; pass create ({maxSeats?, seatMode?}) to open the room as its
+   * owner. The snapshot's rtc.iceServers (the server's TURN, PROTOCOL.md §9)
+   * become this client's, unless the page gave its own.
+   */
+  async join(create) {
+    const snap = await this.call('room.join', create ? { create } : {});
+    if (!this.iceServers.length && snap?.rtc?.iceServers?.length) this.iceServers = snap.rtc.iceServers;
+    return snap;
+  }
 
   /**
    * Publishes a camera/microphone stream (rtc.publish): one sendonly audio and
    * one sendonly video m-line. Replaces this client's previous publisher.
+   * opts.sendEncodings makes the video simulcast (see adapt.js).
    * @param {MediaStream} stream
+   * @param {{sendEncodings?: RTCRtpEncodingParameters[]}} [opts]
    * @returns {Promise<Publisher>}
    */
-  async publish(stream) {
+  async publish(stream, { sendEncodings } = {}) {
     this.peers.publish?.close();
     this.peers.publish = null;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     const audio = stream.getAudioTracks()[0] || 'audio';
     const video = stream.getVideoTracks()[0] || 'video';
     pc.addTransceiver(audio, { direction: 'sendonly', streams: [stream] });
-    pc.addTransceiver(video, { direction: 'sendonly', streams: [stream] });
+    pc.addTransceiver(video, { direction: 'sendonly', streams: [stream], ...(sendEncodings ? { sendEncodings } : {}) });
     const pub = new Publisher(pc, stream);
     this.peers.publish = pub;
     try {
