@@ -107,6 +107,10 @@ var settings = []setting{
 		return nil
 	}},
 	{"rtc-tcp-port", "the ICE-TCP `port`; 0 turns ICE-TCP off (default: the rtc-udp-port number)", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" { // YAML's null, as the sample file writes the default
+			c.RTCTCPPort = nil
+			return nil
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("%q is not a port number", v)
