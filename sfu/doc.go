@@ -7,7 +7,8 @@
 // The files split the work:
 //
 //   - api.go: the package's surface — Config, the media errors, Notifier.
-//   - sfu.go: the room registry and the one ICE UDP port; engine.go builds
+//   - sfu.go: the room registry, the one ICE UDP port and the package's
+//     lock order; engine.go builds
 //     the webrtc.APIs (publishers' and subscribers', with their deliberately
 //     chosen interceptors); sdp.go bounds what an offer may hold.
 //   - room.go: the seat decisions and the reconcile that turns seat state
@@ -37,7 +38,12 @@
 //     the viewer's slots.
 //   - overload.go: the node's caps past what it can send (egress budget
 //     for new subscribers, retransmission and keyframe-request budgets).
-//   - metrics.go: the media metrics (PROTOCOL.md §7, §9).
+//   - metrics.go: the media metrics (PROTOCOL.md §7, §9); eventlog.go the
+//     operator's INFO lines of a room's life (opened, seats taken and left,
+//     hosts in and out, ended); pionlog.go Pion's logs, with the warnings
+//     that say nothing is wrong demoted to DEBUG.
+//
+// The lock order is written at SFU.mu (sfu.go).
 //
 // sfu/nettest proves the media side through a lossy relay, over ICE-TCP and
 // TURN, and under a capped downlink.

@@ -12,7 +12,8 @@ import (
 //
 // mu serialises everything that changes who may be heard: seat operations,
 // the reconcile that applies them to forwarding, and publisher/viewer
-// registration. The packet path never takes it.
+// registration. The packet path never takes it. It is the outermost lock of
+// the package (the lock order is written at SFU.mu, sfu.go).
 type Room struct {
 	s        *SFU
 	id       string
@@ -87,17 +88,12 @@ func (r *Room) Do(op func(*seat.Room) ([]seat.Delivery, error)) error {
 		return err
 	}
 	r.reconcile()
+	endReason, ended := r.logEvents(ds)
 	if len(ds) > 0 {
 		r.notifier.Notify(r, ds)
 	}
-	ended := r.seat.Ended()
-	for _, d := range ds {
-		if _, ok := d.Event.(seat.RoomEnded); ok {
-			ended = true
-		}
-	}
-	if ended {
-		r.endLocked()
+	if ended || r.seat.Ended() {
+		r.endLocked(endReason)
 		return nil
 	}
 	r.afterOp()
@@ -159,8 +155,9 @@ func (r *Room) tick() {
 	}
 }
 
-// endLocked closes the room's media once it has ended. Called with mu held.
-func (r *Room) endLocked() {
+// endLocked closes the room's media once it has ended, for the seat
+// controller's reason ("" when the SFU closes it). Called with mu held.
+func (r *Room) endLocked(reason string) {
 	if r.ended {
 		return
 	}
@@ -174,7 +171,10 @@ func (r *Room) endLocked() {
 	r.closePeersLocked()
 	r.s.dropRoom(r)
 	close(r.done)
-	r.log.Info("room ended")
+	if reason == "" {
+		reason = "media_closed"
+	}
+	r.log.Info("room ended", "reason", reason)
 }
 
 // closeMedia closes every peer of the room without a seat decision (the
@@ -182,7 +182,7 @@ func (r *Room) endLocked() {
 func (r *Room) closeMedia() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.endLocked()
+	r.endLocked("")
 }
 
 func (r *Room) closePeersLocked() {

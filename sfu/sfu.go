@@ -36,6 +36,20 @@ type SFU struct {
 	m          *metrics
 	ov         overload // overload.go
 
+	// Lock order in this package, outermost first: a lock is only taken
+	// while holding locks above it in this list.
+	//
+	//	Room.mu      seat operations and forwarding decisions (room.go)
+	//	slot.mu      a viewer slot's binding and writer state (viewer.go);
+	//	             repoint takes it under Room.mu
+	//	upstream.mu  a source's feedback to its publisher (upstream.go);
+	//	             keyframe requests and upstream NACKs, under either above
+	//	SFU.mu       the room registry; a room leaves it under its own lock
+	//	             (endLocked → dropRoom)
+	//	Peer.mu, SFU.bgMu, viewer.mu: leaves, taken alone or last
+	//
+	// So nothing takes a Room's lock, arms a timer or calls out while holding
+	// SFU.mu (OpenRoom arms the first deadline after releasing it).
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	closed bool
@@ -226,21 +240,36 @@ func (s *SFU) OpenRoom(cfg RoomConfig) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
+	r := newRoom(s, sr, cfg)
+	if err := s.register(r); err != nil {
+		return nil, err
+	}
+	// Only now, with SFU.mu released (lock order, above): take the room's
+	// lock and arm its first deadline. A Close that slipped in between has
+	// already ended the room, and an ended room arms nothing.
+	r.mu.Lock()
+	if !r.ended {
+		r.afterOp()
+	}
+	r.mu.Unlock()
+	r.log.Info("room opened", "max_seats", r.maxSeats, "owner", cfg.Seat.Owner.UserID)
+	return r, nil
+}
+
+// register adds r to the registry: an error if the SFU is closed or the id
+// is taken.
+func (s *SFU) register(r *Room) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errors.New("sfu: closed")
+		return errors.New("sfu: closed")
 	}
-	if _, taken := s.rooms[cfg.Seat.RoomID]; taken {
-		return nil, fmt.Errorf("sfu: room %q is already open", cfg.Seat.RoomID)
+	if _, taken := s.rooms[r.id]; taken {
+		return fmt.Errorf("sfu: room %q is already open", r.id)
 	}
-	r := newRoom(s, sr, cfg)
 	s.rooms[r.id] = r
 	s.m.rooms.Inc()
-	r.mu.Lock()
-	r.afterOp()
-	r.mu.Unlock()
-	return r, nil
+	return nil
 }
 
 // Room returns an open room, or nil.

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/seat/cohost"
@@ -114,6 +110,10 @@ var settings = []setting{
 		return nil
 	}},
 	{"rtc-tcp-port", "the ICE-TCP `port`; 0 turns ICE-TCP off (default: the rtc-udp-port number)", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" { // YAML's null, as the sample file writes the default
+			c.RTCTCPPort = nil
+			return nil
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("%q is not a port number", v)
@@ -207,6 +207,7 @@ type ReadFile func(name string) ([]byte, error)
 func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("seatsfu serve", flag.ContinueOnError)
 	fs.SetOutput(usage)
+	fs.Usage = func() { printServeUsage(fs.Output()) } // help.go
 	flagged := map[string]string{}
 	for _, s := range settings {
 		fs.Func(s.name, s.usage+" [$"+s.env()+"]", func(v string) error {
@@ -265,25 +266,6 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 		return Config{}, err
 	}
 	return c, nil
-}
-
-// decodeYAML overlays the keys present in data onto c. Unknown keys are an
-// error: a misspelt key silently falling back to its default is how
-// production servers end up in dev mode.
-func decodeYAML(data []byte, c *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) { // an empty file: all defaults
-			return nil
-		}
-		return err
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return errors.New("more than one YAML document")
-	}
-	return nil
 }
 
 // Validate checks every key; the error names the key (its flag name).

@@ -178,6 +178,10 @@ func TestLoadErrors(t *testing.T) {
 	rf := files(map[string]string{
 		"unknown.yaml":  "http: ':1'\nmax_seats: 4\n",
 		"typo.yaml":     "secert: x\n",
+		"singular.yaml": "max_seat: 4\n",
+		"faroff.yaml":   "rooms: 4\n",
+		"mapval.yaml":   "http: {a: 1}\n",
+		"badip.yaml":    "rtc-ip: [10.0.0.1, nope]\n",
 		"badtype.yaml":  "max-seats: many\n",
 		"intgrace.yaml": "reconnect-grace: 15\n",
 		"badgrace.yaml": "reconnect-grace: soon\n",
@@ -192,11 +196,15 @@ func TestLoadErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"unknown yaml key", []string{"--config", "unknown.yaml"}, nil, "max_seats"},
-		{"misspelt yaml key", []string{"--config", "typo.yaml"}, nil, "secert"},
-		{"yaml wrong type", []string{"--config", "badtype.yaml"}, nil, "many"},
-		{"yaml bare int duration", []string{"--config", "intgrace.yaml"}, nil, "line 1: cannot unmarshal !!int `15` into time.Duration"},
-		{"yaml bad duration", []string{"--config", "badgrace.yaml"}, nil, "soon"},
+		{"unknown yaml key", []string{"--config", "unknown.yaml"}, nil, `config file unknown.yaml: unknown setting "max_seats" (line 2) (did you mean max-seats?)`},
+		{"misspelt yaml key", []string{"--config", "typo.yaml"}, nil, `unknown setting "secert" (line 1) (did you mean secret?)`},
+		{"singular yaml key", []string{"--config", "singular.yaml"}, nil, `unknown setting "max_seat" (line 1) (did you mean max-seats?)`},
+		{"far-off yaml key", []string{"--config", "faroff.yaml"}, nil, `unknown setting "rooms" (line 1)`},
+		{"yaml wrong type", []string{"--config", "badtype.yaml"}, nil, `max-seats (line 1): "many" is not a number`},
+		{"yaml bare int duration", []string{"--config", "intgrace.yaml"}, nil, `reconnect-grace (line 1): "15" is not a duration like 15s`},
+		{"yaml bad duration", []string{"--config", "badgrace.yaml"}, nil, `reconnect-grace (line 1): "soon"`},
+		{"yaml mapping value", []string{"--config", "mapval.yaml"}, nil, `http (line 1): want a value, not a mapping`},
+		{"yaml bad list item", []string{"--config", "badip.yaml"}, nil, `rtc-ip: "nope"`},
 		{"yaml two documents", []string{"--config", "twodocs.yaml"}, nil, "more than one"},
 		{"yaml not a mapping", []string{"--config", "notmap.yaml"}, nil, "notmap.yaml"},
 		{"yaml syntax", []string{"--config", "broken.yaml"}, nil, "broken.yaml"},

@@ -127,7 +127,9 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	addr := ln.Addr().String()
-	log.Info("seatsfu listening", "http", addr, "rtc_udp_port", cfg.RTCUDPPort, "rtc_tcp_port", cfg.TCPPort(), "turn_port", cfg.TURNPort,
+	url := openURL(addr)
+	log.Info("seatsfu ready: open "+url, "demo", url+"/", "signal", "ws"+url[len("http"):]+"/v1/rtc",
+		"metrics", url+"/metrics", "listen", addr, "rtc_udp_port", media.Addr().Port, "rtc_tcp_port", cfg.TCPPort(), "turn_port", cfg.TURNPort,
 		"video_codec", cfg.VideoCodec, "max_seats", cfg.MaxSeats, "dev_mode", dev, "version", versionString())
 	if ready != nil {
 		ready(addr)

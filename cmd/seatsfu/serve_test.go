@@ -152,6 +152,10 @@ func TestServeLifecycle(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", httpAddr, time.Second); err == nil {
 		t.Fatal("HTTP port still accepts connections after exit")
 	}
+	// The ready line says where to go, as a URL one can open.
+	if want := `msg="seatsfu ready: open http://` + httpAddr + `" demo=http://` + httpAddr + `/ signal=ws://` + httpAddr + `/v1/rtc`; !strings.Contains(logs.String(), want) {
+		t.Errorf("no ready line %s in the log:\n%s", want, logs.String())
+	}
 }
 
 // TestServeWithSecretHidesDemoToken checks that a configured secret turns
