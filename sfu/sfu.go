@@ -149,17 +149,20 @@ func (s *SFU) OpenRoom(cfg RoomConfig) (*Room, error) {
 	if cfg.Notifier == nil {
 		return nil, fmt.Errorf("sfu: room %q: %w", cfg.Seat.RoomID, seat.ErrInvalidParams)
 	}
-	sr, err := seat.New(cfg.Seat)
-	if err != nil {
-		return nil, err
+	sr := cfg.Restored
+	if sr == nil {
+		var err error
+		if sr, err = seat.New(cfg.Seat); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, errors.New("sfu: closed")
 	}
-	if _, taken := s.rooms[cfg.Seat.RoomID]; taken {
-		return nil, fmt.Errorf("sfu: room %q is already open", cfg.Seat.RoomID)
+	if _, taken := s.rooms[sr.ID()]; taken {
+		return nil, fmt.Errorf("sfu: room %q is already open", sr.ID())
 	}
 	r := newRoom(s, sr, cfg)
 	s.rooms[r.id] = r

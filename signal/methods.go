@@ -52,6 +52,7 @@ func (s *session) do(id json.RawMessage, op func(r *seat.Room) (any, []seat.Deli
 		if err != nil {
 			return nil, err
 		}
+		s.srv.persist(r) // cluster.go: the answer follows its state into Redis
 		s.respond(id, res)
 		return ds, nil
 	})
@@ -294,6 +295,7 @@ func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) 
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
+		s.srv.persist(r) // cluster.go
 		s.respond(id, wireSnapshot(snap))
 		hub.attach(s)
 		return ds, nil

@@ -58,6 +58,10 @@ type Config struct {
 
 	// Limits are the node's caps and deadlines (limits.go).
 	Limits Limits
+
+	// Cluster, when set, makes this node one of a cluster sharing a Redis
+	// (cluster.go, PROTOCOL.md §12); nil is one node, all in memory.
+	Cluster *Cluster
 }
 
 const (
@@ -108,6 +112,7 @@ type Server struct {
 	wg       sync.WaitGroup // sessions and stats loops
 
 	media *whip.Server // WHIP and WHEP (signal/whip)
+	cl    *clusterEdge // nil without Config.Cluster (cluster.go)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -189,6 +194,12 @@ func New(cfg Config) (*Server, error) {
 		Admit: s.caps.admitPlayer, // limits.go
 	})
 	s.media.Route(s.mux)
+	if cfg.Cluster != nil {
+		if s.cl, err = newClusterEdge(s, cfg.Cluster); err != nil { // cluster.go
+			cancel()
+			return nil, fmt.Errorf("signal: cluster: %w", err)
+		}
+	}
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}
@@ -265,6 +276,9 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	if create != nil && u.Role != seat.RoleOwner {
 		return nil, nil, withMessage(seat.ErrPermission, "only the owner may create the room")
 	}
+	if s.cl != nil {
+		return s.cl.openOrFind(u, roomID, create) // cluster.go
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -282,6 +296,11 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	if s.caps.roomsFull(len(s.hubs)) {
 		return nil, nil, withMessage(errOverloaded, "the server has its maximum of open rooms")
 	}
+	return s.openHubLocked(roomID, sfu.RoomConfig{Seat: s.newRoomConfig(u, roomID, create)})
+}
+
+// newRoomConfig is the seat configuration of a room u opens now.
+func (s *Server) newRoomConfig(u seat.User, roomID string, create *proto.CreateParams) seat.Config {
 	cfg := seat.Config{
 		RoomID:     roomID,
 		MaxSeats:   s.cfg.MaxSeats,
@@ -300,8 +319,18 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 			cfg.Mode = seat.Mode(create.SeatMode)
 		}
 	}
+	return cfg
+}
+
+// openHubLocked opens the sfu room of rc with its hub and stats loop.
+// Called with s.mu held.
+func (s *Server) openHubLocked(roomID string, rc sfu.RoomConfig) (*sfu.Room, *roomHub, error) {
 	h := newHub(s, roomID)
-	r, err := s.cfg.SFU.OpenRoom(sfu.RoomConfig{Seat: cfg, Notifier: h})
+	rc.Notifier = h
+	if s.cl != nil {
+		rc.Commit = s.cl.commit // cluster.go
+	}
+	r, err := s.cfg.SFU.OpenRoom(rc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -330,6 +359,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.media.Close()
 
+	if s.cl != nil {
+		s.cl.shutdown(ctx) // a cluster node hands its rooms over (cluster.go)
+	}
 	for _, r := range s.cfg.SFU.Rooms() {
 		err := r.Do(func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Shutdown(seat.ServerShutdown), nil })
 		if err != nil {
@@ -369,6 +401,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.media.Wait()
 	s.cancel()
 	s.wg.Wait()
+	if s.cl != nil {
+		s.cl.wait()
+	}
 	return err
 }
 

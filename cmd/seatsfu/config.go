@@ -34,6 +34,8 @@ type Config struct {
 
 	// Limits are the caps and deadlines of limits.go, same keys rules.
 	Limits `yaml:",inline"`
+	// Cluster is cluster.go's: Redis, node address and timings.
+	Cluster ClusterSettings `yaml:",inline"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -49,6 +51,7 @@ func Defaults() Config {
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
 		Limits:         defaultLimits(),
+		Cluster:        defaultCluster(),
 	}
 }
 
@@ -255,6 +258,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("video-codec: %q is not vp8, vp9 or h264", c.VideoCodec)
 	}
 	if _, err := c.Level(); err != nil {
+		return err
+	}
+	if err := c.validateCluster(); err != nil { // cluster.go
 		return err
 	}
 	return c.Limits.validate()

@@ -79,6 +79,13 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		}
 	}()
 
+	clusterCfg, err := cfg.Cluster.open(reg) // cluster.go; nil without --redis
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if clusterCfg != nil {
+		defer func() { _ = clusterCfg.Store.Close() }()
+	}
 	edge, err := signal.New(signal.Config{
 		Secret:         secret,
 		DevMode:        dev,
@@ -90,6 +97,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		Registry:       reg,
 		Logger:         log.With("component", "signal"),
 		Demo:           demo.Handler(),
+		Cluster:        clusterCfg,
 	})
 	if err != nil {
 		return fmt.Errorf("signal: %w", err)
@@ -113,7 +121,8 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	go func() { served <- hs.Serve(ln) }()
 	addr := ln.Addr().String()
 	log.Info("seatsfu listening", "http", addr, "rtc_udp_port", cfg.RTCUDPPort,
-		"video_codec", cfg.VideoCodec, "max_seats", cfg.MaxSeats, "dev_mode", dev, "version", versionString())
+		"video_codec", cfg.VideoCodec, "max_seats", cfg.MaxSeats, "dev_mode", dev, "version", versionString(),
+		"node", edge.NodeID())
 	if ready != nil {
 		ready(addr)
 	}
