@@ -37,9 +37,14 @@ type Env struct {
 type Option func(*options)
 
 type options struct {
-	sig signal.Config
-	sfu sfu.Config
+	sig    signal.Config
+	sfu    sfu.Config
+	secret []byte // WithSecret
 }
+
+// WithSecret sets the token secret (default random per Env): the nodes of
+// a cluster share one.
+func WithSecret(secret []byte) Option { return func(o *options) { o.secret = secret } }
 
 // WithGrace sets the reconnect grace (default 15s).
 func WithGrace(d time.Duration) Option { return func(o *options) { o.sig.ReconnectGrace = d } }
@@ -99,6 +104,9 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	if o.secret != nil {
+		secret = o.secret
 	}
 	o.sig.Secret, o.sig.Registry = secret, reg
 
