@@ -36,6 +36,7 @@ type clusterEdge struct {
 	store *cluster.Store
 	node  *cluster.Node
 	tick  time.Duration
+	rel   *relays // relay.go
 
 	// openMu makes opening, restoring and adopting a room one step at a
 	// time, so a client's join and a takeover never open the same room
@@ -52,6 +53,11 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 		return nil, errors.New("signal: Cluster.Store is required")
 	}
 	ce := &clusterEdge{srv: s, store: c.Store, done: make(chan struct{})}
+	rel, err := newRelays(s.cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	ce.rel = rel
 	cfg := c.Node
 	cfg.Adopt, cfg.Lost, cfg.LoadFunc = ce.adopt, ce.lost, ce.load
 	node, err := cluster.NewNode(c.Store, cfg)
@@ -297,6 +303,7 @@ func (c *clusterEdge) abandon(room string) {
 // their leases, so another node takes them over at its next tick and the
 // clients resume there. Called from Server.Shutdown.
 func (c *clusterEdge) shutdown(ctx context.Context) {
+	c.rel.closeAll()
 	c.stop()
 	<-c.done
 	c.srv.mu.Lock()

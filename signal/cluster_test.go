@@ -3,9 +3,13 @@ package signal_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/seatsfu/seatsfu/internal/cluster"
 	"github.com/seatsfu/seatsfu/internal/redistest"
@@ -26,11 +30,18 @@ const (
 func clusterNode(t *testing.T, rd *redistest.Server, secret []byte, opts ...signaltest.Option) *signaltest.Env {
 	t.Helper()
 	store := openStore(t, rd)
+	// The node lists its own URL, so it must know it before it starts.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts = append([]signaltest.Option{
 		signaltest.WithSecret(secret),
+		signaltest.WithListener(ln),
 		signaltest.WithSignalConfig(func(c *signal.Config) {
 			c.Cluster = &signal.Cluster{Store: store, Node: cluster.Config{
-				Info: cluster.NodeInfo{NodeAddr: "127.0.0.1:1"}, Tick: testTick, NodeTTL: testTTL, LeaseTTL: testTTL,
+				Info: cluster.NodeInfo{NodeAddr: "127.0.0.1:1", HTTPAddr: "http://" + ln.Addr().String()},
+				Tick: testTick, NodeTTL: testTTL, LeaseTTL: testTTL,
 			}}
 		}),
 	}, opts...)
@@ -196,4 +207,77 @@ func TestClusterRedisDown(t *testing.T) {
 		st, err := cluster.DecodeState(saved.Blob)
 		return err == nil && st.Seats[2].Locked && st.Seats[3].Locked
 	})
+}
+
+// TestClusterRelay: any node accepts any client. The owner is on node a,
+// which hosts the room; the audience member connects to node b, which
+// relays it to a. The apply, the accept and their notifications cross
+// both ways, and the relayed member's socket is closed with the host's
+// close code when the host kicks it out.
+func TestClusterRelay(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, nil)
+
+	// b learns a's registration at its next tick.
+	var guest *signaltest.Conn
+	eventually(t, "node b relaying to the room's host", func() bool {
+		c, err := b.Dial(testCtx(t), b.Token("r1", "guest", proto.RoleAudience))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Call(testCtx(t), proto.MethodRoomJoin, nil, nil); err != nil {
+			c.Close()
+			return false
+		}
+		guest = c
+		return true
+	})
+	t.Cleanup(guest.Close)
+	if b.SFU.Room("r1") != nil {
+		t.Fatal("node b opened the room instead of relaying to its host")
+	}
+	if n := gaugeValue(t, b, "seatsfu_cluster_relayed_sockets"); n != 1 {
+		t.Fatalf("node b relays %v sockets, want 1", n)
+	}
+
+	var req proto.RequestIDResult
+	call(t, guest, proto.MethodSeatApply, map[string]any{"seatIndex": 1}, &req)
+	wait(t, owner, proto.NoteApplicationReceived, nil)
+	call(t, owner, proto.MethodSeatAcceptApplication, proto.UserParams{UserID: "guest"}, nil)
+	wait(t, guest, proto.NoteApplicationResponded, nil)
+	seated := func(p json.RawMessage) bool {
+		var ch proto.SeatChanged
+		return json.Unmarshal(p, &ch) == nil && len(ch.Joined) == 1 && ch.Joined[0].User.UserID == "guest"
+	}
+	wait(t, guest, proto.NoteSeatChanged, seated)
+	wait(t, owner, proto.NoteSeatChanged, seated)
+
+	call(t, owner, proto.MethodRoomKickOut, proto.UserParams{UserID: "guest"}, nil)
+	wait(t, guest, proto.NoteKickedOut, nil)
+	code, err := guest.Closed(testCtx(t))
+	if err != nil || code != websocket.StatusNormalClosure {
+		t.Fatalf("the relayed socket of a kicked-out member closed with %v %v, want the host's %v", code, err, websocket.StatusNormalClosure)
+	}
+	eventually(t, "node b forgetting the relayed socket", func() bool {
+		return gaugeValue(t, b, "seatsfu_cluster_relayed_sockets") == 0
+	})
+}
+
+// gaugeValue reads one unlabelled gauge of env's registry.
+func gaugeValue(t *testing.T, env *signaltest.Env, name string) float64 {
+	t.Helper()
+	mfs, err := env.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }

@@ -235,6 +235,9 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	if s.cl != nil && s.cl.relay(w, r, raw, id) {
+		return // served by the room's hosting node (relay.go)
+	}
 
 	user := userOf(id)
 	var sess *session

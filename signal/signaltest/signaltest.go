@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,12 +40,17 @@ type Option func(*options)
 type options struct {
 	sig    signal.Config
 	sfu    sfu.Config
-	secret []byte // WithSecret
+	secret []byte       // WithSecret
+	ln     net.Listener // WithListener
 }
 
 // WithSecret sets the token secret (default random per Env): the nodes of
 // a cluster share one.
 func WithSecret(secret []byte) Option { return func(o *options) { o.secret = secret } }
+
+// WithListener serves the edge on ln (default a fresh loopback port): a
+// cluster node must know its own URL before it starts.
+func WithListener(ln net.Listener) Option { return func(o *options) { o.ln = ln } }
 
 // WithGrace sets the reconnect grace (default 15s).
 func WithGrace(d time.Duration) Option { return func(o *options) { o.sig.ReconnectGrace = d } }
@@ -123,6 +129,10 @@ func Start(t testing.TB, opts ...Option) *Env {
 	// Served exactly as seatsfu serves it: the connection caps counted at
 	// the listener and the HTTP timeouts of signal.HTTPServer.
 	hs := httptest.NewUnstartedServer(srv.Handler())
+	if o.ln != nil {
+		_ = hs.Listener.Close()
+		hs.Listener = o.ln
+	}
 	hs.Listener = srv.Listen(hs.Listener)
 	hs.Config = srv.HTTPServer(srv.Handler(), nil)
 	hs.Start()
