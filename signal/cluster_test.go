@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,49 +13,19 @@ import (
 	"github.com/seatsfu/seatsfu/internal/cluster"
 	"github.com/seatsfu/seatsfu/internal/redistest"
 	"github.com/seatsfu/seatsfu/seat"
-	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
-// Cluster timings for tests: a takeover within 1.1 s instead of 3.5 s.
-const (
-	testTick = 100 * time.Millisecond
-	testTTL  = time.Second
-)
-
-// clusterNode starts one in-process node (its own HTTP and UDP ports) of
-// the cluster sharing rd and secret.
+// clusterNode starts one in-process node of the cluster on rd.
 func clusterNode(t *testing.T, rd *redistest.Server, secret []byte, opts ...signaltest.Option) *signaltest.Env {
 	t.Helper()
-	store := openStore(t, rd)
-	// The node lists its own URL, so it must know it before it starts.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts = append([]signaltest.Option{
-		signaltest.WithSecret(secret),
-		signaltest.WithListener(ln),
-		signaltest.WithSignalConfig(func(c *signal.Config) {
-			c.Cluster = &signal.Cluster{Store: store, Node: cluster.Config{
-				Info: cluster.NodeInfo{NodeAddr: "127.0.0.1:1", HTTPAddr: "http://" + ln.Addr().String()},
-				Tick: testTick, NodeTTL: testTTL, LeaseTTL: testTTL,
-			}}
-		}),
-	}, opts...)
-	return signaltest.Start(t, opts...)
+	return signaltest.StartNode(t, rd.URL(), secret, opts...)
 }
 
-// openStore opens a store on rd, closed after everything started later.
 func openStore(t *testing.T, rd *redistest.Server) *cluster.Store {
 	t.Helper()
-	store, err := cluster.Open(cluster.Options{URL: rd.URL(), OpTimeout: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	return store
+	return signaltest.OpenStore(t, rd.URL())
 }
 
 func newSecret(t *testing.T) []byte {
