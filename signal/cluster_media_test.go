@@ -1,0 +1,88 @@
+package signal_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seatsfu/seatsfu/internal/redistest"
+	"github.com/seatsfu/seatsfu/signal/proto"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
+)
+
+// relayedJoin joins through node, which relays to the room's host once it
+// has seen the host's registration (one tick).
+func relayedJoin(t *testing.T, node *signaltest.Env, room, user string, role proto.Role) *signaltest.Conn {
+	t.Helper()
+	var conn *signaltest.Conn
+	eventually(t, user+" joining through the relay", func() bool {
+		c, err := node.Dial(testCtx(t), node.Token(room, user, role))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Call(testCtx(t), proto.MethodRoomJoin, nil, nil); err != nil {
+			c.Close()
+			return false
+		}
+		conn = c
+		return true
+	})
+	t.Cleanup(conn.Close)
+	if node.SFU.Room(room) != nil {
+		t.Fatalf("node opened room %s instead of relaying", room)
+	}
+	return conn
+}
+
+// TestClusterMediaAcrossNodes: a guest and a viewer whose sockets reach
+// node b, while node a hosts the room, publish and receive through the
+// host (their SDP answers are the host's). With Redis gone the media keeps
+// flowing; once it is back, a kick on the host stops the guest's media at the viewer at
+// once: no packet the guest sent after the kick's answer arrives.
+func TestClusterMediaAcrossNodes(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 2}})
+	guest := relayedJoin(t, b, "r1", "guest", proto.RoleAudience)
+	call(t, guest, proto.MethodSeatApply, map[string]any{"seatIndex": 1}, nil)
+	call(t, owner, proto.MethodSeatAcceptApplication, proto.UserParams{UserID: "guest"}, nil)
+
+	pub := newPublisher(t)
+	var pubRes proto.SDPResult
+	call(t, guest, proto.MethodRTCPublish, proto.SDPParams{SDP: pub.offer}, &pubRes)
+	pub.start(t, pubRes.SDP)
+
+	watcher := relayedJoin(t, b, "r1", "watcher", proto.RoleAudience)
+	v := newViewer(t, 2)
+	var subRes proto.SubscribeResult
+	call(t, watcher, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v.offer}, &subRes)
+	v.answer(t, subRes.SDP)
+	var mid string
+	for _, sl := range subRes.Slots {
+		if sl.SeatIndex == 1 && sl.Kind == "audio" {
+			mid = sl.Mid
+		}
+	}
+	if mid == "" {
+		t.Fatalf("no audio slot for seat 1 in %+v", subRes.Slots)
+	}
+	eventually(t, "the guest's audio at the viewer", func() bool { return v.count(mid) > 10 })
+
+	rd.Kill()
+	before := v.count(mid)
+	eventually(t, "media flowing with Redis down", func() bool { return v.count(mid) > before+20 })
+	rd.Restart() // (and go-redis's background redial finds it before the leak check)
+
+	call(t, owner, proto.MethodSeatKick, proto.UserParams{UserID: "guest"}, nil)
+	last := pub.sent()
+	time.Sleep(300 * time.Millisecond) // 30 more packets sent by the guest
+	if pub.sent() < last+10 {
+		t.Fatalf("the guest stopped sending (%d → %d): the check below would prove nothing", last, pub.sent())
+	}
+	for _, p := range v.packets(mid) {
+		if p.counter > last {
+			t.Fatalf("packet %d, sent after the kick was answered (last before: %d), reached the viewer", p.counter, last)
+		}
+	}
+}
