@@ -214,3 +214,11 @@ func (s *SFU) goBackground(f func()) {
 		f()
 	}()
 }
+
+// Codecs are the codecs every room forwards: Opus and the node's one video
+// codec. A node that feeds a room from another node's (the cluster's media
+// cascade, PROTOCOL.md §12) negotiates exactly these.
+func (s *SFU) Codecs() (audio, video webrtc.RTPCodecParameters) {
+	v, _ := videoCodec(s.cfg.VideoCodec) // checked by New
+	return opusCodec(), v
+}

@@ -36,7 +36,8 @@ type clusterEdge struct {
 	store *cluster.Store
 	node  *cluster.Node
 	tick  time.Duration
-	rel   *relays // relay.go
+	rel   *relays   // relay.go
+	cas   *cascades // cascade.go
 
 	// openMu makes opening, restoring and adopting a room one step at a
 	// time, so a client's join and a takeover never open the same room
@@ -58,6 +59,9 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 		return nil, err
 	}
 	ce.rel = rel
+	if ce.cas, err = newCascades(ce, s.cfg.Registry); err != nil {
+		return nil, err
+	}
 	cfg := c.Node
 	cfg.Adopt, cfg.Lost, cfg.LoadFunc = ce.adopt, ce.lost, ce.load
 	node, err := cluster.NewNode(c.Store, cfg)
@@ -304,6 +308,7 @@ func (c *clusterEdge) abandon(room string) {
 // clients resume there. Called from Server.Shutdown.
 func (c *clusterEdge) shutdown(ctx context.Context) {
 	c.rel.closeAll()
+	c.cas.closeAll()
 	c.stop()
 	<-c.done
 	c.srv.mu.Lock()

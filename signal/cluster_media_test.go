@@ -33,9 +33,10 @@ func relayedJoin(t *testing.T, node *signaltest.Env, room, user string, role pro
 	return conn
 }
 
-// TestClusterMediaAcrossNodes: a guest and a viewer whose sockets reach
-// node b, while node a hosts the room, publish and receive through the
-// host (their SDP answers are the host's). With Redis gone the media keeps
+// TestClusterMediaAcrossNodes: a guest and two viewers whose sockets reach
+// node b, while node a hosts the room. The guest publishes to the host
+// (its SDP answer is the host's); the viewers are served by b's cascade,
+// one subscription at the host for both. With Redis gone the media keeps
 // flowing; once it is back, a kick on the host stops the guest's media at the viewer at
 // once: no packet the guest sent after the kick's answer arrives.
 func TestClusterMediaAcrossNodes(t *testing.T) {
@@ -69,6 +70,30 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 	}
 	eventually(t, "the guest's audio at the viewer", func() bool { return v.count(mid) > 10 })
 
+	// The viewer is served by b's cascade: b subscribes to the host once,
+	// whatever its number of viewers.
+	if b.SFU.Room("cascade:r1") == nil {
+		t.Fatal("node b serves its viewer without a cascade of the room")
+	}
+	watcher2 := relayedJoin(t, b, "r1", "watcher2", proto.RoleAudience)
+	v2 := newViewer(t, 2)
+	var sub2 proto.SubscribeResult
+	call(t, watcher2, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v2.offer}, &sub2)
+	v2.answer(t, sub2.SDP)
+	mid2 := ""
+	for _, sl := range sub2.Slots {
+		if sl.SeatIndex == 1 && sl.Kind == "audio" {
+			mid2 = sl.Mid
+		}
+	}
+	eventually(t, "the guest's audio at the second viewer", func() bool { return v2.count(mid2) > 10 })
+	if n := a.SFU.Room("r1").ViewerCount(); n != 1 {
+		t.Fatalf("the host serves %d subscriptions for node b's two viewers, want 1 (the cascade)", n)
+	}
+	if in := counterValue(t, b, "seatsfu_relay_packets_total", "direction", "in"); in < 20 {
+		t.Fatalf("relay_packets_total{direction=in} on b is %v", in)
+	}
+
 	rd.Kill()
 	before := v.count(mid)
 	eventually(t, "media flowing with Redis down", func() bool { return v.count(mid) > before+20 })
@@ -80,9 +105,32 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 	if pub.sent() < last+10 {
 		t.Fatalf("the guest stopped sending (%d → %d): the check below would prove nothing", last, pub.sent())
 	}
-	for _, p := range v.packets(mid) {
+	for _, p := range append(v.packets(mid), v2.packets(mid2)...) {
 		if p.counter > last {
-			t.Fatalf("packet %d, sent after the kick was answered (last before: %d), reached the viewer", p.counter, last)
+			t.Fatalf("packet %d, sent after the kick was answered (last before: %d), reached a viewer on b", p.counter, last)
 		}
 	}
+}
+
+// counterValue reads one labelled counter of env's registry.
+func counterValue(t *testing.T, env *signaltest.Env, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := env.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no metric %s{%s=%q}", name, label, value)
+	return 0
 }

@@ -110,7 +110,9 @@ func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, 
 		return true
 	}
 	defer c.rel.remove(down)
-	c.pipe(down, up)
+	st := &relayState{user: id.UserID, room: id.Room, target: target} // cascade.go
+	defer st.end(c.cas)
+	c.pipe(down, up, st)
 	return true
 }
 
@@ -118,7 +120,7 @@ func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, 
 // other with the same close code and reason. The client is pinged like a
 // direct one, so a client that vanished is noticed here (the host pings
 // the edge, which always answers).
-func (c *clusterEdge) pipe(down, up *websocket.Conn) {
+func (c *clusterEdge) pipe(down, up *websocket.Conn, st *relayState) {
 	ctx, cancel := context.WithCancel(c.srv.ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -134,6 +136,11 @@ func (c *clusterEdge) pipe(down, up *websocket.Conn) {
 			_ = to.Close(code, reason)
 		})
 	}
+	reply := func(frame []byte) {
+		wctx, wcancel := context.WithTimeout(ctx, c.srv.cfg.PingTimeout)
+		defer wcancel()
+		_ = down.Write(wctx, websocket.MessageText, frame)
+	}
 	copyFrames := func(from, to *websocket.Conn) {
 		defer wg.Done()
 		for {
@@ -141,6 +148,11 @@ func (c *clusterEdge) pipe(down, up *websocket.Conn) {
 			if err != nil {
 				finish(to, err)
 				return
+			}
+			// A relayed viewer's subscription is served by this node's
+			// cascade of the room (cascade.go).
+			if from == down && typ == websocket.MessageText && c.interceptUp(ctx, st, reply, frame) {
+				continue
 			}
 			wctx, wcancel := context.WithTimeout(ctx, c.srv.cfg.PingTimeout)
 			err = to.Write(wctx, typ, frame)
