@@ -2,7 +2,9 @@ package signal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
@@ -331,3 +333,22 @@ func (c *clusterEdge) shutdown(ctx context.Context) {
 // wait returns once the background hand-overs and retries are done (after
 // the server's context ended).
 func (c *clusterEdge) wait() { c.bg.Wait() }
+
+// serveNodes is GET /v1/nodes: the public URLs of the cluster's live nodes
+// (PROTOCOL.md §12), for clients choosing where to reconnect. 404 on a node
+// without a cluster.
+func (s *Server) serveNodes(w http.ResponseWriter, r *http.Request) {
+	if s.cl == nil {
+		http.NotFound(w, r)
+		return
+	}
+	res := proto.NodesResult{Nodes: []proto.NodeURL{}}
+	for _, n := range s.cl.node.Nodes() {
+		if n.HTTPAddr != "" {
+			res.Nodes = append(res.Nodes, proto.NodeURL{ID: n.ID, URL: n.HTTPAddr})
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(res)
+}

@@ -189,6 +189,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
+	s.mux.HandleFunc("GET /v1/nodes", s.serveNodes) // cluster.go
 	s.media = whip.New(whip.Config{
 		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
 		Admit: s.caps.admitPlayer, // limits.go

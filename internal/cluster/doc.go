@@ -104,7 +104,9 @@
 // lets it and, on a lost connection, tries the next ones in rounds with
 // backoff until the grace ends; room_not_found and overloaded are retried,
 // banned / token_invalid / permission_denied / room_full are final.
-// NOT BUILT: GET /v1/nodes, /sdk/seatsfu.js failover, WHIP/WHEP on a
+// GET /v1/nodes lists live nodes' public URLs; client.ListNodes reads it
+// and FailoverConfig.Refresh re-reads it before each round of reconnects.
+// NOT BUILT: /sdk/seatsfu.js failover, WHIP/WHEP on a
 // node that does not host the room (they answer as for a missing room),
 // the cascade's handling of a host death beyond "viewers reconnect", a
 // seatbench cascade scenario, the three-node run of the e2e suites.

@@ -2,8 +2,12 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +30,11 @@ type FailoverConfig struct {
 	// Backoff is the first pause between two rounds over URLs (default
 	// 100 ms), doubling up to 2 s.
 	Backoff time.Duration
+	// Refresh, when set, gives the node list before each round of
+	// reconnects after a drop (ListNodes of any node the app knows); an
+	// error or an empty list keeps the previous one. The first connect
+	// uses URLs as given.
+	Refresh func(ctx context.Context) ([]string, error)
 	// OnConnect runs after every successful join, the first included, on
 	// the failover's goroutine (the first one on Connect's): re-register
 	// listeners on the new client here.
@@ -72,7 +81,7 @@ func Connect(ctx context.Context, cfg FailoverConfig) (*Failover, error) {
 		cfg.Backoff = defaultFailoverBackoff
 	}
 	f := &Failover{cfg: cfg, stop: make(chan struct{}), done: make(chan struct{})}
-	if err := f.reconnect(ctx, 0, cfg.Create); err != nil {
+	if err := f.reconnect(ctx, 0, cfg.Create, false); err != nil {
 		return nil, err
 	}
 	go f.watch()
@@ -135,7 +144,7 @@ func (f *Failover) watch() {
 		f.mu.Lock()
 		start := f.next
 		f.mu.Unlock()
-		err := f.reconnect(ctx, start, nil)
+		err := f.reconnect(ctx, start, nil, true)
 		cancel()
 		select {
 		case <-f.stop:
@@ -161,16 +170,23 @@ func (f *Failover) finish(err error) {
 // reconnect dials and joins node after node from URLs[start], in rounds
 // with a growing pause, until one lets it in, ctx ends, or an answer says
 // retrying cannot help.
-func (f *Failover) reconnect(ctx context.Context, start int, create *CreateOptions) error {
+func (f *Failover) reconnect(ctx context.Context, start int, create *CreateOptions, refresh bool) error {
 	pause := f.cfg.Backoff
 	var last error
+	urls := f.cfg.URLs
 	for {
-		for i := range f.cfg.URLs {
-			at := (start + i) % len(f.cfg.URLs)
-			c, snap, err := f.join(ctx, f.cfg.URLs[at], create)
+		if f.cfg.Refresh != nil && refresh {
+			if fresh, err := f.cfg.Refresh(ctx); err == nil && len(fresh) > 0 {
+				urls, start = fresh, 0
+			}
+		}
+		for i := range urls {
+			at := (start + i) % len(urls)
+			c, snap, err := f.join(ctx, urls[at], create)
 			if err == nil {
 				f.mu.Lock()
-				f.cur, f.next = c, (at+1)%len(f.cfg.URLs)
+				f.cur, f.next = c, (at+1)%len(urls)
+				f.cfg.URLs = urls
 				f.mu.Unlock()
 				if f.cfg.OnConnect != nil {
 					f.cfg.OnConnect(c, snap)
@@ -220,4 +236,43 @@ func final(err error) bool {
 		}
 	}
 	return false
+}
+
+// ListNodes asks one node (its base URL, http://host:port) for the
+// cluster's live nodes (GET /v1/nodes, PROTOCOL.md §12) and returns their
+// signalling URLs (ws://host:port/v1/rtc), for FailoverConfig.Refresh.
+func ListNodes(ctx context.Context, hc *http.Client, baseURL string) ([]string, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(baseURL, "/")+"/v1/nodes", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("client: GET /v1/nodes: HTTP %d", resp.StatusCode)
+	}
+	var res proto.NodesResult
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&res); err != nil {
+		return nil, fmt.Errorf("client: GET /v1/nodes: %w", err)
+	}
+	out := make([]string, 0, len(res.Nodes))
+	for _, n := range res.Nodes {
+		u := n.URL
+		switch {
+		case strings.HasPrefix(u, "https://"):
+			u = "wss://" + strings.TrimPrefix(u, "https://")
+		case strings.HasPrefix(u, "http://"):
+			u = "ws://" + strings.TrimPrefix(u, "http://")
+		default:
+			continue
+		}
+		out = append(out, strings.TrimSuffix(u, "/")+"/v1/rtc")
+	}
+	return out, nil
 }

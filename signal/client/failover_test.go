@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,5 +87,67 @@ func TestFailoverResumesOnAnotherNode(t *testing.T) {
 	must(t, "close", guest.Close())
 	if err := guest.Err(); !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("a closed failover reports %v, want ErrClosed", err)
+	}
+}
+
+// TestFailoverRefreshesNodes: a client that knew only node a learns the
+// cluster's nodes from GET /v1/nodes and, when a stops, resumes on b.
+func TestFailoverRefreshesNodes(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		t.Fatal(err)
+	}
+	a := signaltest.StartNode(t, rd.URL(), secret, signaltest.WithGrace(grace))
+	b := signaltest.StartNode(t, rd.URL(), secret, signaltest.WithGrace(grace))
+	ctx := ctxT(t)
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
+	var listed []string
+	deadline := time.Now().Add(10 * time.Second)
+	for len(listed) < 2 { // b sees a's registration at its next tick
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /v1/nodes on b lists %v, want both nodes", listed)
+		}
+		var err error
+		listed, err = client.ListNodes(ctx, hc, b.URL)
+		must(t, "list nodes", err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{a.WSURL, b.WSURL} {
+		found := false
+		for _, u := range listed {
+			found = found || u == want
+		}
+		if !found {
+			t.Fatalf("GET /v1/nodes lists %v, without %s", listed, want)
+		}
+	}
+
+	var joins atomic.Int32
+	owner, err := client.Connect(ctx, client.FailoverConfig{
+		URLs: []string{a.WSURL}, Token: a.Token("r1", "owner", proto.RoleOwner), Grace: grace,
+		Refresh:   func(ctx context.Context) ([]string, error) { return client.ListNodes(ctx, hc, b.URL) },
+		OnConnect: func(*client.Client, proto.Snapshot) { joins.Add(1) },
+	})
+	must(t, "owner connects", err)
+	defer owner.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(t, "node a stops", a.Server.Shutdown(sctx))
+	deadline = time.Now().Add(10 * time.Second)
+	for joins.Load() < 2 {
+		if time.Now().After(deadline) {
+			select {
+			case <-owner.Client().Done():
+				t.Fatalf("the owner did not resume on b: failover %v, client %v", owner.Err(), owner.Client().Err())
+			default:
+				t.Fatalf("the owner's connection to the stopped node a is still open (failover %v)", owner.Err())
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b.SFU.Room("r1") == nil {
+		t.Fatal("node b does not host the room")
 	}
 }
