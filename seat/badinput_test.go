@@ -140,7 +140,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := r.Info(); info != (Info{RoomID: "r", MaxSeats: 4, SeatMode: ModeApply, MemberCount: 1}) {
+	if info := r.Info(); info != (Info{RoomID: "r", MaxSeats: 4, SeatMode: ModeApply, MemberCount: 1, CreatedAt: good.Clock.Now().UnixMilli()}) {
 		t.Fatalf("Info = %+v", info)
 	}
 	if r.ID() != "r" || r.SeatOf("owner") != 0 || len(r.Seats()) != 4 {

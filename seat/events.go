@@ -60,6 +60,7 @@ const (
 	EndedByOwner   = "ended_by_owner"
 	OwnerTimeout   = "owner_timeout"
 	ServerShutdown = "server_shutdown"
+	EndedByService = "ended_by_service" // v2 §11: the server API ended it
 )
 
 // SeatChanged goes to everyone after any change of seats (occupants, locks,
@@ -135,13 +136,13 @@ type InvitationCancelled struct {
 
 type SeatKicked struct {
 	SeatIndex int
-	By        User
+	By        *User // nil: the server API acted (service.go)
 }
 
 // KickedOut tells its target it was removed from the room; the edge closes
 // the target's socket after sending it.
 type KickedOut struct {
-	By User
+	By *User // nil: the server API acted (service.go)
 }
 
 // --- internal ---

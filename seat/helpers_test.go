@@ -158,8 +158,20 @@ func show(e Event) string {
 		return fmt.Sprintf("accepted=%v host=%s seat=%s", ev.Accepted, ev.Host.UserID, seat)
 	case SeatChanged:
 		return fmt.Sprintf("joined=%+v left=%+v", ev.Joined, ev.Left)
+	case SeatKicked:
+		return fmt.Sprintf("seat=%d by=%s", ev.SeatIndex, who(ev.By))
+	case KickedOut:
+		return "by=" + who(ev.By)
 	}
 	return fmt.Sprintf("%+v", e)
+}
+
+// who names an actor; nil is the server API.
+func who(u *User) string {
+	if u == nil {
+		return "<service>"
+	}
+	return fmt.Sprintf("%+v", *u)
 }
 
 func intp(i int) *int    { return &i }

@@ -130,6 +130,9 @@ func (r *Room) Join(u User) (Snapshot, []Delivery, error) {
 	if _, banned := r.banned[u.UserID]; banned {
 		return Snapshot{}, nil, newErr(ErrBanned, "%q was removed from this room", u.UserID)
 	}
+	if role, ok := r.roles[u.UserID]; ok {
+		u.Role = role // the service's grant outranks the token (service.go)
+	}
 
 	var out []Delivery
 	m, resume := r.members[u.UserID]
@@ -227,9 +230,17 @@ func (r *Room) KickOut(actor, target string) ([]Delivery, error) {
 	if a.user.Role == RoleAdmin && t.user.Role == RoleAdmin {
 		return nil, newErr(ErrPermission, "an admin may not remove an admin")
 	}
-	out := []Delivery{{To: OneUser, UserID: t.user.UserID, Event: KickedOut{By: a.user}}}
-	r.banned[target] = struct{}{}
-	return r.removeMember(out, t, LeftKicked, a), nil
+	return r.kickOut(a, t, true), nil
+}
+
+// kickOut removes t (seat reason "kicked") and, with ban, bars it from
+// rejoining. by is the host who acted, nil for the service.
+func (r *Room) kickOut(by, t *member, ban bool) []Delivery {
+	out := []Delivery{{To: OneUser, UserID: t.user.UserID, Event: KickedOut{By: by.userRef()}}}
+	if ban {
+		r.banned[t.user.UserID] = struct{}{}
+	}
+	return r.removeMember(out, t, LeftKicked, by)
 }
 
 // removeMember makes m leave the room: its requests end ("left"), its seat

@@ -33,7 +33,7 @@ func TestKickOutBansAndFreesEverything(t *testing.T) {
 	ds, err := f.room.KickOut("owner", "aud1")
 	f.must(err)
 	expect(t, f.room, ds,
-		toUser("aud1", KickedOut{By: owner}),
+		toUser("aud1", KickedOut{By: &owner}),
 		changed(nil, []SeatLeave{{User: aud1, SeatIndex: 2, Reason: LeftKicked}}),
 		toHosts("", MemberLeft{User: aud1, Reason: LeftKicked}))
 	f.refuse(ErrBanned, func() ([]Delivery, error) { _, ds, err := f.room.Join(aud1); return ds, err })
@@ -49,7 +49,7 @@ func TestKickOutBansAndFreesEverything(t *testing.T) {
 	ds, err = f.room.KickOut("owner", "adm1")
 	f.must(err)
 	expect(t, f.room, ds,
-		toUser("adm1", KickedOut{By: owner}),
+		toUser("adm1", KickedOut{By: &owner}),
 		toUser("aud3", InvitationCancelled{Host: adm1, Reason: ReasonLeft}),
 		ended("req-2", KindInvite, OutcomeLeft),
 		toHosts("", MemberLeft{User: adm1, Reason: LeftKicked}))
@@ -148,7 +148,7 @@ func TestSeatMovesKicksAndLeaves(t *testing.T) {
 	ds, err = f.room.Kick("adm2", "adm1")
 	f.must(err)
 	expect(t, f.room, ds,
-		toUser("adm1", SeatKicked{SeatIndex: 3, By: adm2}),
+		toUser("adm1", SeatKicked{SeatIndex: 3, By: &adm2}),
 		changed(nil, []SeatLeave{{User: adm1, SeatIndex: 3, Reason: LeftKicked}}))
 
 	f.take("adm2", NoSeat)

@@ -33,8 +33,12 @@ func Restore(st State, cfg Config) (*Room, error) {
 		return nil, newErr(ErrInvalidParams, "state lists %d seats for maxSeats %d", len(st.Seats), st.MaxSeats)
 	}
 	cfg.RoomID, cfg.MaxSeats, cfg.Mode, cfg.Owner = st.RoomID, st.MaxSeats, st.Mode, owner
+	cfg.Meta = st.Meta // New checks it like a new room's
 	r, err := New(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.restoreService(st); err != nil {
 		return nil, err
 	}
 	// Start from New's checks and shape, then replace its fresh contents.
@@ -217,4 +221,30 @@ func (q *deadlineQueue) restore(at time.Time, seq uint64, req *request, m *membe
 	d := &deadline{at: at, seq: seq, request: req, member: m}
 	heap.Push(&q.items, d)
 	return d
+}
+
+// restoreService brings back what the server API set (PROTOCOL.md §11):
+// granted roles and chat mutes, and the room's opening time.
+func (r *Room) restoreService(st State) error {
+	if !st.CreatedAt.IsZero() {
+		r.createdAt = st.CreatedAt
+	}
+	for _, sr := range st.Roles {
+		switch {
+		case sr.UserID == "":
+			return newErr(ErrInvalidParams, "state grants a role to an empty id")
+		case sr.Role != RoleAdmin && sr.Role != RoleAudience:
+			return newErr(ErrInvalidParams, "state grants %q the role %q", sr.UserID, sr.Role)
+		case sr.UserID == r.cfg.Owner.UserID:
+			return newErr(ErrInvalidParams, "state grants the owner %q a role", sr.UserID)
+		}
+		r.roles[sr.UserID] = sr.Role
+	}
+	for _, id := range st.ChatMuted {
+		if id == "" {
+			return newErr(ErrInvalidParams, "state mutes an empty id")
+		}
+		r.chatMuted[id] = struct{}{}
+	}
+	return nil
 }

@@ -13,6 +13,13 @@ type Room struct {
 	roster  roster
 	banned  map[string]struct{}
 
+	// v2 §11 (service.go, metadata.go): roles the service granted, which
+	// outlive a membership; users the service muted in chat; the metadata.
+	roles     map[string]Role
+	chatMuted map[string]struct{}
+	meta      Meta
+	createdAt time.Time
+
 	seats []seatState
 
 	pending   requestList // every pending request, in creation order
@@ -51,11 +58,19 @@ func New(cfg Config) (*Room, error) {
 	case cfg.Clock == nil:
 		return nil, newErr(ErrInvalidParams, "nil clock")
 	}
+	if err := cfg.Meta.validate(); err != nil {
+		return nil, err
+	}
 	r := &Room{
 		cfg:     cfg,
 		members: make(map[string]*member),
 		banned:  make(map[string]struct{}),
 		seats:   make([]seatState, cfg.MaxSeats),
+
+		roles:     make(map[string]Role),
+		chatMuted: make(map[string]struct{}),
+		meta:      cfg.Meta,
+		createdAt: cfg.Clock.Now(),
 	}
 	r.owner = r.addMember(cfg.Owner)
 	r.sit(r.owner, 0)
@@ -75,6 +90,10 @@ func (r *Room) Info() Info {
 		MaxSeats:    r.cfg.MaxSeats,
 		SeatMode:    r.cfg.Mode,
 		MemberCount: len(r.members),
+		Title:       r.meta.Title,
+		Cover:       r.meta.Cover,
+		Metadata:    r.meta.Metadata,
+		CreatedAt:   r.createdAt.UnixMilli(),
 	}
 }
 

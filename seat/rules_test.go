@@ -296,7 +296,7 @@ func TestRule5_EveryEndNotifiesBothSides(t *testing.T) {
 		{"applicant kicked out", false, app,
 			func(f *fixture) []Delivery { ds, err := f.room.KickOut("adm1", "aud1"); f.must(err); return ds },
 			[]Delivery{
-				toUser("aud1", KickedOut{By: adm1}),
+				toUser("aud1", KickedOut{By: &adm1}),
 				toHosts("aud1", ApplicationCancelled{User: aud1, Reason: ReasonLeft}),
 				ended(id, KindApply, OutcomeLeft),
 				toHosts("", MemberLeft{User: aud1, Reason: LeftKicked}),
@@ -473,7 +473,7 @@ func TestRule7_LockSeatKicksItsOccupant(t *testing.T) {
 	ds, err := f.room.Lock("adm1", 2, boolp(true), nil, nil)
 	f.must(err)
 	expect(t, f.room, ds,
-		toUser("adm2", SeatKicked{SeatIndex: 2, By: adm1}),
+		toUser("adm2", SeatKicked{SeatIndex: 2, By: &adm1}),
 		changed(nil, []SeatLeave{{User: adm2, SeatIndex: 2, Reason: LeftLocked}}))
 	f.wantSeat("adm2", NoSeat)
 	if !f.room.Seats()[2].Locked {

@@ -202,15 +202,25 @@ func (r *Room) Kick(actor, target string) ([]Delivery, error) {
 	if !ok || t.seat == NoSeat {
 		return nil, newErr(ErrNotSeated, "%q holds no seat", target)
 	}
+	return r.kick(h, t)
+}
+
+// kick takes t's seat; by is the host who acted, nil for the service.
+func (r *Room) kick(by, t *member) ([]Delivery, error) {
 	if t == r.owner {
 		return nil, newErr(ErrPermission, "nobody kicks the owner off seat 0")
 	}
 	index := t.seat
 	r.unsit(t)
 	return []Delivery{
-		{To: OneUser, UserID: target, Event: SeatKicked{SeatIndex: index, By: h.user}},
+		{To: OneUser, UserID: t.user.UserID, Event: kickedEvent(index, by)},
 		r.seatChanged(nil, []SeatLeave{{User: t.user, SeatIndex: index, Reason: LeftKicked}}),
 	}, nil
+}
+
+// kickedEvent is seat.kicked from a host, or from the service when by is nil.
+func kickedEvent(index int, by *member) SeatKicked {
+	return SeatKicked{SeatIndex: index, By: by.userRef()}
 }
 
 // Lock is seat.lock; nil fields are left unchanged. Seat 0 cannot be locked.
@@ -223,6 +233,11 @@ func (r *Room) Lock(actor string, seatIndex int, lockSeat, lockAudio, lockVideo 
 	if err != nil {
 		return nil, err
 	}
+	return r.lock(h, seatIndex, lockSeat, lockAudio, lockVideo)
+}
+
+// lock is Lock by a host, or by the service when by is nil.
+func (r *Room) lock(by *member, seatIndex int, lockSeat, lockAudio, lockVideo *bool) ([]Delivery, error) {
 	if seatIndex < 1 || seatIndex >= len(r.seats) {
 		return nil, newErr(ErrSeatIndexInvalid, "seat index must be 1..%d, not %d", len(r.seats)-1, seatIndex)
 	}
@@ -233,7 +248,7 @@ func (r *Room) Lock(actor string, seatIndex int, lockSeat, lockAudio, lockVideo 
 	if lockSeat != nil {
 		if *lockSeat && !s.locked && s.occupant != nil {
 			t := s.occupant
-			out = append(out, Delivery{To: OneUser, UserID: t.user.UserID, Event: SeatKicked{SeatIndex: seatIndex, By: h.user}})
+			out = append(out, Delivery{To: OneUser, UserID: t.user.UserID, Event: kickedEvent(seatIndex, by)})
 			left = append(left, SeatLeave{User: t.user, SeatIndex: seatIndex, Reason: LeftLocked})
 			r.unsit(t)
 		}

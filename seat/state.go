@@ -16,7 +16,8 @@ import (
 // Everything a later operation can observe is here: seats with their
 // occupants, locks, mutes and publishing flags; members in join order with
 // their join sequence (member-list cursors name it) and reconnect graces;
-// bans; pending requests in creation order with their exact deadlines; and
+// bans; pending requests in creation order with their exact deadlines; the
+// metadata, role grants and chat mutes of the server API (§11); and
 // the counters behind request ids and deadline order, so ids are never
 // reused and equal deadlines keep firing in the order they were set.
 type State struct {
@@ -32,6 +33,20 @@ type State struct {
 	LastRequestID uint64
 	// LastDeadlineSeq orders deadlines that fall on the same instant.
 	LastDeadlineSeq uint64
+
+	// PROTOCOL.md §11: the metadata and when the room opened, the roles
+	// the server API granted (sorted by user) and the users it muted in
+	// chat (sorted).
+	Meta      Meta
+	CreatedAt time.Time
+	Roles     []StateRole
+	ChatMuted []string
+}
+
+// StateRole is a role the server API granted a user.
+type StateRole struct {
+	UserID string
+	Role   Role
 }
 
 // StateMember is one present member.
@@ -72,7 +87,19 @@ func (r *Room) Export() (State, bool) {
 	if r.ended {
 		return State{}, false
 	}
-	st := State{
+	st := r.exportAllButMembers()
+	for _, m := range r.roster.list {
+		if !m.gone {
+			st.Members = append(st.Members, exportMember(m))
+		}
+	}
+	return st, true
+}
+
+// exportAllButMembers is the state Export and Durable share; they differ
+// only in which members they keep.
+func (r *Room) exportAllButMembers() State {
+	return State{
 		RoomID:          r.cfg.RoomID,
 		MaxSeats:        r.cfg.MaxSeats,
 		Mode:            r.cfg.Mode,
@@ -82,13 +109,11 @@ func (r *Room) Export() (State, bool) {
 		Seats:           r.exportSeats(),
 		Requests:        r.exportRequests(),
 		Banned:          r.exportBans(),
+		Meta:            r.meta,
+		CreatedAt:       r.createdAt,
+		Roles:           r.exportRoles(),
+		ChatMuted:       r.exportChatMuted(),
 	}
-	for _, m := range r.roster.list {
-		if !m.gone {
-			st.Members = append(st.Members, exportMember(m))
-		}
-	}
-	return st, true
 }
 
 func exportMember(m *member) StateMember {
@@ -102,6 +127,24 @@ func exportMember(m *member) StateMember {
 func (r *Room) exportBans() []string {
 	var out []string
 	for id := range r.banned {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (r *Room) exportRoles() []StateRole {
+	var out []StateRole
+	for id, role := range r.roles {
+		out = append(out, StateRole{UserID: id, Role: role})
+	}
+	slices.SortFunc(out, func(a, b StateRole) int { return cmp.Compare(a.UserID, b.UserID) })
+	return out
+}
+
+func (r *Room) exportChatMuted() []string {
+	var out []string
+	for id := range r.chatMuted {
 		out = append(out, id)
 	}
 	sort.Strings(out)
@@ -151,17 +194,7 @@ func (r *Room) Durable() (State, bool) {
 	if r.ended {
 		return State{}, false
 	}
-	st := State{
-		RoomID:          r.cfg.RoomID,
-		MaxSeats:        r.cfg.MaxSeats,
-		Mode:            r.cfg.Mode,
-		LastMemberSeq:   r.roster.lastSeq,
-		LastRequestID:   r.lastReqID,
-		LastDeadlineSeq: r.deadlines.lastSeq,
-		Seats:           r.exportSeats(),
-		Requests:        r.exportRequests(),
-		Banned:          r.exportBans(),
-	}
+	st := r.exportAllButMembers()
 	keep := map[*member]bool{r.owner: true}
 	for _, s := range r.seats {
 		if s.occupant != nil {

@@ -106,6 +106,11 @@ type Info struct {
 	MaxSeats    int
 	SeatMode    Mode
 	MemberCount int
+	// v2 §11: the room's metadata and when it opened (unix ms).
+	Title     string
+	Cover     string
+	Metadata  string
+	CreatedAt int64
 }
 
 // Snapshot is room.join's result, as the caller may see it.
@@ -137,4 +142,6 @@ type Config struct {
 	// 0 means no cap.
 	MaxPending int
 	Clock      Clock
+	// Meta is the room's title, cover and app metadata (metadata.go).
+	Meta Meta
 }

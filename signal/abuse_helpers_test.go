@@ -21,6 +21,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"go.uber.org/goleak"
 
+	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
@@ -44,8 +45,8 @@ func newArena(t *testing.T, limits signal.Limits, opts ...signaltest.Option) *ar
 	env := signaltest.Start(t, append([]signaltest.Option{signaltest.WithLimits(limits)}, opts...)...)
 	a := &arena{env: env, rooms: []string{"stage", "other"}}
 	for _, room := range a.rooms {
-		p := newPublisher(t)
-		startWHIP(t, env, room, env.Token(room, "owner-"+room, proto.RoleOwner), p)
+		p := signaltest.NewPublisher(t)
+		env.StartWHIP(t, room, env.Token(room, "owner-"+room, proto.RoleOwner), p)
 	}
 	a.served(t)
 	a.heap = settledHeap()
@@ -58,13 +59,13 @@ func (a *arena) served(t *testing.T) {
 	t.Helper()
 	for _, room := range a.rooms {
 		n := a.seq.Add(1)
-		c := member(t, a.env, room, fmt.Sprintf("fan-%d", n), proto.RoleAudience, nil)
-		v := newViewer(t, 1)
-		loc := startWHEP(t, a.env, room, a.env.Token(room, fmt.Sprintf("player-%d", n), proto.RoleAudience), "", v)
-		mid := v.mid(t, webrtc.RTPCodecTypeVideo, 0)
-		waitFor(t, 10*time.Second, "media in "+room, func() bool { return v.count(mid) > 0 })
-		doHTTP(t, http.MethodDelete, a.env.URL+loc, a.env.Token(room, fmt.Sprintf("player-%d", n), proto.RoleAudience), "", "")
-		_ = v.pc.Close()
+		c := a.env.Member(t, room, fmt.Sprintf("fan-%d", n), proto.RoleAudience, nil)
+		v := signaltest.NewViewer(t, 1)
+		loc := a.env.StartWHEP(t, room, a.env.Token(room, fmt.Sprintf("player-%d", n), proto.RoleAudience), "", v)
+		mid := v.Mid(t, webrtc.RTPCodecTypeVideo, 0)
+		signaltest.WaitFor(t, 10*time.Second, "media in "+room, func() bool { return v.Count(mid) > 0 })
+		signaltest.DoHTTP(t, http.MethodDelete, a.env.URL+loc, a.env.Token(room, fmt.Sprintf("player-%d", n), proto.RoleAudience), "", "")
+		_ = v.PC.Close()
 		_ = c.Close()
 	}
 }
@@ -96,34 +97,7 @@ func settledHeap() uint64 {
 // metric reads one series of the edge's registry.
 func (a *arena) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	mfs, err := a.env.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			if g := m.GetGauge(); g != nil {
-				return g.GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return metrictest.Value(t, a.env.Registry, name, labels...)
 }
 
 // from is a dialer whose connections come from ip (any 127.0.0.0/8 address

@@ -34,10 +34,10 @@ func TestAbuseIdleConnectionsPerIP(t *testing.T) {
 	a := newArena(t, signal.Limits{MaxConnsPerIP: perIP})
 	addr := strings.TrimPrefix(a.env.URL, "http://")
 	base := a.metric(t, "seatsfu_http_connections")
-	before := stateOf(t, a.env, "stage")
+	before := a.env.RoomState(t, "stage")
 
 	held := idle(t, addr, "127.0.0.2", perIP)
-	waitFor(t, 5*time.Second, "the held sockets counted", func() bool {
+	signaltest.WaitFor(t, 5*time.Second, "the held sockets counted", func() bool {
 		return a.metric(t, "seatsfu_http_connections") >= base+perIP
 	})
 	if code, _ := a.get(t, "127.0.0.2", http.MethodGet, "/healthz"); code != http.StatusOK {
@@ -56,7 +56,7 @@ func TestAbuseIdleConnectionsPerIP(t *testing.T) {
 	flood := idle(t, addr, "127.0.0.2", 400)
 	// The node closes what is beyond the cap by itself, within a couple of
 	// seconds, however long the attacker would hold it.
-	waitFor(t, 10*time.Second, "the flood shed", func() bool {
+	signaltest.WaitFor(t, 10*time.Second, "the flood shed", func() bool {
 		return a.metric(t, "seatsfu_http_connections") <= base+perIP
 	})
 	for _, ip := range []string{"127.0.0.2", "127.0.0.1"} {
@@ -64,7 +64,7 @@ func TestAbuseIdleConnectionsPerIP(t *testing.T) {
 			t.Fatalf("/healthz from %s during the flood: %d", ip, code)
 		}
 	}
-	if after := stateOf(t, a.env, "stage"); !reflect.DeepEqual(before, after) {
+	if after := a.env.RoomState(t, "stage"); !reflect.DeepEqual(before, after) {
 		t.Fatalf("the flood changed the room: %+v → %+v", before, after)
 	}
 	a.served(t)
@@ -74,7 +74,7 @@ func TestAbuseIdleConnectionsPerIP(t *testing.T) {
 
 	closeAll(held)
 	closeAll(flood)
-	waitFor(t, 5*time.Second, "every attacker socket forgotten", func() bool {
+	signaltest.WaitFor(t, 5*time.Second, "every attacker socket forgotten", func() bool {
 		return a.metric(t, "seatsfu_http_connections") <= base
 	})
 	a.heapBack(t)
@@ -88,10 +88,10 @@ func TestAbuseConnectionsPerNode(t *testing.T) {
 	const cap = 30
 	a := newArena(t, signal.Limits{MaxConns: cap})
 	addr := strings.TrimPrefix(a.env.URL, "http://")
-	fan := member(t, a.env, "stage", "fan", proto.RoleAudience, nil)
+	fan := a.env.Member(t, "stage", "fan", proto.RoleAudience, nil)
 	base := a.metric(t, "seatsfu_http_connections")
 	held := idle(t, addr, "127.0.0.2", cap-int(base))
-	waitFor(t, 5*time.Second, "the node full", func() bool { return a.metric(t, "seatsfu_http_connections") >= cap })
+	signaltest.WaitFor(t, 5*time.Second, "the node full", func() bool { return a.metric(t, "seatsfu_http_connections") >= cap })
 
 	if code, _ := a.dialWS(t, "127.0.0.3", a.env.Token("other", "newcomer", proto.RoleAudience)); code != websocket.StatusTryAgainLater {
 		t.Fatalf("WebSocket on a full node closed with %d, want 1013", code)
@@ -102,11 +102,11 @@ func TestAbuseConnectionsPerNode(t *testing.T) {
 	if code, _ := a.get(t, "127.0.0.3", http.MethodGet, "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz on a full node: %d", code)
 	}
-	if _, err := fan.AllMembers(ctx10(t), 50); err != nil {
+	if _, err := fan.AllMembers(signaltest.Ctx10(t), 50); err != nil {
 		t.Fatalf("a member already in is no longer served: %v", err)
 	}
 	closeAll(held)
-	waitFor(t, 5*time.Second, "the attacker gone", func() bool { return a.metric(t, "seatsfu_http_connections") <= base })
+	signaltest.WaitFor(t, 5*time.Second, "the attacker gone", func() bool { return a.metric(t, "seatsfu_http_connections") <= base })
 	a.served(t)
 	a.heapBack(t)
 }
@@ -118,13 +118,13 @@ func TestAbuseConnectionsPerNode(t *testing.T) {
 func TestAbuseApplicantCrowd(t *testing.T) {
 	const capN = 20
 	a := newArena(t, signal.Limits{MaxPendingRequests: capN})
-	owner := member(t, a.env, "stage", "owner-stage", proto.RoleOwner, nil)
+	owner := a.env.Member(t, "stage", "owner-stage", proto.RoleOwner, nil)
 	extra := strings.Repeat("x", seat.MaxExtraInfo)
 	refusedN := 0
 	for i := range 3 * capN {
 		c := dial(t, a.env, "stage", fmt.Sprintf("applicant-%d", i), proto.RoleAudience)
 		call(t, c, "room.join", nil, nil)
-		before := stateOf(t, a.env, "stage")
+		before := a.env.RoomState(t, "stage")
 		err := c.Call(testCtx(t), "seat.apply", map[string]any{"seatIndex": -1, "timeout": 0, "extraInfo": extra}, nil)
 		if i < capN {
 			if err != nil {
@@ -136,7 +136,7 @@ func TestAbuseApplicantCrowd(t *testing.T) {
 		if !signaltest.IsReason(err, "requests_full") || !asRPC(err, &re) || re.Code != 100103 {
 			t.Fatalf("applicant %d: %v, want requests_full 100103", i, err)
 		}
-		if after := stateOf(t, a.env, "stage"); !reflect.DeepEqual(before, after) {
+		if after := a.env.RoomState(t, "stage"); !reflect.DeepEqual(before, after) {
 			t.Fatalf("a refused application changed the room")
 		}
 		refusedN++
@@ -149,12 +149,12 @@ func TestAbuseApplicantCrowd(t *testing.T) {
 
 	// The owner's socket drops and it resumes: the snapshot is bounded.
 	_ = owner.Close()
-	again, err := client.Dial(ctx10(t), a.env.WSURL, a.env.Token("stage", "owner-stage", proto.RoleOwner))
+	again, err := client.Dial(signaltest.Ctx10(t), a.env.WSURL, a.env.Token("stage", "owner-stage", proto.RoleOwner))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = again.Close() })
-	snap, err := again.Join(ctx10(t), nil)
+	snap, err := again.Join(signaltest.Ctx10(t), nil)
 	if err != nil {
 		t.Fatalf("the owner cannot resume: %v", err)
 	}
@@ -164,7 +164,7 @@ func TestAbuseApplicantCrowd(t *testing.T) {
 	if b, _ := json.Marshal(snap); len(b) > 64<<10 {
 		t.Fatalf("snapshot is %d bytes", len(b))
 	}
-	all, err := again.AllSeatRequests(ctx10(t), 7)
+	all, err := again.AllSeatRequests(signaltest.Ctx10(t), 7)
 	if err != nil || len(all) != capN {
 		t.Fatalf("paged %d requests: %v", len(all), err)
 	}
@@ -174,7 +174,7 @@ func TestAbuseApplicantCrowd(t *testing.T) {
 	// A signalling join of the owner resumes it, and a resume clears what
 	// its seat publishes (seat rule 8), the owner's WHIP media included:
 	// its encoder publishes again, as after any resume.
-	startWHIP(t, a.env, "stage", a.env.Token("stage", "owner-stage", proto.RoleOwner), newPublisher(t))
+	a.env.StartWHIP(t, "stage", a.env.Token("stage", "owner-stage", proto.RoleOwner), signaltest.NewPublisher(t))
 	a.served(t)
 	a.heapBack(t)
 }
@@ -192,9 +192,9 @@ func asRPC(err error, target **signaltest.RPCError) bool {
 // messages of one burst (the clock is frozen) and every other attempt is
 // rate_limited (100300).
 func TestAbuseReconnectChatLoop(t *testing.T) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	a := newArena(t, signal.Limits{}, signaltest.WithClock(clock))
-	listener := member(t, a.env, "stage", "listener", proto.RoleAudience, nil)
+	listener := a.env.Member(t, "stage", "listener", proto.RoleAudience, nil)
 	got := make(chan struct{}, 200)
 	listener.OnEvent(func(ev client.Event) {
 		if ev.Method == "room.message" {
@@ -223,11 +223,11 @@ func TestAbuseReconnectChatLoop(t *testing.T) {
 	}
 	// The listener got exactly the accepted ones: a marker sent after the
 	// loop arrives after all of them.
-	marker := member(t, a.env, "stage", "marker", proto.RoleAudience, nil)
-	if err := marker.SendMessage(ctx10(t), "end"); err != nil {
+	marker := a.env.Member(t, "stage", "marker", proto.RoleAudience, nil)
+	if err := marker.SendMessage(signaltest.Ctx10(t), "end"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the marker", func() bool { return len(got) >= accepted+1 })
+	signaltest.WaitFor(t, 10*time.Second, "the marker", func() bool { return len(got) >= accepted+1 })
 	if n := len(got); n != accepted+1 {
 		t.Fatalf("the listener got %d messages, want %d", n, accepted+1)
 	}
@@ -241,22 +241,22 @@ func TestAbuseMemberCap(t *testing.T) {
 	a := newArena(t, signal.Limits{}, signaltest.WithMaxMembers(4), signaltest.WithGrace(time.Millisecond))
 	// The owner is a member through its WHIP session; once the arena's
 	// own check has left, three more fit.
-	waitFor(t, 5*time.Second, "the arena's members gone", func() bool { return stateOf(t, a.env, "stage").members == 1 })
+	signaltest.WaitFor(t, 5*time.Second, "the arena's members gone", func() bool { return a.env.RoomState(t, "stage").Members == 1 })
 	for i := range 3 {
-		member(t, a.env, "stage", fmt.Sprintf("m%d", i), proto.RoleAudience, nil)
+		a.env.Member(t, "stage", fmt.Sprintf("m%d", i), proto.RoleAudience, nil)
 	}
-	before := stateOf(t, a.env, "stage")
+	before := a.env.RoomState(t, "stage")
 	c := dial(t, a.env, "stage", "late", proto.RoleAudience)
 	err := c.Call(testCtx(t), "room.join", nil, nil)
 	var re *signaltest.RPCError
 	if !asRPC(err, &re) || re.Data.Reason != "room_full" || re.Code != 100008 {
 		t.Fatalf("join beyond the cap: %v", err)
 	}
-	if after := stateOf(t, a.env, "stage"); !reflect.DeepEqual(before, after) {
+	if after := a.env.RoomState(t, "stage"); !reflect.DeepEqual(before, after) {
 		t.Fatal("a refused join changed the room")
 	}
-	member(t, a.env, "stage", "m0", proto.RoleAudience, nil) // a resume is not a newcomer
-	a.rooms = []string{"other"}                              // stage is full by design
+	a.env.Member(t, "stage", "m0", proto.RoleAudience, nil) // a resume is not a newcomer
+	a.rooms = []string{"other"}                             // stage is full by design
 	a.served(t)
 	a.heapBack(t)
 }
@@ -271,10 +271,10 @@ func TestAbuseRoomCap(t *testing.T) {
 	if !asRPC(err, &re) || re.Data.Reason != "overloaded" || re.Code != 100301 {
 		t.Fatalf("third room: %v", err)
 	}
-	p := newPublisher(t)
-	res := post(t, a.env, "/whip/fourth", a.env.Token("fourth", "owner-fourth", proto.RoleOwner), p.offer)
-	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
-		t.Fatalf("WHIP for a fourth room: %d %q", res.status, res.header.Get("Retry-After"))
+	p := signaltest.NewPublisher(t)
+	res := a.env.PostSDP(t, "/whip/fourth", a.env.Token("fourth", "owner-fourth", proto.RoleOwner), p.Offer)
+	if res.Status != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("WHIP for a fourth room: %d %q", res.Status, res.Header.Get("Retry-After"))
 	}
 	if n := len(a.env.SFU.Rooms()); n != 2 {
 		t.Fatalf("%d rooms open", n)
@@ -288,21 +288,21 @@ func TestAbuseRoomCap(t *testing.T) {
 func TestAbuseSubscriberCap(t *testing.T) {
 	// The arena's own check plays one WHEP at a time.
 	a := newArena(t, signal.Limits{MaxSubscribers: 2})
-	v1 := newViewer(t, 1)
-	startWHEP(t, a.env, "stage", a.env.Token("stage", "w1", proto.RoleAudience), "", v1)
+	v1 := signaltest.NewViewer(t, 1)
+	a.env.StartWHEP(t, "stage", a.env.Token("stage", "w1", proto.RoleAudience), "", v1)
 	hog := dial(t, a.env, "stage", "hog", proto.RoleAudience)
 	call(t, hog, "room.join", nil, nil)
 	var sub struct{ SDP string }
-	call(t, hog, "rtc.subscribe", map[string]any{"sdp": newViewer(t, 1).offer}, &sub)
-	wantReason(t, hog, "rtc.subscribe", map[string]any{"sdp": newViewer(t, 1).offer}, "overloaded")
-	res := post(t, a.env, "/whep/other", a.env.Token("other", "w2", proto.RoleAudience), newViewer(t, 1).offer)
-	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
-		t.Fatalf("WHEP over the cap: %d", res.status)
+	call(t, hog, "rtc.subscribe", map[string]any{"sdp": signaltest.NewViewer(t, 1).Offer}, &sub)
+	wantReason(t, hog, "rtc.subscribe", map[string]any{"sdp": signaltest.NewViewer(t, 1).Offer}, "overloaded")
+	res := a.env.PostSDP(t, "/whep/other", a.env.Token("other", "w2", proto.RoleAudience), signaltest.NewViewer(t, 1).Offer)
+	if res.Status != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("WHEP over the cap: %d", res.Status)
 	}
 	hog.Close() // its subscription closes with it
-	waitFor(t, 10*time.Second, "the place freed", func() bool { return a.metric(t, "seatsfu_subscribers") == 1 })
-	_ = v1.pc.Close()
-	waitFor(t, 10*time.Second, "the WHEP place freed", func() bool { return a.metric(t, "seatsfu_subscribers") == 0 })
+	signaltest.WaitFor(t, 10*time.Second, "the place freed", func() bool { return a.metric(t, "seatsfu_subscribers") == 1 })
+	_ = v1.PC.Close()
+	signaltest.WaitFor(t, 10*time.Second, "the WHEP place freed", func() bool { return a.metric(t, "seatsfu_subscribers") == 0 })
 	a.served(t)
 	a.heapBack(t)
 }
@@ -312,11 +312,11 @@ func TestAbuseWHEPPerUser(t *testing.T) {
 	a := newArena(t, signal.Limits{MaxWHEPPerUser: 2})
 	tok := a.env.Token("stage", "greedy", proto.RoleAudience)
 	for range 2 {
-		startWHEP(t, a.env, "stage", tok, "", newViewer(t, 1))
+		a.env.StartWHEP(t, "stage", tok, "", signaltest.NewViewer(t, 1))
 	}
-	res := post(t, a.env, "/whep/stage", tok, newViewer(t, 1).offer)
-	if res.status != http.StatusTooManyRequests || res.header.Get("Retry-After") == "" {
-		t.Fatalf("third WHEP of one user: %d", res.status)
+	res := a.env.PostSDP(t, "/whep/stage", tok, signaltest.NewViewer(t, 1).Offer)
+	if res.Status != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("third WHEP of one user: %d", res.Status)
 	}
 	a.served(t)
 	a.heapBack(t)
@@ -327,12 +327,12 @@ func TestAbuseWHEPPerUser(t *testing.T) {
 func TestAbuseJoinDeadline(t *testing.T) {
 	a := newArena(t, signal.Limits{JoinTimeout: 300 * time.Millisecond})
 	lurker := dial(t, a.env, "stage", "lurker", proto.RoleAudience)
-	fan := member(t, a.env, "stage", "fan", proto.RoleAudience, nil)
+	fan := a.env.Member(t, "stage", "fan", proto.RoleAudience, nil)
 	code, err := lurker.Closed(testCtx(t))
 	if err != nil || code != websocket.StatusPolicyViolation {
 		t.Fatalf("lurker closed with %d (%v), want 1008", code, err)
 	}
-	if _, err := fan.AllMembers(ctx10(t), 10); err != nil {
+	if _, err := fan.AllMembers(signaltest.Ctx10(t), 10); err != nil {
 		t.Fatalf("the joined socket was closed too: %v", err)
 	}
 	a.served(t)
@@ -369,7 +369,7 @@ func TestAbuseExpiredSession(t *testing.T) {
 // nobody; a binary frame's error keeps its id too.
 func TestAbuseInvalidUTF8(t *testing.T) {
 	a := newArena(t, signal.Limits{})
-	listener := member(t, a.env, "stage", "listener", proto.RoleAudience, nil)
+	listener := a.env.Member(t, "stage", "listener", proto.RoleAudience, nil)
 	got := make(chan client.Event, 10)
 	listener.OnEvent(func(ev client.Event) {
 		if ev.Method == "room.message" {

@@ -195,7 +195,11 @@ func (c *clusterEdge) openOrFind(u seat.User, roomID string, create *proto.Creat
 	var r *sfu.Room
 	var h *roomHub
 	if !full {
-		r, h, err = c.srv.openHubLocked(roomID, sfu.RoomConfig{Seat: c.srv.newRoomConfig(u, roomID, create)})
+		cfg := c.srv.newRoomConfig(u, roomID, create)
+		r, h, err = c.srv.openHubLocked(roomID, sfu.RoomConfig{Seat: cfg})
+		if err == nil {
+			h.roomStarted(u, cfg.Meta.Title) // webhooks.go; a restored room did not start again
+		}
 	}
 	c.srv.mu.Unlock()
 	if full {

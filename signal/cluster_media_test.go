@@ -49,16 +49,16 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 	call(t, guest, proto.MethodSeatApply, map[string]any{"seatIndex": 1}, nil)
 	call(t, owner, proto.MethodSeatAcceptApplication, proto.UserParams{UserID: "guest"}, nil)
 
-	pub := newPublisher(t)
+	pub := signaltest.NewPublisher(t)
 	var pubRes proto.SDPResult
-	call(t, guest, proto.MethodRTCPublish, proto.SDPParams{SDP: pub.offer}, &pubRes)
-	pub.start(t, pubRes.SDP)
+	call(t, guest, proto.MethodRTCPublish, proto.SDPParams{SDP: pub.Offer}, &pubRes)
+	pub.Start(t, pubRes.SDP)
 
 	watcher := relayedJoin(t, b, "r1", "watcher", proto.RoleAudience)
-	v := newViewer(t, 2)
+	v := signaltest.NewViewer(t, 2)
 	var subRes proto.SubscribeResult
-	call(t, watcher, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v.offer}, &subRes)
-	v.answer(t, subRes.SDP)
+	call(t, watcher, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v.Offer}, &subRes)
+	v.Answer(t, subRes.SDP)
 	var mid string
 	for _, sl := range subRes.Slots {
 		if sl.SeatIndex == 1 && sl.Kind == "audio" {
@@ -68,7 +68,7 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 	if mid == "" {
 		t.Fatalf("no audio slot for seat 1 in %+v", subRes.Slots)
 	}
-	eventually(t, "the guest's audio at the viewer", func() bool { return v.count(mid) > 10 })
+	eventually(t, "the guest's audio at the viewer", func() bool { return v.Count(mid) > 10 })
 
 	// The viewer is served by b's cascade: b subscribes to the host once,
 	// whatever its number of viewers.
@@ -76,17 +76,17 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 		t.Fatal("node b serves its viewer without a cascade of the room")
 	}
 	watcher2 := relayedJoin(t, b, "r1", "watcher2", proto.RoleAudience)
-	v2 := newViewer(t, 2)
+	v2 := signaltest.NewViewer(t, 2)
 	var sub2 proto.SubscribeResult
-	call(t, watcher2, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v2.offer}, &sub2)
-	v2.answer(t, sub2.SDP)
+	call(t, watcher2, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v2.Offer}, &sub2)
+	v2.Answer(t, sub2.SDP)
 	mid2 := ""
 	for _, sl := range sub2.Slots {
 		if sl.SeatIndex == 1 && sl.Kind == "audio" {
 			mid2 = sl.Mid
 		}
 	}
-	eventually(t, "the guest's audio at the second viewer", func() bool { return v2.count(mid2) > 10 })
+	eventually(t, "the guest's audio at the second viewer", func() bool { return v2.Count(mid2) > 10 })
 	if n := a.SFU.Room("r1").ViewerCount(); n != 1 {
 		t.Fatalf("the host serves %d subscriptions for node b's two viewers, want 1 (the cascade)", n)
 	}
@@ -95,19 +95,19 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 	}
 
 	rd.Kill()
-	before := v.count(mid)
-	eventually(t, "media flowing with Redis down", func() bool { return v.count(mid) > before+20 })
+	before := v.Count(mid)
+	eventually(t, "media flowing with Redis down", func() bool { return v.Count(mid) > before+20 })
 	rd.Restart() // (and go-redis's background redial finds it before the leak check)
 
 	call(t, owner, proto.MethodSeatKick, proto.UserParams{UserID: "guest"}, nil)
-	last := pub.sent()
+	last := pub.Sent()
 	time.Sleep(300 * time.Millisecond) // 30 more packets sent by the guest
-	if pub.sent() < last+10 {
-		t.Fatalf("the guest stopped sending (%d → %d): the check below would prove nothing", last, pub.sent())
+	if pub.Sent() < last+10 {
+		t.Fatalf("the guest stopped sending (%d → %d): the check below would prove nothing", last, pub.Sent())
 	}
-	for _, p := range append(v.packets(mid), v2.packets(mid2)...) {
-		if p.counter > last {
-			t.Fatalf("packet %d, sent after the kick was answered (last before: %d), reached a viewer on b", p.counter, last)
+	for _, p := range append(v.Packets(mid), v2.Packets(mid2)...) {
+		if p.Counter > last {
+			t.Fatalf("packet %d, sent after the kick was answered (last before: %d), reached a viewer on b", p.Counter, last)
 		}
 	}
 }

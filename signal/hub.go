@@ -29,6 +29,10 @@ type roomHub struct {
 	mu      sync.Mutex
 	members map[string]*session // the live socket of each connected member
 	held    map[string]int      // user → live WHIP sessions holding its presence
+	// roles are the roles the server API gave, by user id (webhooks.go);
+	// they outrank the role in a session's token, for routing and for
+	// participants{role}.
+	roles map[string]seat.Role
 
 	dirty chan struct{} // cap 1: the member count may have changed
 }
@@ -44,9 +48,10 @@ func (h *roomHub) attach(s *session) {
 	h.mu.Lock()
 	old := h.members[s.user.UserID]
 	h.members[s.user.UserID] = s
+	role := h.roleLocked(s)
 	h.mu.Unlock()
 	if old == nil {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Inc()
+		h.srv.metrics.participants.WithLabelValues(string(role)).Inc()
 		return
 	}
 	if old != s {
@@ -63,9 +68,10 @@ func (h *roomHub) detach(s *session) bool {
 	if cur == s {
 		delete(h.members, s.user.UserID)
 	}
+	role := h.roleLocked(s)
 	h.mu.Unlock()
 	if cur == s {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+		h.srv.metrics.participants.WithLabelValues(string(role)).Dec()
 	}
 	return cur == s
 }
@@ -82,9 +88,13 @@ func (h *roomHub) detachUser(userID string) *session {
 	h.mu.Lock()
 	s := h.members[userID]
 	delete(h.members, userID)
+	var role seat.Role
+	if s != nil {
+		role = h.roleLocked(s)
+	}
 	h.mu.Unlock()
 	if s != nil {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+		h.srv.metrics.participants.WithLabelValues(string(role)).Dec()
 	}
 	return s
 }
@@ -92,13 +102,15 @@ func (h *roomHub) detachUser(userID string) *session {
 func (h *roomHub) detachAll() []*session {
 	h.mu.Lock()
 	all := make([]*session, 0, len(h.members))
+	roles := make([]seat.Role, 0, len(h.members))
 	for id, s := range h.members {
 		all = append(all, s)
+		roles = append(roles, h.roleLocked(s))
 		delete(h.members, id)
 	}
 	h.mu.Unlock()
-	for _, s := range all {
-		h.srv.metrics.participants.WithLabelValues(string(s.user.Role)).Dec()
+	for _, r := range roles {
+		h.srv.metrics.participants.WithLabelValues(string(r)).Dec()
 	}
 	return all
 }
@@ -113,6 +125,7 @@ func (h *roomHub) Notify(_ *sfu.Room, ds []seat.Delivery) {
 }
 
 func (h *roomHub) deliver(d seat.Delivery) {
+	h.observe(d) // roles and webhooks (webhooks.go)
 	switch ev := d.Event.(type) {
 	case seat.RequestEnded:
 		h.srv.metrics.seatRequests.WithLabelValues(string(ev.Request.Kind), string(ev.Outcome)).Inc()
@@ -160,7 +173,7 @@ func (h *roomHub) targets(d seat.Delivery) []*session {
 	case seat.Everyone, seat.Hosts:
 		out := make([]*session, 0, len(h.members))
 		for id, s := range h.members {
-			if id == d.Except || (d.To == seat.Hosts && !s.user.Role.IsHost()) {
+			if id == d.Except || (d.To == seat.Hosts && !h.roleLocked(s).IsHost()) {
 				continue
 			}
 			out = append(out, s)

@@ -134,6 +134,8 @@ func init() {
 			return r.SetMuted(s.user.UserID, seat.Kind(p.Kind), *p.Muted)
 		}),
 
+		proto.MethodRoomUpdate: seatOp(updateRoom), // room_update.go
+
 		proto.MethodRTCPublish:   bind(publish),
 		proto.MethodRTCSubscribe: bind(subscribe),
 		proto.MethodRTCCandidate: bind(addCandidate),
@@ -172,6 +174,8 @@ func check(p any) error {
 		}
 	case *proto.MessageParams:
 		return checkMessage(p)
+	case *proto.RoomUpdateParams:
+		return checkUpdate(p)
 	case *proto.SDPParams:
 		if p.SDP == "" {
 			return invalidParams("sdp is required")
@@ -351,14 +355,22 @@ func sendMessage(s *session, id json.RawMessage, p *proto.MessageParams) (any, e
 		s.srv.caps.refused(limitMessageRate)
 		return nil, withMessage(errRateLimited, "at most 5 messages a second")
 	}
-	msg := proto.RoomMessage{From: wireUser(s.user), Text: p.Text, Cmd: p.Cmd, Data: p.Data}
+	from := wireUser(s.user)
+	msg := proto.RoomMessage{From: &from, Text: p.Text, Cmd: p.Cmd, Data: p.Data}
 	if p.Cmd != nil && p.Data == nil {
 		none := ""
 		msg.Data = &none
 	}
 	// Through the room's lock like every notification, so a member whose
 	// room.join was answered gets every message sent after it.
-	return s.do(id, func(*seat.Room) (any, []seat.Delivery, error) {
+	return s.do(id, func(r *seat.Room) (any, []seat.Delivery, error) {
+		if r.ChatMuted(s.user.UserID) {
+			return nil, nil, errChatMuted // the server API muted this user (§11)
+		}
+		if u, ok := r.Member(s.user.UserID); ok {
+			now := wireUser(u) // its role now, which the server API may have changed
+			msg.From = &now
+		}
 		return nil, []seat.Delivery{{To: seat.Everyone, Except: s.user.UserID, Event: msg}}, nil
 	})
 }

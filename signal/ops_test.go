@@ -37,7 +37,7 @@ func get(t *testing.T, url string) (int, string) {
 }
 
 func TestRequestRateLimitPerSocket(t *testing.T) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	env := signaltest.Start(t, signaltest.WithClock(clock))
 	c, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil) // 1 of the burst of 100
 	for i := 0; i < 99; i++ {
@@ -56,7 +56,7 @@ func TestRequestRateLimitPerSocket(t *testing.T) {
 }
 
 func TestMessagesRoutedAndRateLimited(t *testing.T) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	env := signaltest.Start(t, signaltest.WithClock(clock))
 	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, nil)
 	ann, _ := join(t, env, "r1", "ann", proto.RoleAudience, nil)

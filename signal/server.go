@@ -17,8 +17,10 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/api"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 	"github.com/seatsfu/seatsfu/signal/whip"
 )
 
@@ -62,6 +64,12 @@ type Config struct {
 	// Cluster, when set, makes this node one of a cluster sharing a Redis
 	// (cluster.go, PROTOCOL.md §12); nil is one node, all in memory.
 	Cluster *Cluster
+	// v2 §11 (api_rooms.go, webhooks.go): where events go (nil: nowhere;
+	// the caller closes it after Shutdown), who credits battle scores and
+	// which rooms share a room's co-host connection (nil: none).
+	Webhooks    *webhook.Dispatcher
+	Battles     api.Battles
+	CohostRooms func(roomID string) []string
 }
 
 const (
@@ -201,6 +209,10 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("signal: cluster: %w", err)
 		}
 	}
+	// The server API (api_rooms.go).
+	if err := s.routeAPI(); err != nil {
+		return nil, err
+	}
 	if cfg.Demo != nil {
 		s.mux.Handle("/", cfg.Demo)
 	}
@@ -300,7 +312,13 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	if s.caps.roomsFull(len(s.hubs)) {
 		return nil, nil, withMessage(errOverloaded, "the server has its maximum of open rooms")
 	}
-	return s.openHubLocked(roomID, sfu.RoomConfig{Seat: s.newRoomConfig(u, roomID, create)})
+	cfg := s.newRoomConfig(u, roomID, create)
+	r, h, err := s.openHubLocked(roomID, sfu.RoomConfig{Seat: cfg})
+	if err != nil {
+		return nil, nil, err
+	}
+	h.roomStarted(u, cfg.Meta.Title) // webhooks.go
+	return r, h, nil
 }
 
 // newRoomConfig is the seat configuration of a room u opens now.
@@ -315,6 +333,7 @@ func (s *Server) newRoomConfig(u seat.User, roomID string, create *proto.CreateP
 		MaxPending: s.cfg.Limits.MaxPendingRequests,
 		Clock:      s.cfg.Clock,
 	}
+	cfg.Meta = createMeta(create)
 	if create != nil {
 		if create.MaxSeats != nil {
 			cfg.MaxSeats = *create.MaxSeats

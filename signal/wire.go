@@ -58,6 +58,10 @@ func wireSnapshot(s seat.Snapshot) proto.Snapshot {
 			MaxSeats:    s.Room.MaxSeats,
 			SeatMode:    proto.SeatMode(s.Room.SeatMode),
 			MemberCount: s.Room.MemberCount,
+			Title:       s.Room.Title,
+			Cover:       s.Room.Cover,
+			Metadata:    s.Room.Metadata,
+			CreatedAt:   s.Room.CreatedAt,
 		},
 		Self:     wireUser(s.Self),
 		Seats:    wireList(s.Seats, wireSeat),
@@ -85,6 +89,9 @@ func wireList[T, W any](in []T, conv func(T) W) []W {
 // ok is false for events that never reach the wire (seat.RequestEnded) and
 // for types the edge does not know.
 func wireNote(ev seat.Event) (method string, body any, ok bool) {
+	if method, body, ok := wireNoteRooms(ev); ok { // §11's events (api_wire.go)
+		return method, body, true
+	}
 	switch e := ev.(type) {
 	case seat.SeatChanged:
 		return proto.NoteSeatChanged, proto.SeatChanged{
@@ -103,7 +110,7 @@ func wireNote(ev seat.Event) (method string, body any, ok bool) {
 	case seat.MemberLeft:
 		return proto.NoteMemberLeft, proto.MemberLeft{User: wireUser(e.User), Reason: e.Reason}, true
 	case seat.KickedOut:
-		return proto.NoteKickedOut, proto.KickedOut{By: wireUser(e.By)}, true
+		return proto.NoteKickedOut, proto.KickedOut{By: wireUserRef(e.By)}, true
 	case seat.ApplicationReceived:
 		return proto.NoteApplicationReceived, proto.ApplicationReceived{Request: wireRequest(e.Request)}, true
 	case seat.ApplicationCancelled:
@@ -125,7 +132,7 @@ func wireNote(ev seat.Event) (method string, body any, ok bool) {
 	case seat.InvitationCancelled:
 		return proto.NoteInvitationCancelled, proto.InvitationCancelled{Host: wireUser(e.Host), Reason: e.Reason}, true
 	case seat.SeatKicked:
-		return proto.NoteSeatKicked, proto.SeatKicked{SeatIndex: e.SeatIndex, By: wireUser(e.By)}, true
+		return proto.NoteSeatKicked, proto.SeatKicked{SeatIndex: e.SeatIndex, By: wireUserRef(e.By)}, true
 	case proto.RoomStats:
 		return proto.NoteRoomStats, e, true
 	case proto.RoomMessage:

@@ -76,6 +76,7 @@ func TestEverySeatEventHasAWireForm(t *testing.T) {
 		seat.ApplicationReceived{}, seat.ApplicationCancelled{}, seat.ApplicationProcessedByOtherHost{},
 		seat.InvitationResponded{}, seat.InvitationNoResponse{}, seat.ApplicationResponded{},
 		seat.ApplicationNoResponse{}, seat.InvitationReceived{}, seat.InvitationCancelled{}, seat.SeatKicked{},
+		seat.RoomUpdated{}, seat.RoleChanged{},
 	}
 	seen := map[string]bool{}
 	for _, ev := range events {
@@ -118,7 +119,8 @@ func TestWireFormCarriesEveryField(t *testing.T) {
 	seats := []seat.Seat{{Index: 1, User: &ann, Locked: true, AudioLocked: true, VideoLocked: true,
 		Microphone: seat.DeviceClosedByAdmin, Camera: seat.DeviceOn}}
 	snap := seat.Snapshot{
-		Room:     seat.Info{RoomID: "r", MaxSeats: 4, SeatMode: seat.ModeFree, MemberCount: 2},
+		Room: seat.Info{RoomID: "r", MaxSeats: 4, SeatMode: seat.ModeFree, MemberCount: 2,
+			Title: "T", Cover: "https://c/x.png", Metadata: "m", CreatedAt: 7},
 		Self:     boss,
 		Seats:    seats,
 		Requests: []seat.Request{{RequestID: "q", Kind: seat.KindInvite, From: boss, To: &ann, SeatIndex: 2, ExtraInfo: "x", ExpiresAt: 9}},
@@ -127,7 +129,7 @@ func TestWireFormCarriesEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const wantSnap = `{"room":{"roomId":"r","maxSeats":4,"seatMode":"free","memberCount":2},` +
+	const wantSnap = `{"room":{"roomId":"r","maxSeats":4,"seatMode":"free","memberCount":2,"title":"T","cover":"https://c/x.png","metadata":"m","createdAt":7},` +
 		`"self":{"userId":"boss","name":"Boss","avatar":"b.png","role":"owner"},` +
 		`"seats":[{"index":1,"user":{"userId":"ann","name":"Ann","avatar":"a.png","role":"audience"},"locked":true,"audioLocked":true,"videoLocked":true,"microphone":"closedByAdmin","camera":"on"}],` +
 		`"requests":[{"requestId":"q","kind":"invite","from":{"userId":"boss","name":"Boss","avatar":"b.png","role":"owner"},"to":{"userId":"ann","name":"Ann","avatar":"a.png","role":"audience"},"seatIndex":2,"extraInfo":"x","expiresAt":9}]}`

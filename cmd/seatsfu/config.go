@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
 // Config is everything `seatsfu serve` can be told (PROTOCOL.md §1). Each key
@@ -36,6 +37,9 @@ type Config struct {
 	Limits `yaml:",inline"`
 	// Cluster is cluster.go's: Redis, node address and timings.
 	Cluster ClusterSettings `yaml:",inline"`
+	// v2 §11: webhook receivers and each one's queue (webhooks.go).
+	WebhookURLs  []string `yaml:"webhook-url"`
+	WebhookQueue int      `yaml:"webhook-queue"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -52,6 +56,8 @@ func Defaults() Config {
 		LogLevel:       "info",
 		Limits:         defaultLimits(),
 		Cluster:        defaultCluster(),
+		WebhookURLs:    nil, // no webhooks
+		WebhookQueue:   webhook.DefaultQueueSize,
 	}
 }
 
@@ -127,6 +133,7 @@ var settings = []setting{
 		c.LogLevel = v
 		return nil
 	}},
+	webhookURLSetting, webhookQueueSetting, // webhooks.go
 }
 
 // splitList reads a comma list, dropping blanks, so "a, b," is [a b].
@@ -203,6 +210,9 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 	if len(c.RTCIPs) == 0 {
 		c.RTCIPs = nil // "rtc-ip: []" and no key at all both mean auto-detect
 	}
+	if len(c.WebhookURLs) == 0 {
+		c.WebhookURLs = nil
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
@@ -261,6 +271,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateCluster(); err != nil { // cluster.go
+		return err
+	}
+	if err := c.validateWebhooks(); err != nil {
 		return err
 	}
 	return c.Limits.validate()

@@ -39,6 +39,7 @@ func TestLoadDefaults(t *testing.T) {
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
 	want.Cluster = ClusterSettings{ClusterTick: 500 * time.Millisecond, LeaseTTL: 3 * time.Second, NodeTTL: 3 * time.Second,
 		RedisTimeout: time.Second} // §12: no Redis, one node
+	want.WebhookQueue = 10000
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
@@ -84,6 +85,10 @@ func TestPrecedence(t *testing.T) {
 		"lease-ttl":     {vals{"4s", "5s", "6s"}, func(c Config) any { return c.Cluster.LeaseTTL }, [3]any{4 * time.Second, 5 * time.Second, 6 * time.Second}},
 		"node-ttl":      {vals{"4s", "5s", "6s"}, func(c Config) any { return c.Cluster.NodeTTL }, [3]any{4 * time.Second, 5 * time.Second, 6 * time.Second}},
 		"redis-timeout": {vals{"1s", "2s", "3s"}, func(c Config) any { return c.Cluster.RedisTimeout }, [3]any{time.Second, 2 * time.Second, 3 * time.Second}},
+		"webhook-url": {vals{"[http://a.example/h]", "http://b.example/h, https://c.example/h", "https://d.example/h"},
+			func(c Config) any { return c.WebhookURLs },
+			[3]any{[]string{"http://a.example/h"}, []string{"http://b.example/h", "https://c.example/h"}, []string{"https://d.example/h"}}},
+		"webhook-queue": {vals{"1", "2", "3"}, func(c Config) any { return c.WebhookQueue }, [3]any{1, 2, 3}},
 	}
 	// Keys that are only valid with others: set those by flag in every case.
 	needs := map[string][]string{"redis": {"--secret=s", "--node-addr=10.0.0.9:9"}}

@@ -86,6 +86,11 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	if clusterCfg != nil {
 		defer func() { _ = clusterCfg.Store.Close() }()
 	}
+	hooks, stopHooks, err := startWebhooks(cfg, secret, reg, log)
+	if err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
+
 	edge, err := signal.New(signal.Config{
 		Secret:         secret,
 		DevMode:        dev,
@@ -98,6 +103,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		Logger:         log.With("component", "signal"),
 		Demo:           demo.Handler(),
 		Cluster:        clusterCfg,
+		Webhooks:       hooks,
 	})
 	if err != nil {
 		return fmt.Errorf("signal: %w", err)
@@ -131,6 +137,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	case err := <-served:
 		// Serve only returns on its own when the listener broke.
 		_ = edge.Shutdown(context.Background())
+		stopHooks(context.Background())
 		return fmt.Errorf("http: %w", err)
 	case <-ctx.Done():
 	}
@@ -149,6 +156,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	if err := edge.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("signal shutdown: %w", err))
 	}
+	stopHooks(sctx) // after the rooms' room.ended events were queued
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 	}

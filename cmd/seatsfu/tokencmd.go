@@ -23,12 +23,16 @@ func tokenCmd(args []string, env map[string]string, stdout, stderr io.Writer) in
 	name := fs.String("name", "", "display `name`")
 	avatar := fs.String("avatar", "", "avatar `URL`")
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token is valid")
+	service := fs.Bool("service", false, "a service token for the server API (/v1/api): --user names the backend; no --room or --role")
 	if err := fs.Parse(args); err != nil {
 		return usageExit(stderr, "seatsfu token", err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "seatsfu token: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
+	}
+	if *service {
+		return serviceTokenCmd(*secret, *user, *room, *role, *ttl, env, stdout, stderr)
 	}
 	for _, req := range []struct{ flag, value string }{{"room", *room}, {"user", *user}, {"role", *role}} {
 		if req.value == "" {

@@ -33,6 +33,20 @@ type stateBlob struct {
 	Requests        []requestBlob `json:"requests"`
 	LastRequestID   uint64        `json:"lastRequestId"`
 	LastDeadlineSeq uint64        `json:"lastDeadlineSeq"`
+
+	// PROTOCOL.md §11, optional in format 1: metadata, opening time (unix
+	// ns), the server API's role grants and chat mutes.
+	Title     string     `json:"title,omitempty"`
+	Cover     string     `json:"cover,omitempty"`
+	Metadata  string     `json:"metadata,omitempty"`
+	CreatedAt int64      `json:"createdAt,omitempty"`
+	Roles     []roleBlob `json:"roles,omitempty"`
+	ChatMuted []string   `json:"chatMuted,omitempty"`
+}
+
+type roleBlob struct {
+	UserID string `json:"userId"`
+	Role   string `json:"role"`
 }
 
 type userBlob struct {
@@ -82,6 +96,11 @@ func EncodeState(st seat.State) ([]byte, error) {
 		Format: stateFormat, RoomID: st.RoomID, MaxSeats: st.MaxSeats, Mode: string(st.Mode),
 		LastMemberSeq: st.LastMemberSeq, Banned: st.Banned, LastRequestID: st.LastRequestID,
 		LastDeadlineSeq: st.LastDeadlineSeq,
+		Title:           st.Meta.Title, Cover: st.Meta.Cover, Metadata: st.Meta.Metadata,
+		CreatedAt: nanos(st.CreatedAt), ChatMuted: st.ChatMuted,
+	}
+	for _, r := range st.Roles {
+		b.Roles = append(b.Roles, roleBlob{UserID: r.UserID, Role: string(r.Role)})
 	}
 	for _, m := range st.Members {
 		b.Members = append(b.Members, memberBlob{User: userOut(m.User), Seq: m.Seq, Connected: m.Connected,
@@ -121,6 +140,11 @@ func DecodeState(blob []byte) (seat.State, error) {
 		RoomID: b.RoomID, MaxSeats: b.MaxSeats, Mode: seat.Mode(b.Mode),
 		LastMemberSeq: b.LastMemberSeq, Banned: b.Banned, LastRequestID: b.LastRequestID,
 		LastDeadlineSeq: b.LastDeadlineSeq,
+		Meta:            seat.Meta{Title: b.Title, Cover: b.Cover, Metadata: b.Metadata},
+		CreatedAt:       instant(b.CreatedAt), ChatMuted: b.ChatMuted,
+	}
+	for _, r := range b.Roles {
+		st.Roles = append(st.Roles, seat.StateRole{UserID: r.UserID, Role: seat.Role(r.Role)})
 	}
 	for _, m := range b.Members {
 		st.Members = append(st.Members, seat.StateMember{User: userIn(m.User), Seq: m.Seq, Connected: m.Connected,

@@ -29,7 +29,7 @@ func (g *guestRecorder) OnGuestApplicationResponded(ok bool, host proto.User, id
 	}
 }
 
-func (g *guestRecorder) OnKickedOffSeat(idx int, by proto.User) {
+func (g *guestRecorder) OnKickedOffSeat(idx int, by *proto.User) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.kicked = append(g.kicked, idx)

@@ -219,10 +219,10 @@ func (r *recorder) OnGuestApplicationCancelled(u proto.User, reason string) {
 func (r *recorder) OnGuestApplicationResponded(ok bool, h proto.User, idx int) {
 	r.add("responded:" + h.UserID + ":" + map[bool]string{true: "yes", false: "no"}[ok] + ":" + string(rune('0'+idx+1)))
 }
-func (r *recorder) OnKickedOffSeat(idx int, by proto.User) { r.add("kicked:" + by.UserID) }
-func (r *recorder) OnMessage(m client.Message)             { r.add("msg:" + m.From.UserID + ":" + m.Text) }
-func (r *recorder) OnStats(n int)                          { r.add("stats") }
-func (r *recorder) OnRoomEnded(reason string)              { r.add("ended:" + reason) }
+func (r *recorder) OnKickedOffSeat(idx int, by *proto.User) { r.add("kicked:" + by.UserID) }
+func (r *recorder) OnMessage(m client.Message)              { r.add("msg:" + m.From.UserID + ":" + m.Text) }
+func (r *recorder) OnStats(n int)                           { r.add("stats") }
+func (r *recorder) OnRoomEnded(reason string)               { r.add("ended:" + reason) }
 
 func TestFakeListenersInOrderThenRoomEnded(t *testing.T) {
 	ctx := testCtx(t)

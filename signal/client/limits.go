@@ -33,19 +33,7 @@ func (c *Client) SeatRequests(ctx context.Context, cursor string, limit int) ([]
 
 // AllSeatRequests pages through seat.requests until the end.
 func (c *Client) AllSeatRequests(ctx context.Context, pageSize int) ([]proto.Request, error) {
-	var all []proto.Request
-	cursor := ""
-	for {
-		page, next, err := c.SeatRequests(ctx, cursor, pageSize)
-		if err != nil {
-			return all, err
-		}
-		all = append(all, page...)
-		if next == "" {
-			return all, nil
-		}
-		cursor = next
-	}
+	return allPages(ctx, pageSize, c.SeatRequests)
 }
 
 // RefreshSession is session.refresh: it hands the server a fresh token for

@@ -30,7 +30,8 @@ type GuestListener interface {
 	OnGuestApplicationResponded(accepted bool, host proto.User, seatIndex int)
 	// reason: timeout, alreadySeated.
 	OnGuestApplicationNoResponse(reason string)
-	OnKickedOffSeat(seatIndex int, by proto.User)
+	// by is nil when the server API took the seat (PROTOCOL.md §11).
+	OnKickedOffSeat(seatIndex int, by *proto.User)
 }
 
 // RoomListener hears the room-wide notifications. Embed NopRoomListener to
@@ -43,7 +44,8 @@ type RoomListener interface {
 	// OnMemberJoined and OnMemberLeft reach hosts only.
 	OnMemberJoined(user proto.User)
 	OnMemberLeft(user proto.User, reason string)
-	OnKickedOut(by proto.User)
+	// by is nil when the server API removed the user (PROTOCOL.md §11).
+	OnKickedOut(by *proto.User)
 	OnSessionReplaced()
 }
 
@@ -63,7 +65,7 @@ func (NopGuestListener) OnHostInvitationReceived(proto.Request)            {}
 func (NopGuestListener) OnHostInvitationCancelled(proto.User, string)      {}
 func (NopGuestListener) OnGuestApplicationResponded(bool, proto.User, int) {}
 func (NopGuestListener) OnGuestApplicationNoResponse(string)               {}
-func (NopGuestListener) OnKickedOffSeat(int, proto.User)                   {}
+func (NopGuestListener) OnKickedOffSeat(int, *proto.User)                  {}
 
 // NopRoomListener implements RoomListener with no-ops.
 type NopRoomListener struct{}
@@ -74,7 +76,7 @@ func (NopRoomListener) OnMessage(Message)               {}
 func (NopRoomListener) OnStats(int)                     {}
 func (NopRoomListener) OnMemberJoined(proto.User)       {}
 func (NopRoomListener) OnMemberLeft(proto.User, string) {}
-func (NopRoomListener) OnKickedOut(proto.User)          {}
+func (NopRoomListener) OnKickedOut(*proto.User)         {}
 func (NopRoomListener) OnSessionReplaced()              {}
 
 // listeners is the registry; guarded by Client.mu. Each registration has an

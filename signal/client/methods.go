@@ -14,6 +14,8 @@ import (
 type CreateOptions struct {
 	MaxSeats int
 	SeatMode proto.SeatMode
+	// §11: the room's title, cover URL and app metadata ("" leaves unset).
+	Title, Cover, Metadata string
 }
 
 // Join is room.join. An owner passes create to open the room (nil opens it
@@ -22,7 +24,8 @@ type CreateOptions struct {
 func (c *Client) Join(ctx context.Context, create *CreateOptions) (proto.Snapshot, error) {
 	var params proto.JoinParams
 	if create != nil {
-		params.Create = &proto.CreateParams{SeatMode: create.SeatMode}
+		params.Create = &proto.CreateParams{SeatMode: create.SeatMode,
+			Title: optional(create.Title), Cover: optional(create.Cover), Metadata: optional(create.Metadata)}
 		if create.MaxSeats != 0 {
 			params.Create.MaxSeats = &create.MaxSeats
 		}
@@ -58,19 +61,7 @@ func (c *Client) Members(ctx context.Context, cursor string, limit int) ([]proto
 
 // AllMembers pages through room.members until the end.
 func (c *Client) AllMembers(ctx context.Context, pageSize int) ([]proto.User, error) {
-	var all []proto.User
-	cursor := ""
-	for {
-		page, next, err := c.Members(ctx, cursor, pageSize)
-		if err != nil {
-			return all, err
-		}
-		all = append(all, page...)
-		if next == "" {
-			return all, nil
-		}
-		cursor = next
-	}
+	return allPages(ctx, pageSize, c.Members)
 }
 
 // SendMessage sends a text to everyone else in the room (≤ 1024 bytes).

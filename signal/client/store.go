@@ -10,7 +10,7 @@ import (
 // Message is a room.message as listeners get it: a text, or a custom
 // command with its data ("" where the wire has none).
 type Message struct {
-	From            proto.User
+	From            *proto.User // nil: a system message from the server API (§11)
 	Text, Cmd, Data string
 }
 
@@ -121,6 +121,8 @@ func (s *state) apply(ev Event) error {
 		s.selfRequest = &r
 	case MethodApplicationResponded, MethodApplicationNoResponse, MethodInvitationCancelled:
 		s.selfRequest = nil
+	case MethodRoomUpdated, MethodRoleChanged:
+		return s.applyRooms(ev) // rooms.go
 	}
 	return nil
 }

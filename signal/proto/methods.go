@@ -13,6 +13,10 @@ type JoinParams struct {
 type CreateParams struct {
 	MaxSeats *int     `json:"maxSeats,omitempty"` // 2..16
 	SeatMode SeatMode `json:"seatMode,omitempty"`
+	// §11: the room's metadata.
+	Title    *string `json:"title,omitempty"`
+	Cover    *string `json:"cover,omitempty"`
+	Metadata *string `json:"metadata,omitempty"`
 }
 
 // UserParams names the member a host acts on (room.kickOut,

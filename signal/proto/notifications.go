@@ -63,7 +63,7 @@ type RoomStats struct {
 
 // RoomMessage is room.message: a text, or a command with its data.
 type RoomMessage struct {
-	From User    `json:"from"`
+	From *User   `json:"from"` // null: a system message from the server API (§11)
 	Text *string `json:"text,omitempty"`
 	Cmd  *string `json:"cmd,omitempty"`
 	Data *string `json:"data,omitempty"`
@@ -83,7 +83,7 @@ type MemberLeft struct {
 // KickedOut tells its target it was removed from the room; the socket
 // closes after it.
 type KickedOut struct {
-	By User `json:"by"`
+	By *User `json:"by"` // null: the server API acted (§11)
 }
 
 // --- to hosts ---
@@ -143,6 +143,6 @@ type InvitationCancelled struct {
 }
 
 type SeatKicked struct {
-	SeatIndex int  `json:"seatIndex"`
-	By        User `json:"by"`
+	SeatIndex int   `json:"seatIndex"`
+	By        *User `json:"by"` // null: the server API acted (§11)
 }

@@ -89,6 +89,11 @@ type RoomInfo struct {
 	MaxSeats    int      `json:"maxSeats"`
 	SeatMode    SeatMode `json:"seatMode"`
 	MemberCount int      `json:"memberCount"`
+	// §11: the room's metadata and when it opened (unix ms).
+	Title     string `json:"title"`
+	Cover     string `json:"cover"`
+	Metadata  string `json:"metadata"`
+	CreatedAt int64  `json:"createdAt"`
 }
 
 // Snapshot is room.join's result: the room as the caller may see it

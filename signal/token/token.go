@@ -56,26 +56,31 @@ func Mint(secret []byte, id Identity, ttl time.Duration) (string, error) {
 }
 
 func mintAt(secret []byte, id Identity, ttl time.Duration, now time.Time) (string, error) {
+	c := claims{
+		Room:             id.Room,
+		Role:             string(id.Role),
+		Name:             id.Name,
+		Avatar:           id.Avatar,
+		RegisteredClaims: jwt.RegisteredClaims{Subject: id.UserID},
+	}
+	return signClaims(secret, c, c.validMember, ttl, now)
+}
+
+// signClaims is the one signing path of member and service tokens: it
+// refuses an empty secret, a non-positive ttl and claims that check (the
+// verifier's own rule) refuses, then stamps iat and exp.
+func signClaims(secret []byte, c claims, check func() error, ttl time.Duration, now time.Time) (string, error) {
 	if len(secret) == 0 {
 		return "", fmt.Errorf("%w: empty secret", ErrInvalidToken)
 	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("%w: ttl must be positive, got %v", ErrInvalidToken, ttl)
 	}
-	if err := validate(id.UserID, id.Room, string(id.Role), id.Name, id.Avatar); err != nil {
+	if err := check(); err != nil {
 		return "", err
 	}
-	c := claims{
-		Room:   id.Room,
-		Role:   string(id.Role),
-		Name:   id.Name,
-		Avatar: id.Avatar,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Subject:   id.UserID,
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-		},
-	}
+	c.IssuedAt = jwt.NewNumericDate(now)
+	c.ExpiresAt = jwt.NewNumericDate(now.Add(ttl))
 	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(secret)
 	if err != nil {
 		return "", fmt.Errorf("%w: sign: %v", ErrInvalidToken, err)
@@ -91,14 +96,35 @@ func Verify(secret []byte, raw string) (Identity, error) {
 }
 
 func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error) {
+	c, err := parse(secret, raw, now)
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := c.validMember(); err != nil {
+		return Identity{}, err
+	}
+	return Identity{
+		UserID:  c.Subject,
+		Room:    c.Room,
+		Name:    c.Name,
+		Avatar:  c.Avatar,
+		Role:    proto.Role(c.Role),
+		Expires: c.ExpiresAt.Time,
+	}, nil
+}
+
+// parse is the one verification path of member and service tokens: it
+// checks the signature, algorithm, times and claim types, not what the
+// claims say (validMember, validService).
+func parse(secret []byte, raw string, now func() time.Time) (claims, error) {
 	if len(secret) == 0 {
-		return Identity{}, fmt.Errorf("%w: no secret configured", ErrInvalidToken)
+		return claims{}, fmt.Errorf("%w: no secret configured", ErrInvalidToken)
 	}
 	if raw == "" {
-		return Identity{}, fmt.Errorf("%w: missing", ErrInvalidToken)
+		return claims{}, fmt.Errorf("%w: missing", ErrInvalidToken)
 	}
 	if len(raw) > MaxTokenLen {
-		return Identity{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
+		return claims{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
 	}
 	var c claims
 	_, err := jwt.ParseWithClaims(raw, &c,
@@ -110,22 +136,17 @@ func verifyAt(secret []byte, raw string, now func() time.Time) (Identity, error)
 		jwt.WithTimeFunc(now),
 	)
 	if err != nil {
-		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if err := checkClaimTypes(raw); err != nil { // strict.go
-		return Identity{}, err
+		return claims{}, err
 	}
-	if err := validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar); err != nil {
-		return Identity{}, err
-	}
-	return Identity{
-		UserID:  c.Subject,
-		Room:    c.Room,
-		Name:    c.Name,
-		Avatar:  c.Avatar,
-		Role:    proto.Role(c.Role),
-		Expires: c.ExpiresAt.Time,
-	}, nil
+	return c, nil
+}
+
+// validMember applies PROTOCOL.md §2's claim rules of a room member.
+func (c claims) validMember() error {
+	return validate(c.Subject, c.Room, c.Role, c.Name, c.Avatar)
 }
 
 // validate applies the claim rules of PROTOCOL.md §2.

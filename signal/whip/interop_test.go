@@ -139,19 +139,19 @@ func runWHIPClient(t *testing.T, extra []string, libPath string) (soupConflict b
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	v := newViewer(t, 1)
-	startWHEP(t, env, "live", env.Token("live", "player", proto.RoleAudience), "", v)
-	a, vid := v.mid(t, webrtc.RTPCodecTypeAudio, 0), v.mid(t, webrtc.RTPCodecTypeVideo, 0)
+	v := signaltest.NewViewer(t, 1)
+	env.StartWHEP(t, "live", env.Token("live", "player", proto.RoleAudience), "", v)
+	a, vid := v.Mid(t, webrtc.RTPCodecTypeAudio, 0), v.Mid(t, webrtc.RTPCodecTypeVideo, 0)
 	deadline = time.Now().Add(30 * time.Second)
-	for v.count(a) < 50 || v.count(vid) < 20 {
+	for v.Count(a) < 50 || v.Count(vid) < 20 {
 		select {
 		case err := <-exited:
 			stopped = true
-			fail("whip-client exited while publishing: %v (audio %d, video %d packets)", err, v.count(a), v.count(vid))
+			fail("whip-client exited while publishing: %v (audio %d, video %d packets)", err, v.Count(a), v.Count(vid))
 		default:
 		}
 		if time.Now().After(deadline) {
-			fail("the viewer got audio %d, video %d packets from whip-client in 30 s", v.count(a), v.count(vid))
+			fail("the viewer got audio %d, video %d packets from whip-client in 30 s", v.Count(a), v.Count(vid))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -13,29 +13,29 @@ import (
 // POST an offer (token check, SDP checks, seat check, the sfu's answer with
 // ICE gathering) → 201, then DELETE → 200. The offer is built once.
 func BenchmarkWHIPSession(b *testing.B) {
-	benchSession(b, "whip", newPublisher(b).offer)
+	benchSession(b, "whip", signaltest.NewPublisher(b).Offer)
 }
 
 // BenchmarkWHEPSession is the same for a one-pair WHEP player.
 func BenchmarkWHEPSession(b *testing.B) {
-	benchSession(b, "whep", newViewer(b, 1).offer)
+	benchSession(b, "whep", signaltest.NewViewer(b, 1).Offer)
 }
 
 func benchSession(b *testing.B, kind, offer string) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	env := signaltest.Start(b, signaltest.WithClock(clock))
 	tok := env.Token("live", "host", proto.RoleOwner)
 	// Open the room (and keep the owner present) with a first session.
 	if kind == "whep" {
-		mustCreate(b, post(b, env, "/whip/live", tok, newPublisher(b).offer), "whip", "live")
+		signaltest.MustCreate(b, env.PostSDP(b, "/whip/live", tok, signaltest.NewPublisher(b).Offer), "whip", "live")
 	}
 	b.ResetTimer()
 	for range b.N {
 		clock.Advance(time.Second) // refill the POST budget: this measures the work, not the limit
-		res := post(b, env, "/"+kind+"/live", tok, offer)
-		loc := mustCreate(b, res, kind, "live")
-		if del := doHTTP(b, http.MethodDelete, env.URL+loc, tok, "", ""); del.status != http.StatusOK {
-			b.Fatalf("DELETE: %d", del.status)
+		res := env.PostSDP(b, "/"+kind+"/live", tok, offer)
+		loc := signaltest.MustCreate(b, res, kind, "live")
+		if del := signaltest.DoHTTP(b, http.MethodDelete, env.URL+loc, tok, "", ""); del.Status != http.StatusOK {
+			b.Fatalf("DELETE: %d", del.Status)
 		}
 	}
 }

@@ -6,7 +6,6 @@ package whip_test
 import (
 	"net/http"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,37 +13,11 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
-
-// state is what a refused request must not change.
-type state struct {
-	rooms    []string
-	seats    []seat.Seat
-	members  int
-	sessions int
-}
-
-func stateOf(t *testing.T, env *signaltest.Env, room string) state {
-	t.Helper()
-	var st state
-	for _, r := range env.SFU.Rooms() {
-		st.rooms = append(st.rooms, r.ID())
-	}
-	sort.Strings(st.rooms) // Rooms comes from a map
-	if r := env.SFU.Room(room); r != nil {
-		_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
-			st.seats, st.members = sr.Seats(), sr.MemberCount()
-			return nil, nil
-		})
-	}
-	st.sessions = env.Server.MediaSessions()
-	return st
-}
 
 // expiredToken is a correctly signed token whose exp has passed.
 func expiredToken(t *testing.T, env *signaltest.Env, room, user string, role proto.Role) string {
@@ -99,8 +72,8 @@ var (
 
 func TestWHIPAndWHEPRefusalsChangeNothing(t *testing.T) {
 	env := signaltest.Start(t)
-	member(t, env, "live", "host", proto.RoleOwner, nil)
-	member(t, env, "live", "fan", proto.RoleAudience, nil)
+	env.Member(t, "live", "host", proto.RoleOwner, nil)
+	env.Member(t, "live", "fan", proto.RoleAudience, nil)
 
 	good := offerWith(t, []webrtc.RTPCodecParameters{opusCodec, vp8Codec}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo)
 	play := strings.ReplaceAll(good, "a=sendonly", "a=recvonly")
@@ -142,26 +115,26 @@ func TestWHIPAndWHEPRefusalsChangeNothing(t *testing.T) {
 		{"whep seat beyond the room", "/whep/live?seat=10", fan, "application/sdp", play, 400},
 		{"whep two seats", "/whep/live?seat=1&seat=2", fan, "application/sdp", play, 400},
 	}
-	before := stateOf(t, env, "live")
+	before := env.RoomState(t, "live")
 	for _, c := range cases {
-		res := doHTTP(t, http.MethodPost, env.URL+c.path, c.tok, c.ctype, c.body)
-		if res.status != c.want {
-			t.Errorf("%s: %d %q, want %d", c.name, res.status, res.body, c.want)
+		res := signaltest.DoHTTP(t, http.MethodPost, env.URL+c.path, c.tok, c.ctype, c.body)
+		if res.Status != c.want {
+			t.Errorf("%s: %d %q, want %d", c.name, res.Status, res.Body, c.want)
 		}
-		if res.header.Get("Access-Control-Allow-Origin") != "*" {
+		if res.Header.Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("%s: no CORS header on the refusal", c.name)
 		}
-		if res.status == http.StatusUnauthorized && res.header.Get("WWW-Authenticate") == "" {
+		if res.Status == http.StatusUnauthorized && res.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("%s: 401 without WWW-Authenticate", c.name)
 		}
-		if after := stateOf(t, env, "live"); !reflect.DeepEqual(after, before) {
+		if after := env.RoomState(t, "live"); !reflect.DeepEqual(after, before) {
 			t.Fatalf("%s changed the state:\n%+v\n→ %+v", c.name, before, after)
 		}
 	}
 	// A charset parameter is tolerated, and the same good offer then works.
-	res := doHTTP(t, http.MethodPost, env.URL+"/whip/live", owner, "application/sdp; charset=utf-8", good)
-	if res.status != http.StatusCreated {
-		t.Fatalf("good offer with charset: %d %q", res.status, res.body)
+	res := signaltest.DoHTTP(t, http.MethodPost, env.URL+"/whip/live", owner, "application/sdp; charset=utf-8", good)
+	if res.Status != http.StatusCreated {
+		t.Fatalf("good offer with charset: %d %q", res.Status, res.Body)
 	}
 }
 
@@ -179,11 +152,11 @@ func TestWHIPRefusedOwnerOfferLeavesNoRoom(t *testing.T) {
 		// after the room was opened for it.
 		{"unsupported codec", offerWith(t, []webrtc.RTPCodecParameters{opusCodec, h264Codec}, webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo), 422},
 	} {
-		res := post(t, env, "/whip/fresh", owner, c.offer)
-		if res.status != c.want {
-			t.Fatalf("%s: %d %q, want %d", c.name, res.status, res.body, c.want)
+		res := env.PostSDP(t, "/whip/fresh", owner, c.offer)
+		if res.Status != c.want {
+			t.Fatalf("%s: %d %q, want %d", c.name, res.Status, res.Body, c.want)
 		}
-		waitFor(t, 5*time.Second, c.name+": no room left open", func() bool { return len(env.SFU.Rooms()) == 0 })
+		signaltest.WaitFor(t, 5*time.Second, c.name+": no room left open", func() bool { return len(env.SFU.Rooms()) == 0 })
 		if env.Server.MediaSessions() != 0 {
 			t.Fatalf("%s left a session", c.name)
 		}
@@ -195,15 +168,15 @@ func TestWHIPRefusedOwnerOfferLeavesNoRoom(t *testing.T) {
 // refuses an ICE restart (422) and a stale If-Match (412).
 func TestSessionResourceRefusals(t *testing.T) {
 	env := signaltest.Start(t)
-	member(t, env, "live", "host", proto.RoleOwner, nil)
-	v := newViewer(t, 1)
+	env.Member(t, "live", "host", proto.RoleOwner, nil)
+	v := signaltest.NewViewer(t, 1)
 	fanTok := env.Token("live", "fan", proto.RoleAudience)
-	res := post(t, env, "/whep/live", fanTok, v.offer)
-	loc := mustCreate(t, res, "whep", "live")
-	etag := res.header.Get("ETag")
-	v.answer(t, res.body)
+	res := env.PostSDP(t, "/whep/live", fanTok, v.Offer)
+	loc := signaltest.MustCreate(t, res, "whep", "live")
+	etag := res.Header.Get("ETag")
+	v.Answer(t, res.Body)
 	url := env.URL + loc
-	frag := "a=ice-ufrag:" + ufragOf(v.offer) + "\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\na=end-of-candidates\r\n"
+	frag := "a=ice-ufrag:" + ufragOf(v.Offer) + "\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\na=end-of-candidates\r\n"
 	restart := "a=ice-ufrag:brandnew\r\na=ice-pwd:brandnewpasswordbrandnew\r\na=mid:0\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40001 typ host\r\n"
 	other := env.Token("live", "stranger", proto.RoleAudience)
 	bogus := env.URL + "/whep/live/" + strings.Repeat("ab", 16)
@@ -229,16 +202,16 @@ func TestSessionResourceRefusals(t *testing.T) {
 		{"patch unknown", http.MethodPatch, bogus, fanTok, "application/trickle-ice-sdpfrag", frag, nil, 404},
 	}
 	for _, c := range checks {
-		res := doHTTP(t, c.method, c.url, c.tok, c.ctype, c.body, c.extra...)
-		if res.status != c.want {
-			t.Errorf("%s: %d %q, want %d", c.name, res.status, res.body, c.want)
+		res := signaltest.DoHTTP(t, c.method, c.url, c.tok, c.ctype, c.body, c.extra...)
+		if res.Status != c.want {
+			t.Errorf("%s: %d %q, want %d", c.name, res.Status, res.Body, c.want)
 		}
 		if env.Server.MediaSessions() != 1 {
 			t.Fatalf("%s: the session is gone", c.name)
 		}
 	}
-	if res := doHTTP(t, http.MethodDelete, url, fanTok, "", ""); res.status != http.StatusOK {
-		t.Fatalf("creator's DELETE: %d", res.status)
+	if res := signaltest.DoHTTP(t, http.MethodDelete, url, fanTok, "", ""); res.Status != http.StatusOK {
+		t.Fatalf("creator's DELETE: %d", res.Status)
 	}
 	if env.Server.MediaSessions() != 0 {
 		t.Fatal("session still listed after DELETE")
@@ -265,11 +238,11 @@ func TestOptionsAnswersCORSPreflight(t *testing.T) {
 		{"/whip/live/" + strings.Repeat("0", 32), "DELETE", false},
 		{"/whep/live/" + strings.Repeat("0", 32), "PATCH", false},
 	} {
-		res := doHTTP(t, http.MethodOptions, env.URL+c.path, "", "", "",
+		res := signaltest.DoHTTP(t, http.MethodOptions, env.URL+c.path, "", "", "",
 			"Origin", "https://player.example", "Access-Control-Request-Method", "POST")
-		h := res.header
-		if res.status != http.StatusNoContent && res.status != http.StatusOK {
-			t.Fatalf("OPTIONS %s: %d", c.path, res.status)
+		h := res.Header
+		if res.Status != http.StatusNoContent && res.Status != http.StatusOK {
+			t.Fatalf("OPTIONS %s: %d", c.path, res.Status)
 		}
 		if h.Get("Access-Control-Allow-Origin") != "*" ||
 			!strings.Contains(h.Get("Access-Control-Allow-Methods"), c.methods) ||
@@ -291,34 +264,34 @@ func TestOptionsAnswersCORSPreflight(t *testing.T) {
 // Each client IP has a POST budget; beyond it 429 with Retry-After, and the
 // budget refills with time (an injected clock makes this exact).
 func TestPostRateLimit(t *testing.T) {
-	clock := newFakeClock()
+	clock := signaltest.NewClock()
 	env := signaltest.Start(t, signaltest.WithClock(clock))
 	const budget = 30 // postBurst
 	for i := range budget {
-		if res := post(t, env, "/whip/live", "", "x"); res.status != http.StatusUnauthorized {
-			t.Fatalf("POST %d: %d, want 401 (within the budget)", i+1, res.status)
+		if res := env.PostSDP(t, "/whip/live", "", "x"); res.Status != http.StatusUnauthorized {
+			t.Fatalf("POST %d: %d, want 401 (within the budget)", i+1, res.Status)
 		}
 	}
-	res := post(t, env, "/whep/live", "", "x")
-	if res.status != http.StatusTooManyRequests {
-		t.Fatalf("POST over the budget: %d, want 429", res.status)
+	res := env.PostSDP(t, "/whep/live", "", "x")
+	if res.Status != http.StatusTooManyRequests {
+		t.Fatalf("POST over the budget: %d, want 429", res.Status)
 	}
-	if res.header.Get("Retry-After") != "1" {
-		t.Fatalf("Retry-After %q, want 1", res.header.Get("Retry-After"))
+	if res.Header.Get("Retry-After") != "1" {
+		t.Fatalf("Retry-After %q, want 1", res.Header.Get("Retry-After"))
 	}
 	// Other methods are not limited: DELETE still reaches its check.
-	if res := doHTTP(t, http.MethodDelete, env.URL+"/whip/live/"+strings.Repeat("0", 32), "", "", ""); res.status != http.StatusUnauthorized {
-		t.Fatalf("DELETE while POSTs are limited: %d, want 401", res.status)
+	if res := signaltest.DoHTTP(t, http.MethodDelete, env.URL+"/whip/live/"+strings.Repeat("0", 32), "", "", ""); res.Status != http.StatusUnauthorized {
+		t.Fatalf("DELETE while POSTs are limited: %d, want 401", res.Status)
 	}
 	// 10 tokens a second: after one second exactly 10 more fit.
 	clock.Advance(time.Second)
 	for i := range 10 {
-		if res := post(t, env, "/whip/live", "", "x"); res.status != http.StatusUnauthorized {
-			t.Fatalf("POST %d after a 1 s refill: %d, want 401", i+1, res.status)
+		if res := env.PostSDP(t, "/whip/live", "", "x"); res.Status != http.StatusUnauthorized {
+			t.Fatalf("POST %d after a 1 s refill: %d, want 401", i+1, res.Status)
 		}
 	}
-	if res := post(t, env, "/whip/live", "", "x"); res.status != http.StatusTooManyRequests {
-		t.Fatalf("11th POST after a 1 s refill: %d, want 429", res.status)
+	if res := env.PostSDP(t, "/whip/live", "", "x"); res.Status != http.StatusTooManyRequests {
+		t.Fatalf("11th POST after a 1 s refill: %d, want 429", res.Status)
 	}
 }
 
@@ -327,20 +300,20 @@ func TestPostRateLimit(t *testing.T) {
 // kicked-out (banned) member cannot publish over WHIP either.
 func TestWHIPBannedUserRefused(t *testing.T) {
 	env := signaltest.Start(t)
-	host := member(t, env, "live", "host", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
-	guest := member(t, env, "live", "guest", proto.RoleAudience, nil)
-	if _, err := guest.TakeSeat(ctx10(t), 1); err != nil {
+	host := env.Member(t, "live", "host", proto.RoleOwner, &client.CreateOptions{SeatMode: proto.ModeFree})
+	guest := env.Member(t, "live", "guest", proto.RoleAudience, nil)
+	if _, err := guest.TakeSeat(signaltest.Ctx10(t), 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := host.KickOut(ctx10(t), "guest"); err != nil {
+	if err := host.KickOut(signaltest.Ctx10(t), "guest"); err != nil {
 		t.Fatal(err)
 	}
-	before := stateOf(t, env, "live")
-	res := post(t, env, "/whip/live", env.Token("live", "guest", proto.RoleAudience), newPublisher(t).offer)
-	if res.status != http.StatusForbidden {
-		t.Fatalf("banned user's WHIP: %d %q, want 403", res.status, res.body)
+	before := env.RoomState(t, "live")
+	res := env.PostSDP(t, "/whip/live", env.Token("live", "guest", proto.RoleAudience), signaltest.NewPublisher(t).Offer)
+	if res.Status != http.StatusForbidden {
+		t.Fatalf("banned user's WHIP: %d %q, want 403", res.Status, res.Body)
 	}
-	if after := stateOf(t, env, "live"); !reflect.DeepEqual(after, before) {
+	if after := env.RoomState(t, "live"); !reflect.DeepEqual(after, before) {
 		t.Fatalf("refusal changed the state: %+v → %+v", before, after)
 	}
 }
