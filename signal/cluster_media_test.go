@@ -1,6 +1,7 @@
 package signal_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -133,4 +134,56 @@ func counterValue(t *testing.T, env *signaltest.Env, name, label, value string) 
 	}
 	t.Fatalf("no metric %s{%s=%q}", name, label, value)
 	return 0
+}
+
+// TestClusterViewerNodeDies: three nodes; the owner publishes on a, which
+// hosts the room; viewers watch through b and through c. Node c stops:
+// b's viewer sees no gap in the owner's audio (a 10 ms packet stream).
+func TestClusterViewerNodeDies(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	c := clusterNode(t, rd, secret)
+	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 2}})
+	pub := signaltest.NewPublisher(t)
+	var pubRes proto.SDPResult
+	call(t, owner, proto.MethodRTCPublish, proto.SDPParams{SDP: pub.Offer}, &pubRes)
+	pub.Start(t, pubRes.SDP)
+
+	watch := func(node *signaltest.Env, user string) (*signaltest.Viewer, string) {
+		conn := relayedJoin(t, node, "r1", user, proto.RoleAudience)
+		v := signaltest.NewViewer(t, 2)
+		var res proto.SubscribeResult
+		call(t, conn, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v.Offer}, &res)
+		v.Answer(t, res.SDP)
+		for _, sl := range res.Slots {
+			if sl.SeatIndex == 0 && sl.Kind == "audio" {
+				return v, sl.Mid
+			}
+		}
+		t.Fatalf("no audio slot for seat 0 in %+v", res.Slots)
+		return nil, ""
+	}
+	vb, midB := watch(b, "wb")
+	vc, midC := watch(c, "wc")
+	eventually(t, "both remote viewers receiving", func() bool { return vb.Count(midB) > 20 && vc.Count(midC) > 20 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stopped := time.Now()
+	if err := c.Server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "node b's viewer receiving a second past c's stop", func() bool {
+		ps := vb.Packets(midB)
+		return len(ps) > 0 && ps[len(ps)-1].At.After(stopped.Add(time.Second))
+	})
+	ps := vb.Packets(midB)
+	for i := 1; i < len(ps); i++ {
+		if ps[i].At.After(stopped.Add(-time.Second)) && ps[i].At.Sub(ps[i-1].At) > 250*time.Millisecond {
+			t.Fatalf("b's viewer had a %v gap around node c's stop", ps[i].At.Sub(ps[i-1].At))
+		}
+	}
+	eventually(t, "the host dropping c's cascade, keeping b's", func() bool { return a.SFU.Room("r1").ViewerCount() == 1 })
 }
