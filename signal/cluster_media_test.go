@@ -2,6 +2,8 @@ package signal_test
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,4 +188,46 @@ func TestClusterViewerNodeDies(t *testing.T) {
 		}
 	}
 	eventually(t, "the host dropping c's cascade, keeping b's", func() bool { return a.SFU.Room("r1").ViewerCount() == 1 })
+}
+
+// TestClusterWHEPRedirectsToHost: a WHEP offer for a room another node
+// hosts is answered 307 with the host's URL for the same resource; the
+// offer sent there is served (the media terminates on the host).
+func TestClusterWHEPRedirectsToHost(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	join(t, a, "r1", "owner", proto.RoleOwner, nil)
+	v := signaltest.NewViewer(t, 1)
+	tok := b.Token("r1", "player", proto.RoleAudience)
+
+	hc := &http.Client{
+		Transport:     &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	var location string
+	eventually(t, "node b redirecting WHEP to the host", func() bool { // b learns a at its next tick
+		req, err := http.NewRequest(http.MethodPost, b.URL+"/whep/r1?x=1", strings.NewReader(v.Offer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/sdp")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		location = resp.Header.Get("Location")
+		return resp.StatusCode == http.StatusTemporaryRedirect
+	})
+	if want := a.URL + "/whep/r1?x=1"; location != want {
+		t.Fatalf("redirected to %q, want %q", location, want)
+	}
+	res := signaltest.DoHTTP(t, http.MethodPost, location, tok, "application/sdp", v.Offer)
+	signaltest.MustCreate(t, res, "whep", "r1")
+	if n := a.SFU.Room("r1").ViewerCount(); n != 1 {
+		t.Fatalf("the host serves %d WHEP viewers, want 1", n)
+	}
 }

@@ -58,14 +58,10 @@ func newRelays(reg prometheus.Registerer) (*relays, error) {
 // relayTarget is the host's /v1/rtc URL when another node hosts the room
 // and says where clients reach it.
 func (c *clusterEdge) relayTarget(r *http.Request, room string) (string, bool) {
-	if r.Header.Get(relayedHeader) != "" {
+	u, ok := c.hostBase(r, room)
+	if !ok {
 		return "", false
 	}
-	rt, err := c.node.Route(r.Context(), room)
-	if err != nil || rt.Local || rt.Node.HTTPAddr == "" {
-		return "", false
-	}
-	u := rt.Node.HTTPAddr
 	switch {
 	case strings.HasPrefix(u, "https://"):
 		u = "wss://" + strings.TrimPrefix(u, "https://")
@@ -74,7 +70,7 @@ func (c *clusterEdge) relayTarget(r *http.Request, room string) (string, bool) {
 	default:
 		return "", false
 	}
-	return strings.TrimSuffix(u, "/") + "/v1/rtc", true
+	return u + "/v1/rtc", true
 }
 
 // relay serves r by relaying it to the room's host, and reports whether it
@@ -227,4 +223,39 @@ func (r *relays) closeAll() {
 		}()
 	}
 	wg.Wait()
+}
+
+// redirectMedia answers a WHIP or WHEP offer for a room another node hosts
+// with 307 to the same resource on that node (RFC 9725 lets a WHIP/WHEP
+// endpoint redirect; the client re-sends its offer there), so the media
+// terminates on the host like a relayed socket's does. Session resources
+// (PATCH, DELETE) then live at the Location the host answers.
+func (c *clusterEdge) redirectMedia(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+			if len(parts) == 2 && (parts[0] == "whip" || parts[0] == "whep") && token.ValidID(parts[1]) {
+				if base, ok := c.hostBase(r, parts[1]); ok {
+					u := *r.URL
+					w.Header().Set("Location", base+u.RequestURI())
+					w.WriteHeader(http.StatusTemporaryRedirect)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hostBase is the public base URL of the node hosting room, when another
+// node hosts it.
+func (c *clusterEdge) hostBase(r *http.Request, room string) (string, bool) {
+	if r.Header.Get(relayedHeader) != "" {
+		return "", false
+	}
+	rt, err := c.node.Route(r.Context(), room)
+	if err != nil || rt.Local || rt.Node.HTTPAddr == "" {
+		return "", false
+	}
+	return strings.TrimSuffix(rt.Node.HTTPAddr, "/"), true
 }

@@ -222,7 +222,12 @@ func New(cfg Config) (*Server, error) {
 // Handler serves /v1/rtc, /healthz, /metrics, /demo/token and the demo page
 // at /. Serve it with HTTPServer on a listener from Listen, so the
 // connection caps hold.
-func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
+func (s *Server) Handler() http.Handler {
+	if s.cl != nil {
+		return s.guard(s.cl.redirectMedia(s.mux)) // relay.go: WHIP/WHEP go to the room's host
+	}
+	return s.guard(s.mux)
+}
 
 func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 

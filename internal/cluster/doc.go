@@ -106,9 +106,9 @@
 // banned / token_invalid / permission_denied / room_full are final.
 // GET /v1/nodes lists live nodes' public URLs; client.ListNodes reads it
 // and FailoverConfig.Refresh re-reads it before each round of reconnects.
-// NOT BUILT: /sdk/seatsfu.js failover, WHIP/WHEP on a
-// node that does not host the room (they answer as for a missing room),
-// the cascade's handling of a host death beyond "viewers reconnect", a
+// WHIP/WHEP offers on a node that does not host the room get 307 to the
+// host's public URL (relay.go). NOT BUILT: /sdk/seatsfu.js failover, the
+// cascade's handling of a host death beyond "viewers reconnect", a
 // seatbench cascade scenario, the three-node run of the e2e suites.
 //
 // Tests: signal/cluster_test.go (answer after saved state, hand-over with
