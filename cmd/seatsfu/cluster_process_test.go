@@ -110,7 +110,8 @@ func (n *node) join(ctx context.Context, t *testing.T, secret, room, user string
 // The node hosting a room is SIGKILLed; within 5 s the other node hosts
 // it with the same seats, locks, bans and pending requests, the owner and
 // the guest resume there, and a request answered before the kill is not
-// answered again as a new one.
+// answered again as a new one; the guest publishes again and a viewer
+// receives it.
 func TestClusterSurvivesSIGKILL(t *testing.T) {
 	rd := redistest.Start(t)
 	key := make([]byte, 32)
@@ -180,7 +181,7 @@ func TestClusterSurvivesSIGKILL(t *testing.T) {
 	if err := bad.Call(ctx, proto.MethodRoomJoin, nil, nil); !signaltest.IsReason(err, string(proto.ReasonBanned)) {
 		t.Fatalf("the banned user joining b: %v, want banned", err)
 	}
-	_, gsnap, err := b.join(ctx, t, secret, "r1", "guest", proto.RoleAudience, nil)
+	guest2, gsnap, err := b.join(ctx, t, secret, "r1", "guest", proto.RoleAudience, nil)
 	must("guest resumes on b", err)
 	if u := gsnap.Seats[1].User; u == nil || u.UserID != "guest" {
 		t.Fatalf("the guest did not resume on seat 1: %+v", gsnap.Seats[1])
@@ -195,5 +196,30 @@ func TestClusterSurvivesSIGKILL(t *testing.T) {
 	must("accept on b", owner2.Call(ctx, proto.MethodSeatAcceptApplication, proto.UserParams{UserID: "waiter"}, nil))
 	if _, err := waiter2.Wait(ctx, proto.NoteSeatChanged, nil); err != nil {
 		t.Fatal(fmt.Errorf("the waiter hears its seat on b: %w", err))
+	}
+
+	// Media again after the takeover: the guest publishes on b, a viewer
+	// that joins through b receives it on seat 1's slot.
+	pub := signaltest.NewPublisher(t)
+	var pubRes proto.SDPResult
+	must("guest publishes on b", guest2.Call(ctx, proto.MethodRTCPublish, proto.SDPParams{SDP: pub.Offer}, &pubRes))
+	pub.Start(t, pubRes.SDP)
+	viewer, _, err := b.join(ctx, t, secret, "r1", "viewer", proto.RoleAudience, nil)
+	must("viewer joins b", err)
+	v := signaltest.NewViewer(t, 4)
+	var sub proto.SubscribeResult
+	must("viewer subscribes", viewer.Call(ctx, proto.MethodRTCSubscribe, proto.SDPParams{SDP: v.Offer}, &sub))
+	v.Answer(t, sub.SDP)
+	mid := ""
+	for _, sl := range sub.Slots {
+		if sl.SeatIndex == 1 && sl.Kind == "audio" {
+			mid = sl.Mid
+		}
+	}
+	for v.Count(mid) < 10 {
+		if ctx.Err() != nil {
+			t.Fatalf("the viewer got %d packets of the guest after the takeover", v.Count(mid))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
