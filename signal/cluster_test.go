@@ -13,6 +13,7 @@ import (
 	"github.com/seatsfu/seatsfu/internal/cluster"
 	"github.com/seatsfu/seatsfu/internal/redistest"
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
@@ -249,4 +250,40 @@ func gaugeValue(t *testing.T, env *signaltest.Env, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// BenchmarkClusterSeatOp is one state-changing seat operation (seat.lock,
+// toggled) answered over a socket, on a lone node and on a cluster node
+// whose answer waits for its state in a local redis-server:
+// go test ./signal -run '^$' -bench ClusterSeatOp -benchtime 2000x
+func BenchmarkClusterSeatOp(b *testing.B) {
+	for _, mode := range []string{"single", "cluster"} {
+		b.Run(mode, func(b *testing.B) {
+			var env *signaltest.Env
+			unlimited := signaltest.WithSignalConfig(func(c *signal.Config) { c.RequestRate = -1 })
+			if mode == "cluster" {
+				rd := redistest.Start(b)
+				env = signaltest.StartNode(b, rd.URL(), make([]byte, 32), unlimited)
+			} else {
+				env = signaltest.Start(b, unlimited)
+			}
+			ctx := context.Background()
+			c, err := env.Dial(ctx, env.Token("r1", "owner", proto.RoleOwner))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			c.DiscardNotifications()
+			if err := c.Call(ctx, proto.MethodRoomJoin, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				lock := i%2 == 0
+				if err := c.Call(ctx, proto.MethodSeatLock, proto.LockParams{SeatIndex: ptr(3), LockSeat: &lock}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
