@@ -12,6 +12,9 @@ const (
 	MaxFeedbackNacks     = 1024 // sequence numbers
 	MaxFeedbackReports   = 64   // reception report blocks
 	MaxFeedbackKeyframes = 32   // SSRCs asking for a keyframe
+	// MaxFeedbackTransportCC bounds transport-wide feedback packets kept
+	// from one compound packet (a receiver sends one per interval).
+	MaxFeedbackTransportCC = 4
 )
 
 // Nack is one packet a peer asks to be sent again.
@@ -28,8 +31,11 @@ type Feedback struct {
 	Reports       []rtcp.ReceptionReport // from RRs and SRs
 	SenderReports []rtcp.SenderReport    // without their report blocks
 	Estimates     []uint64               // REMB bitrates, bit/s
-	TWCC          int                    // transport-wide feedback packets (not interpreted)
-	Truncated     int                    // times a bound cut the input short
+	TWCC          int                    // transport-wide feedback packets
+	// TransportCC are the first MaxFeedbackTransportCC of them, for a
+	// DownlinkEstimator.
+	TransportCC []*rtcp.TransportLayerCC
+	Truncated   int // times a bound cut the input short
 }
 
 func (f *Feedback) reset() {
@@ -38,6 +44,8 @@ func (f *Feedback) reset() {
 	f.Reports = f.Reports[:0]
 	f.SenderReports = f.SenderReports[:0]
 	f.Estimates = f.Estimates[:0]
+	clear(f.TransportCC)
+	f.TransportCC = f.TransportCC[:0]
 	f.TWCC, f.Truncated = 0, 0
 }
 
@@ -86,6 +94,11 @@ func (f *Feedback) Collect(pkts []rtcp.Packet) {
 			}
 		case *rtcp.TransportLayerCC:
 			f.TWCC++
+			if len(f.TransportCC) < MaxFeedbackTransportCC {
+				f.TransportCC = append(f.TransportCC, p)
+			} else {
+				f.Truncated++
+			}
 		}
 	}
 }

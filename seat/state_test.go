@@ -4,7 +4,6 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ func restoreLike(r *Room, st State) (*Room, error) {
 func comparable(d stateDump) stateDump {
 	kept := d.Roster[:0:0]
 	for _, e := range d.Roster {
-		if !strings.HasSuffix(e, "/true") {
+		if !e.Gone {
 			kept = append(kept, e)
 		}
 	}

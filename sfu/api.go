@@ -24,6 +24,18 @@ type Config struct {
 	IPs []string
 	// IncludeLoopback advertises a loopback candidate too (dev mode, tests).
 	IncludeLoopback bool
+	// ICETCP adds ICE-TCP passive candidates on one TCP port, TCPPort (0
+	// picks a free one), for networks that block UDP (PROTOCOL.md §9).
+	ICETCP  bool
+	TCPPort int
+	// TURN runs the embedded TURN server on TURNPort, UDP and TCP (0 picks
+	// a free port number); TURNSecret keys its credentials (turn.go).
+	TURN       bool
+	TURNPort   int
+	TURNSecret []byte
+	// TURNMaxAllocations caps one user's simultaneous relay allocations;
+	// zero means 8.
+	TURNMaxAllocations int
 	// VideoCodec is the room codec: "vp8" (default), "vp9" or "h264".
 	VideoCodec string
 	Logger     *slog.Logger
@@ -41,6 +53,9 @@ type Config struct {
 	// ViewerQueue is each viewer's queue length in packets; zero means 256.
 	// A full queue drops (video: until the next keyframe), never blocks.
 	ViewerQueue int
+	// MaxCohosts is the most rooms of a co-host connection (2..9; zero
+	// means 4): a subscription carries up to MaxCohosts-1 co-host slots.
+	MaxCohosts int
 }
 
 // The media errors of PROTOCOL.md §3: a reason and a message, like the
@@ -80,11 +95,13 @@ type RoomConfig struct {
 	Commit func(*seat.Room)
 }
 
-// Slot is one negotiated seat slot of a subscriber (rtc.subscribe's slots).
+// Slot is one negotiated slot of a subscriber (rtc.subscribe's slots): a
+// seat slot (CohostIndex 0) or co-host slot CohostIndex (SeatIndex -1).
 type Slot struct {
-	Mid       string `json:"mid"`
-	Kind      string `json:"kind"`
-	SeatIndex int    `json:"seatIndex"`
+	Mid         string `json:"mid"`
+	Kind        string `json:"kind"`
+	SeatIndex   int    `json:"seatIndex"`
+	CohostIndex int    `json:"cohostIndex"`
 }
 
 var _ webrtc.TrackLocal = (*slotTrack)(nil)

@@ -30,7 +30,7 @@ func TestCacheIsSizedFromRateAndViewerRTT(t *testing.T) {
 			src.noteRTT(rtt)
 			src.noteRTT(rtt / 2) // the largest wins
 		}
-		src.resizeCache()
+		src.resizeCache(1000)
 	}
 	tick(448, 300*time.Millisecond)
 	want := media.CacheSizeFor(448, 300*time.Millisecond)

@@ -7,7 +7,8 @@
 // The files split the work:
 //
 //   - api.go: the package's surface — Config, the media errors, Notifier.
-//   - sfu.go: the room registry and the one ICE UDP port; engine.go builds
+//   - sfu.go: the room registry, the one ICE UDP port and the package's
+//     lock order; engine.go builds
 //     the webrtc.APIs (publishers' and subscribers', with their deliberately
 //     chosen interceptors); sdp.go bounds what an offer may hold.
 //   - room.go: the seat decisions and the reconcile that turns seat state
@@ -24,7 +25,23 @@
 //   - feedback.go: the viewers' RTCP (NACKs served from the shared cache,
 //     over RTX when negotiated; keyframe requests); report.go the viewers'
 //     sender reports.
-//   - metrics.go: the media metrics (PROTOCOL.md §7).
+//   - cohost.go: co-host slots (PROTOCOL.md §10) — the pairs after a room's
+//     seats carry the other rooms' owners, as guests of those rooms' seat 0.
+//   - Real networks (PROTOCOL.md §9): turn.go the embedded TURN server and
+//     its token-derived credentials (ICE-TCP is engine.go's); simulcast.go a
+//     publisher's layers, one source each; selector.go which layer each
+//     viewer slot carries and the switch on the target's keyframe;
+//     quality.go rtc.quality and rtc.publisherLayers; bwe.go the
+//     transport-wide numbering and feedback feeding a viewer's estimator
+//     (media.DownlinkEstimator); allocate.go sharing the estimate among
+//     the viewer's slots.
+//   - metrics.go: the media metrics (PROTOCOL.md §7, §9); eventlog.go the
+//     operator's INFO lines of a room's life (opened, seats taken and left,
+//     hosts in and out, ended); pionlog.go Pion's logs, with the warnings
+//     that say nothing is wrong demoted to DEBUG.
 //
-// sfu/nettest proves the media side through a lossy relay.
+// The lock order is written at SFU.mu (sfu.go).
+//
+// sfu/nettest proves the media side through a lossy relay, over ICE-TCP and
+// TURN, and under a capped downlink.
 package sfu

@@ -13,7 +13,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -73,12 +73,13 @@ func opusCodec() webrtc.RTPCodecParameters {
 // interceptors, chosen deliberately rather than taking Pion's defaults:
 //
 //   - Publishers: the NACK generator (asks the publisher to resend what the
-//     SFU lost; a 512-bit receive log per up-track). Kept over
-//     media.LossDetector after measuring (BenchmarkUpstreamLoss*, 5 % loss):
-//     Pion's costs ≤ 660 ns and 3 small allocations per packet and 1.2 KB
-//     per up-track plus one ticker goroutine per publish connection; the
-//     detector 83 ns and no allocation, but 32 KB per up-track and a timer
-//     the SFU would have to own. At ≤ 16 publishers a room both are noise;
+//     SFU lost; a 512-bit receive log per up-track). Kept over a loss
+//     detector of our own after measuring both on the same stream with 5 %
+//     loss (the detector and its benchmark are gone since; the numbers
+//     stay): Pion's costs ≤ 660 ns and 3 small allocations per packet and
+//     1.2 KB per up-track plus one ticker goroutine per publish connection;
+//     ours 83 ns and no allocation, but 32 KB per up-track and a timer the
+//     SFU would have to own. At ≤ 16 publishers a room both are noise;
 //     Pion's is wired, proven by sfu/nettest's publisher-leg loss test, and
 //     answers late retransmissions the same way. And the receiver-report
 //     interceptor (RRs with loss, jitter and LSR/DLSR to the publisher's
@@ -96,40 +97,67 @@ func opusCodec() webrtc.RTPCodecParameters {
 //     sender reports are translated from the publisher's own (slot.report),
 //     and PLI/FIR is coalesced per source by a media.KeyframeThrottle.
 //     TestViewerCostsNoInterceptorGoroutines counts the difference.
-//   - TWCC / congestion control: neither; the SFU forwards one layer and
-//     does no bandwidth estimation, so the feedback would be wasted.
-func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc.API, mux io.Closer, video webrtc.RTPCodecParameters, err error) {
+//   - TWCC / congestion control (PROTOCOL.md §9): publishers get Pion's
+//     TWCC feedback generator, for their encoders' own send-side
+//     estimation. Subscribers negotiate transport-cc with no interceptor:
+//     the viewer's writer stamps the transport-wide sequence numbers and
+//     its estimator reads the feedback (bwe.go), so neither costs a
+//     goroutine per viewer nor an allocation per packet.
+//
+// With tcp (ICE-TCP on, PROTOCOL.md §9) both also gather passive TCP
+// candidates on that one listener, demultiplexed by ICE username fragment
+// like the UDP port.
+func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger) (pub, sub *webrtc.API, mux, tcpMux io.Closer, video webrtc.RTPCodecParameters, err error) {
 	video, err = videoCodec(cfg.VideoCodec)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubME, err := newMediaEngine(video, false)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
+	}
+	if err := registerSimulcast(pubME); err != nil {
+		return nil, nil, nil, nil, video, err
 	}
 	subME, err := newMediaEngine(video, true)
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 
 	pubIR := &interceptor.Registry{}
 	gen, err := nack.NewGeneratorInterceptor()
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubIR.Add(gen)
 	rr, err := report.NewReceiverInterceptor()
 	if err != nil {
-		return nil, nil, nil, video, err
+		return nil, nil, nil, nil, video, err
 	}
 	pubIR.Add(rr)
+	// Publishers get transport-wide feedback for their own send-side
+	// estimation (PROTOCOL.md §9): Pion's TWCC feedback generator, one
+	// ticker per publish connection.
+	if err := webrtc.ConfigureTWCCSender(pubME, pubIR); err != nil {
+		return nil, nil, nil, nil, video, err
+	}
+	// Subscribers negotiate transport-cc too, but the SFU stamps the
+	// sequence numbers and reads the feedback itself (bwe.go).
+	if err := registerTransportCC(subME); err != nil {
+		return nil, nil, nil, nil, video, err
+	}
 
 	se := webrtc.SettingEngine{}
 	se.LoggerFactory = slogFactory{log: log}
 	m := webrtc.NewICEUDPMux(se.LoggerFactory.NewLogger("icemux"), conn)
 	se.SetICEUDPMux(m)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6})
+	if tcp != nil {
+		tm := webrtc.NewICETCPMux(se.LoggerFactory.NewLogger("icetcp"), tcp, tcpReadBuffer)
+		se.SetICETCPMux(tm)
+		tcpMux = tm
+	}
 	ips := append([]string(nil), cfg.IPs...)
+	se.SetNetworkTypes(networkTypes(ips, tcp != nil))
 	if len(ips) > 0 {
 		// NAT 1:1 host mapping: every gathered address is replaced by the
 		// configured ones, which works both for an address of this host and
@@ -162,8 +190,13 @@ func newAPI(cfg Config, conn net.PacketConn, log *slog.Logger) (pub, sub *webrtc
 
 	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubIR), webrtc.WithSettingEngine(se))
 	sub = webrtc.NewAPI(webrtc.WithMediaEngine(subME), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
-	return pub, sub, m, video, nil
+	return pub, sub, m, tcpMux, video, nil
 }
+
+// tcpReadBuffer is the ICE-TCP mux's per-connection receive queue, in
+// packets (a channel: each slot costs a few dozen bytes): room for a
+// keyframe's burst the reader momentarily fell behind on.
+const tcpReadBuffer = 512
 
 // newMediaEngine registers Opus and the room's video codec. With rtx, video
 // retransmissions may also be negotiated (RFC 4588, payload type video+1):
@@ -193,6 +226,68 @@ func newMediaEngine(video webrtc.RTPCodecParameters, rtx bool) (*webrtc.MediaEng
 	return me, nil
 }
 
+// registerTransportCC offers transport-wide congestion control feedback
+// and its header extension for both kinds.
+func registerTransportCC(me *webrtc.MediaEngine) error {
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, k)
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// registerSimulcast lets publishers simulcast (PROTOCOL.md §9): Pion routes
+// a layer's packets by the RID header extension (and a repair stream's by
+// the repaired RID), the MID extension naming the m-line.
+func registerSimulcast(me *webrtc.MediaEngine) error {
+	for _, ext := range []struct {
+		uri  string
+		kind webrtc.RTPCodecType
+	}{
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeAudio},
+		{sdp.SDESMidURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+		{sdp.SDESRepairRTPStreamIDURI, webrtc.RTPCodecTypeVideo},
+	} {
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: ext.uri}, ext.kind); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// networkTypes is the IP families to gather candidates on. With configured
+// addresses (NAT 1:1) only their families can be advertised, over UDP
+// and, with ICE-TCP on, TCP: a host whose
+// every --rtc-ip is IPv4 has nothing to map its IPv6 addresses to, and Pion
+// would gather them only to drop each with a warning, on every connection.
+func networkTypes(ips []string, tcp bool) []webrtc.NetworkType {
+	v4, v6 := len(ips) == 0, len(ips) == 0
+	for _, s := range ips {
+		if ip := net.ParseIP(s); ip != nil && ip.To4() != nil {
+			v4 = true
+		} else if ip != nil {
+			v6 = true
+		}
+	}
+	var out []webrtc.NetworkType
+	if v4 {
+		out = append(out, webrtc.NetworkTypeUDP4)
+	}
+	if v6 {
+		out = append(out, webrtc.NetworkTypeUDP6)
+	}
+	if tcp && v4 { // ICE-TCP (PROTOCOL.md §9), on the same families
+		out = append(out, webrtc.NetworkTypeTCP4)
+	}
+	if tcp && v6 {
+		out = append(out, webrtc.NetworkTypeTCP6)
+	}
+	return out
+}
+
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
@@ -208,24 +303,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-
-// slogFactory routes Pion's logs to slog: Pion is chatty, so everything
-// below warnings goes to Debug.
-type slogFactory struct{ log *slog.Logger }
-
-func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{log: f.log.With("pion", scope)}
-}
-
-type pionLogger struct{ log *slog.Logger }
-
-func (l pionLogger) Trace(msg string)                  {}
-func (l pionLogger) Tracef(format string, args ...any) {}
-func (l pionLogger) Debug(msg string)                  { l.log.Debug(msg) }
-func (l pionLogger) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Info(msg string)                   { l.log.Debug(msg) }
-func (l pionLogger) Infof(format string, args ...any)  { l.log.Debug(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Warn(msg string)                   { l.log.Warn(msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.log.Warn(fmt.Sprintf(format, args...)) }
-func (l pionLogger) Error(msg string)                  { l.log.Error(msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.log.Error(fmt.Sprintf(format, args...)) }

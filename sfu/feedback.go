@@ -62,6 +62,9 @@ func (sl *slot) retransmit(seq uint16) {
 	copy(rtx[2:], payload)
 	sl.hdr.SSRC, sl.hdr.SequenceNumber, sl.hdr.PayloadType = bt.rtxSSRC, sl.rtxSeq, bt.rtxPT
 	sl.rtxSeq++
+	if bt.twccID != 0 {
+		sl.viewer.stamp(&sl.hdr, bt, len(rtx))
+	}
 	if n, err := bt.w.WriteRTP(&sl.hdr, rtx); err == nil && n > 0 {
 		sl.viewer.room.s.m.retransmitted.Inc()
 	}
@@ -124,6 +127,11 @@ func (sl *slot) onFeedback(fb *media.Feedback, now time.Time) {
 		if !sl.viewer.push(item{sl: sl, nack: true, seq: n.Seq}) {
 			break // the queue is full: the rest would be refused too
 		}
+	}
+	for _, tc := range fb.TransportCC {
+		// For the writer's estimator (bwe.go); a full queue drops it like
+		// a lost feedback packet.
+		sl.viewer.push(item{sl: sl, twcc: tc})
 	}
 	for _, rr := range fb.Reports {
 		if rr.SSRC != ssrc || b == nil {

@@ -497,3 +497,12 @@ func checkCandidates(t testing.TB, answer string, port int) {
 		t.Fatalf("answer carries no candidate:\n%s", answer)
 	}
 }
+
+func gaugeValue(t testing.TB, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}

@@ -32,15 +32,15 @@ func interceptorGoroutines() int {
 }
 
 // The interceptor choice of engine.go, counted: a publisher connection runs
-// Pion's NACK generator and receiver-report loops (one each), and viewers —
-// however many — add none, where Pion's defaults would cost each viewer
-// three ticker goroutines.
+// Pion's NACK generator, receiver-report and TWCC feedback loops (one
+// each), and viewers — however many — add none, where Pion's defaults would
+// cost each viewer three ticker goroutines.
 func TestViewerCostsNoInterceptorGoroutines(t *testing.T) {
 	s := newTestSFU(t)
 	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
 	api := bareClientAPI(t)
 	startPublisher(t, r, api, "owner", 'O')
-	eventually(t, 10*time.Second, "the publisher's interceptor loops", func() bool { return interceptorGoroutines() == 2 })
+	eventually(t, 10*time.Second, "the publisher's interceptor loops", func() bool { return interceptorGoroutines() == 3 })
 	var vs []*testViewer
 	for i := 0; i < 3; i++ {
 		vs = append(vs, startViewer(t, r, api, "v"+string(rune('a'+i)), 2, true))
@@ -49,7 +49,7 @@ func TestViewerCostsNoInterceptorGoroutines(t *testing.T) {
 		mid := v.mid(t, 0, "video")
 		eventually(t, 10*time.Second, "viewers receiving", func() bool { return v.count(mid) >= 5 })
 	}
-	if n := interceptorGoroutines(); n != 2 {
-		t.Fatalf("%d interceptor loops with one publisher and three viewers, want the publisher's 2", n)
+	if n := interceptorGoroutines(); n != 3 {
+		t.Fatalf("%d interceptor loops with one publisher and three viewers, want the publisher's 3", n)
 	}
 }

@@ -5,17 +5,28 @@ import "github.com/prometheus/client_golang/prometheus"
 // metrics are the media metrics of PROTOCOL.md §7. They carry no per-room or
 // per-user labels: a label per room would grow without bound.
 type metrics struct {
-	rooms            prometheus.Gauge
-	seatsOccupied    prometheus.Gauge
-	publishRejected  *prometheus.CounterVec
-	forwardedPackets [2]prometheus.Counter // by kindIndex
-	forwardedBytes   [2]prometheus.Counter
-	receivedPackets  [2]prometheus.Counter
-	droppedPackets   [2]prometheus.Counter
-	nacksReceived    prometheus.Counter
-	retransmitted    prometheus.Counter
-	keyframeRequests prometheus.Counter
+	rooms               prometheus.Gauge
+	seatsOccupied       prometheus.Gauge
+	publishRejected     *prometheus.CounterVec
+	forwardedPackets    [2]prometheus.Counter // by kindIndex
+	forwardedBytes      [2]prometheus.Counter
+	receivedPackets     [2]prometheus.Counter
+	droppedPackets      [2]prometheus.Counter
+	nacksReceived       prometheus.Counter
+	retransmitted       prometheus.Counter
+	keyframeRequests    prometheus.Counter
+	turnAllocations     *prometheus.CounterVec // by the client's transport to the TURN server
+	turnRefused         prometheus.Counter     // allocations over a user's quota
+	layerSwitches       [2]prometheus.Counter  // by switchUp / switchDown
+	pausedSlots         prometheus.Gauge
+	subscriberBandwidth prometheus.Histogram
 }
+
+// Directions of layer_switches_total.
+const (
+	switchUp   = 0
+	switchDown = 1
+)
 
 // kindIndex numbers media kinds for arrays on the hot path.
 const (
@@ -38,7 +49,20 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Packets resent to viewers from the shared cache."}),
 		keyframeRequests: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "keyframe_requests_total",
 			Help: "PLIs sent to publishers (after throttling)."}),
+		turnRefused: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "turn_allocations_refused_total",
+			Help: "Relay allocations the embedded TURN server refused: the user held its --turn-max-allocations."}),
+		turnAllocations: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "turn_allocations_total",
+			Help: "Relay allocations the embedded TURN server made, by the client's transport to it."}, []string{"transport"}),
 	}
+	m.pausedSlots = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "paused_slots",
+		Help: "Viewer video slots whose seat shows video the viewer does not get (asked for off, or no bandwidth for the lowest layer)."})
+	m.subscriberBandwidth = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "subscriber_bandwidth_bits",
+		Help:    "Subscribers' estimated downlinks (bit/s), observed at each allocation.",
+		Buckets: prometheus.ExponentialBuckets(125_000, 2, 9)}) // 125 kbit/s .. 32 Mbit/s
+	switches := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "layer_switches_total",
+		Help: "Simulcast layer switches of viewer slots, by direction."}, []string{"direction"})
+	m.layerSwitches[switchUp] = switches.WithLabelValues("up")
+	m.layerSwitches[switchDown] = switches.WithLabelValues("down")
 	fwdP := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_packets_total", Help: "RTP packets sent to viewers."}, []string{"kind"})
 	fwdB := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_bytes_total", Help: "RTP payload+header bytes sent to viewers."}, []string{"kind"})
 	recv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "received_packets_total", Help: "RTP packets received from publishers."}, []string{"kind"})
@@ -49,6 +73,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.receivedPackets[i] = recv.WithLabelValues(k)
 		m.droppedPackets[i] = drop.WithLabelValues(k)
 	}
+	for _, t := range []string{"udp", "tcp"} {
+		m.turnAllocations.WithLabelValues(t)
+	}
 	for _, r := range []string{"publish_forbidden", "bad_sdp", "unsupported_codec"} {
 		m.publishRejected.WithLabelValues(r) // expose zeroes so dashboards see the series
 	}
@@ -56,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
-		m.nacksReceived, m.retransmitted, m.keyframeRequests} {
+		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.turnRefused, m.pausedSlots, switches, m.subscriberBandwidth} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

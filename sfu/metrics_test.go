@@ -22,7 +22,9 @@ func TestMetricsAreRegisteredWithoutRoomOrUserLabels(t *testing.T) {
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() != "kind" && l.GetName() != "reason" {
+				switch l.GetName() {
+				case "kind", "reason", "direction", "transport": // bounded label sets
+				default:
 					t.Errorf("%s has label %q", mf.GetName(), l.GetName())
 				}
 			}
@@ -35,7 +37,8 @@ func TestMetricsAreRegisteredWithoutRoomOrUserLabels(t *testing.T) {
 	}
 	for _, name := range []string{"seatsfu_rooms", "seatsfu_seats_occupied", "seatsfu_publish_rejected_total",
 		"seatsfu_forwarded_packets_total", "seatsfu_forwarded_bytes_total", "seatsfu_received_packets_total",
-		"seatsfu_nacks_received_total", "seatsfu_retransmitted_packets_total", "seatsfu_keyframe_requests_total"} {
+		"seatsfu_nacks_received_total", "seatsfu_retransmitted_packets_total", "seatsfu_keyframe_requests_total",
+		"seatsfu_layer_switches_total", "seatsfu_paused_slots", "seatsfu_turn_allocations_total"} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("%s not registered", name)
 		}

@@ -24,6 +24,8 @@ type Peer struct {
 
 	mu      sync.Mutex
 	closing bool // no goroutine may enter wg once set
+
+	viewer *viewer // a subscribe connection's viewer (SetQuality); nil for publishers
 }
 
 func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {

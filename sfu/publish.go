@@ -28,7 +28,12 @@ type publisher struct {
 	room    *Room
 	user    string
 	peer    *Peer
-	sources [2]*source // guarded by room.mu
+	sources [2]*source // guarded by room.mu; for simulcast video, the primary layer
+	sim     *simulcast // simulcast video's layers, nil without; guarded by room.mu
+
+	hooks      peerHooks
+	layers     *coalescer // rtc.publisherLayers (quality.go); nil without a hook
+	layersSent LayerSet   // what the publisher was last told; guarded by room.mu
 
 	// skew is the publisher's wall clock minus ours as its sender reports
 	// show it (nanoseconds), shared by its tracks so their slots' sender
@@ -54,9 +59,17 @@ type source struct {
 	// new viewer or a switched slot starts at once.
 	gop *media.GOPCache
 
+	// Simulcast (simulcast.go): the layer it is (layerHigh for a single
+	// encoding), its RID ("" for a single encoding) and its group (nil for
+	// a single encoding). sim is guarded by room.mu.
+	layer int
+	rid   string
+	sim   *simulcast
+
 	seatIdx  int                     // the seat it is pointed at, -1 none; guarded by room.mu
 	reported bool                    // SetPublishing(true) was applied; guarded by room.mu
 	sinks    atomic.Pointer[[]*slot] // viewer slots it feeds, copy-on-write
+	bitrate  atomic.Int64            // bit/s over the last second it sent anything (the allocator's cost)
 
 	up upstream // keyframe requests, NACKs and reports toward the publisher
 }
@@ -65,8 +78,8 @@ type source struct {
 // must hold a seat (ErrPublishForbidden). A user has at most one publisher:
 // a new one replaces the old. The publisher is closed by the server when the
 // user loses the seat. ErrBadSDP / ErrUnsupportedCodec for bad offers.
-func (r *Room) Publish(userID, offer string) (*Peer, string, error) {
-	peer, answer, err := r.publish(userID, offer)
+func (r *Room) Publish(userID, offer string, opts ...PeerOption) (*Peer, string, error) {
+	peer, answer, err := r.publish(userID, offer, hooksOf(opts))
 	if err != nil {
 		var se *seat.Error
 		if errors.As(err, &se) && se.Reason != ErrRoomEnded.Reason {
@@ -76,7 +89,7 @@ func (r *Room) Publish(userID, offer string) (*Peer, string, error) {
 	return peer, answer, err
 }
 
-func (r *Room) publish(userID, offer string) (*Peer, string, error) {
+func (r *Room) publish(userID, offer string, hooks peerHooks) (*Peer, string, error) {
 	// The seat comes first (PROTOCOL.md §3: an unseated user learns it may not
 	// publish, whatever it offered); both checks change nothing.
 	if err := r.checkSeated(userID); err != nil {
@@ -84,6 +97,9 @@ func (r *Room) publish(userID, offer string) (*Peer, string, error) {
 	}
 	lines, err := checkOffer(offer, r.s.videoCodec)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := checkSimulcast(offer); err != nil {
 		return nil, "", err
 	}
 	var count [2]int
@@ -103,7 +119,11 @@ func (r *Room) publish(userID, offer string) (*Peer, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	pub := &publisher{room: r, user: userID, peer: peer}
+	pub := &publisher{room: r, user: userID, peer: peer, hooks: hooks,
+		layersSent: LayerSet{High: true, Medium: true, Low: true}} // what a client starts sending
+	if hooks.onLayers != nil {
+		pub.layers = newCoalescer(peer, 0, pub.reportLayers)
+	}
 	peer.pc.OnTrack(pub.onTrack)
 	if err := peer.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		_ = peer.Close()
@@ -152,6 +172,7 @@ func (r *Room) checkSeated(userID string) error {
 // the background. Called with room.mu held; the next reconcile re-points
 // the seats it fed.
 func (p *publisher) stop() {
+	p.layers.stop()
 	p.peer.closeAsync()
 }
 
@@ -182,6 +203,8 @@ func (p *publisher) gone() {
 			return nil, nil
 		}
 		delete(r.publishers, p.user)
+		p.layers.stop()
+		p.sim = nil
 		var ds []seat.Delivery
 		for kind, src := range p.sources {
 			if src == nil {
@@ -217,15 +240,24 @@ func (p *publisher) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRecei
 		return
 	}
 	src := newSource(p, kind, codec, track, track)
+	layered := false
 	if kind == videoIdx {
 		src.gop = media.NewGOPCache(0, 0)
+		if rid := track.RID(); rid != "" {
+			l, ok := layerOfRID(rid)
+			if !ok {
+				r.log.Warn("publisher layer with a foreign RID ignored", "user", p.user, "rid", rid)
+				return
+			}
+			src.layer, src.rid, layered = l, rid, true
+		}
 	}
 
 	r.mu.Lock()
-	ok := !r.ended && r.publishers[p.user] == p && p.sources[kind] == nil
+	ok := !r.ended && r.publishers[p.user] == p && p.addSource(src, layered)
 	if ok {
-		p.sources[kind] = src
 		r.reconcile()
+		p.layersChanged()
 	}
 	r.mu.Unlock()
 	if !ok {
@@ -235,13 +267,10 @@ func (p *publisher) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPRecei
 	src.read()
 	src.up.stop()
 
-	// The track ended: the seat stops showing it.
+	// The track ended: the seat stops showing it (unless another layer
+	// of the same video carries on).
 	_ = r.Do(func(sr *seat.Room) ([]seat.Delivery, error) {
-		if p.sources[kind] != src {
-			return nil, nil
-		}
-		p.sources[kind] = nil
-		if r.publishers[p.user] != p {
+		if !p.removeSource(src) || r.publishers[p.user] != p {
 			return nil, nil
 		}
 		return sr.SetPublishing(p.user, kindOf(kind), false)
@@ -264,8 +293,6 @@ func kindOf(i int) seat.Kind {
 // reference to every viewer slot pointed at this source, release. It never
 // blocks on a viewer.
 func (src *source) read() {
-	r := src.pub.room
-	m := r.s.m
 	reported := false
 	for {
 		pk := getPacket()
@@ -278,21 +305,28 @@ func (src *source) read() {
 			pk.release()
 			continue
 		}
-		m.receivedPackets[src.kind].Inc()
 		if !reported {
 			reported = true
 			src.reportPublishing()
 		}
-		src.resizeCache()
-		src.cache.Load().Put(pk.hdr.SequenceNumber, pk.buf[:n])
-		if src.kind == videoIdx {
-			pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
-			src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
-		}
-		for _, sl := range *src.sinks.Load() {
-			sl.offer(src, pk)
-		}
+		src.ingest(pk, n)
 		pk.release()
+	}
+}
+
+// ingest is one parsed packet's way through the SFU: counted, cached for
+// NACKs (and, video, for keyframe replays), offered to every slot. Called
+// by the reader only.
+func (src *source) ingest(pk *packet, n int) {
+	src.pub.room.s.m.receivedPackets[src.kind].Inc()
+	src.resizeCache(n)
+	src.cache.Load().Put(pk.hdr.SequenceNumber, pk.buf[:n])
+	if src.kind == videoIdx {
+		pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
+		src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
+	}
+	for _, sl := range *src.sinks.Load() {
+		sl.offer(src, pk)
 	}
 }
 

@@ -12,7 +12,8 @@ import (
 //
 // mu serialises everything that changes who may be heard: seat operations,
 // the reconcile that applies them to forwarding, and publisher/viewer
-// registration. The packet path never takes it.
+// registration. The packet path never takes it. It is the outermost lock of
+// the package (the lock order is written at SFU.mu, sfu.go).
 type Room struct {
 	s        *SFU
 	id       string
@@ -32,6 +33,14 @@ type Room struct {
 	publishers map[string]*publisher // by user id
 	viewers    map[*viewer]struct{}
 	seats      []seatMedia
+	// guests are other rooms' viewers' co-host slots carrying this room's
+	// owner: more slots of seat 0 (cohost.go).
+	guests [2][]*slot
+
+	// Guarded by s.coMu (cohost.go): the rooms this room's co-host slots
+	// carry, in order, and its viewers that have co-host slots.
+	coPeers   []*Room
+	coViewers map[*viewer]struct{}
 }
 
 // seatMedia is what one seat index forwards: per kind, the source currently
@@ -83,17 +92,12 @@ func (r *Room) Do(op func(*seat.Room) ([]seat.Delivery, error)) error {
 		r.commit(r.seat)
 	}
 	r.reconcile()
+	endReason, ended := r.logEvents(ds)
 	if len(ds) > 0 {
 		r.notifier.Notify(r, ds)
 	}
-	ended := r.seat.Ended()
-	for _, d := range ds {
-		if _, ok := d.Event.(seat.RoomEnded); ok {
-			ended = true
-		}
-	}
-	if ended {
-		r.endLocked()
+	if ended || r.seat.Ended() {
+		r.endLocked(endReason)
 		return nil
 	}
 	r.afterOp()
@@ -160,8 +164,9 @@ func (r *Room) tick() {
 	}
 }
 
-// endLocked closes the room's media once it has ended. Called with mu held.
-func (r *Room) endLocked() {
+// endLocked closes the room's media once it has ended, for the seat
+// controller's reason ("" when the SFU closes it). Called with mu held.
+func (r *Room) endLocked(reason string) {
 	if r.ended {
 		return
 	}
@@ -175,7 +180,10 @@ func (r *Room) endLocked() {
 	r.closePeersLocked()
 	r.s.dropRoom(r)
 	close(r.done)
-	r.log.Info("room ended")
+	if reason == "" {
+		reason = "media_closed"
+	}
+	r.log.Info("room ended", "reason", reason)
 }
 
 // closeMedia closes every peer of the room without a seat decision (the
@@ -183,7 +191,7 @@ func (r *Room) endLocked() {
 func (r *Room) closeMedia() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.endLocked()
+	r.endLocked("")
 }
 
 func (r *Room) closePeersLocked() {
@@ -242,6 +250,11 @@ func (r *Room) reconcile() {
 			for _, sl := range sm.slots[kind] {
 				sl.repoint(want)
 			}
+			if k == 0 {
+				for _, sl := range r.guests[kind] {
+					sl.repoint(want)
+				}
+			}
 		}
 	}
 	// Only now is every seat decided: a source may have left one seat and
@@ -259,7 +272,9 @@ func (r *Room) reconcile() {
 
 // refreshSinks publishes a new copy of the slots src feeds: those of the
 // seat it is pointed at, minus its own user's (nobody hears themselves).
-// The reader loads the list with one atomic read per packet.
+// The reader loads the list with one atomic read per packet. Every layer of
+// a simulcast video feeds the same slots (each slot takes the packets of
+// the layer it is bound to) and follows src to its seat.
 func (r *Room) refreshSinks(src *source) {
 	var sinks []*slot
 	if src.seatIdx >= 0 {
@@ -269,5 +284,20 @@ func (r *Room) refreshSinks(src *source) {
 			}
 		}
 	}
+	if src.seatIdx == 0 {
+		for _, sl := range r.guests[src.kind] {
+			if sl.viewer.user != src.pub.user {
+				sinks = append(sinks, sl)
+			}
+		}
+	}
 	src.sinks.Store(&sinks)
+	if g := src.sim; g != nil {
+		for _, l := range g.layers {
+			if l != nil && l != src {
+				l.seatIdx = src.seatIdx
+				l.sinks.Store(&sinks)
+			}
+		}
+	}
 }

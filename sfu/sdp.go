@@ -12,8 +12,10 @@ import (
 // Limits on what an offer may hold; beyond them it is refused before Pion
 // sees it.
 const (
-	maxOfferBytes  = 64 << 10
-	maxOfferMLines = 2 * 16 // a subscriber's pairs for the largest room
+	maxOfferBytes = 64 << 10
+	// A subscriber's pairs for the largest room and the most co-host slots
+	// (16 seats, 8 other rooms; PROTOCOL.md §10).
+	maxOfferMLines = 2 * (16 + 8)
 )
 
 // offerLine is what the SFU needs to know about one m-line of an offer.

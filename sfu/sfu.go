@@ -26,14 +26,34 @@ type SFU struct {
 	log        *slog.Logger
 	conn       *net.UDPConn
 	mux        io.Closer
+	tcpMux     io.Closer   // ICE-TCP; nil when off
+	tcpAddr    net.Addr    // its bound address
+	turn       *turnServer // nil when off
+	relayIP    net.IP      // what TURN allocations relay from
 	pubAPI     *webrtc.API // publish connections: NACK generator, receiver reports
 	subAPI     *webrtc.API // subscribe connections: no interceptors (engine.go)
 	videoCodec media.Codec
 	m          *metrics
 
+	// Lock order in this package, outermost first: a lock is only taken
+	// while holding locks above it in this list.
+	//
+	//	Room.mu      seat operations and forwarding decisions (room.go)
+	//	slot.mu      a viewer slot's binding and writer state (viewer.go);
+	//	             repoint takes it under Room.mu
+	//	upstream.mu  a source's feedback to its publisher (upstream.go);
+	//	             keyframe requests and upstream NACKs, under either above
+	//	SFU.mu       the room registry; a room leaves it under its own lock
+	//	             (endLocked → dropRoom)
+	//	Peer.mu, SFU.bgMu, viewer.mu: leaves, taken alone or last
+	//
+	// So nothing takes a Room's lock, arms a timer or calls out while holding
+	// SFU.mu (OpenRoom arms the first deadline after releasing it).
 	mu     sync.Mutex
 	rooms  map[string]*Room
 	closed bool
+
+	coMu sync.Mutex // co-host slots' rooms (cohost.go); before any room's mu
 
 	// bg owns the goroutines that outlive the call that started them:
 	// asynchronous peer closes. Close waits for them; once it does, bgStopped
@@ -54,8 +74,13 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.ViewerQueue <= 0 {
 		cfg.ViewerQueue = defaultViewerQueue
 	}
-	if cfg.UDPPort < 0 || cfg.UDPPort > 65535 {
-		return nil, fmt.Errorf("sfu: UDP port %d out of range", cfg.UDPPort)
+	if cfg.MaxCohosts != 0 && (cfg.MaxCohosts < 2 || cfg.MaxCohosts > 9) {
+		return nil, fmt.Errorf("sfu: MaxCohosts %d outside 2..9", cfg.MaxCohosts)
+	}
+	for name, p := range map[string]int{"UDP": cfg.UDPPort, "TCP": cfg.TCPPort, "TURN": cfg.TURNPort} {
+		if p < 0 || p > 65535 {
+			return nil, fmt.Errorf("sfu: %s port %d out of range", name, p)
+		}
 	}
 	for _, ip := range cfg.IPs {
 		if net.ParseIP(ip) == nil {
@@ -78,18 +103,68 @@ func New(cfg Config) (*SFU, error) {
 	}
 	log := cfg.Logger.With("component", "sfu")
 	sizeSocketBuffers(conn, log)
-	pubAPI, subAPI, mux, video, err := newAPI(cfg, conn, log)
-	if err != nil {
-		_ = conn.Close()
+	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
+	if err := s.openTransports(); err != nil {
+		_ = s.closeTransports()
 		return nil, err
 	}
-	s := &SFU{
-		cfg: cfg, log: log, conn: conn, mux: mux, pubAPI: pubAPI, subAPI: subAPI, m: m,
-		videoCodec: media.CodecFromMime(video.MimeType),
-		rooms:      map[string]*Room{},
-	}
-	log.Info("media port open", "addr", conn.LocalAddr().String(), "videoCodec", video.MimeType)
+	log.Info("media port open", "addr", conn.LocalAddr().String(), "tcp", s.tcpAddr, "turnPort", s.TURNPort(),
+		"videoCodec", s.videoCodec.String())
 	return s, nil
+}
+
+// openTransports opens what carries ICE besides the UDP port — the ICE-TCP
+// listener and the TURN server, when configured — and builds the APIs on
+// them.
+func (s *SFU) openTransports() error {
+	var tcp net.Listener
+	if s.cfg.ICETCP {
+		ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.ParseIP(s.cfg.ListenIP), Port: s.cfg.TCPPort})
+		if err != nil {
+			return fmt.Errorf("sfu: ICE-TCP port: %w", err)
+		}
+		tcp, s.tcpAddr = ln, ln.Addr()
+	}
+	if s.cfg.TURN {
+		host := hostAddresses(s.cfg)
+		s.relayIP = relayAddress(s.cfg, host)
+		ts, err := startTURN(s.cfg, s.relayIP, host, s.m, s.log)
+		if err != nil {
+			if tcp != nil {
+				_ = tcp.Close()
+			}
+			return err
+		}
+		s.turn = ts
+	}
+	pubAPI, subAPI, mux, tcpMux, video, err := newAPI(s.cfg, s.conn, tcp, s.log)
+	if err != nil {
+		if tcp != nil {
+			_ = tcp.Close()
+		}
+		return err
+	}
+	s.pubAPI, s.subAPI, s.mux, s.tcpMux = pubAPI, subAPI, mux, tcpMux
+	s.videoCodec = media.CodecFromMime(video.MimeType)
+	return nil
+}
+
+// closeTransports releases the ports openTransports and New opened.
+func (s *SFU) closeTransports() error {
+	var errs []error
+	if s.turn != nil {
+		errs = append(errs, s.turn.close())
+	}
+	if s.tcpMux != nil {
+		errs = append(errs, s.tcpMux.Close())
+	}
+	if s.mux != nil {
+		errs = append(errs, s.mux.Close())
+	}
+	if err := s.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // socketBuffer is what the one media socket asks the kernel for in each
@@ -114,6 +189,14 @@ func sizeSocketBuffers(conn *net.UDPConn, log *slog.Logger) {
 // Addr is the bound UDP address of the media port.
 func (s *SFU) Addr() *net.UDPAddr { return s.conn.LocalAddr().(*net.UDPAddr) }
 
+// TCPAddr is the bound ICE-TCP address, nil when ICE-TCP is off.
+func (s *SFU) TCPAddr() *net.TCPAddr {
+	if s.tcpAddr == nil {
+		return nil
+	}
+	return s.tcpAddr.(*net.TCPAddr)
+}
+
 // Close ends every room's media and releases the UDP port. Rooms are not
 // ended in the seat sense (signal does that with a ServerShutdown Do first);
 // their peers are closed and they leave the registry.
@@ -136,11 +219,7 @@ func (s *SFU) Close() error {
 	s.bgStopped = true
 	s.bgMu.Unlock()
 	s.bg.Wait()
-	err := s.mux.Close()
-	if cerr := s.conn.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
-		err = cerr
-	}
-	return err
+	return s.closeTransports()
 }
 
 // OpenRoom creates a room; an error if the id is taken or the seat config is
@@ -156,21 +235,36 @@ func (s *SFU) OpenRoom(cfg RoomConfig) (*Room, error) {
 			return nil, err
 		}
 	}
+	r := newRoom(s, sr, cfg)
+	if err := s.register(r); err != nil {
+		return nil, err
+	}
+	// Only now, with SFU.mu released (lock order, above): take the room's
+	// lock and arm its first deadline. A Close that slipped in between has
+	// already ended the room, and an ended room arms nothing.
+	r.mu.Lock()
+	if !r.ended {
+		r.afterOp()
+	}
+	r.mu.Unlock()
+	r.log.Info("room opened", "max_seats", r.maxSeats, "owner", cfg.Seat.Owner.UserID)
+	return r, nil
+}
+
+// register adds r to the registry: an error if the SFU is closed or the id
+// is taken.
+func (s *SFU) register(r *Room) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errors.New("sfu: closed")
+		return errors.New("sfu: closed")
 	}
-	if _, taken := s.rooms[sr.ID()]; taken {
-		return nil, fmt.Errorf("sfu: room %q is already open", sr.ID())
+	if _, taken := s.rooms[r.id]; taken {
+		return fmt.Errorf("sfu: room %q is already open", r.id)
 	}
-	r := newRoom(s, sr, cfg)
 	s.rooms[r.id] = r
 	s.m.rooms.Inc()
-	r.mu.Lock()
-	r.afterOp()
-	r.mu.Unlock()
-	return r, nil
+	return nil
 }
 
 // Room returns an open room, or nil.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -26,6 +27,9 @@ type boundTrack struct {
 	// with payload type rtxPT (0 when not negotiated).
 	rtxSSRC uint32
 	rtxPT   uint8
+	// twccID is the transport-wide sequence number extension's id, 0 when
+	// the viewer did not negotiate transport-cc.
+	twccID uint8
 }
 
 func (s *SFU) newSlotTrack(kind, seatIdx int) *slotTrack {
@@ -46,6 +50,11 @@ func (t *slotTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, t.mime) {
 			bt := &boundTrack{w: ctx.WriteStream(), ssrc: ctx.SSRC(), pt: uint8(c.PayloadType)}
+			for _, ext := range ctx.HeaderExtensions() {
+				if ext.URI == sdp.TransportCCURI && ext.ID > 0 && ext.ID < 15 {
+					bt.twccID = uint8(ext.ID)
+				}
+			}
 			if rtx := ctx.SSRCRetransmission(); rtx != 0 {
 				apt := fmt.Sprintf("apt=%d", c.PayloadType)
 				for _, r := range ctx.CodecParameters() {

@@ -12,7 +12,7 @@ import (
 // Subscribe answers a subscribe offer (rtc.subscribe, WHEP). The k-th audio
 // and k-th video m-lines carry seat firstSeat+k; the rest are inactive.
 // userID's own media is never sent back to it.
-func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []Slot, error) {
+func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption) (*Peer, string, []Slot, error) {
 	if firstSeat < 0 || firstSeat >= r.maxSeats {
 		return nil, "", nil, seat.ErrSeatIndexInvalid
 	}
@@ -40,6 +40,12 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 		return nil, "", nil, err
 	}
 	v := newViewer(r, userID, peer, r.s.cfg.ViewerQueue)
+	v.hooks = hooksOf(opts)
+	if v.hooks.onQuality != nil {
+		v.quality = newCoalescer(peer, qualityEvery, v.reportQuality)
+	}
+	v.alloc = newCoalescer(peer, allocEvery, v.allocate)
+	peer.viewer = v
 	fail := func(err error) (*Peer, string, []Slot, error) {
 		_ = peer.Close()
 		return nil, "", nil, err
@@ -56,15 +62,19 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 		}
 		idx := firstSeat + count[kind]
 		count[kind]++
-		if idx >= r.maxSeats {
-			// Beyond the last seat: Pion would answer a track-less
-			// transceiver sendonly; stopping it answers inactive (§5).
+		co := r.cohostSlotOf(idx)
+		if co < 0 {
+			// Beyond the last co-host slot: Pion would answer a track-less
+			// transceiver sendonly; stopping it answers inactive (§5, §10).
 			if err := tr.Stop(); err != nil {
 				return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
 			}
 			continue
 		}
-		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx)}
+		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx), want: layerHigh, capLayer: layerHigh}
+		if co > 0 {
+			sl.seatIdx, sl.cohost, sl.track = -1, co, r.s.newCohostSlotTrack(kind, co)
+		}
 		if sl.sender, err = peer.pc.AddTrack(sl.track); err != nil {
 			return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
 		}
@@ -81,16 +91,19 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 	slots := make([]Slot, len(v.slots))
 	for i, sl := range v.slots {
 		sl.mid = trs[i].Mid()
-		slots[i] = Slot{Mid: sl.mid, Kind: kindNames[sl.kind], SeatIndex: sl.seatIdx}
+		slots[i] = Slot{Mid: sl.mid, Kind: kindNames[sl.kind], SeatIndex: sl.seatIdx, CohostIndex: sl.cohost}
 	}
 
 	r.mu.Lock()
-	if r.ended || !peer.setOnClose(func() { r.detachViewer(v) }) {
+	if r.ended || !peer.setOnClose(func() { r.detachCohost(v); r.detachViewer(v) }) {
 		r.mu.Unlock()
 		return fail(ErrRoomEnded)
 	}
 	r.viewers[v] = struct{}{}
 	for _, sl := range v.slots {
+		if sl.cohost > 0 {
+			continue // attachCohost, below
+		}
 		sm := &r.seats[sl.seatIdx]
 		sm.slots[sl.kind] = append(append([]*slot(nil), sm.slots[sl.kind]...), sl)
 		sl.repoint(sm.src[sl.kind])
@@ -99,6 +112,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int) (*Peer, string, []
 		}
 	}
 	r.mu.Unlock()
+	r.attachCohost(v)
 
 	peer.goOwned(v.write)
 	for _, sl := range v.slots {
@@ -121,6 +135,9 @@ func (r *Room) detachViewerLocked(v *viewer) {
 	}
 	delete(r.viewers, v)
 	for _, sl := range v.slots {
+		if sl.cohost > 0 {
+			continue // detachCohost, when its connection closes; v.stop gates it now
+		}
 		sm := &r.seats[sl.seatIdx]
 		kept := make([]*slot, 0, len(sm.slots[sl.kind]))
 		for _, o := range sm.slots[sl.kind] {

@@ -48,12 +48,13 @@ type upstream struct {
 	// Reader-owned cache sizing state.
 	resizeAt time.Time
 	packets  int
+	bytes    int
 	lastRTT  time.Duration
 	scratch  [media.MaxPacketSize]byte
 }
 
 func newSource(p *publisher, kind int, codec media.Codec, track *webrtc.TrackRemote, in rtpReader) *source {
-	src := &source{pub: p, kind: kind, codec: codec, track: track, in: in, seatIdx: -1}
+	src := &source{pub: p, kind: kind, codec: codec, track: track, in: in, seatIdx: -1, layer: layerHigh}
 	src.cache.Store(media.NewCache(cacheSize[kind]))
 	src.sinks.Store(new([]*slot))
 	src.up.kf = media.NewKeyframeThrottle(keyframeInterval)
@@ -172,7 +173,15 @@ func (src *source) readRTCP(recv *webrtc.RTPReceiver) {
 	var fb media.Feedback
 	ssrc := uint32(src.track.SSRC())
 	for {
-		n, _, err := recv.Read(buf)
+		// A simulcast layer's RTCP is read per RID: the receiver carries
+		// every layer of the m-line.
+		var n int
+		var err error
+		if src.rid != "" {
+			n, _, err = recv.ReadSimulcast(buf, src.rid)
+		} else {
+			n, _, err = recv.Read(buf)
+		}
 		if err != nil {
 			return
 		}
@@ -221,15 +230,16 @@ func (src *source) noteRTT(rtt time.Duration) {
 // bounded): a viewer far away needs packets kept longer. It only grows, or
 // shrinks to a quarter or less, so the size does not flap. The recent packets
 // are carried over. Called by the reader for every packet.
-func (src *source) resizeCache() {
+func (src *source) resizeCache(n int) {
 	u := &src.up
 	u.packets++
-	if u.packets&63 != 0 {
-		return
+	u.bytes += n
+	if u.packets&15 != 0 {
+		return // a clock read every 16 packets: a 30 pps layer is measured within the second
 	}
 	now := time.Now()
 	if u.resizeAt.IsZero() {
-		u.resizeAt, u.packets = now, 0
+		u.resizeAt, u.packets, u.bytes = now, 0, 0
 		return
 	}
 	elapsed := now.Sub(u.resizeAt)
@@ -237,7 +247,12 @@ func (src *source) resizeCache() {
 		return
 	}
 	pps := float64(u.packets) / elapsed.Seconds()
-	u.resizeAt, u.packets = now, 0
+	if u.bytes > 0 {
+		// Kept over a pause (a layer the publisher stopped): what the
+		// layer costs when it runs is what the allocator needs.
+		src.bitrate.Store(int64(float64(u.bytes*8) / elapsed.Seconds()))
+	}
+	u.resizeAt, u.packets, u.bytes = now, 0, 0
 	if rtt := time.Duration(u.rtt.Swap(0)); rtt > 0 {
 		u.lastRTT = rtt
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -31,6 +32,17 @@ type viewer struct {
 	wake     chan struct{} // cap 1: "the ring is not empty"
 	quit     chan struct{}
 	quitOnce sync.Once
+
+	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
+
+	hooks   peerHooks
+	quality *coalescer // rtc.quality (quality.go); nil without a hook
+
+	// Downlink estimation and allocation (bwe.go, allocate.go).
+	tcc      transportCC  // the writer's
+	estimate atomic.Int64 // bit/s, 0 until known
+	alloc    *coalescer   // runs allocate; nil without a peer
+	budget   allocState   // guarded by room.mu
 }
 
 // item is one queued unit of work for the writer: a packet to forward or a
@@ -41,24 +53,42 @@ type item struct {
 	b    *binding
 	nack bool
 	seq  uint16
+	twcc *rtcp.TransportLayerCC // transport-wide feedback for the estimator
 }
 
 // binding is one pointing of a slot at a source. A new binding is made on
 // every re-point, so comparing pointers tells whether a queued packet still
-// belongs to what the slot carries now.
-type binding struct{ src *source }
+// belongs to what the slot carries now. A pending layer switch's binding
+// (selector.go) also records the binding it replaces.
+type binding struct {
+	src  *source
+	from *binding
+}
 
-// slot is one negotiated m-line of a viewer: seat seatIdx, one kind.
+// slot is one negotiated m-line of a viewer: seat seatIdx (or, for co-host
+// slot cohost ≥ 1, seatIdx -1 and the other room's owner), one kind.
 type slot struct {
 	viewer  *viewer
 	kind    int
 	seatIdx int
+	cohost  int
+	host    *Room // the room whose owner a co-host slot carries; guarded by SFU.coMu
 	mid     string
 	track   *slotTrack
 	sender  *webrtc.RTPSender
 
 	binding  atomic.Pointer[binding]
 	dropping atomic.Bool // video: the queue overflowed, skip to the next keyframe
+	// pending is a layer switch waiting for the target layer's keyframe
+	// (selector.go); nil when none.
+	pending atomic.Pointer[binding]
+
+	// Layer selection (selector.go), video only; guarded by room.mu. want
+	// is the most the viewer asked for, capLayer the most its bandwidth
+	// share allows (layerOff pauses the slot's video).
+	want, capLayer int
+	paused         bool          // counted in paused_slots
+	sentQuality    slotQualityAt // what the viewer was last told (quality.go)
 
 	// mu serialises the writer's use of the state below with re-pointing,
 	// so once repoint returns no packet of the old binding is being written.
@@ -94,20 +124,49 @@ func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
 		wake: make(chan struct{}, 1), quit: make(chan struct{})}
 }
 
-func (v *viewer) stop() { v.quitOnce.Do(func() { close(v.quit) }) }
+func (v *viewer) stop() {
+	v.quitOnce.Do(func() { close(v.quit) })
+	v.quality.stop()
+	v.alloc.stop()
+}
 
-// repoint makes the slot carry src from now on (nil: nothing). It waits for
-// a write in progress, so when it returns not one more packet of the old
-// source leaves through this slot. Called with room.mu held.
+// repoint makes the slot carry what it should of src from now on (nil:
+// nothing; for video, the layer its selector picks, or nothing when
+// paused). It waits for a write in progress, so when it returns not one
+// more packet of the old source leaves through this slot. Called with
+// room.mu held.
 func (sl *slot) repoint(src *source) {
+	sl.bind(sl.desired(src))
+	sl.notePaused(src)
+	sl.viewer.qualityChanged()
+}
+
+// bind makes the slot carry exactly src (nil: nothing) at once, dropping
+// any pending layer switch. Called with room.mu held.
+func (sl *slot) bind(src *source) {
 	var b *binding
 	if src != nil && src.pub.user != sl.viewer.user {
 		b = &binding{src: src}
 	}
 	sl.mu.Lock()
-	sl.binding.Store(b)
+	old := sl.binding.Swap(b)
 	sl.mu.Unlock()
+	sl.pending.Store(nil)
 	sl.dropping.Store(false)
+	if old != nil {
+		old.src.pub.layersChanged()
+	}
+	if b != nil {
+		src.pub.layersChanged()
+		if old != nil && old.src.sim != nil && old.src.sim == src.sim {
+			m := sl.viewer.room.s.m
+			if old.src.layer > src.layer {
+				m.layerSwitches[switchDown].Inc()
+			} else {
+				m.layerSwitches[switchUp].Inc()
+			}
+		}
+	}
 	if b != nil && (src.gop == nil || !src.gop.Valid()) {
 		// No cached keyframe to start the slot on: ask for one now. With
 		// one, the writer replays it, and a thousand viewers joining cost
@@ -121,7 +180,11 @@ func (sl *slot) repoint(src *source) {
 func (sl *slot) offer(src *source, pk *packet) {
 	b := sl.binding.Load()
 	if b == nil || b.src != src {
-		return
+		// Another layer's packet (simulcast): it switches the slot only if
+		// it is the keyframe a pending switch waits for.
+		if b = sl.promote(src, pk); b == nil {
+			return
+		}
 	}
 	m := src.pub.room.s.m
 	if sl.kind == videoIdx && sl.dropping.Load() {
@@ -214,7 +277,9 @@ func (v *viewer) flush() {
 		if !ok {
 			return
 		}
-		if it.nack {
+		if it.twcc != nil {
+			v.onTransportFeedback(it.twcc)
+		} else if it.nack {
 			it.sl.retransmit(it.seq)
 		} else {
 			it.sl.forward(it)
@@ -326,6 +391,9 @@ func (sl *slot) forward(it item) {
 // from its source (sl.cur), so the next packet starts over on a keyframe.
 // Called by the writer with sl.mu held.
 func (sl *slot) send(bt *boundTrack, payload []byte) bool {
+	if bt.twccID != 0 {
+		sl.viewer.stamp(&sl.hdr, bt, len(payload))
+	}
 	n, err := bt.w.WriteRTP(&sl.hdr, payload)
 	if err != nil {
 		return false

@@ -26,9 +26,12 @@ type roomHub struct {
 	id   string
 	room *sfu.Room // set once, right after OpenRoom
 
+	owner seat.User // the room's owner, fixed when it opened the room
+
 	mu      sync.Mutex
-	members map[string]*session // the live socket of each connected member
-	held    map[string]int      // user → live WHIP sessions holding its presence
+	members map[string]*session  // the live socket of each connected member
+	held    map[string]int       // user → live WHIP sessions holding its presence
+	cohost  proto.CohostSnapshot // the room's co-host state as last notified (cohost_hub.go)
 	// roles are the roles the server API gave, by user id (webhooks.go);
 	// they outrank the role in a session's token, for routing and for
 	// participants{role}.
@@ -44,8 +47,15 @@ func newHub(srv *Server, id string) *roomHub {
 // attach makes s the socket of its user. A previous socket of the same user
 // is told session.replaced and closed; its drop will not disconnect the
 // user, because it is no longer attached.
-func (h *roomHub) attach(s *session) {
+func (h *roomHub) attach(s *session) { h.attachThen(s, nil) }
+
+// attachThen is attach, running first (when not nil) under the hub's lock
+// just before s starts receiving the room's notifications.
+func (h *roomHub) attachThen(s *session, first func()) {
 	h.mu.Lock()
+	if first != nil {
+		first()
+	}
 	old := h.members[s.user.UserID]
 	h.members[s.user.UserID] = s
 	role := h.roleLocked(s)

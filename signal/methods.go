@@ -136,11 +136,13 @@ func init() {
 
 		proto.MethodRoomUpdate: seatOp(updateRoom), // room_update.go
 
-		proto.MethodRTCPublish:   bind(publish),
-		proto.MethodRTCSubscribe: bind(subscribe),
-		proto.MethodRTCCandidate: bind(addCandidate),
+		proto.MethodRTCPublish:    bind(publish),
+		proto.MethodRTCSubscribe:  bind(subscribe),
+		proto.MethodRTCCandidate:  bind(addCandidate),
+		proto.MethodRTCSetQuality: bind(setQuality), // rtcquality.go
 	}
 	registerLimitMethods(methods)
+	addCohostMethods(methods) // PROTOCOL.md §10 (cohost_methods.go)
 }
 
 // --- the limits of the params (PROTOCOL.md §3.2) that JSON's types cannot say ---
@@ -184,6 +186,8 @@ func check(p any) error {
 		return checkRequestsPage(p) // requests.go
 	case *proto.SessionRefreshParams:
 		return checkRefresh(p) // expiry.go
+	case *proto.SetQualityParams:
+		return checkQuality(p) // rtcquality.go
 	case *proto.CandidateParams:
 		if p.PC != proto.PCPublish && p.PC != proto.PCSubscribe {
 			return invalidParams(`pc must be "publish" or "subscribe"`)
@@ -299,9 +303,10 @@ func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) 
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
-		s.srv.persist(r) // cluster.go
-		s.respond(id, wireSnapshot(snap))
-		hub.attach(s)
+		s.srv.persist(r) // cluster.go: the snapshot follows its state into Redis
+		hub.attachThen(s, func() {
+			s.respond(id, hub.joinedSnapshot(withRTC(wireSnapshot(snap), s.rtcInfo()), s.user.Role == seat.RoleOwner))
+		})
 		return ds, nil
 	})
 	if err != nil {
@@ -376,7 +381,7 @@ func sendMessage(s *session, id json.RawMessage, p *proto.MessageParams) (any, e
 }
 
 func publish(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
-	peer, answer, err := s.room.Publish(s.user.UserID, p.SDP)
+	peer, answer, err := s.room.Publish(s.user.UserID, p.SDP, s.layersHook())
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +396,7 @@ func subscribe(s *session, _ json.RawMessage, p *proto.SDPParams) (any, error) {
 	if !s.srv.caps.admitSubscriber() {
 		return nil, withMessage(errOverloaded, "the server has its maximum of subscriptions")
 	}
-	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0)
+	peer, answer, slots, err := s.room.Subscribe(s.user.UserID, p.SDP, 0, s.qualityHook())
 	if err != nil {
 		s.srv.caps.releaseSubscriber()
 		return nil, err

@@ -58,6 +58,11 @@ type Config struct {
 	RequestRate  float64
 	RequestBurst int
 
+	// MaxCohosts is the most rooms one co-host connection joins (2..9;
+	// PROTOCOL.md §10). Zero takes the SFU's, which sizes the
+	// subscriptions' co-host slots; any other value must equal it.
+	MaxCohosts int
+
 	// Limits are the node's caps and deadlines (limits.go).
 	Limits Limits
 
@@ -66,7 +71,8 @@ type Config struct {
 	Cluster *Cluster
 	// v2 §11 (api_rooms.go, webhooks.go): where events go (nil: nowhere;
 	// the caller closes it after Shutdown), who credits battle scores and
-	// which rooms share a room's co-host connection (nil: none).
+	// which rooms share a room's co-host connection (nil: this node's
+	// co-host desk, cohost.go).
 	Webhooks    *webhook.Dispatcher
 	Battles     api.Battles
 	CohostRooms func(roomID string) []string
@@ -119,8 +125,9 @@ type Server struct {
 	hubs     map[string]*roomHub
 	wg       sync.WaitGroup // sessions and stats loops
 
-	media *whip.Server // WHIP and WHEP (signal/whip)
-	cl    *clusterEdge // nil without Config.Cluster (cluster.go)
+	media  *whip.Server // WHIP and WHEP (signal/whip)
+	cohost *cohostDesk  // co-hosting and battles (cohost.go)
+	cl     *clusterEdge // nil without Config.Cluster (cluster.go)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -167,6 +174,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = realClock{}
 	}
+	if cfg.MaxCohosts == 0 {
+		cfg.MaxCohosts = cfg.SFU.MaxCohosts()
+	}
+	if cfg.MaxCohosts != cfg.SFU.MaxCohosts() {
+		// The subscriptions' co-host slots are sized by the SFU's setting.
+		return nil, fmt.Errorf("signal: MaxCohosts %d differs from the SFU's %d", cfg.MaxCohosts, cfg.SFU.MaxCohosts())
+	}
 	if err := cfg.Limits.fill(); err != nil {
 		return nil, err
 	}
@@ -189,6 +203,11 @@ func New(cfg Config) (*Server, error) {
 		sessions: make(map[*session]struct{}),
 		hubs:     make(map[string]*roomHub),
 	}
+	if s.cohost, err = newCohostDesk(s); err != nil {
+		cancel()
+		return nil, err
+	}
+	s.cohost.serveAPI() // scores and RoomInfo.cohost, unless the caller brings its own
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /v1/rtc", s.serveRTC)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -198,6 +217,7 @@ func New(cfg Config) (*Server, error) {
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
 	s.mux.HandleFunc("GET /v1/nodes", s.serveNodes) // cluster.go
+	s.mux.HandleFunc("POST /demo/battles/{battleId}/score", s.serveDemoScore)
 	s.media = whip.New(whip.Config{
 		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
 		Admit: s.caps.admitPlayer, // limits.go
@@ -271,6 +291,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(maxFrame)
 	sess = newSession(s, conn, user, id.Room)
+	sess.access = accessOf(r, id.Expires)
 
 	s.mu.Lock()
 	if s.closing { // Shutdown began during the upgrade
@@ -355,6 +376,10 @@ func (s *Server) newRoomConfig(u seat.User, roomID string, create *proto.CreateP
 func (s *Server) openHubLocked(roomID string, rc sfu.RoomConfig) (*sfu.Room, *roomHub, error) {
 	h := newHub(s, roomID)
 	rc.Notifier = h
+	h.owner = rc.Seat.Owner
+	if rc.Restored != nil {
+		h.owner = rc.Restored.Owner()
+	}
 	if s.cl != nil {
 		rc.Commit = s.cl.commit // cluster.go
 	}
@@ -368,6 +393,7 @@ func (s *Server) openHubLocked(roomID string, rc sfu.RoomConfig) (*sfu.Room, *ro
 	go func() {
 		defer s.wg.Done()
 		h.statsLoop()
+		s.cohost.roomGone(h)
 		s.mu.Lock()
 		if s.hubs[roomID] == h {
 			delete(s.hubs, roomID)
@@ -386,6 +412,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	s.mu.Unlock()
 	s.media.Close()
+	s.cohost.close()
 
 	if s.cl != nil {
 		s.cl.shutdown(ctx) // a cluster node hands its rooms over (cluster.go)

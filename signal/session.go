@@ -46,7 +46,8 @@ type session struct {
 	srv    *Server
 	conn   *websocket.Conn
 	user   seat.User
-	roomID string // the token's room: the only room this socket may enter
+	roomID string    // the token's room: the only room this socket may enter
+	access rtcAccess // for the snapshot's rtc.iceServers (rtcnet.go)
 	log    *slog.Logger
 	out    chan outFrame
 	ctx    context.Context
@@ -240,18 +241,29 @@ func (s *session) writeLoop() {
 }
 
 // pingLoop pings every PingInterval and drops a peer silent (no frame, no
-// pong) for PingTimeout.
+// pong) for PingTimeout — and through enough ping rounds to fill it. The
+// rounds are what a pause of this process cannot fake: after a stall (GC,
+// a loaded or suspended host) the elapsed time says "silent", but the
+// ticker delivers one round, not the missed ones, so every healthy peer
+// gets its pings answered before it is judged.
 func (s *session) pingLoop() {
 	interval, timeout := s.srv.cfg.PingInterval, s.srv.cfg.PingTimeout
+	rounds := int((timeout + interval - 1) / interval)
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	last, missed := s.heard.Load(), 0
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-t.C:
 		}
-		if silent := time.Since(time.Unix(0, s.heard.Load())); silent >= timeout {
+		if h := s.heard.Load(); h != last {
+			last, missed = h, 0
+		} else {
+			missed++
+		}
+		if silent := time.Since(time.Unix(0, last)); silent >= timeout && missed >= rounds {
 			s.log.Info("signal: peer silent, dropping", "silent", silent.Round(time.Millisecond))
 			s.cancel()
 			return

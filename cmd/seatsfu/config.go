@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/seat/cohost"
 	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
@@ -25,11 +22,15 @@ import (
 type Config struct {
 	HTTP           string        `yaml:"http"`
 	RTCUDPPort     int           `yaml:"rtc-udp-port"`
+	RTCTCPPort     *int          `yaml:"rtc-tcp-port"` // nil: the UDP port's number (TCPPort)
+	TURNPort       int           `yaml:"turn-port"`
+	TURNMaxAllocs  int           `yaml:"turn-max-allocations"`
 	RTCIPs         []string      `yaml:"rtc-ip"`
 	RTCListenIP    string        `yaml:"rtc-listen-ip"`
 	Secret         string        `yaml:"secret"`
 	ReconnectGrace time.Duration `yaml:"reconnect-grace"`
 	MaxSeats       int           `yaml:"max-seats"`
+	MaxCohosts     int           `yaml:"max-cohosts"`
 	VideoCodec     string        `yaml:"video-codec"`
 	LogLevel       string        `yaml:"log-level"`
 
@@ -52,13 +53,24 @@ func Defaults() Config {
 		Secret:         "",  // none: dev mode
 		ReconnectGrace: 15 * time.Second,
 		MaxSeats:       10,
+		MaxCohosts:     4,
 		VideoCodec:     "vp8",
 		LogLevel:       "info",
+		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
 		Cluster:        defaultCluster(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
 	}
+}
+
+// TCPPort is the ICE-TCP port: rtc-tcp-port if set, else the UDP port's
+// number (PROTOCOL.md §9); 0 means off.
+func (c Config) TCPPort() int {
+	if c.RTCTCPPort != nil {
+		return *c.RTCTCPPort
+	}
+	return c.RTCUDPPort
 }
 
 // DevMode reports whether no secret was configured: the server then makes
@@ -97,6 +109,34 @@ var settings = []setting{
 		c.RTCUDPPort = n
 		return nil
 	}},
+	{"rtc-tcp-port", "the ICE-TCP `port`; 0 turns ICE-TCP off (default: the rtc-udp-port number)", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" { // YAML's null, as the sample file writes the default
+			c.RTCTCPPort = nil
+			return nil
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.RTCTCPPort = &n
+		return nil
+	}},
+	{"turn-max-allocations", "relay allocations one user may hold at once on the embedded TURN server (`n` ≥ 1)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		c.TURNMaxAllocs = n
+		return nil
+	}},
+	{"turn-port", "the embedded TURN server's `port`, UDP and TCP; 0 turns TURN off", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a port number", v)
+		}
+		c.TURNPort = n
+		return nil
+	}},
 	{"rtc-ip", "comma-separated `IPs` advertised as host candidates (default auto-detect)", func(c *Config, v string) error {
 		c.RTCIPs = splitList(v)
 		return nil
@@ -123,6 +163,14 @@ var settings = []setting{
 			return fmt.Errorf("%q is not a number", v)
 		}
 		c.MaxSeats = n
+		return nil
+	}},
+	{"max-cohosts", "rooms per co-host connection (`n` in 2..9)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		c.MaxCohosts = n
 		return nil
 	}},
 	{"video-codec", "the one video `codec` rooms use: vp8, vp9 or h264", func(c *Config, v string) error {
@@ -159,6 +207,7 @@ type ReadFile func(name string) ([]byte, error)
 func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writer) (Config, error) {
 	fs := flag.NewFlagSet("seatsfu serve", flag.ContinueOnError)
 	fs.SetOutput(usage)
+	fs.Usage = func() { printServeUsage(fs.Output()) } // help.go
 	flagged := map[string]string{}
 	for _, s := range settings {
 		fs.Func(s.name, s.usage+" [$"+s.env()+"]", func(v string) error {
@@ -219,25 +268,6 @@ func Load(args []string, env map[string]string, readFile ReadFile, usage io.Writ
 	return c, nil
 }
 
-// decodeYAML overlays the keys present in data onto c. Unknown keys are an
-// error: a misspelt key silently falling back to its default is how
-// production servers end up in dev mode.
-func decodeYAML(data []byte, c *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) { // an empty file: all defaults
-			return nil
-		}
-		return err
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return errors.New("more than one YAML document")
-	}
-	return nil
-}
-
 // Validate checks every key; the error names the key (its flag name).
 func (c Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.HTTP); err != nil {
@@ -247,6 +277,21 @@ func (c Config) Validate() error {
 	}
 	if c.RTCUDPPort < 0 || c.RTCUDPPort > 65535 {
 		return fmt.Errorf("rtc-udp-port: %d is not 0..65535", c.RTCUDPPort)
+	}
+	if p := c.TCPPort(); p < 0 || p > 65535 {
+		return fmt.Errorf("rtc-tcp-port: %d is not 0..65535", p)
+	}
+	if c.TURNMaxAllocs < 1 || c.TURNMaxAllocs > 1000 {
+		return fmt.Errorf("turn-max-allocations: %d is not 1..1000", c.TURNMaxAllocs)
+	}
+	if c.TURNPort < 0 || c.TURNPort > 65535 {
+		return fmt.Errorf("turn-port: %d is not 0..65535", c.TURNPort)
+	}
+	if c.TURNPort != 0 && c.TURNPort == c.RTCUDPPort {
+		return fmt.Errorf("turn-port: %d is the rtc-udp-port too", c.TURNPort)
+	}
+	if c.TURNPort != 0 && c.TURNPort == c.TCPPort() {
+		return fmt.Errorf("turn-port: %d is the rtc-tcp-port too", c.TURNPort)
 	}
 	for _, ip := range c.RTCIPs {
 		if net.ParseIP(ip) == nil {
@@ -261,6 +306,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSeats < seat.MinSeats || c.MaxSeats > seat.MaxSeatsLimit {
 		return fmt.Errorf("max-seats: %d is not %d..%d", c.MaxSeats, seat.MinSeats, seat.MaxSeatsLimit)
+	}
+	if c.MaxCohosts < cohost.MinRooms || c.MaxCohosts > cohost.MaxRoomsLimit {
+		return fmt.Errorf("max-cohosts: %d is not %d..%d", c.MaxCohosts, cohost.MinRooms, cohost.MaxRoomsLimit)
 	}
 	switch c.VideoCodec {
 	case "vp8", "vp9", "h264":

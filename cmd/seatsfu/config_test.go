@@ -33,7 +33,7 @@ func TestLoadDefaults(t *testing.T) {
 	if !c.DevMode() {
 		t.Fatal("no secret must mean dev mode")
 	}
-	want := Config{HTTP: ":7880", RTCUDPPort: 7881, ReconnectGrace: 15 * time.Second, MaxSeats: 10, VideoCodec: "vp8", LogLevel: "info"}
+	want := Config{HTTP: ":7880", RTCUDPPort: 7881, TURNMaxAllocs: 8, ReconnectGrace: 15 * time.Second, MaxSeats: 10, MaxCohosts: 4, VideoCodec: "vp8", LogLevel: "info"}
 	want.Limits = Limits{MaxMembers: 10000, MaxPendingRequests: 100, MaxRooms: 10000, MaxConns: 20000, MaxConnsPerIP: 500,
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
@@ -55,15 +55,19 @@ func TestPrecedence(t *testing.T) {
 		// the parsed forms of v.file, v.env and v.flag
 		want [3]any
 	}{
-		"http":            {vals{"'127.0.0.1:1'", "127.0.0.1:2", "127.0.0.1:3"}, func(c Config) any { return c.HTTP }, [3]any{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}},
-		"rtc-udp-port":    {vals{"1001", "1002", "1003"}, func(c Config) any { return c.RTCUDPPort }, [3]any{1001, 1002, 1003}},
-		"rtc-ip":          {vals{"[10.0.0.1]", "10.0.0.2, 10.0.0.3", "10.0.0.4,::1"}, func(c Config) any { return c.RTCIPs }, [3]any{[]string{"10.0.0.1"}, []string{"10.0.0.2", "10.0.0.3"}, []string{"10.0.0.4", "::1"}}},
-		"rtc-listen-ip":   {vals{"127.0.0.1", "127.0.0.2", "127.0.0.3"}, func(c Config) any { return c.RTCListenIP }, [3]any{"127.0.0.1", "127.0.0.2", "127.0.0.3"}},
-		"secret":          {vals{"file-secret", "env-secret", "flag-secret"}, func(c Config) any { return c.Secret }, [3]any{"file-secret", "env-secret", "flag-secret"}},
-		"reconnect-grace": {vals{"1s", "2m", "3h"}, func(c Config) any { return c.ReconnectGrace }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
-		"max-seats":       {vals{"2", "9", "16"}, func(c Config) any { return c.MaxSeats }, [3]any{2, 9, 16}},
-		"video-codec":     {vals{"vp9", "h264", "vp8"}, func(c Config) any { return c.VideoCodec }, [3]any{"vp9", "h264", "vp8"}},
-		"log-level":       {vals{"debug", "warn", "error"}, func(c Config) any { return c.LogLevel }, [3]any{"debug", "warn", "error"}},
+		"http":                 {vals{"'127.0.0.1:1'", "127.0.0.1:2", "127.0.0.1:3"}, func(c Config) any { return c.HTTP }, [3]any{"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"}},
+		"rtc-udp-port":         {vals{"1001", "1002", "1003"}, func(c Config) any { return c.RTCUDPPort }, [3]any{1001, 1002, 1003}},
+		"rtc-tcp-port":         {vals{"2001", "0", "2003"}, func(c Config) any { return c.TCPPort() }, [3]any{2001, 0, 2003}},
+		"turn-port":            {vals{"3001", "3002", "3003"}, func(c Config) any { return c.TURNPort }, [3]any{3001, 3002, 3003}},
+		"turn-max-allocations": {vals{"1", "20", "1000"}, func(c Config) any { return c.TURNMaxAllocs }, [3]any{1, 20, 1000}},
+		"rtc-ip":               {vals{"[10.0.0.1]", "10.0.0.2, 10.0.0.3", "10.0.0.4,::1"}, func(c Config) any { return c.RTCIPs }, [3]any{[]string{"10.0.0.1"}, []string{"10.0.0.2", "10.0.0.3"}, []string{"10.0.0.4", "::1"}}},
+		"rtc-listen-ip":        {vals{"127.0.0.1", "127.0.0.2", "127.0.0.3"}, func(c Config) any { return c.RTCListenIP }, [3]any{"127.0.0.1", "127.0.0.2", "127.0.0.3"}},
+		"secret":               {vals{"file-secret", "env-secret", "flag-secret"}, func(c Config) any { return c.Secret }, [3]any{"file-secret", "env-secret", "flag-secret"}},
+		"reconnect-grace":      {vals{"1s", "2m", "3h"}, func(c Config) any { return c.ReconnectGrace }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
+		"max-seats":            {vals{"2", "9", "16"}, func(c Config) any { return c.MaxSeats }, [3]any{2, 9, 16}},
+		"max-cohosts":          {vals{"2", "5", "9"}, func(c Config) any { return c.MaxCohosts }, [3]any{2, 5, 9}},
+		"video-codec":          {vals{"vp9", "h264", "vp8"}, func(c Config) any { return c.VideoCodec }, [3]any{"vp9", "h264", "vp8"}},
+		"log-level":            {vals{"debug", "warn", "error"}, func(c Config) any { return c.LogLevel }, [3]any{"debug", "warn", "error"}},
 		// limits.go
 		"max-members":          {vals{"1", "2", "3"}, func(c Config) any { return c.MaxMembers }, [3]any{1, 2, 3}},
 		"max-pending-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.MaxPendingRequests }, [3]any{1, 2, 3}},
@@ -131,6 +135,28 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+// TestTCPPortFollowsUDPPort: unset, the ICE-TCP port is the UDP port's
+// number (PROTOCOL.md §9), wherever the UDP port came from; 0 turns it off.
+func TestTCPPortFollowsUDPPort(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 7881},
+		{[]string{"--rtc-udp-port", "9000"}, 9000},
+		{[]string{"--rtc-udp-port", "9000", "--rtc-tcp-port", "443"}, 443},
+		{[]string{"--rtc-tcp-port", "0"}, 0},
+	} {
+		c, err := Load(tc.args, nil, nil, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.TCPPort() != tc.want {
+			t.Errorf("%v: TCP port %d, want %d", tc.args, c.TCPPort(), tc.want)
+		}
+	}
+}
+
 func TestConfigFromEnvVar(t *testing.T) {
 	rf := files(map[string]string{"/etc/seatsfu.yaml": "max-seats: 4\n", "other.yaml": "max-seats: 5\n"})
 	c, err := Load(nil, map[string]string{"SEATSFU_CONFIG": "/etc/seatsfu.yaml"}, rf, io.Discard)
@@ -158,6 +184,10 @@ func TestLoadErrors(t *testing.T) {
 	rf := files(map[string]string{
 		"unknown.yaml":  "http: ':1'\nmax_seats: 4\n",
 		"typo.yaml":     "secert: x\n",
+		"singular.yaml": "max_seat: 4\n",
+		"faroff.yaml":   "rooms: 4\n",
+		"mapval.yaml":   "http: {a: 1}\n",
+		"badip.yaml":    "rtc-ip: [10.0.0.1, nope]\n",
 		"badtype.yaml":  "max-seats: many\n",
 		"intgrace.yaml": "reconnect-grace: 15\n",
 		"badgrace.yaml": "reconnect-grace: soon\n",
@@ -172,11 +202,15 @@ func TestLoadErrors(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"unknown yaml key", []string{"--config", "unknown.yaml"}, nil, "max_seats"},
-		{"misspelt yaml key", []string{"--config", "typo.yaml"}, nil, "secert"},
-		{"yaml wrong type", []string{"--config", "badtype.yaml"}, nil, "many"},
-		{"yaml bare int duration", []string{"--config", "intgrace.yaml"}, nil, "line 1: cannot unmarshal !!int `15` into time.Duration"},
-		{"yaml bad duration", []string{"--config", "badgrace.yaml"}, nil, "soon"},
+		{"unknown yaml key", []string{"--config", "unknown.yaml"}, nil, `config file unknown.yaml: unknown setting "max_seats" (line 2) (did you mean max-seats?)`},
+		{"misspelt yaml key", []string{"--config", "typo.yaml"}, nil, `unknown setting "secert" (line 1) (did you mean secret?)`},
+		{"singular yaml key", []string{"--config", "singular.yaml"}, nil, `unknown setting "max_seat" (line 1) (did you mean max-seats?)`},
+		{"far-off yaml key", []string{"--config", "faroff.yaml"}, nil, `unknown setting "rooms" (line 1)`},
+		{"yaml wrong type", []string{"--config", "badtype.yaml"}, nil, `max-seats (line 1): "many" is not a number`},
+		{"yaml bare int duration", []string{"--config", "intgrace.yaml"}, nil, `reconnect-grace (line 1): "15" is not a duration like 15s`},
+		{"yaml bad duration", []string{"--config", "badgrace.yaml"}, nil, `reconnect-grace (line 1): "soon"`},
+		{"yaml mapping value", []string{"--config", "mapval.yaml"}, nil, `http (line 1): want a value, not a mapping`},
+		{"yaml bad list item", []string{"--config", "badip.yaml"}, nil, `rtc-ip: "nope"`},
 		{"yaml two documents", []string{"--config", "twodocs.yaml"}, nil, "more than one"},
 		{"yaml not a mapping", []string{"--config", "notmap.yaml"}, nil, "notmap.yaml"},
 		{"yaml syntax", []string{"--config", "broken.yaml"}, nil, "broken.yaml"},
@@ -190,6 +224,13 @@ func TestLoadErrors(t *testing.T) {
 		{"udp port range", []string{"--rtc-udp-port", "65536"}, nil, "rtc-udp-port: 65536"},
 		{"udp port negative", nil, map[string]string{"SEATSFU_RTC_UDP_PORT": "-1"}, "rtc-udp-port: -1"},
 		{"udp port env not a number", nil, map[string]string{"SEATSFU_RTC_UDP_PORT": "abc"}, "$SEATSFU_RTC_UDP_PORT"},
+		{"tcp port range", []string{"--rtc-tcp-port", "65536"}, nil, "rtc-tcp-port: 65536"},
+		{"tcp port not a number", nil, map[string]string{"SEATSFU_RTC_TCP_PORT": "tcp"}, "$SEATSFU_RTC_TCP_PORT"},
+		{"turn port range", []string{"--turn-port", "-1"}, nil, "turn-port: -1"},
+		{"turn allocations 0", []string{"--turn-max-allocations", "0"}, nil, "turn-max-allocations: 0 is not 1..1000"},
+		{"turn allocations not a number", nil, map[string]string{"SEATSFU_TURN_MAX_ALLOCATIONS": "many"}, "$SEATSFU_TURN_MAX_ALLOCATIONS"},
+		{"turn port is the udp port", []string{"--turn-port", "7881", "--rtc-tcp-port", "0"}, nil, "turn-port: 7881 is the rtc-udp-port"},
+		{"turn port is the tcp port", []string{"--turn-port", "3478", "--rtc-tcp-port", "3478"}, nil, "turn-port: 3478 is the rtc-tcp-port"},
 		{"rtc ip", []string{"--rtc-ip", "10.0.0.1,example.com"}, nil, `rtc-ip: "example.com"`},
 		{"rtc listen ip", []string{"--rtc-listen-ip", "localhost"}, nil, "rtc-listen-ip"},
 		{"grace not a duration", []string{"--reconnect-grace", "15"}, nil, "--reconnect-grace"},
@@ -198,6 +239,8 @@ func TestLoadErrors(t *testing.T) {
 		{"seats 1", []string{"--max-seats", "1"}, nil, "max-seats: 1 is not 2..16"},
 		{"seats 17", nil, map[string]string{"SEATSFU_MAX_SEATS": "17"}, "max-seats: 17"},
 		{"seats not a number", []string{"--max-seats", "ten"}, nil, "--max-seats"},
+		{"cohosts 1", []string{"--max-cohosts", "1"}, nil, "max-cohosts: 1 is not 2..9"},
+		{"cohosts 10", nil, map[string]string{"SEATSFU_MAX_COHOSTS": "10"}, "max-cohosts: 10"},
 		{"codec", []string{"--video-codec", "av1"}, nil, `video-codec: "av1"`},
 		{"codec case", []string{"--video-codec", "VP8"}, nil, `video-codec: "VP8"`},
 		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},

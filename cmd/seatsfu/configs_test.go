@@ -42,7 +42,7 @@ func TestSampleConfigIsDefaults(t *testing.T) {
 }
 
 // TestGrafanaDashboard checks the dashboard is valid JSON with panels, and
-// that every seatsfu_ metric it queries is one PROTOCOL.md §7 names.
+// that every seatsfu_ metric it queries is one PROTOCOL.md §7 or §9 names.
 func TestGrafanaDashboard(t *testing.T) {
 	raw, err := os.ReadFile("../../configs/grafana-dashboard.json")
 	if err != nil {
@@ -67,7 +67,9 @@ func TestGrafanaDashboard(t *testing.T) {
 		"seatsfu_seat_requests_total", "seatsfu_forwarded_packets_total", "seatsfu_join_duration_seconds_bucket",
 		"seatsfu_forwarded_bytes_total", "seatsfu_publish_rejected_total", "seatsfu_signal_requests_total",
 		// the limits' own (PROTOCOL.md §3.4)
-		"seatsfu_limit_refusals_total", "seatsfu_limit", "seatsfu_http_connections", "seatsfu_subscribers"}
+		"seatsfu_limit_refusals_total", "seatsfu_limit", "seatsfu_http_connections", "seatsfu_subscribers",
+		// real networks (PROTOCOL.md §9)
+		"seatsfu_layer_switches_total", "seatsfu_paused_slots", "seatsfu_subscriber_bandwidth_bits_bucket", "seatsfu_turn_allocations_total"}
 	for _, p := range d.Panels {
 		if len(p.Targets) == 0 {
 			t.Errorf("panel %q has no query", p.Title)

@@ -17,7 +17,7 @@ import (
 func TestServeCapsConnections(t *testing.T) {
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	args := []string{"serve", "--http", httpAddr,
-		"--rtc-udp-port", strconv.Itoa(freePort(t, "udp")),
+		"--rtc-udp-port", strconv.Itoa(freeRTCPort(t)),
 		"--rtc-listen-ip", "127.0.0.1", "--rtc-ip", "127.0.0.1", "--log-level", "error",
 		"--max-conns-per-ip", "2", "--http-read-timeout", "1s"}
 	ctx, cancel := context.WithCancel(context.Background())

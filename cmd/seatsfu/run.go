@@ -26,6 +26,9 @@ var readConfigFile ReadFile = os.ReadFile
 // It returns the process exit code.
 func run(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) int {
 	cmd := "serve"
+	if len(args) == 1 && isVersionFlag(args[0]) {
+		cmd, args = "version", nil
+	}
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
 	}
@@ -42,18 +45,12 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
 	case "help":
-		fmt.Fprint(stdout, usageText)
+		printServeUsage(stdout)
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "seatsfu: unknown command %q\n%s", cmd, usageText)
 	return exitUsage
 }
-
-const usageText = `usage:
-  seatsfu [serve] [flags]   run the server (see seatsfu serve -h)
-  seatsfu token [flags]     print a signed access token (see seatsfu token -h)
-  seatsfu version           print the version
-`
 
 // usageExit maps a flag/config error to an exit code: -h is not a failure.
 func usageExit(stderr io.Writer, prefix string, err error) int {

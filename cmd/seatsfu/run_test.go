@@ -147,3 +147,50 @@ func TestServeBadConfigIsUsageError(t *testing.T) {
 		t.Errorf("serve -h: exit %d", code)
 	}
 }
+
+func TestHelpShowsDefaultsAndSubcommands(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"serve", "-h"}, {"help"}} {
+		code, out, errOut := runCmd(args, nil)
+		if code != exitOK {
+			t.Fatalf("%v: exit %d", args, code)
+		}
+		text := out + errOut
+		for _, want := range []string{
+			"seatsfu token [flags]", "seatsfu version", // the subcommands
+			`--http address`, `(default ":7880")`, "[$SEATSFU_HTTP]",
+			`--max-seats n`, "(default 10)", `--reconnect-grace duration`, `(default "15s")`,
+			"--config file",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%v: help lacks %q:\n%s", args, want, text)
+			}
+		}
+		if _, rest, _ := strings.Cut(text, "--secret key\n"); strings.Contains(strings.SplitN(rest, "\n", 2)[0], "default") {
+			t.Errorf("%v: the empty secret's default is shown:\n%s", args, text)
+		}
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}} {
+		code, out, errOut := runCmd(args, nil)
+		if code != exitOK || !strings.HasPrefix(out, "seatsfu ") || errOut != "" {
+			t.Fatalf("%v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+}
+
+func TestOpenURL(t *testing.T) {
+	for addr, want := range map[string]string{
+		"[::]:7880":      "http://localhost:7880",
+		"0.0.0.0:7880":   "http://localhost:7880",
+		":7880":          "http://localhost:7880",
+		"127.0.0.1:9000": "http://127.0.0.1:9000",
+		"[::1]:7880":     "http://[::1]:7880",
+		"10.1.2.3:80":    "http://10.1.2.3:80",
+	} {
+		if got := openURL(addr); got != want {
+			t.Errorf("openURL(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}

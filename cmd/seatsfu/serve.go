@@ -62,13 +62,20 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	)
 
 	media, err := sfu.New(sfu.Config{
-		UDPPort:         cfg.RTCUDPPort,
-		ListenIP:        cfg.RTCListenIP,
-		IPs:             cfg.RTCIPs,
-		IncludeLoopback: dev,
-		VideoCodec:      cfg.VideoCodec,
-		Logger:          log, // sfu tags its own records component=sfu
-		Registerer:      reg,
+		UDPPort:            cfg.RTCUDPPort,
+		ListenIP:           cfg.RTCListenIP,
+		IPs:                cfg.RTCIPs,
+		IncludeLoopback:    dev,
+		ICETCP:             cfg.TCPPort() != 0,
+		TCPPort:            cfg.TCPPort(),
+		TURN:               cfg.TURNPort != 0,
+		TURNPort:           cfg.TURNPort,
+		TURNSecret:         secret,
+		TURNMaxAllocations: cfg.TURNMaxAllocs,
+		VideoCodec:         cfg.VideoCodec,
+		MaxCohosts:         cfg.MaxCohosts,
+		Logger:             log, // sfu tags its own records component=sfu
+		Registerer:         reg,
 	})
 	if err != nil {
 		return fmt.Errorf("media: %w", err)
@@ -96,6 +103,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		DevMode:        dev,
 		ReconnectGrace: cfg.ReconnectGrace,
 		MaxSeats:       cfg.MaxSeats,
+		MaxCohosts:     cfg.MaxCohosts,
 		MaxMembers:     cfg.MaxMembers,
 		Limits:         cfg.Limits.signal(),
 		SFU:            media,
@@ -126,7 +134,9 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	addr := ln.Addr().String()
-	log.Info("seatsfu listening", "http", addr, "rtc_udp_port", cfg.RTCUDPPort,
+	url := openURL(addr)
+	log.Info("seatsfu ready: open "+url, "demo", url+"/", "signal", "ws"+url[len("http"):]+"/v1/rtc",
+		"metrics", url+"/metrics", "listen", addr, "rtc_udp_port", media.Addr().Port, "rtc_tcp_port", cfg.TCPPort(), "turn_port", cfg.TURNPort,
 		"video_codec", cfg.VideoCodec, "max_seats", cfg.MaxSeats, "dev_mode", dev, "version", versionString(),
 		"node", edge.NodeID())
 	if ready != nil {

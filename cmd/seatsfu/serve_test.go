@@ -43,6 +43,29 @@ func freePort(t *testing.T, network string) int {
 	}
 }
 
+// freeRTCPort finds a port number free for UDP and TCP both: the media port
+// serves ICE over UDP and, by default, ICE-TCP on the same number
+// (PROTOCOL.md §9), so a number free for UDP alone may collide with the HTTP
+// listener or another test's TCP socket.
+func freeRTCPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		pc.Close()
+		if err == nil {
+			ln.Close()
+			return port
+		}
+	}
+	t.Fatal("no port number free for both UDP and TCP")
+	return 0
+}
+
 // syncBuffer collects the server's log written from several goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -67,7 +90,7 @@ func (s *syncBuffer) String() string {
 func TestServeLifecycle(t *testing.T) {
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	args := []string{"serve", "--http", httpAddr,
-		"--rtc-udp-port", strconv.Itoa(freePort(t, "udp")),
+		"--rtc-udp-port", strconv.Itoa(freeRTCPort(t)),
 		"--rtc-listen-ip", "127.0.0.1", "--rtc-ip", "127.0.0.1", "--log-level", "debug"}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -135,6 +158,10 @@ func TestServeLifecycle(t *testing.T) {
 	if _, err := net.DialTimeout("tcp", httpAddr, time.Second); err == nil {
 		t.Fatal("HTTP port still accepts connections after exit")
 	}
+	// The ready line says where to go, as a URL one can open.
+	if want := `msg="seatsfu ready: open http://` + httpAddr + `" demo=http://` + httpAddr + `/ signal=ws://` + httpAddr + `/v1/rtc`; !strings.Contains(logs.String(), want) {
+		t.Errorf("no ready line %s in the log:\n%s", want, logs.String())
+	}
 }
 
 // TestServeWithSecretHidesDemoToken checks that a configured secret turns
@@ -144,7 +171,7 @@ func TestServeWithSecretHidesDemoToken(t *testing.T) {
 	env := map[string]string{
 		"SEATSFU_SECRET":        "a-production-secret-of-32-bytes!",
 		"SEATSFU_HTTP":          httpAddr,
-		"SEATSFU_RTC_UDP_PORT":  strconv.Itoa(freePort(t, "udp")),
+		"SEATSFU_RTC_UDP_PORT":  strconv.Itoa(freeRTCPort(t)),
 		"SEATSFU_RTC_LISTEN_IP": "127.0.0.1",
 		"SEATSFU_RTC_IP":        "127.0.0.1",
 	}

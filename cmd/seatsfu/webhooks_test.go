@@ -40,7 +40,7 @@ func TestServeWebhooksAndAPI(t *testing.T) {
 
 	httpAddr := "127.0.0.1:" + strconv.Itoa(freePort(t, "tcp"))
 	args := []string{"serve", "--http", httpAddr, "--secret", secret, "--webhook-url", rcv.URL,
-		"--rtc-udp-port", strconv.Itoa(freePort(t, "udp")), "--rtc-listen-ip", "127.0.0.1", "--rtc-ip", "127.0.0.1"}
+		"--rtc-udp-port", strconv.Itoa(freeRTCPort(t)), "--rtc-listen-ip", "127.0.0.1", "--rtc-ip", "127.0.0.1"}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	exit := make(chan int, 1)

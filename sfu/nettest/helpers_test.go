@@ -1,5 +1,5 @@
 // Package nettest proves the SFU's media survives real networks: Pion
-// clients reach a real sfu.SFU on loopback through media/impair's UDP
+// clients reach a real sfu.SFU on loopback through internal/impair's UDP
 // relay (loss, bursts, black holes, corrupted and replayed datagrams), and
 // what the viewer receives is counted packet by packet. It uses only the
 // sfu package's exported API, and lives apart from sfu's own tests so the
@@ -24,7 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/seatsfu/seatsfu/media/impair"
+	"github.com/seatsfu/seatsfu/internal/impair"
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 )

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
-	"github.com/seatsfu/seatsfu/media/impair"
+	"github.com/seatsfu/seatsfu/internal/impair"
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 )

@@ -6,7 +6,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/seatsfu/seatsfu/media/impair"
+	"github.com/seatsfu/seatsfu/internal/impair"
 )
 
 // The unrecovered-loss budget at the viewer: 0.1 % of the video packets.

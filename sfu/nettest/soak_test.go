@@ -4,7 +4,7 @@ import (
 	"flag"
 	"testing"
 
-	"github.com/seatsfu/seatsfu/media/impair"
+	"github.com/seatsfu/seatsfu/internal/impair"
 )
 
 var soak = flag.Duration("soak", 0, "run TestSoakLossBothLegs for this long (e.g. -soak=2m); skipped when 0")

@@ -70,9 +70,11 @@ type Client struct {
 	mu      sync.Mutex
 	pending map[int64]*pendingCall
 	st      state
-	lis     listeners
-	events  eventLog
-	reason  error // why the socket ended (or will end), first cause wins
+	// iceServers is the last snapshot's rtc.iceServers (rtc.go).
+	iceServers []proto.ICEServer
+	lis        listeners
+	events     eventLog
+	reason     error // why the socket ended (or will end), first cause wins
 
 	queue          chan Event // reader → dispatcher
 	done           chan struct{}

@@ -3,7 +3,10 @@
 // CoGuestStore so apps written against that store port with little change:
 // typed methods for every seat flow, a store of seats and pending requests
 // kept up to date from notifications, and HostListener / GuestListener
-// callbacks.
+// callbacks. Co-hosting and battles (PROTOCOL.md §10) follow the same
+// style in cohost.go: RequestCohost and its answers, LeaveCohost,
+// StartBattle/StopBattle, the CohostRooms/Battle/CohostRequests store and a
+// CohostListener.
 //
 // # Goroutines
 //

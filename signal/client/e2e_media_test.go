@@ -111,17 +111,24 @@ func TestSubscribeSlots(t *testing.T) {
 	ann := e.join(room, "ann", proto.RoleAudience, nil)
 	ctx := ctxT(t)
 
-	// Three pairs for a two-seat room: the third pair is answered inactive.
-	kinds := append(append(append([]webrtc.RTPCodecType{}, audioVideo...), audioVideo...), audioVideo...)
+	// Six pairs for a two-seat room: two seat slots, then the three co-host
+	// slots of the default --max-cohosts 4 (§10); the sixth is inactive.
+	var kinds []webrtc.RTPCodecType
+	for range 6 {
+		kinds = append(kinds, audioVideo...)
+	}
 	sub, cand := offer(t, []webrtc.RTPCodecParameters{opus, vp8}, kinds, webrtc.RTPTransceiverDirectionRecvonly)
 	answer, slots, err := ann.Subscribe(ctx, sub)
 	must(t, "subscribe", err)
-	if len(slots) != 4 {
-		t.Fatalf("slots = %+v, want audio+video for seats 0 and 1", slots)
+	if len(slots) != 10 {
+		t.Fatalf("slots = %+v, want audio+video for seats 0 and 1 and co-host slots 1..3", slots)
 	}
 	perSeat := map[int]map[string]bool{}
 	mids := map[string]bool{}
-	for _, s := range slots {
+	for i, s := range slots {
+		if wantCo := max(i/2-1, 0); s.CohostIndex != wantCo || (wantCo > 0) != (s.SeatIndex == -1) {
+			t.Errorf("slot %d = %+v, want cohostIndex %d", i, s, wantCo)
+		}
 		if perSeat[s.SeatIndex] == nil {
 			perSeat[s.SeatIndex] = map[string]bool{}
 		}
@@ -137,7 +144,7 @@ func TestSubscribeSlots(t *testing.T) {
 		}
 	}
 	if n := strings.Count(answer, "a=inactive"); n != 2 {
-		t.Errorf("answer has %d inactive m-lines, want the 2 beyond maxSeats; directions: %v", n, directions(answer))
+		t.Errorf("answer has %d inactive m-lines, want the 2 beyond the co-host slots; directions: %v", n, directions(answer))
 	}
 	must(t, "trickle a subscribe candidate", ann.AddCandidate(ctx, client.PCSubscribe, cand))
 }

@@ -39,6 +39,7 @@ type state struct {
 	invitees    []proto.Request // hosts: invitations this client sent, pending
 	selfRequest *proto.Request  // audience: my pending application or invitation
 	endReason   string
+	co          cohostState // co-hosting and battles (cohost.go)
 }
 
 func (s *state) join(snap proto.Snapshot) {
@@ -62,6 +63,9 @@ func (s *state) join(snap proto.Snapshot) {
 
 // apply folds one notification into the state.
 func (s *state) apply(ev Event) error {
+	if done, err := s.co.apply(ev); done {
+		return err
+	}
 	switch ev.Method {
 	case MethodSeatChanged:
 		v, err := Decode[proto.SeatChanged](ev)
@@ -144,6 +148,8 @@ func (c *Client) onJoin(result json.RawMessage) {
 		return
 	}
 	c.st.join(snap)
+	c.st.co.join(result)
+	c.onJoinRTC(result)
 }
 
 // --- the store's read side ---

@@ -241,3 +241,46 @@ func (tb *tab) consoleText() string {
 	}
 	return sb.String()
 }
+
+// Widths the layout is checked and pictured at: a laptop and a phone.
+var widths = []struct {
+	name          string
+	width, height int64
+}{{"1280", 1280, 800}, {"390", 390, 844}}
+
+// atWidth lays the tab out at w×h (a phone's width emulated as a mobile
+// viewport); widths[0] is the browser's own window size.
+func (tb *tab) atWidth(w int64, h int64) {
+	tb.b.t.Helper()
+	if w == widths[0].width {
+		tb.do("back to the desktop viewport", chromedp.EmulateViewport(w, h))
+		return
+	}
+	tb.do(fmt.Sprintf("emulate a %d px phone", w), chromedp.EmulateViewport(w, h, chromedp.EmulatePortrait, chromedp.EmulateMobile))
+}
+
+// shotWidths saves step at every width of widths: the viewport at 1280 px
+// and the whole page at 390 px (a phone scrolls), then goes back to 1280.
+func (tb *tab) shotWidths(step string) {
+	tb.b.t.Helper()
+	for _, w := range widths {
+		tb.atWidth(w.width, w.height)
+		if w.width == widths[0].width {
+			tb.shot(step + "-" + w.name)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(tb.ctx, 10*time.Second)
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		cancel()
+		if err != nil {
+			tb.b.t.Logf("screenshot %s/%s: %v", tb.name, step, err)
+			continue
+		}
+		tb.b.shots++
+		file := filepath.Join(tb.b.artifacts, fmt.Sprintf("%02d-%s-%s-%s.png", tb.b.shots, tb.name, step, w.name))
+		if err := os.WriteFile(file, png, 0o644); err != nil {
+			tb.b.t.Errorf("saving screenshot: %v", err)
+		}
+	}
+	tb.atWidth(widths[0].width, widths[0].height)
+}

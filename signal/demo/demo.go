@@ -77,8 +77,9 @@ func Handler() http.Handler {
 			h.Set("Content-Security-Policy", csp)
 			h.Set("Referrer-Policy", "no-referrer")
 		}
-		if r.URL.Path == SDKPath {
-			// Pages on other origins may import the SDK as a module.
+		if strings.HasPrefix(r.URL.Path, "/sdk/") {
+			// Pages on other origins may import the SDK's modules
+			// (seatsfu.js, and adapt.js which imports it).
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
 		if etagMatches(r.Header.Get("If-None-Match"), a.etag) {

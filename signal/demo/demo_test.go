@@ -41,7 +41,9 @@ func TestServesEachAssetWithTypeAndCacheHeaders(t *testing.T) {
 		{"/ui.js", "static/ui.js", "text/javascript; charset=utf-8"},
 		{"/grid.js", "static/grid.js", "text/javascript; charset=utf-8"},
 		{"/host.js", "static/host.js", "text/javascript; charset=utf-8"},
+		{"/cohost.js", "static/cohost.js", "text/javascript; charset=utf-8"},
 		{"/app.css", "static/app.css", "text/css; charset=utf-8"},
+		{"/cohost.css", "static/cohost.css", "text/css; charset=utf-8"},
 		{"/favicon.svg", "static/favicon.svg", "image/svg+xml"},
 		{SDKPath, "static/sdk/seatsfu.js", "text/javascript; charset=utf-8"},
 	}

@@ -62,10 +62,13 @@ func (tb *tab) join(url, room, name, button string) {
 
 // The whole product through real browsers: an owner goes live, a viewer
 // applies and is accepted, a third tab sees both seats playing, the guest
-// survives a dropped socket, its camera-off shows its placeholder, and a
-// kick takes the tile away.
+// survives a dropped socket, its camera-off shows its placeholder, a kick
+// takes the tile away and the owner ends the live — and the server logs no
+// warning in all of it (Pion's routine chatter is not an operator's
+// business).
 func TestLiveRoomInBrowsers(t *testing.T) {
-	env := signaltest.Start(t, signaltest.WithDemo(Handler()))
+	var warns warnLog
+	env := signaltest.Start(t, signaltest.WithDemo(Handler()), signaltest.WithLogger(warns.logger()))
 	b := newBrowser(t)
 
 	owner := b.newTab("owner")
@@ -152,9 +155,21 @@ func TestLiveRoomInBrowsers(t *testing.T) {
 	guest.shot("kicked")
 	owner.shot("after-kick")
 
+	owner.click("#end-live")
+	viewer.waitFor("the end", noticeJS("warn", "The live has ended"), 10*time.Second)
 	for _, tb := range []*tab{owner, guest, viewer} {
 		if errs := tb.errors(); len(errs) > 0 {
 			t.Errorf("[%s] console errors:\n%s", tb.name, strings.Join(errs, "\n"))
 		}
 	}
+	if w := warns.all(); len(w) > 0 {
+		t.Errorf("the session logged %d warnings:\n%s", len(w), strings.Join(w, "\n"))
+	}
 }
+
+// navigate opens the page for room as name, without joining.
+func navigate(url, room, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Navigate(fmt.Sprintf("%s/?room=%s&name=%s", url, room, name))
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -1,9 +1,11 @@
 package demo
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
@@ -46,7 +48,10 @@ func TestHostControlsInBrowsers(t *testing.T) {
 	owner.click("#toggle-cam")
 	guest.waitFor("the owner's camera back", tileJS(0)+`.dataset.camera === 'on'`, 5*time.Second)
 
-	// The host stops Gus's camera and mutes his microphone.
+	// The host stops Gus's camera and mutes his microphone, two clicks in a
+	// row: the first one's seat.changed redraws the seat list while the
+	// second is under way, and the page must not lose it (rows are updated
+	// in place; each button acts on the state at the moment of its click).
 	owner.click(`#seat-list [data-seat-row="1"] [data-action=lock-video]`)
 	owner.click(`#seat-list [data-seat-row="1"] [data-action=lock-audio]`)
 	owner.waitFor("Gus's tile closed by the host", tileJS(1)+`.dataset.camera === 'closedByAdmin' && `+tileJS(1)+`.dataset.microphone === 'closedByAdmin' && getComputedStyle(`+tileJS(1)+`.querySelector('[data-testid=placeholder]')).display !== 'none'`, 5*time.Second)
@@ -67,8 +72,8 @@ func TestHostControlsInBrowsers(t *testing.T) {
 	owner.waitFor("seat 1 locked and empty", `document.querySelector('#seat-list [data-seat-row="1"]').dataset.locked === 'true' && !`+tileJS(1), 5*time.Second)
 	owner.shot("seat-locked")
 
-	// An application, rejected; then one that a conflicting invite cannot
-	// override, with the server's reason shown.
+	// An application, rejected; then a second one, which the audience list
+	// offers for acceptance only (inviting an applicant would conflict).
 	guest.click("#apply")
 	owner.waitFor("the application", `document.querySelector('#applicants li [data-action=reject]')`, 5*time.Second)
 	owner.click("#applicants li [data-action=reject]")
@@ -76,8 +81,34 @@ func TestHostControlsInBrowsers(t *testing.T) {
 	guest.waitFor("apply offered again", `!document.getElementById('apply').hidden`, 5*time.Second)
 	guest.click("#apply")
 	owner.waitFor("the second application", `document.querySelector('#applicants li [data-action=accept]')`, 5*time.Second)
-	owner.click(gusRow + ` [data-action=invite]`)
-	owner.waitFor("the refused invite, with its reason", noticeJS("error", "request_conflict"), 5*time.Second)
+	owner.waitFor("no invite for an applicant", `document.querySelector('`+gusRow+` .note').textContent === 'asks for a seat' && getComputedStyle(document.querySelector('`+gusRow+` .invite')).visibility === 'hidden'`, 5*time.Second)
+
+	// A request the server refuses shows its reason: Amy already holds a
+	// co-host's invitation (sent by a raw client the page knows nothing
+	// of), so the owner's invite is refused.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	amy, err := env.Dial(ctx, env.Token("hosting", "amy", proto.RoleAudience))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(amy.Close)
+	cohost, err := env.Dial(ctx, env.Token("hosting", "ada", proto.RoleAdmin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cohost.Close)
+	for _, c := range []*signaltest.Conn{amy, cohost} {
+		if err := c.Call(ctx, "room.join", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cohost.Call(ctx, "seat.invite", map[string]any{"userId": "amy", "seatIndex": -1, "timeout": 60}, nil); err != nil {
+		t.Fatal(err)
+	}
+	owner.waitFor("Amy in the audience list", `document.querySelector('#members li[data-user-id=amy] [data-action=invite]')`, 10*time.Second)
+	owner.click(`#members li[data-user-id=amy] [data-action=invite]`)
+	owner.waitFor("the refused invite, with its reason", noticeJS("error", "Inviting amy failed")+` && `+noticeJS("error", "already_applied"), 5*time.Second)
 	owner.shot("refused-invite")
 
 	// The owner's socket drops: the page rejoins (its create is ignored for

@@ -106,12 +106,17 @@ type Snapshot struct {
 	// RequestsTotal is set for the owner and admins: every pending request,
 	// of which Requests lists the oldest SnapshotRequests (v2, limits.go).
 	RequestsTotal *int `json:"requestsTotal,omitempty"`
+	// RTC is room.join's "rtc" member: the ICE servers to use (PROTOCOL.md
+	// §9). Only room.join's answer carries it.
+	RTC *RTCInfo `json:"rtc,omitempty"`
 }
 
-// Slot is one seat slot of a subscription: the m-line mid that carries one
-// kind of seat SeatIndex's media.
+// Slot is one slot of a subscription: the m-line mid that carries one kind
+// of seat SeatIndex's media, or (CohostIndex k ≥ 1, SeatIndex -1) of the
+// owner of the k-th other room of the co-host connection (PROTOCOL.md §10).
 type Slot struct {
-	Mid       string `json:"mid"`
-	Kind      string `json:"kind"`
-	SeatIndex int    `json:"seatIndex"`
+	Mid         string `json:"mid"`
+	Kind        string `json:"kind"`
+	SeatIndex   int    `json:"seatIndex"`
+	CohostIndex int    `json:"cohostIndex"`
 }

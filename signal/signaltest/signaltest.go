@@ -67,6 +67,12 @@ func WithPing(interval, timeout time.Duration) Option {
 // WithMaxSeats sets the default seats per room.
 func WithMaxSeats(n int) Option { return func(o *options) { o.sig.MaxSeats = n } }
 
+// WithMaxCohosts sets the rooms per co-host connection (PROTOCOL.md §10),
+// in the signal and the sfu alike.
+func WithMaxCohosts(n int) Option {
+	return func(o *options) { o.sig.MaxCohosts, o.sfu.MaxCohosts = n, n }
+}
+
 // WithMaxMembers caps each room's members.
 func WithMaxMembers(n int) Option { return func(o *options) { o.sig.MaxMembers = n } }
 

@@ -5,9 +5,11 @@
 // applications, invitations, kicks and locks all follow from that one rule.
 
 import { Client } from '/sdk/seatsfu.js';
-import { $, act, notice, describe, displayName } from './ui.js';
+import { $, el, act, notice, describe, displayName } from './ui.js';
 import { Grid } from './grid.js';
 import { HostPanel } from './host.js';
+import { emit } from './modules.js';
+import { CohostPanel, COHOST_SLOTS } from './cohost.js';
 
 // How long an application waits for a host; ?applyTimeout=N (seconds,
 // 0 = forever) changes it for demos and tests.
@@ -20,6 +22,9 @@ const APPLY_TIMEOUT_S = (() => {
 const RECONNECT_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 // Refusals that another try cannot change.
 const FINAL_REASONS = new Set(['banned', 'room_not_found', 'permission_denied', 'room_full']);
+// A viewer who arrives before the host tries room.join again this often
+// until the live starts (one socket at a time, each closed before the next).
+const WAIT_FOR_HOST_MS = 2000;
 const MEDIA = { audio: true, video: { width: { ideal: 640 }, height: { ideal: 360 } } };
 
 export class Session {
@@ -43,6 +48,7 @@ export class Session {
     this.grid = new Grid($('grid'));
     this.grid.onSoundBlocked = () => { $('unmute-audio').hidden = false; };
     this.host = new HostPanel(this);
+    this.cohost = new CohostPanel(this);
   }
 
   get isHost() { return this.self && (this.self.role === 'owner' || this.self.role === 'admin'); }
@@ -84,13 +90,15 @@ export class Session {
       if (r.kind === 'invite' && r.to?.userId === this.self.userId) this.invitation = r;
     }
     this.#followSeatMedia();
-    setConn('live', `live · ${this.self.role}`);
+    setConn('live', 'live', this.self.role);
     $('room-label').textContent = `room ${this.room.roomId} · ${displayName(this.self)}`;
     $('viewer-count').textContent = String(this.room.memberCount);
     $('counters').hidden = false;
     $('join-form').hidden = true;
     $('live').hidden = false;
     if (this.isHost) await act('Loading the host panel', () => this.host.show(snap.requests));
+    emit('joined', this, snap);
+    this.cohost.attach(c, snap);
     this.#render();
     this.#showInvitation();
     await act('Watching the seats', () => this.#subscribe());
@@ -125,8 +133,8 @@ export class Session {
   }
 
   async #subscribe() {
-    this.subscriber = await this.client.subscribe(this.room.maxSeats);
-    this.subscriber.addEventListener('track', () => this.#render());
+    this.subscriber = await this.client.subscribe(this.room.maxSeats, COHOST_SLOTS);
+    this.subscriber.addEventListener('track', () => { this.#render(); this.cohost.render(); });
     this.subscriber.addEventListener('state', (e) => {
       if (e.detail === 'failed') notice('The media connection failed; try reloading the page.', 'error');
     });
@@ -243,6 +251,7 @@ export class Session {
     on('room.kickedOut', (d) => { this.ending = true; notice(`${displayName(d.by)} removed you from the room`, 'error'); });
     on('session.replaced', () => { this.ending = true; notice('This room was opened in another tab or device; this one is now closed.', 'warn'); });
     this.host.on(c);
+    emit('client', this, c);
     c.addEventListener('close', (e) => {
       if (this.client !== c) return; // a client we already let go of
       if (this.ending) this.teardown();
@@ -273,6 +282,7 @@ export class Session {
       this.host.renderSeats();
       this.host.renderMembers();
     }
+    emit('render', this);
   }
 
   #showInvitation() {
@@ -372,20 +382,62 @@ export class Session {
     this.#stopLocal();
     this.grid.clear();
     this.host.hide();
+    this.cohost.hide();
     $('invitation').hidden = true;
+    $('waiting').hidden = true;
     $('live').hidden = true;
     $('counters').hidden = true;
     $('join-form').hidden = false;
     $('room-label').textContent = '';
     setConn('closed', 'not connected');
     if (current === this) current = null;
+    emit('teardown', this);
+  }
+
+  /**
+   * startWhenLive is start() for a viewer who may be early: while the room
+   * does not exist yet, it shows "waiting for the host" and tries again
+   * every WAIT_FOR_HOST_MS until the host goes live (then the viewer is in,
+   * with nothing to click) or the user stops waiting (teardown).
+   */
+  async startWhenLive(roomName) {
+    for (;;) {
+      try {
+        await this.start();
+        $('waiting').hidden = true;
+        return;
+      } catch (e) {
+        if (this.create || e.reason !== 'room_not_found' || this.closed) throw e;
+      }
+      $('waiting-text').textContent = `Waiting for the host to start “${roomName}”…`;
+      $('waiting').hidden = false;
+      $('join-form').hidden = true;
+      setConn('waiting', 'waiting for the host');
+      await new Promise((r) => setTimeout(r, WAIT_FOR_HOST_MS));
+      if (this.closed) return; // stopped waiting
+    }
   }
 }
 
-function setConn(state, text) {
+/**
+ * joinFailure is the sentence for a refused go-live or join. Server
+ * messages name users by id (random in dev mode), so the cases a person
+ * meets here are said in words of the page instead.
+ */
+function joinFailure(e, owner, room) {
+  if (owner && e?.reason === 'permission_denied') {
+    return `Room “${room}” is already live with another host. Join it as a viewer, or choose another room name.`;
+  }
+  if (e?.reason === 'banned') return `You were removed from room “${room}” and cannot come back.`;
+  if (e?.reason === 'room_full') return `Room “${room}” is full.`;
+  return `Could not ${owner ? 'go live' : 'join'}: ${describe(e)}`;
+}
+
+/** setConn shows the connection's state; detail (the role) gives way on phones. */
+function setConn(state, text, detail = '') {
   const n = $('conn');
   n.dataset.state = state;
-  n.textContent = text;
+  n.replaceChildren(text, ...(detail ? [el('span', { class: 'detail', text: ` · ${detail}` })] : []));
 }
 
 function addMessage(from, text, mine) {
@@ -405,7 +457,7 @@ function addMessage(from, text, mine) {
 
 let current = null;
 
-/** userId derives a valid user id (CONTRACT §2 charset) from a display name. */
+/** userId derives a valid user id (PROTOCOL.md §2 charset) from a display name. */
 function userId(name) {
   const base = name.trim().replace(/[^A-Za-z0-9_.-]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40) || 'guest';
   return `${base}-${Math.random().toString(36).slice(2, 7)}`;
@@ -452,19 +504,20 @@ function setup() {
     const role = ev.submitter?.value === 'owner' ? 'owner' : 'audience';
     const buttons = [$('go-live'), $('join')];
     buttons.forEach((b) => { b.disabled = true; });
+    const room = $('room').value.trim();
     try {
-      const token = given || (await devToken($('room').value.trim(), $('name').value.trim(), role));
+      const token = given || (await devToken(room, $('name').value.trim(), role));
       const s = new Session(token, role === 'owner');
       current = s;
       try {
-        await s.start();
+        await s.startWhenLive(room);
       } catch (e) {
         s.teardown();
         throw e;
       }
     } catch (e) {
       current = null;
-      notice(`Could not ${role === 'owner' ? 'go live' : 'join'}: ${describe(e)}`, 'error');
+      notice(joinFailure(e, role === 'owner', room), 'error');
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
     }
@@ -481,6 +534,7 @@ function setup() {
   click('end-live', (s, b) => s.end(b));
   click('leave-room', (s, b) => s.leaveRoom(b));
   click('unmute-audio', (s, b) => { s.grid.unmuteAll(); b.hidden = true; });
+  click('stop-waiting', (s) => s.teardown());
   $('chat-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = $('chat-input').value.trim();

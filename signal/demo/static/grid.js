@@ -66,6 +66,8 @@ export class Grid {
       prev = t.node;
     }
     this.root.dataset.count = String(occupied.length);
+    // More than a row of guests: the host's tile gives them some of the height.
+    this.root.dataset.crowded = String(occupied.length > 5);
   }
 
   /** unmuteAll is the answer to a "click to hear" gesture. */

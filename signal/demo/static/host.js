@@ -1,8 +1,14 @@
 // The host panel (owner and admins): every seat with its lock and mute
 // switches and a kick button, the pending applications with accept/reject,
-// and the audience, paged through room.members, with invite and remove.
+// and the audience — members on no seat, the owner and oneself left out —
+// paged through room.members, with invite and remove.
+//
+// Rows are kept and updated in place (syncList), and every button acts on
+// the state at the moment of the click, looked up by the row's key: a host
+// clicking fast while notifications redraw the panel loses no click and
+// never acts on a stale picture.
 
-import { $, el, act, notice, displayName } from './ui.js';
+import { $, el, act, notice, displayName, syncList, show } from './ui.js';
 
 const MEMBERS_PAGE = 20;
 const INVITE_TIMEOUT_S = 60;
@@ -18,6 +24,10 @@ export class HostPanel {
     this.refreshTimer = null;
     $('members-more').onclick = () => act('Loading the audience', () => this.loadMembers(false));
     $('members-refresh').onclick = () => act('Loading the audience', () => this.loadMembers(true));
+    // One listener per list: a row's buttons are found by their action.
+    $('seat-list').onclick = (ev) => this.#seatAction(ev);
+    $('applicants').onclick = (ev) => this.#applicantAction(ev);
+    $('members').onclick = (ev) => this.#memberAction(ev);
   }
 
   show(requests) {
@@ -113,107 +123,139 @@ export class HostPanel {
     this.renderMembers();
   }
 
+  // --- seats ---
+
   renderSeats() {
-    const list = $('seat-list');
-    const rows = this.s.seats.map((seat) => {
+    syncList($('seat-list'), this.s.seats, (seat) => seat.index, (seat) => el('li', { dataset: { seatRow: String(seat.index) } },
+      el('span', { class: 'who' }),
+      el('button', { class: 'small', dataset: { action: 'lock' } }),
+      el('button', { class: 'small', dataset: { action: 'lock-audio' } }),
+      el('button', { class: 'small', dataset: { action: 'lock-video' } }),
+      el('button', { class: 'small danger', dataset: { action: 'kick' } }, 'Kick'),
+    ), (row, seat) => {
       const i = seat.index;
-      const who = seat.user ? displayName(seat.user) : seat.locked ? 'locked' : 'empty';
-      const lock = (fields, label) => () => act(label, () => this.s.client.call('seat.lock', { seatIndex: i, ...fields }));
-      const buttons = [];
-      if (i > 0) {
-        buttons.push(el('button', {
-          class: 'small', dataset: { action: 'lock' }, title: seat.locked ? 'Open this seat again' : 'Lock this seat (its guest leaves)',
-          onclick: lock({ lockSeat: !seat.locked }, `Locking seat ${i}`),
-        }, seat.locked ? 'Unlock' : 'Lock'));
-      }
-      if (seat.user && seat.user.userId !== this.s.self.userId) {
-        buttons.push(
-          el('button', {
-            class: 'small', dataset: { action: 'lock-audio' }, title: seat.audioLocked ? 'Let this guest unmute' : "Mute this guest's microphone",
-            onclick: lock({ lockAudio: !seat.audioLocked }, `Muting seat ${i}`),
-          }, seat.audioLocked ? 'Unmute' : 'Mute'),
-          el('button', {
-            class: 'small', dataset: { action: 'lock-video' }, title: seat.videoLocked ? 'Let this guest turn the camera on' : "Stop this guest's camera",
-            onclick: lock({ lockVideo: !seat.videoLocked }, `Stopping seat ${i}'s camera`),
-          }, seat.videoLocked ? 'Cam on' : 'Cam off'),
-        );
-        if (i > 0) {
-          const uid = seat.user.userId;
-          buttons.push(el('button', { class: 'small danger', dataset: { action: 'kick' }, onclick: (ev) => act(`Kicking ${who}`, () => this.s.client.call('seat.kick', { userId: uid }), ev.target) }, 'Kick'));
-        }
-      }
-      return el('li', { dataset: { seatRow: String(i), occupied: String(!!seat.user), locked: String(seat.locked) } },
-        el('span', { class: 'who', text: who }), ...buttons);
+      const guest = seat.user && seat.user.userId !== this.s.self.userId;
+      row.dataset.occupied = String(!!seat.user);
+      row.dataset.locked = String(seat.locked);
+      row.querySelector('.who').textContent = seat.user ? displayName(seat.user) : seat.locked ? 'locked' : 'empty';
+      const b = (action) => row.querySelector(`[data-action=${action}]`);
+      // The owner's seat 0 never offers any: its row gives the name the room.
+      for (const button of row.querySelectorAll('button')) button.hidden = i === 0;
+      show(b('lock'), i > 0, seat.locked ? 'Unlock' : 'Lock', seat.locked ? 'Open this seat again' : 'Lock this seat (its guest leaves)');
+      show(b('lock-audio'), guest, seat.audioLocked ? 'Unmute' : 'Mute', seat.audioLocked ? 'Let this guest unmute' : "Mute this guest's microphone");
+      show(b('lock-video'), guest, seat.videoLocked ? 'Cam on' : 'Cam off', seat.videoLocked ? 'Let this guest turn the camera on' : "Stop this guest's camera");
+      show(b('kick'), guest && i > 0);
     });
-    list.replaceChildren(...rows);
   }
 
+  #seatAction(ev) {
+    const button = ev.target.closest('button[data-action]');
+    if (!button) return;
+    const i = Number(button.closest('li').dataset.seatRow);
+    const seat = this.s.seats.find((x) => x.index === i); // as it is now, not as it was drawn
+    if (!seat) return;
+    const lock = (fields, label) => act(label, () => this.s.client.call('seat.lock', { seatIndex: i, ...fields }), button);
+    switch (button.dataset.action) {
+      case 'lock': return lock({ lockSeat: !seat.locked }, `Locking seat ${i}`);
+      case 'lock-audio': return lock({ lockAudio: !seat.audioLocked }, `Muting seat ${i}`);
+      case 'lock-video': return lock({ lockVideo: !seat.videoLocked }, `Stopping seat ${i}'s camera`);
+      case 'kick': {
+        if (!seat.user) return undefined;
+        const uid = seat.user.userId;
+        return act(`Kicking ${displayName(seat.user)}`, () => this.s.client.call('seat.kick', { userId: uid }), button);
+      }
+    }
+    return undefined;
+  }
+
+  // --- applications ---
+
   renderApplicants() {
-    const rows = [...this.applicants.values()].map((r) => {
-      const uid = r.from.userId;
-      const done = () => { this.applicants.delete(uid); this.renderApplicants(); };
-      return el('li', { dataset: { userId: uid } },
-        el('span', { class: 'who', text: `${displayName(r.from)} → ${r.seatIndex < 0 ? 'any seat' : 'seat ' + r.seatIndex}` }),
-        el('button', {
-          class: 'small', dataset: { action: 'accept' },
-          onclick: (ev) => act(`Accepting ${displayName(r.from)}`, async () => {
-            // A failure (seat taken, none free) leaves the request pending.
-            await this.s.client.call('seat.acceptApplication', { userId: uid });
-            done(); // seat.changed announces the new guest
-          }, ev.target),
-        }, 'Accept'),
-        el('button', {
-          class: 'small secondary', dataset: { action: 'reject' },
-          onclick: (ev) => act(`Rejecting ${displayName(r.from)}`, async () => {
-            await this.s.client.call('seat.rejectApplication', { userId: uid });
-            done();
-          }, ev.target),
-        }, 'Reject'));
+    const reqs = [...this.applicants.values()];
+    syncList($('applicants'), reqs, (r) => r.from.userId, (r) => el('li', { dataset: { userId: r.from.userId } },
+      el('span', { class: 'who' }),
+      el('button', { class: 'small', dataset: { action: 'accept' } }, 'Accept'),
+      el('button', { class: 'small secondary', dataset: { action: 'reject' } }, 'Reject'),
+    ), (row, r) => {
+      row.querySelector('.who').textContent = `${displayName(r.from)} → ${r.seatIndex < 0 ? 'any seat' : 'seat ' + r.seatIndex}`;
     });
-    $('applicants').replaceChildren(...rows);
-    $('applicant-count').textContent = String(rows.length);
+    $('applicant-count').textContent = String(reqs.length);
+    this.renderMembers(); // an applicant's audience row offers no invite
+  }
+
+  #applicantAction(ev) {
+    const button = ev.target.closest('button[data-action]');
+    if (!button) return undefined;
+    const uid = button.closest('li').dataset.userId;
+    const r = this.applicants.get(uid);
+    if (!r) return undefined;
+    const done = () => { this.applicants.delete(uid); this.renderApplicants(); };
+    if (button.dataset.action === 'accept') {
+      return act(`Accepting ${displayName(r.from)}`, async () => {
+        // A failure (seat taken, none free) leaves the request pending.
+        await this.s.client.call('seat.acceptApplication', { userId: uid });
+        done(); // seat.changed announces the new guest
+      }, button);
+    }
+    return act(`Rejecting ${displayName(r.from)}`, async () => {
+      await this.s.client.call('seat.rejectApplication', { userId: uid });
+      done();
+    }, button);
+  }
+
+  // --- the audience ---
+
+  /** audience is who may be invited up: not seated, not the owner, not me. */
+  audience() {
+    const seated = new Set(this.s.seats.filter((x) => x.user).map((x) => x.user.userId));
+    return [...this.members.values()].filter((u) => u.role !== 'owner' && u.userId !== this.s.self.userId && !seated.has(u.userId));
   }
 
   renderMembers() {
-    const seated = new Set(this.s.seats.filter((x) => x.user).map((x) => x.user.userId));
-    const rows = [...this.members.values()].map((u) => {
-      const me = u.userId === this.s.self.userId;
-      const label = `${displayName(u)}${me ? ' (you)' : ''}${u.role !== 'audience' ? ' · ' + u.role : ''}${seated.has(u.userId) ? ' · on seat' : ''}`;
-      const buttons = [];
-      if (!me && !seated.has(u.userId) && u.role !== 'owner') {
-        if (this.invited.has(u.userId)) {
-          buttons.push(el('button', {
-            class: 'small secondary', dataset: { action: 'cancel-invite' },
-            onclick: (ev) => act('Cancelling the invitation', async () => {
-              await this.s.client.call('seat.cancelInvitation', { userId: u.userId });
-              this.invited.delete(u.userId);
-              this.renderMembers();
-            }, ev.target),
-          }, 'Cancel invite'));
-        } else {
-          buttons.push(el('button', {
-            class: 'small', dataset: { action: 'invite' },
-            onclick: (ev) => act(`Inviting ${displayName(u)}`, async () => {
-              const res = await this.s.client.call('seat.invite', { userId: u.userId, seatIndex: -1, timeout: INVITE_TIMEOUT_S });
-              this.invited.set(u.userId, { requestId: res.requestId });
-              this.renderMembers();
-              notice(`Invited ${displayName(u)}; waiting for an answer`);
-            }, ev.target),
-          }, 'Invite'));
-        }
-      }
-      if (!me && u.role === 'audience') {
-        buttons.push(el('button', {
-          class: 'small danger', dataset: { action: 'kick-out' },
-          onclick: (ev) => act(`Removing ${displayName(u)}`, async () => {
-            await this.s.client.call('room.kickOut', { userId: u.userId });
-            this.members.delete(u.userId);
-            this.renderMembers();
-          }, ev.target),
-        }, 'Remove'));
-      }
-      return el('li', { dataset: { userId: u.userId } }, el('span', { class: 'who', text: label }), ...buttons);
+    syncList($('members'), this.audience(), (u) => u.userId, (u) => el('li', { dataset: { userId: u.userId } },
+      el('span', { class: 'who' }),
+      el('span', { class: 'note' }),
+      el('button', { class: 'small invite', dataset: { action: 'invite' } }, 'Invite'),
+      el('button', { class: 'small danger', dataset: { action: 'kick-out' } }, 'Remove'),
+    ), (row, u) => {
+      row.querySelector('.who').textContent = `${displayName(u)}${u.role !== 'audience' ? ' · ' + u.role : ''}`;
+      const applied = this.applicants.has(u.userId);
+      const invited = this.invited.has(u.userId);
+      // An applicant is answered in Applicants; inviting them too would only conflict.
+      row.querySelector('.note').textContent = applied ? 'asks for a seat' : '';
+      const invite = row.querySelector('.invite');
+      show(invite, !applied, invited ? 'Cancel invite' : 'Invite');
+      invite.classList.toggle('secondary', invited);
+      invite.dataset.action = invited ? 'cancel-invite' : 'invite';
+      show(row.querySelector('[data-action=kick-out]'), u.role === 'audience');
     });
-    $('members').replaceChildren(...rows);
+  }
+
+  #memberAction(ev) {
+    const button = ev.target.closest('button[data-action]');
+    if (!button) return undefined;
+    const uid = button.closest('li').dataset.userId;
+    const u = this.members.get(uid);
+    if (!u) return undefined;
+    if (button.dataset.action === 'kick-out') {
+      return act(`Removing ${displayName(u)}`, async () => {
+        await this.s.client.call('room.kickOut', { userId: uid });
+        this.members.delete(uid);
+        this.renderMembers();
+      }, button);
+    }
+    if (this.invited.has(uid)) {
+      return act('Cancelling the invitation', async () => {
+        await this.s.client.call('seat.cancelInvitation', { userId: uid });
+        this.invited.delete(uid);
+        this.renderMembers();
+      }, button);
+    }
+    return act(`Inviting ${displayName(u)}`, async () => {
+      const res = await this.s.client.call('seat.invite', { userId: uid, seatIndex: -1, timeout: INVITE_TIMEOUT_S });
+      this.invited.set(uid, { requestId: res.requestId });
+      this.renderMembers();
+      notice(`Invited ${displayName(u)}; waiting for an answer`);
+    }, button);
   }
 }

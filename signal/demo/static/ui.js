@@ -66,3 +66,37 @@ export function initials(name) {
 
 /** displayName is a user's name, or its id when it has none. */
 export const displayName = (u) => (u && (u.name || u.userId)) || 'someone';
+
+/**
+ * syncList makes list's children match items, one <li> per key, in order.
+ * Rows are kept and updated in place rather than rebuilt: a click that
+ * lands while a notification redraws the list still hits the same live
+ * button (rebuilding swaps the node between mouse-down and mouse-up, and
+ * the click is lost). build(item) makes a new row; update(row, item)
+ * brings any row up to date.
+ */
+export function syncList(list, items, key, build, update) {
+  const old = new Map([...list.children].map((n) => [n.dataset.key, n]));
+  let prev = null;
+  for (const item of items) {
+    const k = String(key(item));
+    let row = old.get(k);
+    old.delete(k);
+    if (!row) {
+      row = build(item);
+      row.dataset.key = k;
+    }
+    update(row, item);
+    const want = prev ? prev.nextSibling : list.firstChild;
+    if (want !== row) list.insertBefore(row, want);
+    prev = row;
+  }
+  for (const row of old.values()) row.remove();
+}
+
+/** show sets a row button's label and whether it is offered, keeping its place. */
+export function show(button, offered, label, title) {
+  button.classList.toggle('off', !offered);
+  if (label !== undefined && button.textContent !== label) button.textContent = label;
+  if (title !== undefined) button.title = title;
+}

@@ -160,23 +160,33 @@ export class Client extends EventTarget {
 
   // --- convenience wrappers for the common methods ---
 
-  /** room.join; pass create ({maxSeats?, seatMode?}) to open the room as its owner. */
-  join(create) { return this.call('room.join', create ? { create } : {}); }
+  /**
+   * room.join; pass create ({maxSeats?, seatMode?}) to open the room as its
+   * owner. The snapshot's rtc.iceServers (the server's TURN, PROTOCOL.md §9)
+   * become this client's, unless the page gave its own.
+   */
+  async join(create) {
+    const snap = await this.call('room.join', create ? { create } : {});
+    if (!this.iceServers.length && snap?.rtc?.iceServers?.length) this.iceServers = snap.rtc.iceServers;
+    return snap;
+  }
 
   /**
    * Publishes a camera/microphone stream (rtc.publish): one sendonly audio and
    * one sendonly video m-line. Replaces this client's previous publisher.
+   * opts.sendEncodings makes the video simulcast (see adapt.js).
    * @param {MediaStream} stream
+   * @param {{sendEncodings?: RTCRtpEncodingParameters[]}} [opts]
    * @returns {Promise<Publisher>}
    */
-  async publish(stream) {
+  async publish(stream, { sendEncodings } = {}) {
     this.peers.publish?.close();
     this.peers.publish = null;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     const audio = stream.getAudioTracks()[0] || 'audio';
     const video = stream.getVideoTracks()[0] || 'video';
     pc.addTransceiver(audio, { direction: 'sendonly', streams: [stream] });
-    pc.addTransceiver(video, { direction: 'sendonly', streams: [stream] });
+    pc.addTransceiver(video, { direction: 'sendonly', streams: [stream], ...(sendEncodings ? { sendEncodings } : {}) });
     const pub = new Publisher(pc, stream);
     this.peers.publish = pub;
     try {
@@ -198,18 +208,20 @@ export class Client extends EventTarget {
 
   /**
    * Subscribes to a room's seats (rtc.subscribe): maxSeats recvonly
-   * audio+video pairs, negotiated once. The returned Subscriber emits "track"
-   * ({seatIndex, kind, track}) and holds one MediaStream per seat.
+   * audio+video pairs, negotiated once, then cohostSlots more for the owners
+   * of co-hosting rooms (PROTOCOL.md §10). The returned Subscriber emits
+   * "track" ({seatIndex, cohostIndex, kind, track}) and holds one MediaStream
+   * per seat (streams) and per co-host slot (cohostStreams).
    * @returns {Promise<Subscriber>}
    */
-  async subscribe(maxSeats) {
+  async subscribe(maxSeats, cohostSlots = 0) {
     if (!Number.isInteger(maxSeats) || maxSeats < 1) throw new TypeError('seatsfu: maxSeats must be a positive integer');
     this.peers.subscribe?.close();
     this.peers.subscribe = null;
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
     const audioCodecs = roomCodecs('audio');
     const videoCodecs = roomCodecs('video');
-    for (let k = 0; k < maxSeats; k++) {
+    for (let k = 0; k < maxSeats + cohostSlots; k++) {
       const a = pc.addTransceiver('audio', { direction: 'recvonly' });
       const v = pc.addTransceiver('video', { direction: 'recvonly' });
       if (audioCodecs) a.setCodecPreferences(audioCodecs);
@@ -329,8 +341,9 @@ export class Subscriber extends EventTarget {
   constructor(pc) {
     super();
     this.pc = pc;
-    this.slots = new Map(); // mid → {kind, seatIndex}
+    this.slots = new Map(); // mid → {kind, seatIndex, cohostIndex}
     this.streams = new Map(); // seatIndex → MediaStream
+    this.cohostStreams = new Map(); // cohostIndex → MediaStream (§10)
     pc.addEventListener('track', (e) => this.#onTrack(e));
     pc.addEventListener('connectionstatechange', () => {
       this.dispatchEvent(new CustomEvent('state', { detail: pc.connectionState }));
@@ -338,19 +351,20 @@ export class Subscriber extends EventTarget {
   }
 
   setSlots(slots) {
-    for (const s of slots) this.slots.set(String(s.mid), { kind: s.kind, seatIndex: s.seatIndex });
+    for (const s of slots) this.slots.set(String(s.mid), { kind: s.kind, seatIndex: s.seatIndex, cohostIndex: s.cohostIndex || 0 });
   }
 
   #onTrack(e) {
     const slot = this.slots.get(String(e.transceiver?.mid));
     if (!slot) return; // an inactive m-line beyond the room's seats
-    let stream = this.streams.get(slot.seatIndex);
+    const [map, key] = slot.cohostIndex > 0 ? [this.cohostStreams, slot.cohostIndex] : [this.streams, slot.seatIndex];
+    let stream = map.get(key);
     if (!stream) {
       stream = new MediaStream();
-      this.streams.set(slot.seatIndex, stream);
+      map.set(key, stream);
     }
     stream.addTrack(e.track);
-    this.dispatchEvent(new CustomEvent('track', { detail: { seatIndex: slot.seatIndex, kind: slot.kind, track: e.track, stream } }));
+    this.dispatchEvent(new CustomEvent('track', { detail: { seatIndex: slot.seatIndex, cohostIndex: slot.cohostIndex, kind: slot.kind, track: e.track, stream } }));
   }
 
   get state() { return this.pc.connectionState; }

@@ -1,0 +1,408 @@
+package signal
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/seat/cohost"
+	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/api"
+	"github.com/seatsfu/seatsfu/signal/proto"
+)
+
+// The score entry point's refusals (Server.AddBattleScore): the server
+// API's own, so it answers them as §11 says (404, 409).
+var (
+	ErrBattleNotFound  = api.ErrBattleNotFound
+	ErrRoomNotInBattle = api.ErrRoomNotInBattle
+)
+
+// cohostDesk owns the node's co-host controller (PROTOCOL.md §10): every
+// request, connection and battle across this node's rooms, behind one lock,
+// with one timer for the controller's deadlines.
+//
+// Lock order: desk.mu, then the SFU's co-host lock (sfu.Room.SetCohosts),
+// then one room's lock at a time, then a roomHub's mu. Nothing that holds a
+// room's lock or a hub's mu takes desk.mu: a room that ends reaches the
+// desk from its stats goroutine, after its lock is released (roomGone), and
+// a joiner reads the co-host state from its hub (cohostView), which the desk
+// refreshes under the hub's mu as it notifies the room.
+type cohostDesk struct {
+	srv *Server
+	m   cohostMetrics
+
+	mu      sync.Mutex
+	ctrl    *cohost.Controller
+	live    map[string]*roomHub // the hub of each room the controller knows
+	timer   *time.Timer
+	timerAt time.Time
+	closed  bool
+}
+
+type cohostMetrics struct {
+	connections prometheus.Gauge
+	requests    *prometheus.CounterVec
+	battles     *prometheus.CounterVec
+}
+
+func newCohostDesk(s *Server) (*cohostDesk, error) {
+	ctrl, err := cohost.New(cohost.Config{
+		MaxRooms: s.cfg.MaxCohosts, Clock: s.cfg.Clock, IDPrefix: randomPrefix(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signal: %w", err)
+	}
+	m := cohostMetrics{
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "seatsfu_cohost_connections",
+			Help: "Co-host connections between rooms of this node.",
+		}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "seatsfu_cohost_requests_total",
+			Help: "Co-host requests that ended, by outcome.",
+		}, []string{"outcome"}),
+		battles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "seatsfu_battles_total",
+			Help: "Battles that ended, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.requests, m.battles} {
+		if err := s.cfg.Registry.Register(c); err != nil {
+			return nil, fmt.Errorf("signal: metrics: %w", err)
+		}
+	}
+	for _, o := range []cohost.Outcome{cohost.OutcomeAccepted, cohost.OutcomeRejected, cohost.OutcomeCancelled,
+		cohost.OutcomeTimeout, cohost.OutcomeRoomEnded, cohost.OutcomeSuperseded} {
+		m.requests.WithLabelValues(string(o))
+	}
+	for _, r := range []string{cohost.BattleTimeout, cohost.BattleStopped, cohost.BattleConnectionEnded} {
+		m.battles.WithLabelValues(r)
+	}
+	return &cohostDesk{srv: s, m: m, ctrl: ctrl, live: map[string]*roomHub{}}, nil
+}
+
+// randomPrefix makes this run's request and battle ids unlike another
+// run's: a backend holding an old battle id must not score a new battle.
+func randomPrefix() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux
+	return fmt.Sprintf("%x-", b)
+}
+
+// cohostOp is one controller operation on behalf of actorRoom's owner.
+type cohostOp func(c *cohost.Controller, actor *roomHub) (any, []cohost.Delivery, error)
+
+// run performs op for the session's room. On success the media follow the
+// new connections first, the rooms' snapshots next, then the answer is
+// queued, then the notifications go out: once a call returns (or anyone is
+// told of a change) the media and snapshots already match it, and a client
+// learns its call's outcome before its consequences. A member joining in
+// between may get a notification its snapshot already shows; never miss
+// one.
+func (d *cohostDesk) run(s *session, id []byte, op cohostOp) (any, error) {
+	if s.user.Role != seat.RoleOwner {
+		return nil, withMessage(seat.ErrPermission, "only a room's owner co-hosts")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, withMessage(seat.ErrRoomNotFound, "the server is shutting down")
+	}
+	actor, stale, err := d.resolve(s.roomID)
+	if err != nil {
+		d.deliver(stale)
+		return nil, err
+	}
+	res, ds, err := op(d.ctrl, actor)
+	if err != nil {
+		d.deliver(append(stale, ds...)) // a refusal delivers only stale rooms' ends
+		return nil, wireError(err)
+	}
+	ds = append(stale, ds...)
+	d.applyMedia(ds)
+	// Snapshots show the outcome from now on, the actor's room included
+	// (a request sent is in its owner's).
+	d.refreshViews(ds, actor.id)
+	s.respond(id, res)
+	d.notify(ds)
+	return answered{}, nil
+}
+
+// resolve returns the live hub of roomID and registers it as the room the
+// controller means by that id. A room the controller still knows under that
+// id but which has ended (its roomGone has not run yet, or a new room took
+// the id) is taken out first; the deliveries of that are returned.
+// room_not_found when no live room has the id. Called with mu held.
+func (d *cohostDesk) resolve(roomID string) (*roomHub, []cohost.Delivery, error) {
+	d.srv.mu.Lock()
+	h := d.srv.hubs[roomID]
+	d.srv.mu.Unlock()
+	var ds []cohost.Delivery
+	if old := d.live[roomID]; old != nil && (old != h || old.ended()) {
+		delete(d.live, roomID)
+		ds = d.ctrl.RoomEnded(roomID)
+	}
+	if h == nil || h.room == nil || h.ended() {
+		return nil, ds, withMessage(seat.ErrRoomNotFound, "room "+truncate(roomID, 128)+" is not live")
+	}
+	d.live[roomID] = h
+	return h, ds, nil
+}
+
+// roomGone takes an ended room out of its requests and its connection
+// (PROTOCOL.md §10: room_ended). Runs on the room's stats goroutine once
+// the room is done, no lock held.
+func (d *cohostDesk) roomGone(h *roomHub) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.live[h.id] != h {
+		return // shutting down: every room ends, nobody is left to tell
+	}
+	delete(d.live, h.id)
+	d.deliver(d.ctrl.RoomEnded(h.id))
+}
+
+// close stops the timer; the desk does nothing from then on.
+func (d *cohostDesk) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+}
+
+// deliver applies ds: media first, then the notifications. Called with mu
+// held.
+func (d *cohostDesk) deliver(ds []cohost.Delivery) {
+	d.applyMedia(ds)
+	d.notify(ds)
+}
+
+// applyMedia re-points the co-host slots of every room whose connection ds
+// changed. Called with mu held.
+func (d *cohostDesk) applyMedia(ds []cohost.Delivery) {
+	changed := map[string]bool{}
+	for _, dl := range ds {
+		if _, ok := dl.Event.(cohost.Changed); ok {
+			for _, r := range dl.Rooms {
+				changed[r] = true
+			}
+		}
+	}
+	for r := range changed {
+		d.pointSlots(r)
+	}
+}
+
+// notify sends ds's notifications in order, then refreshes metrics and the
+// timer. Called with mu held.
+func (d *cohostDesk) notify(ds []cohost.Delivery) {
+	for _, dl := range ds {
+		d.emitWebhooks(dl)
+		switch ev := dl.Event.(type) {
+		case cohost.RequestEnded:
+			d.m.requests.WithLabelValues(string(ev.Outcome)).Inc()
+			continue
+		case cohost.BattleEnded:
+			d.m.battles.WithLabelValues(ev.Reason).Inc()
+		}
+		if dl.To == cohost.Internal {
+			continue // ConnectionStarted/Ended: webhooks only
+		}
+		method, body := wireEvent(dl.Event)
+		frame, err := encodeNotification(method, body)
+		if err != nil {
+			d.srv.log.Error("signal: encode notification", "method", method, "err", err)
+			continue
+		}
+		switch dl.To {
+		case cohost.Owner:
+			if h := d.live[dl.Rooms[0]]; h != nil {
+				h.sendToOwner(frame, d.view(dl.Rooms[0]))
+			}
+		case cohost.Everyone:
+			for _, r := range dl.Rooms {
+				if h := d.live[r]; h != nil {
+					h.broadcastCohost(frame, d.view(r))
+				}
+			}
+		}
+	}
+	d.refreshViews(ds)
+	d.m.connections.Set(float64(d.ctrl.Connections()))
+	d.arm()
+}
+
+// pointSlots points roomID's co-host slots at the other rooms' owners, in
+// the connection's order (PROTOCOL.md §10, Media).
+func (d *cohostDesk) pointSlots(roomID string) {
+	h := d.live[roomID]
+	if h == nil {
+		return // ended: its media are closed already
+	}
+	var peers []*sfu.Room
+	for _, m := range d.ctrl.Connection(roomID) {
+		if m.RoomID == roomID {
+			continue
+		}
+		if o := d.live[m.RoomID]; o != nil {
+			peers = append(peers, o.room)
+		} else {
+			peers = append(peers, nil) // keeps the slot order; silent
+		}
+	}
+	h.room.SetCohosts(peers)
+}
+
+// view is roomID's co-host state as a snapshot shows it (the requests only
+// to the owner: joinedSnapshot).
+func (d *cohostDesk) view(roomID string) proto.CohostSnapshot {
+	v := proto.CohostSnapshot{Cohost: wireRooms(d.ctrl.Connection(roomID))}
+	if b := d.ctrl.Battle(roomID); b != nil {
+		v.Battle = &proto.BattleState{BattleID: b.BattleID, Rooms: b.Rooms, EndsAt: b.EndsAt.UnixMilli(), Scores: b.Scores}
+	}
+	received, sent := d.ctrl.RequestsOf(roomID)
+	for _, q := range received {
+		v.CohostRequests = append(v.CohostRequests, wireCohostRequest(q))
+	}
+	for _, q := range sent {
+		v.CohostSent = append(v.CohostSent, proto.CohostSent{RequestID: q.RequestID, RoomID: q.ToRoom, ExpiresAt: q.ExpiresAt.UnixMilli()})
+	}
+	return v
+}
+
+// refreshViews brings the hubs of every room ds concerns up to date, those
+// no notification reaches included (a requester after its own call). The
+// views are the state after the whole operation, like those the
+// notifications set. Called with mu held.
+func (d *cohostDesk) refreshViews(ds []cohost.Delivery, also ...string) {
+	rooms := map[string]bool{}
+	for _, r := range also {
+		rooms[r] = true
+	}
+	for _, dl := range ds {
+		for _, r := range dl.Rooms {
+			rooms[r] = true
+		}
+		if e, ok := dl.Event.(cohost.RequestEnded); ok {
+			rooms[e.Request.FromRoom], rooms[e.Request.ToRoom] = true, true
+		}
+	}
+	for r := range rooms {
+		if h := d.live[r]; h != nil {
+			h.setCohostView(d.view(r))
+		}
+	}
+}
+
+// arm makes sure tick runs at the controller's next deadline. Called with
+// mu held.
+func (d *cohostDesk) arm() {
+	if d.closed {
+		return
+	}
+	at, ok := d.ctrl.NextDeadline()
+	if !ok {
+		if d.timer != nil {
+			d.timer.Stop()
+			d.timer = nil
+		}
+		return
+	}
+	if d.timer != nil && at.Equal(d.timerAt) {
+		return
+	}
+	if d.timer != nil {
+		d.timer.Stop()
+	}
+	d.timerAt = at
+	d.timer = time.AfterFunc(max(at.Sub(d.srv.now()), 0), d.tick)
+}
+
+func (d *cohostDesk) tick() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return
+	}
+	// This timer fired: arm anew even for the same instant (a fake clock
+	// may not have reached it yet).
+	d.timer, d.timerAt = nil, time.Time{}
+	d.deliver(d.ctrl.Tick())
+}
+
+// AddBattleScore adds delta to roomID's score in a running battle: the
+// server API's POST /v1/api/battles/{battleId}/score (PROTOCOL.md §10, §11)
+// and the dev-mode demo endpoint. battle.scores follows, at most 5 a second.
+// ErrBattleNotFound / ErrRoomNotInBattle when they do not match.
+func (s *Server) AddBattleScore(battleID, roomID string, delta int64) error {
+	d := s.cohost
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("%w: the server is shutting down", ErrBattleNotFound)
+	}
+	ds, err := d.ctrl.AddScore(battleID, roomID, delta)
+	switch {
+	case errors.Is(err, cohost.ErrBattleNotFound):
+		return fmt.Errorf("%w: %q", ErrBattleNotFound, battleID)
+	case errors.Is(err, cohost.ErrRoomNotInBattle):
+		return fmt.Errorf("%w: room %q, battle %q", ErrRoomNotInBattle, roomID, battleID)
+	case err != nil:
+		return err
+	}
+	d.deliver(ds)
+	return nil
+}
+
+// serveAPI makes the desk the server API's battles and its source of
+// RoomInfo.cohost (PROTOCOL.md §11), where the Config names none. Called by
+// New, before the API is routed.
+func (d *cohostDesk) serveAPI() {
+	if d.srv.cfg.Battles == nil {
+		d.srv.cfg.Battles = deskBattles{d.srv}
+	}
+	if d.srv.cfg.CohostRooms == nil {
+		d.srv.cfg.CohostRooms = d.srv.cohostOthers
+	}
+}
+
+// deskBattles is the server API's api.Battles: AddBattleScore.
+type deskBattles struct{ s *Server }
+
+func (b deskBattles) AddScore(battleID, roomID string, delta int64) error {
+	return b.s.AddBattleScore(battleID, roomID, delta)
+}
+
+// cohostOthers is RoomInfo.cohost: the other rooms of roomID's connection,
+// in order, or nil.
+func (s *Server) cohostOthers(roomID string) []string {
+	var out []string
+	for _, id := range s.CohostOf(roomID) {
+		if id != roomID {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// CohostOf is the ids of roomID's co-host connection in order, roomID
+// included, or nil.
+func (s *Server) CohostOf(roomID string) []string {
+	d := s.cohost
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, m := range d.ctrl.Connection(roomID) {
+		out = append(out, m.RoomID)
+	}
+	return out
+}
