@@ -417,7 +417,8 @@ type relayState struct {
 }
 
 // interceptUp serves frame (client → host) locally when it is a relayed
-// viewer's rtc.subscribe or subscribe candidate; it reports whether it did.
+// viewer's rtc.subscribe, subscribe candidate or rtc.setQuality (the
+// mirror serves its media); it reports whether it did.
 // Everything else goes on to the host.
 func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply func([]byte), frame []byte) bool {
 	var req struct {
@@ -448,7 +449,17 @@ func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply fun
 			}
 			st.casc = k
 		}
-		peer, answer, slots, err := st.casc.mirror.Subscribe(st.user, p.SDP, 0)
+		// rtc.quality comes from the mirror, which serves the media.
+		quality := sfu.OnQuality(func(qs []sfu.SlotQuality) {
+			note := proto.QualityNote{Slots: make([]proto.SlotQuality, len(qs))}
+			for i, q := range qs {
+				note.Slots[i] = proto.SlotQuality{SeatIndex: q.SeatIndex, Layer: proto.Layer(q.Layer), Reason: q.Reason}
+			}
+			if b, err := encodeNotification(proto.NoteRTCQuality, note); err == nil {
+				reply(b)
+			}
+		})
+		peer, answer, slots, err := st.casc.mirror.Subscribe(st.user, p.SDP, 0, quality)
 		if err != nil {
 			reply(encodeError(req.ID, toSeatError(err)))
 			return true
@@ -465,6 +476,26 @@ func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply fun
 		if err != nil {
 			return false
 		}
+		reply(b)
+		return true
+	case proto.MethodRTCSetQuality:
+		if st.sub == nil {
+			return false // the host answers: no subscription
+		}
+		var p proto.SetQualityParams
+		if err := decodeParams(req.Params, &p); err != nil {
+			reply(encodeError(req.ID, err))
+			return true
+		}
+		if err := checkQuality(&p); err != nil {
+			reply(encodeError(req.ID, toSeatError(err)))
+			return true
+		}
+		if err := st.sub.SetQuality(*p.SeatIndex, sfu.Quality(p.Quality)); err != nil {
+			reply(encodeError(req.ID, toSeatError(err)))
+			return true
+		}
+		b, _ := encodeResult(req.ID, struct{}{})
 		reply(b)
 		return true
 	case proto.MethodRTCCandidate:

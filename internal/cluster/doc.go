@@ -113,11 +113,14 @@
 //
 // The Go SDK's end-to-end suite runs against three nodes with each client
 // on a random one: SEATSFU_E2E_NODES=3 go test ./signal/client/ -run
-// 'Test[A-Z]'. All pass but three (signal/client/cluster_env_test.go says
+// 'Test[A-Z]'. All pass but five (signal/client/cluster_env_test.go says
 // which and why): SIGTERM hands rooms over instead of ending them; a socket
 // that connected while nobody hosted its room is not relayed once the room
 // opens elsewhere (the relay is decided at the upgrade); the server API
-// (/v1/api) serves only the rooms its node hosts.
+// (/v1/api) serves only the rooms its node hosts; co-hosting (§10) links
+// rooms of one node only; a cascade takes one simulcast layer from the
+// host (the edge serves rtc.quality and rtc.setQuality from its mirror, but
+// remote viewers' wishes do not reach the publisher's rtc.publisherLayers).
 //
 // Tests: signal/cluster_test.go (answer after saved state, hand-over with
 // seats/locks/bans/resume, Redis down and back, relay), signal/

@@ -21,13 +21,16 @@ import (
 //
 //	SEATSFU_E2E_NODES=3 go test ./signal/client/ -run 'Test[A-Z]' -count=1
 //
-// Every test passes that way except three, by design or not yet built:
+// Every test passes that way except these, by design or not yet built:
 // TestServerShutdownEndsRooms (a cluster node hands its rooms over instead
 // of ending them), TestJoinSnapshotAndJoinErrors (a socket that connected
 // while nobody hosted its room is served by its own node: when the room
-// then opens on another node, it must reconnect to be relayed) and, when
-// the owner lands elsewhere than node 0, TestRoomMetadataThroughTheSDK
-// (the server API serves only the rooms its node hosts).
+// then opens on another node, it must reconnect to be relayed), and when
+// the clients land on different nodes: TestRoomMetadataThroughTheSDK (the
+// server API serves only the rooms its node hosts), TestCohostAndBattleSDK
+// (co-hosting links two rooms of one node) and
+// TestPublisherLayersThroughTheSDK (a cascade takes one layer from the
+// host, so remote viewers' rtc.setQuality does not reach the publisher).
 func clusterNodes(t *testing.T) int {
 	v := os.Getenv("SEATSFU_E2E_NODES")
 	if v == "" {
