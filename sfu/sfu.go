@@ -236,9 +236,12 @@ func (s *SFU) OpenRoom(cfg RoomConfig) (*Room, error) {
 	if cfg.Notifier == nil {
 		return nil, fmt.Errorf("sfu: room %q: %w", cfg.Seat.RoomID, seat.ErrInvalidParams)
 	}
-	sr, err := seat.New(cfg.Seat)
-	if err != nil {
-		return nil, err
+	sr := cfg.Restored
+	if sr == nil {
+		var err error
+		if sr, err = seat.New(cfg.Seat); err != nil {
+			return nil, err
+		}
 	}
 	r := newRoom(s, sr, cfg)
 	if err := s.register(r); err != nil {
@@ -312,4 +315,12 @@ func (s *SFU) goBackground(f func()) {
 		defer s.bg.Done()
 		f()
 	}()
+}
+
+// Codecs are the codecs every room forwards: Opus and the node's one video
+// codec. A node that feeds a room from another node's (the cluster's media
+// cascade, PROTOCOL.md §12) negotiates exactly these.
+func (s *SFU) Codecs() (audio, video webrtc.RTPCodecParameters) {
+	v, _ := videoCodec(s.cfg.VideoCodec) // checked by New
+	return opusCodec(), v
 }

@@ -38,6 +38,8 @@ type Config struct {
 	Limits `yaml:",inline"`
 	// Overload are the media caps of overload.go, same keys rules.
 	Overload `yaml:",inline"`
+	// Cluster is cluster.go's: Redis, node address and timings.
+	Cluster ClusterSettings `yaml:",inline"`
 	// v2 §11: webhook receivers and each one's queue (webhooks.go).
 	WebhookURLs  []string `yaml:"webhook-url"`
 	WebhookQueue int      `yaml:"webhook-queue"`
@@ -59,6 +61,7 @@ func Defaults() Config {
 		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
 		Overload:       defaultOverload(),
+		Cluster:        defaultCluster(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
 	}
@@ -316,6 +319,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("video-codec: %q is not vp8, vp9 or h264", c.VideoCodec)
 	}
 	if _, err := c.Level(); err != nil {
+		return err
+	}
+	if err := c.validateCluster(); err != nil { // cluster.go
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {
