@@ -74,16 +74,11 @@ func (g *GOPCache) newArena() *gopArena {
 // goroutine; it allocates only when a new keyframe arrives while a replay
 // still reads the previous group.
 func (g *GOPCache) Push(seq uint16, pkt []byte, keyframeStart bool) {
-	a := g.cur
 	if keyframeStart {
-		g.mu.Lock()
-		if a.readers.Load() > 0 {
-			a = g.newArena()
-			g.cur = a
-		}
-		a.count, a.used, a.valid, a.first = 0, 0, true, seq
-		g.mu.Unlock()
+		g.startGroup(seq, pkt)
+		return
 	}
+	a := g.cur
 	if !a.valid || int16(seq-a.first) < 0 {
 		return // no keyframe yet, or a late packet of the previous group
 	}
@@ -101,6 +96,28 @@ func (g *GOPCache) Push(seq uint16, pkt []byte, keyframeStart bool) {
 	g.mu.Lock()
 	a.count++
 	g.mu.Unlock()
+}
+
+// startGroup replaces the group with a new one holding only pkt, in one
+// step under the lock: a replay sees the old group or the new one, never an
+// empty cache in between (an empty cache tells a replay the group overflowed,
+// and it would give up on the whole group).
+func (g *GOPCache) startGroup(seq uint16, pkt []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	a := g.cur
+	if a.readers.Load() > 0 {
+		a = g.newArena()
+		g.cur = a
+	}
+	a.count, a.used, a.first = 0, 0, seq
+	a.valid = len(pkt) <= len(a.buf) && len(a.entries) > 0
+	if !a.valid {
+		return // a keyframe packet larger than the whole budget
+	}
+	a.used = copy(a.buf, pkt)
+	a.entries[0] = gopEntry{off: 0, len: a.used}
+	a.count = 1
 }
 
 // Valid reports whether the cache holds a decodable start (a keyframe and

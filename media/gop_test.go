@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -173,6 +174,44 @@ func TestGOPCacheConcurrent(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+}
+
+// A new keyframe replaces the group in one step: a replay running alongside
+// the pusher never finds the cache empty, which would tell a paced replay the
+// group overflowed and make it start over on the next keyframe, skipping the
+// whole backlog (pace.go). Run with -race; every second packet is a keyframe
+// so the hand-over happens thousands of times.
+func TestGOPCacheNeverEmptyAcrossAKeyframe(t *testing.T) {
+	g := NewGOPCache(32, 32*100)
+	g.Push(0, packetFor(0, 100), true)
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	var empty atomic.Int64
+	for r := 0; r < 2; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if g.Replay(func([]byte) bool { return true }) == 0 || !g.Valid() {
+					empty.Add(1)
+				}
+			}
+		}()
+	}
+	for i := 1; i < 20000; i++ {
+		seq := uint16(i)
+		g.Push(seq, packetFor(seq, 100), i%2 == 0)
+	}
+	close(done)
+	wg.Wait()
+	if n := empty.Load(); n > 0 {
+		t.Fatalf("%d replays found the cache empty while it always held a group", n)
+	}
 }
 
 // FuzzGOPCache: whatever is pushed, a replay starts on a keyframe, is in

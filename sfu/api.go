@@ -53,6 +53,9 @@ type Config struct {
 	// ViewerQueue is each viewer's queue length in packets; zero means 256.
 	// A full queue drops (video: until the next keyframe), never blocks.
 	ViewerQueue int
+	// Overload caps the node's media when it is past what it can send
+	// (overload.go).
+	Overload Overload
 	// MaxCohosts is the most rooms of a co-host connection (2..9; zero
 	// means 4): a subscription carries up to MaxCohosts-1 co-host slots.
 	MaxCohosts int
@@ -85,6 +88,14 @@ type Notifier interface {
 type RoomConfig struct {
 	Seat     seat.Config
 	Notifier Notifier
+	// Restored, when set, is the room's seat controller rebuilt from saved
+	// state (a cluster takeover, PROTOCOL.md §12); of Seat only Clock is
+	// then used, and it must be the one Restored runs on.
+	Restored *seat.Room
+	// Commit, when set, runs under the room's lock after every successful
+	// seat operation, before its deliveries: the cluster persists the
+	// room's durable state there (PROTOCOL.md §12).
+	Commit func(*seat.Room)
 }
 
 // Slot is one negotiated slot of a subscriber (rtc.subscribe's slots): a

@@ -15,9 +15,8 @@ import (
 // replays, retransmissions — with the connection's transport-wide sequence
 // number (a header extension built in scratch space: no allocation) and
 // tells the estimator when it left. The viewer's transport-wide feedback
-// arrives on whichever slot's RTCP stream it names; the slot's reader
-// queues it for the writer, the estimator's only user, so nothing here
-// takes a lock. A changed estimate wakes the allocator (allocate.go).
+// arrives with the connection's RTCP (feedback.go), which queues it for
+// the writer, the estimator's only user, so nothing here takes a lock. A changed estimate wakes the allocator (allocate.go).
 
 // transportCC is the writer's transport-wide state.
 type transportCC struct {

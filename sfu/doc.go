@@ -22,7 +22,8 @@
 //     slots; viewer.go a viewer's slots, its bounded queue and its writer;
 //     slottrack.go a slot's TrackLocal; pace.go the paced replay of a cached
 //     group of pictures to a starting slot.
-//   - feedback.go: the viewers' RTCP (NACKs served from the shared cache,
+//   - feedback.go: the viewers' RTCP, read once per connection by Pion's
+//     SRTCP session (NACKs served from the shared cache,
 //     over RTX when negotiated; keyframe requests); report.go the viewers'
 //     sender reports.
 //   - cohost.go: co-host slots (PROTOCOL.md §10) — the pairs after a room's
@@ -37,6 +38,8 @@
 //     transport-wide numbering and feedback feeding a viewer's estimator
 //     (media.DownlinkEstimator); allocate.go sharing the estimate among
 //     the viewer's slots.
+//   - overload.go: the node's caps past what it can send (egress budget
+//     for new subscribers, retransmission and keyframe-request budgets).
 //   - metrics.go: the media metrics (PROTOCOL.md §7, §9); eventlog.go the
 //     operator's INFO lines of a room's life (opened, seats taken and left,
 //     hosts in and out, ended); pionlog.go Pion's logs, with the warnings

@@ -14,6 +14,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v4/packetio"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -107,7 +108,7 @@ func opusCodec() webrtc.RTPCodecParameters {
 // With tcp (ICE-TCP on, PROTOCOL.md §9) both also gather passive TCP
 // candidates on that one listener, demultiplexed by ICE username fragment
 // like the UDP port.
-func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger) (pub, sub *webrtc.API, mux, tcpMux io.Closer, video webrtc.RTPCodecParameters, err error) {
+func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger) (pub *webrtc.API, sub *subscriberAPI, mux, tcpMux io.Closer, video webrtc.RTPCodecParameters, err error) {
 	video, err = videoCodec(cfg.VideoCodec)
 	if err != nil {
 		return nil, nil, nil, nil, video, err
@@ -189,9 +190,42 @@ func newAPI(cfg Config, conn net.PacketConn, tcp net.Listener, log *slog.Logger)
 	)
 
 	pub = webrtc.NewAPI(webrtc.WithMediaEngine(pubME), webrtc.WithInterceptorRegistry(pubIR), webrtc.WithSettingEngine(se))
-	sub = webrtc.NewAPI(webrtc.WithMediaEngine(subME), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(se))
+	sub = &subscriberAPI{me: subME, se: se, ir: &interceptor.Registry{}}
 	return pub, sub, m, tcpMux, video, nil
 }
+
+// subscriberAPI makes each subscribe connection's webrtc.API: the shared
+// media engine, no interceptors, and the shared settings but for the SRTCP
+// session's buffers, which are the viewer's RTCP taps (feedback.go) so the
+// connection's RTCP is read once, by Pion's session reader, with no
+// goroutine per slot. An API per connection costs a copy of the settings
+// (Pion keeps a pointer to them per connection anyway); the media engine
+// is copied per connection by Pion whatever the API.
+type subscriberAPI struct {
+	me *webrtc.MediaEngine
+	se webrtc.SettingEngine
+	ir *interceptor.Registry
+}
+
+// forViewer is the API of v's connection.
+func (a *subscriberAPI) forViewer(v *viewer) *webrtc.API {
+	se := a.se
+	se.BufferFactory = func(kind packetio.BufferPacketType, ssrc uint32) io.ReadWriteCloser {
+		if kind == packetio.RTCPBufferPacket {
+			return newRTCPTap(v, ssrc)
+		}
+		// A viewer sends no media: this is Pion's default buffer for the
+		// stray RTP stream it would make anyway.
+		b := packetio.NewBuffer()
+		b.SetLimitSize(strayRTPBuffer)
+		return b
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(a.me), webrtc.WithInterceptorRegistry(a.ir), webrtc.WithSettingEngine(se))
+}
+
+// strayRTPBuffer caps the buffer of an RTP stream a viewer should not send
+// (Pion's default is 1 MB; nobody reads it).
+const strayRTPBuffer = 64 << 10
 
 // tcpReadBuffer is the ICE-TCP mux's per-connection receive queue, in
 // packets (a channel: each slot costs a few dozen bytes): room for a

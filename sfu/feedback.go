@@ -2,6 +2,8 @@ package sfu
 
 import (
 	"encoding/binary"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/seatsfu/seatsfu/media"
@@ -32,6 +34,9 @@ func (sl *slot) retransmit(seq uint16) {
 	if !ok {
 		b.src.nackUpstream(srcSeq) // the SFU never got it: ask the publisher
 		return
+	}
+	if !sl.viewer.room.s.allowRetransmit(sl.viewer) {
+		return // over the viewer's or the node's budget (overload.go)
 	}
 	hlen, err := sl.hdr.Unmarshal(buf[:n])
 	if err != nil {
@@ -70,41 +75,88 @@ func (sl *slot) retransmit(seq uint16) {
 	}
 }
 
-// readRTCP serves a slot's RTCP from the viewer until the connection
-// closes.
+// A viewer's RTCP is read once per connection, by Pion's own SRTCP
+// session goroutine: the subscriber's API (engine.go) gives the session a
+// BufferFactory, and the buffer it makes for each SSRC (rtcpTap) acts on
+// what is written into it instead of holding it for a reader. Pion writes
+// each decrypted RTCP packet into the buffer of every SSRC the packet
+// names (an RR with 26 report blocks into 26 buffers), so each tap acts
+// only on what concerns its own SSRC — except transport-wide feedback,
+// which is about the whole connection and names one SSRC, whichever.
 //
-// Why one goroutine per slot (a viewer costs 2×slots+1: these, and its
-// writer): Pion's SRTCP session hands each compound packet to the read
-// stream of every SSRC it names, and a v4 peer connection has no single
-// place to read all of its RTCP; a stream nobody reads fills its bounded
-// buffer and then drops, so a slot without a reader would lose its viewer's
-// NACKs and PLIs. One goroutine polling every sender with read deadlines
-// would add up to a polling period to every NACK's service time. A parked
-// reader costs a few KiB of stack and no CPU; with the interceptors gone
-// from subscriber connections (engine.go) there is no other per-viewer
-// goroutine of ours.
-func (sl *slot) readRTCP() {
-	buf := make([]byte, defaultReceiveMTU)
-	var fb media.Feedback
-	for {
-		n, _, err := sl.sender.Read(buf)
-		if err != nil {
-			return
-		}
-		if fb.Parse(buf[:n]) != nil {
-			continue
-		}
-		sl.onFeedback(&fb, time.Now())
+// Before (one reader goroutine per slot, 2×seats of them per viewer) a
+// viewer cost 26 goroutines and as many 100 KB-capped packet buffers; a
+// slot whose buffer nobody read would have lost its NACKs and PLIs. Now
+// none: the writer is the viewer's only goroutine of ours.
+
+// rtcpTap is the buffer Pion's SRTCP session writes one SSRC's decrypted
+// RTCP into. Write acts on it at once; Read, which nobody calls (the
+// subscriber connections run no interceptors and the SFU reads no sender),
+// blocks until the stream closes, as a drained buffer would.
+type rtcpTap struct {
+	v      *viewer
+	ssrc   uint32
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newRTCPTap(v *viewer, ssrc uint32) *rtcpTap {
+	return &rtcpTap{v: v, ssrc: ssrc, closed: make(chan struct{})}
+}
+
+func (t *rtcpTap) Write(b []byte) (int, error) {
+	t.v.onRTCP(t.ssrc, b)
+	return len(b), nil
+}
+
+func (t *rtcpTap) Read([]byte) (int, error) {
+	<-t.closed
+	return 0, io.EOF
+}
+
+func (t *rtcpTap) Close() error {
+	t.once.Do(func() { close(t.closed) })
+	return nil
+}
+
+// onRTCP acts on one RTCP packet of the viewer's, delivered for ssrc.
+// Pion calls it from the connection's one SRTCP reader; the lock makes the
+// shared parse state safe whatever goroutine that is.
+func (v *viewer) onRTCP(ssrc uint32, buf []byte) {
+	v.fbMu.Lock()
+	defer v.fbMu.Unlock()
+	fb := &v.fb
+	if fb.Parse(buf) != nil {
+		return
+	}
+	for _, tc := range fb.TransportCC {
+		// For the writer's estimator (bwe.go); a full queue drops it like
+		// a lost feedback packet.
+		v.push(item{twcc: tc})
+	}
+	if sl := v.slotFor(ssrc); sl != nil {
+		sl.onFeedback(fb, time.Now())
 	}
 }
 
-// onFeedback acts on one compound packet's worth of a viewer's feedback,
+// slotFor is the slot sending on ssrc, nil for any other SSRC (the RTX
+// stream's, the viewer's own in its SDES, one not bound yet).
+func (v *viewer) slotFor(ssrc uint32) *slot {
+	for _, sl := range v.slots {
+		if bt := sl.track.bound.Load(); bt != nil && uint32(bt.ssrc) == ssrc {
+			return sl
+		}
+	}
+	return nil
+}
+
+// onFeedback acts on one packet's worth of a viewer's feedback for the slot,
 // already bounded by media.Feedback (a hostile viewer's thousand-pair NACK
 // costs at most media.MaxFeedbackNacks queue attempts): PLI/FIR become a
 // coalesced keyframe request to the current source, NACKs are queued for the
 // writer (which owns the rewriter that maps them back), and receiver reports
 // give the viewer's round trip for sizing the source's cache. Feedback about
-// other SSRCs is ignored.
+// other SSRCs is ignored, and so is transport-wide feedback (onRTCP's).
 func (sl *slot) onFeedback(fb *media.Feedback, now time.Time) {
 	bt := sl.track.bound.Load()
 	if bt == nil {
@@ -127,11 +179,6 @@ func (sl *slot) onFeedback(fb *media.Feedback, now time.Time) {
 		if !sl.viewer.push(item{sl: sl, nack: true, seq: n.Seq}) {
 			break // the queue is full: the rest would be refused too
 		}
-	}
-	for _, tc := range fb.TransportCC {
-		// For the writer's estimator (bwe.go); a full queue drops it like
-		// a lost feedback packet.
-		sl.viewer.push(item{sl: sl, twcc: tc})
 	}
 	for _, rr := range fb.Reports {
 		if rr.SSRC != ssrc || b == nil {

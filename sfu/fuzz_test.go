@@ -3,7 +3,6 @@ package sfu
 import (
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -119,8 +118,8 @@ func FuzzForward(f *testing.F) {
 	})
 }
 
-// FuzzFeedback feeds arbitrary bytes as a viewer's RTCP to a slot's
-// handler: PLI/FIR, NACK storms (absurd pair counts), reports with absurd
+// FuzzFeedback feeds arbitrary bytes as a viewer's RTCP for a slot's SSRC
+// to the viewer's handler: PLI/FIR, NACK storms (absurd pair counts), reports with absurd
 // values. No panic, the viewer's queue never exceeds its bound, and every
 // queued NACK is answered (from the cache or not at all) without a write
 // of anything the cache did not hold.
@@ -163,11 +162,7 @@ func FuzzFeedback(f *testing.F) {
 		}
 		sent := w.own.Load()
 
-		var fb media.Feedback
-		if fb.Parse(data) != nil {
-			return
-		}
-		sl.onFeedback(&fb, time.Now())
+		v.onRTCP(1000, data) // as Pion's SRTCP session delivers it for the slot's SSRC
 		v.mu.Lock()
 		queued := v.n
 		v.mu.Unlock()

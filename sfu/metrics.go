@@ -20,6 +20,9 @@ type metrics struct {
 	layerSwitches       [2]prometheus.Counter  // by switchUp / switchDown
 	pausedSlots         prometheus.Gauge
 	subscriberBandwidth prometheus.Histogram
+	shed                [shedKinds]prometheus.Counter // overload.go
+	egressRate          prometheus.Gauge
+	mediaLimit          *prometheus.GaugeVec
 }
 
 // Directions of layer_switches_total.
@@ -63,6 +66,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Help: "Simulcast layer switches of viewer slots, by direction."}, []string{"direction"})
 	m.layerSwitches[switchUp] = switches.WithLabelValues("up")
 	m.layerSwitches[switchDown] = switches.WithLabelValues("down")
+	shed := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "shed_total",
+		Help: "Work the media server refused over its overload caps: new subscribers, retransmissions, keyframe requests."}, []string{"what"})
+	for i, w := range shedNames {
+		m.shed[i] = shed.WithLabelValues(w)
+	}
+	m.egressRate = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_packets_per_second",
+		Help: "Packets forwarded and retransmitted per second, measured while --egress-budget is set."})
+	m.mediaLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "media_limit",
+		Help: "The media server's overload caps (0 = none), by limit."}, []string{"limit"})
 	fwdP := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_packets_total", Help: "RTP packets sent to viewers."}, []string{"kind"})
 	fwdB := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_bytes_total", Help: "RTP payload+header bytes sent to viewers."}, []string{"kind"})
 	recv := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "received_packets_total", Help: "RTP packets received from publishers."}, []string{"kind"})
@@ -83,7 +95,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
-		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.turnRefused, m.pausedSlots, switches, m.subscriberBandwidth} {
+		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.turnRefused, m.pausedSlots, switches, m.subscriberBandwidth,
+		shed, m.egressRate, m.mediaLimit} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

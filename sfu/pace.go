@@ -112,10 +112,14 @@ func (sl *slot) measure(pkt []byte) bool {
 	return true
 }
 
-// cancelReplay stops a replay; the slot starts over on the next keyframe.
+// cancelReplay stops a replay; the slot starts over on the next keyframe,
+// on a new mapping: the packets skipped up to it were never sent, and the
+// viewer must see no sequence gap (it would NACK packets that no cache holds
+// any more, and the keyframe supersedes them anyway).
 func (sl *slot) cancelReplay() {
 	sl.rp.active = false
 	sl.waitKey = true
+	sl.rw.Switch()
 }
 
 // pump sends what the slot's replay may send now and returns when it may
@@ -144,7 +148,7 @@ func (sl *slot) pump(now time.Time) time.Time {
 	case rp.failed:
 		rp.active = false
 		if sl.cur != nil { // a write error, not "the connection is not up yet"
-			sl.waitKey = true
+			sl.cancelReplay()
 		}
 		return time.Time{}
 	case n == 0:

@@ -19,6 +19,7 @@ type Room struct {
 	id       string
 	log      *slog.Logger
 	notifier Notifier
+	commit   func(*seat.Room) // RoomConfig.Commit, may be nil
 	clock    seat.Clock
 	maxSeats int
 	done     chan struct{}
@@ -52,7 +53,7 @@ type seatMedia struct {
 func newRoom(s *SFU, sr *seat.Room, cfg RoomConfig) *Room {
 	info := sr.Info()
 	return &Room{
-		s: s, id: sr.ID(), log: s.log.With("room", sr.ID()), notifier: cfg.Notifier,
+		s: s, id: sr.ID(), log: s.log.With("room", sr.ID()), notifier: cfg.Notifier, commit: cfg.Commit,
 		clock: cfg.Seat.Clock, maxSeats: info.MaxSeats, done: make(chan struct{}),
 		seat: sr, publishers: map[string]*publisher{}, viewers: map[*viewer]struct{}{},
 		seats: make([]seatMedia, info.MaxSeats),
@@ -87,6 +88,9 @@ func (r *Room) Do(op func(*seat.Room) ([]seat.Delivery, error)) error {
 	if err != nil {
 		return err
 	}
+	if r.commit != nil {
+		r.commit(r.seat)
+	}
 	r.reconcile()
 	endReason, ended := r.logEvents(ds)
 	if len(ds) > 0 {
@@ -99,6 +103,11 @@ func (r *Room) Do(op func(*seat.Room) ([]seat.Delivery, error)) error {
 	r.afterOp()
 	return nil
 }
+
+// Abandon closes the room's media and drops it without a seat decision:
+// another node hosts it now (PROTOCOL.md §12), so nothing is told to its
+// members here; their clients reconnect and reach the new host.
+func (r *Room) Abandon() { r.closeMedia() }
 
 // Done is closed when the room has ended.
 func (r *Room) Done() <-chan struct{} { return r.done }

@@ -26,14 +26,15 @@ type SFU struct {
 	log        *slog.Logger
 	conn       *net.UDPConn
 	mux        io.Closer
-	tcpMux     io.Closer   // ICE-TCP; nil when off
-	tcpAddr    net.Addr    // its bound address
-	turn       *turnServer // nil when off
-	relayIP    net.IP      // what TURN allocations relay from
-	pubAPI     *webrtc.API // publish connections: NACK generator, receiver reports
-	subAPI     *webrtc.API // subscribe connections: no interceptors (engine.go)
+	tcpMux     io.Closer      // ICE-TCP; nil when off
+	tcpAddr    net.Addr       // its bound address
+	turn       *turnServer    // nil when off
+	relayIP    net.IP         // what TURN allocations relay from
+	pubAPI     *webrtc.API    // publish connections: NACK generator, receiver reports
+	subAPI     *subscriberAPI // subscribe connections: no interceptors, one API each (engine.go)
 	videoCodec media.Codec
 	m          *metrics
+	ov         overload // overload.go
 
 	// Lock order in this package, outermost first: a lock is only taken
 	// while holding locks above it in this list.
@@ -77,6 +78,9 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.MaxCohosts != 0 && (cfg.MaxCohosts < 2 || cfg.MaxCohosts > 9) {
 		return nil, fmt.Errorf("sfu: MaxCohosts %d outside 2..9", cfg.MaxCohosts)
 	}
+	if o := cfg.Overload; o.EgressBudget < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
+		return nil, fmt.Errorf("sfu: negative overload cap %+v", o)
+	}
 	for name, p := range map[string]int{"UDP": cfg.UDPPort, "TCP": cfg.TCPPort, "TURN": cfg.TURNPort} {
 		if p < 0 || p > 65535 {
 			return nil, fmt.Errorf("sfu: %s port %d out of range", name, p)
@@ -104,10 +108,13 @@ func New(cfg Config) (*SFU, error) {
 	log := cfg.Logger.With("component", "sfu")
 	sizeSocketBuffers(conn, log)
 	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
+	s.ov.init(cfg.Overload)
+	s.noteLimits()
 	if err := s.openTransports(); err != nil {
 		_ = s.closeTransports()
 		return nil, err
 	}
+	s.startEgressSampler()
 	log.Info("media port open", "addr", conn.LocalAddr().String(), "tcp", s.tcpAddr, "turnPort", s.TURNPort(),
 		"videoCodec", s.videoCodec.String())
 	return s, nil
@@ -219,6 +226,7 @@ func (s *SFU) Close() error {
 	s.bgStopped = true
 	s.bgMu.Unlock()
 	s.bg.Wait()
+	s.stopEgressSampler()
 	return s.closeTransports()
 }
 
@@ -228,9 +236,12 @@ func (s *SFU) OpenRoom(cfg RoomConfig) (*Room, error) {
 	if cfg.Notifier == nil {
 		return nil, fmt.Errorf("sfu: room %q: %w", cfg.Seat.RoomID, seat.ErrInvalidParams)
 	}
-	sr, err := seat.New(cfg.Seat)
-	if err != nil {
-		return nil, err
+	sr := cfg.Restored
+	if sr == nil {
+		var err error
+		if sr, err = seat.New(cfg.Seat); err != nil {
+			return nil, err
+		}
 	}
 	r := newRoom(s, sr, cfg)
 	if err := s.register(r); err != nil {
@@ -304,4 +315,12 @@ func (s *SFU) goBackground(f func()) {
 		defer s.bg.Done()
 		f()
 	}()
+}
+
+// Codecs are the codecs every room forwards: Opus and the node's one video
+// codec. A node that feeds a room from another node's (the cluster's media
+// cascade, PROTOCOL.md §12) negotiates exactly these.
+func (s *SFU) Codecs() (audio, video webrtc.RTPCodecParameters) {
+	v, _ := videoCodec(s.cfg.VideoCodec) // checked by New
+	return opusCodec(), v
 }

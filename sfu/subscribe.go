@@ -34,12 +34,16 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	if banned {
 		return nil, "", nil, seat.ErrBanned
 	}
+	if err := r.s.admitSubscriber(); err != nil {
+		return nil, "", nil, err // over the egress budget: the joined viewers keep theirs
+	}
 
-	peer, err := r.s.newPeer(r.s.subAPI)
+	v := newViewer(r, userID, nil, r.s.cfg.ViewerQueue)
+	peer, err := r.s.newPeer(r.s.subAPI.forViewer(v))
 	if err != nil {
 		return nil, "", nil, err
 	}
-	v := newViewer(r, userID, peer, r.s.cfg.ViewerQueue)
+	v.peer = peer
 	v.hooks = hooksOf(opts)
 	if v.hooks.onQuality != nil {
 		v.quality = newCoalescer(peer, qualityEvery, v.reportQuality)
@@ -100,6 +104,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		return fail(ErrRoomEnded)
 	}
 	r.viewers[v] = struct{}{}
+	r.s.ov.viewers.Add(1)
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // attachCohost, below
@@ -114,10 +119,9 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	r.mu.Unlock()
 	r.attachCohost(v)
 
+	// The viewer's one goroutine of ours: its RTCP is read by Pion's SRTCP
+	// session (feedback.go).
 	peer.goOwned(v.write)
-	for _, sl := range v.slots {
-		peer.goOwned(sl.readRTCP)
-	}
 	return peer, answer, slots, nil
 }
 
@@ -134,6 +138,7 @@ func (r *Room) detachViewerLocked(v *viewer) {
 		return
 	}
 	delete(r.viewers, v)
+	r.s.ov.viewers.Add(-1)
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // detachCohost, when its connection closes; v.stop gates it now

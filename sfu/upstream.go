@@ -109,6 +109,9 @@ func (src *source) keyframeDue() {
 }
 
 func (src *source) sendPLI() {
+	if !src.pub.room.s.allowKeyframeRequest() {
+		return // over the node's budget (overload.go); the slot asks again
+	}
 	src.up.lastPLI.Store(time.Now().UnixNano())
 	if src.track == nil {
 		return // benchmarks: no connection

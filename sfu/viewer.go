@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/seatsfu/seatsfu/media"
 )
@@ -34,6 +35,14 @@ type viewer struct {
 	quitOnce sync.Once
 
 	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
+
+	// The connection's RTCP, parsed as Pion's SRTCP session hands it over
+	// (feedback.go).
+	fbMu sync.Mutex
+	fb   media.Feedback
+	// nacks is the viewer's retransmission budget (overload.go), nil
+	// without a cap; the writer's.
+	nacks *rate.Limiter
 
 	hooks   peerHooks
 	quality *coalescer // rtc.quality (quality.go); nil without a hook
@@ -122,7 +131,7 @@ type slot struct {
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
 	return &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
-		wake: make(chan struct{}, 1), quit: make(chan struct{})}
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), nacks: r.s.ov.viewerLimiter()}
 }
 
 func (v *viewer) stop() {

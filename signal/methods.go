@@ -52,6 +52,7 @@ func (s *session) do(id json.RawMessage, op func(r *seat.Room) (any, []seat.Deli
 		if err != nil {
 			return nil, err
 		}
+		s.srv.persist(r) // cluster.go: the answer follows its state into Redis
 		s.respond(id, res)
 		return ds, nil
 	})
@@ -302,6 +303,7 @@ func joinRoom(s *session, id json.RawMessage, p *proto.JoinParams) (any, error) 
 		// Under the room's lock: the snapshot goes out before any
 		// notification that follows it, and from now on this socket gets
 		// every notification — nothing falls between the two.
+		s.srv.persist(r) // cluster.go: the snapshot follows its state into Redis
 		hub.attachThen(s, func() {
 			s.respond(id, hub.joinedSnapshot(withRTC(wireSnapshot(snap), s.rtcInfo()), s.user.Role == seat.RoleOwner))
 		})

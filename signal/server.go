@@ -66,6 +66,9 @@ type Config struct {
 	// Limits are the node's caps and deadlines (limits.go).
 	Limits Limits
 
+	// Cluster, when set, makes this node one of a cluster sharing a Redis
+	// (cluster.go, PROTOCOL.md §12); nil is one node, all in memory.
+	Cluster *Cluster
 	// v2 §11 (api_rooms.go, webhooks.go): where events go (nil: nowhere;
 	// the caller closes it after Shutdown), who credits battle scores and
 	// which rooms share a room's co-host connection (nil: this node's
@@ -124,6 +127,7 @@ type Server struct {
 
 	media  *whip.Server // WHIP and WHEP (signal/whip)
 	cohost *cohostDesk  // co-hosting and battles (cohost.go)
+	cl     *clusterEdge // nil without Config.Cluster (cluster.go)
 }
 
 // New checks cfg, fills its defaults and registers the metrics.
@@ -212,12 +216,19 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("GET /demo/token", s.serveDemoToken)
+	s.mux.HandleFunc("GET /v1/nodes", s.serveNodes) // cluster.go
 	s.mux.HandleFunc("POST /demo/battles/{battleId}/score", s.serveDemoScore)
 	s.media = whip.New(whip.Config{
 		Secret: cfg.Secret, SFU: cfg.SFU, Edge: whipEdge{s}, Clock: cfg.Clock, Logger: cfg.Logger,
 		Admit: s.caps.admitPlayer, // limits.go
 	})
 	s.media.Route(s.mux)
+	if cfg.Cluster != nil {
+		if s.cl, err = newClusterEdge(s, cfg.Cluster); err != nil { // cluster.go
+			cancel()
+			return nil, fmt.Errorf("signal: cluster: %w", err)
+		}
+	}
 	// The server API (api_rooms.go).
 	if err := s.routeAPI(); err != nil {
 		return nil, err
@@ -231,7 +242,12 @@ func New(cfg Config) (*Server, error) {
 // Handler serves /v1/rtc, /healthz, /metrics, /demo/token and the demo page
 // at /. Serve it with HTTPServer on a listener from Listen, so the
 // connection caps hold.
-func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
+func (s *Server) Handler() http.Handler {
+	if s.cl != nil {
+		return s.guard(s.cl.redirectMedia(s.mux)) // relay.go: WHIP/WHEP go to the room's host
+	}
+	return s.guard(s.mux)
+}
 
 func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
 
@@ -257,6 +273,9 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
+	if s.cl != nil && s.cl.relay(w, r, raw, id) {
+		return // served by the room's hosting node (relay.go)
+	}
 
 	user := userOf(id)
 	var sess *session
@@ -299,6 +318,9 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	if create != nil && u.Role != seat.RoleOwner {
 		return nil, nil, withMessage(seat.ErrPermission, "only the owner may create the room")
 	}
+	if s.cl != nil {
+		return s.cl.openOrFind(u, roomID, create) // cluster.go
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
@@ -316,6 +338,17 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 	if s.caps.roomsFull(len(s.hubs)) {
 		return nil, nil, withMessage(errOverloaded, "the server has its maximum of open rooms")
 	}
+	cfg := s.newRoomConfig(u, roomID, create)
+	r, h, err := s.openHubLocked(roomID, sfu.RoomConfig{Seat: cfg})
+	if err != nil {
+		return nil, nil, err
+	}
+	h.roomStarted(u, cfg.Meta.Title) // webhooks.go
+	return r, h, nil
+}
+
+// newRoomConfig is the seat configuration of a room u opens now.
+func (s *Server) newRoomConfig(u seat.User, roomID string, create *proto.CreateParams) seat.Config {
 	cfg := seat.Config{
 		RoomID:     roomID,
 		MaxSeats:   s.cfg.MaxSeats,
@@ -335,15 +368,27 @@ func (s *Server) openOrFind(u seat.User, roomID string, create *proto.CreatePara
 			cfg.Mode = seat.Mode(create.SeatMode)
 		}
 	}
+	return cfg
+}
+
+// openHubLocked opens the sfu room of rc with its hub and stats loop.
+// Called with s.mu held.
+func (s *Server) openHubLocked(roomID string, rc sfu.RoomConfig) (*sfu.Room, *roomHub, error) {
 	h := newHub(s, roomID)
-	h.owner = u
-	r, err := s.cfg.SFU.OpenRoom(sfu.RoomConfig{Seat: cfg, Notifier: h})
+	rc.Notifier = h
+	h.owner = rc.Seat.Owner
+	if rc.Restored != nil {
+		h.owner = rc.Restored.Owner()
+	}
+	if s.cl != nil {
+		rc.Commit = s.cl.commit // cluster.go
+	}
+	r, err := s.cfg.SFU.OpenRoom(rc)
 	if err != nil {
 		return nil, nil, err
 	}
 	h.room = r
 	s.hubs[roomID] = h
-	h.roomStarted(u, cfg.Meta.Title) // webhooks.go
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -369,6 +414,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.media.Close()
 	s.cohost.close()
 
+	if s.cl != nil {
+		s.cl.shutdown(ctx) // a cluster node hands its rooms over (cluster.go)
+	}
 	for _, r := range s.cfg.SFU.Rooms() {
 		err := r.Do(func(sr *seat.Room) ([]seat.Delivery, error) { return sr.Shutdown(seat.ServerShutdown), nil })
 		if err != nil {
@@ -408,6 +456,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.media.Wait()
 	s.cancel()
 	s.wg.Wait()
+	if s.cl != nil {
+		s.cl.wait()
+	}
 	return err
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 
 	// Limits are the caps and deadlines of limits.go, same keys rules.
 	Limits `yaml:",inline"`
+	// Overload are the media caps of overload.go, same keys rules.
+	Overload `yaml:",inline"`
+	// Cluster is cluster.go's: Redis, node address and timings.
+	Cluster ClusterSettings `yaml:",inline"`
 	// v2 §11: webhook receivers and each one's queue (webhooks.go).
 	WebhookURLs  []string `yaml:"webhook-url"`
 	WebhookQueue int      `yaml:"webhook-queue"`
@@ -56,6 +60,8 @@ func Defaults() Config {
 		LogLevel:       "info",
 		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
+		Overload:       defaultOverload(),
+		Cluster:        defaultCluster(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
 	}
@@ -107,6 +113,10 @@ var settings = []setting{
 		return nil
 	}},
 	{"rtc-tcp-port", "the ICE-TCP `port`; 0 turns ICE-TCP off (default: the rtc-udp-port number)", func(c *Config, v string) error {
+		if strings.TrimSpace(v) == "" { // YAML's null, as the sample file writes the default
+			c.RTCTCPPort = nil
+			return nil
+		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil {
 			return fmt.Errorf("%q is not a port number", v)
@@ -311,7 +321,13 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return err
 	}
+	if err := c.validateCluster(); err != nil { // cluster.go
+		return err
+	}
 	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	if err := c.Overload.validate(); err != nil {
 		return err
 	}
 	return c.Limits.validate()

@@ -37,7 +37,10 @@ func TestLoadDefaults(t *testing.T) {
 	want.Limits = Limits{MaxMembers: 10000, MaxPendingRequests: 100, MaxRooms: 10000, MaxConns: 20000, MaxConnsPerIP: 500,
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
+	want.Cluster = ClusterSettings{ClusterTick: 500 * time.Millisecond, LeaseTTL: 3 * time.Second, NodeTTL: 3 * time.Second,
+		RedisTimeout: time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
+	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
@@ -79,11 +82,26 @@ func TestPrecedence(t *testing.T) {
 		"token-expiry-grace":   {vals{"1s", "2m", "3h"}, func(c Config) any { return c.TokenExpiryGrace }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
 		"http-read-timeout":    {vals{"1s", "2m", "3h"}, func(c Config) any { return c.HTTPReadTimeout }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
 		"http-idle-timeout":    {vals{"1s", "2m", "3h"}, func(c Config) any { return c.HTTPIdleTimeout }, [3]any{time.Second, 2 * time.Minute, 3 * time.Hour}},
+		// cluster.go
+		"redis":         {vals{"redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0", "redis://127.0.0.1:3/1"}, func(c Config) any { return c.Cluster.Redis }, [3]any{"redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0", "redis://127.0.0.1:3/1"}},
+		"node-addr":     {vals{"10.0.0.1:1", "10.0.0.2:2", "node3:3"}, func(c Config) any { return c.Cluster.NodeAddr }, [3]any{"10.0.0.1:1", "10.0.0.2:2", "node3:3"}},
+		"public-url":    {vals{"https://a.example", "https://b.example", "http://c.example:8"}, func(c Config) any { return c.Cluster.PublicURL }, [3]any{"https://a.example", "https://b.example", "http://c.example:8"}},
+		"cluster-tick":  {vals{"100ms", "200ms", "1s"}, func(c Config) any { return c.Cluster.ClusterTick }, [3]any{100 * time.Millisecond, 200 * time.Millisecond, time.Second}},
+		"lease-ttl":     {vals{"4s", "5s", "6s"}, func(c Config) any { return c.Cluster.LeaseTTL }, [3]any{4 * time.Second, 5 * time.Second, 6 * time.Second}},
+		"node-ttl":      {vals{"4s", "5s", "6s"}, func(c Config) any { return c.Cluster.NodeTTL }, [3]any{4 * time.Second, 5 * time.Second, 6 * time.Second}},
+		"redis-timeout": {vals{"1s", "2s", "3s"}, func(c Config) any { return c.Cluster.RedisTimeout }, [3]any{time.Second, 2 * time.Second, 3 * time.Second}},
 		"webhook-url": {vals{"[http://a.example/h]", "http://b.example/h, https://c.example/h", "https://d.example/h"},
 			func(c Config) any { return c.WebhookURLs },
 			[3]any{[]string{"http://a.example/h"}, []string{"http://b.example/h", "https://c.example/h"}, []string{"https://d.example/h"}}},
 		"webhook-queue": {vals{"1", "2", "3"}, func(c Config) any { return c.WebhookQueue }, [3]any{1, 2, 3}},
+		// overload.go
+		"egress-budget":          {vals{"1", "2", "3"}, func(c Config) any { return c.EgressBudget }, [3]any{1, 2, 3}},
+		"viewer-retransmits":     {vals{"1", "2", "3"}, func(c Config) any { return c.ViewerRetransmits }, [3]any{1, 2, 3}},
+		"node-retransmits":       {vals{"1", "2", "3"}, func(c Config) any { return c.NodeRetransmits }, [3]any{1, 2, 3}},
+		"node-keyframe-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.NodeKeyframeRequests }, [3]any{1, 2, 3}},
 	}
+	// Keys that are only valid with others: set those by flag in every case.
+	needs := map[string][]string{"redis": {"--secret=s", "--node-addr=10.0.0.9:9"}}
 	if len(keys) != len(settings) {
 		t.Fatalf("test covers %d keys, config has %d", len(keys), len(settings))
 	}
@@ -111,7 +129,7 @@ func TestPrecedence(t *testing.T) {
 				{"flag alone", []string{flagArg}, nil, k.want[2]},
 				{"env alone", nil, env, k.want[1]},
 			} {
-				c, err := Load(tc.args, tc.env, rf, io.Discard)
+				c, err := Load(append(append([]string(nil), needs[s.name]...), tc.args...), tc.env, rf, io.Discard)
 				if err != nil {
 					t.Fatalf("%s: %v", tc.name, err)
 				}
@@ -229,9 +247,19 @@ func TestLoadErrors(t *testing.T) {
 		{"seats not a number", []string{"--max-seats", "ten"}, nil, "--max-seats"},
 		{"cohosts 1", []string{"--max-cohosts", "1"}, nil, "max-cohosts: 1 is not 2..9"},
 		{"cohosts 10", nil, map[string]string{"SEATSFU_MAX_COHOSTS": "10"}, "max-cohosts: 10"},
+		{"egress budget negative", []string{"--egress-budget", "-1"}, nil, "egress-budget: -1 is negative"},
+		{"node keyframes negative", nil, map[string]string{"SEATSFU_NODE_KEYFRAME_REQUESTS": "-5"}, "node-keyframe-requests: -5"},
 		{"codec", []string{"--video-codec", "av1"}, nil, `video-codec: "av1"`},
 		{"codec case", []string{"--video-codec", "VP8"}, nil, `video-codec: "VP8"`},
 		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},
+		// cluster.go
+		{"redis without secret", []string{"--redis", "redis://127.0.0.1:6379/0", "--node-addr", "10.0.0.1:7"}, nil, "secret: required with redis"},
+		{"redis without node-addr", []string{"--secret", "s", "--redis", "redis://127.0.0.1:6379/0"}, nil, "node-addr"},
+		{"redis bad url", []string{"--secret", "s", "--redis", "http://x", "--node-addr", "10.0.0.1:7"}, nil, "redis:"},
+		{"node-addr no port", []string{"--secret", "s", "--redis", "redis://127.0.0.1:6379/0", "--node-addr", "10.0.0.1"}, nil, "node-addr"},
+		{"tick not under ttl", []string{"--cluster-tick", "3s"}, nil, "cluster-tick: 3s must be shorter"},
+		{"lease ttl zero", []string{"--lease-ttl", "0s"}, nil, "lease-ttl: 0s"},
+		{"public url", []string{"--public-url", "node1:80"}, nil, "public-url"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -74,6 +74,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		TURNMaxAllocations: cfg.TURNMaxAllocs,
 		VideoCodec:         cfg.VideoCodec,
 		MaxCohosts:         cfg.MaxCohosts,
+		Overload:           cfg.Overload.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,
 	})
@@ -86,6 +87,13 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		}
 	}()
 
+	clusterCfg, err := cfg.Cluster.open(reg) // cluster.go; nil without --redis
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	if clusterCfg != nil {
+		defer func() { _ = clusterCfg.Store.Close() }()
+	}
 	hooks, stopHooks, err := startWebhooks(cfg, secret, reg, log)
 	if err != nil {
 		return fmt.Errorf("webhooks: %w", err)
@@ -103,6 +111,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		Registry:       reg,
 		Logger:         log.With("component", "signal"),
 		Demo:           demo.Handler(),
+		Cluster:        clusterCfg,
 		Webhooks:       hooks,
 	})
 	if err != nil {
@@ -129,7 +138,8 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 	url := openURL(addr)
 	log.Info("seatsfu ready: open "+url, "demo", url+"/", "signal", "ws"+url[len("http"):]+"/v1/rtc",
 		"metrics", url+"/metrics", "listen", addr, "rtc_udp_port", media.Addr().Port, "rtc_tcp_port", cfg.TCPPort(), "turn_port", cfg.TURNPort,
-		"video_codec", cfg.VideoCodec, "max_seats", cfg.MaxSeats, "dev_mode", dev, "version", versionString())
+		"video_codec", cfg.VideoCodec, "max_seats", cfg.MaxSeats, "dev_mode", dev, "version", versionString(),
+		"node", edge.NodeID())
 	if ready != nil {
 		ready(addr)
 	}

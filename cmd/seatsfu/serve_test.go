@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,7 +15,12 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		main() // a node started by a test (cluster_process_test.go); it exits
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // freePort finds a port nobody listens on by binding :0 and letting go.
 func freePort(t *testing.T, network string) int {

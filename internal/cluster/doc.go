@@ -40,7 +40,96 @@
 // elsewhere within LeaseTTL + Tick = 3.5 s, inside the 5 s of §12
 // (TestTakeoverWithinFiveSeconds measures it). Each is a setting.
 //
-// # What is left to build, and how
+// # Built on top: wiring, relay, cascade, failover
+//
+// Wiring (cmd/seatsfu/cluster.go). --redis, --node-addr, --public-url,
+// --cluster-tick, --lease-ttl, --node-ttl, --redis-timeout (flag + env +
+// YAML + README + configs/seatsfu.yaml); --redis needs --secret and
+// --node-addr. Without --redis: no Store, no Node, rooms in memory.
+//
+// Room life (signal/cluster.go). Opening a room is Node.Host: ErrHeld →
+// room_not_found "the room is hosted on another node" (the relay below
+// normally reaches the host first); ErrUnavailable → `overloaded` "cluster
+// state store unavailable, try again". A Host that finds a saved state
+// (host died, or handed over) restores it (RestoreRoom) for any member
+// that asks, not only the owner. After every seat operation
+// (sfu.RoomConfig.Commit, and before the answer in signal's session.do and
+// room.join): Durable → EncodeState → Stage → Flush, then the answer. The
+// Flush runs UNDER the room's lock — one round trip per state-changing
+// operation, none for an unchanged blob and none while Store.Up is false
+// (the tick writes it when Redis returns) — simpler than the stage/flush
+// split the Hosted API allows; moving Flush after the lock needs sfu.Room.Do
+// to send deliveries after unlocking. A room whose seat controller ended is
+// Hosted.End (retried each tick while Redis is down). Config.Lost and
+// Server.Shutdown abandon the room here (sfu.Room.Abandon; sockets closed
+// 1001, no room.ended); Shutdown then Drains, so SIGTERM hands rooms over.
+// Takeover (Config.Adopt) and a client's join share one mutex, so a room
+// is never opened twice on a node.
+//
+// Signalling relay (signal/relay.go): AS BUILT, one WebSocket per relayed
+// client, not the node link. The edge verifies the token, finds the host
+// (Node.Route; the host's public URL from NodeInfo.HTTPAddr), dials its
+// /v1/rtc with the client's own token and an X-Seatsfu-Relayed header (a
+// host never relays a relayed socket: no loops), and copies frames both
+// ways with close codes; it pings the client itself. Dial failure → Forget
+// the route, serve locally (room_not_found during a takeover, retried by
+// clients). seatsfu_cluster_relayed_sockets. NOT BUILT: internal/nodelink
+// multiplexing (one link per pair, authenticated with MintLinkToken, room
+// notifications crossing once and fanned out at the edge); --node-addr is
+// registered but nothing listens on it yet.
+//
+// Media (signal/cascade.go). Publishers reach the host through the relay
+// (rtc.publish's SDP answer is the host's), as chosen below. Viewers:
+// the relay intercepts a relayed socket's rtc.subscribe (and its subscribe
+// candidates) and serves it from the node's cascade of the room: the edge
+// joins the room on the host as audience member "node.<id>" (a token it
+// mints), subscribes once with maxSeats audio+video pairs, and opens a
+// mirror room "cascade:<room>" whose seat k is held by a synthetic
+// publisher that publishes into this node's own SFU over a loopback
+// PeerConnection, fed with what the host sends on slot k. sfu serves local
+// viewers from it unchanged (NACK cache, keyframe cache, PLI coalescing);
+// a PLI on a loopback track becomes a PLI for the host's slot. A socket
+// that sent rtc.publish subscribes at the host (the mirror could not leave
+// out a publisher's own seat). The cascade closes with its last viewer
+// (no idle delay yet). relay_packets_total{direction="in"} counts packets
+// received from hosts, {direction="out"} those handed to the mirror — not,
+// as planned below, the host's sends to cascades. Costs of the loopback:
+// each cascaded packet is handled three times on the edge (receive, send,
+// receive) and each cascade holds maxSeats+1 PeerConnections; a
+// source-level hook in sfu would remove both. The cascade member counts in
+// the room's member list and memberCount.
+//
+// Clients (signal/client/failover.go): client.Connect(FailoverConfig{URLs,
+// Token, Create, Grace, OnConnect}) joins through the first node that
+// lets it and, on a lost connection, tries the next ones in rounds with
+// backoff until the grace ends; room_not_found and overloaded are retried,
+// banned / token_invalid / permission_denied / room_full are final.
+// GET /v1/nodes lists live nodes' public URLs; client.ListNodes reads it
+// and FailoverConfig.Refresh re-reads it before each round of reconnects.
+// WHIP/WHEP offers on a node that does not host the room get 307 to the
+// host's public URL (relay.go). NOT BUILT: /sdk/seatsfu.js failover, the
+// cascade's handling of a host death beyond "viewers reconnect", a
+// seatbench cascade scenario, the three-node run of the e2e suites.
+//
+// The Go SDK's end-to-end suite runs against three nodes with each client
+// on a random one: SEATSFU_E2E_NODES=3 go test ./signal/client/ -run
+// 'Test[A-Z]'. All pass but five (signal/client/cluster_env_test.go says
+// which and why): SIGTERM hands rooms over instead of ending them; a socket
+// that connected while nobody hosted its room is not relayed once the room
+// opens elsewhere (the relay is decided at the upgrade); the server API
+// (/v1/api) serves only the rooms its node hosts; co-hosting (§10) links
+// rooms of one node only; a cascade takes one simulcast layer from the
+// host (the edge serves rtc.quality and rtc.setQuality from its mirror, but
+// remote viewers' wishes do not reach the publisher's rtc.publisherLayers).
+//
+// Tests: signal/cluster_test.go (answer after saved state, hand-over with
+// seats/locks/bans/resume, Redis down and back, relay), signal/
+// cluster_media_test.go (publish and view across nodes, one subscription
+// for two remote viewers, media with Redis down, kick gating at the edge),
+// signal/client/failover_test.go, cmd/seatsfu/cluster_process_test.go
+// (two real processes, SIGKILL, hosted again in ~3.0 s).
+//
+// # The original plan (kept for what is not built)
 //
 // Wiring (cmd/seatsfu). --redis URL and --node-addr HOST:PORT (§12), plus
 // settings for Tick, LeaseTTL, NodeTTL and OpTimeout (flag + env + YAML +

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,6 +42,7 @@ type Store struct {
 	keys      keys
 	opTimeout time.Duration
 	m         *Metrics
+	down      atomic.Bool // the last operation could not reach Redis
 }
 
 // Open connects lazily: it checks the URL, not that Redis is up (a node
@@ -81,6 +83,12 @@ func (s *Store) Close() error { return s.rdb.Close() }
 // Metrics returns the store's series.
 func (s *Store) Metrics() *Metrics { return s.m }
 
+// Up reports whether the last operation reached Redis (true before the
+// first). A caller on a hot path skips a write while it is false and leaves
+// it to the node's tick, so a Redis that stopped answering costs it no
+// OpTimeout per call.
+func (s *Store) Up() bool { return !s.down.Load() }
+
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
 	return s.do(ctx, opPing, func(ctx context.Context) error { return s.rdb.Ping(ctx).Err() })
@@ -96,6 +104,7 @@ func (s *Store) do(ctx context.Context, op string, f func(context.Context) error
 	err := f(octx)
 	var st settledError
 	if err == nil || errors.Is(err, redis.Nil) || errors.As(err, &st) {
+		s.down.Store(false)
 		s.m.redisUp.Set(1)
 		if st.error != nil {
 			return st.error
@@ -121,6 +130,7 @@ func (s *Store) do(ctx context.Context, op string, f func(context.Context) error
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	s.down.Store(true)
 	s.m.redisUp.Set(0)
 	s.m.redisErrors.WithLabelValues(op).Inc()
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)

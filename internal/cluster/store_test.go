@@ -75,7 +75,9 @@ func TestRegistry(t *testing.T) {
 	if err := a.Heartbeat(ctx, na, longTTL); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Heartbeat(ctx, nb, shortTTL); err != nil {
+	// b registers for long first: on a loaded machine a short TTL could
+	// lapse before the reads below.
+	if err := b.Heartbeat(ctx, nb, longTTL); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range []*Store{a, b} {
@@ -90,7 +92,10 @@ func TestRegistry(t *testing.T) {
 	if g := testutil.ToFloat64(a.m.nodes); g != 2 {
 		t.Fatalf("nodes gauge = %v, want 2", g)
 	}
-	// b stops heartbeating.
+	// b's last heartbeat is a short one, then it stops.
+	if err := b.Heartbeat(ctx, nb, shortTTL); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "b's heartbeat expires", func() bool {
 		got, err := a.Nodes(ctx)
 		return err == nil && fmt.Sprint(ids(got)) == "[a]"

@@ -15,7 +15,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/seatsfu/seatsfu/media/impair"
+	"github.com/seatsfu/seatsfu/internal/impair"
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 )

@@ -100,11 +100,17 @@ func TestApplyThenAccept(t *testing.T) {
 	refused(t, "accepting twice", err, client.ErrRequestNotFound)
 	barrier(t, admin, owner)
 	none(t, owner, client.MethodApplicationProcessedByOtherHost)
-	rec.mu.Lock()
-	if len(rec.responded) != 1 || rec.responded[0] != "accepted by olive" {
-		t.Errorf("GuestListener heard %v", rec.responded)
+	// Listeners run on the client's dispatcher, after the event is queued
+	// for next: wait for the call rather than assume it came first.
+	heard := func() []string {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return append([]string(nil), rec.responded...)
 	}
-	rec.mu.Unlock()
+	eventuallyT(t, "the GuestListener to hear the answer", func() bool { return len(heard()) > 0 })
+	if got := heard(); len(got) != 1 || got[0] != "accepted by olive" {
+		t.Errorf("GuestListener heard %v", got)
+	}
 }
 
 func TestApplyThenReject(t *testing.T) {

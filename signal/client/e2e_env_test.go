@@ -11,6 +11,9 @@ import (
 // Each test gets its own server, so parallel tests share no state.
 func newEnv(t *testing.T, opts ...signaltest.Option) *env {
 	t.Helper()
+	if n := clusterNodes(t); n > 0 {
+		return newClusterEnv(t, n, opts...) // cluster_env_test.go
+	}
 	st := signaltest.Start(t, append([]signaltest.Option{signaltest.WithGrace(grace)}, opts...)...)
 	return &env{
 		t:     t,

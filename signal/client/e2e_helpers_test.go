@@ -31,6 +31,7 @@ type env struct {
 	t     *testing.T
 	st    *signaltest.Env
 	wsURL string
+	pick  func() string // a node's wsURL per dial (cluster_env_test.go); nil: wsURL
 	token func(room, user string, role proto.Role) string
 	rooms atomic.Int64
 }
@@ -43,7 +44,11 @@ func (e *env) dial(room, user string, role proto.Role) *client.Client {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	c, err := client.Dial(ctx, e.wsURL, e.token(room, user, role))
+	url := e.wsURL
+	if e.pick != nil {
+		url = e.pick()
+	}
+	c, err := client.Dial(ctx, url, e.token(room, user, role))
 	if err != nil {
 		e.t.Fatalf("dial %s as %s: %v", user, role, err)
 	}

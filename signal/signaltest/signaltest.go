@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -37,9 +38,19 @@ type Env struct {
 type Option func(*options)
 
 type options struct {
-	sig signal.Config
-	sfu sfu.Config
+	sig    signal.Config
+	sfu    sfu.Config
+	secret []byte       // WithSecret
+	ln     net.Listener // WithListener
 }
+
+// WithSecret sets the token secret (default random per Env): the nodes of
+// a cluster share one.
+func WithSecret(secret []byte) Option { return func(o *options) { o.secret = secret } }
+
+// WithListener serves the edge on ln (default a fresh loopback port): a
+// cluster node must know its own URL before it starts.
+func WithListener(ln net.Listener) Option { return func(o *options) { o.ln = ln } }
 
 // WithGrace sets the reconnect grace (default 15s).
 func WithGrace(d time.Duration) Option { return func(o *options) { o.sig.ReconnectGrace = d } }
@@ -106,6 +117,9 @@ func Start(t testing.TB, opts ...Option) *Env {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	if o.secret != nil {
+		secret = o.secret
+	}
 	o.sig.Secret, o.sig.Registry = secret, reg
 
 	media, err := sfu.New(o.sfu)
@@ -121,6 +135,10 @@ func Start(t testing.TB, opts ...Option) *Env {
 	// Served exactly as seatsfu serves it: the connection caps counted at
 	// the listener and the HTTP timeouts of signal.HTTPServer.
 	hs := httptest.NewUnstartedServer(srv.Handler())
+	if o.ln != nil {
+		_ = hs.Listener.Close()
+		hs.Listener = o.ln
+	}
 	hs.Listener = srv.Listen(hs.Listener)
 	hs.Config = srv.HTTPServer(srv.Handler(), nil)
 	hs.Start()

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/seatsfu/seatsfu/internal/cluster"
+	"github.com/seatsfu/seatsfu/signal"
+)
+
+// ClusterSettings make this process one node of a cluster (PROTOCOL.md
+// §12). Without Redis nothing of them applies: one node, all in memory.
+type ClusterSettings struct {
+	Redis        string        `yaml:"redis"`
+	NodeAddr     string        `yaml:"node-addr"`
+	PublicURL    string        `yaml:"public-url"`
+	ClusterTick  time.Duration `yaml:"cluster-tick"`
+	LeaseTTL     time.Duration `yaml:"lease-ttl"`
+	NodeTTL      time.Duration `yaml:"node-ttl"`
+	RedisTimeout time.Duration `yaml:"redis-timeout"`
+}
+
+func defaultCluster() ClusterSettings {
+	return ClusterSettings{
+		ClusterTick:  cluster.DefaultTick,
+		LeaseTTL:     cluster.DefaultLeaseTTL,
+		NodeTTL:      cluster.DefaultNodeTTL,
+		RedisTimeout: cluster.DefaultOpTimeout,
+	}
+}
+
+func init() { settings = append(settings, clusterSettings...) }
+
+var clusterSettings = []setting{
+	{"redis", "Redis `URL` (redis://host:port/db) shared by the cluster's nodes; none = one node, all in memory", func(c *Config, v string) error {
+		c.Cluster.Redis = strings.TrimSpace(v)
+		return nil
+	}},
+	{"node-addr", "`HOST:PORT` of this node's node-to-node listener, as the other nodes reach it (required with --redis)", func(c *Config, v string) error {
+		c.Cluster.NodeAddr = strings.TrimSpace(v)
+		return nil
+	}},
+	{"public-url", "base `URL` clients reach this node's HTTP at, listed to clients choosing a node", func(c *Config, v string) error {
+		c.Cluster.PublicURL = strings.TrimSpace(v)
+		return nil
+	}},
+	span("cluster-tick", "how often the node heartbeats, renews its room leases and looks for rooms to take over", func(c *Config) *time.Duration { return &c.Cluster.ClusterTick }),
+	span("lease-ttl", "how long a room's lease outlives its host's last renewal: a dead host's rooms move within lease-ttl + cluster-tick", func(c *Config) *time.Duration { return &c.Cluster.LeaseTTL }),
+	span("node-ttl", "how long a node missing heartbeats stays listed as live", func(c *Config) *time.Duration { return &c.Cluster.NodeTTL }),
+	span("redis-timeout", "longest time one Redis operation may take before the node treats Redis as down", func(c *Config) *time.Duration { return &c.Cluster.RedisTimeout }),
+}
+
+// validateCluster checks the cluster keys and what they need of the rest.
+func (c Config) validateCluster() error {
+	if c.Cluster.Redis != "" && c.DevMode() {
+		return errors.New("secret: required with redis: the nodes of a cluster verify each other's tokens with one shared secret")
+	}
+	return c.Cluster.validate()
+}
+
+// validate checks the cluster keys; the error names the key.
+func (cs ClusterSettings) validate() error {
+	for name, d := range map[string]time.Duration{
+		"cluster-tick": cs.ClusterTick, "lease-ttl": cs.LeaseTTL, "node-ttl": cs.NodeTTL, "redis-timeout": cs.RedisTimeout,
+	} {
+		if d <= 0 || d > time.Hour {
+			return fmt.Errorf("%s: %v is not above 0s and at most 1h", name, d)
+		}
+	}
+	if cs.ClusterTick >= cs.LeaseTTL || cs.ClusterTick >= cs.NodeTTL {
+		return fmt.Errorf("cluster-tick: %v must be shorter than lease-ttl %v and node-ttl %v", cs.ClusterTick, cs.LeaseTTL, cs.NodeTTL)
+	}
+	if cs.PublicURL != "" {
+		u, err := url.Parse(cs.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("public-url: %q is not an http(s) URL like https://node1.example.com", cs.PublicURL)
+		}
+	}
+	if cs.Redis == "" {
+		return nil // one node: node-addr and public-url mean nothing
+	}
+	st, err := cluster.Open(cluster.Options{URL: cs.Redis})
+	if err != nil {
+		return fmt.Errorf("redis: %v", err)
+	}
+	_ = st.Close() // only the URL was checked: nothing was dialled
+	host, port, err := net.SplitHostPort(cs.NodeAddr)
+	if cs.NodeAddr == "" || err != nil || host == "" {
+		return fmt.Errorf("node-addr: %q is not a HOST:PORT the other nodes can reach (required with redis)", cs.NodeAddr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("node-addr: port %q is not 1..65535", port)
+	}
+	return nil
+}
+
+// open connects the store (lazily: Redis may be down at start) and
+// registers the cluster's metrics; nil without --redis.
+func (cs ClusterSettings) open(reg prometheus.Registerer) (*signal.Cluster, error) {
+	if cs.Redis == "" {
+		return nil, nil
+	}
+	m, err := cluster.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := cluster.Open(cluster.Options{URL: cs.Redis, OpTimeout: cs.RedisTimeout, Metrics: m})
+	if err != nil {
+		return nil, err
+	}
+	return &signal.Cluster{Store: store, Node: cluster.Config{
+		Info:     cluster.NodeInfo{NodeAddr: cs.NodeAddr, HTTPAddr: cs.PublicURL},
+		Tick:     cs.ClusterTick,
+		NodeTTL:  cs.NodeTTL,
+		LeaseTTL: cs.LeaseTTL,
+	}}, nil
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/seatsfu/seatsfu/sfu"
+)
+
+// Overload are the media server's caps for when it is past what it can
+// send (sfu/overload.go): a budget of forwarded packets over which new
+// subscribers get overloaded / 503, and the budgets of retransmissions and
+// keyframe requests beyond which they are shed. Inline in Config.
+type Overload struct {
+	EgressBudget         int `yaml:"egress-budget"`
+	ViewerRetransmits    int `yaml:"viewer-retransmits"`
+	NodeRetransmits      int `yaml:"node-retransmits"`
+	NodeKeyframeRequests int `yaml:"node-keyframe-requests"`
+}
+
+// defaultOverload: no egress budget (a node does not know its core's
+// worth until measured: bench/README.md), and retransmission and keyframe
+// budgets far above a healthy node's so they bite only in a storm.
+func defaultOverload() Overload {
+	return Overload{
+		EgressBudget:         0,
+		ViewerRetransmits:    300,
+		NodeRetransmits:      20_000,
+		NodeKeyframeRequests: 100,
+	}
+}
+
+func init() { settings = append(settings, overloadSettings...) }
+
+var overloadSettings = []setting{
+	count("egress-budget", "packets per second this node may forward; over it new subscribers get overloaded / 503; 0 = no budget",
+		func(c *Config) *int { return &c.Overload.EgressBudget }),
+	count("viewer-retransmits", "retransmissions per second per viewer, the rest shed; 0 = no cap",
+		func(c *Config) *int { return &c.Overload.ViewerRetransmits }),
+	count("node-retransmits", "retransmissions per second of the node, the rest shed; 0 = no cap",
+		func(c *Config) *int { return &c.Overload.NodeRetransmits }),
+	count("node-keyframe-requests", "keyframe requests (PLIs) per second of the node to its publishers, the rest shed; 0 = no cap",
+		func(c *Config) *int { return &c.Overload.NodeKeyframeRequests }),
+}
+
+func (o Overload) validate() error {
+	for name, n := range map[string]int{
+		"egress-budget": o.EgressBudget, "viewer-retransmits": o.ViewerRetransmits,
+		"node-retransmits": o.NodeRetransmits, "node-keyframe-requests": o.NodeKeyframeRequests,
+	} {
+		if n < 0 {
+			return fmt.Errorf("%s: %d is negative (0 means no cap)", name, n)
+		}
+	}
+	return nil
+}
+
+func (o Overload) sfu() sfu.Overload {
+	return sfu.Overload{EgressBudget: o.EgressBudget, ViewerRetransmits: o.ViewerRetransmits,
+		NodeRetransmits: o.NodeRetransmits, NodeKeyframeRequests: o.NodeKeyframeRequests}
+}

@@ -1,0 +1,170 @@
+package sfu
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
+
+	"github.com/seatsfu/seatsfu/media"
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// frozen fixes the overload caps' clock: no token comes back while a test
+// runs, however slow the machine.
+func frozen(s *SFU) { t0 := time.Now(); s.ov.now = func() time.Time { return t0 } }
+
+// A viewer's retransmissions stop at its budget: of six NACKed packets in
+// the cache, three are resent and three shed.
+func TestViewerRetransmissionsAreCapped(t *testing.T) {
+	f := newFanout(t, 1, 0, 64, 10)
+	defer f.stop()
+	f.src.read()
+	w, v := f.writers[0], f.viewers[0]
+	eventually(t, 5*time.Second, "10 packets", func() bool { return w.own.Load() == 10 })
+	s := v.room.s
+	frozen(s)
+	v.nacks = rate.NewLimiter(3, 3)
+	for seq := uint16(1); seq <= 6; seq++ {
+		v.push(item{sl: v.slots[0], nack: true, seq: seq})
+	}
+	eventually(t, 5*time.Second, "three NACKs shed", func() bool { return counterValue(t, s.m.shed[shedRetransmissions]) == 3 })
+	if got := w.own.Load() - 10; got != 3 {
+		t.Fatalf("%d retransmissions, want the viewer's 3", got)
+	}
+	if got := counterValue(t, s.m.retransmitted); got != 3 {
+		t.Fatalf("retransmitted_packets_total = %v, want 3", got)
+	}
+}
+
+// The node's budget is shared: two viewers NACKing three packets each
+// get four retransmissions between them.
+func TestNodeRetransmissionsAreCapped(t *testing.T) {
+	f := newFanout(t, 2, 0, 64, 10)
+	defer f.stop()
+	f.src.read()
+	eventually(t, 5*time.Second, "10 packets each", func() bool { return f.fwd.Load() == 20 })
+	s := f.viewers[0].room.s
+	frozen(s)
+	s.ov.nodeNack = rate.NewLimiter(4, 4)
+	for _, v := range f.viewers {
+		for seq := uint16(1); seq <= 3; seq++ {
+			v.push(item{sl: v.slots[0], nack: true, seq: seq})
+		}
+	}
+	eventually(t, 5*time.Second, "two NACKs shed", func() bool { return counterValue(t, s.m.shed[shedRetransmissions]) == 2 })
+	if got := f.fwd.Load() - 20; got != 4 {
+		t.Fatalf("%d retransmissions, want the node's 4", got)
+	}
+}
+
+// Keyframe requests of the whole node stop at its budget, whichever source
+// asks: five sources past their own throttles, two PLIs, three shed.
+func TestNodeKeyframeRequestsAreCapped(t *testing.T) {
+	r := newRigRoom(t)
+	s := r.s
+	frozen(s)
+	s.ov.nodeKey = rate.NewLimiter(2, 2)
+	var sent int
+	for i := 0; i < 5; i++ {
+		src := newSource(&publisher{room: r, user: "p"}, videoIdx, media.CodecVP8, nil, nil)
+		src.requestKeyframe() // each source's first request passes its own throttle
+		if src.up.lastPLI.Load() != 0 {
+			sent++
+		}
+		src.up.stop()
+	}
+	if sent != 2 {
+		t.Fatalf("%d PLIs sent, want the node's 2", sent)
+	}
+	if got := counterValue(t, s.m.shed[shedKeyframeRequests]); got != 3 {
+		t.Fatalf("shed keyframe requests %v, want 3", got)
+	}
+}
+
+// Over the egress budget the node admits no new subscriber, counting in
+// what the ones admitted since the last measurement will add: at 900 pkt/s
+// of nine viewers and a budget of 1 000, one more viewer fits, the next is
+// refused until a measurement shows room again.
+func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 1000})
+	t0 := time.Now()
+	s.ov.lastAt = t0
+	s.ov.viewers.Store(9)
+	s.sampleEgress(t0.Add(2*time.Second), 1800) // 900 pkt/s
+	if err := s.admitSubscriber(); err != nil {
+		t.Fatalf("the tenth viewer: %v, want admitted", err)
+	}
+	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("the eleventh viewer: %v, want %v", err, ErrOverloaded)
+	}
+	if got := counterValue(t, s.m.shed[shedSubscribers]); got != 1 {
+		t.Fatalf("shed subscribers %v, want 1", got)
+	}
+	if got := gaugeValue(t, s.m.egressRate); got != 900 {
+		t.Fatalf("egress_packets_per_second %v, want 900", got)
+	}
+	// The tenth viewer is in the next measurement (and counted for one
+	// more window, its media may start late); then half the viewers leave.
+	s.ov.viewers.Store(10)
+	s.sampleEgress(t0.Add(3*time.Second), 2800) // 1 000 pkt/s
+	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("at the budget: %v, want %v", err, ErrOverloaded)
+	}
+	s.ov.viewers.Store(5)
+	s.sampleEgress(t0.Add(4*time.Second), 3300) // 500 pkt/s
+	if err := s.admitSubscriber(); err != nil {
+		t.Fatalf("back under the budget: %v", err)
+	}
+}
+
+// End to end: the sampler measures a real room's egress; over the budget
+// rtc.subscribe's Room.Subscribe refuses the next viewer with overloaded
+// while the joined one keeps receiving.
+func TestOverEgressBudgetJoinedViewersKeepTheirMedia(t *testing.T) {
+	s, err := New(Config{
+		ListenIP: "127.0.0.1", IncludeLoopback: true,
+		ICEDisconnectedTimeout: time.Second, ICEFailedTimeout: 2 * time.Second, ICEKeepaliveInterval: 200 * time.Millisecond,
+		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		Overload: Overload{EgressBudget: 20},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	api := bareClientAPI(t)
+	startPublisher(t, r, api, "owner", 'O')
+	first := startViewer(t, r, api, "first", 1, true)
+	mid := first.mid(t, 0, "video")
+	eventually(t, 10*time.Second, "an egress over 20 pkt/s measured", func() bool { return s.ov.rate.Load() > 20 })
+	_, _, _, err = r.Subscribe("second", gatheredOffer(t, newRecvPC(t, api)), 0)
+	var se *seat.Error
+	if !errors.As(err, &se) || se.Reason != "overloaded" {
+		t.Fatalf("second subscribe: %v, want overloaded", err)
+	}
+	n := first.count(mid)
+	eventually(t, 10*time.Second, "the joined viewer still receiving", func() bool { return first.count(mid) >= n+20 })
+}
+
+// newRecvPC is a client connection offering to receive one audio and one
+// video m-line, closed when the test ends.
+func newRecvPC(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pc
+}
