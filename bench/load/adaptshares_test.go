@@ -9,7 +9,9 @@ import (
 // freeze gap, and a step with nothing that recent as none.
 func TestLayerSharesCountFreezesAsNone(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	at := func(ms int, layer int) rxAt { return rxAt{at: t0.Add(time.Duration(ms) * time.Millisecond), layer: layer} }
+	at := func(ms int, layer int) rxAt {
+		return rxAt{at: t0.Add(time.Duration(ms) * time.Millisecond), layer: layer}
+	}
 	var in []rxAt
 	for ms := 0; ms < 1000; ms += 33 { // one second of high
 		in = append(in, at(ms, 2))
