@@ -8,6 +8,12 @@
 // negotiates once, with one audio+video pair per seat, and learns from the
 // answer's slots which seat each pair carries.
 //
+// v2 (PROTOCOL.md §3.4, §12): a tokenSource answers session.expired with
+// session.refresh; seatRequests()/allSeatRequests() page the pending
+// requests the snapshot leaves out (requestsTotal counts them all); and a
+// client given the cluster's nodes rejoins through the next one when its
+// socket drops, within the reconnect grace.
+//
 // Served by every seatsfu server at /sdk/seatsfu.js. No dependencies.
 
 /** How long a request may wait for its response before it fails. */
@@ -15,6 +21,23 @@ export const DEFAULT_TIMEOUT_MS = 10000;
 
 /** How long to wait for ICE gathering before sending the offer anyway. */
 const GATHER_TIMEOUT_MS = 2000;
+
+/** The server's default reconnect grace: past it a dropped seat is gone. */
+export const DEFAULT_GRACE_MS = 15000;
+
+/** The first pause between two rounds over the nodes; doubles up to 2 s. */
+const FAILOVER_BACKOFF_MS = 100;
+const MAX_FAILOVER_BACKOFF_MS = 2000;
+
+/**
+ * Refusals no other node or later try would answer otherwise (as the Go
+ * SDK's Failover). room_not_found is not one: while a dead node's room is
+ * taken over, nodes answer it for a few seconds.
+ */
+const FINAL_REASONS = new Set(['banned', 'token_invalid', 'permission_denied', 'invalid_params', 'room_full']);
+
+/** Notifications after which the server closes the socket on purpose. */
+const ENDING_NOTES = new Set(['room.ended', 'room.kickedOut', 'session.replaced']);
 
 /**
  * RpcError is a refused or failed call. reason is the contract's snake_case
@@ -41,41 +64,90 @@ export function defaultURL(loc = globalThis.location) {
 
 /**
  * Client is one signalling session. Events: every notification by method
- * name, "notification" for all of them ({method, params}), and "close"
- * ({code, reason}) once the socket is gone.
+ * name, "notification" for all of them ({method, params}), "close"
+ * ({code, reason}) once the socket is gone for good, "refreshfailed"
+ * ({error}) when tokenSource or session.refresh failed, and with nodes:
+ * "reconnecting" ({code, reason}) on a drop and "failover" ({url,
+ * snapshot}) once joined again through another node — peer connections do
+ * not survive it: publish and subscribe again.
  */
 export class Client extends EventTarget {
   /**
+   * nodes makes the client fail over (PROTOCOL.md §12): the cluster's node
+   * base URLs (http://host:port), or a function resolving to them (e.g.
+   * () => listNodes()), called on connect and before each round of
+   * reconnects. tokenSource resolves to a fresh token when the session's
+   * expires (PROTOCOL.md §3.4). graceMs bounds reconnecting: the server's
+   * reconnect grace.
    * @param {{url?: string, token: string, timeoutMs?: number,
-   *          iceServers?: RTCIceServer[]}} opts
+   *          iceServers?: RTCIceServer[],
+   *          nodes?: string[] | (() => Promise<string[]>),
+   *          tokenSource?: () => Promise<string>, graceMs?: number}} opts
    */
-  constructor({ url = defaultURL(), token, timeoutMs = DEFAULT_TIMEOUT_MS, iceServers = [] } = {}) {
+  constructor({ url = defaultURL(), token, timeoutMs = DEFAULT_TIMEOUT_MS, iceServers = [], nodes = null, tokenSource = null, graceMs = DEFAULT_GRACE_MS } = {}) {
     super();
     if (!token) throw new TypeError('seatsfu: a token is required');
     this.url = url;
     this.token = token;
     this.timeoutMs = timeoutMs;
     this.iceServers = iceServers;
+    this.nodes = nodes;
+    this.tokenSource = tokenSource;
+    this.graceMs = graceMs;
     this.ws = null;
     this.nextId = 1;
     this.pending = new Map(); // id → {resolve, reject, timer, method}
     this.peers = { publish: null, subscribe: null };
+    /** The last snapshot's count of all pending requests (hosts only). */
+    this.requestsTotal = undefined;
+    this.urls = [url]; // signalling URLs to fail over between
+    this.at = 0; // index in urls of the node in use
+    this.joined = false; // a room.join succeeded on this socket
+    this.ending = false; // close() was called or the server said why it ends us
+    this.failingOver = false;
   }
 
-  /** Opens the socket; resolves once it is open. */
-  connect() {
-    if (this.ws) return Promise.reject(new Error('seatsfu: already connected'));
-    const u = new URL(this.url);
+  /**
+   * Opens the socket, through the first node that lets it in when nodes
+   * are given; resolves once it is open.
+   */
+  async connect() {
+    if (this.ws) throw new Error('seatsfu: already connected');
+    this.ending = false;
+    if (this.nodes) this.urls = await this.#nodeURLs(this.urls);
+    let last;
+    for (let i = 0; i < this.urls.length; i++) {
+      try {
+        await this.#open(this.urls[i]);
+        this.at = i;
+        return;
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
+  }
+
+  /** Opens one socket to url; rejects with connect_failed if it never opens. */
+  #open(url) {
+    const u = new URL(url);
     u.searchParams.set('token', this.token);
     const ws = new WebSocket(u);
     this.ws = ws;
+    this.url = url;
+    this.joined = false;
     return new Promise((resolve, reject) => {
       let opened = false;
       ws.onopen = () => { opened = true; resolve(); };
       ws.onmessage = (e) => this.#onFrame(e.data);
       ws.onclose = (e) => {
-        this.#failPending('disconnected', `connection closed (${e.code}${e.reason ? ': ' + e.reason : ''})`);
+        if (this.ws !== ws) {
+          // A failover try given up: nothing of today's session is its.
+          if (!opened) reject(new RpcError('connect', e.code, 'gave up', 'connect_failed'));
+          return;
+        }
         this.ws = null;
+        this.#failPending('disconnected', `connection closed (${e.code}${e.reason ? ': ' + e.reason : ''})`);
         this.#closePeers();
         if (!opened) {
           // A refused upgrade (401 for a bad token) surfaces only as a
@@ -83,13 +155,87 @@ export class Client extends EventTarget {
           reject(new RpcError('connect', e.code, 'could not connect to the server (bad token or server down)', 'connect_failed'));
           return;
         }
-        this.dispatchEvent(new CustomEvent('close', { detail: { code: e.code, reason: e.reason } }));
+        if (this.failingOver) return; // a try of #failover: it reports
+        const detail = { code: e.code, reason: e.reason };
+        if (this.#lost(e)) {
+          this.#failover(detail);
+          return;
+        }
+        this.dispatchEvent(new CustomEvent('close', { detail }));
       };
     });
   }
 
+  /**
+   * A drop worth failing over: nodes known, joined, and neither we nor the
+   * server ended the session on purpose (1000 is ours, 1008 a join timeout
+   * or an expired token).
+   */
+  #lost(e) {
+    return this.nodes !== null && this.joined && !this.ending && e.code !== 1000 && e.code !== 1008;
+  }
+
+  /**
+   * Rejoins (a resume of the same seat and requests) through the next
+   * node, round after round with a growing pause, until one lets us in or
+   * the grace is over; then "failover", else "close" with the drop's code.
+   */
+  async #failover(detail) {
+    this.dispatchEvent(new CustomEvent('reconnecting', { detail }));
+    this.failingOver = true;
+    const deadline = Date.now() + this.graceMs;
+    let pause = FAILOVER_BACKOFF_MS;
+    try {
+      while (!this.ending && Date.now() < deadline) {
+        this.urls = await this.#nodeURLs(this.urls);
+        const start = this.at;
+        for (let k = 1; k <= this.urls.length && !this.ending; k++) {
+          const at = (start + k) % this.urls.length;
+          try {
+            await this.#open(this.urls[at]);
+            const snapshot = await this.join();
+            this.at = at;
+            this.failingOver = false;
+            this.dispatchEvent(new CustomEvent('failover', { detail: { url: this.urls[at], snapshot } }));
+            return;
+          } catch (e) {
+            this.#abandon();
+            if (FINAL_REASONS.has(e.reason)) {
+              detail = { code: detail.code, reason: e.reason };
+              this.ending = true;
+            }
+          }
+        }
+        await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, deadline - Date.now()))));
+        pause = Math.min(2 * pause, MAX_FAILOVER_BACKOFF_MS);
+      }
+    } finally {
+      this.failingOver = false;
+    }
+    this.dispatchEvent(new CustomEvent('close', { detail }));
+  }
+
+  /** Drops the current socket without a word: its close is no event. */
+  #abandon() {
+    const ws = this.ws;
+    this.ws = null;
+    this.#failPending('disconnected', 'failover try given up');
+    ws?.close(1000, 'failover try');
+  }
+
+  /** The nodes' signalling URLs; prev when the list cannot be had or is empty. */
+  async #nodeURLs(prev) {
+    let bases = this.nodes;
+    if (typeof bases === 'function') {
+      try { bases = await bases(); } catch { return prev; }
+    }
+    const urls = (bases || []).map(rtcURL).filter(Boolean);
+    return urls.length ? urls : prev;
+  }
+
   /** Closes the socket and every peer connection. */
   close() {
+    this.ending = true;
     this.#closePeers();
     if (this.ws) this.ws.close(1000, 'bye');
   }
@@ -138,6 +284,8 @@ export class Client extends EventTarget {
     }
     if (typeof msg.method === 'string') {
       const params = msg.params ?? {};
+      if (ENDING_NOTES.has(msg.method)) this.ending = true;
+      if (msg.method === 'session.expired' && this.tokenSource) this.#refreshFromSource();
       this.dispatchEvent(new CustomEvent(msg.method, { detail: params }));
       this.dispatchEvent(new CustomEvent('notification', { detail: { method: msg.method, params } }));
     }
@@ -158,17 +306,64 @@ export class Client extends EventTarget {
     }
   }
 
+  /**
+   * Answers session.expired: a fresh token from tokenSource, handed over
+   * with session.refresh before the server's grace closes the socket.
+   */
+  async #refreshFromSource() {
+    try {
+      await this.refreshSession(await this.tokenSource());
+    } catch (error) {
+      this.dispatchEvent(new CustomEvent('refreshfailed', { detail: { error } }));
+    }
+  }
+
   // --- convenience wrappers for the common methods ---
 
   /**
    * room.join; pass create ({maxSeats?, seatMode?}) to open the room as its
    * owner. The snapshot's rtc.iceServers (the server's TURN, PROTOCOL.md §9)
-   * become this client's, unless the page gave its own.
+   * become this client's, unless the page gave its own. requestsTotal
+   * counts every pending request of a host's snapshot, which lists only
+   * the oldest 100 (PROTOCOL.md §3.4).
    */
   async join(create) {
     const snap = await this.call('room.join', create ? { create } : {});
     if (!this.iceServers.length && snap?.rtc?.iceServers?.length) this.iceServers = snap.rtc.iceServers;
+    this.requestsTotal = snap?.requestsTotal;
+    this.joined = true;
     return snap;
+  }
+
+  /**
+   * session.refresh: moves the session's expiry to token's, which must be
+   * for the same room, user and role. Later reconnects use it too.
+   */
+  async refreshSession(token) {
+    await this.call('session.refresh', { token });
+    this.token = token;
+  }
+
+  /**
+   * One page of seat.requests (owner and admins): pending requests in
+   * creation order. cursor '' starts; nextCursor '' is the end.
+   * @returns {Promise<{requests: object[], nextCursor: string}>}
+   */
+  async seatRequests({ cursor = '', limit } = {}) {
+    const res = await this.call('seat.requests', limit ? { cursor, limit } : { cursor });
+    return { requests: res?.requests || [], nextCursor: res?.nextCursor || '' };
+  }
+
+  /** Every pending request, paging seat.requests to the end. */
+  async allSeatRequests({ pageSize = 100 } = {}) {
+    const all = [];
+    let cursor = '';
+    do {
+      const page = await this.seatRequests({ cursor, limit: pageSize });
+      all.push(...page.requests);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return all;
   }
 
   /**
@@ -271,6 +466,32 @@ export class Client extends EventTarget {
     this.call('rtc.candidate', { pc: which, candidate: candidate.toJSON() }).catch((e) => {
       console.warn(`seatsfu: rtc.candidate (${which}) refused: ${e.message}`);
     });
+  }
+}
+
+/**
+ * listNodes asks one node (its base URL; default this page's) for the
+ * cluster's live nodes (GET /v1/nodes, PROTOCOL.md §12) and resolves to
+ * their base URLs, for the Client's nodes option.
+ */
+export async function listNodes(base = globalThis.location.origin) {
+  const res = await fetch(new URL('/v1/nodes', base));
+  if (!res.ok) throw new Error(`seatsfu: GET /v1/nodes: HTTP ${res.status}`);
+  const body = await res.json();
+  return (body.nodes || []).map((n) => n.url).filter(Boolean);
+}
+
+/** A node's signalling URL from its base URL (a ws URL stays as it is). */
+function rtcURL(base) {
+  try {
+    const u = new URL(base);
+    if (u.protocol === 'ws:' || u.protocol === 'wss:') return u.href;
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return null;
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.pathname = u.pathname.replace(/\/$/, '') + '/v1/rtc';
+    return u.href;
+  } catch {
+    return null;
   }
 }
 
