@@ -40,7 +40,7 @@ func publishTagged(t *testing.T, c *signaltest.Conn, tag byte) *mediaPublisher {
 		}
 	}
 	var ans struct{ SDP string }
-	call(t, c, "rtc.publish", map[string]any{"sdp": cohostOffer(t, pc)}, &ans)
+	call(t, c, "rtc.publish", map[string]any{"sdp": signaltest.Gathered(t, pc)}, &ans)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans.SDP}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func subscribeTagged(t *testing.T, c *signaltest.Conn, pairs int) *mediaViewer {
 			CohostIndex int    `json:"cohostIndex"`
 		} `json:"slots"`
 	}
-	call(t, c, "rtc.subscribe", map[string]any{"sdp": cohostOffer(t, pc)}, &res)
+	call(t, c, "rtc.subscribe", map[string]any{"sdp": signaltest.Gathered(t, pc)}, &res)
 	v.slots = res.Slots
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res.SDP}); err != nil {
 		t.Fatal(err)
@@ -313,23 +313,4 @@ func waitAfter(t *testing.T, c *signaltest.Conn, since int, method string, match
 		}
 		return false
 	})
-}
-
-// cohostOffer makes pc's offer and waits for its candidates.
-func cohostOffer(t *testing.T, pc *webrtc.PeerConnection) string {
-	t.Helper()
-	o, err := pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := webrtc.GatheringCompletePromise(pc)
-	if err := pc.SetLocalDescription(o); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("ICE gathering did not complete")
-	}
-	return pc.LocalDescription().SDP
 }

@@ -2,19 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/seatsfu/seatsfu/bench/abuse"
-	"github.com/seatsfu/seatsfu/bench/proc"
 )
 
 // runAbuse is `seatbench abuse`: issue 11's attacks against a real seatsfu
@@ -35,39 +28,12 @@ func runAbuse(ctx context.Context, args []string) error {
 	}
 	extra := fs.Args() // more seatsfu serve flags, e.g. --max-conns-per-ip 100
 
-	path := *bin
-	if path == "" {
-		dir, err := os.MkdirTemp("", "seatbench-abuse-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		path = filepath.Join(dir, "seatsfu")
-		build := exec.CommandContext(ctx, "go", "build", "-o", path, "./cmd/seatsfu")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build seatsfu (run from the module root, or pass -seatsfu): %w", err)
-		}
-	}
-	port, err := proc.FreeTCPPort()
+	srv, stop, err := startServer(ctx, *bin, "abuse", extra)
 	if err != nil {
 		return err
 	}
-	udp, err := proc.FreeUDPPort()
-	if err != nil {
-		return err
-	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := hex.EncodeToString(raw)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srvArgs := append([]string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp),
-		"--rtc-ip", "127.0.0.1", "--secret", secret, "--log-level", "error"}, extra...)
-	srv, err := proc.Start(ctx, proc.Spec{Name: "seatsfu", Path: path, Args: srvArgs, BaseURL: base, CPU: -1, Stderr: io.Discard})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = srv.Stop() }()
+	defer stop()
+	base, secret := srv.base, srv.secret
 	tg := abuse.Target{
 		BaseURL: base,
 		Secret:  []byte(secret),

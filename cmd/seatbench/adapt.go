@@ -2,21 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/seatsfu/seatsfu/bench/load"
-	"github.com/seatsfu/seatsfu/bench/proc"
 	"github.com/seatsfu/seatsfu/bench/report"
 )
 
@@ -54,39 +49,12 @@ func runAdapt(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
 	}
-	path := *bin
-	if path == "" {
-		dir, err := os.MkdirTemp("", "seatbench-adapt-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		path = filepath.Join(dir, "seatsfu")
-		build := exec.CommandContext(ctx, "go", "build", "-o", path, "./cmd/seatsfu")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build seatsfu (run from the module root, or pass -seatsfu): %w", err)
-		}
-	}
-	port, err := proc.FreeTCPPort()
+	srv, stop, err := startServer(ctx, *bin, "adapt", nil)
 	if err != nil {
 		return err
 	}
-	udp, err := proc.FreeUDPPort()
-	if err != nil {
-		return err
-	}
-	raw := make([]byte, 32)
-	_, _ = rand.Read(raw)
-	secret := hex.EncodeToString(raw)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	srvArgs := []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp),
-		"--rtc-ip", "127.0.0.1", "--secret", secret, "--log-level", "error"}
-	srv, err := proc.Start(ctx, proc.Spec{Name: "seatsfu", Path: path, Args: srvArgs, BaseURL: base, CPU: -1, Stderr: io.Discard})
-	if err != nil {
-		return err
-	}
-	defer func() { _ = srv.Stop() }()
+	defer stop()
+	base, secret, port, udp := srv.base, srv.secret, srv.port, srv.udp
 	info := load.Server{Name: "seatsfu", PID: srv.PID(), BaseURL: base, Pinned: srv.Pinned, UDPPort: udp}
 	ws := fmt.Sprintf("ws://127.0.0.1:%d/v1/rtc", port)
 

@@ -33,8 +33,8 @@ func PionAPI(t testing.TB) *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 }
 
-// gathered creates pc's offer and waits for its candidates.
-func gathered(t testing.TB, pc *webrtc.PeerConnection) string {
+// Gathered creates pc's offer and waits for its candidates.
+func Gathered(t testing.TB, pc *webrtc.PeerConnection) string {
 	t.Helper()
 	offer, err := pc.CreateOffer(nil)
 	if err != nil {
@@ -84,7 +84,7 @@ func NewPublisher(t testing.TB) *Publisher {
 			t.Fatal(err)
 		}
 	}
-	p.Offer = gathered(t, pc)
+	p.Offer = Gathered(t, pc)
 	t.Cleanup(p.Close)
 	return p
 }
@@ -207,7 +207,7 @@ func NewViewer(t testing.TB, pairs int) *Viewer {
 			v.mu.Unlock()
 		}
 	})
-	v.Offer = gathered(t, pc)
+	v.Offer = Gathered(t, pc)
 	t.Cleanup(func() {
 		_ = v.PC.Close()
 		v.wg.Wait()
