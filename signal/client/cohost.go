@@ -122,7 +122,9 @@ func (s *cohostState) apply(ev Event) (bool, error) {
 	switch ev.Method {
 	case proto.NoteCohostRequestReceived:
 		v, err := Decode[proto.CohostRequestReceived](ev)
-		if err == nil {
+		// A socket that joins while the request is being made gets it in
+		// its snapshot and may get the notification too: keep it once.
+		if err == nil && !slices.ContainsFunc(s.received, func(r proto.CohostRequest) bool { return r.RequestID == v.Request.RequestID }) {
 			s.received = append(s.received, v.Request)
 		}
 		return true, err
