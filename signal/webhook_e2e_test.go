@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,7 @@ type hookReceiver struct {
 	secret func() []byte
 	down   func() bool      // answer 500 (and record nothing) while it says so
 	now    func() time.Time // the receiver's clock; nil is time.Now
+	since  time.Time        // with now: the clock's start
 	mu     sync.Mutex
 	byRoom map[string][]client.WebhookEvent
 	failed int
@@ -46,11 +48,18 @@ func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sig := r.Header.Get(client.WebhookSignatureHeader)
-	now := time.Now()
+	now, tolerance := time.Now(), time.Minute
 	if h.now != nil {
-		now = h.now()
+		// An injected clock jumps to the next retry of one room while
+		// another room's attempt is in flight, so "within a minute of now"
+		// says nothing here: check the signature, and that it was made at
+		// an instant the clock has already passed through.
+		now, tolerance = h.now(), 0
+		if at := signedAt(sig); at.After(now) || at.Before(h.since) {
+			h.t.Errorf("webhook signed at %v, outside the clock's %v .. %v", at, h.since, now)
+		}
 	}
-	if err := client.VerifyWebhook(h.secret(), sig, body, time.Minute, now); err != nil {
+	if err := client.VerifyWebhook(h.secret(), sig, body, tolerance, now); err != nil {
 		h.t.Errorf("webhook signature: %v", err)
 	}
 	tampered := []byte(strings.Replace(string(body), `"roomId":"`, `"roomId":"x`, 1))
@@ -218,7 +227,7 @@ func TestWebhooksSurviveAMinuteOfReceiverErrors(t *testing.T) {
 	back := clock.Now().Add(time.Minute)
 	rcv := &hookReceiver{t: t, byRoom: map[string][]client.WebhookEvent{}}
 	rcv.down = func() bool { return clock.Now().Before(back) }
-	rcv.now = clock.Now
+	rcv.now, rcv.since = clock.Now, clock.Now().Truncate(time.Second)
 	var env *signaltest.Env
 	rcv.secret = func() []byte { return env.Secret }
 	env, reg := startWithWebhooks(t, rcv, webhook.Config{Clock: clock})
@@ -306,4 +315,16 @@ func TestHangingWebhookReceiverDoesNotDelaySeatChanges(t *testing.T) {
 	if dropped := metrictest.Must(t, reg, "seatsfu_webhook_dropped_total", "reason", "queue_full"); dropped == 0 {
 		t.Error("80 events for a hung receiver with a 20-event queue: nothing counted as dropped")
 	}
+}
+
+// signedAt is the t= instant of a Seatsfu-Signature header (zero if none).
+func signedAt(header string) time.Time {
+	for _, part := range strings.Split(header, ",") {
+		if v, ok := strings.CutPrefix(part, "t="); ok {
+			if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+				return time.Unix(sec, 0)
+			}
+		}
+	}
+	return time.Time{}
 }
