@@ -134,15 +134,20 @@ func (h *Hosted) Lost() bool {
 func (h *Hosted) End(ctx context.Context) error {
 	h.flushMu.Lock()
 	defer h.flushMu.Unlock()
+	// Marked before the lease goes: a renewal already in flight that finds
+	// it gone must not report an ended room as lost (it did, 1 run in 10).
+	h.mu.Lock()
+	wasLost := h.lost
+	h.lost = true
+	h.mu.Unlock()
 	err := h.n.store.End(ctx, h.lease, h.n.cfg.EndRetention)
 	if err == nil || errors.Is(err, ErrFenced) {
-		// Done with the room either way; a renewal already in flight must
-		// not report an ended room as lost.
-		h.mu.Lock()
-		h.lost = true
-		h.mu.Unlock()
-		h.n.forget(h)
+		h.n.forget(h) // done with the room either way
+		return err
 	}
+	h.mu.Lock()
+	h.lost = wasLost // still ours: Redis did not answer
+	h.mu.Unlock()
 	return err
 }
 
