@@ -43,11 +43,17 @@ func (nopNotifier) Notify(*sfu.Room, []seat.Delivery) {}
 // fail the connection) and its own metrics registry.
 func server(t *testing.T) (*sfu.SFU, *sfu.Room, *prometheus.Registry) {
 	t.Helper()
+	return serverWith(t, sfu.Config{})
+}
+
+// serverWith is server on cfg, completed with the loopback address, the
+// registry and a quiet logger.
+func serverWith(t *testing.T, cfg sfu.Config) (*sfu.SFU, *sfu.Room, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := sfu.New(sfu.Config{
-		ListenIP: "127.0.0.1", IncludeLoopback: true, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
+	cfg.ListenIP, cfg.IncludeLoopback, cfg.Registerer = "127.0.0.1", true, reg
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	s, err := sfu.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
 package nettest
 
 import (
-	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +12,6 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 )
 
@@ -33,29 +30,8 @@ func transportServer(t *testing.T) (*sfu.SFU, *sfu.Room, *prometheus.Registry) {
 // user (0: the default).
 func transportServerWith(t *testing.T, maxAllocs int) (*sfu.SFU, *sfu.Room, *prometheus.Registry) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	s, err := sfu.New(sfu.Config{TURNMaxAllocations: maxAllocs,
-		ListenIP: "127.0.0.1", IPs: []string{"127.0.0.1"}, IncludeLoopback: true,
-		Registerer: reg,
-		ICETCP:     true, TURN: true, TURNSecret: []byte("a secret of the test, 32 bytes!!"),
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	r, err := s.OpenRoom(sfu.RoomConfig{Notifier: nopNotifier{}, Seat: seat.Config{
-		RoomID: "net", MaxSeats: 2, Mode: seat.ModeFree, Clock: realClock{}, Grace: 10 * time.Second,
-		Owner: seat.User{UserID: "owner", Name: "Owner", Role: seat.RoleOwner},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, r, reg
+	return serverWith(t, sfu.Config{TURNMaxAllocations: maxAllocs, IPs: []string{"127.0.0.1"},
+		ICETCP: true, TURN: true, TURNSecret: []byte("a secret of the test, 32 bytes!!")})
 }
 
 // restrictedViewer subscribes to seat 0 with a client limited to networks
