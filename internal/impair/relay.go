@@ -19,12 +19,18 @@ const MaxClients = 64
 // maxDatagram is the largest UDP payload.
 const maxDatagram = 65535
 
+// socketBuffer is the receive buffer asked for the relay's sockets (the
+// kernel caps it at net.core.rmem_max): a burst, or a reader the scheduler
+// kept waiting, must meet the configured impairment and not the kernel's
+// default ~200 KB, which holds only about a hundred 1 KB datagrams.
+const socketBuffer = 4 << 20
+
 // Counters are one direction's packet counts.
 type Counters struct {
 	In         uint64 // packets received
 	Out        uint64 // packets sent (duplicates included)
-	Dropped    uint64 // lost, black-holed, or over a queue bound
-	Duplicated uint64
+	Dropped    uint64 // lost, black-holed, or over a queue bound (per copy)
+	Duplicated uint64 // packets given a second copy: Out+Dropped = In+Duplicated once all went
 }
 
 // Relay forwards UDP datagrams between clients and one target, impairing each
@@ -65,6 +71,7 @@ func New(target *net.UDPAddr, up, down Config) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("impair: listen: %w", err)
 	}
+	_ = conn.SetReadBuffer(socketBuffer)
 	r := &Relay{
 		conn:     conn,
 		target:   target,
@@ -186,6 +193,7 @@ func (r *Relay) session(client netip.AddrPort) *session {
 		r.log.Warn("upstream socket failed", "client", client.String(), "err", err)
 		return nil
 	}
+	_ = up.SetReadBuffer(socketBuffer)
 	s := &session{client: client, up: up}
 	r.sessions[client] = s
 	r.wg.Add(1)
@@ -298,6 +306,11 @@ func (d *direction) offer(pkt []byte, s *session) {
 	if f.truncateTo >= 0 && f.truncateTo < len(cp) {
 		cp = cp[:f.truncateTo]
 	}
+	// A duplicate is counted before its copies are queued, so that
+	// Out+Dropped reaches In+Duplicated only once every copy has gone.
+	if f.copies > 1 {
+		d.dup.Add(1)
+	}
 	for i := 0; i < f.copies; i++ {
 		release := now.Add(f.delay)
 		if i > 0 {
@@ -305,9 +318,6 @@ func (d *direction) offer(pkt []byte, s *session) {
 		}
 		select {
 		case d.queue <- item{release: release, order: order + uint64(i), pkt: cp, s: s}:
-			if i > 0 {
-				d.dup.Add(1)
-			}
 		default:
 			d.dropped.Add(1)
 		}

@@ -2,7 +2,6 @@ package impair
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -22,6 +21,7 @@ func echoServer(t *testing.T) *net.UDPAddr {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = c.SetReadBuffer(socketBuffer)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -55,6 +55,7 @@ func dialRelay(t *testing.T, r *Relay) *net.UDPConn {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = c.SetReadBuffer(socketBuffer)
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -66,38 +67,44 @@ type arrival struct {
 	at   time.Time
 }
 
-// roundTrip sends n numbered packets, pacing them by gap, and collects the
-// echoes until none arrive for quiet.
-func roundTrip(t *testing.T, c *net.UDPConn, n int, size int, gap, quiet time.Duration) []arrival {
+// roundTrip sends n numbered packets through r, pacing them by gap, and
+// collects the echoes until the relay has decided every packet's fate both
+// ways and c has read every echo the relay sent back (a deadline fails the
+// test). It waits for that state rather than for a silence, which a starved
+// reader on a loaded machine could fake.
+func roundTrip(t *testing.T, r *Relay, c *net.UDPConn, n int, size int, gap time.Duration) []arrival {
 	t.Helper()
 	if size < 12 {
 		size = 12
 	}
+	up0, down0 := r.Counters(ClientToTarget), r.Counters(TargetToClient)
+	var mu sync.Mutex
 	var got []arrival
-	done := make(chan struct{})
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 2048)
 		for {
-			c.SetReadDeadline(time.Now().Add(quiet))
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 			k, err := c.Read(buf)
-			if err != nil {
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
-					return
-				}
-				continue
+			if err != nil || k < 12 {
+				continue // a poll's deadline, or not one of ours
 			}
-			if k < 12 {
-				continue
-			}
+			mu.Lock()
 			got = append(got, arrival{
 				seq:  binary.BigEndian.Uint32(buf),
 				sent: time.Unix(0, int64(binary.BigEndian.Uint64(buf[4:]))),
 				at:   time.Now(),
 			})
+			mu.Unlock()
 		}
 	}()
+	defer func() { close(stop); <-done }()
 	p := make([]byte, size)
 	for i := 0; i < n; i++ {
 		binary.BigEndian.PutUint32(p, uint32(i))
@@ -109,13 +116,34 @@ func roundTrip(t *testing.T, c *net.UDPConn, n int, size int, gap, quiet time.Du
 			time.Sleep(gap) // pacing the sender, not waiting for a result
 		}
 	}
-	<-done
-	return got
+	// Each packet in is either sent out or dropped, once per copy.
+	settled := func(k Counters) bool { return k.Out+k.Dropped == k.In+k.Duplicated }
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		up, down := r.Counters(ClientToTarget).minus(up0), r.Counters(TargetToClient).minus(down0)
+		mu.Lock()
+		read := len(got)
+		mu.Unlock()
+		if up.In == uint64(n) && settled(up) && down.In == up.Out && settled(down) && uint64(read) == down.Out {
+			mu.Lock()
+			defer mu.Unlock()
+			return append([]arrival(nil), got...)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the round trip of %d packets never settled: client→target %+v, target→client %+v, %d echoes read", n, up, down, read)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// minus is k's counts since earlier ones.
+func (k Counters) minus(earlier Counters) Counters {
+	return Counters{In: k.In - earlier.In, Out: k.Out - earlier.Out, Dropped: k.Dropped - earlier.Dropped, Duplicated: k.Duplicated - earlier.Duplicated}
 }
 
 func TestRelayPassThrough(t *testing.T) {
 	r := newRelay(t, echoServer(t), Config{}, Config{})
-	got := roundTrip(t, dialRelay(t, r), 200, 100, 100*time.Microsecond, 300*time.Millisecond)
+	got := roundTrip(t, r, dialRelay(t, r), 200, 100, 100*time.Microsecond)
 	if len(got) != 200 {
 		t.Fatalf("%d of 200 echoed", len(got))
 	}
@@ -147,7 +175,7 @@ func TestRelayTwoClientsKeepTheirReplies(t *testing.T) {
 func TestRelayLossIsSeededAndCounted(t *testing.T) {
 	run := func() []uint32 {
 		r := newRelay(t, echoServer(t), Config{Seed: 5, Loss: 0.2}, Config{})
-		got := roundTrip(t, dialRelay(t, r), 500, 50, 50*time.Microsecond, 300*time.Millisecond)
+		got := roundTrip(t, r, dialRelay(t, r), 500, 50, 50*time.Microsecond)
 		c := r.Counters(ClientToTarget)
 		if c.In != 500 || c.Dropped+c.Out != 500 || int(c.Out) != len(got) {
 			t.Fatalf("counters %+v for %d echoes", c, len(got))
@@ -175,7 +203,7 @@ func TestRelayLossIsSeededAndCounted(t *testing.T) {
 func TestRelayDelay(t *testing.T) {
 	const delay = 30 * time.Millisecond
 	r := newRelay(t, echoServer(t), Config{Delay: delay}, Config{Delay: delay, Jitter: 5 * time.Millisecond})
-	got := roundTrip(t, dialRelay(t, r), 20, 50, time.Millisecond, 300*time.Millisecond)
+	got := roundTrip(t, r, dialRelay(t, r), 20, 50, time.Millisecond)
 	if len(got) != 20 {
 		t.Fatalf("%d of 20", len(got))
 	}
@@ -188,7 +216,7 @@ func TestRelayDelay(t *testing.T) {
 
 func TestRelayReorders(t *testing.T) {
 	r := newRelay(t, echoServer(t), Config{Seed: 9, Reorder: 0.3, ReorderBy: 20 * time.Millisecond}, Config{})
-	got := roundTrip(t, dialRelay(t, r), 100, 50, 0, 300*time.Millisecond)
+	got := roundTrip(t, r, dialRelay(t, r), 100, 50, 0)
 	if len(got) != 100 {
 		t.Fatalf("%d of 100", len(got))
 	}
@@ -205,7 +233,7 @@ func TestRelayReorders(t *testing.T) {
 
 func TestRelayDuplicates(t *testing.T) {
 	r := newRelay(t, echoServer(t), Config{Seed: 2, Duplicate: 0.5}, Config{})
-	got := roundTrip(t, dialRelay(t, r), 100, 50, 100*time.Microsecond, 300*time.Millisecond)
+	got := roundTrip(t, r, dialRelay(t, r), 100, 50, 100*time.Microsecond)
 	c := r.Counters(ClientToTarget)
 	if c.Duplicated < 30 || len(got) != 100+int(c.Duplicated) {
 		t.Fatalf("%d echoes, counters %+v", len(got), c)
@@ -216,14 +244,14 @@ func TestRelayBlackhole(t *testing.T) {
 	r := newRelay(t, echoServer(t), Config{}, Config{})
 	c := dialRelay(t, r)
 	r.SetBlackhole(TargetToClient, true)
-	if got := roundTrip(t, c, 50, 20, 0, 200*time.Millisecond); len(got) != 0 {
+	if got := roundTrip(t, r, c, 50, 20, 0); len(got) != 0 {
 		t.Fatalf("%d packets through a black hole", len(got))
 	}
 	if k := r.Counters(TargetToClient); k.Dropped != 50 || k.Out != 0 {
 		t.Fatalf("counters %+v", k)
 	}
 	r.SetBlackhole(TargetToClient, false)
-	if got := roundTrip(t, c, 50, 20, 0, 200*time.Millisecond); len(got) != 50 {
+	if got := roundTrip(t, r, c, 50, 20, 0); len(got) != 50 {
 		t.Fatalf("%d of 50 after the black hole lifted", len(got))
 	}
 }
@@ -233,7 +261,7 @@ func TestRelayRateCap(t *testing.T) {
 	// and a burst of 100 overflows the 10 kB queue.
 	const rate, size = 800_000, 1000
 	r := newRelay(t, echoServer(t), Config{RateBps: rate, QueueBytes: 10_000}, Config{})
-	got := roundTrip(t, dialRelay(t, r), 100, size, 0, 300*time.Millisecond)
+	got := roundTrip(t, r, dialRelay(t, r), 100, size, 0)
 	c := r.Counters(ClientToTarget)
 	if c.Dropped == 0 || len(got) == 0 || len(got) > 20 {
 		t.Fatalf("%d echoed, counters %+v", len(got), c)
