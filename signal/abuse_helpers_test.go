@@ -54,10 +54,14 @@ func newArena(t *testing.T, limits signal.Limits, opts ...signaltest.Option) *ar
 }
 
 // served proves honest clients still get in: in every room a new audience
-// member joins and a new WHEP player receives the owner's media.
+// member joins and a new WHEP player receives the owner's media. Each
+// player's subscription is released before served returns (a WHEP
+// session's count is given back by a watcher once its connection is
+// gone), so it is not counted against a cap the test goes on to probe.
 func (a *arena) served(t *testing.T) {
 	t.Helper()
 	for _, room := range a.rooms {
+		subs := a.metric(t, "seatsfu_subscribers")
 		n := a.seq.Add(1)
 		c := a.env.Member(t, room, fmt.Sprintf("fan-%d", n), proto.RoleAudience, nil)
 		v := signaltest.NewViewer(t, 1)
@@ -67,6 +71,9 @@ func (a *arena) served(t *testing.T) {
 		signaltest.DoHTTP(t, http.MethodDelete, a.env.URL+loc, a.env.Token(room, fmt.Sprintf("player-%d", n), proto.RoleAudience), "", "")
 		_ = v.PC.Close()
 		_ = c.Close()
+		signaltest.WaitFor(t, 10*time.Second, "the player's subscription released", func() bool {
+			return a.metric(t, "seatsfu_subscribers") <= subs
+		})
 	}
 }
 
