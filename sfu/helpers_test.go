@@ -132,11 +132,20 @@ func clientAPIWith(t testing.TB, ir *interceptor.Registry) *webrtc.API {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetICEMaxBindingRequests(clientICEChecks)
 	if ir == nil {
 		return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se), webrtc.WithInterceptorRegistry(ir))
 }
+
+// clientICEChecks is how many connectivity checks a test client sends a
+// candidate pair before it gives the pair up: 100, 20 s at Pion's 200 ms
+// check interval. Pion's default, 7, abandons a loopback connection's only
+// pair after 1.4 s unanswered, which a starved test process can take, and
+// the connection then waits in "checking" until it fails; a browser keeps
+// retransmitting its checks for far longer (RFC 8445 §14.3).
+const clientICEChecks = 100
 
 func gatheredOffer(t testing.TB, pc *webrtc.PeerConnection) string {
 	t.Helper()
