@@ -104,6 +104,10 @@ func clientAPIWith(ir *interceptor.Registry, rtx bool) *webrtc.API {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() && ip.To4() != nil })
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// 100 checks of a candidate pair (20 s) before giving it up, not Pion's
+	// 7 (1.4 s): a starved test process can leave a loopback connection's
+	// only pair unanswered that long, and browsers keep checking longer.
+	se.SetICEMaxBindingRequests(100)
 	// Browsers (libwebrtc) keep a 1024-packet SRTP replay window so that
 	// late retransmissions are accepted; Pion's default is 64.
 	se.SetSRTPReplayProtectionWindow(1024)
