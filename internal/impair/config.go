@@ -4,7 +4,8 @@
 // process that sits between a client and a UDP server.
 //
 // Every decision comes from a seeded generator, so one client's packets meet
-// the same fate in the same order on every run.
+// the same fate in the same order on every run. DTLS records pass
+// unimpaired (relay.go, isDTLS); a black hole still takes them.
 package impair
 
 import (
