@@ -62,10 +62,6 @@ const cascadeUserPrefix = "node."
 // cascadeSetup bounds setting a cascade up (join, subscribe, ICE).
 const cascadeSetup = 10 * time.Second
 
-// maxCascadeSeats bounds the mirror a host's answer can make this node
-// open (one loopback connection per seat).
-const maxCascadeSeats = 64
-
 // cascadeURL is the host's cascade endpoint, from the /v1/rtc URL the
 // relay dials.
 func cascadeURL(rtcURL string) string {
@@ -129,6 +125,13 @@ func (cs *cascades) acquire(room, hostURL string) (*cascade, error) {
 		return nil, errors.New("cascade: shutting down")
 	}
 	k := cs.byRoom[room]
+	if k != nil && k.stale() {
+		// The host ended this cascade (the room moved or its host
+		// stopped) while some of its viewers have yet to let go: a new
+		// viewer gets a new one; the old closes with its last viewer.
+		delete(cs.byRoom, room)
+		k = nil
+	}
 	fresh := k == nil
 	if fresh {
 		k = &cascade{cs: cs, room: room, ready: make(chan struct{})}
@@ -146,6 +149,24 @@ func (cs *cascades) acquire(room, hostURL string) (*cascade, error) {
 		return nil, k.err
 	}
 	return k, nil
+}
+
+// stale reports whether k was set up and its link to the host has ended.
+func (k *cascade) stale() bool {
+	select {
+	case <-k.ready:
+	default:
+		return false // being set up
+	}
+	if k.err != nil || k.host == nil {
+		return false // failed: its acquirers release it
+	}
+	select {
+	case <-k.host.Done():
+		return true
+	default:
+		return false
+	}
 }
 
 // release drops one viewer; the last one closes the cascade.
@@ -193,7 +214,9 @@ func (k *cascade) setup(hostURL string) error {
 	if err := k.host.call(ctx, proto.MethodRoomJoin, nil, &snap); err != nil {
 		return fmt.Errorf("cascade: join host: %w", err)
 	}
-	if snap.Room.MaxSeats < 1 || snap.Room.MaxSeats > maxCascadeSeats {
+	// The host's answer sizes the mirror (a loopback connection a seat):
+	// only a room's possible shape is taken.
+	if snap.Room.MaxSeats < seat.MinSeats || snap.Room.MaxSeats > seat.MaxSeatsLimit {
 		return fmt.Errorf("cascade: the host's room has %d seats", snap.Room.MaxSeats)
 	}
 	// The subscription's connection exists before the loopbacks, whose
