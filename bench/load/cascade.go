@@ -85,8 +85,10 @@ type CascadeNodeFigures struct {
 	ForwardedPPS   float64 `json:"forwardedPktPerSec"`
 	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`
 	// LossPct is the source packets this node's viewers missed in the
-	// window, of those expected.
-	LossPct float64 `json:"windowLossPct"`
+	// window, of those expected (NACK-repaired ones included);
+	// UnrecoveredPct those never received.
+	LossPct        float64 `json:"windowLossPct"`
+	UnrecoveredPct float64 `json:"windowUnrecoveredPct"`
 }
 
 // CascadeStep is one measuring window.
@@ -98,9 +100,10 @@ type CascadeStep struct {
 	Nodes     []CascadeNodeFigures `json:"nodes"`
 	// DeliveredPPS is what all viewers received; ExpectedPPS what a
 	// lossless cluster delivers (connected viewers × published rate).
-	DeliveredPPS float64 `json:"deliveredPktPerSec"`
-	ExpectedPPS  float64 `json:"expectedPktPerSec"`
-	LossPct      float64 `json:"windowLossPct"`
+	DeliveredPPS   float64 `json:"deliveredPktPerSec"`
+	ExpectedPPS    float64 `json:"expectedPktPerSec"`
+	LossPct        float64 `json:"windowLossPct"`
+	UnrecoveredPct float64 `json:"windowUnrecoveredPct"`
 	// GeneratorCPUPct and MachineCPUPct (all cores summed, in percent of
 	// one core) say how busy the box was: on a machine smaller than the
 	// cluster, the nodes and the generator compete for the same cores.
@@ -232,6 +235,7 @@ type cascadeSample struct {
 	cpu       []time.Duration
 	forwarded []float64
 	tally     []sourceTally
+	lost      []uint64 // source packets never received
 	packets   []uint64 // what each node's viewers received
 	gen       time.Duration
 	machine   proc.Machine
@@ -248,15 +252,17 @@ func (r *cascadeRun) sample() cascadeSample {
 		views := append([]Viewer(nil), r.byNode[i]...)
 		r.mu.Unlock()
 		var t sourceTally
-		var pk uint64
+		var pk, lost uint64
 		for _, v := range views {
 			for _, tr := range v.Report() {
 				t.expected += tr.Expected
 				t.gaps += tr.Source.Gaps
+				lost += tr.Unrecovered
 				pk += tr.Wire.Packets
 			}
 		}
 		s.tally = append(s.tally, t)
+		s.lost = append(s.lost, lost)
 		s.packets = append(s.packets, pk)
 	}
 	g, _ := proc.ReadUsage(os.Getpid())
@@ -268,7 +274,7 @@ func (r *cascadeRun) sample() cascadeSample {
 func (r *cascadeRun) figures(step *CascadeStep, a, b cascadeSample) {
 	secs := b.at.Sub(a.at).Seconds()
 	step.Seconds = secs
-	var exp, gaps, pk uint64
+	var exp, gaps, lost, pk uint64
 	for i, n := range r.nodes {
 		f := CascadeNodeFigures{Name: n.Server.Name, Viewers: len(r.byNode[i])}
 		cpu := (b.cpu[i] - a.cpu[i]).Seconds()
@@ -280,14 +286,17 @@ func (r *cascadeRun) figures(step *CascadeStep, a, b cascadeSample) {
 		}
 		if e := b.tally[i].expected - a.tally[i].expected; e > 0 {
 			f.LossPct = 100 * float64(b.tally[i].gaps-a.tally[i].gaps) / float64(e)
+			f.UnrecoveredPct = 100 * float64(b.lost[i]-a.lost[i]) / float64(e)
 		}
 		exp += b.tally[i].expected - a.tally[i].expected
 		gaps += b.tally[i].gaps - a.tally[i].gaps
+		lost += b.lost[i] - a.lost[i]
 		pk += b.packets[i] - a.packets[i]
 		step.Nodes = append(step.Nodes, f)
 	}
 	if exp > 0 {
 		step.LossPct = 100 * float64(gaps) / float64(exp)
+		step.UnrecoveredPct = 100 * float64(lost) / float64(exp)
 	}
 	step.DeliveredPPS = float64(pk) / secs
 	step.ExpectedPPS = r.st.publishedPPS() * float64(step.Connected)

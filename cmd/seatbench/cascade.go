@@ -215,15 +215,15 @@ func redisPing(addr string) error {
 func cascadeMarkdown(command string, r *load.CascadeResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## seatbench cascade\n\n`%s` — %d CPUs, %d guest(s) besides the host; every node and the load generator share this machine's cores.\n\n", command, r.CPUs, r.Guests)
-	b.WriteString("| layout | viewers | node | its viewers | CPU % of a core | forwarded pkt/s | CPU µs/pkt | viewers' loss % |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| layout | viewers | node | its viewers | CPU % of a core | forwarded pkt/s | CPU µs/pkt | viewers' loss % (unrecovered) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Steps {
 		for _, n := range s.Nodes {
 			fmt.Fprintf(&b, "| %s | %d | %s | %d | %.1f | %.0f | %.2f | %s |\n", s.Layout, s.Connected, n.Name, n.Viewers, n.CPUPct, n.ForwardedPPS, n.CPUPerPacketUs, lossCell(n))
 		}
 	}
-	b.WriteString("\n| layout | viewers | delivered / expected pkt/s | loss % | generator CPU % | machine CPU % (all cores) | errors |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("\n| layout | viewers | delivered / expected pkt/s | loss % (unrecovered) | generator CPU % | machine CPU % (all cores) | errors |\n|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Steps {
-		fmt.Fprintf(&b, "| %s | %d | %.0f / %.0f | %.3f | %.0f | %.0f | %d |\n", s.Layout, s.Connected, s.DeliveredPPS, s.ExpectedPPS, s.LossPct, s.GeneratorCPUPct, s.MachineCPUPct, len(s.Errors))
+		fmt.Fprintf(&b, "| %s | %d | %.0f / %.0f | %.3f (%.3f) | %.0f | %.0f | %d |\n", s.Layout, s.Connected, s.DeliveredPPS, s.ExpectedPPS, s.LossPct, s.UnrecoveredPct, s.GeneratorCPUPct, s.MachineCPUPct, len(s.Errors))
 	}
 	b.WriteString(cascadeCapacity(r))
 	return b.String()
@@ -233,7 +233,7 @@ func lossCell(n load.CascadeNodeFigures) string {
 	if n.Viewers == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.3f", n.LossPct)
+	return fmt.Sprintf("%.3f (%.3f)", n.LossPct, n.UnrecoveredPct)
 }
 
 // cascadeCapacity turns the figures into viewers per core: the host
