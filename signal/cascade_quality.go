@@ -107,7 +107,7 @@ func (w *cascadeWants) wanted() []proto.Quality {
 	return out
 }
 
-// push runs for the cascade's life (owned by k.wg): after each change has
+// pushQuality runs for the cascade's life (owned by k.wg): after each change has
 // settled, it asks the host for every seat whose maximum moved.
 func (k *cascade) pushQuality() {
 	defer k.wg.Done()
