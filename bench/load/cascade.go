@@ -114,9 +114,10 @@ type CascadeStep struct {
 
 // CascadeResult is a whole run.
 type CascadeResult struct {
-	Guests int           `json:"guests"`
-	CPUs   int           `json:"cpus"`
-	Steps  []CascadeStep `json:"steps"`
+	Command string        `json:"command,omitempty"` // how the run was started, for the report
+	Guests  int           `json:"guests"`
+	CPUs    int           `json:"cpus"`
+	Steps   []CascadeStep `json:"steps"`
 }
 
 // cascadeRun is one run's cast.

@@ -41,8 +41,21 @@ func runCascade(ctx context.Context, args []string) error {
 	bin := fs.String("seatsfu", "", "seatsfu binary (default: go build ./cmd/seatsfu)")
 	redisBin := fs.String("redis-server", "redis-server", "redis-server binary")
 	progress := fs.Bool("progress", true, "progress bar on stderr")
+	saved := fs.String("report", "", "print the report of a saved cascade.json instead of running")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *saved != "" {
+		b, err := os.ReadFile(*saved)
+		if err != nil {
+			return err
+		}
+		var res load.CascadeResult
+		if err := json.Unmarshal(b, &res); err != nil {
+			return fmt.Errorf("-report %s: %w", *saved, err)
+		}
+		fmt.Print(cascadeMarkdown(&res))
+		return nil
 	}
 	cfg := load.CascadeConfig{Guests: *guests, Warmup: *warmup, Duration: *duration, SingleNode: *single, ViewerNACK: *nack}
 	for _, s := range strings.Split(*steps, ",") {
@@ -86,11 +99,12 @@ func runCascade(ctx context.Context, args []string) error {
 	}
 	res, err := load.Cascade(ctx, cluster, []byte(secret), "cascade", cfg)
 	if res != nil {
+		res.Command = "seatbench cascade " + strings.Join(args, " ")
 		b, _ := json.MarshalIndent(res, "", "  ")
 		if werr := os.WriteFile(filepath.Join(*out, "cascade.json"), b, 0o644); werr != nil && err == nil {
 			err = werr
 		}
-		fmt.Print(cascadeMarkdown("seatbench cascade "+strings.Join(args, " "), res))
+		fmt.Print(cascadeMarkdown(res))
 	}
 	return err
 }
@@ -212,9 +226,9 @@ func redisPing(addr string) error {
 
 // cascadeMarkdown is the run's report: one row per node per step, then
 // what the figures say about capacity.
-func cascadeMarkdown(command string, r *load.CascadeResult) string {
+func cascadeMarkdown(r *load.CascadeResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## seatbench cascade\n\n`%s` — %d CPUs, %d guest(s) besides the host; every node and the load generator share this machine's cores.\n\n", command, r.CPUs, r.Guests)
+	fmt.Fprintf(&b, "## seatbench cascade\n\n`%s` — %d CPUs, %d guest(s) besides the host; every node and the load generator share this machine's cores.\n\n", r.Command, r.CPUs, r.Guests)
 	b.WriteString("| layout | viewers | node | its viewers | CPU % of a core | forwarded pkt/s | CPU µs/pkt | viewers' loss % (unrecovered) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Steps {
 		for _, n := range s.Nodes {
@@ -236,10 +250,11 @@ func lossCell(n load.CascadeNodeFigures) string {
 	return fmt.Sprintf("%.3f (%.3f)", n.LossPct, n.UnrecoveredPct)
 }
 
-// cascadeCapacity turns the figures into viewers per core: the host
-// alone pays per viewer; cascading, it pays a fixed cost and the edge
-// nodes pay per viewer (the marginal cost between the first and the last
-// cascade step).
+// cascadeCapacity turns the figures into viewers per core. Costs are
+// marginal CPU per forwarded packet (between two windows of the same
+// node), times the packets one viewer should get: a window in which a
+// node fell behind (forwarded less than its viewers needed, on a saturated
+// machine) then does not make its viewers look cheap.
 func cascadeCapacity(r *load.CascadeResult) string {
 	var casc []load.CascadeStep
 	var alone *load.CascadeStep
@@ -258,40 +273,34 @@ func cascadeCapacity(r *load.CascadeResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n**Host CPU while the remote audience grew %d → %d:** %.1f%% → %.1f%% of a core (forwarded %.0f → %.0f pkt/s).\n",
 		first.Connected, last.Connected, first.Nodes[0].CPUPct, last.Nodes[0].CPUPct, first.Nodes[0].ForwardedPPS, last.Nodes[0].ForwardedPPS)
-	// Cascading, the host has the publishers and one subscriber per
-	// edge; alone, the publishers and every viewer: the difference is
-	// the viewers' marginal cost.
-	if alone.Connected <= edges {
+	perViewerPPS := alone.ExpectedPPS / float64(alone.Connected)
+	// Cascading, the host forwards to one subscriber per edge; alone, to
+	// every viewer: the difference is the viewers' marginal cost.
+	hostCPU, hostPkts := alone.Nodes[0].CPUPct-last.Nodes[0].CPUPct, alone.Nodes[0].ForwardedPPS-last.Nodes[0].ForwardedPPS
+	var edgeCPU, edgePkts, edgeCPU0, edgePkts0 float64
+	for i := 1; i <= edges; i++ {
+		edgeCPU += last.Nodes[i].CPUPct - first.Nodes[i].CPUPct
+		edgePkts += last.Nodes[i].ForwardedPPS - first.Nodes[i].ForwardedPPS
+		edgeCPU0 += first.Nodes[i].CPUPct
+		edgePkts0 += first.Nodes[i].ForwardedPPS
+	}
+	if hostCPU <= 0 || hostPkts <= 0 || edgeCPU <= 0 || edgePkts <= 0 {
+		b.WriteString("(A node's CPU or packets did not grow with its viewers: too small or too noisy a run to estimate capacity.)\n")
 		return b.String()
 	}
-	hostPerViewer := (alone.Nodes[0].CPUPct - last.Nodes[0].CPUPct) / float64(alone.Connected-edges)
-	hostFixed := max(0, last.Nodes[0].CPUPct-float64(edges)*hostPerViewer)
-	var edgeCPU0, edgeCPU1 float64
-	var edgeV0, edgeV1 int
-	for _, n := range first.Nodes[1:] {
-		edgeCPU0, edgeV0 = edgeCPU0+n.CPUPct, edgeV0+n.Viewers
-	}
-	for _, n := range last.Nodes[1:] {
-		edgeCPU1, edgeV1 = edgeCPU1+n.CPUPct, edgeV1+n.Viewers
-	}
-	if edgeV1 <= edgeV0 || hostPerViewer <= 0 {
-		b.WriteString("(The host-only step cost no more than the cascade: too small or too noisy a run to estimate capacity.)\n")
-		return b.String()
-	}
-	edgePerViewer := (edgeCPU1 - edgeCPU0) / float64(edgeV1-edgeV0)
-	edgeFixed := max(0, edgeCPU0-edgePerViewer*float64(edgeV0)) / float64(edges)
+	hostPerViewer := hostCPU / hostPkts * perViewerPPS // % of a core
+	hostFixed := max(0, last.Nodes[0].CPUPct-hostCPU/hostPkts*last.Nodes[0].ForwardedPPS)
 	alone1 := (100 - hostFixed) / hostPerViewer
-	fmt.Fprintf(&b, "**One node:** %d viewers took %.1f%% of a core on the host alone; per viewer %.3f%% (marginal, against the cascade step), "+
-		"fixed %.1f%%: about %.0f viewers per core.\n", alone.Connected, alone.Nodes[0].CPUPct, hostPerViewer, hostFixed, alone1)
-	if edgePerViewer <= 0 {
-		b.WriteString("(The edge nodes' CPU did not grow with their viewers: too small or too noisy a run to estimate capacity.)\n")
-		return b.String()
-	}
+	fmt.Fprintf(&b, "**One node:** %d viewers took %.1f%% of a core on the host alone (it forwarded %.0f of the %.0f pkt/s they needed); "+
+		"marginal %.2f µs a packet, %.3f%% of a core a viewer, fixed %.1f%%: about %.0f viewers per core.\n",
+		alone.Connected, alone.Nodes[0].CPUPct, alone.Nodes[0].ForwardedPPS, alone.ExpectedPPS, hostCPU/hostPkts*1e4, hostPerViewer, hostFixed, alone1)
+	edgePerViewer := edgeCPU / edgePkts * perViewerPPS
+	edgeFixed := max(0, edgeCPU0-edgeCPU/edgePkts*edgePkts0) / float64(edges)
 	perEdge := (100 - edgeFixed) / edgePerViewer
 	hostLeft := max(0, 100-last.Nodes[0].CPUPct) / hostPerViewer
-	fmt.Fprintf(&b, "**%d nodes:** each edge node pays %.3f%% of a core per viewer (marginal) and %.1f%% fixed for its cascade: about %.0f viewers per core. "+
+	fmt.Fprintf(&b, "**%d nodes:** an edge node's marginal cost is %.2f µs a packet, %.3f%% of a core a viewer, plus %.1f%% fixed for its cascade: about %.0f viewers per core. "+
 		"Per core of each of %d machines this predicts %.0f viewers (%d edges × %.0f, plus %.0f the host still has room for) against %.0f for one machine. "+
 		"This box's %d cores cannot show the sum directly: the nodes and the generator share them, so the run measures per-node costs, not added capacity.\n",
-		len(last.Nodes), edgePerViewer, edgeFixed, perEdge, len(last.Nodes), float64(edges)*perEdge+hostLeft, edges, perEdge, hostLeft, alone1, r.CPUs)
+		len(last.Nodes), edgeCPU/edgePkts*1e4, edgePerViewer, edgeFixed, perEdge, len(last.Nodes), float64(edges)*perEdge+hostLeft, edges, perEdge, hostLeft, alone1, r.CPUs)
 	return b.String()
 }

@@ -8,37 +8,35 @@ import (
 )
 
 // TestCascadeCapacity: the capacity paragraph's arithmetic on figures
-// chosen by hand — marginal costs from the differences between steps, not
-// from one step's total.
+// chosen by hand (237 pkt/s a viewer) — marginal costs per packet from the
+// differences between windows, not from one window's total.
 func TestCascadeCapacity(t *testing.T) {
-	step := func(layout string, viewers int, cpu ...float64) load.CascadeStep {
-		s := load.CascadeStep{Layout: layout, Viewers: viewers, Connected: viewers}
-		for i, c := range cpu {
-			v := viewers / 2
-			switch {
-			case layout != "cascade" && i == 0:
-				v = viewers
-			case layout != "cascade" || i == 0:
-				v = 0
-			}
-			s.Nodes = append(s.Nodes, load.CascadeNodeFigures{Name: "n", Viewers: v, CPUPct: c})
-		}
-		return s
+	const pps = 237
+	node := func(viewers int, cpu, fwd float64) load.CascadeNodeFigures {
+		return load.CascadeNodeFigures{Name: "n", Viewers: viewers, CPUPct: cpu, ForwardedPPS: fwd}
+	}
+	step := func(layout string, viewers int, nodes ...load.CascadeNodeFigures) load.CascadeStep {
+		return load.CascadeStep{Layout: layout, Viewers: viewers, Connected: viewers, ExpectedPPS: float64(viewers * pps), Nodes: nodes}
 	}
 	r := &load.CascadeResult{CPUs: 2, Steps: []load.CascadeStep{
-		step("cascade", 20, 5, 10, 10),
-		step("cascade", 200, 5, 40, 40),
-		step("host only", 100, 50, 0, 0),
+		step("cascade", 20, node(0, 5, 2*pps), node(10, 10, 10*pps), node(10, 10, 10*pps)),
+		step("cascade", 200, node(0, 5, 2*pps), node(100, 40, 100*pps), node(100, 40, 100*pps)),
+		step("host only", 100, node(100, 50, 100*pps), node(0, 0, 0), node(0, 0, 0)),
 	}}
 	got := cascadeCapacity(r)
 	for _, want := range []string{
-		"grew 20 → 200:** 5.0% → 5.0% of a core",
-		"per viewer 0.459% (marginal, against the cascade step), fixed 4.1%: about 209 viewers per core",
-		"each edge node pays 0.333% of a core per viewer (marginal) and 6.7% fixed for its cascade: about 280 viewers per core",
+		"grew 20 → 200:** 5.0% → 5.0% of a core (forwarded 474 → 474 pkt/s)",
+		"marginal 19.37 µs a packet, 0.459% of a core a viewer, fixed 4.1%: about 209 viewers per core",
+		"marginal cost is 14.06 µs a packet, 0.333% of a core a viewer, plus 6.7% fixed for its cascade: about 280 viewers per core",
 		"predicts 767 viewers (2 edges × 280, plus 207 the host still has room for) against 209 for one machine",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("capacity paragraph lacks %q:\n%s", want, got)
 		}
+	}
+	// A run where a node's cost did not grow says so rather than divide.
+	r.Steps[1].Nodes[1].CPUPct, r.Steps[1].Nodes[2].CPUPct = 10, 10
+	if got := cascadeCapacity(r); !strings.Contains(got, "too small or too noisy") {
+		t.Errorf("no estimate expected from flat edge CPU:\n%s", got)
 	}
 }
