@@ -75,6 +75,7 @@ type cascades struct {
 	byRoom  map[string]*cascade
 	closed  bool
 	packets *prometheus.CounterVec // relay_packets_total{direction}
+	open    *prometheus.GaugeVec   // cascades{role}
 	links   cascadeLinks           // the cascades other nodes have here (cascade_host.go)
 }
 
@@ -87,8 +88,14 @@ func newCascades(c *clusterEdge, reg prometheus.Registerer) (*cascades, error) {
 	}
 	m.WithLabelValues("in")
 	m.WithLabelValues("out")
-	return &cascades{c: c, byRoom: make(map[string]*cascade), packets: m,
-		links: cascadeLinks{conns: make(map[*websocket.Conn]struct{})}}, nil
+	open := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "seatsfu", Name: "cascades",
+		Help: "Media cascades (one subscription per room and pair of nodes): host = served here to other nodes, edge = held here to rooms' hosts."},
+		[]string{"role"})
+	if err := reg.Register(open); err != nil {
+		return nil, err
+	}
+	return &cascades{c: c, byRoom: make(map[string]*cascade), packets: m, open: open,
+		links: cascadeLinks{conns: make(map[*websocket.Conn]struct{}), served: open.WithLabelValues("host")}}, nil
 }
 
 // cascade is one room's subscription to its host and its local mirror.
@@ -107,6 +114,7 @@ type cascade struct {
 	wants   *cascadeWants         // the local viewers' qualities (cascade_quality.go)
 	wg      sync.WaitGroup        // forwarding, RTCP and quality goroutines
 	closing sync.Once
+	counted bool // set up, so in cascades{role="edge"}
 }
 
 // loopPub is the synthetic publisher of one mirror seat.
@@ -235,6 +243,8 @@ func (k *cascade) setup(hostURL string) error {
 	if err := k.subscribe(ctx, snap.Room.MaxSeats); err != nil {
 		return err
 	}
+	k.cs.open.WithLabelValues("edge").Inc()
+	k.counted = true
 	k.wants = newCascadeWants(snap.Room.MaxSeats)
 	k.wg.Add(1)
 	go k.pushQuality()
@@ -423,6 +433,9 @@ func (k *cascade) closeOnce() {
 		close(k.wants.stop)
 	}
 	k.wg.Wait()
+	if k.counted {
+		k.cs.open.WithLabelValues("edge").Dec()
+	}
 }
 
 // cascadeAPI is a Pion API for the cascade's own connections: the room's

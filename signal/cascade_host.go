@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
@@ -35,8 +36,9 @@ const cascadePath = "/v1/cascade"
 // cascadeLinks are the cascade sockets this node serves as a host, closed
 // on shutdown.
 type cascadeLinks struct {
-	mu    sync.Mutex
-	conns map[*websocket.Conn]struct{} // nil once closed
+	mu     sync.Mutex
+	conns  map[*websocket.Conn]struct{} // nil once closed
+	served prometheus.Gauge             // cascades{role="host"}
 }
 
 func (l *cascadeLinks) add(c *websocket.Conn) bool {
@@ -46,19 +48,24 @@ func (l *cascadeLinks) add(c *websocket.Conn) bool {
 		return false
 	}
 	l.conns[c] = struct{}{}
+	l.served.Inc()
 	return true
 }
 
 func (l *cascadeLinks) remove(c *websocket.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.conns, c)
+	if _, ok := l.conns[c]; ok {
+		delete(l.conns, c)
+		l.served.Dec()
+	}
 }
 
 func (l *cascadeLinks) closeAll() {
 	l.mu.Lock()
 	conns := l.conns
 	l.conns = nil
+	l.served.Sub(float64(len(conns)))
 	l.mu.Unlock()
 	for c := range conns {
 		_ = c.Close(websocket.StatusGoingAway, "server shutdown")

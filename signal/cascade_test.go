@@ -41,6 +41,9 @@ func TestCascadeIsNoMember(t *testing.T) {
 		t.Fatal("node b serves its viewer without a cascade: the test would prove nothing")
 	}
 	eventually(t, "the host serving b's cascade", func() bool { return a.SFU.Room("r1").ViewerCount() == 1 })
+	if h, e := labelledGauge(t, a, "seatsfu_cascades", "role", "host"), labelledGauge(t, b, "seatsfu_cascades", "role", "edge"); h != 1 || e != 1 {
+		t.Errorf("seatsfu_cascades: host %v on a, edge %v on b; want 1 and 1", h, e)
+	}
 
 	late, snap := join(t, a, "r1", "late", proto.RoleAudience, nil)
 	if snap.Room.MemberCount != 3 {
@@ -67,6 +70,26 @@ func TestCascadeIsNoMember(t *testing.T) {
 			t.Errorf("the owner heard %s join: the cascade shows as a member (all joins: %v)", id, joined())
 		}
 	}
+}
+
+// labelledGauge reads one labelled gauge of env's registry.
+func labelledGauge(t *testing.T, env *signaltest.Env, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := env.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if mf.GetName() == name && lp.GetName() == label && lp.GetValue() == value {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no metric %s{%s=%q}", name, label, value)
+	return 0
 }
 
 // TestCascadeEndpointRefuses: /v1/cascade opens only for a node's token

@@ -89,6 +89,9 @@ type CascadeNodeFigures struct {
 	// UnrecoveredPct those never received.
 	LossPct        float64 `json:"windowLossPct"`
 	UnrecoveredPct float64 `json:"windowUnrecoveredPct"`
+	// Cascades is seatsfu_cascades at the window's end: on the host the
+	// subscriptions it serves to other nodes, on an edge the one it holds.
+	Cascades float64 `json:"cascades"`
 }
 
 // CascadeStep is one measuring window.
@@ -235,6 +238,7 @@ type cascadeSample struct {
 	at        time.Time
 	cpu       []time.Duration
 	forwarded []float64
+	cascades  []float64
 	tally     []sourceTally
 	lost      []uint64 // source packets never received
 	packets   []uint64 // what each node's viewers received
@@ -247,6 +251,8 @@ func (r *cascadeRun) sample() cascadeSample {
 	for i, n := range r.nodes {
 		u, _ := n.Server.Usage()
 		f, _ := n.Server.Metric("seatsfu_forwarded_packets_total")
+		c, _ := n.Server.Metric("seatsfu_cascades")
+		s.cascades = append(s.cascades, c)
 		s.cpu = append(s.cpu, u.CPU)
 		s.forwarded = append(s.forwarded, f)
 		r.mu.Lock()
@@ -277,7 +283,7 @@ func (r *cascadeRun) figures(step *CascadeStep, a, b cascadeSample) {
 	step.Seconds = secs
 	var exp, gaps, lost, pk uint64
 	for i, n := range r.nodes {
-		f := CascadeNodeFigures{Name: n.Server.Name, Viewers: len(r.byNode[i])}
+		f := CascadeNodeFigures{Name: n.Server.Name, Viewers: len(r.byNode[i]), Cascades: b.cascades[i]}
 		cpu := (b.cpu[i] - a.cpu[i]).Seconds()
 		f.CPUPct = 100 * cpu / secs
 		fwd := b.forwarded[i] - a.forwarded[i]

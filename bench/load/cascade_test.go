@@ -73,6 +73,9 @@ func TestSmokeCascade(t *testing.T) {
 		if s.Nodes[0].Viewers != 0 || s.Nodes[1].Viewers+s.Nodes[2].Viewers != s.Viewers {
 			t.Fatalf("%s V=%d placed %d/%d/%d viewers on the nodes", s.Layout, s.Viewers, s.Nodes[0].Viewers, s.Nodes[1].Viewers, s.Nodes[2].Viewers)
 		}
+		if s.Nodes[0].Cascades != 2 || s.Nodes[1].Cascades != 1 || s.Nodes[2].Cascades != 1 {
+			t.Fatalf("cascade V=%d: seatsfu_cascades %v/%v/%v, want 2 served by the host and 1 held by each edge", s.Viewers, s.Nodes[0].Cascades, s.Nodes[1].Cascades, s.Nodes[2].Cascades)
+		}
 		if got := s.Nodes[0].ForwardedPPS; got > 2.5*perSub {
 			t.Fatalf("cascade V=%d: the host forwarded %.0f pkt/s, more than two edge nodes' subscriptions (%.0f each)", s.Viewers, got, perSub)
 		}

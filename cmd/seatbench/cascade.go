@@ -271,8 +271,8 @@ func cascadeCapacity(r *load.CascadeResult) string {
 	first, last := casc[0], casc[len(casc)-1]
 	edges := len(last.Nodes) - 1
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n**Host CPU while the remote audience grew %d → %d:** %.1f%% → %.1f%% of a core (forwarded %.0f → %.0f pkt/s).\n",
-		first.Connected, last.Connected, first.Nodes[0].CPUPct, last.Nodes[0].CPUPct, first.Nodes[0].ForwardedPPS, last.Nodes[0].ForwardedPPS)
+	fmt.Fprintf(&b, "\n**Host CPU while the remote audience grew %d → %d:** %.1f%% → %.1f%% of a core (forwarded %.0f → %.0f pkt/s, to %.0f → %.0f cascades).\n",
+		first.Connected, last.Connected, first.Nodes[0].CPUPct, last.Nodes[0].CPUPct, first.Nodes[0].ForwardedPPS, last.Nodes[0].ForwardedPPS, first.Nodes[0].Cascades, last.Nodes[0].Cascades)
 	perViewerPPS := alone.ExpectedPPS / float64(alone.Connected)
 	// Cascading, the host forwards to one subscriber per edge; alone, to
 	// every viewer: the difference is the viewers' marginal cost.
