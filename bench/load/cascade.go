@@ -101,8 +101,10 @@ type CascadeStep struct {
 	Connected int                  `json:"viewersConnected"`
 	Seconds   float64              `json:"seconds"`
 	Nodes     []CascadeNodeFigures `json:"nodes"`
-	// DeliveredPPS is what all viewers received; ExpectedPPS what a
-	// lossless cluster delivers (connected viewers × published rate).
+	// DeliveredPPS is the publishers' packets all viewers received, each
+	// counted once (retransmissions, duplicates and padding are not);
+	// ExpectedPPS what a lossless cluster delivers (connected viewers ×
+	// published rate).
 	DeliveredPPS   float64 `json:"deliveredPktPerSec"`
 	ExpectedPPS    float64 `json:"expectedPktPerSec"`
 	LossPct        float64 `json:"windowLossPct"`
@@ -241,7 +243,7 @@ type cascadeSample struct {
 	cascades  []float64
 	tally     []sourceTally
 	lost      []uint64 // source packets never received
-	packets   []uint64 // what each node's viewers received
+	packets   []uint64 // the publishers' packets each node's viewers received, once each
 	gen       time.Duration
 	machine   proc.Machine
 }
@@ -265,7 +267,7 @@ func (r *cascadeRun) sample() cascadeSample {
 				t.expected += tr.Expected
 				t.gaps += tr.Source.Gaps
 				lost += tr.Unrecovered
-				pk += tr.Wire.Packets
+				pk += tr.Source.Unique
 			}
 		}
 		s.tally = append(s.tally, t)
