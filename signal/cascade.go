@@ -525,7 +525,7 @@ func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply fun
 		quality := sfu.OnQuality(func(qs []sfu.SlotQuality) {
 			note := proto.QualityNote{Slots: make([]proto.SlotQuality, len(qs))}
 			for i, q := range qs {
-				note.Slots[i] = proto.SlotQuality{SeatIndex: q.SeatIndex, Layer: proto.Layer(q.Layer), Reason: q.Reason}
+				note.Slots[i] = proto.SlotQuality{SeatIndex: q.SeatIndex, CohostIndex: q.CohostIndex, Layer: proto.Layer(q.Layer), Reason: q.Reason}
 			}
 			if b, err := encodeNotification(proto.NoteRTCQuality, note); err == nil {
 				reply(b)
@@ -564,8 +564,20 @@ func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply fun
 			reply(encodeError(req.ID, toSeatError(err)))
 			return true
 		}
-		if p.SeatIndex == nil {
-			reply(encodeError(req.ID, invalidParams("co-host slots are not carried to this node: cohostIndex has no slot here")))
+		if k := p.CohostIndex; k != nil {
+			// Checked and kept as on the host (rtcquality.go); the
+			// mirror's co-host slots carry nothing yet: co-hosting does
+			// not cross nodes.
+			if max := c.srv.cfg.MaxCohosts; *k < 1 || *k >= max {
+				reply(encodeError(req.ID, invalidParams(fmt.Sprintf("cohostIndex must be 1..%d", max-1))))
+				return true
+			}
+			if err := st.sub.SetCohostQuality(*k, sfu.Quality(p.Quality)); err != nil {
+				reply(encodeError(req.ID, toSeatError(err)))
+				return true
+			}
+			b, _ := encodeResult(req.ID, struct{}{})
+			reply(b)
 			return true
 		}
 		if err := st.sub.SetQuality(*p.SeatIndex, sfu.Quality(p.Quality)); err != nil {

@@ -132,3 +132,27 @@ func TestCascadeEndpointRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestCascadeCohostSlotsAsOnTheHost: a relayed viewer served from the
+// mirror sees and addresses its co-host slots as a direct viewer does
+// (rtc.quality names them by cohostIndex; rtc.setQuality checks it), though
+// their media does not cross nodes yet.
+func TestCascadeCohostSlotsAsOnTheHost(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	join(t, a, "r1", "owner", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 2}})
+	w, _, _ := watchThrough(t, b, "r1", "w", 3) // two seats and co-host slot 1
+	if b.SFU.Room("cascade:r1") == nil {
+		t.Fatal("node b serves its viewer without a cascade: the test would prove nothing")
+	}
+	wait(t, w, proto.NoteRTCQuality, func(p json.RawMessage) bool {
+		var n proto.QualityNote
+		_ = json.Unmarshal(p, &n)
+		return slices.Contains(n.Slots, proto.SlotQuality{SeatIndex: -1, CohostIndex: 1, Layer: proto.LayerNone})
+	})
+	call(t, w, proto.MethodRTCSetQuality, map[string]any{"cohostIndex": 1, "quality": "low"}, nil)
+	wantReason(t, w, proto.MethodRTCSetQuality, map[string]any{"cohostIndex": 0, "quality": "low"}, "invalid_params")
+	wantReason(t, w, proto.MethodRTCSetQuality, map[string]any{"seatIndex": 0, "cohostIndex": 1, "quality": "low"}, "invalid_params")
+}
