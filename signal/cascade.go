@@ -159,7 +159,9 @@ func (cs *cascades) acquire(room, hostURL string) (*cascade, error) {
 	return k, nil
 }
 
-// stale reports whether k was set up and its link to the host has ended.
+// stale reports whether k was set up and has since lost the host: its
+// link ended, or its media connection failed (ICE consent, which outlives
+// a silent partition that a quiet WebSocket would not notice).
 func (k *cascade) stale() bool {
 	select {
 	case <-k.ready:
@@ -173,8 +175,12 @@ func (k *cascade) stale() bool {
 	case <-k.host.Done():
 		return true
 	default:
-		return false
 	}
+	switch k.pc.ConnectionState() {
+	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		return true
+	}
+	return false
 }
 
 // release drops one viewer; the last one closes the cascade.
