@@ -132,7 +132,13 @@ func (k *cascade) pushQuality() {
 			cancel()
 			if err != nil {
 				k.cs.c.srv.log.Debug("cascade: quality at the host", "room", k.room, "seat", seat, "err", err)
-				continue // the link is gone, or the next change retries
+				select {
+				case <-k.host.Done():
+					return // the host is gone: nothing to ask any more
+				default:
+					w.changed() // try again after the settle time
+				}
+				continue
 			}
 			w.sent[seat] = q
 		}
