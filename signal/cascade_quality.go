@@ -2,6 +2,7 @@ package signal
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -132,11 +133,14 @@ func (k *cascade) pushQuality() {
 			cancel()
 			if err != nil {
 				k.cs.c.srv.log.Debug("cascade: quality at the host", "room", k.room, "seat", seat, "err", err)
+				var refused *proto.Error
 				select {
 				case <-k.host.Done():
 					return // the host is gone: nothing to ask any more
 				default:
-					w.changed() // try again after the settle time
+					if !errors.As(err, &refused) {
+						w.changed() // unanswered: try again after the settle time
+					}
 				}
 				continue
 			}
