@@ -63,6 +63,10 @@ type item struct {
 	nack bool
 	seq  uint16
 	twcc *rtcp.TransportLayerCC // transport-wide feedback for the estimator
+	// rebase: the keyframe that ends an overflow (slot.dropping). The
+	// packets shed before it were shed on purpose, so the slot's numbering
+	// continues without a gap rather than making the viewer NACK them.
+	rebase bool
 }
 
 // binding is one pointing of a slot at a source. A new binding is made on
@@ -197,14 +201,16 @@ func (sl *slot) offer(src *source, pk *packet) {
 		}
 	}
 	m := src.pub.room.s.m
+	rebase := false
 	if sl.kind == videoIdx && sl.dropping.Load() {
 		if !pk.keyframe {
 			m.droppedPackets[videoIdx].Inc()
 			return
 		}
 		sl.dropping.Store(false)
+		rebase = true
 	}
-	if !sl.viewer.push(item{p: pk, sl: sl, b: b}) {
+	if !sl.viewer.push(item{p: pk, sl: sl, b: b, rebase: rebase}) {
 		m.droppedPackets[sl.kind].Inc()
 		if sl.kind == videoIdx {
 			sl.dropping.Store(true)
@@ -356,6 +362,10 @@ func (sl *slot) forward(it item) {
 		sl.replayed = false
 		sl.rp.active = false
 		sl.reportAt = time.Time{} // the new source's clock: report at once
+	}
+	if it.rebase {
+		// Resuming after an overflow: what was shed is not missing.
+		sl.rw.Switch()
 	}
 	if sl.rp.active {
 		return // the replay sends this packet from the cache, in source order
