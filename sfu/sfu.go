@@ -35,6 +35,7 @@ type SFU struct {
 	videoCodec media.Codec
 	m          *metrics
 	ov         overload // overload.go
+	egress     *egressSocket
 
 	// Lock order in this package, outermost first: a lock is only taken
 	// while holding locks above it in this list.
@@ -108,6 +109,10 @@ func New(cfg Config) (*SFU, error) {
 	log := cfg.Logger.With("component", "sfu")
 	sizeSocketBuffers(conn, log)
 	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
+	if s.egress, err = newEgressSocket(conn, !cfg.PionEgress, cfg.Registerer); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("sfu: metrics: %w", err)
+	}
 	s.ov.init(cfg.Overload)
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {

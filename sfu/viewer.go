@@ -44,6 +44,8 @@ type viewer struct {
 	// without a cap; the writer's.
 	nacks *rate.Limiter
 
+	eg *viewerEgress // the direct egress path (egress.go); nil when off
+
 	hooks   peerHooks
 	quality *coalescer // rtc.quality (quality.go); nil without a hook
 
@@ -140,6 +142,7 @@ func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
 
 func (v *viewer) stop() {
 	v.quitOnce.Do(func() { close(v.quit) })
+	v.eg.close()
 	v.quality.stop()
 	v.alloc.stop()
 }
@@ -275,8 +278,11 @@ func (v *viewer) write() {
 		case <-v.quit:
 			return
 		}
+		v.eg.begin() // one sendmmsg for what this wake writes
 		v.flush()
-		if due := v.pace(); !due.IsZero() {
+		due := v.pace()
+		v.eg.end()
+		if !due.IsZero() {
 			timer.Reset(time.Until(due))
 			armed = true
 		} else if armed {

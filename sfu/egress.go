@@ -1,0 +1,344 @@
+package sfu
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/ipv4"
+)
+
+// The direct egress path (issue 16). A viewer's RTP normally goes through
+// Pion's per-write layers — SRTP session, mux, ICE conn, UDP mux — one
+// sendto each. When the connection's selected candidate pair is a host
+// UDP candidate on the SFU's own media socket (the common case: a viewer
+// reaching the server's UDP port directly or through its own NAT or TURN
+// relay), the viewer's writer instead encrypts each packet with an SRTP
+// context keyed from the connection's DTLS handshake (egress_keys.go) into a
+// pooled buffer, and sends what one wake of the writer produced in one
+// sendmmsg on that socket, to the pair's remote address.
+//
+// Pion keeps ICE, DTLS, RTCP and every other transport: ICE-TCP, a relay
+// candidate of the SFU's own, a connection whose keys could not be had, or
+// --egress-direct off all write through Pion as before. Both paths sit
+// behind the one seam every sender uses, the bound track's
+// TrackLocalWriter (bt.w): egressWriter picks the path per packet.
+//
+// UDP GSO is not used: a writer's batch mixes audio and video of several
+// slots, so runs of equal-sized datagrams to one viewer are short (a
+// keyframe's packets differ in their last one) and sendmmsg already takes
+// the per-packet syscall cost away. The bench's raw-batched target measures
+// what GSO adds on top.
+//
+// One caveat of two encryptors for one SSRC: each tracks the SSRC's
+// rollover counter from the sequence numbers it sees. A switch between
+// the paths (the selected pair moving to TCP and back) after more than
+// 32 768 packets went the other way would desynchronise them; pair changes
+// come from ICE restarts and network changes, far rarer than that.
+
+// egressBatchSize is the most datagrams one sendmmsg carries.
+const egressBatchSize = 32
+
+// maxSRTPPacket fits a full-MTU RTP packet plus the SRTP auth tag.
+const maxSRTPPacket = defaultReceiveMTU + 32
+
+// egressSocket is the node's side of the direct path: the media socket.
+type egressSocket struct {
+	conn  *net.UDPConn
+	port  int
+	batch *ipv4.PacketConn // its sendmmsg (WriteBatch); takes IPv6 addresses too on Linux
+	m     egressMetrics
+}
+
+type egressMetrics struct {
+	packets [2]prometheus.Counter // by egressPion / egressDirect
+	batches prometheus.Counter
+	errors  prometheus.Counter
+	direct  prometheus.Gauge
+}
+
+const (
+	egressPion   = 0
+	egressDirect = 1
+)
+
+// newEgressSocket makes the direct path's socket, or only its metrics when
+// on is false (every viewer then goes through Pion).
+func newEgressSocket(conn *net.UDPConn, on bool, reg prometheus.Registerer) (*egressSocket, error) {
+	const ns = "seatsfu"
+	pk := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "egress_packets_total",
+		Help: "RTP packets sent to viewers, by path: direct (the SFU's own SRTP and sendmmsg) or pion (Pion's stack: TCP, relay, no keys, or --egress-direct off)."},
+		[]string{"path"})
+	e := &egressSocket{conn: conn, m: egressMetrics{
+		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "egress_batches_total",
+			Help: "sendmmsg calls of the direct egress path."}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "egress_errors_total",
+			Help: "Packets the direct egress path failed to encrypt or send (dropped, like network loss)."}),
+		direct: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_direct_viewers",
+			Help: "Viewer connections whose media takes the direct egress path now."}),
+	}}
+	e.m.packets[egressPion] = pk.WithLabelValues("pion")
+	e.m.packets[egressDirect] = pk.WithLabelValues("direct")
+	if reg != nil {
+		for _, c := range []prometheus.Collector{pk, e.m.batches, e.m.errors, e.m.direct} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if on {
+		e.port = conn.LocalAddr().(*net.UDPAddr).Port
+		e.batch = ipv4.NewPacketConn(conn)
+	}
+	return e, nil
+}
+
+// on says whether the direct path may be used at all.
+func (e *egressSocket) on() bool { return e != nil && e.batch != nil }
+
+// directAddr is where the direct path sends for pair, nil when the pair is
+// not a host UDP candidate on the media socket (ICE-TCP, the SFU's relay).
+func (e *egressSocket) directAddr(pair *webrtc.ICECandidatePair) *net.UDPAddr {
+	if pair == nil || pair.Local == nil || pair.Remote == nil {
+		return nil
+	}
+	l, r := pair.Local, pair.Remote
+	if l.Protocol != webrtc.ICEProtocolUDP || l.Typ != webrtc.ICECandidateTypeHost || int(l.Port) != e.port ||
+		r.Protocol != webrtc.ICEProtocolUDP {
+		return nil
+	}
+	ip, err := netip.ParseAddr(r.Address)
+	if err != nil { // an unresolved mDNS name, say: Pion knows where it is
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), r.Port))
+}
+
+// viewerEgress is one viewer connection's direct path.
+type viewerEgress struct {
+	sock *egressSocket
+
+	direct atomic.Bool // ctx and addr are set: the fast check per packet
+
+	mu       sync.Mutex
+	ctx      *srtp.Context // outbound SRTP, nil until the handshake's keys are had
+	addr     *net.UDPAddr  // the selected pair's remote, nil when not direct
+	counted  bool          // counted in egress_direct_viewers
+	closed   bool
+	batching bool         // the writer is draining: hold datagrams for one sendmmsg
+	out      *egressBatch // datagrams not yet sent; nil when none
+	plain    [defaultReceiveMTU]byte
+	hdr      rtp.Header // EncryptRTP's scratch, so it allocates nothing
+}
+
+// egressBatch is pooled: a viewer holds one only while it has datagrams
+// pending, so the buffers' memory follows the writers at work, not the
+// viewers connected.
+type egressBatch struct {
+	n    int
+	msgs [egressBatchSize]ipv4.Message
+	one  [egressBatchSize][1][]byte
+	bufs [egressBatchSize][maxSRTPPacket]byte
+}
+
+var egressBatchPool = sync.Pool{New: func() any {
+	b := new(egressBatch)
+	for i := range b.msgs {
+		b.msgs[i].Buffers = b.one[i][:]
+	}
+	return b
+}}
+
+func (e *egressSocket) newViewer() *viewerEgress {
+	if !e.on() {
+		return nil
+	}
+	return &viewerEgress{sock: e}
+}
+
+// connected takes the connection's SRTP keys once its DTLS is up. Failing
+// that, the viewer stays on Pion's path.
+func (v *viewerEgress) connected(pc *webrtc.PeerConnection, dt *webrtc.DTLSTransport) error {
+	if v == nil {
+		return nil
+	}
+	v.mu.Lock()
+	have := v.ctx != nil
+	v.mu.Unlock()
+	if have {
+		return nil // reconnected after a disconnect: same handshake, same keys
+	}
+	client, err := dtlsClient(pc)
+	if err != nil {
+		return err
+	}
+	ctx, err := outboundSRTP(dt, client)
+	if err != nil {
+		return err
+	}
+	pair, _ := dt.ICETransport().GetSelectedCandidatePair()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ctx = ctx
+	if v.addr == nil {
+		v.addr = v.sock.directAddr(pair)
+	}
+	v.updateLocked()
+	return nil
+}
+
+// pairChanged follows the connection's selected candidate pair.
+func (v *viewerEgress) pairChanged(pair *webrtc.ICECandidatePair) {
+	if v == nil {
+		return
+	}
+	addr := v.sock.directAddr(pair)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.sendLocked() // what is pending goes where it was meant to
+	v.addr = addr
+	v.updateLocked()
+}
+
+func (v *viewerEgress) updateLocked() {
+	on := v.ctx != nil && v.addr != nil && !v.closed
+	v.direct.Store(on)
+	if on != v.counted {
+		v.counted = on
+		if on {
+			v.sock.m.direct.Inc()
+		} else {
+			v.sock.m.direct.Dec()
+		}
+	}
+}
+
+// close sends what is pending and takes the viewer off the direct path.
+func (v *viewerEgress) close() {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.sendLocked()
+	v.closed = true
+	v.updateLocked()
+}
+
+// begin holds the datagrams written until end for one sendmmsg. The
+// viewer's writer brackets each wake with them.
+func (v *viewerEgress) begin() {
+	if v == nil || !v.direct.Load() {
+		return
+	}
+	v.mu.Lock()
+	v.batching = true
+	v.mu.Unlock()
+}
+
+// end sends what begin held.
+func (v *viewerEgress) end() {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	if v.batching {
+		v.batching = false
+		v.sendLocked()
+	}
+	v.mu.Unlock()
+}
+
+// writeRTP encrypts and queues (or, outside begin/end, sends) one packet
+// when the viewer is on the direct path; ok false leaves it to Pion.
+func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, err error) {
+	if v == nil || !v.direct.Load() {
+		return 0, false, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.addr == nil || v.ctx == nil || v.closed {
+		return 0, false, nil
+	}
+	hl := h.MarshalSize()
+	size := hl + len(payload)
+	if size > len(v.plain) {
+		return 0, false, nil // Pion's path refuses it the same way
+	}
+	if _, err := h.MarshalTo(v.plain[:hl]); err != nil {
+		return 0, true, err
+	}
+	copy(v.plain[hl:], payload)
+	b := v.out
+	if b == nil {
+		b = egressBatchPool.Get().(*egressBatch)
+		v.out = b
+	}
+	enc, err := v.ctx.EncryptRTP(b.bufs[b.n][:0], v.plain[:size], &v.hdr)
+	if err != nil {
+		v.sock.m.errors.Inc()
+		return 0, true, err
+	}
+	b.one[b.n][0] = enc
+	b.msgs[b.n].Addr = v.addr
+	b.n++
+	if !v.batching || b.n == egressBatchSize {
+		v.sendLocked()
+	}
+	return size, true, nil
+}
+
+// sendLocked sends the pending datagrams in as few sendmmsg calls as the
+// kernel takes them. A failed send drops the rest, as a lossy network would:
+// the viewer's NACKs repair video.
+func (v *viewerEgress) sendLocked() {
+	b := v.out
+	if b == nil {
+		return
+	}
+	v.out = nil
+	msgs := b.msgs[:b.n]
+	sent := 0
+	for sent < len(msgs) {
+		n, err := v.sock.batch.WriteBatch(msgs[sent:], 0)
+		v.sock.m.batches.Inc()
+		if err != nil || n <= 0 {
+			v.sock.m.errors.Add(float64(len(msgs) - sent))
+			break
+		}
+		sent += n
+	}
+	v.sock.m.packets[egressDirect].Add(float64(sent))
+	for i := range msgs {
+		msgs[i].Addr = nil
+		b.one[i][0] = nil
+	}
+	b.n = 0
+	egressBatchPool.Put(b)
+}
+
+// egressWriter is a bound slot's TrackLocalWriter: the direct path when the
+// viewer is on it, Pion's otherwise. Forwarding, retransmissions and probe
+// padding all write through it.
+type egressWriter struct {
+	pion webrtc.TrackLocalWriter
+	e    *viewerEgress // nil with the direct path off
+	sock *egressSocket // its metrics
+}
+
+func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if n, ok, err := w.e.writeRTP(h, payload); ok {
+		return n, err
+	}
+	w.sock.m.packets[egressPion].Inc()
+	return w.pion.WriteRTP(h, payload)
+}
+
+// Write is a marshalled packet; only Pion's path takes those (nothing on
+// the hot path writes them).
+func (w *egressWriter) Write(b []byte) (int, error) { return w.pion.Write(b) }
