@@ -20,8 +20,9 @@ import (
 // reaching the server's UDP port directly or through its own NAT or TURN
 // relay), the viewer's writer instead encrypts each packet with an SRTP
 // context keyed from the connection's DTLS handshake (egress_keys.go) into a
-// pooled buffer, and sends what one wake of the writer produced in one
-// sendmmsg on that socket, to the pair's remote address.
+// buffer of the writer serving it (writers.go), and the writer sends what
+// it encrypted for all the viewers it served in one sendmmsg on that
+// socket, each datagram to its pair's remote address.
 //
 // Pion keeps ICE, DTLS, RTCP and every other transport: ICE-TCP, a relay
 // candidate of the SFU's own, a connection whose keys could not be had, or
@@ -125,20 +126,18 @@ type viewerEgress struct {
 
 	direct atomic.Bool // ctx and addr are set: the fast check per packet
 
-	mu       sync.Mutex
-	ctx      *srtp.Context // outbound SRTP, nil until the handshake's keys are had
-	addr     *net.UDPAddr  // the selected pair's remote, nil when not direct
-	counted  bool          // counted in egress_direct_viewers
-	closed   bool
-	batching bool         // the writer is draining: hold datagrams for one sendmmsg
-	out      *egressBatch // datagrams not yet sent; nil when none
-	plain    [defaultReceiveMTU]byte
-	hdr      rtp.Header // EncryptRTP's scratch, so it allocates nothing
+	mu      sync.Mutex
+	ctx     *srtp.Context // outbound SRTP, nil until the handshake's keys are had
+	addr    *net.UDPAddr  // the selected pair's remote, nil when not direct
+	counted bool          // counted in egress_direct_viewers
+	closed  bool
+	out     *egressBatch // the serving writer's batch (begin..end); nil: send each at once
+	plain   [defaultReceiveMTU]byte
+	hdr     rtp.Header // EncryptRTP's scratch, so it allocates nothing
 }
 
-// egressBatch is pooled: a viewer holds one only while it has datagrams
-// pending, so the buffers' memory follows the writers at work, not the
-// viewers connected.
+// egressBatch is a writer's: the datagrams it encrypted for the viewers it
+// served since it last sent, up to one sendmmsg's worth.
 type egressBatch struct {
 	n    int
 	msgs [egressBatchSize]ipv4.Message
@@ -146,13 +145,18 @@ type egressBatch struct {
 	bufs [egressBatchSize][maxSRTPPacket]byte
 }
 
-var egressBatchPool = sync.Pool{New: func() any {
+func newEgressBatch() *egressBatch {
 	b := new(egressBatch)
 	for i := range b.msgs {
 		b.msgs[i].Buffers = b.one[i][:]
 	}
 	return b
-}}
+}
+
+// singles are the batches of writes made outside a writer's turn (a
+// viewer served by a goroutine of its own that just went direct): one
+// datagram each, sent at once.
+var singles = sync.Pool{New: func() any { return newEgressBatch() }}
 
 func (e *egressSocket) newViewer() *viewerEgress {
 	if !e.on() {
@@ -160,6 +164,9 @@ func (e *egressSocket) newViewer() *viewerEgress {
 	}
 	return &viewerEgress{sock: e}
 }
+
+// isDirect says whether v's media takes the direct path now.
+func (v *viewerEgress) isDirect() bool { return v != nil && v.direct.Load() }
 
 // connected takes the connection's SRTP keys once its DTLS is up. Failing
 // that, the viewer stays on Pion's path.
@@ -192,7 +199,8 @@ func (v *viewerEgress) connected(pc *webrtc.PeerConnection, dt *webrtc.DTLSTrans
 	return nil
 }
 
-// pairChanged follows the connection's selected candidate pair.
+// pairChanged follows the connection's selected candidate pair. Datagrams
+// already batched keep the address they were encrypted for.
 func (v *viewerEgress) pairChanged(pair *webrtc.ICECandidatePair) {
 	if v == nil {
 		return
@@ -200,7 +208,6 @@ func (v *viewerEgress) pairChanged(pair *webrtc.ICECandidatePair) {
 	addr := v.sock.directAddr(pair)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.sendLocked() // what is pending goes where it was meant to
 	v.addr = addr
 	v.updateLocked()
 }
@@ -218,44 +225,45 @@ func (v *viewerEgress) updateLocked() {
 	}
 }
 
-// close sends what is pending and takes the viewer off the direct path.
+// close takes the viewer off the direct path for good.
 func (v *viewerEgress) close() {
 	if v == nil {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.sendLocked()
 	v.closed = true
 	v.updateLocked()
 }
 
-// begin holds the datagrams written until end for one sendmmsg. The
-// viewer's writer brackets each wake with them.
-func (v *viewerEgress) begin() {
-	if v == nil || !v.direct.Load() {
+// begin lends the viewer its writer's batch for the writer's turn on it
+// (nil: no batch, each datagram is sent at once); end takes it back. The
+// writer sends the batch when it is full or the writer runs out of work.
+func (v *viewerEgress) begin(b *egressBatch) {
+	if v == nil || b == nil {
 		return
 	}
 	v.mu.Lock()
-	v.batching = true
+	v.out = b
 	v.mu.Unlock()
 }
 
-// end sends what begin held.
 func (v *viewerEgress) end() {
 	if v == nil {
 		return
 	}
 	v.mu.Lock()
-	if v.batching {
-		v.batching = false
-		v.sendLocked()
-	}
+	v.out = nil
 	v.mu.Unlock()
 }
 
-// writeRTP encrypts and queues (or, outside begin/end, sends) one packet
-// when the viewer is on the direct path; ok false leaves it to Pion.
+// writeRTP encrypts one packet into the writer's batch (or sends it at
+// once outside a writer's turn) when the viewer is on the direct path; ok
+// false leaves it to Pion.
+//
+// Every writer of a viewer's tracks — forwarding, retransmission, replay,
+// probe padding — runs on the writer serving the viewer (writers.go), so
+// the batch it lends is never written by two goroutines at once.
 func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, err error) {
 	if v == nil || !v.direct.Load() {
 		return 0, false, nil
@@ -276,8 +284,8 @@ func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, 
 	copy(v.plain[hl:], payload)
 	b := v.out
 	if b == nil {
-		b = egressBatchPool.Get().(*egressBatch)
-		v.out = b
+		b = singles.Get().(*egressBatch)
+		defer singles.Put(b)
 	}
 	enc, err := v.ctx.EncryptRTP(b.bufs[b.n][:0], v.plain[:size], &v.hdr)
 	if err != nil {
@@ -287,39 +295,36 @@ func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, 
 	b.one[b.n][0] = enc
 	b.msgs[b.n].Addr = v.addr
 	b.n++
-	if !v.batching || b.n == egressBatchSize {
-		v.sendLocked()
+	if v.out == nil || b.n == egressBatchSize {
+		v.sock.send(b)
 	}
 	return size, true, nil
 }
 
-// sendLocked sends the pending datagrams in as few sendmmsg calls as the
-// kernel takes them. A failed send drops the rest, as a lossy network would:
-// the viewer's NACKs repair video.
-func (v *viewerEgress) sendLocked() {
-	b := v.out
-	if b == nil {
+// send sends the batch in as few sendmmsg calls as the kernel takes it,
+// and empties it. A failed send drops the rest, as a lossy network would:
+// viewers' NACKs repair video.
+func (e *egressSocket) send(b *egressBatch) {
+	if b.n == 0 {
 		return
 	}
-	v.out = nil
 	msgs := b.msgs[:b.n]
 	sent := 0
 	for sent < len(msgs) {
-		n, err := v.sock.batch.WriteBatch(msgs[sent:], 0)
-		v.sock.m.batches.Inc()
+		n, err := e.batch.WriteBatch(msgs[sent:], 0)
+		e.m.batches.Inc()
 		if err != nil || n <= 0 {
-			v.sock.m.errors.Add(float64(len(msgs) - sent))
+			e.m.errors.Add(float64(len(msgs) - sent))
 			break
 		}
 		sent += n
 	}
-	v.sock.m.packets[egressDirect].Add(float64(sent))
+	e.m.packets[egressDirect].Add(float64(sent))
 	for i := range msgs {
 		msgs[i].Addr = nil
 		b.one[i][0] = nil
 	}
 	b.n = 0
-	egressBatchPool.Put(b)
 }
 
 // egressWriter is a bound slot's TrackLocalWriter: the direct path when the

@@ -53,6 +53,12 @@ func (n *recorder) has(f func(seat.Delivery) bool) bool {
 	return false
 }
 
+// withWriters gives a hand-built SFU its writer pool, closed at cleanup.
+func withWriters(tb testing.TB, s *SFU) {
+	s.writers = newWriterPool(2, nil)
+	tb.Cleanup(s.writers.close)
+}
+
 func newTestSFU(t testing.TB) *SFU {
 	t.Helper()
 	return newTestSFUWith(t, func(*Config) {})

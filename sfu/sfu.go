@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ type SFU struct {
 	m          *metrics
 	ov         overload // overload.go
 	egress     *egressSocket
+	writers    *writerPool // every viewer's writer (writers.go)
 
 	// Lock order in this package, outermost first: a lock is only taken
 	// while holding locks above it in this list.
@@ -113,9 +115,11 @@ func New(cfg Config) (*SFU, error) {
 		_ = conn.Close()
 		return nil, fmt.Errorf("sfu: metrics: %w", err)
 	}
+	s.writers = newWriterPool(runtime.GOMAXPROCS(0), s.egress)
 	s.ov.init(cfg.Overload)
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {
+		s.writers.close()
 		_ = s.closeTransports()
 		return nil, err
 	}
@@ -231,6 +235,7 @@ func (s *SFU) Close() error {
 	s.bgStopped = true
 	s.bgMu.Unlock()
 	s.bg.Wait()
+	s.writers.close() // after the peers: a closed viewer's last turn releases its queue
 	s.stopEgressSampler()
 	return s.closeTransports()
 }

@@ -130,9 +130,9 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	r.mu.Unlock()
 	r.attachCohost(v)
 
-	// The viewer's one goroutine of ours: its RTCP is read by Pion's SRTCP
-	// session (feedback.go).
-	peer.goOwned(v.write)
+	// The viewer costs no goroutine of ours at rest: the SFU's writers
+	// serve its queue (writers.go), Pion's SRTCP session reads its RTCP
+	// (feedback.go).
 	return peer, answer, slots, nil
 }
 
