@@ -139,10 +139,11 @@ type viewerEgress struct {
 // egressBatch is a writer's: the datagrams it encrypted for the viewers it
 // served since it last sent, up to one sendmmsg's worth.
 type egressBatch struct {
-	n    int
-	msgs [egressBatchSize]ipv4.Message
-	one  [egressBatchSize][1][]byte
-	bufs [egressBatchSize][maxSRTPPacket]byte
+	n     int
+	added uint64 // datagrams ever added: tells a writer whether a turn added any
+	msgs  [egressBatchSize]ipv4.Message
+	one   [egressBatchSize][1][]byte
+	bufs  [egressBatchSize][maxSRTPPacket]byte
 }
 
 func newEgressBatch() *egressBatch {
@@ -295,6 +296,7 @@ func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, 
 	b.one[b.n][0] = enc
 	b.msgs[b.n].Addr = v.addr
 	b.n++
+	b.added++
 	if v.out == nil || b.n == egressBatchSize {
 		v.sock.send(b)
 	}

@@ -13,9 +13,14 @@ import (
 // viewer on the direct egress path: a viewer with work is put on the
 // pool's run queue once, a writer takes it, drains its queue and paces its
 // replays, and, the queue still filling meanwhile, puts it back at the
-// tail. One writer at a time serves a viewer, so its packets leave in
-// queue order; a writer's datagrams of several viewers share a sendmmsg
+// tail. A writer's datagrams of several viewers share a sendmmsg
 // (egress.go).
+//
+// One writer at a time serves a viewer, and it keeps the viewer (in
+// runRunning, so new work only marks it runAgain) until the datagrams it
+// batched for it are sent: another writer taking the viewer meanwhile
+// could send its later packets first, and reordered video makes viewers
+// NACK what is merely late.
 //
 // A viewer on Pion's path (ICE-TCP, a relay, no direct keys, the direct
 // path off) is not served
@@ -97,15 +102,24 @@ func (p *writerPool) dispatch(v *viewer) {
 	p.ready.Signal()
 }
 
+// writer is one goroutine of the pool: its batch, and the viewers whose
+// datagrams it holds.
+type writer struct {
+	p    *writerPool
+	b    *egressBatch
+	held []*viewer
+}
+
 // next takes the viewer at the head of the run queue; nil once the pool
-// closes. Before waiting for work it sends what b holds.
-func (p *writerPool) next(b *egressBatch) *viewer {
+// closes. Before waiting for work it sends what it holds.
+func (w *writer) next() *viewer {
+	p := w.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.head == nil && !p.closed {
-		if b.n > 0 {
+		if w.b.n > 0 || len(w.held) > 0 {
 			p.mu.Unlock()
-			p.sock.send(b)
+			w.send()
 			p.mu.Lock()
 			continue
 		}
@@ -124,21 +138,43 @@ func (p *writerPool) next(b *egressBatch) *viewer {
 
 func (p *writerPool) work() {
 	defer p.wg.Done()
-	b := newEgressBatch()
+	w := &writer{p: p, b: newEgressBatch(), held: make([]*viewer, 0, egressBatchSize)}
+	defer w.send()
 	for {
-		v := p.next(b)
+		v := w.next()
 		if v == nil {
-			p.sock.send(b)
 			return
 		}
 		v.run.Store(runRunning)
-		v.serve(b)
-		if !v.run.CompareAndSwap(runRunning, runIdle) {
-			// More work came in: to the back of the line, so a busy
-			// viewer cannot starve the others.
-			v.run.Store(runQueued)
-			p.dispatch(v)
+		mark := w.b.added
+		v.serve(w.b)
+		if w.b.n == 0 || w.b.added == mark {
+			p.done(v) // nothing of it waits in the batch
+			continue
 		}
+		w.held = append(w.held, v)
+		if len(w.held) == cap(w.held) {
+			w.send()
+		}
+	}
+}
+
+// send sends the batch and lets the viewers it held go.
+func (w *writer) send() {
+	w.p.sock.send(w.b)
+	for i, v := range w.held {
+		w.p.done(v)
+		w.held[i] = nil
+	}
+	w.held = w.held[:0]
+}
+
+// done ends a writer's turn on v: idle, or, more work having come in, to
+// the back of the line, so a busy viewer cannot starve the others.
+func (p *writerPool) done(v *viewer) {
+	if !v.run.CompareAndSwap(runRunning, runIdle) {
+		v.run.Store(runQueued)
+		p.dispatch(v)
 	}
 }
 
