@@ -110,6 +110,7 @@ func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: queue}, videoCodec: media.CodecVP8}
 	r := newRoom(s, sr, RoomConfig{Notifier: nopNotifier{}})
 	f := &fanout{pool: newWriterPool(runtime.GOMAXPROCS(0), nil)}
+	tb.Cleanup(f.pool.close) // for the harnesses that never stop it
 	up := &fakeUpTrack{total: packets, lead: queue / 2,
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}, Payload: make([]byte, 1000)}}
 	up.pkt.Payload[0] = 0x10

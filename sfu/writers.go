@@ -191,7 +191,7 @@ func (p *writerPool) serveAlone(v *viewer) {
 }
 
 // close stops the writers once they finish the viewer in hand; queued
-// viewers' packets are released.
+// viewers' packets are released. Closing again is a no-op.
 func (p *writerPool) close() {
 	p.mu.Lock()
 	p.closed = true
