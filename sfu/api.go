@@ -56,6 +56,9 @@ type Config struct {
 	// PionEgress sends every viewer's media through Pion's stack: the
 	// direct egress path (egress.go) off (--egress-direct=false).
 	PionEgress bool
+	// NoGSO keeps the direct path from merging datagrams with UDP GSO
+	// (egress_gso.go): for measuring what GSO adds.
+	NoGSO bool
 	// Overload caps the node's media when it is past what it can send
 	// (overload.go).
 	Overload Overload

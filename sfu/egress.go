@@ -53,6 +53,7 @@ type egressSocket struct {
 	conn  *net.UDPConn
 	port  int
 	batch *ipv4.PacketConn // its sendmmsg (WriteBatch); takes IPv6 addresses too on Linux
+	gso   atomic.Bool      // UDP GSO is on (egress_gso.go): until the kernel refuses it once
 	m     egressMetrics
 }
 
@@ -61,6 +62,7 @@ type egressMetrics struct {
 	batches prometheus.Counter
 	errors  prometheus.Counter
 	direct  prometheus.Gauge
+	gso     prometheus.Gauge
 }
 
 const (
@@ -69,8 +71,9 @@ const (
 )
 
 // newEgressSocket makes the direct path's socket, or only its metrics when
-// on is false (every viewer then goes through Pion).
-func newEgressSocket(conn *net.UDPConn, on bool, reg prometheus.Registerer) (*egressSocket, error) {
+// on is false (every viewer then goes through Pion); gso lets it try UDP
+// GSO.
+func newEgressSocket(conn *net.UDPConn, on, gso bool, reg prometheus.Registerer) (*egressSocket, error) {
 	const ns = "seatsfu"
 	pk := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "egress_packets_total",
 		Help: "RTP packets sent to viewers, by path: direct (the SFU's own SRTP and sendmmsg) or pion (Pion's stack: TCP, relay, no keys, or --egress-direct off)."},
@@ -82,11 +85,13 @@ func newEgressSocket(conn *net.UDPConn, on bool, reg prometheus.Registerer) (*eg
 			Help: "Packets the direct egress path failed to encrypt or send (dropped, like network loss)."}),
 		direct: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_direct_viewers",
 			Help: "Viewer connections whose media takes the direct egress path now."}),
+		gso: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_gso",
+			Help: "1 while the direct egress path merges runs of datagrams to one viewer with UDP GSO; 0 when off or refused by the kernel."}),
 	}}
 	e.m.packets[egressPion] = pk.WithLabelValues("pion")
 	e.m.packets[egressDirect] = pk.WithLabelValues("direct")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{pk, e.m.batches, e.m.errors, e.m.direct} {
+		for _, c := range []prometheus.Collector{pk, e.m.batches, e.m.errors, e.m.direct, e.m.gso} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -95,6 +100,10 @@ func newEgressSocket(conn *net.UDPConn, on bool, reg prometheus.Registerer) (*eg
 	if on {
 		e.port = conn.LocalAddr().(*net.UDPAddr).Port
 		e.batch = ipv4.NewPacketConn(conn)
+		e.gso.Store(gso)
+		if gso {
+			e.m.gso.Set(1)
+		}
 	}
 	return e, nil
 }
@@ -144,12 +153,19 @@ type egressBatch struct {
 	msgs  [egressBatchSize]ipv4.Message
 	one   [egressBatchSize][1][]byte
 	bufs  [egressBatchSize][maxSRTPPacket]byte
+	// The batch as sent with GSO (egress_gso.go): wire messages, their
+	// iovecs and control messages, and the datagrams each carries.
+	wire        [egressBatchSize]ipv4.Message
+	iov         [egressBatchSize][]byte
+	oob         [egressBatchSize][]byte
+	start, span [egressBatchSize]int
 }
 
 func newEgressBatch() *egressBatch {
 	b := new(egressBatch)
 	for i := range b.msgs {
 		b.msgs[i].Buffers = b.one[i][:]
+		b.oob[i] = make([]byte, gsoCmsgLen)
 	}
 	return b
 }
@@ -304,27 +320,46 @@ func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, 
 }
 
 // send sends the batch in as few sendmmsg calls as the kernel takes it,
-// and empties it. A failed send drops the rest, as a lossy network would:
+// runs to one viewer merged by GSO while the kernel takes that, and
+// empties it. A failed send drops the rest, as a lossy network would:
 // viewers' NACKs repair video.
 func (e *egressSocket) send(b *egressBatch) {
 	if b.n == 0 {
 		return
 	}
-	msgs := b.msgs[:b.n]
-	sent := 0
-	for sent < len(msgs) {
-		n, err := e.batch.WriteBatch(msgs[sent:], 0)
+	wire, merged := b.msgs[:b.n], false
+	if e.gso.Load() {
+		wire, merged = b.coalesce()
+	}
+	sent := 0 // datagrams
+	for i := 0; i < len(wire); {
+		n, err := e.batch.WriteBatch(wire[i:], 0)
 		e.m.batches.Inc()
+		if err != nil && merged && gsoRefused(err) {
+			// Resend the rest one datagram per entry, and never try again.
+			e.gso.Store(false)
+			e.m.gso.Set(0)
+			wire, merged, i = b.msgs[b.start[i]:b.n], false, 0
+			continue
+		}
 		if err != nil || n <= 0 {
-			e.m.errors.Add(float64(len(msgs) - sent))
+			e.m.errors.Add(float64(b.n - sent))
 			break
 		}
-		sent += n
+		for k := i; k < i+n; k++ {
+			if merged {
+				sent += b.span[k]
+			} else {
+				sent++
+			}
+		}
+		i += n
 	}
 	e.m.packets[egressDirect].Add(float64(sent))
-	for i := range msgs {
-		msgs[i].Addr = nil
-		b.one[i][0] = nil
+	for i := range b.n {
+		b.msgs[i].Addr, b.wire[i].Addr = nil, nil
+		b.one[i][0], b.iov[i] = nil, nil
+		b.wire[i].Buffers, b.wire[i].OOB = nil, nil
 	}
 	b.n = 0
 }

@@ -20,7 +20,10 @@ import (
 //     one sendto);
 //   - direct: the direct path as a pool writer uses it — the writer's turn
 //     on the viewer (begin/end), SRTP into the writer's batch, one sendmmsg
-//     per 32 datagrams;
+//     per 32 datagrams, which all go to this one viewer in equal sizes:
+//     UDP GSO's best case (egress_gso.go);
+//   - direct-nogso: the same without GSO, the case of a batch spread over
+//     many viewers;
 //   - direct-unbatched: the direct path outside a writer's turn, one
 //     sendmmsg per datagram (what batching adds).
 //
@@ -61,11 +64,17 @@ func BenchmarkEgress(b *testing.B) {
 			_, _ = ew.WriteRTP(&hdr, payload)
 			v.eg.end()
 		}},
+		{"direct-nogso", func() {
+			v.eg.begin(batch)
+			_, _ = ew.WriteRTP(&hdr, payload)
+			v.eg.end()
+		}},
 		{"direct-unbatched", func() { _, _ = ew.WriteRTP(&hdr, payload) }},
 	}
 	for round := range 3 {
 		for _, p := range paths {
 			b.Run(fmt.Sprintf("path=%s/round=%d", p.name, round), func(b *testing.B) {
+				s.egress.gso.Store(p.name != "direct-nogso")
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				calls := counterValue(b, s.egress.m.batches)

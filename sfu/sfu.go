@@ -111,7 +111,7 @@ func New(cfg Config) (*SFU, error) {
 	log := cfg.Logger.With("component", "sfu")
 	sizeSocketBuffers(conn, log)
 	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
-	if s.egress, err = newEgressSocket(conn, !cfg.PionEgress, cfg.Registerer); err != nil {
+	if s.egress, err = newEgressSocket(conn, !cfg.PionEgress, !cfg.NoGSO, cfg.Registerer); err != nil {
 		_ = conn.Close()
 		return nil, fmt.Errorf("sfu: metrics: %w", err)
 	}
