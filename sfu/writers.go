@@ -83,11 +83,12 @@ func (p *writerPool) schedule(v *viewer) {
 // while it is on Pion's path.
 func (p *writerPool) dispatch(v *viewer) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		v.drain() // the node is closing: nobody writes any more
 		return
 	}
+	defer p.mu.Unlock()
 	if p.sock != nil && !v.eg.isDirect() {
 		p.wg.Add(1)
 		go p.serveAlone(v)
@@ -195,15 +196,16 @@ func (p *writerPool) serveAlone(v *viewer) {
 func (p *writerPool) close() {
 	p.mu.Lock()
 	p.closed = true
-	for v := p.head; v != nil; {
+	queued := p.head
+	p.head, p.tail = nil, nil
+	p.ready.Broadcast()
+	p.mu.Unlock()
+	for v := queued; v != nil; {
 		next := v.nextRun
 		v.nextRun = nil
 		v.drain()
 		v = next
 	}
-	p.head, p.tail = nil, nil
-	p.ready.Broadcast()
-	p.mu.Unlock()
 	p.wg.Wait()
 }
 
