@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		RedisTimeout: time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
 	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
+	want.EgressDirect = true // the direct egress path on
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
