@@ -18,23 +18,18 @@ import (
 // sendto each. When the connection's selected candidate pair is a host
 // UDP candidate on the SFU's own media socket (the common case: a viewer
 // reaching the server's UDP port directly or through its own NAT or TURN
-// relay), the viewer's writer instead encrypts each packet with an SRTP
-// context keyed from the connection's DTLS handshake (egress_keys.go) into a
-// buffer of the writer serving it (writers.go), and the writer sends what
-// it encrypted for all the viewers it served in one sendmmsg on that
-// socket, each datagram to its pair's remote address.
+// relay), the writer serving the viewer (writers.go) instead encrypts each
+// packet with an SRTP context keyed from the connection's DTLS handshake
+// (egress_keys.go) into its own batch, and sends what it encrypted for all
+// the viewers it served in one sendmmsg on that socket, each datagram to
+// its pair's remote address; runs to one viewer go as one UDP GSO entry
+// (egress_gso.go).
 //
 // Pion keeps ICE, DTLS, RTCP and every other transport: ICE-TCP, a relay
 // candidate of the SFU's own, a connection whose keys could not be had, or
 // --egress-direct off all write through Pion as before. Both paths sit
 // behind the one seam every sender uses, the bound track's
 // TrackLocalWriter (bt.w): egressWriter picks the path per packet.
-//
-// UDP GSO is not used: a writer's batch mixes audio and video of several
-// slots, so runs of equal-sized datagrams to one viewer are short (a
-// keyframe's packets differ in their last one) and sendmmsg already takes
-// the per-packet syscall cost away. The bench's raw-batched target measures
-// what GSO adds on top.
 //
 // One caveat of two encryptors for one SSRC: each tracks the SSRC's
 // rollover counter from the sequence numbers it sees. A switch between
