@@ -31,6 +31,8 @@ type probeCluster struct {
 type ProbeResult struct {
 	Delivered        bool
 	SentBps, RecvBps float64
+	// Packets of the cluster: sent, and reported lost.
+	Sent, Lost int
 }
 
 // StartProbe opens a probe cluster: the packets Sent from now until
@@ -105,7 +107,7 @@ func (e *DownlinkEstimator) judgeProbe(now time.Time) {
 	if !p.ended || (p.reported < p.sent && now.Before(p.deadline)) {
 		return
 	}
-	var r ProbeResult
+	r := ProbeResult{Sent: p.sent, Lost: p.lost}
 	// Rates over the spans between the first and the last packet: the
 	// last packet's bytes are outside the span they close.
 	if span := p.sentLast.Sub(p.sentFirst); span > 0 && p.sent > 1 {

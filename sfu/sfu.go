@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/seatsfu/seatsfu/media"
 	"github.com/seatsfu/seatsfu/seat"
@@ -35,6 +36,8 @@ type SFU struct {
 	videoCodec media.Codec
 	m          *metrics
 	ov         overload // overload.go
+	// probeBudget is the node's padding bucket (probe.go).
+	probeBudget *rate.Limiter
 
 	// Lock order in this package, outermost first: a lock is only taken
 	// while holding locks above it in this list.
@@ -81,6 +84,9 @@ func New(cfg Config) (*SFU, error) {
 	if o := cfg.Overload; o.EgressBudget < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
 		return nil, fmt.Errorf("sfu: negative overload cap %+v", o)
 	}
+	if err := cfg.Adapt.validate(); err != nil {
+		return nil, err
+	}
 	for name, p := range map[string]int{"UDP": cfg.UDPPort, "TCP": cfg.TCPPort, "TURN": cfg.TURNPort} {
 		if p < 0 || p > 65535 {
 			return nil, fmt.Errorf("sfu: %s port %d out of range", name, p)
@@ -109,6 +115,7 @@ func New(cfg Config) (*SFU, error) {
 	sizeSocketBuffers(conn, log)
 	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
 	s.ov.init(cfg.Overload)
+	s.probeBudget = bucket(cfg.Adapt.nodeRate())
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {
 		_ = s.closeTransports()

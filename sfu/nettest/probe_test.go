@@ -1,0 +1,147 @@
+package nettest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/seatsfu/seatsfu/internal/impair"
+	"github.com/seatsfu/seatsfu/internal/metrictest"
+	"github.com/seatsfu/seatsfu/sfu"
+)
+
+// Probing (PROTOCOL.md §9), end to end. Two viewers of one room, both with
+// transport-cc and RTX, both capped at 1 Mbit/s until they sit on lower
+// layers; then both caps lift at once. One viewer is probed, the other
+// (sfu.NoProbing) can only climb by the estimator's growth and the
+// allocator's trials. Same room, same publishers, same moment: the probed
+// viewer must be back on high on every seat sooner.
+
+// allHighSince is when every seat's video of v was last seen arriving on
+// high, all of them after from (zero: not yet).
+func (v *adaptViewer) allHigh(from time.Time) bool {
+	for k := range 3 {
+		if l, at := v.lastLayer(k); l != 2 || at.Before(from) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestProbingRecoversFasterThanGrowth(t *testing.T) {
+	r, reg := adaptRoom(t, sfu.Config{})
+	probed, probedRelay := startAdaptViewerWith(t, r, "probed", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
+	plain, plainRelay := startAdaptViewerWith(t, r, "plain", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true, opts: []sfu.PeerOption{sfu.NoProbing()}})
+	for _, v := range []*adaptViewer{probed, plain} {
+		eventually(t, 10*time.Second, "every seat on high", func() bool { return v.allHigh(time.Time{}) })
+	}
+	capAt := time.Now()
+	for _, rl := range []*impair.Relay{probedRelay, plainRelay} {
+		if err := rl.SetConfig(impair.TargetToClient, impair.Config{RateBps: adaptCapBps, QueueBytes: adaptQueueBytes}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both settle below high on seats 1 and 2 (seat 0 first in line).
+	for _, v := range []*adaptViewer{probed, plain} {
+		eventually(t, 10*time.Second, "a capped viewer off high", func() bool {
+			l1, at1 := v.lastLayer(1)
+			l2, at2 := v.lastLayer(2)
+			return l1 < 2 && l2 < 2 && at1.After(capAt) && at2.After(capAt)
+		})
+	}
+	time.Sleep(time.Until(capAt.Add(8 * time.Second))) // settled, and the probes while capped fail
+	// Probing a capped link costs the viewer nothing PROTOCOL.md §9
+	// forbids: settled below high by 5 s, seat 0 frozen at most once.
+	for k := range 3 {
+		for _, run := range probed.layersSince(k, capAt.Add(5*time.Second)) {
+			if run.layer == 2 {
+				t.Errorf("probed viewer: seat %d on high %v after the cap", k, run.at.Sub(capAt))
+			}
+		}
+	}
+	if n, where := probed.freezes(0, capAt, time.Now()); n > 1 {
+		t.Errorf("probed viewer: seat 0 froze %d times under the cap: %s", n, where)
+	}
+	failedWhileCapped := metrictest.Value(t, reg, "seatsfu_probes_total", "result", "failed")
+
+	liftAt := time.Now()
+	for _, rl := range []*impair.Relay{probedRelay, plainRelay} {
+		if err := rl.SetConfig(impair.TargetToClient, impair.Config{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var probedAt, plainAt time.Duration
+	eventually(t, 20*time.Second, "both viewers back on high", func() bool {
+		if probedAt == 0 && probed.allHigh(liftAt) {
+			probedAt = time.Since(liftAt)
+		}
+		if plainAt == 0 && plain.allHigh(liftAt) {
+			plainAt = time.Since(liftAt)
+		}
+		return probedAt > 0 && plainAt > 0
+	})
+	delivered := metrictest.Value(t, reg, "seatsfu_probes_total", "result", "delivered")
+	for k := range 3 {
+		t.Logf("seat %d since the lift: probed %s; unprobed %s", k, runsString(probed.layersSince(k, liftAt), liftAt), runsString(plain.layersSince(k, liftAt), liftAt))
+	}
+	t.Logf("back on high after the cap lifted: probed %v, unprobed %v; probes delivered %.0f, failed %.0f (%.0f while capped), padding %.0f bytes",
+		probedAt.Round(100*time.Millisecond), plainAt.Round(100*time.Millisecond), delivered,
+		metrictest.Value(t, reg, "seatsfu_probes_total", "result", "failed"), failedWhileCapped,
+		metrictest.Value(t, reg, "seatsfu_probe_bytes_total"))
+	if delivered == 0 {
+		t.Error("no probe was delivered after the cap lifted")
+	}
+	// Measurably faster: by a second at least, not by jitter.
+	if probedAt+time.Second > plainAt {
+		t.Errorf("probed viewer back on high after %v, unprobed after %v: probing did not help", probedAt, plainAt)
+	}
+}
+
+// Probes are bounded by the viewer's budget: with 64 kbit/s of probe
+// budget (a 16 KB burst), padding never exceeds the burst plus the rate
+// over the run, and probes are cut when it runs out.
+func TestProbesStayWithinTheBudget(t *testing.T) {
+	const rateBps = 64_000
+	r, reg := adaptRoom(t, sfu.Config{Adapt: sfu.Adapt{ProbeViewerRate: rateBps}})
+	start := time.Now()
+	v, relay := startAdaptViewerWith(t, r, "probed", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
+	eventually(t, 10*time.Second, "every seat on high", func() bool { return v.allHigh(time.Time{}) })
+	if err := relay.SetConfig(impair.TargetToClient, impair.Config{RateBps: adaptCapBps, QueueBytes: adaptQueueBytes}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	if err := relay.SetConfig(impair.TargetToClient, impair.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the viewer back on high", func() bool { return v.allHigh(time.Now().Add(-time.Second)) })
+	sent := metrictest.Value(t, reg, "seatsfu_probe_bytes_total")
+	allowed := rateBps / 8 * (2 + time.Since(start).Seconds()) // burst (2 s) + rate × elapsed
+	t.Logf("padding %.0f bytes of %.0f allowed; probes cut %.0f", sent, allowed, metrictest.Value(t, reg, "seatsfu_probes_cut_total"))
+	if sent == 0 {
+		t.Fatal("no probes at all: the budget was not exercised")
+	}
+	if sent > allowed {
+		t.Errorf("padding %.0f bytes over the budget's %.0f", sent, allowed)
+	}
+	if metrictest.Value(t, reg, "seatsfu_probes_cut_total") == 0 {
+		t.Error("no probe was cut: the budget never bit")
+	}
+}
+
+// A viewer that did not negotiate transport-cc has no estimate: nothing
+// limits it and nothing is probed, however its link behaves.
+func TestNoProbesWithoutTransportCC(t *testing.T) {
+	r, reg := adaptRoom(t, sfu.Config{})
+	v, relay := startAdaptViewerWith(t, r, "plain", leg{down: &impair.Config{}}, adaptClient{rtx: true})
+	eventually(t, 10*time.Second, "every seat on high", func() bool { return v.allHigh(time.Time{}) })
+	if err := relay.SetConfig(impair.TargetToClient, impair.Config{RateBps: adaptCapBps, QueueBytes: adaptQueueBytes}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if err := relay.SetConfig(impair.TargetToClient, impair.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "video flowing again", func() bool { return v.allHigh(time.Now().Add(-500 * time.Millisecond)) })
+	if n := metrictest.Value(t, reg, "seatsfu_probe_bytes_total"); n != 0 {
+		t.Errorf("%.0f bytes of padding to a viewer without transport-cc", n)
+	}
+}
