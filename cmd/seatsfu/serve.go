@@ -75,6 +75,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		VideoCodec:         cfg.VideoCodec,
 		MaxCohosts:         cfg.MaxCohosts,
 		Overload:           cfg.Overload.sfu(),
+		Adapt:              cfg.Adapt.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,
 	})
