@@ -277,7 +277,8 @@ func adaptRoom(t *testing.T, cfg sfu.Config) (*sfu.Room, *prometheus.Registry) {
 func TestCappedViewerSettlesOnLowerLayersAndRecovers(t *testing.T) {
 	r, _ := adaptRoom(t, sfu.Config{})
 	free, _ := startAdaptViewer(t, r, "free", direct)
-	capped, relay := startAdaptViewer(t, r, "capped", leg{down: &impair.Config{}})
+	// The capped viewer is a browser's: RTX too, so it is probed.
+	capped, relay := startAdaptViewerWith(t, r, "capped", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
 	for _, v := range []*adaptViewer{free, capped} {
 		for k := range 3 {
 			eventually(t, 10*time.Second, "every seat on high", func() bool { l, _ := v.lastLayer(k); return l == 2 })
