@@ -96,11 +96,12 @@ func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 	}
 }
 
-// Probes are bounded by the viewer's budget: with 64 kbit/s of probe
-// budget (a 16 KB burst), padding never exceeds the burst plus the rate
-// over the run, and probes are cut when it runs out.
+// Probes are bounded by the viewer's budget: with 16 kbit/s of probe
+// budget (a 4 KB burst, less than one probe of a 1 Mbit/s link needs),
+// padding never exceeds the burst plus the rate over the run, and probes
+// are cut when it runs out.
 func TestProbesStayWithinTheBudget(t *testing.T) {
-	const rateBps = 64_000
+	const rateBps = 16_000
 	r, reg := adaptRoom(t, sfu.Config{Adapt: sfu.Adapt{ProbeViewerRate: rateBps}})
 	start := time.Now()
 	v, relay := startAdaptViewerWith(t, r, "probed", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
