@@ -146,7 +146,7 @@ func (v *viewer) allocate() {
 		// Enough for the upgrades, with the headroom they need.
 		probe = int64(a.wanted * upgradeHeadroom)
 	}
-	v.wantProbe(probe)
+	v.wantProbe(probe, now)
 }
 
 // allocRound is one allocation round's progress through a viewer's slots.

@@ -16,7 +16,7 @@ import (
 // is sent (media/bwe.go), so a viewer whose slots the allocator holds
 // below what it asked for — paused, or on a lower layer — would climb back
 // by trial and compounding growth. Instead, while the allocator wants more
-// than the estimate (allocate.go sets probeState.want), the writer sends a
+// than the estimate (each round ends in wantProbe), the writer sends a
 // probe cluster: padding for probeLength, so that media and padding
 // together run a step (probeStep ×) above the estimate, and the estimator
 // raises the estimate to what the cluster carried if the transport-wide
@@ -54,8 +54,11 @@ const (
 	probeEveryMin = 500 * time.Millisecond
 	probeEveryMax = time.Second
 	// paddingSize is the most one RTP packet's padding can be (its
-	// length is one byte).
-	paddingSize = 255
+	// length is one byte); paddingHeader is a padding packet's header:
+	// 12 bytes and the transport-wide sequence number's one-byte
+	// extension (4 + 4).
+	paddingSize   = 255
+	paddingHeader = 12 + 8
 
 	defaultProbeViewerRate = 500_000
 	defaultProbeNodeRate   = 50_000_000
@@ -149,6 +152,11 @@ func NoProbing() PeerOption {
 // goroutine); the rest is the writer's.
 type probeState struct {
 	want atomic.Int64 // bit/s the allocator would use; 0: it has what it wants
+	// due: the allocator asks for a probe (allowed by nextAt); the
+	// writer's idle check is this one load.
+	due atomic.Bool
+	// nextAt (unix nanoseconds): no probe before, set by the writer.
+	nextAt atomic.Int64
 	// deliveredAt (unix nanoseconds) is set by the writer on each
 	// delivered probe, for the allocator (allocate.go).
 	deliveredAt atomic.Int64
@@ -160,63 +168,55 @@ type probeState struct {
 	padRate float64   // bit/s of padding in the cluster
 	owed    float64   // bytes
 	every   time.Duration
-	nextAt  time.Time // no probe before
 	hdr     rtp.Header
 }
 
-// wantProbe tells v's writer the allocator would use want bit/s (0:
-// nothing more than it has). Safe from any goroutine.
-func (v *viewer) wantProbe(want int64) {
+// wantProbe records that the allocator would use want bit/s (0: nothing
+// more than it has) and, when a probe may go now and v can carry one,
+// wakes the writer to send it. Called by the allocator at the end of each
+// round (so a probe that is not sent now is asked for again next round).
+func (v *viewer) wantProbe(want int64, now time.Time) {
 	if v.room.s.cfg.Adapt.NoProbing || v.hooks.noProbe {
+		return // want stays 0
+	}
+	p := &v.probe
+	p.want.Store(want)
+	if want == 0 || now.UnixNano() < p.nextAt.Load() || !v.probeable() {
 		return
 	}
-	if v.probe.want.Swap(want) == want || want == 0 {
-		return
-	}
-	select { // the writer decides; pace() returns when to look again
-	case v.wake <- struct{}{}:
-	default:
+	if !p.due.Swap(true) {
+		select {
+		case v.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
-// probeStep runs the viewer's prober: it starts a cluster when one is
-// wanted and allowed, sends the padding due, and ends the cluster. It
+// probeable: v negotiated transport-cc and RTX on a video slot. Safe from
+// any goroutine.
+func (v *viewer) probeable() bool {
+	for _, sl := range v.slots {
+		if bt := sl.track.bound.Load(); sl.kind == videoIdx && bt != nil && bt.rtxSSRC != 0 && bt.twccID != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// probeStep runs the viewer's prober: it starts a cluster when the
+// allocator asked for one, sends the padding due, and ends the cluster. It
 // returns when it wants to run again (zero: not until woken). Called by
-// the writer, from pace().
+// the writer, from pace(), on every wake.
 func (v *viewer) probeStep() time.Time {
 	p := &v.probe
-	bwe := v.tcc.bwe
-	if bwe == nil {
-		return time.Time{} // no transport-cc: no estimate to raise
-	}
-	if !p.active && (p.want.Load() == 0 || bwe.Probing()) {
+	if !p.active && !p.due.Load() {
 		return time.Time{} // the common case: one atomic load per wake
 	}
 	now := time.Now()
-	if !p.active {
-		want := p.want.Load()
-		if now.Before(p.nextAt) {
-			return p.nextAt
-		}
-		est, ok := bwe.Estimate()
-		if !ok || float64(want) <= float64(est) {
-			return time.Time{}
-		}
-		sl, _ := v.paddingSlot()
-		if sl == nil {
-			return time.Time{}
-		}
-		target := min(probeStep*float64(est), float64(want))
-		p.padRate = target - bwe.SentRate(now, rateOver)
-		if p.padRate < float64(est)/10 {
-			return time.Time{} // media alone is near the target: nothing to prove
-		}
-		if p.budget == nil {
-			p.budget = bucket(v.room.s.cfg.Adapt.viewerRate())
-		}
-		bwe.StartProbe()
-		p.active, p.last, p.end, p.owed = true, now, now.Add(probeLength), 0
+	if !p.active && !v.startProbe(now) {
+		return time.Time{}
 	}
+	bwe := v.tcc.bwe
 	p.owed += p.padRate / 8 * now.Sub(p.last).Seconds()
 	p.last = now
 	cut := false
@@ -226,7 +226,7 @@ func (v *viewer) probeStep() time.Time {
 			cut = true
 			break
 		}
-		size := bt.headerSize() + paddingSize
+		const size = paddingHeader + paddingSize
 		s := v.room.s
 		if !p.budget.AllowN(now, size) || !s.probeBudget.AllowN(now, size) {
 			s.m.probe.cut.Inc()
@@ -237,7 +237,7 @@ func (v *viewer) probeStep() time.Time {
 			cut = true
 			break
 		}
-		s.m.probe.bytes.Add(float64(size))
+		s.m.probe.bytes.Add(size)
 		p.owed -= paddingSize
 	}
 	if cut || !now.Before(p.end) {
@@ -246,10 +246,42 @@ func (v *viewer) probeStep() time.Time {
 		if p.every == 0 {
 			p.every = probeEveryMin
 		}
-		p.nextAt = now.Add(p.every)
-		return time.Time{} // the verdict (onTransportFeedback) wakes the next
+		p.nextAt.Store(now.Add(p.every).UnixNano())
+		return time.Time{}
 	}
 	return now.Add(probeTick)
+}
+
+// startProbe opens a cluster if the estimate is below what the allocator
+// wants and v can carry padding: padding at the rate that brings what is
+// sent to probeStep × the estimate (no more than wanted). Called by the
+// writer.
+func (v *viewer) startProbe(now time.Time) bool {
+	p := &v.probe
+	p.due.Store(false)
+	bwe := v.tcc.bwe
+	if bwe == nil || bwe.Probing() {
+		return false // no transport-cc; or the last probe's verdict is not in
+	}
+	want := p.want.Load()
+	est, ok := bwe.Estimate()
+	if !ok || want <= est {
+		return false
+	}
+	if sl, _ := v.paddingSlot(); sl == nil {
+		return false
+	}
+	target := min(probeStep*float64(est), float64(want))
+	p.padRate = target - bwe.SentRate(now, rateOver)
+	if p.padRate < float64(est)/10 {
+		return false // media alone is near the target: nothing to prove
+	}
+	if p.budget == nil {
+		p.budget = bucket(v.room.s.cfg.Adapt.viewerRate())
+	}
+	bwe.StartProbe()
+	p.active, p.last, p.end, p.owed = true, now, now.Add(probeLength), 0
+	return true
 }
 
 // rateOver is the window the media rate under a probe is measured over.
@@ -270,7 +302,7 @@ func (v *viewer) onProbeResult(r media.ProbeResult) {
 		v.room.s.m.probe.results[probeFailed].Inc()
 		p.every = min(2*max(p.every, probeEveryMin), probeEveryMax)
 	}
-	p.nextAt = p.last.Add(p.every)
+	p.nextAt.Store(p.last.Add(p.every).UnixNano())
 }
 
 // paddingSlot is a slot of v's that can carry padding: video, RTX
@@ -288,12 +320,11 @@ func (v *viewer) paddingSlot() (*slot, *boundTrack) {
 	return nil, nil
 }
 
-// headerSize is a padding packet's header on the wire: 12 bytes and the
-// transport-wide sequence number's one-byte extension (4 + 4).
-func (bt *boundTrack) headerSize() int { return 12 + 8 }
-
 // sendPadding writes one padding-only packet on sl's RTX stream, stamped
-// for the estimator. Called by the writer.
+// for the estimator, through the slot's write seam like a retransmission:
+// the header carries the padding (Padding, PaddingSize) and the payload is
+// empty, so whatever marshals it must append PaddingSize bytes (Pion's
+// rtp.MarshalPacketTo does). Called by the writer.
 func (v *viewer) sendPadding(sl *slot, bt *boundTrack) bool {
 	sl.mu.Lock() // rtxSeq is shared with retransmit's RTX
 	defer sl.mu.Unlock()
