@@ -47,6 +47,7 @@ type allocState struct {
 	// round saw; probed: the estimate is backed by a delivered probe and
 	// no downgrade since.
 	probeSeen   int64
+	probedBps   int64
 	probed      bool
 	hold        time.Duration
 	upgradeAt   time.Time // no upgrade before
@@ -98,11 +99,13 @@ func (v *viewer) allocate() {
 		// A probe proved the estimate since the last round: the hold
 		// guards against upgrading by trial and error, and this upgrade
 		// is not a trial. Every slot may move up what fits, at once.
-		st.probeSeen = p
+		st.probeSeen, st.probedBps = p, v.probe.deliveredBps.Load()
 		st.hold, st.upgradeAt = upgradeHoldMin, now
 		st.probed = true
 	}
-	a := allocRound{budget: float64(est), mayUpgrade: !now.Before(st.upgradeAt), proven: st.probed}
+	// Proven: only as far as the probe went; growth past it is unproven.
+	proven := st.probed && est <= st.probedBps
+	a := allocRound{budget: float64(est), mayUpgrade: !now.Before(st.upgradeAt), proven: proven}
 	for _, sl := range v.slots {
 		if b := sl.binding.Load(); sl.kind == audioIdx && b != nil {
 			a.budget -= float64(rateOf(b.src))
@@ -132,8 +135,6 @@ func (v *viewer) allocate() {
 	}
 	if a.down {
 		st.probed = false // the proof is spent: the link changed
-	}
-	if a.down {
 		if now.Sub(st.lastUpgrade) < upgradeTrial {
 			st.hold = min(2*st.hold, upgradeHoldMax)
 		}
@@ -209,8 +210,8 @@ func (a *allocRound) fit(sl *slot, seatSrc *source) {
 		}
 	}
 	if capLayer == layerOff && cur == layerOff && lowest != layerOff && a.mayMoveUp() {
-		// A trial: with no probing, a paused slot's cost cannot show
-		// in the estimate until it is sent. Resume its lowest layer
+		// A trial: unprobed, a paused slot's cost cannot show in the
+		// estimate until it is sent. Resume its lowest layer
 		// once the hold is over; congestion pauses it again and
 		// doubles the hold.
 		capLayer = lowest

@@ -16,8 +16,9 @@ import (
 // number (a header extension built in scratch space: no allocation) and
 // tells the estimator when it left. The viewer's transport-wide feedback
 // arrives with the connection's RTCP (feedback.go), which queues it for
-// the writer, the estimator's only user, so nothing here takes a lock. A changed estimate wakes the allocator
-// (allocate.go); the allocator's wish for more wakes the prober (probe.go).
+// the writer, the estimator's only user, so nothing here takes a lock. A
+// changed estimate wakes the allocator (allocate.go); the allocator's wish
+// for more wakes the prober (probe.go).
 
 // transportCC is the writer's transport-wide state.
 type transportCC struct {

@@ -158,8 +158,9 @@ type probeState struct {
 	// nextAt (unix nanoseconds): no probe before, set by the writer.
 	nextAt atomic.Int64
 	// deliveredAt (unix nanoseconds) is set by the writer on each
-	// delivered probe, for the allocator (allocate.go).
-	deliveredAt atomic.Int64
+	// delivered probe, after deliveredBps, the rate it carried, for the
+	// allocator (allocate.go).
+	deliveredAt, deliveredBps atomic.Int64
 
 	budget  *rate.Limiter // the viewer's padding bucket; made on first use
 	active  bool
@@ -297,6 +298,7 @@ func (v *viewer) onProbeResult(r media.ProbeResult) {
 	if r.Delivered {
 		v.room.s.m.probe.results[probeDelivered].Inc()
 		p.every = probeEveryMin
+		p.deliveredBps.Store(int64(min(r.SentBps, r.RecvBps)))
 		p.deliveredAt.Store(time.Now().UnixNano())
 	} else {
 		v.room.s.m.probe.results[probeFailed].Inc()

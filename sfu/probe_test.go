@@ -40,7 +40,8 @@ func TestAllocatorAsksForProbesAndADeliveredOneLiftsTheHold(t *testing.T) {
 	if c := capOf(); c != layerOff {
 		t.Fatalf("resumed on %d within the hold, with no probe", c)
 	}
-	v.probe.deliveredAt.Store(time.Now().UnixNano()) // the writer's, on a delivered probe
+	v.probe.deliveredBps.Store(5_000_000) // the writer's, on a delivered probe
+	v.probe.deliveredAt.Store(time.Now().UnixNano())
 	alloc(5_000_000)
 	if c, w := capOf(), v.probe.want.Load(); c != layerHigh || w != 0 {
 		t.Fatalf("after a delivered probe: cap %d, probe wanted %d; want high and none", c, w)
