@@ -284,11 +284,13 @@ func (e *DownlinkEstimator) Feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 			e.delayedRun = 0
 		}
 	}
-	if w.received+w.lost == 0 {
-		return
+	if w.received+w.lost != 0 {
+		e.push(w)
+		e.update(now)
 	}
-	e.push(w)
-	e.update(now)
+	// Even feedback about nothing of the cluster's judges it once its
+	// time is up, so a probe whose feedback was lost does not block the
+	// next.
 	e.judgeProbe(now)
 }
 

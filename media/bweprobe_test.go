@@ -200,3 +200,44 @@ func TestLossThresholdIsASetting(t *testing.T) {
 		}
 	}
 }
+
+// A probe whose feedback never comes is judged, not delivered, once
+// probeTimeout passed, on whatever feedback comes next: it does not block
+// the next probe.
+func TestProbeWithoutFeedbackTimesOut(t *testing.T) {
+	e := NewDownlinkEstimator()
+	l := newSimLink(e, 1e6)
+	congested(t, l)
+	e.StartProbe()
+	for i := range 20 { // sent, and never reported
+		e.Sent(l.seq+uint16(i), l.now, 255)
+	}
+	l.seq += 20
+	l.rec = twcc.NewRecorder(1) // the recorder never saw them: no feedback names them
+	e.EndProbe(l.now)
+	if !e.Probing() {
+		t.Fatal("an ended probe awaiting its verdict is not probing")
+	}
+	l.run(probeTimeout+200*time.Millisecond, 0.5e6, 0)
+	r, ok := e.TakeProbeResult()
+	if !ok || r.Delivered || e.Probing() {
+		t.Fatalf("after the timeout: verdict %+v (judged %v), probing %v", r, ok, e.Probing())
+	}
+}
+
+// A decrease while a probe is out aborts it: not delivered.
+func TestDecreaseAbortsTheProbe(t *testing.T) {
+	e := NewDownlinkEstimator()
+	l := newSimLink(e, 1e6)
+	before := congested(t, l)
+	e.StartProbe()
+	l.run(time.Second, 3e6, 0) // congestion while it is out
+	e.EndProbe(l.now)
+	r, ok := e.TakeProbeResult()
+	if !ok || r.Delivered {
+		t.Fatalf("probe through a decrease judged %+v (judged %v)", r, ok)
+	}
+	if after, _ := e.Estimate(); after > before {
+		t.Fatalf("estimate rose from %d to %d through congestion", before, after)
+	}
+}

@@ -241,6 +241,9 @@ func (v *viewer) probeStep() time.Time {
 		s.m.probe.bytes.Add(size)
 		p.owed -= paddingSize
 	}
+	if !bwe.Probing() {
+		cut = true // a decrease while it was out aborted the cluster
+	}
 	if cut || !now.Before(p.end) {
 		bwe.EndProbe(now)
 		p.active = false
