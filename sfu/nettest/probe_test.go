@@ -96,35 +96,45 @@ func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 	}
 }
 
-// Probes are bounded by the viewer's budget: with 16 kbit/s of probe
-// budget (a 4 KB burst, less than one probe of a 1 Mbit/s link needs),
-// padding never exceeds the burst plus the rate over the run, and probes
-// are cut when it runs out.
+// Probes are bounded by the viewer's budget and by the node's: with 16
+// kbit/s of probe budget (a 4 KB burst, less than one probe of a 1 Mbit/s
+// link needs), padding never exceeds the burst plus the rate over the run,
+// and probes are cut when it runs out.
 func TestProbesStayWithinTheBudget(t *testing.T) {
 	const rateBps = 16_000
-	r, reg := adaptRoom(t, sfu.Config{Adapt: sfu.Adapt{ProbeViewerRate: rateBps}})
-	start := time.Now()
-	v, relay := startAdaptViewerWith(t, r, "probed", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
-	eventually(t, 10*time.Second, "every seat on high", func() bool { return v.allHigh(time.Time{}) })
-	if err := relay.SetConfig(impair.TargetToClient, impair.Config{RateBps: adaptCapBps, QueueBytes: adaptQueueBytes}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(4 * time.Second)
-	if err := relay.SetConfig(impair.TargetToClient, impair.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 20*time.Second, "the viewer back on high", func() bool { return v.allHigh(time.Now().Add(-time.Second)) })
-	sent := metrictest.Value(t, reg, "seatsfu_probe_bytes_total")
-	allowed := rateBps / 8 * (2 + time.Since(start).Seconds()) // burst (2 s) + rate × elapsed
-	t.Logf("padding %.0f bytes of %.0f allowed; probes cut %.0f", sent, allowed, metrictest.Value(t, reg, "seatsfu_probes_cut_total"))
-	if sent == 0 {
-		t.Fatal("no probes at all: the budget was not exercised")
-	}
-	if sent > allowed {
-		t.Errorf("padding %.0f bytes over the budget's %.0f", sent, allowed)
-	}
-	if metrictest.Value(t, reg, "seatsfu_probes_cut_total") == 0 {
-		t.Error("no probe was cut: the budget never bit")
+	for _, tc := range []struct {
+		name  string
+		adapt sfu.Adapt
+	}{
+		{"viewer", sfu.Adapt{ProbeViewerRate: rateBps}},
+		{"node", sfu.Adapt{ProbeNodeRate: rateBps}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, reg := adaptRoom(t, sfu.Config{Adapt: tc.adapt})
+			start := time.Now()
+			v, relay := startAdaptViewerWith(t, r, "probed", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
+			eventually(t, 10*time.Second, "every seat on high", func() bool { return v.allHigh(time.Time{}) })
+			if err := relay.SetConfig(impair.TargetToClient, impair.Config{RateBps: adaptCapBps, QueueBytes: adaptQueueBytes}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(4 * time.Second)
+			if err := relay.SetConfig(impair.TargetToClient, impair.Config{}); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, 20*time.Second, "the viewer back on high", func() bool { return v.allHigh(time.Now().Add(-time.Second)) })
+			sent := metrictest.Value(t, reg, "seatsfu_probe_bytes_total")
+			allowed := rateBps / 8 * (2 + time.Since(start).Seconds()) // burst (2 s) + rate × elapsed
+			t.Logf("padding %.0f bytes of %.0f allowed; probes cut %.0f", sent, allowed, metrictest.Value(t, reg, "seatsfu_probes_cut_total"))
+			if sent == 0 {
+				t.Fatal("no probes at all: the budget was not exercised")
+			}
+			if sent > allowed {
+				t.Errorf("padding %.0f bytes over the budget's %.0f", sent, allowed)
+			}
+			if metrictest.Value(t, reg, "seatsfu_probes_cut_total") == 0 {
+				t.Error("no probe was cut: the budget never bit")
+			}
+		})
 	}
 }
 
