@@ -46,9 +46,12 @@ import (
 // per-node token bucket (Adapt); a probe whose budget runs out ends early.
 const (
 	// probeLength: long enough for a rate to show in arrival times (tens
-	// of packets), short enough that a probe into a link at its capacity
-	// queues less than the estimator's congestion delay.
-	probeLength   = 80 * time.Millisecond
+	// of packets at a Mbit/s), short enough that a probe at twice the
+	// estimate into a link at its capacity queues well under the
+	// estimator's congestion delay (with 80 ms, a viewer capped at 1
+	// Mbit/s paused its last seat more often probed than unprobed, in one
+	// noisy run).
+	probeLength   = 40 * time.Millisecond
 	probeTick     = 5 * time.Millisecond
 	probeStep     = 2.0 // GCC probes at 2× the estimate after its first
 	probeEveryMin = 500 * time.Millisecond
@@ -63,7 +66,7 @@ const (
 	defaultProbeViewerRate = 500_000
 	defaultProbeNodeRate   = 50_000_000
 	// probeBurst: each bucket holds this long of its rate, so one probe
-	// (a 4 Mbit/s estimate probed at 8 Mbit/s for 80 ms is 40 KB) fits
+	// (a 4 Mbit/s estimate probed at 8 Mbit/s for 40 ms is 20 KB) fits
 	// the viewer's default.
 	probeBurst = 2 * time.Second
 )
