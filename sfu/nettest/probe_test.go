@@ -125,12 +125,12 @@ func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 	}
 }
 
-// Probes are bounded by the viewer's budget and by the node's: with 16
-// kbit/s of probe budget (a 4 KB burst, less than one probe of a 1 Mbit/s
-// link needs), padding never exceeds the burst plus the rate over the run,
-// and probes are cut when it runs out.
+// Probes are bounded by the viewer's budget and by the node's: with 4
+// kbit/s of probe budget (a 1 KB burst, a fifth of what one probe of a 1
+// Mbit/s link needs), padding never exceeds the burst plus the rate over
+// the run, and probes are cut when it runs out.
 func TestProbesStayWithinTheBudget(t *testing.T) {
-	const rateBps = 16_000
+	const rateBps = 4_000
 	for _, tc := range []struct {
 		name  string
 		adapt sfu.Adapt
