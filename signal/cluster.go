@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -25,6 +26,19 @@ type Cluster struct {
 	// Node is this node's membership: Info, Tick, TTLs. Adopt, Lost and
 	// LoadFunc are the server's own and are overwritten.
 	Node cluster.Config
+	// Listener is --node-addr: where the other nodes open their link to
+	// this one (links.go). The server serves it and closes it on Shutdown.
+	// Without it this node dials links but accepts none.
+	Listener net.Listener
+	// LinkQueue bounds each link's send queue (frames); a peer that lets
+	// it fill is dropped and its sessions resume on a new link.
+	LinkQueue int
+	// LinkBuffer bounds the messages a relayed session keeps until the
+	// other node acknowledges them, for a resume.
+	LinkBuffer int
+	// LinkResume is how long a relayed session waits for a new link after
+	// its link dropped before it ends.
+	LinkResume time.Duration
 }
 
 // errClusterDown refuses a room this node would have to claim while Redis
@@ -38,8 +52,10 @@ type clusterEdge struct {
 	store *cluster.Store
 	node  *cluster.Node
 	tick  time.Duration
-	rel   *relays   // relay.go
-	cas   *cascades // cascade.go
+	self  cluster.NodeInfo // this node as the registry lists it
+	rel   *relays          // relay.go
+	links *links           // links.go
+	cas   *cascades        // cascade.go
 
 	// openMu makes opening, restoring and adopting a room one step at a
 	// time, so a client's join and a takeover never open the same room
@@ -71,6 +87,11 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 		return nil, err
 	}
 	ce.node = node
+	ce.self = cfg.Info
+	ce.self.ID = node.ID()
+	if ce.links, err = newLinks(ce, c); err != nil {
+		return nil, err
+	}
 	ce.tick = cfg.Tick
 	if ce.tick <= 0 {
 		ce.tick = cluster.DefaultTick
@@ -335,8 +356,12 @@ func (c *clusterEdge) shutdown(ctx context.Context) {
 }
 
 // wait returns once the background hand-overs and retries are done (after
-// the server's context ended).
-func (c *clusterEdge) wait() { c.bg.Wait() }
+// the server's context ended), and closes the node's links: every session
+// they carried has ended by then.
+func (c *clusterEdge) wait() {
+	c.bg.Wait()
+	c.links.close()
+}
 
 // serveNodes is GET /v1/nodes: the public URLs of the cluster's live nodes
 // (PROTOCOL.md §12), for clients choosing where to reconnect. 404 on a node

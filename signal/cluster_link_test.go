@@ -1,0 +1,299 @@
+package signal_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/seatsfu/seatsfu/internal/cluster"
+	"github.com/seatsfu/seatsfu/internal/nodelink"
+	"github.com/seatsfu/seatsfu/internal/redistest"
+	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
+)
+
+// The node links end to end (PROTOCOL.md §12): real in-process nodes, a
+// real redis-server, and a TCP proxy standing for the network between two
+// nodes where a test needs to break it.
+
+// linkProxy forwards TCP to a node's link listener and can cut every
+// connection it carries, as a network break would.
+type linkProxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func newLinkProxy(t *testing.T) *linkProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &linkProxy{ln: ln}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			target := p.target
+			p.mu.Unlock()
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(up, c); up.Close() }()
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// cut closes every connection through the proxy; new ones still pass.
+func (p *linkProxy) cut() {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// proxiedNode is a node the other nodes reach through p.
+func proxiedNode(t *testing.T, rd *redistest.Server, secret []byte, p *linkProxy, opts ...signaltest.Option) *signaltest.Env {
+	opts = append(opts, signaltest.WithSignalConfig(func(c *signal.Config) {
+		p.mu.Lock()
+		p.target = c.Cluster.Listener.Addr().String()
+		p.mu.Unlock()
+		c.Cluster.Node.Info.NodeAddr = p.ln.Addr().String()
+	}))
+	return clusterNode(t, rd, secret, opts...)
+}
+
+// joinVia joins room on env (a node that relays it) once env has learnt
+// where the room is hosted.
+func joinVia(t *testing.T, env *signaltest.Env, room, user string) *signaltest.Conn {
+	t.Helper()
+	var c *signaltest.Conn
+	eventually(t, user+" joining through the relaying node", func() bool {
+		conn, err := env.Dial(testCtx(t), env.Token(room, user, proto.RoleAudience))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Call(testCtx(t), proto.MethodRoomJoin, nil, nil); err != nil {
+			conn.Close()
+			return false
+		}
+		c = conn
+		return true
+	})
+	t.Cleanup(c.Close)
+	return c
+}
+
+// counterOf reads a counter of env's registry, by its labels.
+func counterOf(t *testing.T, env *signaltest.Env, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := env.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if labels[lp.GetName()] != lp.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
+func messageFrom(text string) func(json.RawMessage) bool {
+	return func(p json.RawMessage) bool {
+		var m proto.RoomMessage
+		return json.Unmarshal(p, &m) == nil && m.Text != nil && *m.Text == text
+	}
+}
+
+// TestClusterOneLinkPerPair: eight clients of node b in a room node a
+// hosts share one link: each node counts exactly one, the host serves all
+// eight, and a notification for the room reaches every one of them.
+func TestClusterOneLinkPerPair(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, nil)
+
+	const n = 8
+	guests := make([]*signaltest.Conn, n)
+	for i := range guests {
+		guests[i] = joinVia(t, b, "r1", fmt.Sprint("guest", i))
+	}
+	if got := gaugeValue(t, b, "seatsfu_cluster_relayed_sockets"); got != n {
+		t.Fatalf("node b relays %v sockets, want %d", got, n)
+	}
+	for name, env := range map[string]*signaltest.Env{"a": a, "b": b} {
+		if got := gaugeValue(t, env, "seatsfu_cluster_links"); got != 1 {
+			t.Fatalf("node %s has %v links for %d relayed clients, want 1", name, got, n)
+		}
+	}
+	if got := a.RoomState(t, "r1").Members; got != n+1 {
+		t.Fatalf("the host counts %d members, want %d", got, n+1)
+	}
+	call(t, owner, proto.MethodRoomSendMessage, proto.MessageParams{Text: ptr("hello all")}, nil)
+	for _, g := range guests {
+		wait(t, g, proto.NoteRoomMessage, messageFrom("hello all"))
+	}
+	if out := counterOf(t, a, "seatsfu_cluster_link_frames_total", map[string]string{"direction": "out"}); out < n {
+		t.Fatalf("node a sent %v link frames, want at least one per guest", out)
+	}
+}
+
+// TestClusterLinkResumes: the network between the nodes breaks while a
+// relayed client is in the room, and a message is sent to the room during
+// the break. The edge dials again and resumes the session: the client's
+// socket stays open, the host never saw it leave, the message arrives
+// exactly once, and the client's next request is answered.
+func TestClusterLinkResumes(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	proxy := newLinkProxy(t)
+	a := proxiedNode(t, rd, secret, proxy)
+	b := clusterNode(t, rd, secret)
+	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, nil)
+	guest := joinVia(t, b, "r1", "guest")
+	call(t, guest, proto.MethodRoomSendMessage, proto.MessageParams{Text: ptr("before")}, nil)
+	wait(t, owner, proto.NoteRoomMessage, messageFrom("before"))
+
+	proxy.cut()
+	call(t, owner, proto.MethodRoomSendMessage, proto.MessageParams{Text: ptr("during")}, nil)
+	wait(t, guest, proto.NoteRoomMessage, messageFrom("during"))
+
+	var req proto.RequestIDResult
+	call(t, guest, proto.MethodSeatApply, map[string]any{"seatIndex": 1}, &req)
+	wait(t, owner, proto.NoteApplicationReceived, nil)
+	eventually(t, "node b counting the resume", func() bool {
+		return counterOf(t, b, "seatsfu_cluster_link_resumes_total", map[string]string{"outcome": "resumed"}) >= 1
+	})
+	if err := guest.Err(); err != nil {
+		t.Fatalf("the relayed socket closed: %v", err)
+	}
+	during := 0
+	for _, note := range guest.Notes() {
+		if note.Method == proto.NoteRoomMessage && messageFrom("during")(note.Params) {
+			during++
+		}
+	}
+	if during != 1 {
+		t.Fatalf("the message sent during the break arrived %d times", during)
+	}
+	if n := owner.Count(proto.NoteMemberLeft); n != 0 {
+		t.Fatalf("the host saw the relayed member leave (%d member.left)", n)
+	}
+	if got := counterOf(t, b, "seatsfu_cluster_link_drops_total", nil); got < 1 {
+		t.Fatalf("node b counted %v link drops", got)
+	}
+}
+
+// TestClusterLinkRefusesBadTokens: a node's link listener opens no link for
+// a token signed with another secret, an expired one, one made for another
+// node, or one from a node the registry does not list; a valid one opens.
+func TestClusterLinkRefusesBadTokens(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	store := openStore(t, rd)
+	var addr string
+	eventually(t, "both nodes registered", func() bool {
+		nodes, err := store.Nodes(testCtx(t))
+		if err != nil {
+			return false
+		}
+		ids := map[string]string{}
+		for _, n := range nodes {
+			ids[n.ID] = n.NodeAddr
+		}
+		addr = ids[a.Server.NodeID()]
+		return addr != "" && ids[b.Server.NodeID()] != ""
+	})
+	url := "ws://" + addr + nodelink.Path
+	aID, bID := a.Server.NodeID(), b.Server.NodeID()
+	now := time.Now()
+	mint := func(secret []byte, from, to string, at time.Time) string {
+		tok, err := cluster.MintLinkToken(secret, from, to, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for name, tc := range map[string]struct {
+		tok    string
+		status int
+	}{
+		"other secret": {mint([]byte("not the cluster's"), bID, aID, now), http.StatusUnauthorized},
+		"expired":      {mint(secret, bID, aID, now.Add(-2*cluster.LinkTokenTTL)), http.StatusUnauthorized},
+		"other node":   {mint(secret, bID, bID, now), http.StatusUnauthorized},
+		"unknown node": {mint(secret, "n-stranger", aID, now), http.StatusForbidden},
+		"no token":     {"", http.StatusUnauthorized},
+		"client token": {b.Token("r1", "owner", proto.RoleOwner), http.StatusUnauthorized},
+	} {
+		h := http.Header{}
+		if tc.tok != "" {
+			h.Set("Authorization", "Bearer "+tc.tok)
+		}
+		conn, resp, err := websocket.Dial(testCtx(t), url, &websocket.DialOptions{HTTPHeader: h})
+		if err == nil {
+			conn.CloseNow()
+			t.Errorf("%s: the link opened", name)
+			continue
+		}
+		if resp == nil || resp.StatusCode != tc.status {
+			t.Errorf("%s: %v, want HTTP %d", name, err, tc.status)
+		}
+	}
+	if got := gaugeValue(t, a, "seatsfu_cluster_links"); got != 0 {
+		t.Fatalf("node a has %v links after refusing every dial", got)
+	}
+	ctx, cancel := context.WithTimeout(testCtx(t), 5*time.Second)
+	defer cancel()
+	l, err := nodelink.Dial(ctx, url, secret, bID, aID, 0, func(*nodelink.Link, nodelink.Frame) {})
+	if err != nil {
+		t.Fatalf("a valid link token was refused: %v", err)
+	}
+	l.Close()
+}
