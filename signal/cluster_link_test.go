@@ -297,3 +297,62 @@ func TestClusterLinkRefusesBadTokens(t *testing.T) {
 	}
 	l.Close()
 }
+
+// TestClusterAPIAcrossNodes: the server API of node c serves rooms hosted
+// on a and b — a merged, paged list, get, members, kick, unban, end — with
+// the answers and the errors one node gives (PROTOCOL.md §11, §12).
+func TestClusterAPIAcrossNodes(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	c := clusterNode(t, rd, secret)
+	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, map[string]any{"create": map[string]any{"title": "On a"}})
+	join(t, b, "r2", "owner2", proto.RoleOwner, nil)
+	guest, _ := join(t, a, "r1", "guest", proto.RoleAudience, nil)
+
+	var list proto.APIRoomList
+	eventually(t, "node c listing the rooms of a and b", func() bool {
+		status, raw := apiDo(t, c, "GET", "/v1/api/rooms", "")
+		return status == 200 && json.Unmarshal(raw, &list) == nil && len(list.Rooms) == 2
+	})
+	if list.Rooms[0].RoomID != "r1" || list.Rooms[1].RoomID != "r2" || list.NextCursor != "" {
+		t.Fatalf("list via c: %+v", list)
+	}
+	var page proto.APIRoomList
+	_ = json.Unmarshal(apiWant(t, c, "GET", "/v1/api/rooms?limit=1", "", 200, ""), &page)
+	if len(page.Rooms) != 1 || page.Rooms[0].RoomID != "r1" || page.NextCursor != "r1" {
+		t.Fatalf("first page of one via c: %+v", page)
+	}
+	_ = json.Unmarshal(apiWant(t, c, "GET", "/v1/api/rooms?limit=1&cursor=r1", "", 200, ""), &page)
+	if len(page.Rooms) != 1 || page.Rooms[0].RoomID != "r2" || page.NextCursor != "" {
+		t.Fatalf("second page via c: %+v", page)
+	}
+
+	var room proto.APIRoom
+	_ = json.Unmarshal(apiWant(t, c, "GET", "/v1/api/rooms/r1", "", 200, ""), &room)
+	if room.Title != "On a" || room.Owner.UserID != "owner" || room.MemberCount != 2 {
+		t.Fatalf("r1 via c: %+v", room)
+	}
+	var members proto.APIMemberList
+	_ = json.Unmarshal(apiWant(t, c, "GET", "/v1/api/rooms/r1/members", "", 200, ""), &members)
+	if len(members.Members) != 2 {
+		t.Fatalf("r1's members via c: %+v", members)
+	}
+
+	apiWant(t, c, "POST", "/v1/api/rooms/r1/members/guest/kickOut", "", 200, "")
+	wait(t, guest, proto.NoteKickedOut, nil)
+	apiWant(t, c, "POST", "/v1/api/rooms/r1/members/nobody/kickOut", "", 404, "not_joined")
+	apiWant(t, c, "POST", "/v1/api/rooms/r1/members/owner/kickOut", "", 409, "permission_denied")
+	apiWant(t, c, "DELETE", "/v1/api/rooms/r1/bans/guest", "", 200, "")
+	apiWant(t, c, "DELETE", "/v1/api/rooms/r1/bans/guest", "", 404, "not_banned")
+
+	apiWant(t, c, "POST", "/v1/api/rooms/r1/end", "", 200, "")
+	wait(t, owner, proto.NoteRoomEnded, nil)
+	eventually(t, "r1 gone for node c", func() bool {
+		status, _ := apiDo(t, c, "GET", "/v1/api/rooms/r1", "")
+		return status == 404
+	})
+	apiWant(t, c, "GET", "/v1/api/rooms/r1", "", 404, "room_not_found")
+	apiWant(t, c, "GET", "/v1/api/rooms/nowhere", "", 404, "room_not_found")
+}
