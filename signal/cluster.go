@@ -54,8 +54,11 @@ type clusterEdge struct {
 	tick  time.Duration
 	self  cluster.NodeInfo // this node as the registry lists it
 	rel   *relays          // relay.go
-	links *links           // links.go
-	cas   *cascades        // cascade.go
+
+	saversMu sync.Mutex
+	savers   map[string]*roomSaver // cluster_save.go
+	links    *links                // links.go
+	cas      *cascades             // cascade.go
 
 	// openMu makes opening, restoring and adopting a room one step at a
 	// time, so a client's join and a takeover never open the same room
@@ -71,7 +74,7 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 	if c.Store == nil {
 		return nil, errors.New("signal: Cluster.Store is required")
 	}
-	ce := &clusterEdge{srv: s, store: c.Store, done: make(chan struct{})}
+	ce := &clusterEdge{srv: s, store: c.Store, done: make(chan struct{}), savers: map[string]*roomSaver{}}
 	rel, err := newRelays(s.cfg.Registry)
 	if err != nil {
 		return nil, err
@@ -121,9 +124,10 @@ func (c *clusterEdge) load() cluster.Load {
 	return cluster.Load{Clients: n + c.srv.media.Sessions()}
 }
 
-// persist writes the room's durable state before an answer goes out
-// (methods.go): an answer a client saw is in Redis, so a takeover never
-// answers the same request differently.
+// persist stages the room's durable state before an answer is queued
+// (methods.go); the answer goes out once Redis holds it (cluster_save.go):
+// an answer a client saw is in Redis, so a takeover never answers the same
+// request differently.
 func (s *Server) persist(r *seat.Room) {
 	if s.cl != nil {
 		s.cl.commit(r)
@@ -131,12 +135,11 @@ func (s *Server) persist(r *seat.Room) {
 }
 
 // commit is sfu.RoomConfig.Commit: under the room's lock, after every
-// successful seat operation, the room's durable state is staged and
-// written. The write is one round trip to Redis under the room's lock —
-// the price of "the state is saved before anyone hears of it" — and none
-// at all when the operation changed nothing durable (an audience member
-// joining, a message) or while Redis is known to be down (the node's tick
-// writes the staged state when it returns; the room runs on meanwhile).
+// successful seat operation, the room's durable state is staged — no I/O
+// under the lock. The room's saver writes it, and the frames queued
+// meanwhile wait for that write before they go out (cluster_save.go). An
+// operation that changed nothing durable (an audience member joining, a
+// message) stages nothing new and delays nothing.
 func (c *clusterEdge) commit(sr *seat.Room) {
 	h := c.node.Hosted(sr.ID())
 	if h == nil {
@@ -144,6 +147,7 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 	}
 	st, ok := sr.Durable()
 	if !ok {
+		c.dropSaver(sr.ID())
 		c.end(h)
 		return
 	}
@@ -152,13 +156,7 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 		c.srv.log.Error("cluster: encode room state", "room", sr.ID(), "err", err)
 		return
 	}
-	h.Stage(blob)
-	if !h.Dirty() || !c.store.Up() {
-		return
-	}
-	if err := h.Flush(c.srv.ctx); err != nil && !errors.Is(err, cluster.ErrUnavailable) {
-		c.srv.log.Warn("cluster: save room state", "room", sr.ID(), "err", err)
-	}
+	c.stage(h, h.Stage(blob))
 }
 
 // end forgets an ended room in Redis. While Redis is down it retries every
@@ -323,6 +321,7 @@ func (c *clusterEdge) abandon(room string) {
 	if h == nil {
 		return
 	}
+	c.dropSaver(room)
 	h.room.Abandon()
 	for _, s := range h.detachAll() {
 		s.closeAfterQueued(websocket.StatusGoingAway, "the room moved to another node")

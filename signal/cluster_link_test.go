@@ -356,3 +356,84 @@ func TestClusterAPIAcrossNodes(t *testing.T) {
 	apiWant(t, c, "GET", "/v1/api/rooms/r1", "", 404, "room_not_found")
 	apiWant(t, c, "GET", "/v1/api/rooms/nowhere", "", 404, "room_not_found")
 }
+
+// TestClusterSaveOrderUnderConcurrentOps: four admins toggle the locks of
+// their own seats at once, so the room's states are staged, written and
+// answered concurrently. Whenever an admin holds an answer, Redis already
+// holds its seat as that answer left it; and a reader polling Redis
+// meanwhile never sees the state's version go back.
+func TestClusterSaveOrderUnderConcurrentOps(t *testing.T) {
+	rd := redistest.Start(t)
+	reader := openStore(t, rd)
+	node := clusterNode(t, rd, newSecret(t), signaltest.WithSignalConfig(func(c *signal.Config) { c.RequestRate = -1 }))
+	join(t, node, "r1", "owner", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 8}})
+	const admins, rounds = 4, 25
+	conns := make([]*signaltest.Conn, admins)
+	for i := range conns {
+		conns[i], _ = join(t, node, "r1", fmt.Sprint("admin", i), proto.RoleAdmin, nil)
+	}
+
+	stop := make(chan struct{})
+	polled := make(chan error, 1)
+	go func() {
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				polled <- nil
+				return
+			default:
+			}
+			saved, err := reader.Load(context.Background(), "r1")
+			if err != nil {
+				polled <- err
+				return
+			}
+			if saved.Version < last {
+				polled <- fmt.Errorf("Redis went from version %d back to %d", last, saved.Version)
+				return
+			}
+			last = saved.Version
+		}
+	}()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, admins)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			index := i + 1
+			for r := range rounds {
+				lock := r%2 == 0
+				if err := c.Call(testCtx(t), proto.MethodSeatLock, proto.LockParams{SeatIndex: &index, LockSeat: &lock}, nil); err != nil {
+					errs <- err
+					return
+				}
+				saved, err := reader.Load(context.Background(), "r1")
+				if err != nil {
+					errs <- err
+					return
+				}
+				st, err := cluster.DecodeState(saved.Blob)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if st.Seats[index].Locked != lock {
+					errs <- fmt.Errorf("admin%d was answered lock=%v for seat %d, but Redis (version %d) holds %v", i, lock, index, saved.Version, st.Seats[index].Locked)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+}
