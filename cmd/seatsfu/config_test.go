@@ -38,7 +38,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
 	want.Cluster = ClusterSettings{ClusterTick: 500 * time.Millisecond, LeaseTTL: 3 * time.Second, NodeTTL: 3 * time.Second,
-		RedisTimeout: time.Second} // §12: no Redis, one node
+		RedisTimeout: time.Second, LinkQueue: 4096, LinkBuffer: 1024, LinkResume: 10 * time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
 	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
 	if !reflect.DeepEqual(c, want) {
