@@ -437,3 +437,38 @@ func TestClusterSaveOrderUnderConcurrentOps(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestClusterLinkClient: a socket the node itself opens through its
+// linkClient (the cascade's join) reaches a room another node hosts over
+// the node's one link, like a relayed client's.
+func TestClusterLinkClient(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, nil)
+	joinVia(t, b, "r1", "guest") // b now routes r1 to a
+
+	hc := signal.LinkClient(b.Server)
+	ws, _, err := websocket.Dial(testCtx(t), "ws://node-b/v1/rtc", &websocket.DialOptions{
+		HTTPClient: hc,
+		HTTPHeader: http.Header{"Authorization": {"Bearer " + b.Token("r1", "node.b", proto.RoleAudience)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := signaltest.NewConn(ws)
+	defer c.Close()
+	call(t, c, proto.MethodRoomJoin, nil, nil)
+	call(t, c, proto.MethodRoomSendMessage, proto.MessageParams{Text: ptr("from b itself")}, nil)
+	wait(t, owner, proto.NoteRoomMessage, messageFrom("from b itself"))
+	if b.SFU.Room("r1") != nil {
+		t.Fatal("node b opened the room instead of relaying its own socket")
+	}
+	if got := gaugeValue(t, b, "seatsfu_cluster_relayed_sockets"); got != 2 {
+		t.Fatalf("node b relays %v sockets, want 2", got)
+	}
+	if got := gaugeValue(t, b, "seatsfu_cluster_links"); got != 1 {
+		t.Fatalf("node b has %v links, want 1", got)
+	}
+}

@@ -262,6 +262,29 @@ func (lk *links) close() {
 	lk.wg.Wait()
 }
 
+// linkClient is an HTTP client whose WebSockets to any ws://…/v1/rtc are
+// served by this node's own /v1/rtc in memory: a socket for a room another
+// node hosts rides this node's link to it, like a client's. For what the
+// node itself must say to a host (the cascade's join, cascade.go): it
+// costs the pair no connection of its own. Such a socket's rtc.subscribe
+// goes to the host, never to this node's cascade (relay.go: internal).
+func (c *clusterEdge) linkClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: c.links.mem.dial}}
+}
+
+// viaMemory says whether r came through the in-memory listener, that is
+// from this node itself (a pipe's address; no socket from outside has it).
+func viaMemory(r *http.Request) bool { return r.RemoteAddr == memPipeAddr }
+
+// memPipeAddr is the remote address of a connection from the in-memory
+// listener (net.Pipe's).
+var memPipeAddr = func() string {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	return a.RemoteAddr().String()
+}()
+
 // memListener is an in-memory listener: the host serves a relayed session
 // by opening a WebSocket to its own /v1/rtc through it, so a relayed
 // socket gets every rule of a direct one (token, limits, expiry, pings).

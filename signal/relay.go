@@ -100,7 +100,7 @@ func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, 
 	target, _ := c.publicRTC(rt.Node)
 	st := &relayState{user: id.UserID, room: id.Room, target: target} // cascade.go
 	defer st.end(c.cas)
-	e.serve(down, st)
+	e.serve(down, st, viaMemory(r))
 	return true
 }
 
@@ -209,7 +209,7 @@ func (e *edgeSession) frame(l *nodelink.Link, f nodelink.Frame) {
 
 // serve runs the client's socket until either side ends it, then ends the
 // other with the same close code.
-func (e *edgeSession) serve(down *websocket.Conn, st *relayState) {
+func (e *edgeSession) serve(down *websocket.Conn, st *relayState, internal bool) {
 	c := e.lk.c
 	ctx := e.ctx
 	// Reads and writes on down never use ctx: coder/websocket drops a
@@ -236,8 +236,9 @@ func (e *edgeSession) serve(down *websocket.Conn, st *relayState) {
 				return
 			}
 			// A relayed viewer's subscription is served by this node's
-			// cascade of the room (cascade.go).
-			if typ == websocket.MessageText && c.interceptUp(ctx, st, reply, frame) {
+			// cascade of the room (cascade.go) — not the cascade's own
+			// socket to the host (linkClient), which feeds it.
+			if typ == websocket.MessageText && !internal && c.interceptUp(ctx, st, reply, frame) {
 				continue
 			}
 			if typ == websocket.MessageText {

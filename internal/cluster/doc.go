@@ -34,7 +34,8 @@
 //     that was connected to the dead node starts its grace).
 //   - internal/nodelink: the link itself — authenticated WebSocket on
 //     --node-addr, frames {session, kind, payload}, bounded send queue, one
-//     link per pair (Pool), no meaning given to the frames yet.
+//     link per pair (Pool), and Stream: a session's numbered, acknowledged
+//     messages, re-sent on a new link after a drop (nothing lost or twice).
 //
 // Timings: LeaseTTL 3 s, Tick 500 ms: a dead node's rooms are hosted
 // elsewhere within LeaseTTL + Tick = 3.5 s, inside the 5 s of §12
@@ -54,29 +55,48 @@
 // (host died, or handed over) restores it (RestoreRoom) for any member
 // that asks, not only the owner. After every seat operation
 // (sfu.RoomConfig.Commit, and before the answer in signal's session.do and
-// room.join): Durable → EncodeState → Stage → Flush, then the answer. The
-// Flush runs UNDER the room's lock — one round trip per state-changing
-// operation, none for an unchanged blob and none while Store.Up is false
-// (the tick writes it when Redis returns) — simpler than the stage/flush
-// split the Hosted API allows; moving Flush after the lock needs sfu.Room.Do
-// to send deliveries after unlocking. A room whose seat controller ended is
+// room.join): Durable → EncodeState → Stage under the room's lock, no I/O;
+// a saver goroutine per hosted room Flushes the newest staged state, and
+// every frame queued to a session meanwhile carries the version staged
+// when it was queued, which the session's writer waits for
+// (signal/cluster_save.go). So the answer and the notifications still
+// follow their state into Redis, the room's lock holds no round trip, a
+// burst of operations costs one write, and none waits while Store.Up is
+// false (the tick writes it when Redis returns). Hosted.End is still done
+// under the lock (once per room). A room whose seat controller ended is
 // Hosted.End (retried each tick while Redis is down). Config.Lost and
 // Server.Shutdown abandon the room here (sfu.Room.Abandon; sockets closed
 // 1001, no room.ended); Shutdown then Drains, so SIGTERM hands rooms over.
 // Takeover (Config.Adopt) and a client's join share one mutex, so a room
 // is never opened twice on a node.
 //
-// Signalling relay (signal/relay.go): AS BUILT, one WebSocket per relayed
-// client, not the node link. The edge verifies the token, finds the host
-// (Node.Route; the host's public URL from NodeInfo.HTTPAddr), dials its
-// /v1/rtc with the client's own token and an X-Seatsfu-Relayed header (a
-// host never relays a relayed socket: no loops), and copies frames both
-// ways with close codes; it pings the client itself. Dial failure → Forget
-// the route, serve locally (room_not_found during a takeover, retried by
-// clients). seatsfu_cluster_relayed_sockets. NOT BUILT: internal/nodelink
-// multiplexing (one link per pair, authenticated with MintLinkToken, room
-// notifications crossing once and fanned out at the edge); --node-addr is
-// registered but nothing listens on it yet.
+// Signalling relay (signal/links.go, relay.go, linkhost.go): one
+// internal/nodelink link per pair of nodes, served on --node-addr
+// (/v1/node-link) and dialled through a Pool; a listener accepts only a
+// valid link token (MintLinkToken) from a node the registry lists. The
+// edge verifies the client's token, finds the host (Node.Route), and
+// carries the client's socket as one session over the link: open {token},
+// numbered msg frames both ways (nodelink.Stream), close {code, reason}.
+// The host serves the session through an in-memory WebSocket to its own
+// /v1/rtc with the token and an X-Seatsfu-Relayed header (a host never
+// relays a relayed socket: no loops), so a relayed socket gets every rule
+// of a direct one. A dropped link is resumed: the edge dials again and
+// sends resume {last received}; the host, which kept the session (and the
+// member) for --link-resume, answers resumed and both re-send what the
+// other missed. Not resumed in time → the client's socket closes 1001 and
+// it reconnects. A failed link dial → Forget the route, serve locally
+// (room_not_found during a takeover, retried by clients). Settings
+// --link-queue, --link-buffer, --link-resume; metrics cluster_links,
+// cluster_link_frames_total{direction}, cluster_link_drops_total,
+// cluster_link_resumes_total{outcome}, cluster_relayed_sockets. NOT
+// BUILT: a room's notifications crossing the link once and fanned out at
+// the edge (each relayed session still gets its own copy, on the one
+// link); TLS on the link listener.
+//
+// Server API (signal/api_remote.go): /v1/api on any node; a call for a
+// room another node hosts is an api frame to the host, run there by the
+// single-node code, so answers and errors are the same; a list merges
+// every live node's page.
 //
 // Media (signal/cascade.go). Publishers reach the host through the relay
 // (rtc.publish's SDP answer is the host's), as chosen below. Viewers:
@@ -113,12 +133,11 @@
 //
 // The Go SDK's end-to-end suite runs against three nodes with each client
 // on a random one: SEATSFU_E2E_NODES=3 go test ./signal/client/ -run
-// 'Test[A-Z]'. All pass but five (signal/client/cluster_env_test.go says
+// 'Test[A-Z]'. All pass but four (signal/client/cluster_env_test.go says
 // which and why): SIGTERM hands rooms over instead of ending them; a socket
 // that connected while nobody hosted its room is not relayed once the room
-// opens elsewhere (the relay is decided at the upgrade); the server API
-// (/v1/api) serves only the rooms its node hosts; co-hosting (§10) links
-// rooms of one node only; a cascade takes one simulcast layer from the
+// opens elsewhere (the relay is decided at the upgrade); co-hosting (§10)
+// links rooms of one node only; a cascade takes one simulcast layer from the
 // host (the edge serves rtc.quality and rtc.setQuality from its mirror, but
 // remote viewers' wishes do not reach the publisher's rtc.publisherLayers).
 //
