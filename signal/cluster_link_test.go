@@ -472,3 +472,28 @@ func TestClusterLinkClient(t *testing.T) {
 		t.Fatalf("node b has %v links, want 1", got)
 	}
 }
+
+// TestClusterLinkResumeGivesUp: when the host stays unreachable for
+// --link-resume after the link broke, the edge closes the relayed client's
+// socket with 1001, so the client reconnects (to any node) within its
+// grace instead of waiting on a session nobody serves.
+func TestClusterLinkResumeGivesUp(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	proxy := newLinkProxy(t)
+	shortResume := signaltest.WithSignalConfig(func(c *signal.Config) { c.Cluster.LinkResume = 300 * time.Millisecond })
+	a := proxiedNode(t, rd, secret, proxy)
+	b := clusterNode(t, rd, secret, shortResume)
+	join(t, a, "r1", "owner", proto.RoleOwner, nil)
+	guest := joinVia(t, b, "r1", "guest")
+
+	proxy.ln.Close() // no new connection reaches a's link listener
+	proxy.cut()
+	code, err := guest.Closed(testCtx(t))
+	if err != nil || code != websocket.StatusGoingAway {
+		t.Fatalf("the relayed socket closed with %v %v, want 1001", code, err)
+	}
+	if got := counterOf(t, b, "seatsfu_cluster_link_resumes_total", map[string]string{"outcome": "lost"}); got != 1 {
+		t.Fatalf("node b counted %v lost sessions, want 1", got)
+	}
+}

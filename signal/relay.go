@@ -333,14 +333,22 @@ func (e *edgeSession) startResume() {
 	e.lk.wg.Add(1)
 	go func() {
 		defer e.lk.wg.Done()
-		defer e.resuming.Store(false)
-		if e.resumeOnce() {
+		for {
+			if !e.resumeOnce() {
+				if e.ctx.Err() == nil {
+					e.lk.resumes.WithLabelValues("lost").Inc()
+					e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "the room's node is unreachable", tellClient: true})
+				}
+				return
+			}
 			e.lk.resumes.WithLabelValues("resumed").Inc()
-			return
-		}
-		if e.ctx.Err() == nil {
-			e.lk.resumes.WithLabelValues("lost").Inc()
-			e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "the room's node is unreachable", tellClient: true})
+			e.resuming.Store(false)
+			// The new link may have dropped while this goroutine still
+			// counted as resuming, when the link's watcher left the
+			// session to it: look once more.
+			if l := e.st.Link(); l != nil && l.Err() == nil || !e.resuming.CompareAndSwap(false, true) {
+				return
+			}
 		}
 	}()
 }
@@ -356,13 +364,15 @@ func (e *edgeSession) resumeOnce() bool {
 		if err == nil {
 			err = l.Send(nodelink.Frame{Session: e.st.ID(), Kind: frameResume, Payload: e.st.ResumePayload()})
 		}
-		if err == nil {
+		for err == nil {
 			select {
 			case got := <-e.resumed:
 				if got == l {
 					return true
 				}
+				// A late answer to an earlier attempt: wait for this one.
 			case <-l.Done():
+				err = l.Err()
 			case <-ctx.Done():
 				return false
 			}

@@ -148,6 +148,42 @@
 // signal/client/failover_test.go, cmd/seatsfu/cluster_process_test.go
 // (two real processes, SIGKILL, hosted again in ~3.0 s).
 //
+// # Co-hosting across nodes: NOT BUILT, what it needs
+//
+// Today cohost.request for a room another node hosts is refused
+// room_not_found ("room … is not live"): signal's cohostDesk resolves both
+// rooms among its own hubs, one cohost.Controller per node holds the
+// requests, connections and battles, and sfu.Room.SetCohosts feeds a
+// room's co-host slots from the other room's publishers in the same SFU.
+// Across nodes it needs, in this order:
+//
+//  1. One owner per co-host relation: the host of the requesting room
+//     keeps the Controller entry; cohost.request/accept/reject/cancel,
+//     cohost.leave and battle.* from the other room's owner are forwarded
+//     to it over the link (an "api"-like frame carrying the caller's room,
+//     user and request, answered with the controller's result/error), so
+//     one controller decides and the ordering rules of §10 (media, then
+//     snapshots, then the answer, then notifications) hold on that node.
+//  2. The remote room's side of each Delivery (cohost.requestReceived,
+//     cohost.changed, battle.*): sent over the link to its host, which
+//     notifies its members and refreshes its hub's cohostView, and which
+//     reports its room's end to the owner node (RoomEnded).
+//  3. Media: each room's co-host slots fed from the other room's
+//     publishers on another node — a cascade subscription of the other
+//     room (cascade.go's mirror, joined through linkClient) registered as
+//     the source of sfu's co-host slots instead of a local room.
+//  4. Durability: the co-host link joins seat.State (the blob's format
+//     number allows it), so a takeover keeps the connection; a node that
+//     takes over a room re-registers its relation with the owner node.
+//  5. Scores: AddBattleScore on any node forwarded to the battle's owner
+//     node (battle ids carry the node's prefix already: route by it).
+//
+// A simpler alternative, at the cost of one reconnect for the other
+// room's clients: co-locate — on cohost.accept, hand the accepting room
+// over (Hosted lease released, as SIGTERM does for all rooms) to the
+// requesting room's node, which takes it at once; everything then runs on
+// one node as today.
+//
 // # The original plan (kept for what is not built)
 //
 // Wiring (cmd/seatsfu). --redis URL and --node-addr HOST:PORT (§12), plus
