@@ -79,7 +79,7 @@ func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, 
 		c.node.Forget(id.Room)
 		return false
 	}
-	e := c.links.newEdge(rt.Node, l)
+	e := c.links.newEdge(id.Room, rt.Node, l)
 	defer c.links.dropEdge(e)
 	if err := e.st.Control(frameOpen, openPayload{Token: raw}); err != nil {
 		c.node.Forget(id.Room)
@@ -122,6 +122,7 @@ func (c *clusterEdge) publicRTC(node cluster.NodeInfo) (string, bool) {
 type edgeSession struct {
 	lk   *links
 	st   *nodelink.Stream
+	room string
 	host cluster.NodeInfo
 	in   chan nodelink.Frame // from the host: messages and the close, bounded
 	// resumed receives the host's "resumed" (on the link it came over).
@@ -143,10 +144,10 @@ type edgeEnd struct {
 	tellClient bool
 }
 
-func (lk *links) newEdge(host cluster.NodeInfo, l *nodelink.Link) *edgeSession {
+func (lk *links) newEdge(room string, host cluster.NodeInfo, l *nodelink.Link) *edgeSession {
 	ctx, cancel := context.WithCancel(lk.ctx)
 	e := &edgeSession{
-		lk: lk, st: nodelink.NewStream(newSessionID(), lk.buffer), host: host,
+		lk: lk, st: nodelink.NewStream(newSessionID(), lk.buffer), room: room, host: host,
 		in: make(chan nodelink.Frame, lk.buffer+1), resumed: make(chan *nodelink.Link, 1),
 		ctx: ctx, cancel: cancel,
 	}
@@ -353,8 +354,24 @@ func (e *edgeSession) startResume() {
 	}()
 }
 
+// stillHosted says whether the session's host may still host its room, as
+// far as Redis knows (a Redis that cannot be asked is no news).
+func (e *edgeSession) stillHosted(ctx context.Context) bool {
+	rt, err := e.lk.c.node.Route(ctx, e.room)
+	switch {
+	case errors.Is(err, cluster.ErrNoHolder):
+		return false
+	case err != nil || rt.Stale:
+		return true
+	}
+	return !rt.Local && rt.Node.ID == e.host.ID
+}
+
 // resumeOnce dials the host again until it takes the session back, or the
-// resume window passes.
+// resume window passes, or Redis says the room is no longer the host's (it
+// died and its lease lapsed, or another node took the room): the client
+// then reconnects at once, to the room's next host, instead of waiting
+// out the window.
 func (e *edgeSession) resumeOnce() bool {
 	ctx, cancel := context.WithTimeout(e.ctx, e.lk.resume)
 	defer cancel()
@@ -376,6 +393,9 @@ func (e *edgeSession) resumeOnce() bool {
 			case <-ctx.Done():
 				return false
 			}
+		}
+		if !e.stillHosted(ctx) {
+			return false
 		}
 		select {
 		case <-ctx.Done():

@@ -44,7 +44,10 @@ func (n *node) metricValue(t *testing.T, name string) float64 {
 // TestClusterLinksBetweenProcesses: three seatsfu processes. Five clients
 // of node b in a room node a hosts share b's one link to a, served on
 // a's --node-addr; a message in the room reaches them all; node c's server
-// API answers for the room, which it neither hosts nor relays.
+// API answers for the room, which it neither hosts nor relays. Then a is
+// SIGKILLed: b stops trying to resume its sessions as soon as Redis says a
+// no longer holds the room — about the lease's expiry, well before the
+// 10 s --link-resume — so its clients reconnect to the room's next host.
 func TestClusterLinksBetweenProcesses(t *testing.T) {
 	rd := redistest.Start(t)
 	key := make([]byte, 32)
@@ -114,6 +117,30 @@ func TestClusterLinksBetweenProcesses(t *testing.T) {
 		}
 		if resp.StatusCode != http.StatusNotFound || ctx.Err() != nil {
 			t.Fatalf("GET r1 through node c: %d", resp.StatusCode) // 404 until c lists a: retried
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	a.kill(t)
+	killed := time.Now()
+	for i, g := range guests {
+		code, err := g.Closed(ctx)
+		if err != nil || code != 1001 {
+			t.Fatalf("guest%d's socket on b closed with %v %v, want 1001", i, code, err)
+		}
+	}
+	closed := time.Since(killed)
+	t.Logf("b closed its relayed sockets %v after the host's SIGKILL", closed.Round(time.Millisecond))
+	if limit := defaultCluster().LinkResume - 2*time.Second; closed > limit {
+		t.Fatalf("b held its relayed sockets %v after the host died (lease-ttl is %v), want under %v", closed, defaultCluster().LeaseTTL, limit)
+	}
+	for {
+		_, _, err := b.join(ctx, t, secret, "r1", "guest0", proto.RoleAudience, nil)
+		if err == nil {
+			break
+		}
+		if !signaltest.IsReason(err, string(proto.ReasonRoomNotFound)) || ctx.Err() != nil {
+			t.Fatalf("guest0 back through b: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
