@@ -27,7 +27,7 @@ type hostSession struct {
 	lk   *links
 	st   *nodelink.Stream
 	peer string              // the edge's node id: only its links speak for the session
-	in   chan nodelink.Frame // from the edge: messages and the close, bounded
+	in   chan nodelink.Frame // from the edge: messages and the close, bounded as a socket's queue
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -46,7 +46,7 @@ func (lk *links) openHost(l *nodelink.Link, f nodelink.Frame) {
 	ctx, cancel := context.WithCancel(lk.ctx)
 	h := &hostSession{
 		lk: lk, st: nodelink.NewStream(f.Session, lk.buffer), peer: l.Peer(),
-		in: make(chan nodelink.Frame, lk.buffer+1), ctx: ctx, cancel: cancel,
+		in: make(chan nodelink.Frame, outQueue), ctx: ctx, cancel: cancel,
 	}
 	h.st.Attach(l, 0)
 	lk.mu.Lock()

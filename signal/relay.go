@@ -124,7 +124,7 @@ type edgeSession struct {
 	st   *nodelink.Stream
 	room string
 	host cluster.NodeInfo
-	in   chan nodelink.Frame // from the host: messages and the close, bounded
+	in   chan nodelink.Frame // from the host: messages and the close, bounded as a direct socket's queue
 	// resumed receives the host's "resumed" (on the link it came over).
 	resumed  chan *nodelink.Link
 	resuming atomic.Bool
@@ -148,7 +148,7 @@ func (lk *links) newEdge(room string, host cluster.NodeInfo, l *nodelink.Link) *
 	ctx, cancel := context.WithCancel(lk.ctx)
 	e := &edgeSession{
 		lk: lk, st: nodelink.NewStream(newSessionID(), lk.buffer), room: room, host: host,
-		in: make(chan nodelink.Frame, lk.buffer+1), resumed: make(chan *nodelink.Link, 1),
+		in: make(chan nodelink.Frame, outQueue), resumed: make(chan *nodelink.Link, 1),
 		ctx: ctx, cancel: cancel,
 	}
 	e.st.Attach(l, 0)
