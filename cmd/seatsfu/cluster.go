@@ -49,7 +49,7 @@ var clusterSettings = []setting{
 		c.Cluster.Redis = strings.TrimSpace(v)
 		return nil
 	}},
-	{"node-addr", "`HOST:PORT` of this node's node-to-node listener, as the other nodes reach it (required with --redis)", func(c *Config, v string) error {
+	{"node-addr", "`HOST:PORT` this node's node-to-node link listener binds, as the other nodes reach it (required with --redis)", func(c *Config, v string) error {
 		c.Cluster.NodeAddr = strings.TrimSpace(v)
 		return nil
 	}},
