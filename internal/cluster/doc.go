@@ -133,11 +133,12 @@
 //
 // The Go SDK's end-to-end suite runs against three nodes with each client
 // on a random one: SEATSFU_E2E_NODES=3 go test ./signal/client/ -run
-// 'Test[A-Z]'. All pass but four (signal/client/cluster_env_test.go says
+// 'Test[A-Z]'. All pass but five (signal/client/cluster_env_test.go says
 // which and why): SIGTERM hands rooms over instead of ending them; a socket
 // that connected while nobody hosted its room is not relayed once the room
 // opens elsewhere (the relay is decided at the upgrade); co-hosting (§10)
-// links rooms of one node only; a cascade takes one simulcast layer from the
+// links rooms of one node only (and a cascade's mirror has no co-host
+// slots, so a remote viewer's rtc.quality lists none); a cascade takes one simulcast layer from the
 // host (the edge serves rtc.quality and rtc.setQuality from its mirror, but
 // remote viewers' wishes do not reach the publisher's rtc.publisherLayers).
 //

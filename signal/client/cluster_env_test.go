@@ -27,7 +27,9 @@ import (
 // while nobody hosted its room is served by its own node: when the room
 // then opens on another node, it must reconnect to be relayed), and when
 // the clients land on different nodes: TestCohostAndBattleSDK (co-hosting
-// links two rooms of one node) and
+// links two rooms of one node), TestCohostSlotQualityThroughTheSDK (a
+// viewer served by another node's cascade gets the mirror room's
+// rtc.quality, which has no co-host slots) and
 // TestPublisherLayersThroughTheSDK (a cascade takes one layer from the
 // host, so remote viewers' rtc.setQuality does not reach the publisher).
 func clusterNodes(t *testing.T) int {
