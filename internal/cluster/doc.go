@@ -138,9 +138,10 @@
 // that connected while nobody hosted its room is not relayed once the room
 // opens elsewhere (the relay is decided at the upgrade); co-hosting (§10)
 // links rooms of one node only (and a cascade's mirror has no co-host
-// slots, so a remote viewer's rtc.quality lists none); a cascade takes one simulcast layer from the
-// host (the edge serves rtc.quality and rtc.setQuality from its mirror, but
-// remote viewers' wishes do not reach the publisher's rtc.publisherLayers).
+// slots, so a remote viewer's rtc.quality lists none); a cascade takes
+// one simulcast layer from the host (the edge serves rtc.quality and
+// rtc.setQuality from its mirror, but remote viewers' wishes do not reach
+// the publisher's rtc.publisherLayers).
 //
 // Tests: signal/cluster_test.go (answer after saved state, hand-over with
 // seats/locks/bans/resume, Redis down and back, relay), signal/
