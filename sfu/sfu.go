@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -35,6 +36,8 @@ type SFU struct {
 	videoCodec media.Codec
 	m          *metrics
 	ov         overload // overload.go
+	egress     *egressSocket
+	writers    *writerPool // every viewer's writer (writers.go)
 
 	// Lock order in this package, outermost first: a lock is only taken
 	// while holding locks above it in this list.
@@ -46,7 +49,8 @@ type SFU struct {
 	//	             keyframe requests and upstream NACKs, under either above
 	//	SFU.mu       the room registry; a room leaves it under its own lock
 	//	             (endLocked → dropRoom)
-	//	Peer.mu, SFU.bgMu, viewer.mu: leaves, taken alone or last
+	//	Peer.mu, SFU.bgMu, viewer.mu, viewerEgress.mu, writerPool.mu:
+	//	             leaves, taken alone or last
 	//
 	// So nothing takes a Room's lock, arms a timer or calls out while holding
 	// SFU.mu (OpenRoom arms the first deadline after releasing it).
@@ -108,9 +112,15 @@ func New(cfg Config) (*SFU, error) {
 	log := cfg.Logger.With("component", "sfu")
 	sizeSocketBuffers(conn, log)
 	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
+	if s.egress, err = newEgressSocket(conn, !cfg.PionEgress, !cfg.NoGSO, cfg.Registerer); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("sfu: metrics: %w", err)
+	}
+	s.writers = newWriterPool(runtime.GOMAXPROCS(0), s.egress)
 	s.ov.init(cfg.Overload)
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {
+		s.writers.close()
 		_ = s.closeTransports()
 		return nil, err
 	}
@@ -226,6 +236,7 @@ func (s *SFU) Close() error {
 	s.bgStopped = true
 	s.bgMu.Unlock()
 	s.bg.Wait()
+	s.writers.close() // after the peers: a closed viewer's last turn releases its queue
 	s.stopEgressSampler()
 	return s.closeTransports()
 }

@@ -43,6 +43,9 @@ type Config struct {
 	// v2 §11: webhook receivers and each one's queue (webhooks.go).
 	WebhookURLs  []string `yaml:"webhook-url"`
 	WebhookQueue int      `yaml:"webhook-queue"`
+	// EgressDirect: the SFU's own SRTP and sendmmsg for viewers on host
+	// UDP (egress.go).
+	EgressDirect bool `yaml:"egress-direct"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -64,6 +67,7 @@ func Defaults() Config {
 		Cluster:        defaultCluster(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
+		EgressDirect:   true,
 	}
 }
 
