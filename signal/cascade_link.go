@@ -28,6 +28,10 @@ type cascadeLink struct {
 	done chan struct{} // closed when the reader returned
 }
 
+// cascadeLinkReadLimit bounds one frame from the host; the largest is a
+// subscribe answer's SDP (a few kilobytes a seat).
+const cascadeLinkReadLimit = 1 << 20
+
 // dialCascade opens a cascade socket to the host's /v1/cascade with tok.
 func dialCascade(ctx context.Context, url, tok string) (*cascadeLink, error) {
 	h := http.Header{}
@@ -36,7 +40,7 @@ func dialCascade(ctx context.Context, url, tok string) (*cascadeLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	conn.SetReadLimit(relayReadLimit) // as the relay: a frame from a host
+	conn.SetReadLimit(cascadeLinkReadLimit)
 	l := &cascadeLink{conn: conn, pending: make(map[string]chan proto.Frame), done: make(chan struct{})}
 	go l.read()
 	return l, nil
