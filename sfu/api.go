@@ -62,6 +62,8 @@ type Config struct {
 	// Overload caps the node's media when it is past what it can send
 	// (overload.go).
 	Overload Overload
+	// Adapt tunes per-viewer bandwidth estimation and probing (probe.go).
+	Adapt Adapt
 	// MaxCohosts is the most rooms of a co-host connection (2..9; zero
 	// means 4): a subscription carries up to MaxCohosts-1 co-host slots.
 	MaxCohosts int

@@ -287,13 +287,23 @@ func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, 
 	}
 	hl := h.MarshalSize()
 	size := hl + len(payload)
-	if size > len(v.plain) {
+	pad := 0
+	if h.Padding {
+		pad = int(h.PaddingSize) // probe padding (probe.go): no payload, PaddingSize bytes
+	}
+	if size+pad > len(v.plain) {
 		return 0, false, nil // Pion's path refuses it the same way
 	}
 	if _, err := h.MarshalTo(v.plain[:hl]); err != nil {
 		return 0, true, err
 	}
 	copy(v.plain[hl:], payload)
+	if pad > 0 {
+		// RFC 3550 §5.1: the padding's last octet counts the padding.
+		clear(v.plain[size : size+pad-1])
+		v.plain[size+pad-1] = byte(pad)
+		size += pad
+	}
 	b := v.out
 	if b == nil {
 		b = singles.Get().(*egressBatch)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/seatsfu/seatsfu/media"
 	"github.com/seatsfu/seatsfu/seat"
@@ -38,6 +39,8 @@ type SFU struct {
 	ov         overload // overload.go
 	egress     *egressSocket
 	writers    *writerPool // every viewer's writer (writers.go)
+	// probeBudget is the node's padding bucket (probe.go).
+	probeBudget *rate.Limiter
 
 	// Lock order in this package, outermost first: a lock is only taken
 	// while holding locks above it in this list.
@@ -85,6 +88,9 @@ func New(cfg Config) (*SFU, error) {
 	if o := cfg.Overload; o.EgressBudget < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
 		return nil, fmt.Errorf("sfu: negative overload cap %+v", o)
 	}
+	if err := cfg.Adapt.validate(); err != nil {
+		return nil, err
+	}
 	for name, p := range map[string]int{"UDP": cfg.UDPPort, "TCP": cfg.TCPPort, "TURN": cfg.TURNPort} {
 		if p < 0 || p > 65535 {
 			return nil, fmt.Errorf("sfu: %s port %d out of range", name, p)
@@ -118,6 +124,7 @@ func New(cfg Config) (*SFU, error) {
 	}
 	s.writers = newWriterPool(runtime.GOMAXPROCS(0), s.egress)
 	s.ov.init(cfg.Overload)
+	s.probeBudget = bucket(cfg.Adapt.nodeRate())
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {
 		s.writers.close()

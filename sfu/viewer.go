@@ -60,6 +60,7 @@ type viewer struct {
 	estimate atomic.Int64 // bit/s, 0 until known
 	alloc    *coalescer   // runs allocate; nil without a peer
 	budget   allocState   // guarded by room.mu
+	probe    probeState   // probe.go
 }
 
 // item is one queued unit of work for the writer: a packet to forward or a
@@ -293,6 +294,9 @@ func (v *viewer) pace() time.Time {
 		if d := sl.pump(now); !d.IsZero() && (due.IsZero() || d.Before(due)) {
 			due = d
 		}
+	}
+	if d := v.probeStep(); !d.IsZero() && (due.IsZero() || d.Before(due)) { // probe.go
+		due = d
 	}
 	return due
 }

@@ -38,6 +38,8 @@ type Config struct {
 	Limits `yaml:",inline"`
 	// Overload are the media caps of overload.go, same keys rules.
 	Overload `yaml:",inline"`
+	// Adapt are bandwidth adaptation's probing and estimator (adapt.go).
+	Adapt `yaml:",inline"`
 	// Cluster is cluster.go's: Redis, node address and timings.
 	Cluster ClusterSettings `yaml:",inline"`
 	// v2 §11: webhook receivers and each one's queue (webhooks.go).
@@ -64,6 +66,7 @@ func Defaults() Config {
 		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
 		Overload:       defaultOverload(),
+		Adapt:          defaultAdapt(),
 		Cluster:        defaultCluster(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
@@ -329,6 +332,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	if err := c.Adapt.validate(); err != nil {
 		return err
 	}
 	if err := c.Overload.validate(); err != nil {
