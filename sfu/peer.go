@@ -26,6 +26,10 @@ type Peer struct {
 	closing bool // no goroutine may enter wg once set
 
 	viewer *viewer // a subscribe connection's viewer (SetQuality); nil for publishers
+
+	// onConnected runs (on a Pion goroutine) each time the connection
+	// becomes connected; set before the offer is applied.
+	onConnected func()
 }
 
 func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
@@ -35,6 +39,9 @@ func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
 	}
 	p := &Peer{s: s, pc: pc, done: make(chan struct{})}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected && p.onConnected != nil {
+			p.onConnected()
+		}
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			p.closeAsync()
 		}

@@ -7,7 +7,8 @@
 //	seatbench all      -steps 25,50,100,200 -out bench/out   (the full report)
 //	seatbench fanout   -steps 100,200 -repeat 3 -livekit-bin /work/lk/livekit-server
 //	seatbench abuse    -conns 20000 -applicants 1200 [-- seatsfu serve flags]
-//	seatbench adapt    -caps 0,3,1,0.5 -duration 20s -out bench/out
+//	seatbench adapt    -caps 0,3,1,0.5 -duration 20s -repeat 3 -out bench/out
+//	seatbench cascade  -steps 20,200 -duration 15s -out bench/out   (three nodes, one Redis)
 //
 // Every server under test — seatsfu (built from ./cmd/seatsfu unless
 // -seatsfu names a binary), the raw, raw-batched and naive baselines (this
@@ -36,7 +37,7 @@ func main() {
 }
 
 func usage() error {
-	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all|abuse|adapt [flags] (see -h of each)")
+	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all|abuse|adapt|cascade [flags] (see -h of each)")
 }
 
 func run(ctx context.Context, args []string) error {
@@ -46,12 +47,19 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "baseline": // hidden: a baseline server process
 		return runBaseline(ctx, args[1:])
-	case "fanout", "join", "handover", "churn", "all":
+	case "fanout", "join", "handover", "churn":
 		return runBench(ctx, args[0], args[1:])
+	case "all": // the bench's scenarios, then adapt's (adapt.go)
+		if err := runBench(ctx, "all", args[1:]); err != nil {
+			return err
+		}
+		return runAdapt(ctx, allAdaptArgs(args[1:]))
 	case "abuse": // abuse.go
 		return runAbuse(ctx, args[1:])
 	case "adapt": // adapt.go
 		return runAdapt(ctx, args[1:])
+	case "cascade": // cascade.go
+		return runCascade(ctx, args[1:])
 	}
 	return usage()
 }
