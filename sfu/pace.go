@@ -232,6 +232,12 @@ func (sl *slot) step(pkt []byte) bool {
 		return true
 	}
 	sl.hdr.PayloadType = bt.pt
+	// A replay after a re-base sends frames under a new timestamp mapping:
+	// its sender report goes first (report.go rate-limits the rest), or the
+	// viewer maps these frames through the old one and plays them out of
+	// sync with audio — by the length of the pause, until live forwarding
+	// would have sent it.
+	sl.report(sl.cur.src, bt, rp.now)
 	if !sl.send(bt, pkt[hlen:end]) {
 		rp.failed = true
 		return false
