@@ -26,6 +26,11 @@ type Peer struct {
 	closing bool // no goroutine may enter wg once set
 
 	viewer *viewer // a subscribe connection's viewer (SetQuality); nil for publishers
+
+	// connected is closed when the connection first reaches connected:
+	// Pion reports that after DTLS, once SRTP is ready, so writes go out.
+	connected chan struct{}
+	connOnce  sync.Once
 }
 
 func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
@@ -33,8 +38,11 @@ func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	p := &Peer{s: s, pc: pc, done: make(chan struct{})}
+	p := &Peer{s: s, pc: pc, done: make(chan struct{}), connected: make(chan struct{})}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateConnected {
+			p.connOnce.Do(func() { close(p.connected) })
+		}
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			p.closeAsync()
 		}

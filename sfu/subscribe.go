@@ -41,9 +41,11 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	v := newViewer(r, userID, nil, r.s.cfg.ViewerQueue)
 	peer, err := r.s.newPeer(r.s.subAPI.forViewer(v))
 	if err != nil {
+		r.s.releaseSubscriber()
 		return nil, "", nil, err
 	}
 	v.peer = peer
+	v.gateUntil(peer.connected) // join.go
 	v.hooks = hooksOf(opts)
 	if v.hooks.onQuality != nil {
 		v.quality = newCoalescer(peer, qualityEvery, v.reportQuality)
@@ -51,6 +53,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	v.alloc = newCoalescer(peer, allocEvery, v.allocate)
 	peer.viewer = v
 	fail := func(err error) (*Peer, string, []Slot, error) {
+		r.s.releaseSubscriber()
 		_ = peer.Close()
 		return nil, "", nil, err
 	}
@@ -103,8 +106,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		r.mu.Unlock()
 		return fail(ErrRoomEnded)
 	}
-	r.viewers[v] = struct{}{}
-	r.s.ov.viewers.Add(1)
+	r.viewers[v] = struct{}{} // counted in s.ov.viewers by admitSubscriber
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // attachCohost, below
@@ -138,7 +140,8 @@ func (r *Room) detachViewerLocked(v *viewer) {
 		return
 	}
 	delete(r.viewers, v)
-	r.s.ov.viewers.Add(-1)
+	r.s.releaseSubscriber()
+	r.s.viewerGone(v)
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // detachCohost, when its connection closes; v.stop gates it now

@@ -36,6 +36,14 @@ type viewer struct {
 
 	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
 
+	// up: the connection can carry media. Until then the sources offer it
+	// nothing (join.go); upCh, nil when there is nothing to wait for, is
+	// the writer's signal that it came up.
+	up   atomic.Bool
+	upCh <-chan struct{}
+	// upState: counted among the node's connected viewers (overload.go).
+	upState atomic.Int32
+
 	// The connection's RTCP, parsed as Pion's SRTCP session hands it over
 	// (feedback.go).
 	fbMu sync.Mutex
@@ -130,8 +138,10 @@ type slot struct {
 }
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
-	return &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
+	v := &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), nacks: r.s.ov.viewerLimiter()}
+	v.up.Store(true) // no connection to wait for: gateUntil makes one
+	return v
 }
 
 func (v *viewer) stop() {
@@ -188,6 +198,9 @@ func (sl *slot) bind(src *source) {
 // offer is the reader's side of the hot path: queue a reference to pk for
 // this slot if the slot still carries src. It never blocks.
 func (sl *slot) offer(src *source, pk *packet) {
+	if !sl.viewer.up.Load() {
+		return // not connected: the writer starts the slot from the cache when it is (join.go)
+	}
 	b := sl.binding.Load()
 	if b == nil || b.src != src {
 		// Another layer's packet (simulcast): it switches the slot only if
@@ -257,6 +270,7 @@ func (v *viewer) write() {
 	// armed: the timer runs. Unarmed, the select leaves its channel out
 	// (nil) and no Stop is paid per wake: the hot path when nothing replays.
 	armed := false
+	upCh := v.upCh
 	for {
 		var tick <-chan time.Time
 		if armed {
@@ -266,6 +280,9 @@ func (v *viewer) write() {
 		case <-v.wake:
 		case <-tick:
 			armed = false
+		case <-upCh:
+			upCh = nil
+			v.startSlots()
 		case <-v.quit:
 			return
 		}
@@ -346,17 +363,7 @@ func (sl *slot) forward(it item) {
 		return // not connected yet
 	}
 	src := it.b.src
-	if sl.rw == nil {
-		sl.rw = media.NewRewriter(uint32(bt.ssrc), src.codec.ClockRate())
-	}
-	if sl.cur != it.b {
-		sl.cur = it.b
-		sl.rw.Switch()
-		sl.waitKey = sl.kind == videoIdx
-		sl.replayed = false
-		sl.rp.active = false
-		sl.reportAt = time.Time{} // the new source's clock: report at once
-	}
+	sl.begin(it.b, bt)
 	if sl.rp.active {
 		return // the replay sends this packet from the cache, in source order
 	}
@@ -394,6 +401,23 @@ func (sl *slot) forward(it item) {
 	m.forwardedPackets[sl.kind].Inc()
 	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
 	sl.report(src, bt, now)
+}
+
+// begin makes b the binding the slot writes (a no-op when it is): a new
+// rewriter mapping, and video waits for a keyframe. Called by the writer
+// with sl.mu held.
+func (sl *slot) begin(b *binding, bt *boundTrack) {
+	if sl.rw == nil {
+		sl.rw = media.NewRewriter(uint32(bt.ssrc), b.src.codec.ClockRate())
+	}
+	if sl.cur != b {
+		sl.cur = b
+		sl.rw.Switch()
+		sl.waitKey = sl.kind == videoIdx
+		sl.replayed = false
+		sl.rp.active = false
+		sl.reportAt = time.Time{} // the new source's clock: report at once
+	}
 }
 
 // send writes sl.hdr and payload and counts them for the sender reports. A

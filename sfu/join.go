@@ -1,0 +1,60 @@
+package sfu
+
+import "time"
+
+// Joining viewers.
+//
+// A viewer's slots are bound to their sources as soon as it subscribes, but
+// its connection needs ICE and DTLS before anything it is sent arrives:
+// Pion drops earlier writes silently. Offering it packets meanwhile costs as
+// much as forwarding them — a queue push and a writer wake-up per packet,
+// and for video a walk of the cached group and a failed keyframe write each
+// time — which, when hundreds of viewers join at once, is CPU the node
+// needs for their handshakes. And once the connection is up the slot would
+// still wait for its source's next packet before it started.
+//
+// So a subscriber's viewer is gated until its connection is up: its slots
+// are offered nothing, and the moment the connection reaches connected its
+// writer starts every video slot on its source's cached group (pace.go
+// sends the keyframe at once). Audio starts with its next packet, 20 ms
+// away at most.
+
+// gateUntil holds the viewer's media back until up is closed. Called before
+// the viewer is attached to its room or its writer starts.
+func (v *viewer) gateUntil(up <-chan struct{}) {
+	v.up.Store(false)
+	v.upCh = up
+}
+
+// startSlots opens the gate and starts each video slot on its source's
+// cached group. Called by the writer when the connection came up.
+func (v *viewer) startSlots() {
+	v.up.Store(true)
+	v.room.s.viewerUp(v)
+	now := time.Now()
+	for _, sl := range v.slots {
+		if sl.kind == videoIdx {
+			sl.start(now)
+		}
+	}
+}
+
+// start points the slot's writing at its binding and begins the replay of
+// the source's cached group; with no group, the slot waits for a keyframe
+// as after any switch (forward asks for one).
+func (sl *slot) start(now time.Time) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	b := sl.binding.Load()
+	if b == nil || sl.cur == b || b.src.gop == nil {
+		return
+	}
+	bt := sl.track.bound.Load()
+	if bt == nil {
+		return
+	}
+	sl.begin(b, bt)
+	if sl.startReplay(now) {
+		sl.waitKey = false
+	}
+}
