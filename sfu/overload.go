@@ -65,12 +65,14 @@ type overload struct {
 	nodeKey  *rate.Limiter
 
 	// The egress measurement (sampleEgress) and what it projects.
-	rate       atomic.Int64 // forwarded packets/s in the last window
-	viewers    atomic.Int64 // viewers attached to rooms
-	admits     atomic.Int64 // subscribers admitted since the last window
-	lastAdmits atomic.Int64 // and in the window before: not yet in the rate
-	lastTotal  float64      // the sampler's
-	lastAt     time.Time
+	rate      atomic.Int64 // forwarded packets/s in the last window
+	perViewer atomic.Int64 // what one more viewer adds, packets/s (0: unknown)
+	viewers   atomic.Int64 // subscribers admitted and not yet gone, connected or not
+	up        atomic.Int64 // of them, those whose connection is up (join.go)
+	// The sampler's previous totals and up count.
+	lastTotal, lastIngress float64
+	lastUp                 int64
+	lastAt                 time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
 }
@@ -127,23 +129,46 @@ func (s *SFU) allowKeyframeRequest() bool {
 	return false
 }
 
-// admitSubscriber refuses a new subscriber while the node's egress, with
-// what the subscribers admitted since the last measurement will add, is
-// at its budget.
+// admitSubscriber counts a new subscriber in, or refuses it while the
+// node's egress with it would exceed the budget. The projection is every
+// admitted viewer — those still connecting included, which the last
+// measurement could not see — times what a connected viewer costs: a
+// burst of joins is refused from the first viewer over the budget, not a
+// measurement later, and a viewer that leaves frees its place at once. An admitted subscriber that does not attach after all
+// gives its place back (releaseSubscriber).
 func (s *SFU) admitSubscriber() error {
 	o := &s.ov
 	if o.cfg.EgressBudget <= 0 {
+		o.viewers.Add(1)
 		return nil
 	}
-	r := o.rate.Load()
-	perViewer := r / max(o.viewers.Load(), 1)
-	projected := r + (o.admits.Load()+o.lastAdmits.Load())*perViewer
-	if projected >= int64(o.cfg.EgressBudget) {
+	per := o.perViewer.Load() // retransmissions included
+	projected := per * (o.viewers.Load() + 1)
+	if projected > int64(o.cfg.EgressBudget) {
 		s.m.shed[shedSubscribers].Inc()
 		return ErrOverloaded
 	}
-	o.admits.Add(1)
+	o.viewers.Add(1)
 	return nil
+}
+
+// releaseSubscriber undoes admitSubscriber for a subscriber that failed or
+// left.
+func (s *SFU) releaseSubscriber() { s.ov.viewers.Add(-1) }
+
+// viewerUp counts v's connection as up (its writer, when it came up);
+// viewerGone uncounts it when v detaches. A viewer's upState goes 0 → 1
+// (up) → 2 (gone), or 0 → 2, so neither counts twice.
+func (s *SFU) viewerUp(v *viewer) {
+	if v.upState.CompareAndSwap(0, 1) {
+		s.ov.up.Add(1)
+	}
+}
+
+func (s *SFU) viewerGone(v *viewer) {
+	if v.upState.Swap(2) == 1 {
+		s.ov.up.Add(-1)
+	}
 }
 
 // startEgressSampler measures the egress rate every egressEvery while an
@@ -154,7 +179,7 @@ func (s *SFU) startEgressSampler() {
 		return
 	}
 	o.stop, o.done = make(chan struct{}), make(chan struct{})
-	o.lastAt, o.lastTotal = time.Now(), s.egressTotal()
+	o.lastAt, o.lastTotal, o.lastIngress = time.Now(), s.egressTotal(), s.ingressTotal()
 	go func() {
 		defer close(o.done)
 		t := time.NewTicker(egressEvery)
@@ -164,7 +189,7 @@ func (s *SFU) startEgressSampler() {
 			case <-o.stop:
 				return
 			case now := <-t.C:
-				s.sampleEgress(now, s.egressTotal())
+				s.sampleEgress(now, s.egressTotal(), s.ingressTotal())
 			}
 		}
 	}()
@@ -177,26 +202,46 @@ func (s *SFU) stopEgressSampler() {
 	}
 }
 
-// sampleEgress turns the packets forwarded so far (total) into the rate
-// since the last sample.
-func (s *SFU) sampleEgress(now time.Time, total float64) {
+// sampleEgress turns the packets forwarded (total) and received (ingress)
+// so far into the rates since the last sample, and what one more viewer
+// adds: the egress per connected viewer (the mean of the window's two
+// ends), or while no viewer is connected, the node's ingress — a viewer
+// is sent at most what the node receives.
+func (s *SFU) sampleEgress(now time.Time, total, ingress float64) {
 	o := &s.ov
 	el := now.Sub(o.lastAt).Seconds()
 	if el <= 0 {
 		return
 	}
 	r := int64((total - o.lastTotal) / el)
-	o.lastAt, o.lastTotal = now, total
+	in := int64((ingress - o.lastIngress) / el)
+	up := o.up.Load()
+	var per int64
+	if n := (o.lastUp + up) / 2; n > 0 && r > 0 {
+		per = r / n
+	} else {
+		per = in
+	}
+	o.lastAt, o.lastTotal, o.lastIngress, o.lastUp = now, total, ingress, up
 	o.rate.Store(r)
-	o.lastAdmits.Store(o.admits.Swap(0))
+	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))
 }
 
 // egressTotal is every packet forwarded and retransmitted so far, read
 // from the counters the writers keep anyway (nothing added per packet).
 func (s *SFU) egressTotal() float64 {
+	return counterSum(s.m.forwardedPackets[audioIdx], s.m.forwardedPackets[videoIdx], s.m.retransmitted)
+}
+
+// ingressTotal is every media packet received from publishers so far.
+func (s *SFU) ingressTotal() float64 {
+	return counterSum(s.m.receivedPackets[audioIdx], s.m.receivedPackets[videoIdx])
+}
+
+func counterSum(cs ...prometheus.Counter) float64 {
 	var sum float64
-	for _, c := range []prometheus.Counter{s.m.forwardedPackets[audioIdx], s.m.forwardedPackets[videoIdx], s.m.retransmitted} {
+	for _, c := range cs {
 		var d dto.Metric
 		if c.Write(&d) == nil {
 			sum += d.GetCounter().GetValue()
