@@ -367,7 +367,11 @@ func (b *bench) runOnce(ctx context.Context, j job, seatsfuBin string) (*load.Re
 		return load.Fanout(ctx, t, c)
 	case "join":
 		c.Duration = min(c.Duration, 5*time.Second)
-		return load.Join(ctx, t, c)
+		r, err := load.Join(ctx, t, c)
+		if ph := joinPhases(r); ph != "" {
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("join %s V=%d: %s", j.target, j.viewers, ph))
+		}
+		return r, err
 	case "churn":
 		return load.Churn(ctx, s.seated, c)
 	case "handover":
@@ -458,4 +462,15 @@ func worseNoise(a, b *load.Result) float64 {
 		return -1
 	}
 	return max(a.OtherServerCorePct, b.OtherServerCorePct)
+}
+
+// joinPhases says where a join's time went, "" when unknown.
+func joinPhases(r *load.Result) string {
+	if r == nil || r.JoinPhases == nil {
+		return ""
+	}
+	p := r.JoinPhases
+	return fmt.Sprintf("answer → ICE connected p50/p95 %.0f/%.0f ms, → DTLS connected %.0f/%.0f ms, → first packet %.0f/%.0f ms, → first keyframe %.0f/%.0f ms (connected → keyframe per viewer %.0f/%.0f ms)",
+		p.ICEP50Ms, p.ICEP95Ms, p.ConnectedP50Ms, p.ConnectedP95Ms, p.FirstPacketP50Ms, p.FirstPacketP95Ms,
+		r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, p.ConnectedToKeyP50Ms, p.ConnectedToKeyP95Ms)
 }
