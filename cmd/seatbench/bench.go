@@ -94,6 +94,7 @@ type bench struct {
 	logPath   string // servers.log, which lkbench appends to
 	progress  io.Writer
 	run       *report.Run
+	extra     []string // more seatsfu serve flags (overload.go's --egress-budget)
 }
 
 func runBench(ctx context.Context, cmd string, args []string) error {
@@ -270,6 +271,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		// connection cap is for attackers, not for the generator.
 		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret),
 			"--max-conns-per-ip", "0"}
+		spec.Args = append(spec.Args, b.extra...)
 	} else if name == "livekit" {
 		return nil, errors.New("livekit runs through lkbench, not start")
 	} else {

@@ -8,6 +8,7 @@
 //	seatbench fanout   -steps 100,200 -repeat 3 -livekit-bin /work/lk/livekit-server
 //	seatbench abuse    -conns 20000 -applicants 1200 [-- seatsfu serve flags]
 //	seatbench adapt    -caps 0,3,1,0.5 -duration 20s -out bench/out
+//	seatbench overload -step 50 -max 600 -duration 8s -out bench/out
 //
 // Every server under test — seatsfu (built from ./cmd/seatsfu unless
 // -seatsfu names a binary), the raw, raw-batched and naive baselines (this
@@ -36,7 +37,7 @@ func main() {
 }
 
 func usage() error {
-	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all|abuse|adapt [flags] (see -h of each)")
+	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all|abuse|adapt|overload [flags] (see -h of each)")
 }
 
 func run(ctx context.Context, args []string) error {
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string) error {
 		return runAbuse(ctx, args[1:])
 	case "adapt": // adapt.go
 		return runAdapt(ctx, args[1:])
+	case "overload": // overload.go
+		return runOverload(ctx, args[1:])
 	}
 	return usage()
 }
