@@ -35,6 +35,10 @@ type OverloadConfig struct {
 	MaxViewers int
 	// Factor times the saturating count is the overload's viewers (1.5).
 	Factor float64
+	// Refine is how many times the search halves the step between the
+	// last clean and the first saturated count (2 when 0; -1: none), so
+	// the clean count is within a quarter step of the saturation point.
+	Refine int
 	// LossLimit is the window loss after repair, in percent, above which a
 	// step is saturated (1); a step is also saturated when it delivers
 	// under DeliveredMin of what its viewers should get (0.95).
@@ -52,6 +56,9 @@ func (c *OverloadConfig) check() error {
 	}
 	if c.LossLimit == 0 {
 		c.LossLimit = 1
+	}
+	if c.Refine == 0 {
+		c.Refine = 2
 	}
 	if c.DeliveredMin == 0 {
 		c.DeliveredMin = 0.95
@@ -151,6 +158,7 @@ type overloadRun struct {
 	refd int
 	fail int
 	errs []string
+	next int // the next viewer's number
 }
 
 func newOverloadRun(ctx context.Context, t Target, cfg *OverloadConfig, name string) (*overloadRun, error) {
@@ -181,6 +189,7 @@ func (o *overloadRun) join(ctx context.Context, first, n int) {
 	sem := make(chan struct{}, o.cfg.Parallel)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	o.next = max(o.next, first+n)
 	for i := first; i < first+n && ctx.Err() == nil; i++ {
 		sem <- struct{}{}
 		wg.Add(1)
@@ -206,6 +215,24 @@ func (o *overloadRun) join(ctx context.Context, first, n int) {
 		}()
 	}
 	wg.Wait()
+}
+
+// resize closes the newest viewers, or joins more, until n are connected.
+func (o *overloadRun) resize(ctx context.Context, n int) {
+	o.st.mu.Lock()
+	have := len(o.st.views)
+	var gone []Viewer
+	if have > n {
+		gone = append(gone, o.st.views[n:]...)
+		o.st.views = o.st.views[:n]
+	}
+	o.st.mu.Unlock()
+	for _, v := range gone {
+		_ = v.Close()
+	}
+	if have < n {
+		o.join(ctx, o.next, n-have)
+	}
 }
 
 // lossTally is the viewers' source-index totals at one moment.
@@ -302,6 +329,22 @@ func Saturate(ctx context.Context, t Target, cfg OverloadConfig) (*Saturation, e
 			break
 		}
 		sat.Viewers, sat.CleanPPS = r.Connected, r.DeliveredPPS
+	}
+	// Halve the last step: drop or add viewers to the middle count.
+	for lo, hi, i := sat.Viewers, len(o.st.views), 0; sat.Saturated && i < cfg.Refine && hi-lo >= 4; i++ {
+		mid := (lo + hi) / 2
+		o.resize(ctx, mid)
+		r, err := o.measure(ctx, mid)
+		if err != nil {
+			return nil, err
+		}
+		sat.Steps = append(sat.Steps, r)
+		sat.PeakPPS = max(sat.PeakPPS, r.DeliveredPPS)
+		if cfg.clean(r) {
+			lo, sat.Viewers, sat.CleanPPS = mid, r.Connected, r.DeliveredPPS
+		} else {
+			hi = mid
+		}
 	}
 	if sat.Viewers == 0 {
 		return sat, fmt.Errorf("load: %s was saturated at the first step (%d viewers): use a smaller -step", o.srv.Name, cfg.Step)

@@ -21,7 +21,8 @@ import (
 // seatsfu pinned to its own core. First the saturation search on a server
 // with no egress budget (viewers added -step at a time, each step measured,
 // until one loses more than 1 % after NACK repair or delivers under 95 % of
-// what its viewers should get); then a fresh server with --egress-budget
+// what its viewers should get, then the last step halved twice by dropping
+// or adding viewers); then a fresh server with --egress-budget
 // (-budget, or the saturating step's delivered pkt/s × -budget-frac) and
 // -factor × the saturating count of viewers. Writes overload.json and
 // overload.md to -out.
@@ -32,6 +33,7 @@ func runOverload(ctx context.Context, args []string) error {
 	step := fs.Int("step", 50, "viewers added per saturation step")
 	maxV := fs.Int("max", 600, "the saturation search stops here")
 	factor := fs.Float64("factor", 1.5, "the overload phase sends this many times the saturating count")
+	refine := fs.Int("refine", 2, "halve the last step this many times (-1: no refinement)")
 	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's delivered pkt/s × -budget-frac)")
 	frac := fs.Float64("budget-frac", 1.0, "see -budget")
 	guests := fs.Int("guests", 2, "co-guests besides the host (0..9)")
@@ -72,7 +74,7 @@ func runOverload(ctx context.Context, args []string) error {
 	}
 	cfg := load.OverloadConfig{
 		Config: load.Config{Guests: *guests, Warmup: *warmup, Duration: *duration, ProbeMetrics: *probe},
-		Step:   *step, MaxViewers: *maxV, Factor: *factor,
+		Step:   *step, MaxViewers: *maxV, Factor: *factor, Refine: *refine,
 	}
 	if *progress {
 		cfg.Progress = os.Stderr
@@ -147,7 +149,7 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 	for _, r := range sat.Steps {
 		row(r)
 	}
-	state := "saturated after it"
+	state := "the last clean count; the next step (or halving) was not"
 	if !sat.Saturated {
 		state = "NOT saturated: the search's ceiling, a floor of the true count"
 	}
