@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -169,5 +171,36 @@ func BenchmarkJoiningViewers(b *testing.B) {
 			}
 			b.ReportMetric(float64(attempts)/float64(b.N), "dropped-writes/ingress-pkt")
 		})
+	}
+}
+
+// A subscriber's answer takes the DTLS server's role (setup:passive), so
+// the server finishes the handshake first (join.go), and media flows.
+func TestSubscriberAnswersAsDTLSServer(t *testing.T) {
+	s := newTestSFU(t)
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	startPublisher(t, r, bareClientAPI(t), "owner", 'O')
+	pc := newRecvPC(t, bareClientAPI(t))
+	_, answer, _, err := r.Subscribe("viewer", gatheredOffer(t, pc), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(answer, "a=setup:passive") || strings.Contains(answer, "a=setup:active") {
+		t.Fatalf("answer's DTLS role is not passive:\n%s", answer)
+	}
+	got := make(chan struct{})
+	var once sync.Once
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		if _, _, err := tr.ReadRTP(); err == nil {
+			once.Do(func() { close(got) })
+		}
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no media over the viewer's connection")
 	}
 }
