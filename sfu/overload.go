@@ -69,9 +69,13 @@ type overload struct {
 	perViewer atomic.Int64 // what one more viewer adds, packets/s (0: unknown)
 	viewers   atomic.Int64 // subscribers admitted and not yet gone, connected or not
 	up        atomic.Int64 // of them, those whose connection is up (join.go)
+	// replayed counts the packets of keyframe-group replays (pace.go):
+	// egress, but a joining viewer's passing burst — up to twice its
+	// steady rate for a second — not what it will cost from then on.
+	replayed atomic.Int64
 	// The sampler's previous totals and up count.
 	lastTotal, lastIngress float64
-	lastUp                 int64
+	lastUp, lastReplayed   int64
 	lastAt                 time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
@@ -179,7 +183,7 @@ func (s *SFU) startEgressSampler() {
 		return
 	}
 	o.stop, o.done = make(chan struct{}), make(chan struct{})
-	o.lastAt, o.lastTotal, o.lastIngress = time.Now(), s.egressTotal(), s.ingressTotal()
+	o.lastAt, o.lastTotal, o.lastIngress, o.lastReplayed = time.Now(), s.egressTotal(), s.ingressTotal(), o.replayed.Load()
 	go func() {
 		defer close(o.done)
 		t := time.NewTicker(egressEvery)
@@ -189,7 +193,7 @@ func (s *SFU) startEgressSampler() {
 			case <-o.stop:
 				return
 			case now := <-t.C:
-				s.sampleEgress(now, s.egressTotal(), s.ingressTotal())
+				s.sampleEgress(now, s.egressTotal(), s.ingressTotal(), o.replayed.Load())
 			}
 		}
 	}()
@@ -202,27 +206,29 @@ func (s *SFU) stopEgressSampler() {
 	}
 }
 
-// sampleEgress turns the packets forwarded (total) and received (ingress)
-// so far into the rates since the last sample, and what one more viewer
-// adds: the egress per connected viewer (the mean of the window's two
-// ends), or while no viewer is connected, the node's ingress — a viewer
-// is sent at most what the node receives.
-func (s *SFU) sampleEgress(now time.Time, total, ingress float64) {
+// sampleEgress turns the packets forwarded (total, replays included),
+// received (ingress) and replayed so far into the rates since the last
+// sample, and what one more viewer adds: the egress per connected viewer
+// without replays (the mean of the window's two ends), or while no viewer
+// is connected, the node's ingress — a viewer is sent at most what the
+// node receives.
+func (s *SFU) sampleEgress(now time.Time, total, ingress float64, replayed int64) {
 	o := &s.ov
 	el := now.Sub(o.lastAt).Seconds()
 	if el <= 0 {
 		return
 	}
 	r := int64((total - o.lastTotal) / el)
+	steady := r - int64(float64(replayed-o.lastReplayed)/el)
 	in := int64((ingress - o.lastIngress) / el)
 	up := o.up.Load()
 	var per int64
-	if n := (o.lastUp + up) / 2; n > 0 && r > 0 {
-		per = r / n
+	if n := (o.lastUp + up) / 2; n > 0 && steady > 0 {
+		per = steady / n
 	} else {
 		per = in
 	}
-	o.lastAt, o.lastTotal, o.lastIngress, o.lastUp = now, total, ingress, up
+	o.lastAt, o.lastTotal, o.lastIngress, o.lastUp, o.lastReplayed = now, total, ingress, up, replayed
 	o.rate.Store(r)
 	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))

@@ -97,7 +97,7 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	s.ov.lastAt, s.ov.lastUp = t0, 9
 	s.ov.viewers.Store(9)
 	s.ov.up.Store(9)
-	s.sampleEgress(t0.Add(2*time.Second), 1800, 900) // 900 pkt/s out, 450 in
+	s.sampleEgress(t0.Add(2*time.Second), 1800, 900, 0) // 900 pkt/s out, 450 in
 	if err := s.admitSubscriber(); err != nil {
 		t.Fatalf("the tenth viewer: %v, want admitted", err)
 	}
@@ -113,7 +113,7 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	// The next measurement: the tenth is connected now; then half the
 	// viewers leave.
 	s.ov.up.Store(10)
-	s.sampleEgress(t0.Add(3*time.Second), 2800, 1350) // 1 000 pkt/s
+	s.sampleEgress(t0.Add(3*time.Second), 2800, 1350, 0) // 1 000 pkt/s
 	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("at the budget: %v, want %v", err, ErrOverloaded)
 	}
@@ -122,6 +122,33 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	}
 	if err := s.admitSubscriber(); err != nil {
 		t.Fatalf("back under the budget: %v", err)
+	}
+}
+
+// Replayed keyframe groups are egress (egress_packets_per_second counts
+// them) but not what a viewer costs from then on: ten connected viewers,
+// 1 000 pkt/s live and 1 000 replayed to joiners, are priced at 100 each.
+func TestEgressBudgetPricesViewersWithoutReplays(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 1500})
+	t0 := time.Now()
+	s.ov.lastAt, s.ov.lastUp = t0, 10
+	s.ov.up.Store(10)
+	s.ov.viewers.Store(10)
+	s.sampleEgress(t0.Add(time.Second), 2000, 500, 1000)
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("a viewer priced at %d pkt/s, want 100", got)
+	}
+	if got := gaugeValue(t, s.m.egressRate); got != 2000 {
+		t.Fatalf("egress_packets_per_second %v, want 2000", got)
+	}
+	for i := 0; i < 5; i++ {
+		if err := s.admitSubscriber(); err != nil {
+			t.Fatalf("viewer %d of 15: %v, want admitted", 11+i, err)
+		}
+	}
+	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("the sixteenth viewer: %v, want %v", err, ErrOverloaded)
 	}
 }
 
@@ -135,7 +162,7 @@ func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	s.ov.init(Overload{EgressBudget: 1000})
 	t0 := time.Now()
 	s.ov.lastAt = t0
-	s.sampleEgress(t0.Add(time.Second), 0, 100) // publishers only: 100 pkt/s in
+	s.sampleEgress(t0.Add(time.Second), 0, 100, 0) // publishers only: 100 pkt/s in
 	admitted := 0
 	for i := 0; i < 30; i++ {
 		if s.admitSubscriber() == nil {
