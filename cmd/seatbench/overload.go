@@ -81,7 +81,15 @@ func runOverload(ctx context.Context, args []string) error {
 	}
 
 	phase := func(name string, run func(load.Target) error) error {
-		s, err := b.start(ctx, "seatsfu", seatsfuBin)
+		// A port picked free can be taken by the time the server binds it
+		// (its ICE-TCP listener shares the UDP port's number): try again.
+		var s *server
+		var err error
+		for try := 0; try < 3; try++ {
+			if s, err = b.start(ctx, "seatsfu", seatsfuBin); err == nil {
+				break
+			}
+		}
 		if err != nil {
 			return err
 		}
