@@ -74,8 +74,8 @@ type overload struct {
 	// steady rate for a second — not what it will cost from then on.
 	replayed atomic.Int64
 	// The sampler's previous totals and up count.
-	lastTotal, lastIngress float64
-	lastUp, lastReplayed   int64
+	last   egressSample
+	lastUp int64
 	lastAt                 time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
@@ -183,7 +183,7 @@ func (s *SFU) startEgressSampler() {
 		return
 	}
 	o.stop, o.done = make(chan struct{}), make(chan struct{})
-	o.lastAt, o.lastTotal, o.lastIngress, o.lastReplayed = time.Now(), s.egressTotal(), s.ingressTotal(), o.replayed.Load()
+	o.lastAt, o.last = time.Now(), s.egressNow()
 	go func() {
 		defer close(o.done)
 		t := time.NewTicker(egressEvery)
@@ -193,7 +193,7 @@ func (s *SFU) startEgressSampler() {
 			case <-o.stop:
 				return
 			case now := <-t.C:
-				s.sampleEgress(now, s.egressTotal(), s.ingressTotal(), o.replayed.Load())
+				s.sampleEgress(now, s.egressNow())
 			}
 		}
 	}()
@@ -206,43 +206,51 @@ func (s *SFU) stopEgressSampler() {
 	}
 }
 
-// sampleEgress turns the packets forwarded (total, replays included),
-// received (ingress) and replayed so far into the rates since the last
-// sample, and what one more viewer adds: the egress per connected viewer
-// without replays (the mean of the window's two ends), or while no viewer
-// is connected, the node's ingress — a viewer is sent at most what the
-// node receives.
-func (s *SFU) sampleEgress(now time.Time, total, ingress float64, replayed int64) {
+// egressSample is the node's packet counts at one instant.
+type egressSample struct {
+	sent     float64 // forwarded and retransmitted, replays included
+	dropped  float64 // for full viewer queues: due, but the writer fell behind
+	ingress  float64 // received from publishers
+	replayed int64   // of sent, keyframe-group replays
+}
+
+func (s *SFU) egressNow() egressSample {
+	return egressSample{
+		sent:     counterSum(s.m.forwardedPackets[audioIdx], s.m.forwardedPackets[videoIdx], s.m.retransmitted),
+		dropped:  counterSum(s.m.droppedPackets[audioIdx], s.m.droppedPackets[videoIdx]),
+		ingress:  counterSum(s.m.receivedPackets[audioIdx], s.m.receivedPackets[videoIdx]),
+		replayed: s.ov.replayed.Load(),
+	}
+}
+
+// sampleEgress turns the counts since the last sample into the egress rate
+// and what one more viewer adds: what a connected viewer was due per
+// second (sent or dropped for its full queue, replays not: the mean of the
+// window's two ends), or while no viewer is connected, the node's ingress
+// — a viewer is sent at most what the node receives. Due, not sent: a node
+// past its core's worth sends each viewer less than it owes, and pricing
+// viewers by that would admit more the worse it got.
+func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	o := &s.ov
 	el := now.Sub(o.lastAt).Seconds()
 	if el <= 0 {
 		return
 	}
-	r := int64((total - o.lastTotal) / el)
-	steady := r - int64(float64(replayed-o.lastReplayed)/el)
-	in := int64((ingress - o.lastIngress) / el)
+	p := o.last
+	r := int64((c.sent - p.sent) / el)
+	due := int64((c.sent + c.dropped - p.sent - p.dropped - float64(c.replayed-p.replayed)) / el)
+	in := int64((c.ingress - p.ingress) / el)
 	up := o.up.Load()
 	var per int64
-	if n := (o.lastUp + up) / 2; n > 0 && steady > 0 {
-		per = steady / n
+	if n := (o.lastUp + up) / 2; n > 0 && due > 0 {
+		per = due / n
 	} else {
 		per = in
 	}
-	o.lastAt, o.lastTotal, o.lastIngress, o.lastUp, o.lastReplayed = now, total, ingress, up, replayed
+	o.lastAt, o.last, o.lastUp = now, c, up
 	o.rate.Store(r)
 	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))
-}
-
-// egressTotal is every packet forwarded and retransmitted so far, read
-// from the counters the writers keep anyway (nothing added per packet).
-func (s *SFU) egressTotal() float64 {
-	return counterSum(s.m.forwardedPackets[audioIdx], s.m.forwardedPackets[videoIdx], s.m.retransmitted)
-}
-
-// ingressTotal is every media packet received from publishers so far.
-func (s *SFU) ingressTotal() float64 {
-	return counterSum(s.m.receivedPackets[audioIdx], s.m.receivedPackets[videoIdx])
 }
 
 func counterSum(cs ...prometheus.Counter) float64 {

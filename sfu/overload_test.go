@@ -97,7 +97,7 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	s.ov.lastAt, s.ov.lastUp = t0, 9
 	s.ov.viewers.Store(9)
 	s.ov.up.Store(9)
-	s.sampleEgress(t0.Add(2*time.Second), 1800, 900, 0) // 900 pkt/s out, 450 in
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 1800, ingress: 900}) // 900 pkt/s out, 450 in
 	if err := s.admitSubscriber(); err != nil {
 		t.Fatalf("the tenth viewer: %v, want admitted", err)
 	}
@@ -113,7 +113,7 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	// The next measurement: the tenth is connected now; then half the
 	// viewers leave.
 	s.ov.up.Store(10)
-	s.sampleEgress(t0.Add(3*time.Second), 2800, 1350, 0) // 1 000 pkt/s
+	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 2800, ingress: 1350}) // 1 000 pkt/s
 	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("at the budget: %v, want %v", err, ErrOverloaded)
 	}
@@ -125,22 +125,24 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	}
 }
 
-// Replayed keyframe groups are egress (egress_packets_per_second counts
-// them) but not what a viewer costs from then on: ten connected viewers,
-// 1 000 pkt/s live and 1 000 replayed to joiners, are priced at 100 each.
-func TestEgressBudgetPricesViewersWithoutReplays(t *testing.T) {
+// A viewer is priced at what it is due, not at what was sent: replayed
+// keyframe groups are egress (egress_packets_per_second counts them) but
+// not what a viewer costs from then on, and packets dropped for a writer
+// that fell behind were due all the same. Ten connected viewers, 800 pkt/s
+// live, 200 dropped and 1 000 replayed to joiners: 100 each.
+func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 	s := newRigRoom(t).s
 	s.ov.init(Overload{EgressBudget: 1500})
 	t0 := time.Now()
 	s.ov.lastAt, s.ov.lastUp = t0, 10
 	s.ov.up.Store(10)
 	s.ov.viewers.Store(10)
-	s.sampleEgress(t0.Add(time.Second), 2000, 500, 1000)
+	s.sampleEgress(t0.Add(time.Second), egressSample{sent: 1800, dropped: 200, ingress: 500, replayed: 1000})
 	if got := s.ov.perViewer.Load(); got != 100 {
 		t.Fatalf("a viewer priced at %d pkt/s, want 100", got)
 	}
-	if got := gaugeValue(t, s.m.egressRate); got != 2000 {
-		t.Fatalf("egress_packets_per_second %v, want 2000", got)
+	if got := gaugeValue(t, s.m.egressRate); got != 1800 {
+		t.Fatalf("egress_packets_per_second %v, want 1800", got)
 	}
 	for i := 0; i < 5; i++ {
 		if err := s.admitSubscriber(); err != nil {
@@ -162,7 +164,7 @@ func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	s.ov.init(Overload{EgressBudget: 1000})
 	t0 := time.Now()
 	s.ov.lastAt = t0
-	s.sampleEgress(t0.Add(time.Second), 0, 100, 0) // publishers only: 100 pkt/s in
+	s.sampleEgress(t0.Add(time.Second), egressSample{ingress: 100}) // publishers only: 100 pkt/s in
 	admitted := 0
 	for i := 0; i < 30; i++ {
 		if s.admitSubscriber() == nil {
