@@ -76,7 +76,7 @@ type overload struct {
 	// The sampler's previous totals and up count.
 	last   egressSample
 	lastUp int64
-	lastAt                 time.Time
+	lastAt time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
 }

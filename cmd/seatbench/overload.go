@@ -106,6 +106,9 @@ func runOverload(ctx context.Context, args []string) error {
 		sat, err = load.Saturate(ctx, t, cfg)
 		return err
 	}); err != nil {
+		if sat != nil { // the steps it measured say why
+			fmt.Print(overloadMarkdown("seatbench overload "+strings.Join(args, " "), pinning, b.run.Notes, sat, nil))
+		}
 		return fmt.Errorf("saturation search: %w", err)
 	}
 	egress := *budget
@@ -162,6 +165,9 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 		state = "NOT saturated: the search's ceiling, a floor of the true count"
 	}
 	fmt.Fprintf(&w, "\nSaturating count **%d** viewers (%s); clean step delivered %.0f pkt/s; peak %.0f pkt/s.\n", sat.Viewers, state, sat.CleanPPS, sat.PeakPPS)
+	if res == nil {
+		return w.String()
+	}
 	fmt.Fprintf(&w, "\n### Overload: %d viewers at --egress-budget %d\n\n", res.Attempted, res.Budget)
 	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	row(res.Window)
