@@ -225,9 +225,10 @@ func (s *SFU) egressNow() egressSample {
 
 // sampleEgress turns the counts since the last sample into the egress rate
 // and what one more viewer adds: what a connected viewer was due per
-// second (sent or dropped for its full queue, replays not: the mean of the
-// window's two ends), or while no viewer is connected, the node's ingress
-// — a viewer is sent at most what the node receives. Due, not sent: a node
+// second (sent or dropped for its full queue, replays not) over a window
+// in which the connected viewers changed by at most a tenth, or while no
+// viewer is connected, the node's ingress — a viewer is sent at most what
+// the node receives. Due, not sent: a node
 // past its core's worth sends each viewer less than it owes, and pricing
 // viewers by that would admit more the worse it got.
 func (s *SFU) sampleEgress(now time.Time, c egressSample) {
@@ -241,16 +242,27 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	due := int64((c.sent + c.dropped - p.sent - p.dropped - float64(c.replayed-p.replayed)) / el)
 	in := int64((c.ingress - p.ingress) / el)
 	up := o.up.Load()
-	var per int64
-	if n := (o.lastUp + up) / 2; n > 0 && due > 0 {
-		per = due / n
-	} else {
+	per := o.perViewer.Load()
+	switch {
+	case up > 0 && due > 0 && 10*abs(up-o.lastUp) <= up:
+		per = due / up
+	case up == 0 || per == 0:
 		per = in
 	}
+	// Otherwise viewers came or went mid-window: a viewer connected at its
+	// end was due a sliver of it, so the window would price a join burst
+	// cheap and admit too many. The last steady price stands.
 	o.lastAt, o.last, o.lastUp = now, c, up
 	o.rate.Store(r)
 	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))
+}
+
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
 
 func counterSum(cs ...prometheus.Counter) float64 {

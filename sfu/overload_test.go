@@ -177,6 +177,14 @@ func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	if got := counterValue(t, s.m.shed[shedSubscribers]); got != 20 {
 		t.Fatalf("shed subscribers %v, want 20", got)
 	}
+	// Twenty of them connect within the next second: that window was
+	// due a sliver of what they will cost, so the price stands.
+	s.ov.up.Store(20)
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 400, ingress: 200})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("after a join burst a viewer is priced at %d pkt/s, want the last steady 100", got)
+	}
+	s.ov.up.Store(0)
 	// A viewer counted up and gone twice, or gone before up, is counted once.
 	v := &viewer{}
 	s.viewerUp(v)
