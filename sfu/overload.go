@@ -147,13 +147,18 @@ func (s *SFU) admitSubscriber() error {
 		return nil
 	}
 	per := o.perViewer.Load() // retransmissions included
-	projected := per * (o.viewers.Load() + 1)
-	if projected > int64(o.cfg.EgressBudget) {
-		s.m.shed[shedSubscribers].Inc()
-		return ErrOverloaded
+	for {
+		// Compare and swap: subscribers admitted at once must not all
+		// count the same last place.
+		n := o.viewers.Load()
+		if per*(n+1) > int64(o.cfg.EgressBudget) {
+			s.m.shed[shedSubscribers].Inc()
+			return ErrOverloaded
+		}
+		if o.viewers.CompareAndSwap(n, n+1) {
+			return nil
+		}
 	}
-	o.viewers.Add(1)
-	return nil
 }
 
 // releaseSubscriber undoes admitSubscriber for a subscriber that failed or
@@ -243,15 +248,21 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	in := int64((c.ingress - p.ingress) / el)
 	up := o.up.Load()
 	per := o.perViewer.Load()
+	behind := c.dropped > p.dropped // writers fell behind: the node is past its worth
 	switch {
 	case up > 0 && due > 0 && 10*abs(up-o.lastUp) <= up:
-		per = due / up
+		if m := due / up; m > per || !behind {
+			per = m
+		}
 	case up == 0 || per == 0:
 		per = in
 	}
 	// Otherwise viewers came or went mid-window: a viewer connected at its
 	// end was due a sliver of it, so the window would price a join burst
-	// cheap and admit too many. The last steady price stands.
+	// cheap and admit too many. The last steady price stands. Nor does it
+	// fall while the node is behind: a node past its worth also loses
+	// ingress (its socket overflows, so its viewers are due less), and a
+	// price that fell with it would admit more the worse it got.
 	o.lastAt, o.last, o.lastUp = now, c, up
 	o.rate.Store(r)
 	o.perViewer.Store(per)

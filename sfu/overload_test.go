@@ -184,6 +184,17 @@ func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	if got := s.ov.perViewer.Load(); got != 100 {
 		t.Fatalf("after a join burst a viewer is priced at %d pkt/s, want the last steady 100", got)
 	}
+	// Steady again, but behind (queues overflowed), and due less: a node
+	// past its worth receives less too; the price does not fall. Once not
+	// behind, it does.
+	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 1800, dropped: 10, ingress: 300})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("behind, a viewer is priced at %d pkt/s, want the last 100", got)
+	}
+	s.sampleEgress(t0.Add(4*time.Second), egressSample{sent: 3400, dropped: 10, ingress: 400})
+	if got := s.ov.perViewer.Load(); got != 80 {
+		t.Fatalf("a viewer is priced at %d pkt/s, want 80", got)
+	}
 	s.ov.up.Store(0)
 	// A viewer counted up and gone twice, or gone before up, is counted once.
 	v := &viewer{}
