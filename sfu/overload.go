@@ -197,8 +197,11 @@ func (s *SFU) startEgressSampler() {
 			select {
 			case <-o.stop:
 				return
-			case now := <-t.C:
-				s.sampleEgress(now, s.egressNow())
+			case <-t.C:
+				// The counts' own instant, not the tick's: on a busy core
+				// the tick is read late, and a window timed by the tick but
+				// counted later read up to twice the true rate.
+				s.sampleEgress(time.Now(), s.egressNow())
 			}
 		}
 	}()
