@@ -138,8 +138,9 @@ func (s *SFU) allowKeyframeRequest() bool {
 // admitted viewer — those still connecting included, which the last
 // measurement could not see — times what a connected viewer costs: a
 // burst of joins is refused from the first viewer over the budget, not a
-// measurement later, and a viewer that leaves frees its place at once. An admitted subscriber that does not attach after all
-// gives its place back (releaseSubscriber).
+// measurement later, and a viewer that leaves frees its place at once. An
+// admitted subscriber that does not attach after all gives its place back
+// (releaseSubscriber).
 func (s *SFU) admitSubscriber() error {
 	o := &s.ov
 	if o.cfg.EgressBudget <= 0 {
@@ -236,9 +237,9 @@ func (s *SFU) egressNow() egressSample {
 // second (sent or dropped for its full queue, replays not) over a window
 // in which the connected viewers changed by at most a tenth, or while no
 // viewer is connected, the node's ingress — a viewer is sent at most what
-// the node receives. Due, not sent: a node
-// past its core's worth sends each viewer less than it owes, and pricing
-// viewers by that would admit more the worse it got.
+// the node receives. Due, not sent: a node past its core's worth sends
+// each viewer less than it owes, and pricing viewers by that would admit
+// more the worse it got.
 func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	o := &s.ov
 	el := now.Sub(o.lastAt).Seconds()
