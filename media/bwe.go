@@ -1,6 +1,7 @@
 package media
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -16,12 +17,19 @@ import (
 //
 // The control is a loss- and delay-based AIMD, simpler than GCC's Kalman
 // trendline and enough to steer a layer allocator: on congestion (loss over
-// lossHigh, or queuing delay over delayHigh in delayReports feedbacks in a
-// row) the estimate drops to decrease
-// × the delivered rate, at most once per decreaseEvery; with neither for
-// holdAfterDecrease it grows by increasePerSec, but not past growCeiling ×
-// the delivered rate (no probing: what was never sent cannot be proven to
-// fit). Only congestion lowers it.
+// LossHigh, or queuing delay over DelayHigh in delayReports feedbacks in a
+// row) the estimate drops to decrease × the delivered rate, at most once per
+// decreaseEvery; with neither for holdAfterDecrease it grows by
+// increasePerSec, but not past growCeiling × the delivered rate: what was
+// never sent cannot be proven to fit. Only congestion lowers it.
+//
+// Probes (StartProbe, EndProbe) prove what was not sent: the caller sends a
+// cluster of extra (padding) packets at a rate above the estimate for a
+// short window, and when the feedback shows the cluster delivered — its loss
+// at most LossLow, and received at least probeDelivered × the rate it was
+// sent at — the estimate rises to the rate the cluster arrived at. A probe
+// that was not delivered changes nothing (its losses, if any, count as
+// congestion like any other's).
 //
 // It is not safe for concurrent use (one writer goroutine owns it) and
 // allocates nothing after construction.
@@ -34,7 +42,7 @@ type DownlinkEstimator struct {
 	minDelay    time.Duration // least one-way delay (remote clock − local), decaying
 	minDelayAt  time.Time
 	queueDelay  time.Duration // the last feedback's mean queuing delay
-	delayedRun  int           // consecutive feedbacks with queueDelay over delayHigh
+	delayedRun  int           // consecutive feedbacks with queueDelay over DelayHigh
 	loss        float64       // the last window's loss ratio
 	estimate    float64       // bit/s; 0 until known
 	decreasedAt time.Time
@@ -46,6 +54,9 @@ type DownlinkEstimator struct {
 	lastSent, decreaseMark uint16
 	updatedAt              time.Time
 	started                time.Time
+
+	cfg   BWEConfig
+	probe probeCluster
 }
 
 const (
@@ -55,13 +66,17 @@ const (
 	// subscriber.
 	sentRing = 2048
 
-	lossHigh = 0.10
-	lossLow  = 0.02
-	// delayHigh must hold for delayReports feedbacks in a row: one late
-	// report is a busy receiver or sender, a bottleneck's queue lasts.
-	delayHigh         = 80 * time.Millisecond
+	// The control loop's dynamics below are tied to each other and to
+	// the feedback cadence (a browser's every 50–100 ms), not to the
+	// network: a faster decrease or increase makes the allocator flap
+	// between layers, a slower one leaves a congested viewer frozen
+	// longer. They are not settings; the thresholds that depend on the
+	// viewers' networks are (BWEConfig).
+	//
+	// delayReports: queuing delay must hold for this many feedbacks in a
+	// row — one late report is a busy receiver or sender, a bottleneck's
+	// queue lasts.
 	delayReports      = 2
-	delayLow          = 15 * time.Millisecond
 	decrease          = 0.85
 	decreaseEvery     = 300 * time.Millisecond
 	holdAfterDecrease = time.Second
@@ -73,7 +88,70 @@ const (
 	minDelayMemory = 10 * time.Second
 	// warmup: the first estimate needs this much feedback.
 	warmup = 500 * time.Millisecond
+
+	// probeDelivered: a probe cluster whose receive rate is under this
+	// share of its send rate queued at a bottleneck on the way — the
+	// link is at its capacity, not above the estimate.
+	probeDelivered = 0.9
+	// probeTimeout: a cluster whose feedback is not all in this long
+	// after its last packet is judged on what arrived (feedback lost).
+	probeTimeout = time.Second
 )
+
+// BWEConfig are the estimator's thresholds that depend on the networks the
+// viewers are on, so an operator may tune them; a zero field takes the
+// default (DefaultBWEConfig).
+type BWEConfig struct {
+	// LossHigh is the loss ratio over which the link is congested. A
+	// mobile audience whose radio links lose a few percent at random,
+	// congestion or not, may need it higher.
+	LossHigh float64
+	// LossLow is the loss ratio under which (with the queuing delay under
+	// DelayLow) the estimate may grow, and the most a probe may lose and
+	// count as delivered.
+	LossLow float64
+	// DelayHigh is the queuing delay that, held for two feedbacks in a
+	// row, is congestion; links with much jitter (Wi-Fi, satellite) may
+	// need it higher.
+	DelayHigh time.Duration
+	// DelayLow is the queuing delay under which the estimate may grow.
+	DelayLow time.Duration
+}
+
+// DefaultBWEConfig: loss over 10 % is congestion and under 2 % is not (GCC's
+// thresholds); 80 ms of queue is a bottleneck filling, 15 ms is jitter.
+func DefaultBWEConfig() BWEConfig {
+	return BWEConfig{LossHigh: 0.10, LossLow: 0.02, DelayHigh: 80 * time.Millisecond, DelayLow: 15 * time.Millisecond}
+}
+
+// Validate reports a configuration the estimator cannot work with.
+func (c BWEConfig) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.LossHigh <= 0 || c.LossHigh >= 1 || c.LossLow <= 0 || c.LossLow >= c.LossHigh:
+		return fmt.Errorf("media: loss thresholds must be 0 < low (%v) < high (%v) < 1", c.LossLow, c.LossHigh)
+	case c.DelayLow <= 0 || c.DelayLow >= c.DelayHigh:
+		return fmt.Errorf("media: delay thresholds must be 0 < low (%v) < high (%v)", c.DelayLow, c.DelayHigh)
+	}
+	return nil
+}
+
+func (c BWEConfig) withDefaults() BWEConfig {
+	d := DefaultBWEConfig()
+	if c.LossHigh == 0 {
+		c.LossHigh = d.LossHigh
+	}
+	if c.LossLow == 0 {
+		c.LossLow = d.LossLow
+	}
+	if c.DelayHigh == 0 {
+		c.DelayHigh = d.DelayHigh
+	}
+	if c.DelayLow == 0 {
+		c.DelayLow = d.DelayLow
+	}
+	return c
+}
 
 // sentPacket is 16 bytes: the ring is per subscriber.
 type sentPacket struct {
@@ -92,9 +170,16 @@ type window struct {
 	last     time.Duration // latest
 }
 
-// NewDownlinkEstimator returns an estimator with nothing known.
+// NewDownlinkEstimator returns an estimator with nothing known and the
+// default thresholds.
 func NewDownlinkEstimator() *DownlinkEstimator {
-	return &DownlinkEstimator{win: make([]window, 0, 64)}
+	return NewDownlinkEstimatorWith(BWEConfig{})
+}
+
+// NewDownlinkEstimatorWith returns an estimator with nothing known and the
+// thresholds of cfg (a zero field: the default).
+func NewDownlinkEstimatorWith(cfg BWEConfig) *DownlinkEstimator {
+	return &DownlinkEstimator{win: make([]window, 0, 64), cfg: cfg.withDefaults()}
 }
 
 // Sent records transport-wide sequence number seq leaving at at with size
@@ -102,6 +187,14 @@ func NewDownlinkEstimator() *DownlinkEstimator {
 func (e *DownlinkEstimator) Sent(seq uint16, at time.Time, size int) {
 	e.sent[seq%sentRing] = sentPacket{at: at.UnixNano(), size: uint32(size), seq: seq, ok: true}
 	e.lastSent = seq
+	if p := &e.probe; p.sending {
+		p.sent++
+		p.sentBytes += size
+		if p.sent == 1 {
+			p.sentFirst = at
+		}
+		p.sentLast = at
+	}
 }
 
 // Feedback applies one transport-wide feedback packet received at now.
@@ -126,6 +219,10 @@ func (e *DownlinkEstimator) Feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 		case rtcp.TypeTCCPacketNotReceived:
 			if known {
 				w.lost++
+				if e.probe.covers(seq) {
+					e.probe.reported++
+					e.probe.lost++
+				}
 			}
 			return
 		case rtcp.TypeTCCPacketReceivedSmallDelta, rtcp.TypeTCCPacketReceivedLargeDelta:
@@ -140,6 +237,10 @@ func (e *DownlinkEstimator) Feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 		if !known {
 			return
 		}
+		inProbe := e.probe.covers(seq)
+		if inProbe {
+			e.probe.reported++
+		}
 		sp.ok = false // reported: a duplicate feedback must not count it twice
 		w.received++
 		w.bytes += int(sp.size)
@@ -151,6 +252,9 @@ func (e *DownlinkEstimator) Feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 		}
 		qsum += d - e.minDelay
 		qn++
+		if inProbe {
+			e.probe.received(int(sp.size), arrival)
+		}
 	}
 	left := int(fb.PacketStatusCount)
 	for _, c := range fb.PacketChunks {
@@ -174,17 +278,20 @@ func (e *DownlinkEstimator) Feedback(fb *rtcp.TransportLayerCC, now time.Time) {
 	}
 	if qn > 0 {
 		e.queueDelay = qsum / time.Duration(qn)
-		if e.queueDelay > delayHigh {
+		if e.queueDelay > e.cfg.DelayHigh {
 			e.delayedRun++
 		} else {
 			e.delayedRun = 0
 		}
 	}
-	if w.received+w.lost == 0 {
-		return
+	if w.received+w.lost != 0 {
+		e.push(w)
+		e.update(now)
 	}
-	e.push(w)
-	e.update(now)
+	// Even feedback about nothing of the cluster's judges it once its
+	// time is up, so a probe whose feedback was lost does not block the
+	// next.
+	e.judgeProbe(now)
 }
 
 func (e *DownlinkEstimator) push(w window) {
@@ -239,7 +346,7 @@ func (e *DownlinkEstimator) update(now time.Time) {
 		return
 	}
 	switch {
-	case loss > lossHigh || e.delayedRun >= delayReports:
+	case loss > e.cfg.LossHigh || e.delayedRun >= delayReports:
 		if now.Sub(e.decreasedAt) >= decreaseEvery {
 			// At most halve per step: an outage (a black hole, a
 			// stall) delivers nearly nothing, which says the link was
@@ -253,9 +360,10 @@ func (e *DownlinkEstimator) update(now time.Time) {
 			}
 			e.decreasedAt, e.decreaseMark = now, e.lastSent
 			e.win = e.win[:0] // what follows is measured afresh
+			e.probe.abort()   // its packets before the mark no longer count
 			e.delayedRun = 0
 		}
-	case loss < lossLow && e.queueDelay < delayLow && now.Sub(e.decreasedAt) >= holdAfterDecrease:
+	case loss < e.cfg.LossLow && e.queueDelay < e.cfg.DelayLow && now.Sub(e.decreasedAt) >= holdAfterDecrease:
 		if e.estimate == 0 {
 			e.estimate = rate
 		}
@@ -276,7 +384,8 @@ func (e *DownlinkEstimator) update(now time.Time) {
 // Estimate is the downlink estimate in bit/s. ok is false until the link
 // has shown congestion once: before that, all the estimator knows is what
 // the sender chose to send, which says nothing about what else would fit
-// (there is no probing), so it sets no limit.
+// (a probe raises an estimate, it does not make the first), so it sets no
+// limit.
 func (e *DownlinkEstimator) Estimate() (bps int64, ok bool) {
 	return int64(e.estimate), e.estimate > 0 && !e.decreasedAt.IsZero()
 }

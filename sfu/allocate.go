@@ -13,9 +13,12 @@ import (
 // until it fits again. The result is the slot's capLayer; the selector
 // (selector.go) does the switching, on keyframes.
 //
-// A paused slot is resumed on trial (its lowest layer, budget or not) once
-// the hold is over: without probing, the estimate cannot rise above what
-// is sent.
+// When the round leaves a slot below what its viewer asked for, the
+// allocator tells the prober what the viewer's slots would use (probe.go):
+// a delivered probe raises the estimate, and the next round upgrades. A
+// paused slot is also resumed on trial (its lowest layer, budget or not)
+// once the hold is over, for viewers the prober cannot serve (no RTX) and
+// for when its budget is spent.
 //
 // Hysteresis, so a viewer near a layer's edge does not flap: a slot keeps
 // its layer while it fits, but moves up only with upgradeHeadroom to
@@ -40,6 +43,12 @@ const nominalAudioRate = 40_000
 
 // allocState is a viewer's allocator memory; guarded by room.mu.
 type allocState struct {
+	// probeSeen is the probe verdict (probeState.deliveredAt) the last
+	// round saw; probed: the estimate is backed by a delivered probe and
+	// no downgrade since.
+	probeSeen   int64
+	probedBps   int64
+	probed      bool
 	hold        time.Duration
 	upgradeAt   time.Time // no upgrade before
 	lastUpgrade time.Time
@@ -86,10 +95,21 @@ func (v *viewer) allocate() {
 	if !st.lastDown.IsZero() && now.Sub(st.lastDown) > upgradeHoldMax {
 		st.hold = upgradeHoldMin
 	}
-	a := allocRound{budget: float64(est), mayUpgrade: !now.Before(st.upgradeAt)}
+	if p := v.probe.deliveredAt.Load(); p != st.probeSeen {
+		// A probe proved the estimate since the last round: the hold
+		// guards against upgrading by trial and error, and this upgrade
+		// is not a trial. Every slot may move up what fits, at once.
+		st.probeSeen, st.probedBps = p, v.probe.deliveredBps.Load()
+		st.hold, st.upgradeAt = upgradeHoldMin, now
+		st.probed = true
+	}
+	// Proven: only as far as the probe went; growth past it is unproven.
+	proven := st.probed && est <= st.probedBps
+	a := allocRound{budget: float64(est), mayUpgrade: !now.Before(st.upgradeAt), proven: proven}
 	for _, sl := range v.slots {
 		if b := sl.binding.Load(); sl.kind == audioIdx && b != nil {
 			a.budget -= float64(rateOf(b.src))
+			a.wanted += float64(rateOf(b.src))
 		}
 	}
 	seatVideo := func(first bool) {
@@ -114,6 +134,7 @@ func (v *viewer) allocate() {
 		st.lastUpgrade = now
 	}
 	if a.down {
+		st.probed = false // the proof is spent: the link changed
 		if now.Sub(st.lastUpgrade) < upgradeTrial {
 			st.hold = min(2*st.hold, upgradeHoldMax)
 		}
@@ -121,13 +142,30 @@ func (v *viewer) allocate() {
 		st.upgradeAt = now.Add(st.hold)
 	}
 	r.mu.Unlock()
+	probe := int64(0)
+	if a.short {
+		// Enough for the upgrades, with the headroom they need.
+		probe = int64(a.wanted * upgradeHeadroom)
+	}
+	v.wantProbe(probe, now)
 }
 
 // allocRound is one allocation round's progress through a viewer's slots.
 type allocRound struct {
 	budget     float64 // bit/s not yet given out
 	mayUpgrade bool    // the hold after a downgrade is over
+	proven     bool    // a delivered probe backs the estimate: several slots may move up
 	up, down   bool    // a slot moved up (at most one a round) or down
+	// wanted is what the slots would use at the layers their viewer
+	// asked for (bit/s); short: a slot was given less.
+	wanted float64
+	short  bool
+}
+
+// mayMoveUp: a slot may move up (or resume) now — the hold is over and,
+// unless a probe proved the estimate, no other slot moved up this round.
+func (a *allocRound) mayMoveUp() bool {
+	return a.mayUpgrade && (a.proven || !a.up)
 }
 
 // fit gives sl the highest layer of seatSrc that fits what is left.
@@ -143,9 +181,14 @@ func (a *allocRound) fit(sl *slot, seatSrc *source) {
 	}
 	capLayer := layerOff
 	lowest := layerOff
+	top := layerOff
 	for l := sl.want; l >= 0; l-- {
-		if layerSource(seatSrc, l, sl.want) != nil {
+		if src := layerSource(seatSrc, l, sl.want); src != nil {
 			lowest = l
+			if top == layerOff {
+				top = l
+				a.wanted += float64(rateOf(src))
+			}
 		}
 	}
 	for l := sl.want; l >= 0; l-- {
@@ -154,7 +197,7 @@ func (a *allocRound) fit(sl *slot, seatSrc *source) {
 			continue
 		}
 		cost := float64(rateOf(src))
-		if l > cur && !(a.mayUpgrade && !a.up) {
+		if l > cur && !a.mayMoveUp() {
 			continue // no upgrade (nor resume) now: look lower
 		}
 		need := cost
@@ -166,13 +209,16 @@ func (a *allocRound) fit(sl *slot, seatSrc *source) {
 			break
 		}
 	}
-	if capLayer == layerOff && cur == layerOff && lowest != layerOff && a.mayUpgrade && !a.up {
-		// A trial: with no probing, a paused slot's cost cannot show
-		// in the estimate until it is sent. Resume its lowest layer
+	if capLayer == layerOff && cur == layerOff && lowest != layerOff && a.mayMoveUp() {
+		// A trial: unprobed, a paused slot's cost cannot show in the
+		// estimate until it is sent. Resume its lowest layer
 		// once the hold is over; congestion pauses it again and
 		// doubles the hold.
 		capLayer = lowest
 		a.budget -= float64(rateOf(layerSource(seatSrc, lowest, sl.want)))
+	}
+	if capLayer < top {
+		a.short = true
 	}
 	if capLayer == sl.capLayer {
 		return

@@ -53,9 +53,17 @@ type Config struct {
 	// ViewerQueue is each viewer's queue length in packets; zero means 256.
 	// A full queue drops (video: until the next keyframe), never blocks.
 	ViewerQueue int
+	// PionEgress sends every viewer's media through Pion's stack: the
+	// direct egress path (egress.go) off (--egress-direct=false).
+	PionEgress bool
+	// NoGSO keeps the direct path from merging datagrams with UDP GSO
+	// (egress_gso.go): for measuring what GSO adds.
+	NoGSO bool
 	// Overload caps the node's media when it is past what it can send
 	// (overload.go).
 	Overload Overload
+	// Adapt tunes per-viewer bandwidth estimation and probing (probe.go).
+	Adapt Adapt
 	// MaxCohosts is the most rooms of a co-host connection (2..9; zero
 	// means 4): a subscription carries up to MaxCohosts-1 co-host slots.
 	MaxCohosts int

@@ -16,7 +16,9 @@ import (
 // number (a header extension built in scratch space: no allocation) and
 // tells the estimator when it left. The viewer's transport-wide feedback
 // arrives with the connection's RTCP (feedback.go), which queues it for
-// the writer, the estimator's only user, so nothing here takes a lock. A changed estimate wakes the allocator (allocate.go).
+// the writer, the estimator's only user, so nothing here takes a lock. A
+// changed estimate wakes the allocator (allocate.go); the allocator's wish
+// for more wakes the prober (probe.go).
 
 // transportCC is the writer's transport-wide state.
 type transportCC struct {
@@ -33,7 +35,7 @@ type transportCC struct {
 func (v *viewer) stamp(h *rtp.Header, bt *boundTrack, size int) {
 	t := &v.tcc
 	if t.bwe == nil {
-		t.bwe = media.NewDownlinkEstimator()
+		t.bwe = media.NewDownlinkEstimatorWith(v.room.s.cfg.Adapt.BWE)
 	}
 	binary.BigEndian.PutUint16(t.buf[:], t.seq)
 	h.Extensions = t.ext[:0]
@@ -52,6 +54,9 @@ func (v *viewer) onTransportFeedback(fb *rtcp.TransportLayerCC) {
 		return // nothing was stamped: feedback about nothing of ours
 	}
 	t.bwe.Feedback(fb, time.Now())
+	if r, ok := t.bwe.TakeProbeResult(); ok {
+		v.onProbeResult(r) // probe.go
+	}
 	if est, ok := t.bwe.Estimate(); ok {
 		v.estimate.Store(est)
 		v.alloc.mark()

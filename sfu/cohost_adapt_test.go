@@ -20,7 +20,6 @@ type cohostView struct {
 	v            *viewer
 	seatW, coW   *recordingWriter
 	seatSl, coSl *slot
-	wg           sync.WaitGroup
 	mu           sync.Mutex
 	quality      map[[2]int]SlotQuality // the last rtc.quality per (seatIndex, cohostIndex)
 	layers       []LayerSet             // other's rtc.publisherLayers
@@ -33,6 +32,7 @@ func newCohostView(t *testing.T) *cohostView {
 		t.Fatal(err)
 	}
 	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: 1024}, videoCodec: media.CodecVP8}
+	withWriters(t, s)
 	c := &cohostView{quality: map[[2]int]SlotQuality{}}
 	c.home = newLayeredIn(t, s, "home", 0, peerHooks{})
 	c.other = newLayeredIn(t, s, "other", 0, peerHooks{onLayers: func(l LayerSet) {
@@ -68,12 +68,9 @@ func newCohostView(t *testing.T) *cohostView {
 	r.refreshSinks(r.seats[0].src[videoIdx])
 	r.mu.Unlock()
 	r.attachCohost(v)
-	c.wg.Add(1)
-	go func() { defer c.wg.Done(); v.write() }()
 	t.Cleanup(func() {
 		r.detachCohost(v)
 		r.detachViewer(v)
-		c.wg.Wait()
 		c.home.stop()
 		c.other.stop()
 	})

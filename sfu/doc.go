@@ -19,9 +19,15 @@
 //     packets the SFU never got, the publisher's sender reports, cache sizing
 //     from viewers' RTT); packet.go the received packets every viewer shares.
 //   - subscribe.go: answering a subscribe offer and laying out its seat
-//     slots; viewer.go a viewer's slots, its bounded queue and its writer;
+//     slots; viewer.go a viewer's slots and its bounded queue;
 //     slottrack.go a slot's TrackLocal; pace.go the paced replay of a cached
 //     group of pictures to a starting slot.
+//   - Egress (issue 16): writers.go the SFU's small pool of writers that
+//     serve every viewer's queue (no goroutine per viewer); egress.go the
+//     direct path — SRTP by the SFU into the writer's batch, one sendmmsg
+//     on the media socket — for viewers on a host-UDP pair, Pion's stack
+//     for the rest, behind the one TrackLocalWriter every sender uses;
+//     egress_keys.go the connection's SRTP keys from its DTLS handshake.
 //   - feedback.go: the viewers' RTCP, read once per connection by Pion's
 //     SRTCP session (NACKs served from the shared cache,
 //     over RTX when negotiated; keyframe requests); report.go the viewers'

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -91,12 +90,12 @@ type fanout struct {
 	viewers []*viewer
 	writers []*countingWriter
 	fwd     atomic.Int64
-	wg      sync.WaitGroup
+	pool    *writerPool
 	up      *fakeUpTrack
 }
 
-// newFanout builds one video source feeding n viewers; the first stalled
-// viewers get no writer goroutine at all.
+// newFanout builds one video source feeding n viewers, served by a writer
+// pool like the SFU's; the first stalled viewers are never served.
 func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 	tb.Helper()
 	m, err := newMetrics(nil)
@@ -110,7 +109,8 @@ func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 	}
 	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: queue}, videoCodec: media.CodecVP8}
 	r := newRoom(s, sr, RoomConfig{Notifier: nopNotifier{}})
-	f := &fanout{}
+	f := &fanout{pool: newWriterPool(runtime.GOMAXPROCS(0), nil)}
+	tb.Cleanup(f.pool.close) // for the harnesses that never stop it
 	up := &fakeUpTrack{total: packets, lead: queue / 2,
 		pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}, Payload: make([]byte, 1000)}}
 	up.pkt.Payload[0] = 0x10
@@ -128,10 +128,10 @@ func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 		slots = append(slots, sl)
 		f.viewers = append(f.viewers, v)
 		f.writers = append(f.writers, w)
+		v.pool = nil // stalled: nobody writes for it
 		if i >= stalled {
 			up.paced = append(up.paced, w)
-			f.wg.Add(1)
-			go func() { defer f.wg.Done(); v.write() }()
+			v.pool = f.pool
 		}
 	}
 	f.src.sinks.Store(&slots)
@@ -143,7 +143,7 @@ func (f *fanout) stop() {
 	for _, v := range f.viewers {
 		v.stop()
 	}
-	f.wg.Wait()
+	f.pool.close()
 	for _, v := range f.viewers {
 		v.drain()
 	}

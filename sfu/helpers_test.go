@@ -53,13 +53,26 @@ func (n *recorder) has(f func(seat.Delivery) bool) bool {
 	return false
 }
 
+// withWriters gives a hand-built SFU its writer pool, closed at cleanup.
+func withWriters(tb testing.TB, s *SFU) {
+	s.writers = newWriterPool(2, nil)
+	tb.Cleanup(s.writers.close)
+}
+
 func newTestSFU(t testing.TB) *SFU {
 	t.Helper()
-	s, err := New(Config{
+	return newTestSFUWith(t, func(*Config) {})
+}
+
+func newTestSFUWith(t testing.TB, adjust func(*Config)) *SFU {
+	t.Helper()
+	cfg := Config{
 		ListenIP: "127.0.0.1", IncludeLoopback: true,
 		ICEDisconnectedTimeout: time.Second, ICEFailedTimeout: 2 * time.Second, ICEKeepaliveInterval: 200 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	adjust(&cfg)
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,9 +81,9 @@ func goroutinesOf(frames ...string) int {
 }
 
 // A viewer's RTCP is read once per connection, by Pion's SRTCP session
-// (feedback.go), not by a goroutine per slot: a viewer of four seats (eight
-// slots) costs the SFU one goroutine of its own, its writer, and its
-// feedback still reaches the slot it names: a NACK is answered on its slot,
+// (feedback.go), not by a goroutine per slot, and its queue is drained by
+// the SFU's writer pool (writers.go): a viewer of four seats (eight slots)
+// costs the SFU no goroutine of its own at rest, and its feedback still reaches the slot it names: a NACK is answered on its slot,
 // a PLI on another slot reaches that slot's publisher.
 func TestViewerRTCPIsReadOncePerConnection(t *testing.T) {
 	s := newTestSFU(t)
@@ -107,9 +107,8 @@ func TestViewerRTCPIsReadOncePerConnection(t *testing.T) {
 			eventually(t, 10*time.Second, "viewers receiving", func() bool { return v.count(mid) >= 5 })
 		}
 	}
-	if got := (ours() - base) / viewers; got != 1 {
-		t.Fatalf("%d goroutines of the SFU per viewer of 8 slots, want 1 (its writer)", got)
-	}
+	// A writer may be serving a viewer at any instant; at rest none is.
+	eventually(t, 10*time.Second, "no goroutine of the SFU per viewer of 8 slots at rest", func() bool { return ours() == base })
 
 	// The first viewer's feedback, sent as a browser would: one compound
 	// packet with an RR naming every slot, a NACK for the seat-0 video slot

@@ -38,16 +38,24 @@ func viewerDTLS(se *webrtc.SettingEngine) {
 	se.SetDTLSInsecureSkipHelloVerify(true)
 }
 
-// gateUntil holds the viewer's media back until up is closed. Called before
-// the viewer is attached to its room or its writer starts.
-func (v *viewer) gateUntil(up <-chan struct{}) {
-	v.up.Store(false)
-	v.upCh = up
+// gate holds the viewer's media back until connected. Called before the
+// viewer is attached to its room.
+func (v *viewer) gate() { v.up.Store(false) }
+
+// connected asks the viewer's writer to start its slots (on a Pion
+// goroutine, each time the connection reaches connected).
+func (v *viewer) connected() {
+	v.starting.Store(true)
+	v.schedule()
 }
 
 // startSlots opens the gate and starts each video slot on its source's
-// cached group. Called by the writer when the connection came up.
+// cached group, once connected asked for it. Called by the writer serving
+// v, before it drains the queue.
 func (v *viewer) startSlots() {
+	if !v.starting.Swap(false) {
+		return
+	}
 	v.up.Store(true)
 	v.room.s.viewerUp(v)
 	now := time.Now()

@@ -135,22 +135,19 @@ func (u *pacedUpTrack) Read(b []byte) (int, interceptor.Attributes, error) {
 func BenchmarkJoiningViewers(b *testing.B) {
 	for _, gated := range []bool{false, true} {
 		b.Run(fmt.Sprintf("gated=%v", gated), func(b *testing.B) {
-			f := newFanout(b, 200, 200, 1024, 0) // no writers started: ours below
+			f := newFanout(b, 200, 0, 1024, 0)
 			up := &pacedUpTrack{total: b.N + 300, keyEvery: 300, gap: time.Second / 160,
 				pkt: rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SSRC: 42}, Payload: make([]byte, 1100)}}
 			up.pkt.Payload[0] = 0x10
 			f.src.in = up
-			never := make(chan struct{})
 			var ws []*unconnectedWriter
 			for _, v := range f.viewers {
 				w := &unconnectedWriter{}
 				ws = append(ws, w)
 				v.slots[0].track.bound.Store(&boundTrack{w: w, ssrc: 1000, pt: 96})
 				if gated {
-					v.gateUntil(never)
+					v.gate() // and never connected
 				}
-				f.wg.Add(1)
-				go func() { defer f.wg.Done(); v.write() }()
 			}
 			// A full group in the cache first, as when a room is live.
 			up.total = 300

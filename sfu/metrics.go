@@ -23,6 +23,7 @@ type metrics struct {
 	shed                [shedKinds]prometheus.Counter // overload.go
 	egressRate          prometheus.Gauge
 	mediaLimit          *prometheus.GaugeVec
+	probe               probeMetrics // probe.go
 }
 
 // Directions of layer_switches_total.
@@ -91,12 +92,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range []string{"publish_forbidden", "bad_sdp", "unsupported_codec"} {
 		m.publishRejected.WithLabelValues(r) // expose zeroes so dashboards see the series
 	}
+	var probeCollectors []prometheus.Collector
+	m.probe, probeCollectors = newProbeMetrics(ns)
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.rooms, m.seatsOccupied, m.publishRejected, fwdP, fwdB, recv, drop,
 		m.nacksReceived, m.retransmitted, m.keyframeRequests, m.turnAllocations, m.turnRefused, m.pausedSlots, switches, m.subscriberBandwidth,
 		shed, m.egressRate, m.mediaLimit} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range probeCollectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -27,10 +27,10 @@ type Peer struct {
 
 	viewer *viewer // a subscribe connection's viewer (SetQuality); nil for publishers
 
-	// connected is closed when the connection first reaches connected:
-	// Pion reports that after DTLS, once SRTP is ready, so writes go out.
-	connected chan struct{}
-	connOnce  sync.Once
+	// onConnected runs (on a Pion goroutine) each time the connection
+	// becomes connected — Pion reports that after DTLS, once SRTP is
+	// ready, so writes go out; set before the offer is applied.
+	onConnected func()
 }
 
 func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
@@ -38,10 +38,10 @@ func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	p := &Peer{s: s, pc: pc, done: make(chan struct{}), connected: make(chan struct{})}
+	p := &Peer{s: s, pc: pc, done: make(chan struct{})}
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateConnected {
-			p.connOnce.Do(func() { close(p.connected) })
+		if st == webrtc.PeerConnectionStateConnected && p.onConnected != nil {
+			p.onConnected()
 		}
 		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
 			p.closeAsync()

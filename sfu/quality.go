@@ -45,6 +45,7 @@ type PeerOption func(*peerHooks)
 type peerHooks struct {
 	onQuality func([]SlotQuality)
 	onLayers  func(LayerSet)
+	noProbe   bool // probe.go
 }
 
 // OnQuality is called (never concurrently, with no lock held) with a

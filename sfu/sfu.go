@@ -6,10 +6,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"golang.org/x/time/rate"
 
 	"github.com/seatsfu/seatsfu/media"
 	"github.com/seatsfu/seatsfu/seat"
@@ -35,6 +37,10 @@ type SFU struct {
 	videoCodec media.Codec
 	m          *metrics
 	ov         overload // overload.go
+	egress     *egressSocket
+	writers    *writerPool // every viewer's writer (writers.go)
+	// probeBudget is the node's padding bucket (probe.go).
+	probeBudget *rate.Limiter
 
 	// Lock order in this package, outermost first: a lock is only taken
 	// while holding locks above it in this list.
@@ -46,7 +52,8 @@ type SFU struct {
 	//	             keyframe requests and upstream NACKs, under either above
 	//	SFU.mu       the room registry; a room leaves it under its own lock
 	//	             (endLocked → dropRoom)
-	//	Peer.mu, SFU.bgMu, viewer.mu: leaves, taken alone or last
+	//	Peer.mu, SFU.bgMu, viewer.mu, viewerEgress.mu, writerPool.mu:
+	//	             leaves, taken alone or last
 	//
 	// So nothing takes a Room's lock, arms a timer or calls out while holding
 	// SFU.mu (OpenRoom arms the first deadline after releasing it).
@@ -81,6 +88,9 @@ func New(cfg Config) (*SFU, error) {
 	if o := cfg.Overload; o.EgressBudget < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
 		return nil, fmt.Errorf("sfu: negative overload cap %+v", o)
 	}
+	if err := cfg.Adapt.validate(); err != nil {
+		return nil, err
+	}
 	for name, p := range map[string]int{"UDP": cfg.UDPPort, "TCP": cfg.TCPPort, "TURN": cfg.TURNPort} {
 		if p < 0 || p > 65535 {
 			return nil, fmt.Errorf("sfu: %s port %d out of range", name, p)
@@ -108,9 +118,16 @@ func New(cfg Config) (*SFU, error) {
 	log := cfg.Logger.With("component", "sfu")
 	sizeSocketBuffers(conn, log)
 	s := &SFU{cfg: cfg, log: log, conn: conn, m: m, rooms: map[string]*Room{}}
+	if s.egress, err = newEgressSocket(conn, !cfg.PionEgress, !cfg.NoGSO, cfg.Registerer); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("sfu: metrics: %w", err)
+	}
+	s.writers = newWriterPool(runtime.GOMAXPROCS(0), s.egress)
 	s.ov.init(cfg.Overload)
+	s.probeBudget = bucket(cfg.Adapt.nodeRate())
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {
+		s.writers.close()
 		_ = s.closeTransports()
 		return nil, err
 	}
@@ -226,6 +243,7 @@ func (s *SFU) Close() error {
 	s.bgStopped = true
 	s.bgMu.Unlock()
 	s.bg.Wait()
+	s.writers.close() // after the peers: a closed viewer's last turn releases its queue
 	s.stopEgressSampler()
 	return s.closeTransports()
 }

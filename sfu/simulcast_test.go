@@ -66,7 +66,6 @@ type layered struct {
 	frame   int
 	viewers []*viewer
 	writers []*recordingWriter
-	wg      sync.WaitGroup
 	// keyEvery: each layer sends a keyframe every keyEvery frames, the
 	// layers staggered; and on request (a PLI) on its next frame.
 	keyEvery int
@@ -87,6 +86,7 @@ func newLayeredCodec(t *testing.T, viewers int, hooks peerHooks, codec media.Cod
 		t.Fatal(err)
 	}
 	s := &SFU{m: m, log: slog.Default(), cfg: Config{ViewerQueue: 1024}, videoCodec: codec}
+	withWriters(t, s)
 	x := newLayeredIn(t, s, "sim", viewers, hooks)
 	t.Cleanup(x.stop)
 	return x
@@ -139,8 +139,6 @@ func newLayeredIn(t *testing.T, s *SFU, id string, viewers int, hooks peerHooks)
 		sl.repoint(r.seats[0].src[videoIdx])
 		x.viewers = append(x.viewers, v)
 		x.writers = append(x.writers, w)
-		x.wg.Add(1)
-		go func() { defer x.wg.Done(); v.write() }()
 	}
 	r.refreshSinks(r.seats[0].src[videoIdx])
 	r.mu.Unlock()
@@ -153,7 +151,6 @@ func (x *layered) stop() {
 		x.r.detachViewerLocked(v)
 	}
 	x.r.mu.Unlock()
-	x.wg.Wait()
 	x.pub.layers.stop()
 }
 

@@ -17,6 +17,10 @@ type slotTrack struct {
 	kind         webrtc.RTPCodecType
 	mime         string
 	bound        atomic.Pointer[boundTrack]
+	// The egress paths a bound writer picks from (egress.go); sock nil in
+	// harnesses that bind writers of their own.
+	sock *egressSocket
+	eg   *viewerEgress
 }
 
 type boundTrack struct {
@@ -50,6 +54,9 @@ func (t *slotTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, t.mime) {
 			bt := &boundTrack{w: ctx.WriteStream(), ssrc: ctx.SSRC(), pt: uint8(c.PayloadType)}
+			if t.sock != nil {
+				bt.w = &egressWriter{pion: bt.w, e: t.eg, sock: t.sock}
+			}
 			for _, ext := range ctx.HeaderExtensions() {
 				if ext.URI == sdp.TransportCCURI && ext.ID > 0 && ext.ID < 15 {
 					bt.twccID = uint8(ext.ID)

@@ -45,7 +45,21 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		return nil, "", nil, err
 	}
 	v.peer = peer
-	v.gateUntil(peer.connected) // join.go
+	v.gate() // join.go: no media until the connection is up
+	v.eg = r.s.egress.newViewer()
+	var dt *webrtc.DTLSTransport
+	if v.eg != nil {
+		dt = peer.pc.SCTP().Transport() // the connection's one (bundled) DTLS transport
+		dt.ICETransport().OnSelectedCandidatePairChange(v.eg.pairChanged)
+	}
+	peer.onConnected = func() {
+		if v.eg != nil {
+			if err := v.eg.connected(peer.pc, dt); err != nil {
+				r.s.log.Warn("direct egress unavailable, media goes through Pion", "user", userID, "err", err)
+			}
+		}
+		v.connected() // join.go: its writer starts the slots from the cache
+	}
 	v.hooks = hooksOf(opts)
 	if v.hooks.onQuality != nil {
 		v.quality = newCoalescer(peer, qualityEvery, v.reportQuality)
@@ -82,6 +96,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		if co > 0 {
 			sl.seatIdx, sl.cohost, sl.track = -1, co, r.s.newCohostSlotTrack(kind, co)
 		}
+		sl.track.sock, sl.track.eg = r.s.egress, v.eg
 		if sl.sender, err = peer.pc.AddTrack(sl.track); err != nil {
 			return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
 		}
@@ -121,9 +136,9 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	r.mu.Unlock()
 	r.attachCohost(v)
 
-	// The viewer's one goroutine of ours: its RTCP is read by Pion's SRTCP
-	// session (feedback.go).
-	peer.goOwned(v.write)
+	// The viewer costs no goroutine of ours at rest: the SFU's writers
+	// serve its queue (writers.go), Pion's SRTCP session reads its RTCP
+	// (feedback.go).
 	return peer, answer, slots, nil
 }
 

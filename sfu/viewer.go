@@ -13,8 +13,8 @@ import (
 	"github.com/seatsfu/seatsfu/media"
 )
 
-// viewer is a subscriber connection: its seat slots, its bounded queue and
-// the one writer goroutine that drains it.
+// viewer is a subscriber connection: its seat slots and its bounded queue,
+// which the SFU's writers drain (writers.go).
 type viewer struct {
 	room  *Room
 	user  string
@@ -30,17 +30,22 @@ type viewer struct {
 	scratch [defaultReceiveMTU]byte     // the writer's buffer for retransmissions
 	rtxBuf  [defaultReceiveMTU + 2]byte // and for their RTX payload (OSN + payload)
 
-	wake     chan struct{} // cap 1: "the ring is not empty"
-	quit     chan struct{}
-	quitOnce sync.Once
+	// Its turns on the writers (writers.go): pool is nil in harnesses that
+	// flush by hand; run is the run state; nextRun links the pool's run
+	// queue (guarded by its mu); paceTimer brings a paced replay back
+	// (the serving writer's).
+	pool      *writerPool
+	run       atomic.Int32
+	nextRun   *viewer
+	paceTimer *time.Timer
+	stopped   atomic.Bool
 
 	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
 
 	// up: the connection can carry media. Until then the sources offer it
-	// nothing (join.go); upCh, nil when there is nothing to wait for, is
-	// the writer's signal that it came up.
-	up   atomic.Bool
-	upCh <-chan struct{}
+	// nothing (join.go); starting asks its writer to start the slots.
+	up       atomic.Bool
+	starting atomic.Bool
 	// upState: counted among the node's connected viewers (overload.go).
 	upState atomic.Int32
 
@@ -52,6 +57,8 @@ type viewer struct {
 	// without a cap; the writer's.
 	nacks *rate.Limiter
 
+	eg *viewerEgress // the direct egress path (egress.go); nil when off
+
 	hooks   peerHooks
 	quality *coalescer // rtc.quality (quality.go); nil without a hook
 
@@ -60,6 +67,7 @@ type viewer struct {
 	estimate atomic.Int64 // bit/s, 0 until known
 	alloc    *coalescer   // runs allocate; nil without a peer
 	budget   allocState   // guarded by room.mu
+	probe    probeState   // probe.go
 }
 
 // item is one queued unit of work for the writer: a packet to forward or a
@@ -71,6 +79,10 @@ type item struct {
 	nack bool
 	seq  uint16
 	twcc *rtcp.TransportLayerCC // transport-wide feedback for the estimator
+	// rebase: the keyframe that ends an overflow (slot.dropping). The
+	// packets shed before it were shed on purpose, so the slot's numbering
+	// continues without a gap rather than making the viewer NACK them.
+	rebase bool
 }
 
 // binding is one pointing of a slot at a source. A new binding is made on
@@ -139,15 +151,19 @@ type slot struct {
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
 	v := &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), nacks: r.s.ov.viewerLimiter()}
-	v.up.Store(true) // no connection to wait for: gateUntil makes one
+		pool: r.s.writers, nacks: r.s.ov.viewerLimiter()}
+	v.up.Store(true) // no connection to wait for: gate makes one
 	return v
 }
 
 func (v *viewer) stop() {
-	v.quitOnce.Do(func() { close(v.quit) })
+	if v.stopped.Swap(true) {
+		return
+	}
+	v.eg.close()
 	v.quality.stop()
 	v.alloc.stop()
+	v.schedule() // its last turn releases what is queued
 }
 
 // repoint makes the slot carry what it should of src from now on (nil:
@@ -210,14 +226,16 @@ func (sl *slot) offer(src *source, pk *packet) {
 		}
 	}
 	m := src.pub.room.s.m
+	rebase := false
 	if sl.kind == videoIdx && sl.dropping.Load() {
 		if !pk.keyframe {
 			m.droppedPackets[videoIdx].Inc()
 			return
 		}
 		sl.dropping.Store(false)
+		rebase = true
 	}
-	if !sl.viewer.push(item{p: pk, sl: sl, b: b}) {
+	if !sl.viewer.push(item{p: pk, sl: sl, b: b, rebase: rebase}) {
 		m.droppedPackets[sl.kind].Inc()
 		if sl.kind == videoIdx {
 			sl.dropping.Store(true)
@@ -239,10 +257,7 @@ func (v *viewer) push(it item) bool {
 	v.ring[(v.head+v.n)%len(v.ring)] = it
 	v.n++
 	v.mu.Unlock()
-	select {
-	case v.wake <- struct{}{}:
-	default:
-	}
+	v.schedule()
 	return true
 }
 
@@ -257,44 +272,6 @@ func (v *viewer) pop() (item, bool) {
 	v.head = (v.head + 1) % len(v.ring)
 	v.n--
 	return it, true
-}
-
-// write is the viewer's writer goroutine: it drains the queue and paces its
-// slots' replays (pace.go) until the viewer stops, then releases whatever is
-// left. Its one timer wakes it when a paced replay may send again.
-func (v *viewer) write() {
-	defer v.drain()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	// armed: the timer runs. Unarmed, the select leaves its channel out
-	// (nil) and no Stop is paid per wake: the hot path when nothing replays.
-	armed := false
-	upCh := v.upCh
-	for {
-		var tick <-chan time.Time
-		if armed {
-			tick = timer.C
-		}
-		select {
-		case <-v.wake:
-		case <-tick:
-			armed = false
-		case <-upCh:
-			upCh = nil
-			v.startSlots()
-		case <-v.quit:
-			return
-		}
-		v.flush()
-		if due := v.pace(); !due.IsZero() {
-			timer.Reset(time.Until(due))
-			armed = true
-		} else if armed {
-			timer.Stop()
-			armed = false
-		}
-	}
 }
 
 // flush writes everything queued.
@@ -330,6 +307,9 @@ func (v *viewer) pace() time.Time {
 			due = d
 		}
 	}
+	if d := v.probeStep(); !d.IsZero() && (due.IsZero() || d.Before(due)) { // probe.go
+		due = d
+	}
 	return due
 }
 
@@ -364,6 +344,10 @@ func (sl *slot) forward(it item) {
 	}
 	src := it.b.src
 	sl.begin(it.b, bt)
+	if it.rebase {
+		// Resuming after an overflow: what was shed is not missing.
+		sl.rw.Switch()
+	}
 	if sl.rp.active {
 		return // the replay sends this packet from the cache, in source order
 	}

@@ -53,6 +53,12 @@ func viewerAPI() (*webrtc.API, error) {
 		RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}}}, PayloadType: 96}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, err
 	}
+	// RTX, as every browser offers it: the server probes the downlink with
+	// RTX padding (PROTOCOL.md §9).
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000,
+		SDPFmtpLine: "apt=96"}, PayloadType: 97}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, err
+	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
 		return nil, err

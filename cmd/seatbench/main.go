@@ -7,7 +7,7 @@
 //	seatbench all      -steps 25,50,100,200 -out bench/out   (the full report)
 //	seatbench fanout   -steps 100,200 -repeat 3 -livekit-bin /work/lk/livekit-server
 //	seatbench abuse    -conns 20000 -applicants 1200 [-- seatsfu serve flags]
-//	seatbench adapt    -caps 0,3,1,0.5 -duration 20s -out bench/out
+//	seatbench adapt    -caps 0,3,1,0.5 -duration 20s -repeat 3 -out bench/out
 //	seatbench overload -step 50 -max 600 -duration 8s -out bench/out
 //
 // Every server under test — seatsfu (built from ./cmd/seatsfu unless
@@ -47,8 +47,13 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "baseline": // hidden: a baseline server process
 		return runBaseline(ctx, args[1:])
-	case "fanout", "join", "handover", "churn", "all":
+	case "fanout", "join", "handover", "churn":
 		return runBench(ctx, args[0], args[1:])
+	case "all": // the bench's scenarios, then adapt's (adapt.go)
+		if err := runBench(ctx, "all", args[1:]); err != nil {
+			return err
+		}
+		return runAdapt(ctx, allAdaptArgs(args[1:]))
 	case "abuse": // abuse.go
 		return runAbuse(ctx, args[1:])
 	case "adapt": // adapt.go

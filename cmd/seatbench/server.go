@@ -28,6 +28,11 @@ type probeServer struct {
 // a temporary directory when empty), with extra serve flags. The caller
 // stops it with the returned cleanup, which also removes the build.
 func startServer(ctx context.Context, bin, name string, extra []string) (*probeServer, func(), error) {
+	return startServerOn(ctx, bin, name, extra, -1)
+}
+
+// startServerOn is startServer pinned to core cpu (-1: not pinned).
+func startServerOn(ctx context.Context, bin, name string, extra []string, cpu int) (*probeServer, func(), error) {
 	cleanup := func() {}
 	path := bin
 	if path == "" {
@@ -56,7 +61,7 @@ func startServer(ctx context.Context, bin, name string, extra []string) (*probeS
 	s := &probeServer{base: fmt.Sprintf("http://127.0.0.1:%d", port), port: port, udp: udp, secret: hex.EncodeToString(raw)}
 	args := append([]string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp),
 		"--rtc-ip", "127.0.0.1", "--secret", s.secret, "--log-level", "error"}, extra...)
-	if s.Server, err = proc.Start(ctx, proc.Spec{Name: "seatsfu", Path: path, Args: args, BaseURL: s.base, CPU: -1, Stderr: io.Discard}); err != nil {
+	if s.Server, err = proc.Start(ctx, proc.Spec{Name: "seatsfu", Path: path, Args: args, BaseURL: s.base, CPU: cpu, Stderr: io.Discard}); err != nil {
 		return nil, cleanup, err
 	}
 	built := cleanup

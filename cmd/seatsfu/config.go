@@ -38,11 +38,16 @@ type Config struct {
 	Limits `yaml:",inline"`
 	// Overload are the media caps of overload.go, same keys rules.
 	Overload `yaml:",inline"`
+	// Adapt are bandwidth adaptation's probing and estimator (adapt.go).
+	Adapt `yaml:",inline"`
 	// Cluster is cluster.go's: Redis, node address and timings.
 	Cluster ClusterSettings `yaml:",inline"`
 	// v2 §11: webhook receivers and each one's queue (webhooks.go).
 	WebhookURLs  []string `yaml:"webhook-url"`
 	WebhookQueue int      `yaml:"webhook-queue"`
+	// EgressDirect: the SFU's own SRTP and sendmmsg for viewers on host
+	// UDP (egress.go).
+	EgressDirect bool `yaml:"egress-direct"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -61,9 +66,11 @@ func Defaults() Config {
 		TURNMaxAllocs:  8,
 		Limits:         defaultLimits(),
 		Overload:       defaultOverload(),
+		Adapt:          defaultAdapt(),
 		Cluster:        defaultCluster(),
 		WebhookURLs:    nil, // no webhooks
 		WebhookQueue:   webhook.DefaultQueueSize,
+		EgressDirect:   true,
 	}
 }
 
@@ -325,6 +332,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	if err := c.Adapt.validate(); err != nil {
 		return err
 	}
 	if err := c.Overload.validate(); err != nil {

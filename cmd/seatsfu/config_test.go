@@ -41,6 +41,9 @@ func TestLoadDefaults(t *testing.T) {
 		RedisTimeout: time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
 	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
+	want.EgressDirect = true // the direct egress path on
+	want.Adapt = Adapt{ProbeViewerRate: 500_000, ProbeNodeRate: 50_000_000, BWELossHigh: 0.1, BWELossLow: 0.02,
+		BWEDelayHigh: 80 * time.Millisecond, BWEDelayLow: 15 * time.Millisecond}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults %+v differ from PROTOCOL.md §1 %+v", c, want)
 	}
@@ -99,6 +102,15 @@ func TestPrecedence(t *testing.T) {
 		"viewer-retransmits":     {vals{"1", "2", "3"}, func(c Config) any { return c.ViewerRetransmits }, [3]any{1, 2, 3}},
 		"node-retransmits":       {vals{"1", "2", "3"}, func(c Config) any { return c.NodeRetransmits }, [3]any{1, 2, 3}},
 		"node-keyframe-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.NodeKeyframeRequests }, [3]any{1, 2, 3}},
+		// egress.go
+		"egress-direct": {vals{"false", "true", "false"}, func(c Config) any { return c.EgressDirect }, [3]any{false, true, false}},
+		// adapt.go
+		"probe-viewer-rate": {vals{"1", "2", "3"}, func(c Config) any { return c.ProbeViewerRate }, [3]any{1, 2, 3}},
+		"probe-node-rate":   {vals{"1", "2", "3"}, func(c Config) any { return c.ProbeNodeRate }, [3]any{1, 2, 3}},
+		"bwe-loss-high":     {vals{"0.2", "0.3", "0.4"}, func(c Config) any { return c.BWELossHigh }, [3]any{0.2, 0.3, 0.4}},
+		"bwe-loss-low":      {vals{"0.01", "0.03", "0.05"}, func(c Config) any { return c.BWELossLow }, [3]any{0.01, 0.03, 0.05}},
+		"bwe-delay-high":    {vals{"100ms", "200ms", "300ms"}, func(c Config) any { return c.BWEDelayHigh }, [3]any{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond}},
+		"bwe-delay-low":     {vals{"1ms", "2ms", "3ms"}, func(c Config) any { return c.BWEDelayLow }, [3]any{time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond}},
 	}
 	// Keys that are only valid with others: set those by flag in every case.
 	needs := map[string][]string{"redis": {"--secret=s", "--node-addr=10.0.0.9:9"}}

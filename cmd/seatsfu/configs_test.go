@@ -69,7 +69,8 @@ func TestGrafanaDashboard(t *testing.T) {
 		// the limits' own (PROTOCOL.md §3.4)
 		"seatsfu_limit_refusals_total", "seatsfu_limit", "seatsfu_http_connections", "seatsfu_subscribers",
 		// real networks (PROTOCOL.md §9)
-		"seatsfu_layer_switches_total", "seatsfu_paused_slots", "seatsfu_subscriber_bandwidth_bits_bucket", "seatsfu_turn_allocations_total"}
+		"seatsfu_layer_switches_total", "seatsfu_paused_slots", "seatsfu_subscriber_bandwidth_bits_bucket", "seatsfu_turn_allocations_total",
+		"seatsfu_probes_total", "seatsfu_probes_cut_total", "seatsfu_probe_bytes_total"}
 	for _, p := range d.Panels {
 		if len(p.Targets) == 0 {
 			t.Errorf("panel %q has no query", p.Title)

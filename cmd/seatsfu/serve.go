@@ -75,6 +75,8 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		VideoCodec:         cfg.VideoCodec,
 		MaxCohosts:         cfg.MaxCohosts,
 		Overload:           cfg.Overload.sfu(),
+		PionEgress:         !cfg.EgressDirect,
+		Adapt:              cfg.Adapt.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,
 	})

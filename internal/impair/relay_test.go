@@ -262,3 +262,48 @@ func TestRelayCloseStopsEverything(t *testing.T) {
 	}
 	// goleak in TestMain proves the goroutines are gone.
 }
+
+// DTLS records pass unimpaired whatever the configuration (a handshake's
+// last flight lost right after a test turns impairment on would stall the
+// other side for a retransmission timeout); every other datagram meets its
+// fate, and a black hole still takes DTLS too.
+func TestRelayNeverImpairsDTLS(t *testing.T) {
+	r := newRelay(t, echoServer(t), Config{Seed: 3, Loss: 1}, Config{Seed: 4, Corrupt: 1, Truncate: 1, Duplicate: 1})
+	c := dialRelay(t, r)
+	srtp := append([]byte{0x80, 96}, make([]byte, 40)...)
+	dtls := append([]byte{22, 0xfe, 0xfd}, make([]byte, 40)...) // a DTLS 1.2 handshake record
+	dtls[len(dtls)-1] = 7
+	for _, p := range [][]byte{srtp, dtls} {
+		if _, err := c.Write(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 100)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != string(dtls) {
+		t.Fatalf("echo %x, %v; want the DTLS record %x intact", buf[:n], err, dtls)
+	}
+	// The relay reads in order: the SRTP datagram ahead of it was lost.
+	if k := r.Counters(ClientToTarget); k.In != 2 || k.Dropped != 1 || k.Out != 1 {
+		t.Fatalf("client→target counters %+v", k)
+	}
+	if k := r.Counters(TargetToClient); k.Duplicated != 0 || k.Out != 1 {
+		t.Fatalf("target→client counters %+v: the DTLS echo was impaired", k)
+	}
+
+	r.SetBlackhole(ClientToTarget, true)
+	if _, err := c.Write(dtls); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for r.Counters(ClientToTarget).In != 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay never read the third datagram")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if k := r.Counters(ClientToTarget); k.Dropped != 2 || k.Out != 1 {
+		t.Fatalf("a black hole let DTLS through: %+v", k)
+	}
+}

@@ -52,24 +52,43 @@ type layerAt struct {
 }
 
 func startAdaptViewer(t *testing.T, r *sfu.Room, user string, l leg) (*adaptViewer, *impair.Relay) {
+	return startAdaptViewerWith(t, r, user, l, adaptClient{twcc: true})
+}
+
+// adaptClient is what an adaptViewer negotiates.
+type adaptClient struct {
+	twcc, rtx bool
+	opts      []sfu.PeerOption
+}
+
+func startAdaptViewerWith(t *testing.T, r *sfu.Room, user string, l leg, c adaptClient) (*adaptViewer, *impair.Relay) {
 	t.Helper()
 	me := &webrtc.MediaEngine{}
-	for _, c := range []struct {
+	codecs := []struct {
 		p webrtc.RTPCodecParameters
 		k webrtc.RTPCodecType
 	}{
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, PayloadType: 111}, webrtc.RTPCodecTypeAudio},
 		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
 			RTCPFeedback: []webrtc.RTCPFeedback{{Type: "nack", Parameter: "pli"}}}, PayloadType: 96}, webrtc.RTPCodecTypeVideo},
-	} {
+	}
+	if c.rtx {
+		codecs = append(codecs, struct {
+			p webrtc.RTPCodecParameters
+			k webrtc.RTPCodecType
+		}{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: "apt=96"}, PayloadType: 97}, webrtc.RTPCodecTypeVideo})
+	}
+	for _, c := range codecs {
 		if err := me.RegisterCodec(c.p, c.k); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ir := &interceptor.Registry{}
 	// What a browser does: transport-wide feedback for every packet.
-	if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
-		t.Fatal(err)
+	if c.twcc {
+		if err := webrtc.ConfigureTWCCSender(me, ir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
@@ -121,7 +140,7 @@ func startAdaptViewer(t *testing.T, r *sfu.Room, user string, l leg) (*adaptView
 			v.mu.Unlock()
 		}
 	})
-	peer, answer, slots, err := r.Subscribe(user, offerFor(t, pc, l), 0)
+	peer, answer, slots, err := r.Subscribe(user, offerFor(t, pc, l), 0, c.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,10 +234,17 @@ func (v *adaptViewer) freezes(k int, from, to time.Time) (n int, where string) {
 	return n, where
 }
 
-func TestCappedViewerSettlesOnLowerLayersAndRecovers(t *testing.T) {
+// adaptRoom is a room of three seats, each with a simulcast publisher, on
+// an SFU of cfg.
+func adaptRoom(t *testing.T, cfg sfu.Config) (*sfu.Room, *prometheus.Registry) {
+	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := sfu.New(sfu.Config{ListenIP: "127.0.0.1", IncludeLoopback: true, Registerer: reg,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	cfg.ListenIP, cfg.IncludeLoopback, cfg.Registerer = "127.0.0.1", true, reg
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	if os.Getenv("PROBE_DEBUG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	s, err := sfu.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,8 +271,14 @@ func TestCappedViewerSettlesOnLowerLayersAndRecovers(t *testing.T) {
 	for _, u := range []string{"owner", "g1", "g2"} {
 		startSimPublisher(t, r, u)
 	}
+	return r, reg
+}
+
+func TestCappedViewerSettlesOnLowerLayersAndRecovers(t *testing.T) {
+	r, _ := adaptRoom(t, sfu.Config{})
 	free, _ := startAdaptViewer(t, r, "free", direct)
-	capped, relay := startAdaptViewer(t, r, "capped", leg{down: &impair.Config{}})
+	// The capped viewer is a browser's: RTX too, so it is probed.
+	capped, relay := startAdaptViewerWith(t, r, "capped", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
 	for _, v := range []*adaptViewer{free, capped} {
 		for k := range 3 {
 			eventually(t, 10*time.Second, "every seat on high", func() bool { l, _ := v.lastLayer(k); return l == 2 })

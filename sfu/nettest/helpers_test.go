@@ -141,7 +141,9 @@ var direct = leg{}
 // forwards cleanly until the connection is up and impairs from then on: the
 // tests measure media, and a seeded burst that happens to fall on the
 // handful of ICE checks of a connection's first seconds would only measure
-// luck (a mean burst of 8 packets is many seconds of STUN).
+// luck (a mean burst of 8 packets is many seconds of STUN). The relay
+// never impairs DTLS: the server's side of the connection is up one flight
+// after the client's, and that flight may still be in the relay here.
 func connect(t *testing.T, pc *webrtc.PeerConnection, answer string, l leg) *impair.Relay {
 	t.Helper()
 	var relay *impair.Relay
@@ -455,6 +457,20 @@ func (v *viewer) count() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return len(v.pkts)
+}
+
+// framePackets counts the distinct video packets of frames first..last
+// (the publisher's frame counter) the viewer received.
+func (v *viewer) framePackets(first, last uint32) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	seen := map[[2]uint32]bool{}
+	for _, p := range v.pkts {
+		if p.frame >= first && p.frame <= last {
+			seen[[2]uint32{p.frame, uint32(p.part)}] = true
+		}
+	}
+	return len(seen)
 }
 
 // loss counts, by sequence number, the video packets between the first and

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -135,6 +136,32 @@ var hostility = impair.Config{Seed: 66, Corrupt: 0.15, Truncate: 0.05, Duplicate
 
 func bareAPI() *webrtc.API { return clientAPI(&interceptor.Registry{}) }
 
+// withoutTransportCC is Pion's default interceptors — NACK generator and
+// responder, reports — without transport-wide congestion control feedback.
+// The good viewers share a process, and a starved CPU, with the SFU and
+// the attackers: the arrival times their feedback reported would carry the
+// test's own scheduling delays, and the SFU's downlink estimator would
+// rightly pause their video for it (PROTOCOL.md §9; adapt_test.go tests
+// that). Without it the SFU forwards everything, which is what is measured.
+func withoutTransportCC(t *testing.T) *interceptor.Registry {
+	t.Helper()
+	ir := &interceptor.Registry{}
+	gen, err := nack.NewGeneratorInterceptor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := nack.NewResponderInterceptor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir.Add(gen)
+	ir.Add(resp)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		t.Fatal(err)
+	}
+	return ir
+}
+
 // During a live session a hostile publisher (a guest) and hostile viewers
 // send every bad-input class at the SFU for two seconds while two good
 // viewers watch the owner. The good viewers keep receiving at full rate,
@@ -155,7 +182,7 @@ func TestHostilePeersDoNotHurtOthers(t *testing.T) {
 	pub, _ := startPublisher(t, r, direct, 2, 50)
 	good := []*viewer{}
 	for _, name := range []string{"good1", "good2"} {
-		v, _ := startViewer(t, r, name, direct, nil)
+		v, _ := startViewer(t, r, name, direct, withoutTransportCC(t))
 		good = append(good, v)
 	}
 	for _, v := range good {
@@ -210,15 +237,11 @@ func TestHostilePeersDoNotHurtOthers(t *testing.T) {
 		t.Fatal("the stormer's video slot has no SSRC")
 	}
 
-	// Two seconds of attack; the good viewers are measured over it.
-	counts := func() []int {
-		var c []int
-		for _, v := range good {
-			c = append(c, v.count())
-		}
-		return c
-	}
-	before, framesBefore := counts(), pub.frames.Load()
+	// Two seconds of attack. The good viewers are measured by the frames
+	// the owner sent during it, which they must all receive: counting what
+	// had arrived when the attack stopped would measure how far a starved
+	// test process lagged behind the sockets, not what the SFU delivered.
+	first := pub.frames.Load() + 1
 	nacksBefore, plisBefore := metric(t, reg, "seatsfu_nacks_received_total"), pub.plis.Load()
 	start := time.Now()
 	var sent, storms int
@@ -231,14 +254,15 @@ func TestHostilePeersDoNotHurtOthers(t *testing.T) {
 		storms++
 		time.Sleep(2 * time.Millisecond) // attack pacing, not a wait for a result
 	}
-	frames := int(pub.frames.Load() - framesBefore)
-	after := counts()
-	for i := range good {
-		got, want := after[i]-before[i], 2*frames // 2 video packets per frame
-		if got < want*95/100 {
-			t.Fatalf("good viewer %d got %d video packets during the attack, want ≥ 95 %% of %d", i, got, want)
-		}
-		t.Logf("good viewer %d: %d of %d video packets during the attack", i, got, want)
+	last := pub.frames.Load()
+	want := 2 * int(last-first+1) // 2 video packets per frame
+	for i, v := range good {
+		var got int
+		eventually(t, 10*time.Second, "the good viewers to receive ≥ 95 % of the frames sent during the attack", func() bool {
+			got = v.framePackets(first, last)
+			return got >= want*95/100
+		})
+		t.Logf("good viewer %d: %d of %d video packets sent during the attack", i, got, want)
 	}
 	// The storm reached the SFU's handlers, bounded: NACKs counted (at most
 	// media.MaxFeedbackNacks per compound), and the owner's encoder asked

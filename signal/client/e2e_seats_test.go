@@ -102,6 +102,12 @@ func TestMoveAndLeaveSeat(t *testing.T) {
 	if l.SeatIndex != 3 || l.Reason != proto.LeftLeft || seatUser(ch.Seats, 3) != "" {
 		t.Errorf("leave's left entry = %+v", ch.Left)
 	}
+	// Her store follows her own seat.changed, which the server sends after
+	// the answer to seat.leave: wait for it, then read the store.
+	_, l = waitLeft(t, ann, "ann")
+	for l.Reason == proto.LeftMoved {
+		_, l = waitLeft(t, ann, "ann")
+	}
 	if ann.SeatOf("ann") != proto.NoSeat {
 		t.Error("ann's own store still seats her")
 	}

@@ -1,0 +1,391 @@
+package sfu
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/ipv4"
+)
+
+// The direct egress path (issue 16). A viewer's RTP normally goes through
+// Pion's per-write layers — SRTP session, mux, ICE conn, UDP mux — one
+// sendto each. When the connection's selected candidate pair is a host
+// UDP candidate on the SFU's own media socket (the common case: a viewer
+// reaching the server's UDP port directly or through its own NAT or TURN
+// relay), the writer serving the viewer (writers.go) instead encrypts each
+// packet with an SRTP context keyed from the connection's DTLS handshake
+// (egress_keys.go) into its own batch, and sends what it encrypted for all
+// the viewers it served in one sendmmsg on that socket, each datagram to
+// its pair's remote address; runs to one viewer go as one UDP GSO entry
+// (egress_gso.go).
+//
+// Pion keeps ICE, DTLS, RTCP and every other transport: ICE-TCP, a relay
+// candidate of the SFU's own, a connection whose keys could not be had, or
+// --egress-direct off all write through Pion as before. Both paths sit
+// behind the one seam every sender uses, the bound track's
+// TrackLocalWriter (bt.w): egressWriter picks the path per packet.
+//
+// One caveat of two encryptors for one SSRC: each tracks the SSRC's
+// rollover counter from the sequence numbers it sees. A switch between
+// the paths (the selected pair moving to TCP and back) after more than
+// 32 768 packets went the other way would desynchronise them; pair changes
+// come from ICE restarts and network changes, far rarer than that.
+
+// egressBatchSize is the most datagrams one sendmmsg carries.
+const egressBatchSize = 32
+
+// maxSRTPPacket fits a full-MTU RTP packet plus the SRTP auth tag.
+const maxSRTPPacket = defaultReceiveMTU + 32
+
+// egressSocket is the node's side of the direct path: the media socket.
+type egressSocket struct {
+	conn  *net.UDPConn
+	port  int
+	batch *ipv4.PacketConn // its sendmmsg (WriteBatch); takes IPv6 addresses too on Linux
+	gso   atomic.Bool      // UDP GSO is on (egress_gso.go): until the kernel refuses it once
+	m     egressMetrics
+}
+
+type egressMetrics struct {
+	packets [2]prometheus.Counter // by egressPion / egressDirect
+	batches prometheus.Counter
+	errors  prometheus.Counter
+	direct  prometheus.Gauge
+	gso     prometheus.Gauge
+}
+
+const (
+	egressPion   = 0
+	egressDirect = 1
+)
+
+// newEgressSocket makes the direct path's socket, or only its metrics when
+// on is false (every viewer then goes through Pion); gso lets it try UDP
+// GSO.
+func newEgressSocket(conn *net.UDPConn, on, gso bool, reg prometheus.Registerer) (*egressSocket, error) {
+	const ns = "seatsfu"
+	pk := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "egress_packets_total",
+		Help: "RTP packets sent to viewers, by path: direct (the SFU's own SRTP and sendmmsg) or pion (Pion's stack: TCP, relay, no keys, or --egress-direct off)."},
+		[]string{"path"})
+	e := &egressSocket{conn: conn, m: egressMetrics{
+		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "egress_batches_total",
+			Help: "sendmmsg calls of the direct egress path."}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "egress_errors_total",
+			Help: "Packets the direct egress path failed to encrypt or send (dropped, like network loss)."}),
+		direct: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_direct_viewers",
+			Help: "Viewer connections whose media takes the direct egress path now."}),
+		gso: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_gso",
+			Help: "1 while the direct egress path merges runs of datagrams to one viewer with UDP GSO; 0 when off or refused by the kernel."}),
+	}}
+	e.m.packets[egressPion] = pk.WithLabelValues("pion")
+	e.m.packets[egressDirect] = pk.WithLabelValues("direct")
+	if reg != nil {
+		for _, c := range []prometheus.Collector{pk, e.m.batches, e.m.errors, e.m.direct, e.m.gso} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if on {
+		e.port = conn.LocalAddr().(*net.UDPAddr).Port
+		e.batch = ipv4.NewPacketConn(conn)
+		e.gso.Store(gso)
+		if gso {
+			e.m.gso.Set(1)
+		}
+	}
+	return e, nil
+}
+
+// on says whether the direct path may be used at all.
+func (e *egressSocket) on() bool { return e != nil && e.batch != nil }
+
+// directAddr is where the direct path sends for pair, nil when the pair is
+// not a host UDP candidate on the media socket (ICE-TCP, the SFU's relay).
+func (e *egressSocket) directAddr(pair *webrtc.ICECandidatePair) *net.UDPAddr {
+	if pair == nil || pair.Local == nil || pair.Remote == nil {
+		return nil
+	}
+	l, r := pair.Local, pair.Remote
+	if l.Protocol != webrtc.ICEProtocolUDP || l.Typ != webrtc.ICECandidateTypeHost || int(l.Port) != e.port ||
+		r.Protocol != webrtc.ICEProtocolUDP {
+		return nil
+	}
+	ip, err := netip.ParseAddr(r.Address)
+	if err != nil { // an unresolved mDNS name, say: Pion knows where it is
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), r.Port))
+}
+
+// viewerEgress is one viewer connection's direct path.
+type viewerEgress struct {
+	sock *egressSocket
+
+	direct atomic.Bool // ctx and addr are set: the fast check per packet
+
+	mu      sync.Mutex
+	ctx     *srtp.Context // outbound SRTP, nil until the handshake's keys are had
+	addr    *net.UDPAddr  // the selected pair's remote, nil when not direct
+	counted bool          // counted in egress_direct_viewers
+	closed  bool
+	out     *egressBatch // the serving writer's batch (begin..end); nil: send each at once
+	plain   [defaultReceiveMTU]byte
+	hdr     rtp.Header // EncryptRTP's scratch, so it allocates nothing
+}
+
+// egressBatch is a writer's: the datagrams it encrypted for the viewers it
+// served since it last sent, up to one sendmmsg's worth.
+type egressBatch struct {
+	n     int
+	added uint64 // datagrams ever added: tells a writer whether a turn added any
+	msgs  [egressBatchSize]ipv4.Message
+	one   [egressBatchSize][1][]byte
+	bufs  [egressBatchSize][maxSRTPPacket]byte
+	// The batch as sent with GSO (egress_gso.go): wire messages, their
+	// iovecs and control messages, and the datagrams each carries.
+	wire        [egressBatchSize]ipv4.Message
+	iov         [egressBatchSize][]byte
+	oob         [egressBatchSize][]byte
+	start, span [egressBatchSize]int
+}
+
+func newEgressBatch() *egressBatch {
+	b := new(egressBatch)
+	for i := range b.msgs {
+		b.msgs[i].Buffers = b.one[i][:]
+		b.oob[i] = make([]byte, gsoCmsgLen)
+	}
+	return b
+}
+
+// singles are the batches of writes made outside a writer's turn (a
+// viewer served by a goroutine of its own that just went direct): one
+// datagram each, sent at once.
+var singles = sync.Pool{New: func() any { return newEgressBatch() }}
+
+func (e *egressSocket) newViewer() *viewerEgress {
+	if !e.on() {
+		return nil
+	}
+	return &viewerEgress{sock: e}
+}
+
+// isDirect says whether v's media takes the direct path now.
+func (v *viewerEgress) isDirect() bool { return v != nil && v.direct.Load() }
+
+// connected takes the connection's SRTP keys once its DTLS is up. Failing
+// that, the viewer stays on Pion's path.
+func (v *viewerEgress) connected(pc *webrtc.PeerConnection, dt *webrtc.DTLSTransport) error {
+	if v == nil {
+		return nil
+	}
+	v.mu.Lock()
+	have := v.ctx != nil
+	v.mu.Unlock()
+	if have {
+		return nil // reconnected after a disconnect: same handshake, same keys
+	}
+	client, err := dtlsClient(pc)
+	if err != nil {
+		return err
+	}
+	ctx, err := outboundSRTP(dt, client)
+	if err != nil {
+		return err
+	}
+	pair, _ := dt.ICETransport().GetSelectedCandidatePair()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ctx = ctx
+	if v.addr == nil {
+		v.addr = v.sock.directAddr(pair)
+	}
+	v.updateLocked()
+	return nil
+}
+
+// pairChanged follows the connection's selected candidate pair. Datagrams
+// already batched keep the address they were encrypted for.
+func (v *viewerEgress) pairChanged(pair *webrtc.ICECandidatePair) {
+	if v == nil {
+		return
+	}
+	addr := v.sock.directAddr(pair)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.addr = addr
+	v.updateLocked()
+}
+
+func (v *viewerEgress) updateLocked() {
+	on := v.ctx != nil && v.addr != nil && !v.closed
+	v.direct.Store(on)
+	if on != v.counted {
+		v.counted = on
+		if on {
+			v.sock.m.direct.Inc()
+		} else {
+			v.sock.m.direct.Dec()
+		}
+	}
+}
+
+// close takes the viewer off the direct path for good.
+func (v *viewerEgress) close() {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.closed = true
+	v.updateLocked()
+}
+
+// begin lends the viewer its writer's batch for the writer's turn on it
+// (nil: no batch, each datagram is sent at once); end takes it back. The
+// writer sends the batch when it is full or the writer runs out of work.
+func (v *viewerEgress) begin(b *egressBatch) {
+	if v == nil || b == nil {
+		return
+	}
+	v.mu.Lock()
+	v.out = b
+	v.mu.Unlock()
+}
+
+func (v *viewerEgress) end() {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	v.out = nil
+	v.mu.Unlock()
+}
+
+// writeRTP encrypts one packet into the writer's batch (or sends it at
+// once outside a writer's turn) when the viewer is on the direct path; ok
+// false leaves it to Pion.
+//
+// Every writer of a viewer's tracks — forwarding, retransmission, replay,
+// probe padding — runs on the writer serving the viewer (writers.go), so
+// the batch it lends is never written by two goroutines at once.
+func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, err error) {
+	if v == nil || !v.direct.Load() {
+		return 0, false, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.addr == nil || v.ctx == nil || v.closed {
+		return 0, false, nil
+	}
+	hl := h.MarshalSize()
+	size := hl + len(payload)
+	pad := 0
+	if h.Padding {
+		pad = int(h.PaddingSize) // probe padding (probe.go): no payload, PaddingSize bytes
+	}
+	if size+pad > len(v.plain) {
+		return 0, false, nil // Pion's path refuses it the same way
+	}
+	if _, err := h.MarshalTo(v.plain[:hl]); err != nil {
+		return 0, true, err
+	}
+	copy(v.plain[hl:], payload)
+	if pad > 0 {
+		// RFC 3550 §5.1: the padding's last octet counts the padding.
+		clear(v.plain[size : size+pad-1])
+		v.plain[size+pad-1] = byte(pad)
+		size += pad
+	}
+	b := v.out
+	if b == nil {
+		b = singles.Get().(*egressBatch)
+		defer singles.Put(b)
+	}
+	enc, err := v.ctx.EncryptRTP(b.bufs[b.n][:0], v.plain[:size], &v.hdr)
+	if err != nil {
+		v.sock.m.errors.Inc()
+		return 0, true, err
+	}
+	b.one[b.n][0] = enc
+	b.msgs[b.n].Addr = v.addr
+	b.n++
+	b.added++
+	if v.out == nil || b.n == egressBatchSize {
+		v.sock.send(b)
+	}
+	return size, true, nil
+}
+
+// send sends the batch in as few sendmmsg calls as the kernel takes it,
+// runs to one viewer merged by GSO while the kernel takes that, and
+// empties it. A failed send drops the rest, as a lossy network would:
+// viewers' NACKs repair video.
+func (e *egressSocket) send(b *egressBatch) {
+	if b.n == 0 {
+		return
+	}
+	wire, merged := b.msgs[:b.n], false
+	if e.gso.Load() {
+		wire, merged = b.coalesce()
+	}
+	sent := 0 // datagrams
+	for i := 0; i < len(wire); {
+		n, err := e.batch.WriteBatch(wire[i:], 0)
+		e.m.batches.Inc()
+		if err != nil && merged && gsoRefused(err) {
+			// Resend the rest one datagram per entry, and never try again.
+			e.gso.Store(false)
+			e.m.gso.Set(0)
+			wire, merged, i = b.msgs[b.start[i]:b.n], false, 0
+			continue
+		}
+		if err != nil || n <= 0 {
+			e.m.errors.Add(float64(b.n - sent))
+			break
+		}
+		for k := i; k < i+n; k++ {
+			if merged {
+				sent += b.span[k]
+			} else {
+				sent++
+			}
+		}
+		i += n
+	}
+	e.m.packets[egressDirect].Add(float64(sent))
+	for i := range b.n {
+		b.msgs[i].Addr, b.wire[i].Addr = nil, nil
+		b.one[i][0], b.iov[i] = nil, nil
+		b.wire[i].Buffers, b.wire[i].OOB = nil, nil
+	}
+	b.n = 0
+}
+
+// egressWriter is a bound slot's TrackLocalWriter: the direct path when the
+// viewer is on it, Pion's otherwise. Forwarding, retransmissions and probe
+// padding all write through it.
+type egressWriter struct {
+	pion webrtc.TrackLocalWriter
+	e    *viewerEgress // nil with the direct path off
+	sock *egressSocket // its metrics
+}
+
+func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	if n, ok, err := w.e.writeRTP(h, payload); ok {
+		return n, err
+	}
+	w.sock.m.packets[egressPion].Inc()
+	return w.pion.WriteRTP(h, payload)
+}
+
+// Write is a marshalled packet; only Pion's path takes those (nothing on
+// the hot path writes them).
+func (w *egressWriter) Write(b []byte) (int, error) { return w.pion.Write(b) }
