@@ -22,7 +22,7 @@ var _ api.Rooms = serviceRooms{}
 func (s *Server) routeAPI() error {
 	a, err := api.New(api.Config{
 		Secret:     s.cfg.Secret,
-		Rooms:      serviceRooms{s},
+		Rooms:      s.apiRooms(), // api_remote.go: every node serves every room
 		Battles:    s.cfg.Battles,
 		Registerer: s.cfg.Registry,
 		Logger:     s.log,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -25,6 +26,19 @@ type Cluster struct {
 	// Node is this node's membership: Info, Tick, TTLs. Adopt, Lost and
 	// LoadFunc are the server's own and are overwritten.
 	Node cluster.Config
+	// Listener is --node-addr: where the other nodes open their link to
+	// this one (links.go). The server serves it and closes it on Shutdown.
+	// Without it this node dials links but accepts none.
+	Listener net.Listener
+	// LinkQueue bounds each link's send queue (frames); a peer that lets
+	// it fill is dropped and its sessions resume on a new link.
+	LinkQueue int
+	// LinkBuffer bounds the messages a relayed session keeps until the
+	// other node acknowledges them, for a resume.
+	LinkBuffer int
+	// LinkResume is how long a relayed session waits for a new link after
+	// its link dropped before it ends.
+	LinkResume time.Duration
 }
 
 // errClusterDown refuses a room this node would have to claim while Redis
@@ -38,8 +52,13 @@ type clusterEdge struct {
 	store *cluster.Store
 	node  *cluster.Node
 	tick  time.Duration
-	rel   *relays   // relay.go
-	cas   *cascades // cascade.go
+	self  cluster.NodeInfo // this node as the registry lists it
+	rel   *relays          // relay.go
+
+	saversMu sync.Mutex
+	savers   map[string]*roomSaver // cluster_save.go
+	links    *links                // links.go
+	cas      *cascades             // cascade.go
 
 	// openMu makes opening, restoring and adopting a room one step at a
 	// time, so a client's join and a takeover never open the same room
@@ -55,7 +74,7 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 	if c.Store == nil {
 		return nil, errors.New("signal: Cluster.Store is required")
 	}
-	ce := &clusterEdge{srv: s, store: c.Store, done: make(chan struct{})}
+	ce := &clusterEdge{srv: s, store: c.Store, done: make(chan struct{}), savers: map[string]*roomSaver{}}
 	rel, err := newRelays(s.cfg.Registry)
 	if err != nil {
 		return nil, err
@@ -71,6 +90,11 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 		return nil, err
 	}
 	ce.node = node
+	ce.self = cfg.Info
+	ce.self.ID = node.ID()
+	if ce.links, err = newLinks(ce, c); err != nil {
+		return nil, err
+	}
 	ce.tick = cfg.Tick
 	if ce.tick <= 0 {
 		ce.tick = cluster.DefaultTick
@@ -100,9 +124,10 @@ func (c *clusterEdge) load() cluster.Load {
 	return cluster.Load{Clients: n + c.srv.media.Sessions()}
 }
 
-// persist writes the room's durable state before an answer goes out
-// (methods.go): an answer a client saw is in Redis, so a takeover never
-// answers the same request differently.
+// persist stages the room's durable state before an answer is queued
+// (methods.go); the answer goes out once Redis holds it (cluster_save.go):
+// an answer a client saw is in Redis, so a takeover never answers the same
+// request differently.
 func (s *Server) persist(r *seat.Room) {
 	if s.cl != nil {
 		s.cl.commit(r)
@@ -110,12 +135,11 @@ func (s *Server) persist(r *seat.Room) {
 }
 
 // commit is sfu.RoomConfig.Commit: under the room's lock, after every
-// successful seat operation, the room's durable state is staged and
-// written. The write is one round trip to Redis under the room's lock —
-// the price of "the state is saved before anyone hears of it" — and none
-// at all when the operation changed nothing durable (an audience member
-// joining, a message) or while Redis is known to be down (the node's tick
-// writes the staged state when it returns; the room runs on meanwhile).
+// successful seat operation, the room's durable state is staged — no I/O
+// under the lock. The room's saver writes it, and the frames queued
+// meanwhile wait for that write before they go out (cluster_save.go). An
+// operation that changed nothing durable (an audience member joining, a
+// message) stages nothing new and delays nothing.
 func (c *clusterEdge) commit(sr *seat.Room) {
 	h := c.node.Hosted(sr.ID())
 	if h == nil {
@@ -123,6 +147,7 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 	}
 	st, ok := sr.Durable()
 	if !ok {
+		c.dropSaver(sr.ID())
 		c.end(h)
 		return
 	}
@@ -131,13 +156,7 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 		c.srv.log.Error("cluster: encode room state", "room", sr.ID(), "err", err)
 		return
 	}
-	h.Stage(blob)
-	if !h.Dirty() || !c.store.Up() {
-		return
-	}
-	if err := h.Flush(c.srv.ctx); err != nil && !errors.Is(err, cluster.ErrUnavailable) {
-		c.srv.log.Warn("cluster: save room state", "room", sr.ID(), "err", err)
-	}
+	c.stage(h, h.Stage(blob))
 }
 
 // end forgets an ended room in Redis. While Redis is down it retries every
@@ -302,6 +321,7 @@ func (c *clusterEdge) abandon(room string) {
 	if h == nil {
 		return
 	}
+	c.dropSaver(room)
 	h.room.Abandon()
 	for _, s := range h.detachAll() {
 		s.closeAfterQueued(websocket.StatusGoingAway, "the room moved to another node")
@@ -335,8 +355,12 @@ func (c *clusterEdge) shutdown(ctx context.Context) {
 }
 
 // wait returns once the background hand-overs and retries are done (after
-// the server's context ended).
-func (c *clusterEdge) wait() { c.bg.Wait() }
+// the server's context ended), and closes the node's links: every session
+// they carried has ended by then.
+func (c *clusterEdge) wait() {
+	c.bg.Wait()
+	c.links.close()
+}
 
 // serveNodes is GET /v1/nodes: the public URLs of the cluster's live nodes
 // (PROTOCOL.md §12), for clients choosing where to reconnect. 404 on a node

@@ -104,10 +104,10 @@ func TestClusterMediaAcrossNodes(t *testing.T) {
 
 	call(t, owner, proto.MethodSeatKick, proto.UserParams{UserID: "guest"}, nil)
 	last := pub.Sent()
-	time.Sleep(300 * time.Millisecond) // 30 more packets sent by the guest
-	if pub.Sent() < last+10 {
-		t.Fatalf("the guest stopped sending (%d → %d): the check below would prove nothing", last, pub.Sent())
-	}
+	// 30 more packets sent by the guest, however long a loaded box takes
+	// to send them (a fixed 300 ms sleep saw 6 under load average 13), so
+	// the check below has something to prove.
+	eventually(t, "the guest sending 30 packets after the kick", func() bool { return pub.Sent() >= last+30 })
 	for _, p := range append(v.Packets(mid), v2.Packets(mid2)...) {
 		if p.Counter > last {
 			t.Fatalf("packet %d, sent after the kick was answered (last before: %d), reached a viewer on b", p.Counter, last)
@@ -177,14 +177,21 @@ func TestClusterViewerNodeDies(t *testing.T) {
 	if err := c.Server.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	shutdownTook := time.Since(stopped)
 	eventually(t, "node b's viewer receiving a second past c's stop", func() bool {
 		ps := vb.Packets(midB)
 		return len(ps) > 0 && ps[len(ps)-1].At.After(stopped.Add(time.Second))
 	})
+	// Every gap that ends after c began to stop, the one spanning the stop
+	// included. A gap that ended before cannot be c's stop's doing: under
+	// load average 13 the start-up (c's cascade joining the host) showed
+	// 270-320 ms gaps that ended 0.2-0.8 s before the stop, and a window
+	// opening a second early counted them.
 	ps := vb.Packets(midB)
 	for i := 1; i < len(ps); i++ {
-		if ps[i].At.After(stopped.Add(-time.Second)) && ps[i].At.Sub(ps[i-1].At) > 250*time.Millisecond {
-			t.Fatalf("b's viewer had a %v gap around node c's stop", ps[i].At.Sub(ps[i-1].At))
+		if ps[i].At.After(stopped) && ps[i].At.Sub(ps[i-1].At) > 250*time.Millisecond {
+			t.Fatalf("b's viewer had a %v gap around node c's stop (from %v to %v after it; the shutdown took %v)",
+				ps[i].At.Sub(ps[i-1].At), ps[i-1].At.Sub(stopped), ps[i].At.Sub(stopped), shutdownTook)
 		}
 	}
 	eventually(t, "the host dropping c's cascade, keeping b's", func() bool { return a.SFU.Room("r1").ViewerCount() == 1 })

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,4 +288,50 @@ func BenchmarkClusterSeatOp(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkClusterSeatOpParallel is BenchmarkClusterSeatOp with four admins
+// of one room toggling their own seats' locks at once: while one state is
+// on its way to Redis the room's other operations need not wait for it.
+// go test ./signal -run '^$' -bench ClusterSeatOpParallel -benchtime 4000x
+func BenchmarkClusterSeatOpParallel(b *testing.B) {
+	rd := redistest.Start(b)
+	unlimited := signaltest.WithSignalConfig(func(c *signal.Config) { c.RequestRate = -1 })
+	env := signaltest.StartNode(b, rd.URL(), make([]byte, 32), unlimited)
+	ctx := context.Background()
+	dial := func(user string, role proto.Role) *signaltest.Conn {
+		c, err := env.Dial(ctx, env.Token("r1", user, role))
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.DiscardNotifications()
+		if err := c.Call(ctx, proto.MethodRoomJoin, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(c.Close)
+		return c
+	}
+	dial("owner", proto.RoleOwner)
+	const admins = 4
+	conns := make([]*signaltest.Conn, admins)
+	for i := range conns {
+		conns[i] = dial("admin"+strconv.Itoa(i), proto.RoleAdmin)
+	}
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			index := i + 1
+			for n := i; n < b.N; n += admins {
+				lock := (n/admins)%2 == 0
+				if err := c.Call(ctx, proto.MethodSeatLock, proto.LockParams{SeatIndex: &index, LockSeat: &lock}, nil); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -2,15 +2,19 @@ package signal
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/seatsfu/seatsfu/internal/cluster"
+	"github.com/seatsfu/seatsfu/internal/nodelink"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -18,28 +22,28 @@ import (
 // a node that does not host its room is relayed to the hosting node, so
 // any node accepts any client for any room.
 //
-// What is built is a relay per client socket: the edge verifies the
-// token, dials the host's /v1/rtc with the client's own token (the nodes
-// share the secret), and copies frames both ways, close codes included.
-// The host serves the relayed socket exactly as a direct one — the seat
-// controller, rate limits, token expiry — so every answer and notification
-// is the host's. rtc.publish and rtc.subscribe are relayed too: their SDP
-// answers, and so the media, terminate on the host.
+// The edge (the node the client reached) verifies the token, keeps the
+// client's socket and carries it as one session over its link to the host
+// (links.go): "open" with the client's token, then every frame both ways
+// as numbered messages, then "close" with the close code. The host serves
+// the session exactly as a direct socket (linkhost.go) — the seat
+// controller, rate limits, token expiry — so every answer, notification and
+// close code is the host's. rtc.publish is relayed too: its SDP answer, and
+// so the publisher's media, terminates on the host; a viewer's
+// rtc.subscribe is served by this node's cascade (cascade.go).
 //
-// Not built: carrying all of a node's relayed sockets on the one
-// node-to-node link per pair of internal/nodelink (with a room's
-// notifications crossing it once and fanned out at the edge). Until then
-// each relayed client costs the pair of nodes one WebSocket of its own.
+// When the link drops (a network break, a host too slow for its queue),
+// the edge dials the host again and resumes each session where it was:
+// nothing lost, nothing twice (nodelink.Stream). A host that does not come
+// back within --link-resume closes the client's socket with 1001; the
+// client reconnects to any node and resumes within the reconnect grace.
 
-// relayedHeader marks a socket the edge relays: the host serves it even if
-// its own route is stale, so two nodes never relay a client in a loop.
+// relayedHeader marks a socket the host opens for a relayed session: it is
+// served there even if the host's own route is stale, so two nodes never
+// relay a client in a loop.
 const relayedHeader = "X-Seatsfu-Relayed"
 
-// relayReadLimit bounds one frame from the host: a snapshot of a room with
-// many pending requests is the largest.
-const relayReadLimit = 4 << 20
-
-// relays are the edge's relayed sockets, closed on Shutdown.
+// relays are the edge's relayed client sockets, closed on Shutdown.
 type relays struct {
 	mu     sync.Mutex
 	conns  map[*websocket.Conn]struct{}
@@ -55,13 +59,54 @@ func newRelays(reg prometheus.Registerer) (*relays, error) {
 	return &relays{conns: make(map[*websocket.Conn]struct{}), active: g}, nil
 }
 
-// relayTarget is the host's /v1/rtc URL when another node hosts the room
-// and says where clients reach it.
-func (c *clusterEdge) relayTarget(r *http.Request, room string) (string, bool) {
-	u, ok := c.hostBase(r, room)
-	if !ok {
-		return "", false
+// relay serves r by relaying it to the room's host, and reports whether it
+// did. It does not when this node may serve the room itself (it hosts it,
+// nobody does, or the host is unreachable: the client then gets this
+// node's own answer, room_not_found while a takeover is pending).
+func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, id token.Identity) bool {
+	if r.Header.Get(relayedHeader) != "" {
+		return false
 	}
+	rt, err := c.node.Route(r.Context(), id.Room)
+	if err != nil || rt.Local || rt.Node.NodeAddr == "" {
+		return false
+	}
+	dctx, cancel := context.WithTimeout(r.Context(), c.srv.cfg.Limits.JoinTimeout)
+	defer cancel()
+	l, err := c.links.get(dctx, rt.Node)
+	if err != nil {
+		c.srv.log.Debug("cluster: link to the room's host", "room", id.Room, "host", rt.Node.ID, "err", err)
+		c.node.Forget(id.Room)
+		return false
+	}
+	e := c.links.newEdge(id.Room, rt.Node, l)
+	defer c.links.dropEdge(e)
+	if err := e.st.Control(frameOpen, openPayload{Token: raw}); err != nil {
+		c.node.Forget(id.Room)
+		return false
+	}
+	down, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // as serveRTC
+	if err != nil {
+		_ = e.st.Control(frameClose, closePayload{Code: int(websocket.StatusGoingAway), Reason: "client upgrade failed"})
+		return true
+	}
+	down.SetReadLimit(maxFrame)
+	if !c.rel.add(down) {
+		_ = e.st.Control(frameClose, closePayload{Code: int(websocket.StatusGoingAway), Reason: "server shutdown"})
+		_ = down.Close(websocket.StatusGoingAway, "server shutdown")
+		return true
+	}
+	defer c.rel.remove(down)
+	target, _ := c.publicRTC(rt.Node)
+	st := &relayState{user: id.UserID, room: id.Room, target: target} // cascade.go
+	defer st.end(c.cas)
+	e.serve(down, st, viaMemory(r))
+	return true
+}
+
+// publicRTC is node's /v1/rtc as clients (and the cascade) reach it.
+func (c *clusterEdge) publicRTC(node cluster.NodeInfo) (string, bool) {
+	u := strings.TrimSuffix(node.HTTPAddr, "/")
 	switch {
 	case strings.HasPrefix(u, "https://"):
 		u = "wss://" + strings.TrimPrefix(u, "https://")
@@ -73,96 +118,172 @@ func (c *clusterEdge) relayTarget(r *http.Request, room string) (string, bool) {
 	return u + "/v1/rtc", true
 }
 
-// relay serves r by relaying it to the room's host, and reports whether it
-// did. It does not when this node may serve the room itself (it hosts it,
-// nobody does, or the host is unreachable: the client then gets this
-// node's own answer, room_not_found while a takeover is pending).
-func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, id token.Identity) bool {
-	target, ok := c.relayTarget(r, id.Room)
-	if !ok {
-		return false
-	}
-	dctx, cancel := context.WithTimeout(r.Context(), c.srv.cfg.Limits.JoinTimeout)
-	defer cancel()
-	h := http.Header{}
-	h.Set("Authorization", "Bearer "+raw)
-	h.Set(relayedHeader, c.node.ID())
-	up, _, err := websocket.Dial(dctx, target, &websocket.DialOptions{HTTPHeader: h})
-	if err != nil {
-		c.srv.log.Debug("cluster: relay dial", "room", id.Room, "target", target, "err", err)
-		c.node.Forget(id.Room)
-		return false
-	}
-	up.SetReadLimit(relayReadLimit)
-	down, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // as serveRTC
-	if err != nil {
-		_ = up.Close(websocket.StatusGoingAway, "client upgrade failed")
-		return true
-	}
-	down.SetReadLimit(maxFrame)
-	if !c.rel.add(down) {
-		_ = up.Close(websocket.StatusGoingAway, "server shutdown")
-		_ = down.Close(websocket.StatusGoingAway, "server shutdown")
-		return true
-	}
-	defer c.rel.remove(down)
-	st := &relayState{user: id.UserID, room: id.Room, target: target} // cascade.go
-	defer st.end(c.cas)
-	c.pipe(down, up, st)
-	return true
+// edgeSession is one relayed client socket on the edge.
+type edgeSession struct {
+	lk   *links
+	st   *nodelink.Stream
+	room string
+	host cluster.NodeInfo
+	in   chan nodelink.Frame // from the host: messages and the close, bounded as a direct socket's queue
+	// resumed receives the host's "resumed" (on the link it came over).
+	resumed  chan *nodelink.Link
+	resuming atomic.Bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+	end    edgeEnd // why the session ended, set once
 }
 
-// pipe copies frames both ways until either side ends, then ends the
-// other with the same close code and reason. The client is pinged like a
-// direct one, so a client that vanished is noticed here (the host pings
-// the edge, which always answers).
-func (c *clusterEdge) pipe(down, up *websocket.Conn, st *relayState) {
-	ctx, cancel := context.WithCancel(c.srv.ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var once sync.Once
-	finish := func(to *websocket.Conn, err error) {
-		once.Do(func() {
-			code, reason := websocket.StatusGoingAway, "relay ended"
-			var ce websocket.CloseError
-			if errors.As(err, &ce) {
-				code, reason = ce.Code, ce.Reason
-			}
-			cancel()
-			_ = to.Close(code, reason)
-		})
+// edgeEnd is how a relayed session ended: the close code, and which side
+// still has to hear it.
+type edgeEnd struct {
+	code       websocket.StatusCode
+	reason     string
+	tellHost   bool
+	tellClient bool
+}
+
+func (lk *links) newEdge(room string, host cluster.NodeInfo, l *nodelink.Link) *edgeSession {
+	ctx, cancel := context.WithCancel(lk.ctx)
+	e := &edgeSession{
+		lk: lk, st: nodelink.NewStream(newSessionID(), lk.buffer), room: room, host: host,
+		in: make(chan nodelink.Frame, outQueue), resumed: make(chan *nodelink.Link, 1),
+		ctx: ctx, cancel: cancel,
 	}
-	reply := func(frame []byte) {
-		wctx, wcancel := context.WithTimeout(ctx, c.srv.cfg.PingTimeout)
-		defer wcancel()
-		_ = down.Write(wctx, websocket.MessageText, frame)
+	e.st.Attach(l, 0)
+	lk.mu.Lock()
+	lk.edges[e.st.ID()] = e
+	lk.mu.Unlock()
+	return e
+}
+
+func (lk *links) dropEdge(e *edgeSession) {
+	e.cancel()
+	lk.mu.Lock()
+	delete(lk.edges, e.st.ID())
+	lk.mu.Unlock()
+}
+
+// finish records why the session ends (the first cause wins) and stops it.
+func (e *edgeSession) finish(end edgeEnd) {
+	e.once.Do(func() {
+		e.end = end
+		e.cancel()
+	})
+}
+
+// frame takes one frame from the host (on the link's reader: no blocking).
+func (e *edgeSession) frame(l *nodelink.Link, f nodelink.Frame) {
+	switch f.Kind {
+	case frameResumed:
+		ack, err := nodelink.ParseResume(f.Payload)
+		if err != nil {
+			e.finish(edgeEnd{code: websocket.StatusInternalError, reason: "relay: bad resume", tellHost: true, tellClient: true})
+			return
+		}
+		e.st.Attach(l, ack)
+		select {
+		case e.resumed <- l:
+		default:
+		}
+		return
+	case frameClose:
+	default:
+		_, fresh, err := e.st.Receive(f)
+		if err != nil {
+			e.finish(edgeEnd{code: websocket.StatusInternalError, reason: "relay: " + err.Error(), tellHost: true, tellClient: true})
+			return
+		}
+		if !fresh {
+			return
+		}
 	}
-	copyFrames := func(from, to *websocket.Conn) {
-		defer wg.Done()
+	select {
+	case e.in <- f:
+	default:
+		// The client reads slower than its room talks: as a direct
+		// socket's full queue, the socket is dropped.
+		e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "too slow", tellHost: true, tellClient: true})
+	}
+}
+
+// serve runs the client's socket until either side ends it, then ends the
+// other with the same close code.
+func (e *edgeSession) serve(down *websocket.Conn, st *relayState, internal bool) {
+	c := e.lk.c
+	ctx := e.ctx
+	// Reads and writes on down never use ctx: coder/websocket drops a
+	// connection whose operation's context ends, and the client must get
+	// the close code below, not a dropped TCP connection.
+	write := func(typ websocket.MessageType, data []byte) error {
+		wctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingTimeout)
+		defer cancel()
+		return down.Write(wctx, typ, data)
+	}
+	reply := func(frame []byte) { _ = write(websocket.MessageText, frame) }
+	readerDone := make(chan struct{})
+	go func() { // client → host; ends when down closes
+		defer close(readerDone)
 		for {
-			typ, frame, err := from.Read(ctx)
+			typ, frame, err := down.Read(context.Background())
 			if err != nil {
-				finish(to, err)
+				end := edgeEnd{code: websocket.StatusGoingAway, reason: "client gone", tellHost: true}
+				var ce websocket.CloseError
+				if errors.As(err, &ce) {
+					end.code, end.reason = ce.Code, ce.Reason
+				}
+				e.finish(end)
 				return
 			}
 			// A relayed viewer's subscription is served by this node's
-			// cascade of the room (cascade.go).
-			if from == down && typ == websocket.MessageText && c.interceptUp(ctx, st, reply, frame) {
+			// cascade of the room (cascade.go) — not the cascade's own
+			// socket to the host (linkClient), which feeds it.
+			if typ == websocket.MessageText && !internal && c.interceptUp(ctx, st, reply, frame) {
 				continue
 			}
-			wctx, wcancel := context.WithTimeout(ctx, c.srv.cfg.PingTimeout)
-			err = to.Write(wctx, typ, frame)
-			wcancel()
+			if typ == websocket.MessageText {
+				err = e.st.Send(string(frame), nil)
+			} else {
+				err = e.st.Send("", frame)
+			}
 			if err != nil {
-				finish(from, err)
+				e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "relay backlog", tellHost: true, tellClient: true})
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // host → client
+		defer wg.Done()
+		for {
+			var f nodelink.Frame
+			select {
+			case <-ctx.Done():
+				return
+			case f = <-e.in:
+			}
+			if f.Kind == frameClose {
+				var p closePayload
+				_ = json.Unmarshal(f.Payload, &p)
+				e.finish(edgeEnd{code: websocket.StatusCode(p.Code), reason: p.Reason, tellClient: true})
+				return
+			}
+			var m nodelink.Msg
+			if json.Unmarshal(f.Payload, &m) != nil {
+				continue // Receive read it already
+			}
+			typ, data := websocket.MessageText, []byte(m.Text)
+			if m.Bin != nil {
+				typ, data = websocket.MessageBinary, m.Bin
+			}
+			if err := write(typ, data); err != nil {
+				e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "client gone", tellHost: true})
 				return
 			}
 		}
-	}
-	wg.Add(3)
-	go copyFrames(down, up)
-	go copyFrames(up, down)
-	go func() {
+	}()
+	go func() { // the client is pinged like a direct one
 		defer wg.Done()
 		t := time.NewTicker(c.srv.cfg.PingInterval)
 		defer t.Stop()
@@ -172,19 +293,117 @@ func (c *clusterEdge) pipe(down, up *websocket.Conn, st *relayState) {
 				return
 			case <-t.C:
 			}
-			pctx, pcancel := context.WithTimeout(ctx, c.srv.cfg.PingTimeout)
+			pctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingTimeout)
 			err := down.Ping(pctx)
-			pcancel()
+			cancel()
 			if err != nil && ctx.Err() == nil {
-				finish(up, err)
-				_ = down.CloseNow()
+				e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "client silent", tellHost: true})
 				return
 			}
 		}
 	}()
 	wg.Wait()
+	// Only the node's shutdown (links.close) ends the loops without a cause.
+	e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "server shutdown", tellHost: true, tellClient: true})
+	end := e.end
+	if end.tellHost {
+		_ = e.st.Control(frameClose, closePayload{Code: int(closeCode(end.code)), Reason: end.reason})
+	}
+	if end.tellClient {
+		_ = down.Close(closeCode(end.code), end.reason)
+	}
 	_ = down.CloseNow()
-	_ = up.CloseNow()
+	<-readerDone
+}
+
+// closeCode is code unless it may not be sent in a close frame (1005,
+// 1006, 1015: they say a close frame was missing or broken).
+func closeCode(code websocket.StatusCode) websocket.StatusCode {
+	switch code {
+	case websocket.StatusNoStatusRcvd, websocket.StatusAbnormalClosure, websocket.StatusTLSHandshake, 0:
+		return websocket.StatusGoingAway
+	}
+	return code
+}
+
+// startResume resumes the session over a new link, once at a time.
+func (e *edgeSession) startResume() {
+	if e.ctx.Err() != nil || !e.resuming.CompareAndSwap(false, true) {
+		return
+	}
+	e.lk.wg.Add(1)
+	go func() {
+		defer e.lk.wg.Done()
+		for {
+			if !e.resumeOnce() {
+				if e.ctx.Err() == nil {
+					e.lk.resumes.WithLabelValues("lost").Inc()
+					e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "the room's node is unreachable", tellClient: true})
+				}
+				return
+			}
+			e.lk.resumes.WithLabelValues("resumed").Inc()
+			e.resuming.Store(false)
+			// The new link may have dropped while this goroutine still
+			// counted as resuming, when the link's watcher left the
+			// session to it: look once more.
+			if l := e.st.Link(); l != nil && l.Err() == nil || !e.resuming.CompareAndSwap(false, true) {
+				return
+			}
+		}
+	}()
+}
+
+// stillHosted says whether the session's host may still host its room, as
+// far as Redis knows (a Redis that cannot be asked is no news).
+func (e *edgeSession) stillHosted(ctx context.Context) bool {
+	rt, err := e.lk.c.node.Route(ctx, e.room)
+	switch {
+	case errors.Is(err, cluster.ErrNoHolder):
+		return false
+	case err != nil || rt.Stale:
+		return true
+	}
+	return !rt.Local && rt.Node.ID == e.host.ID
+}
+
+// resumeOnce dials the host again until it takes the session back, or the
+// resume window passes, or Redis says the room is no longer the host's (it
+// died and its lease lapsed, or another node took the room): the client
+// then reconnects at once, to the room's next host, instead of waiting
+// out the window.
+func (e *edgeSession) resumeOnce() bool {
+	ctx, cancel := context.WithTimeout(e.ctx, e.lk.resume)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		l, err := e.lk.get(ctx, e.host)
+		if err == nil {
+			err = l.Send(nodelink.Frame{Session: e.st.ID(), Kind: frameResume, Payload: e.st.ResumePayload()})
+		}
+		for err == nil {
+			select {
+			case got := <-e.resumed:
+				if got == l {
+					return true
+				}
+				// A late answer to an earlier attempt: wait for this one.
+			case <-l.Done():
+				err = l.Err()
+			case <-ctx.Done():
+				return false
+			}
+		}
+		if !e.stillHosted(ctx) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
 }
 
 func (r *relays) add(c *websocket.Conn) bool {

@@ -35,6 +35,7 @@ type outFrame struct {
 	close  bool
 	code   websocket.StatusCode
 	reason string
+	after  saveMark // on a cluster node: the room state Redis must hold first (cluster_save.go)
 }
 
 // session is one signalling socket. Its reader loop runs on the HTTP
@@ -190,7 +191,7 @@ type answered struct{}
 // not reading: the socket is closed rather than letting it hold up the room.
 func (s *session) send(frame []byte) {
 	select {
-	case s.out <- outFrame{data: frame}:
+	case s.out <- outFrame{data: frame, after: s.srv.saveMark(s.roomID)}:
 	default:
 		s.log.Warn("signal: outbound queue full, closing slow socket")
 		s.cancel()
@@ -201,7 +202,7 @@ func (s *session) send(frame []byte) {
 // call has been written (room.ended, room.kickedOut, session.replaced).
 func (s *session) closeAfterQueued(code websocket.StatusCode, reason string) {
 	select {
-	case s.out <- outFrame{close: true, code: code, reason: reason}:
+	case s.out <- outFrame{close: true, code: code, reason: reason, after: s.srv.saveMark(s.roomID)}:
 	default:
 		s.cancel()
 	}
@@ -222,6 +223,7 @@ func (s *session) writeLoop() {
 		case <-s.ctx.Done():
 			return
 		case f := <-s.out:
+			f.after.wait(s.ctx)
 			if f.close {
 				// Close performs the closing handshake; the reader sees the
 				// peer's close frame and ends the session.

@@ -25,6 +25,9 @@ type ClusterSettings struct {
 	LeaseTTL     time.Duration `yaml:"lease-ttl"`
 	NodeTTL      time.Duration `yaml:"node-ttl"`
 	RedisTimeout time.Duration `yaml:"redis-timeout"`
+	LinkQueue    int           `yaml:"link-queue"`
+	LinkBuffer   int           `yaml:"link-buffer"`
+	LinkResume   time.Duration `yaml:"link-resume"`
 }
 
 func defaultCluster() ClusterSettings {
@@ -33,6 +36,9 @@ func defaultCluster() ClusterSettings {
 		LeaseTTL:     cluster.DefaultLeaseTTL,
 		NodeTTL:      cluster.DefaultNodeTTL,
 		RedisTimeout: cluster.DefaultOpTimeout,
+		LinkQueue:    signal.DefaultLinkQueue,
+		LinkBuffer:   signal.DefaultLinkBuffer,
+		LinkResume:   signal.DefaultLinkResume,
 	}
 }
 
@@ -43,7 +49,7 @@ var clusterSettings = []setting{
 		c.Cluster.Redis = strings.TrimSpace(v)
 		return nil
 	}},
-	{"node-addr", "`HOST:PORT` of this node's node-to-node listener, as the other nodes reach it (required with --redis)", func(c *Config, v string) error {
+	{"node-addr", "`HOST:PORT` this node's node-to-node link listener binds, as the other nodes reach it (required with --redis)", func(c *Config, v string) error {
 		c.Cluster.NodeAddr = strings.TrimSpace(v)
 		return nil
 	}},
@@ -55,6 +61,9 @@ var clusterSettings = []setting{
 	span("lease-ttl", "how long a room's lease outlives its host's last renewal: a dead host's rooms move within lease-ttl + cluster-tick", func(c *Config) *time.Duration { return &c.Cluster.LeaseTTL }),
 	span("node-ttl", "how long a node missing heartbeats stays listed as live", func(c *Config) *time.Duration { return &c.Cluster.NodeTTL }),
 	span("redis-timeout", "longest time one Redis operation may take before the node treats Redis as down", func(c *Config) *time.Duration { return &c.Cluster.RedisTimeout }),
+	count("link-queue", "frames one node-to-node link may queue; a peer that lets it fill is dropped and its sessions resume on a new link", func(c *Config) *int { return &c.Cluster.LinkQueue }),
+	count("link-buffer", "messages a relayed session keeps until the other node acknowledges them, to resume after a link drops", func(c *Config) *int { return &c.Cluster.LinkBuffer }),
+	span("link-resume", "how long a relayed session waits for a new node link before its client's socket closes", func(c *Config) *time.Duration { return &c.Cluster.LinkResume }),
 }
 
 // validateCluster checks the cluster keys and what they need of the rest.
@@ -73,6 +82,14 @@ func (cs ClusterSettings) validate() error {
 		if d <= 0 || d > time.Hour {
 			return fmt.Errorf("%s: %v is not above 0s and at most 1h", name, d)
 		}
+	}
+	for name, n := range map[string]int{"link-queue": cs.LinkQueue, "link-buffer": cs.LinkBuffer} {
+		if n < 16 || n > 1<<20 {
+			return fmt.Errorf("%s: %d is not between 16 and 1048576", name, n)
+		}
+	}
+	if cs.LinkResume <= 0 || cs.LinkResume > time.Hour {
+		return fmt.Errorf("link-resume: %v is not above 0s and at most 1h", cs.LinkResume)
 	}
 	if cs.ClusterTick >= cs.LeaseTTL || cs.ClusterTick >= cs.NodeTTL {
 		return fmt.Errorf("cluster-tick: %v must be shorter than lease-ttl %v and node-ttl %v", cs.ClusterTick, cs.LeaseTTL, cs.NodeTTL)
@@ -101,8 +118,9 @@ func (cs ClusterSettings) validate() error {
 	return nil
 }
 
-// open connects the store (lazily: Redis may be down at start) and
-// registers the cluster's metrics; nil without --redis.
+// open connects the store (lazily: Redis may be down at start), listens on
+// --node-addr for the other nodes' links and registers the cluster's
+// metrics; nil without --redis.
 func (cs ClusterSettings) open(reg prometheus.Registerer) (*signal.Cluster, error) {
 	if cs.Redis == "" {
 		return nil, nil
@@ -115,7 +133,12 @@ func (cs ClusterSettings) open(reg prometheus.Registerer) (*signal.Cluster, erro
 	if err != nil {
 		return nil, err
 	}
-	return &signal.Cluster{Store: store, Node: cluster.Config{
+	ln, err := net.Listen("tcp", cs.NodeAddr)
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("node-addr: %w", err)
+	}
+	return &signal.Cluster{Store: store, Listener: ln, LinkQueue: cs.LinkQueue, LinkBuffer: cs.LinkBuffer, LinkResume: cs.LinkResume, Node: cluster.Config{
 		Info:     cluster.NodeInfo{NodeAddr: cs.NodeAddr, HTTPAddr: cs.PublicURL},
 		Tick:     cs.ClusterTick,
 		NodeTTL:  cs.NodeTTL,

@@ -38,7 +38,7 @@ func TestLoadDefaults(t *testing.T) {
 		MaxWHEPPerUser: 4, MaxRateBudgets: 100000, JoinTimeout: 10 * time.Second, TokenExpiryGrace: time.Minute,
 		HTTPReadTimeout: 10 * time.Second, HTTPIdleTimeout: time.Minute}
 	want.Cluster = ClusterSettings{ClusterTick: 500 * time.Millisecond, LeaseTTL: 3 * time.Second, NodeTTL: 3 * time.Second,
-		RedisTimeout: time.Second} // §12: no Redis, one node
+		RedisTimeout: time.Second, LinkQueue: 4096, LinkBuffer: 1024, LinkResume: 10 * time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
 	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
 	want.EgressDirect = true // the direct egress path on
@@ -93,6 +93,9 @@ func TestPrecedence(t *testing.T) {
 		"lease-ttl":     {vals{"4s", "5s", "6s"}, func(c Config) any { return c.Cluster.LeaseTTL }, [3]any{4 * time.Second, 5 * time.Second, 6 * time.Second}},
 		"node-ttl":      {vals{"4s", "5s", "6s"}, func(c Config) any { return c.Cluster.NodeTTL }, [3]any{4 * time.Second, 5 * time.Second, 6 * time.Second}},
 		"redis-timeout": {vals{"1s", "2s", "3s"}, func(c Config) any { return c.Cluster.RedisTimeout }, [3]any{time.Second, 2 * time.Second, 3 * time.Second}},
+		"link-queue":    {vals{"16", "32", "64"}, func(c Config) any { return c.Cluster.LinkQueue }, [3]any{16, 32, 64}},
+		"link-buffer":   {vals{"16", "32", "64"}, func(c Config) any { return c.Cluster.LinkBuffer }, [3]any{16, 32, 64}},
+		"link-resume":   {vals{"1s", "2s", "3s"}, func(c Config) any { return c.Cluster.LinkResume }, [3]any{time.Second, 2 * time.Second, 3 * time.Second}},
 		"webhook-url": {vals{"[http://a.example/h]", "http://b.example/h, https://c.example/h", "https://d.example/h"},
 			func(c Config) any { return c.WebhookURLs },
 			[3]any{[]string{"http://a.example/h"}, []string{"http://b.example/h", "https://c.example/h"}, []string{"https://d.example/h"}}},

@@ -34,7 +34,8 @@
 //     that was connected to the dead node starts its grace).
 //   - internal/nodelink: the link itself — authenticated WebSocket on
 //     --node-addr, frames {session, kind, payload}, bounded send queue, one
-//     link per pair (Pool), no meaning given to the frames yet.
+//     link per pair (Pool), and Stream: a session's numbered, acknowledged
+//     messages, re-sent on a new link after a drop (nothing lost or twice).
 //
 // Timings: LeaseTTL 3 s, Tick 500 ms: a dead node's rooms are hosted
 // elsewhere within LeaseTTL + Tick = 3.5 s, inside the 5 s of §12
@@ -54,29 +55,48 @@
 // (host died, or handed over) restores it (RestoreRoom) for any member
 // that asks, not only the owner. After every seat operation
 // (sfu.RoomConfig.Commit, and before the answer in signal's session.do and
-// room.join): Durable → EncodeState → Stage → Flush, then the answer. The
-// Flush runs UNDER the room's lock — one round trip per state-changing
-// operation, none for an unchanged blob and none while Store.Up is false
-// (the tick writes it when Redis returns) — simpler than the stage/flush
-// split the Hosted API allows; moving Flush after the lock needs sfu.Room.Do
-// to send deliveries after unlocking. A room whose seat controller ended is
+// room.join): Durable → EncodeState → Stage under the room's lock, no I/O;
+// a saver goroutine per hosted room Flushes the newest staged state, and
+// every frame queued to a session meanwhile carries the version staged
+// when it was queued, which the session's writer waits for
+// (signal/cluster_save.go). So the answer and the notifications still
+// follow their state into Redis, the room's lock holds no round trip, a
+// burst of operations costs one write, and none waits while Store.Up is
+// false (the tick writes it when Redis returns). Hosted.End is still done
+// under the lock (once per room). A room whose seat controller ended is
 // Hosted.End (retried each tick while Redis is down). Config.Lost and
 // Server.Shutdown abandon the room here (sfu.Room.Abandon; sockets closed
 // 1001, no room.ended); Shutdown then Drains, so SIGTERM hands rooms over.
 // Takeover (Config.Adopt) and a client's join share one mutex, so a room
 // is never opened twice on a node.
 //
-// Signalling relay (signal/relay.go): AS BUILT, one WebSocket per relayed
-// client, not the node link. The edge verifies the token, finds the host
-// (Node.Route; the host's public URL from NodeInfo.HTTPAddr), dials its
-// /v1/rtc with the client's own token and an X-Seatsfu-Relayed header (a
-// host never relays a relayed socket: no loops), and copies frames both
-// ways with close codes; it pings the client itself. Dial failure → Forget
-// the route, serve locally (room_not_found during a takeover, retried by
-// clients). seatsfu_cluster_relayed_sockets. NOT BUILT: internal/nodelink
-// multiplexing (one link per pair, authenticated with MintLinkToken, room
-// notifications crossing once and fanned out at the edge); --node-addr is
-// registered but nothing listens on it yet.
+// Signalling relay (signal/links.go, relay.go, linkhost.go): one
+// internal/nodelink link per pair of nodes, served on --node-addr
+// (/v1/node-link) and dialled through a Pool; a listener accepts only a
+// valid link token (MintLinkToken) from a node the registry lists. The
+// edge verifies the client's token, finds the host (Node.Route), and
+// carries the client's socket as one session over the link: open {token},
+// numbered msg frames both ways (nodelink.Stream), close {code, reason}.
+// The host serves the session through an in-memory WebSocket to its own
+// /v1/rtc with the token and an X-Seatsfu-Relayed header (a host never
+// relays a relayed socket: no loops), so a relayed socket gets every rule
+// of a direct one. A dropped link is resumed: the edge dials again and
+// sends resume {last received}; the host, which kept the session (and the
+// member) for --link-resume, answers resumed and both re-send what the
+// other missed. Not resumed in time → the client's socket closes 1001 and
+// it reconnects. A failed link dial → Forget the route, serve locally
+// (room_not_found during a takeover, retried by clients). Settings
+// --link-queue, --link-buffer, --link-resume; metrics cluster_links,
+// cluster_link_frames_total{direction}, cluster_link_drops_total,
+// cluster_link_resumes_total{outcome}, cluster_relayed_sockets. NOT
+// BUILT: a room's notifications crossing the link once and fanned out at
+// the edge (each relayed session still gets its own copy, on the one
+// link); TLS on the link listener.
+//
+// Server API (signal/api_remote.go): /v1/api on any node; a call for a
+// room another node hosts is an api frame to the host, run there by the
+// single-node code, so answers and errors are the same; a list merges
+// every live node's page.
 //
 // Media (signal/cascade.go). Publishers reach the host through the relay
 // (rtc.publish's SDP answer is the host's), as chosen below. Viewers:
@@ -116,11 +136,12 @@
 // 'Test[A-Z]'. All pass but five (signal/client/cluster_env_test.go says
 // which and why): SIGTERM hands rooms over instead of ending them; a socket
 // that connected while nobody hosted its room is not relayed once the room
-// opens elsewhere (the relay is decided at the upgrade); the server API
-// (/v1/api) serves only the rooms its node hosts; co-hosting (§10) links
-// rooms of one node only; a cascade takes one simulcast layer from the
-// host (the edge serves rtc.quality and rtc.setQuality from its mirror, but
-// remote viewers' wishes do not reach the publisher's rtc.publisherLayers).
+// opens elsewhere (the relay is decided at the upgrade); co-hosting (§10)
+// links rooms of one node only (and a cascade's mirror has no co-host
+// slots, so a remote viewer's rtc.quality lists none); a cascade takes
+// one simulcast layer from the host (the edge serves rtc.quality and
+// rtc.setQuality from its mirror, but remote viewers' wishes do not reach
+// the publisher's rtc.publisherLayers).
 //
 // Tests: signal/cluster_test.go (answer after saved state, hand-over with
 // seats/locks/bans/resume, Redis down and back, relay), signal/
@@ -128,6 +149,42 @@
 // for two remote viewers, media with Redis down, kick gating at the edge),
 // signal/client/failover_test.go, cmd/seatsfu/cluster_process_test.go
 // (two real processes, SIGKILL, hosted again in ~3.0 s).
+//
+// # Co-hosting across nodes: NOT BUILT, what it needs
+//
+// Today cohost.request for a room another node hosts is refused
+// room_not_found ("room … is not live"): signal's cohostDesk resolves both
+// rooms among its own hubs, one cohost.Controller per node holds the
+// requests, connections and battles, and sfu.Room.SetCohosts feeds a
+// room's co-host slots from the other room's publishers in the same SFU.
+// Across nodes it needs, in this order:
+//
+//  1. One owner per co-host relation: the host of the requesting room
+//     keeps the Controller entry; cohost.request/accept/reject/cancel,
+//     cohost.leave and battle.* from the other room's owner are forwarded
+//     to it over the link (an "api"-like frame carrying the caller's room,
+//     user and request, answered with the controller's result/error), so
+//     one controller decides and the ordering rules of §10 (media, then
+//     snapshots, then the answer, then notifications) hold on that node.
+//  2. The remote room's side of each Delivery (cohost.requestReceived,
+//     cohost.changed, battle.*): sent over the link to its host, which
+//     notifies its members and refreshes its hub's cohostView, and which
+//     reports its room's end to the owner node (RoomEnded).
+//  3. Media: each room's co-host slots fed from the other room's
+//     publishers on another node — a cascade subscription of the other
+//     room (cascade.go's mirror, joined through linkClient) registered as
+//     the source of sfu's co-host slots instead of a local room.
+//  4. Durability: the co-host link joins seat.State (the blob's format
+//     number allows it), so a takeover keeps the connection; a node that
+//     takes over a room re-registers its relation with the owner node.
+//  5. Scores: AddBattleScore on any node forwarded to the battle's owner
+//     node (battle ids carry the node's prefix already: route by it).
+//
+// A simpler alternative, at the cost of one reconnect for the other
+// room's clients: co-locate — on cohost.accept, hand the accepting room
+// over (Hosted lease released, as SIGTERM does for all rooms) to the
+// requesting room's node, which takes it at once; everything then runs on
+// one node as today.
 //
 // # The original plan (kept for what is not built)
 //

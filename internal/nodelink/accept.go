@@ -23,6 +23,7 @@ type Listener struct {
 	OnLink   func(*Link)
 	OnFrame  func(*Link, Frame)
 	QueueLen int
+	Metrics  *Metrics         // nil: not counted
 	Now      func() time.Time // time.Now when nil
 }
 
@@ -54,7 +55,7 @@ func (ln *Listener) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept wrote the response
 	}
-	l := newLink(from, from, conn, ln.QueueLen, ln.OnFrame)
+	l := newLink(from, from, conn, ln.QueueLen, ln.OnFrame, ln.Metrics)
 	if ln.OnLink != nil {
 		ln.OnLink(l)
 	}
@@ -66,6 +67,10 @@ const Path = "/v1/node-link"
 // Dial opens a link from node self to node peer at url (ws://host:port/…).
 // onFrame handles the frames peer sends (see newLink).
 func Dial(ctx context.Context, url string, secret []byte, self, peer string, queueLen int, onFrame func(*Link, Frame)) (*Link, error) {
+	return dialLink(ctx, url, secret, self, peer, queueLen, onFrame, nil)
+}
+
+func dialLink(ctx context.Context, url string, secret []byte, self, peer string, queueLen int, onFrame func(*Link, Frame), m *Metrics) (*Link, error) {
 	tok, err := cluster.MintLinkToken(secret, self, peer, time.Now())
 	if err != nil {
 		return nil, err
@@ -79,5 +84,5 @@ func Dial(ctx context.Context, url string, secret []byte, self, peer string, que
 		}
 		return nil, fmt.Errorf("nodelink: dial %s (%s): %w", peer, url, err)
 	}
-	return newLink(peer, self, conn, queueLen, onFrame), nil
+	return newLink(peer, self, conn, queueLen, onFrame, m), nil
 }

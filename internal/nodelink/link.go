@@ -53,6 +53,7 @@ type Link struct {
 	queue   chan Frame
 	onFrame func(*Link, Frame)
 	dialer  string // id of the node that dialled: the pair's tie-break
+	metrics *Metrics
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -65,13 +66,14 @@ type Link struct {
 // newLink starts the link's reader and writer. onFrame runs on the reader
 // goroutine, one frame at a time, in arrival order; it must not block for
 // long (hand work off to the session's own queue).
-func newLink(peer, dialer string, conn *websocket.Conn, queueLen int, onFrame func(*Link, Frame)) *Link {
+func newLink(peer, dialer string, conn *websocket.Conn, queueLen int, onFrame func(*Link, Frame), m *Metrics) *Link {
 	if queueLen <= 0 {
 		queueLen = DefaultQueueLen
 	}
 	conn.SetReadLimit(MaxFrame)
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &Link{peer: peer, dialer: dialer, conn: conn, queue: make(chan Frame, queueLen), onFrame: onFrame, ctx: ctx, cancel: cancel}
+	l := &Link{peer: peer, dialer: dialer, conn: conn, queue: make(chan Frame, queueLen), onFrame: onFrame, ctx: ctx, cancel: cancel, metrics: m}
+	m.opened()
 	l.wg.Add(2)
 	go l.read()
 	go l.write()
@@ -116,11 +118,15 @@ func (l *Link) Close() error {
 // fail records the first cause and stops the link.
 func (l *Link) fail(err error) {
 	l.mu.Lock()
-	if l.err == nil {
+	first := l.err == nil
+	if first {
 		l.err = err
 	}
 	l.mu.Unlock()
 	l.cancel()
+	if first {
+		l.metrics.closed(err)
+	}
 }
 
 func (l *Link) read() {
@@ -139,6 +145,7 @@ func (l *Link) read() {
 			l.fail(fmt.Errorf("nodelink: %s sent a frame that is not one", l.peer))
 			return
 		}
+		l.metrics.frame("in")
 		l.onFrame(l, f)
 	}
 }
@@ -161,7 +168,9 @@ func (l *Link) write() {
 			cancel()
 			if err != nil {
 				l.fail(fmt.Errorf("nodelink: write to %s: %w", l.peer, err))
+				continue
 			}
+			l.metrics.frame("out")
 		}
 	}
 }

@@ -18,6 +18,8 @@ type Pool struct {
 	secret   []byte
 	queueLen int
 	onFrame  func(*Link, Frame)
+	// Metrics counts the links this pool dials (set before the first Get).
+	Metrics *Metrics
 
 	ctx    context.Context // ends with Close, and with it every dial
 	cancel context.CancelFunc
@@ -78,7 +80,7 @@ func (p *Pool) dial(peer cluster.NodeInfo, d *dial) {
 	defer p.dials.Done()
 	ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
 	defer cancel()
-	l, err := Dial(ctx, "ws://"+peer.NodeAddr+Path, p.secret, p.self, peer.ID, p.queueLen, p.onFrame)
+	l, err := dialLink(ctx, "ws://"+peer.NodeAddr+Path, p.secret, p.self, peer.ID, p.queueLen, p.onFrame, p.Metrics)
 	if err == nil {
 		l = p.Add(l)
 	}

@@ -367,6 +367,7 @@ func TestOperationsCallTheRooms(t *testing.T) {
 		{seat.ErrNotSeated, 409, "not_seated"},
 		{seat.ErrInvalidParams, 400, "invalid_params"},
 		{seat.ErrSeatIndexInvalid, 400, "seat_index_invalid"},
+		{&seat.Error{Reason: "overloaded", Message: "the room's host is unreachable"}, 503, "overloaded"},
 		{errors.New("disk on fire"), 500, "internal_error"},
 	} {
 		f.rooms.err = c.err

@@ -58,7 +58,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, zero any) (any, error) {
 }
 
 // statusOf maps a refusal's reason to its HTTP status (PROTOCOL.md §11):
-// bad input 400, nothing there 404, the state forbids it 409.
+// bad input 400, nothing there 404, the state forbids it 409, the node
+// cannot serve it now 503 (in a cluster: the room's host unreachable, or
+// Redis down — the caller should retry).
 var statusOf = map[string]int{
 	string(proto.ReasonInvalidParams):    http.StatusBadRequest,
 	string(proto.ReasonSeatIndexInvalid): http.StatusBadRequest,
@@ -75,6 +77,8 @@ var statusOf = map[string]int{
 	string(proto.ReasonSeatLocked):       http.StatusConflict,
 	string(proto.ReasonBattleNotRunning): http.StatusConflict,
 	proto.APIReasonNotInBattle:           http.StatusConflict,
+
+	string(proto.ReasonOverloaded): http.StatusServiceUnavailable,
 }
 
 // apiError is a refusal the API itself makes (not the rooms').

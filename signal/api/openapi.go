@@ -88,7 +88,9 @@ func responses(rt route, s *schemas, errRef map[string]any) map[string]any {
 	}
 	errs := rt.errors
 	if !rt.public {
-		errs = append(errs[:len(errs):len(errs)], http.StatusInternalServerError)
+		// Any authenticated call may meet a node that cannot serve it now
+		// (a cluster's room host unreachable, Redis down: 503) or fail.
+		errs = append(errs[:len(errs):len(errs)], http.StatusServiceUnavailable, http.StatusInternalServerError)
 	}
 	for _, status := range errs {
 		out[strconv.Itoa(status)] = map[string]any{

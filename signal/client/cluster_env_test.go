@@ -26,9 +26,10 @@ import (
 // of ending them), TestJoinSnapshotAndJoinErrors (a socket that connected
 // while nobody hosted its room is served by its own node: when the room
 // then opens on another node, it must reconnect to be relayed), and when
-// the clients land on different nodes: TestRoomMetadataThroughTheSDK (the
-// server API serves only the rooms its node hosts), TestCohostAndBattleSDK
-// (co-hosting links two rooms of one node) and
+// the clients land on different nodes: TestCohostAndBattleSDK (co-hosting
+// links two rooms of one node), TestCohostSlotQualityThroughTheSDK (a
+// viewer served by another node's cascade gets the mirror room's
+// rtc.quality, which has no co-host slots) and
 // TestPublisherLayersThroughTheSDK (a cascade takes one layer from the
 // host, so remote viewers' rtc.setQuality does not reach the publisher).
 func clusterNodes(t *testing.T) int {

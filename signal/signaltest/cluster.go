@@ -26,12 +26,16 @@ func StartNode(t testing.TB, redisURL string, secret []byte, opts ...Option) *En
 	if err != nil {
 		t.Fatalf("signaltest: listen: %v", err)
 	}
+	links, err := net.Listen("tcp", "127.0.0.1:0") // closed by the server's Shutdown
+	if err != nil {
+		t.Fatalf("signaltest: listen: %v", err)
+	}
 	opts = append([]Option{
 		WithSecret(secret),
 		WithListener(ln),
 		WithSignalConfig(func(c *signal.Config) {
-			c.Cluster = &signal.Cluster{Store: store, Node: cluster.Config{
-				Info: cluster.NodeInfo{NodeAddr: "127.0.0.1:1", HTTPAddr: "http://" + ln.Addr().String()},
+			c.Cluster = &signal.Cluster{Store: store, Listener: links, Node: cluster.Config{
+				Info: cluster.NodeInfo{NodeAddr: links.Addr().String(), HTTPAddr: "http://" + ln.Addr().String()},
 				Tick: NodeTick, NodeTTL: NodeTTL, LeaseTTL: NodeTTL,
 			}}
 		}),

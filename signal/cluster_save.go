@@ -1,0 +1,204 @@
+package signal
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/seatsfu/seatsfu/internal/cluster"
+)
+
+// Writing a room's state to Redis off the room's lock (PROTOCOL.md §12:
+// "written before the answer and the notifications go out").
+//
+// Under the room's lock, commit only stages the new state (no I/O) and
+// notes its version; the room's saver writes it on its own goroutine. The
+// answer and the notifications are still queued under the lock, in order,
+// but each queued frame carries the version staged when it was queued
+// (a saveMark), and a session's writer holds the frame until the saver has
+// written that version. So a client never hears of a change Redis does not
+// hold, while the room's lock is held for no round trip at all: operations
+// on the room go on while their states are on the way, and a burst of
+// them costs one write (the saver writes the newest staged state, which
+// covers every older one; Redis refuses an older version after a newer
+// one, and one goroutine per room writes them in order anyway).
+//
+// While Redis is down (Store.Up false, or a write fails) the frames go
+// out unwritten, as before: the room keeps running and the node's tick
+// writes the staged state when Redis returns.
+
+// roomSaver writes one hosted room's staged states.
+type roomSaver struct {
+	c    *clusterEdge
+	h    *cluster.Hosted
+	kick chan struct{} // a newer state is staged
+
+	mu       sync.Mutex
+	staged   uint64        // newest version staged
+	released uint64        // frames queued at versions up to this may go out
+	moved    chan struct{} // closed (and replaced) when released moves
+	closed   bool
+}
+
+// saveMark is what a queued frame waits for: its room's version at the
+// time it was queued. The zero mark waits for nothing.
+type saveMark struct {
+	saver   *roomSaver
+	version uint64
+}
+
+// wait returns once the mark's state is written (or given up on), or ctx
+// ends.
+func (m saveMark) wait(ctx context.Context) {
+	if m.saver == nil {
+		return
+	}
+	for {
+		m.saver.mu.Lock()
+		ok, moved := m.saver.released >= m.version || m.saver.closed, m.saver.moved
+		m.saver.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// saveMark is the mark for a frame queued now to a session of room.
+func (s *Server) saveMark(room string) saveMark {
+	if s.cl == nil {
+		return saveMark{}
+	}
+	s.cl.saversMu.Lock()
+	sv := s.cl.savers[room]
+	s.cl.saversMu.Unlock()
+	if sv == nil {
+		return saveMark{}
+	}
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.released >= sv.staged {
+		return saveMark{} // nothing on the way: no need to look again
+	}
+	return saveMark{saver: sv, version: sv.staged}
+}
+
+// stage records version v as staged (under the room's lock) and wakes the
+// saver. With Redis known to be down it is released at once.
+func (c *clusterEdge) stage(h *cluster.Hosted, v uint64) {
+	sv := c.saverOf(h)
+	if sv == nil {
+		return
+	}
+	sv.mu.Lock()
+	if v > sv.staged {
+		sv.staged = v
+	}
+	pending := sv.staged > sv.released
+	sv.mu.Unlock()
+	if !pending {
+		return
+	}
+	if !c.store.Up() {
+		sv.release(v)
+		return
+	}
+	select {
+	case sv.kick <- struct{}{}:
+	default: // already woken: it writes the newest state anyway
+	}
+}
+
+// saverOf returns the room's saver, starting it on first use; nil once the
+// node is shutting down.
+func (c *clusterEdge) saverOf(h *cluster.Hosted) *roomSaver {
+	c.saversMu.Lock()
+	defer c.saversMu.Unlock()
+	if sv := c.savers[h.Room()]; sv != nil && sv.h == h {
+		return sv
+	}
+	if c.srv.ctx.Err() != nil {
+		return nil
+	}
+	if old := c.savers[h.Room()]; old != nil {
+		old.close() // the room was hosted here before, under another lease
+	}
+	sv := &roomSaver{c: c, h: h, kick: make(chan struct{}, 1), moved: make(chan struct{})}
+	c.savers[h.Room()] = sv
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		sv.run()
+	}()
+	return sv
+}
+
+// dropSaver stops the room's saver (the room ended or left this node);
+// frames still waiting on it go out.
+func (c *clusterEdge) dropSaver(room string) {
+	c.saversMu.Lock()
+	sv := c.savers[room]
+	delete(c.savers, room)
+	c.saversMu.Unlock()
+	if sv != nil {
+		sv.close()
+	}
+}
+
+// run writes staged states until the saver closes or the server stops.
+func (sv *roomSaver) run() {
+	ctx := sv.c.srv.ctx
+	for {
+		select {
+		case <-ctx.Done():
+			sv.close()
+			return
+		case <-sv.kick:
+		}
+		sv.mu.Lock()
+		want, closed := sv.staged, sv.closed
+		sv.mu.Unlock()
+		if closed {
+			return
+		}
+		err := sv.h.Flush(ctx)
+		if err != nil && !errors.Is(err, cluster.ErrUnavailable) && ctx.Err() == nil {
+			// ErrFenced: another node has the room; Config.Lost hands it
+			// over. Either way nothing better can be done for these frames.
+			sv.c.srv.log.Warn("cluster: save room state", "room", sv.h.Room(), "err", err)
+		}
+		sv.release(want)
+	}
+}
+
+// release lets frames queued at versions up to v go out.
+func (sv *roomSaver) release(v uint64) {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if v <= sv.released {
+		return
+	}
+	sv.released = v
+	close(sv.moved)
+	sv.moved = make(chan struct{})
+}
+
+// close releases every waiting frame and stops the saver's goroutine.
+func (sv *roomSaver) close() {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	if sv.closed {
+		return
+	}
+	sv.closed = true
+	close(sv.moved)
+	sv.moved = make(chan struct{})
+	select {
+	case sv.kick <- struct{}{}: // wake run to see closed
+	default:
+	}
+}
