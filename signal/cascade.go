@@ -5,17 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
-	"github.com/seatsfu/seatsfu/signal/client"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
@@ -27,10 +28,16 @@ import (
 //
 // How it is built, reusing sfu unchanged:
 //
-//   - The edge joins the room on the host as a member "node.<id>" (a token
-//     it mints with the shared secret) and sends rtc.subscribe with a
-//     recvonly offer of maxSeats audio+video pairs: one PeerConnection, one
-//     SSRC per seat slot, continuous across seat changes, gated by the host.
+//   - The edge opens the host's /v1/cascade (cascade_host.go) with a token
+//     it mints with the shared secret for "node.<id>", over its own small
+//     JSON-RPC caller (cascade_link.go; the server does not use the Go
+//     SDK). It is no member of the room: room.join there answers the
+//     room's shape only. It sends rtc.subscribe with a recvonly offer of
+//     maxSeats audio+video pairs: one PeerConnection, one SSRC per seat
+//     slot, continuous across seat changes, gated by the host.
+//   - It asks the host, per seat, for the best quality any local viewer
+//     wants (cascade_quality.go), so the host's rtc.publisherLayers counts
+//     remote viewers.
 //   - Locally it opens a mirror room "cascade:<room>" (a name no token can
 //     ask for) whose every seat k is held by a synthetic publisher
 //     "cascade-k"; each publishes into the mirror over a loopback
@@ -55,6 +62,12 @@ const cascadeUserPrefix = "node."
 // cascadeSetup bounds setting a cascade up (join, subscribe, ICE).
 const cascadeSetup = 10 * time.Second
 
+// cascadeURL is the host's cascade endpoint, from the /v1/rtc URL the
+// relay dials.
+func cascadeURL(rtcURL string) string {
+	return strings.TrimSuffix(rtcURL, "/v1/rtc") + cascadePath
+}
+
 // cascades are this node's cascades by room.
 type cascades struct {
 	c       *clusterEdge
@@ -62,6 +75,8 @@ type cascades struct {
 	byRoom  map[string]*cascade
 	closed  bool
 	packets *prometheus.CounterVec // relay_packets_total{direction}
+	open    *prometheus.GaugeVec   // cascades{role}
+	links   cascadeLinks           // the cascades other nodes have here (cascade_host.go)
 }
 
 func newCascades(c *clusterEdge, reg prometheus.Registerer) (*cascades, error) {
@@ -73,7 +88,14 @@ func newCascades(c *clusterEdge, reg prometheus.Registerer) (*cascades, error) {
 	}
 	m.WithLabelValues("in")
 	m.WithLabelValues("out")
-	return &cascades{c: c, byRoom: make(map[string]*cascade), packets: m}, nil
+	open := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "seatsfu", Name: "cascades",
+		Help: "Media cascades (one subscription per room and pair of nodes): host = served here to other nodes, edge = held here to rooms' hosts."},
+		[]string{"role"})
+	if err := reg.Register(open); err != nil {
+		return nil, err
+	}
+	return &cascades{c: c, byRoom: make(map[string]*cascade), packets: m, open: open,
+		links: cascadeLinks{conns: make(map[*websocket.Conn]struct{}), served: open.WithLabelValues("host")}}, nil
 }
 
 // cascade is one room's subscription to its host and its local mirror.
@@ -84,12 +106,15 @@ type cascade struct {
 	err     error
 	viewers int // guarded by cs.mu
 
-	mirror *sfu.Room
-	host   *client.Client
-	pc     *webrtc.PeerConnection
-	loops  []*loopPub
-	slots  map[string]proto.Slot // by mid
-	wg     sync.WaitGroup        // forwarding and RTCP goroutines
+	mirror  *sfu.Room
+	host    *cascadeLink
+	pc      *webrtc.PeerConnection
+	loops   []*loopPub
+	slots   map[string]proto.Slot // by mid
+	wants   *cascadeWants         // the local viewers' qualities (cascade_quality.go)
+	wg      sync.WaitGroup        // forwarding, RTCP and quality goroutines
+	closing sync.Once
+	counted bool // set up, so in cascades{role="edge"}
 }
 
 // loopPub is the synthetic publisher of one mirror seat.
@@ -108,6 +133,13 @@ func (cs *cascades) acquire(room, hostURL string) (*cascade, error) {
 		return nil, errors.New("cascade: shutting down")
 	}
 	k := cs.byRoom[room]
+	if k != nil && k.stale() {
+		// The host ended this cascade (the room moved or its host
+		// stopped) while some of its viewers have yet to let go: a new
+		// viewer gets a new one; the old closes with its last viewer.
+		delete(cs.byRoom, room)
+		k = nil
+	}
 	fresh := k == nil
 	if fresh {
 		k = &cascade{cs: cs, room: room, ready: make(chan struct{})}
@@ -125,6 +157,30 @@ func (cs *cascades) acquire(room, hostURL string) (*cascade, error) {
 		return nil, k.err
 	}
 	return k, nil
+}
+
+// stale reports whether k was set up and has since lost the host: its
+// link ended, or its media connection failed (ICE consent, which outlives
+// a silent partition that a quiet WebSocket would not notice).
+func (k *cascade) stale() bool {
+	select {
+	case <-k.ready:
+	default:
+		return false // being set up
+	}
+	if k.err != nil || k.host == nil {
+		return false // failed: its acquirers release it
+	}
+	select {
+	case <-k.host.Done():
+		return true
+	default:
+	}
+	switch k.pc.ConnectionState() {
+	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		return true
+	}
+	return false
 }
 
 // release drops one viewer; the last one closes the cascade.
@@ -148,6 +204,7 @@ func (cs *cascades) closeAll() {
 	all := cs.byRoom
 	cs.byRoom = map[string]*cascade{}
 	cs.mu.Unlock()
+	cs.links.closeAll()
 	for _, k := range all {
 		<-k.ready
 		k.close()
@@ -164,13 +221,17 @@ func (k *cascade) setup(hostURL string) error {
 	if err != nil {
 		return err
 	}
-	k.host, err = client.Dial(ctx, hostURL, raw, client.WithEventLog(-1), client.WithLogger(srv.log))
-	if err != nil {
+	if k.host, err = dialCascade(ctx, cascadeURL(hostURL), raw); err != nil {
 		return fmt.Errorf("cascade: dial host: %w", err)
 	}
-	snap, err := k.host.Join(ctx, nil)
-	if err != nil {
+	var snap proto.Snapshot
+	if err := k.host.call(ctx, proto.MethodRoomJoin, nil, &snap); err != nil {
 		return fmt.Errorf("cascade: join host: %w", err)
+	}
+	// The host's answer sizes the mirror (a loopback connection a seat):
+	// only a room's possible shape is taken.
+	if snap.Room.MaxSeats < seat.MinSeats || snap.Room.MaxSeats > seat.MaxSeatsLimit {
+		return fmt.Errorf("cascade: the host's room has %d seats", snap.Room.MaxSeats)
 	}
 	// The subscription's connection exists before the loopbacks, whose
 	// PLI forwarders write to it.
@@ -185,7 +246,15 @@ func (k *cascade) setup(hostURL string) error {
 	if err := k.openMirror(api, snap.Room.MaxSeats); err != nil {
 		return err
 	}
-	return k.subscribe(ctx, snap.Room.MaxSeats)
+	if err := k.subscribe(ctx, snap.Room.MaxSeats); err != nil {
+		return err
+	}
+	k.cs.open.WithLabelValues("edge").Inc()
+	k.counted = true
+	k.wants = newCascadeWants(snap.Room.MaxSeats)
+	k.wg.Add(1)
+	go k.pushQuality()
+	return nil
 }
 
 // openMirror opens the mirror room with every seat held by a loopback
@@ -308,7 +377,7 @@ func (k *cascade) subscribe(ctx context.Context, maxSeats int) error {
 		return err
 	}
 	var res proto.SubscribeResult
-	if err := k.host.Call(ctx, proto.MethodRTCSubscribe, proto.SDPParams{SDP: offer}, &res); err != nil {
+	if err := k.host.call(ctx, proto.MethodRTCSubscribe, proto.SDPParams{SDP: offer}, &res); err != nil {
 		return fmt.Errorf("cascade: subscribe at the host: %w", err)
 	}
 	k.slots = make(map[string]proto.Slot, len(res.Slots))
@@ -349,10 +418,13 @@ func (k *cascade) forward(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}
 }
 
-// close ends the host subscription, the loopbacks and the mirror.
-func (k *cascade) close() {
+// close ends the host subscription, the loopbacks and the mirror. Both the
+// last viewer's release and a shutdown may call it.
+func (k *cascade) close() { k.closing.Do(k.closeOnce) }
+
+func (k *cascade) closeOnce() {
 	if k.host != nil {
-		_ = k.host.Close()
+		k.host.close()
 	}
 	if k.pc != nil {
 		_ = k.pc.Close()
@@ -363,7 +435,13 @@ func (k *cascade) close() {
 	if k.mirror != nil {
 		k.mirror.Abandon()
 	}
+	if k.wants != nil {
+		close(k.wants.stop)
+	}
 	k.wg.Wait()
+	if k.counted {
+		k.cs.open.WithLabelValues("edge").Dec()
+	}
 }
 
 // cascadeAPI is a Pion API for the cascade's own connections: the room's
@@ -453,7 +531,7 @@ func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply fun
 		quality := sfu.OnQuality(func(qs []sfu.SlotQuality) {
 			note := proto.QualityNote{Slots: make([]proto.SlotQuality, len(qs))}
 			for i, q := range qs {
-				note.Slots[i] = proto.SlotQuality{SeatIndex: q.SeatIndex, Layer: proto.Layer(q.Layer), Reason: q.Reason}
+				note.Slots[i] = proto.SlotQuality{SeatIndex: q.SeatIndex, CohostIndex: q.CohostIndex, Layer: proto.Layer(q.Layer), Reason: q.Reason}
 			}
 			if b, err := encodeNotification(proto.NoteRTCQuality, note); err == nil {
 				reply(b)
@@ -468,6 +546,7 @@ func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply fun
 			_ = st.sub.Close()
 		}
 		st.sub = peer
+		st.casc.wants.subscribed(st)
 		res := proto.SubscribeResult{SDP: answer, Slots: make([]proto.Slot, 0, len(slots))}
 		for _, sl := range slots {
 			res.Slots = append(res.Slots, proto.Slot(sl))
@@ -491,10 +570,27 @@ func (c *clusterEdge) interceptUp(ctx context.Context, st *relayState, reply fun
 			reply(encodeError(req.ID, toSeatError(err)))
 			return true
 		}
+		if k := p.CohostIndex; k != nil {
+			// Checked and kept as on the host (rtcquality.go); the
+			// mirror's co-host slots carry nothing yet: co-hosting does
+			// not cross nodes.
+			if max := c.srv.cfg.MaxCohosts; *k < 1 || *k >= max {
+				reply(encodeError(req.ID, invalidParams(fmt.Sprintf("cohostIndex must be 1..%d", max-1))))
+				return true
+			}
+			if err := st.sub.SetCohostQuality(*k, sfu.Quality(p.Quality)); err != nil {
+				reply(encodeError(req.ID, toSeatError(err)))
+				return true
+			}
+			b, _ := encodeResult(req.ID, struct{}{})
+			reply(b)
+			return true
+		}
 		if err := st.sub.SetQuality(*p.SeatIndex, sfu.Quality(p.Quality)); err != nil {
 			reply(encodeError(req.ID, toSeatError(err)))
 			return true
 		}
+		st.casc.wants.set(st, *p.SeatIndex, p.Quality)
 		b, _ := encodeResult(req.ID, struct{}{})
 		reply(b)
 		return true
@@ -520,6 +616,7 @@ func (st *relayState) end(cs *cascades) {
 		_ = st.sub.Close()
 	}
 	if st.casc != nil {
+		st.casc.wants.gone(st)
 		cs.release(st.casc)
 	}
 }

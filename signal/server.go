@@ -223,6 +223,8 @@ func New(cfg Config) (*Server, error) {
 		Admit: s.caps.admitPlayer, // limits.go
 	})
 	s.media.Route(s.mux)
+	// A cluster node's side of the media cascade (cascade_host.go).
+	s.mux.HandleFunc("GET "+cascadePath, s.serveCascade)
 	if cfg.Cluster != nil {
 		if s.cl, err = newClusterEdge(s, cfg.Cluster); err != nil { // cluster.go
 			cancel()

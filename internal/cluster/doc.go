@@ -102,8 +102,10 @@
 // (rtc.publish's SDP answer is the host's), as chosen below. Viewers:
 // the relay intercepts a relayed socket's rtc.subscribe (and its subscribe
 // candidates) and serves it from the node's cascade of the room: the edge
-// joins the room on the host as audience member "node.<id>" (a token it
-// mints), subscribes once with maxSeats audio+video pairs, and opens a
+// opens the host's /v1/cascade (signal/cascade_host.go, a token for
+// "node.<id>" it mints with the secret; it is no member: not in member
+// lists, counts, room.memberJoined or webhooks), subscribes once with
+// maxSeats audio+video pairs, and opens a
 // mirror room "cascade:<room>" whose seat k is held by a synthetic
 // publisher that publishes into this node's own SFU over a loopback
 // PeerConnection, fed with what the host sends on slot k. sfu serves local
@@ -116,8 +118,13 @@
 // as planned below, the host's sends to cascades. Costs of the loopback:
 // each cascaded packet is handled three times on the edge (receive, send,
 // receive) and each cascade holds maxSeats+1 PeerConnections; a
-// source-level hook in sfu would remove both. The cascade member counts in
-// the room's member list and memberCount.
+// source-level hook in sfu would remove both. Per seat the edge asks the
+// host (rtc.setQuality) for the best quality any local viewer wants
+// (signal/cascade_quality.go), so remote viewers count in the publisher's
+// rtc.publisherLayers; the edge takes that one layer and its local viewers
+// share it (it does not yet fold in what each local viewer's bandwidth can
+// take). seatsfu_cascades{role} counts cascades served (host) and held
+// (edge).
 //
 // Clients (signal/client/failover.go): client.Connect(FailoverConfig{URLs,
 // Token, Create, Grace, OnConnect}) joins through the first node that
@@ -127,21 +134,19 @@
 // GET /v1/nodes lists live nodes' public URLs; client.ListNodes reads it
 // and FailoverConfig.Refresh re-reads it before each round of reconnects.
 // WHIP/WHEP offers on a node that does not host the room get 307 to the
-// host's public URL (relay.go). NOT BUILT: /sdk/seatsfu.js failover, the
-// cascade's handling of a host death beyond "viewers reconnect", a
-// seatbench cascade scenario, the three-node run of the e2e suites.
+// host's public URL (relay.go). /sdk/seatsfu.js fails over the same way
+// (its nodes / listNodes options). seatbench cascade measures the host's
+// CPU as remote audiences grow (bench/README.md). NOT BUILT: the cascade's
+// handling of a host death beyond "viewers reconnect".
 //
 // The Go SDK's end-to-end suite runs against three nodes with each client
 // on a random one: SEATSFU_E2E_NODES=3 go test ./signal/client/ -run
-// 'Test[A-Z]'. All pass but five (signal/client/cluster_env_test.go says
+// 'Test[A-Z]'. All pass but three (signal/client/cluster_env_test.go says
 // which and why): SIGTERM hands rooms over instead of ending them; a socket
 // that connected while nobody hosted its room is not relayed once the room
 // opens elsewhere (the relay is decided at the upgrade); co-hosting (§10)
 // links rooms of one node only (and a cascade's mirror has no co-host
-// slots, so a remote viewer's rtc.quality lists none); a cascade takes
-// one simulcast layer from the host (the edge serves rtc.quality and
-// rtc.setQuality from its mirror, but remote viewers' wishes do not reach
-// the publisher's rtc.publisherLayers).
+// slots, so a remote viewer's rtc.quality lists none).
 //
 // Tests: signal/cluster_test.go (answer after saved state, hand-over with
 // seats/locks/bans/resume, Redis down and back, relay), signal/

@@ -27,11 +27,12 @@ import (
 // while nobody hosted its room is served by its own node: when the room
 // then opens on another node, it must reconnect to be relayed), and when
 // the clients land on different nodes: TestCohostAndBattleSDK (co-hosting
-// links two rooms of one node), TestCohostSlotQualityThroughTheSDK (a
-// viewer served by another node's cascade gets the mirror room's
-// rtc.quality, which has no co-host slots) and
-// TestPublisherLayersThroughTheSDK (a cascade takes one layer from the
-// host, so remote viewers' rtc.setQuality does not reach the publisher).
+// links two rooms of one node). TestPublisherLayersThroughTheSDK passes
+// but may miss its pending {high, low} when the viewer is remote: its
+// rtc.setQuality reaches the host through the cascade, whose connection
+// completes the switch to low at once, so the publisher may hear {low}
+// alone. (TestCohostSlotQualityThroughTheSDK passes: a relayed viewer's
+// co-host slots are named and checked as on the host.)
 func clusterNodes(t *testing.T) int {
 	v := os.Getenv("SEATSFU_E2E_NODES")
 	if v == "" {

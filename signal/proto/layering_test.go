@@ -28,6 +28,11 @@ func TestTheWireHasOneHome(t *testing.T) {
 	if d := deps(t, mod+"signal/client"); slices.Contains(d, mod+"seat") {
 		t.Error("the Go SDK depends on the rule engine (seat)")
 	}
+	// The server speaks its wire through proto, never through the SDK
+	// its clients use (the cascade has its own small caller).
+	if d := deps(t, mod+"signal"); slices.Contains(d, mod+"signal/client") {
+		t.Error("the server (signal) depends on the Go SDK (signal/client)")
+	}
 	for _, d := range deps(t, mod+"signal/proto") {
 		if strings.HasPrefix(d, mod) && d != mod+"signal/proto" {
 			t.Errorf("signal/proto imports %s", d)
