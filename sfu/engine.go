@@ -210,6 +210,7 @@ type subscriberAPI struct {
 // forViewer is the API of v's connection.
 func (a *subscriberAPI) forViewer(v *viewer) *webrtc.API {
 	se := a.se
+	viewerDTLS(&se) // join.go
 	se.BufferFactory = func(kind packetio.BufferPacketType, ssrc uint32) io.ReadWriteCloser {
 		if kind == packetio.RTCPBufferPacket {
 			return newRTCPTap(v, ssrc)

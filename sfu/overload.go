@@ -65,12 +65,18 @@ type overload struct {
 	nodeKey  *rate.Limiter
 
 	// The egress measurement (sampleEgress) and what it projects.
-	rate       atomic.Int64 // forwarded packets/s in the last window
-	viewers    atomic.Int64 // viewers attached to rooms
-	admits     atomic.Int64 // subscribers admitted since the last window
-	lastAdmits atomic.Int64 // and in the window before: not yet in the rate
-	lastTotal  float64      // the sampler's
-	lastAt     time.Time
+	rate      atomic.Int64 // forwarded packets/s in the last window
+	perViewer atomic.Int64 // what one more viewer adds, packets/s (0: unknown)
+	viewers   atomic.Int64 // subscribers admitted and not yet gone, connected or not
+	up        atomic.Int64 // of them, those whose connection is up (join.go)
+	// replayed counts the packets of keyframe-group replays (pace.go):
+	// egress, but a joining viewer's passing burst — up to twice its
+	// steady rate for a second — not what it will cost from then on.
+	replayed atomic.Int64
+	// The sampler's previous totals and up count.
+	last   egressSample
+	lastUp int64
+	lastAt time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
 }
@@ -127,23 +133,52 @@ func (s *SFU) allowKeyframeRequest() bool {
 	return false
 }
 
-// admitSubscriber refuses a new subscriber while the node's egress, with
-// what the subscribers admitted since the last measurement will add, is
-// at its budget.
+// admitSubscriber counts a new subscriber in, or refuses it while the
+// node's egress with it would exceed the budget. The projection is every
+// admitted viewer — those still connecting included, which the last
+// measurement could not see — times what a connected viewer costs: a
+// burst of joins is refused from the first viewer over the budget, not a
+// measurement later, and a viewer that leaves frees its place at once. An
+// admitted subscriber that does not attach after all gives its place back
+// (releaseSubscriber).
 func (s *SFU) admitSubscriber() error {
 	o := &s.ov
 	if o.cfg.EgressBudget <= 0 {
+		o.viewers.Add(1)
 		return nil
 	}
-	r := o.rate.Load()
-	perViewer := r / max(o.viewers.Load(), 1)
-	projected := r + (o.admits.Load()+o.lastAdmits.Load())*perViewer
-	if projected >= int64(o.cfg.EgressBudget) {
-		s.m.shed[shedSubscribers].Inc()
-		return ErrOverloaded
+	per := o.perViewer.Load() // retransmissions included
+	for {
+		// Compare and swap: subscribers admitted at once must not all
+		// count the same last place.
+		n := o.viewers.Load()
+		if per*(n+1) > int64(o.cfg.EgressBudget) {
+			s.m.shed[shedSubscribers].Inc()
+			return ErrOverloaded
+		}
+		if o.viewers.CompareAndSwap(n, n+1) {
+			return nil
+		}
 	}
-	o.admits.Add(1)
-	return nil
+}
+
+// releaseSubscriber undoes admitSubscriber for a subscriber that failed or
+// left.
+func (s *SFU) releaseSubscriber() { s.ov.viewers.Add(-1) }
+
+// viewerUp counts v's connection as up (its writer, when it came up);
+// viewerGone uncounts it when v detaches. A viewer's upState goes 0 → 1
+// (up) → 2 (gone), or 0 → 2, so neither counts twice.
+func (s *SFU) viewerUp(v *viewer) {
+	if v.upState.CompareAndSwap(0, 1) {
+		s.ov.up.Add(1)
+	}
+}
+
+func (s *SFU) viewerGone(v *viewer) {
+	if v.upState.Swap(2) == 1 {
+		s.ov.up.Add(-1)
+	}
 }
 
 // startEgressSampler measures the egress rate every egressEvery while an
@@ -154,7 +189,7 @@ func (s *SFU) startEgressSampler() {
 		return
 	}
 	o.stop, o.done = make(chan struct{}), make(chan struct{})
-	o.lastAt, o.lastTotal = time.Now(), s.egressTotal()
+	o.lastAt, o.last = time.Now(), s.egressNow()
 	go func() {
 		defer close(o.done)
 		t := time.NewTicker(egressEvery)
@@ -163,8 +198,11 @@ func (s *SFU) startEgressSampler() {
 			select {
 			case <-o.stop:
 				return
-			case now := <-t.C:
-				s.sampleEgress(now, s.egressTotal())
+			case <-t.C:
+				// The counts' own instant, not the tick's: on a busy core
+				// the tick is read late, and a window timed by the tick but
+				// counted later read up to twice the true rate.
+				s.sampleEgress(time.Now(), s.egressNow())
 			}
 		}
 	}()
@@ -177,26 +215,74 @@ func (s *SFU) stopEgressSampler() {
 	}
 }
 
-// sampleEgress turns the packets forwarded so far (total) into the rate
-// since the last sample.
-func (s *SFU) sampleEgress(now time.Time, total float64) {
+// egressSample is the node's packet counts at one instant.
+type egressSample struct {
+	sent     float64 // forwarded and retransmitted, replays included
+	dropped  float64 // for full viewer queues: due, but the writer fell behind
+	ingress  float64 // received from publishers
+	replayed int64   // of sent, keyframe-group replays
+}
+
+func (s *SFU) egressNow() egressSample {
+	return egressSample{
+		sent:     counterSum(s.m.forwardedPackets[audioIdx], s.m.forwardedPackets[videoIdx], s.m.retransmitted),
+		dropped:  counterSum(s.m.droppedPackets[audioIdx], s.m.droppedPackets[videoIdx]),
+		ingress:  counterSum(s.m.receivedPackets[audioIdx], s.m.receivedPackets[videoIdx]),
+		replayed: s.ov.replayed.Load(),
+	}
+}
+
+// sampleEgress turns the counts since the last sample into the egress rate
+// and what one more viewer adds: what a connected viewer was due per
+// second (sent or dropped for its full queue, replays not) over a window
+// in which the connected viewers changed by at most a tenth, or while no
+// viewer is connected, the node's ingress — a viewer is sent at most what
+// the node receives. Due, not sent: a node past its core's worth sends
+// each viewer less than it owes, and pricing viewers by that would admit
+// more the worse it got.
+func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	o := &s.ov
 	el := now.Sub(o.lastAt).Seconds()
 	if el <= 0 {
 		return
 	}
-	r := int64((total - o.lastTotal) / el)
-	o.lastAt, o.lastTotal = now, total
+	p := o.last
+	r := int64((c.sent - p.sent) / el)
+	due := int64((c.sent + c.dropped - p.sent - p.dropped - float64(c.replayed-p.replayed)) / el)
+	in := int64((c.ingress - p.ingress) / el)
+	up := o.up.Load()
+	per := o.perViewer.Load()
+	behind := c.dropped > p.dropped // writers fell behind: the node is past its worth
+	switch {
+	case up > 0 && due > 0 && 10*abs(up-o.lastUp) <= up:
+		if m := due / up; m > per || !behind {
+			per = m
+		}
+	case up == 0 || per == 0:
+		per = in
+	}
+	// Otherwise viewers came or went mid-window: a viewer connected at its
+	// end was due a sliver of it, so the window would price a join burst
+	// cheap and admit too many. The last steady price stands. Nor does it
+	// fall while the node is behind: a node past its worth also loses
+	// ingress (its socket overflows, so its viewers are due less), and a
+	// price that fell with it would admit more the worse it got.
+	o.lastAt, o.last, o.lastUp = now, c, up
 	o.rate.Store(r)
-	o.lastAdmits.Store(o.admits.Swap(0))
+	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))
 }
 
-// egressTotal is every packet forwarded and retransmitted so far, read
-// from the counters the writers keep anyway (nothing added per packet).
-func (s *SFU) egressTotal() float64 {
+func abs(n int64) int64 {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+func counterSum(cs ...prometheus.Counter) float64 {
 	var sum float64
-	for _, c := range []prometheus.Counter{s.m.forwardedPackets[audioIdx], s.m.forwardedPackets[videoIdx], s.m.retransmitted} {
+	for _, c := range cs {
 		var d dto.Metric
 		if c.Write(&d) == nil {
 			sum += d.GetCounter().GetValue()

@@ -86,17 +86,18 @@ func TestNodeKeyframeRequestsAreCapped(t *testing.T) {
 	}
 }
 
-// Over the egress budget the node admits no new subscriber, counting in
-// what the ones admitted since the last measurement will add: at 900 pkt/s
-// of nine viewers and a budget of 1 000, one more viewer fits, the next is
-// refused until a measurement shows room again.
+// Over the egress budget the node admits no new subscriber: at 900 pkt/s
+// of nine connected viewers (100 each) and a budget of 1 000, one more
+// viewer fits, the next is refused — before any measurement shows it —
+// until viewers leave.
 func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	s := newRigRoom(t).s
 	s.ov.init(Overload{EgressBudget: 1000})
 	t0 := time.Now()
-	s.ov.lastAt = t0
+	s.ov.lastAt, s.ov.lastUp = t0, 9
 	s.ov.viewers.Store(9)
-	s.sampleEgress(t0.Add(2*time.Second), 1800) // 900 pkt/s
+	s.ov.up.Store(9)
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 1800, ingress: 900}) // 900 pkt/s out, 450 in
 	if err := s.admitSubscriber(); err != nil {
 		t.Fatalf("the tenth viewer: %v, want admitted", err)
 	}
@@ -109,17 +110,104 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	if got := gaugeValue(t, s.m.egressRate); got != 900 {
 		t.Fatalf("egress_packets_per_second %v, want 900", got)
 	}
-	// The tenth viewer is in the next measurement (and counted for one
-	// more window, its media may start late); then half the viewers leave.
-	s.ov.viewers.Store(10)
-	s.sampleEgress(t0.Add(3*time.Second), 2800) // 1 000 pkt/s
+	// The next measurement: the tenth is connected now; then half the
+	// viewers leave.
+	s.ov.up.Store(10)
+	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 2800, ingress: 1350}) // 1 000 pkt/s
 	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("at the budget: %v, want %v", err, ErrOverloaded)
 	}
-	s.ov.viewers.Store(5)
-	s.sampleEgress(t0.Add(4*time.Second), 3300) // 500 pkt/s
+	for i := 0; i < 5; i++ {
+		s.releaseSubscriber()
+	}
 	if err := s.admitSubscriber(); err != nil {
 		t.Fatalf("back under the budget: %v", err)
+	}
+}
+
+// A viewer is priced at what it is due, not at what was sent: replayed
+// keyframe groups are egress (egress_packets_per_second counts them) but
+// not what a viewer costs from then on, and packets dropped for a writer
+// that fell behind were due all the same. Ten connected viewers, 800 pkt/s
+// live, 200 dropped and 1 000 replayed to joiners: 100 each.
+func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 1500})
+	t0 := time.Now()
+	s.ov.lastAt, s.ov.lastUp = t0, 10
+	s.ov.up.Store(10)
+	s.ov.viewers.Store(10)
+	s.sampleEgress(t0.Add(time.Second), egressSample{sent: 1800, dropped: 200, ingress: 500, replayed: 1000})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("a viewer priced at %d pkt/s, want 100", got)
+	}
+	if got := gaugeValue(t, s.m.egressRate); got != 1800 {
+		t.Fatalf("egress_packets_per_second %v, want 1800", got)
+	}
+	for i := 0; i < 5; i++ {
+		if err := s.admitSubscriber(); err != nil {
+			t.Fatalf("viewer %d of 15: %v, want admitted", 11+i, err)
+		}
+	}
+	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("the sixteenth viewer: %v, want %v", err, ErrOverloaded)
+	}
+}
+
+// A burst of joins on a node no viewer is connected to yet — nothing
+// measured per viewer — is refused from the first viewer over the budget:
+// each is taken to cost the node's ingress (100 pkt/s here), connected or
+// not. Before, every viewer of the burst was admitted until a measurement
+// saw them, a second or more later.
+func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 1000})
+	t0 := time.Now()
+	s.ov.lastAt = t0
+	s.sampleEgress(t0.Add(time.Second), egressSample{ingress: 100}) // publishers only: 100 pkt/s in
+	admitted := 0
+	for i := 0; i < 30; i++ {
+		if s.admitSubscriber() == nil {
+			admitted++
+		}
+	}
+	if admitted != 10 {
+		t.Fatalf("%d of a burst of 30 admitted, want the budget's 10", admitted)
+	}
+	if got := counterValue(t, s.m.shed[shedSubscribers]); got != 20 {
+		t.Fatalf("shed subscribers %v, want 20", got)
+	}
+	// Twenty of them connect within the next second: that window was
+	// due a sliver of what they will cost, so the price stands.
+	s.ov.up.Store(20)
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 400, ingress: 200})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("after a join burst a viewer is priced at %d pkt/s, want the last steady 100", got)
+	}
+	// Steady again, but behind (queues overflowed), and due less: a node
+	// past its worth receives less too; the price does not fall. Once not
+	// behind, it does.
+	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 1800, dropped: 10, ingress: 300})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("behind, a viewer is priced at %d pkt/s, want the last 100", got)
+	}
+	s.sampleEgress(t0.Add(4*time.Second), egressSample{sent: 3400, dropped: 10, ingress: 400})
+	if got := s.ov.perViewer.Load(); got != 80 {
+		t.Fatalf("a viewer is priced at %d pkt/s, want 80", got)
+	}
+	s.ov.up.Store(0)
+	// A viewer counted up and gone twice, or gone before up, is counted once.
+	v := &viewer{}
+	s.viewerUp(v)
+	s.viewerUp(v)
+	s.viewerGone(v)
+	s.viewerGone(v)
+	s.viewerUp(v)
+	w := &viewer{}
+	s.viewerGone(w)
+	s.viewerUp(w)
+	if got := s.ov.up.Load(); got != 0 {
+		t.Fatalf("%d viewers counted up, want 0", got)
 	}
 }
 

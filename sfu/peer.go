@@ -28,7 +28,8 @@ type Peer struct {
 	viewer *viewer // a subscribe connection's viewer (SetQuality); nil for publishers
 
 	// onConnected runs (on a Pion goroutine) each time the connection
-	// becomes connected; set before the offer is applied.
+	// becomes connected — Pion reports that after DTLS, once SRTP is
+	// ready, so writes go out; set before the offer is applied.
 	onConnected func()
 }
 

@@ -41,18 +41,24 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	v := newViewer(r, userID, nil, r.s.cfg.ViewerQueue)
 	peer, err := r.s.newPeer(r.s.subAPI.forViewer(v))
 	if err != nil {
+		r.s.releaseSubscriber()
 		return nil, "", nil, err
 	}
 	v.peer = peer
+	v.gate() // join.go: no media until the connection is up
 	v.eg = r.s.egress.newViewer()
+	var dt *webrtc.DTLSTransport
 	if v.eg != nil {
-		dt := peer.pc.SCTP().Transport() // the connection's one (bundled) DTLS transport
+		dt = peer.pc.SCTP().Transport() // the connection's one (bundled) DTLS transport
 		dt.ICETransport().OnSelectedCandidatePairChange(v.eg.pairChanged)
-		peer.onConnected = func() {
+	}
+	peer.onConnected = func() {
+		if v.eg != nil {
 			if err := v.eg.connected(peer.pc, dt); err != nil {
 				r.s.log.Warn("direct egress unavailable, media goes through Pion", "user", userID, "err", err)
 			}
 		}
+		v.connected() // join.go: its writer starts the slots from the cache
 	}
 	v.hooks = hooksOf(opts)
 	if v.hooks.onQuality != nil {
@@ -61,6 +67,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	v.alloc = newCoalescer(peer, allocEvery, v.allocate)
 	peer.viewer = v
 	fail := func(err error) (*Peer, string, []Slot, error) {
+		r.s.releaseSubscriber()
 		_ = peer.Close()
 		return nil, "", nil, err
 	}
@@ -114,8 +121,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		r.mu.Unlock()
 		return fail(ErrRoomEnded)
 	}
-	r.viewers[v] = struct{}{}
-	r.s.ov.viewers.Add(1)
+	r.viewers[v] = struct{}{} // counted in s.ov.viewers by admitSubscriber
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // attachCohost, below
@@ -149,7 +155,8 @@ func (r *Room) detachViewerLocked(v *viewer) {
 		return
 	}
 	delete(r.viewers, v)
-	r.s.ov.viewers.Add(-1)
+	r.s.releaseSubscriber()
+	r.s.viewerGone(v)
 	for _, sl := range v.slots {
 		if sl.cohost > 0 {
 			continue // detachCohost, when its connection closes; v.stop gates it now

@@ -42,6 +42,13 @@ type viewer struct {
 
 	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
 
+	// up: the connection can carry media. Until then the sources offer it
+	// nothing (join.go); starting asks its writer to start the slots.
+	up       atomic.Bool
+	starting atomic.Bool
+	// upState: counted among the node's connected viewers (overload.go).
+	upState atomic.Int32
+
 	// The connection's RTCP, parsed as Pion's SRTCP session hands it over
 	// (feedback.go).
 	fbMu sync.Mutex
@@ -143,8 +150,10 @@ type slot struct {
 }
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
-	return &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
+	v := &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
 		pool: r.s.writers, nacks: r.s.ov.viewerLimiter()}
+	v.up.Store(true) // no connection to wait for: gate makes one
+	return v
 }
 
 func (v *viewer) stop() {
@@ -205,6 +214,9 @@ func (sl *slot) bind(src *source) {
 // offer is the reader's side of the hot path: queue a reference to pk for
 // this slot if the slot still carries src. It never blocks.
 func (sl *slot) offer(src *source, pk *packet) {
+	if !sl.viewer.up.Load() {
+		return // not connected: the writer starts the slot from the cache when it is (join.go)
+	}
 	b := sl.binding.Load()
 	if b == nil || b.src != src {
 		// Another layer's packet (simulcast): it switches the slot only if
@@ -331,17 +343,7 @@ func (sl *slot) forward(it item) {
 		return // not connected yet
 	}
 	src := it.b.src
-	if sl.rw == nil {
-		sl.rw = media.NewRewriter(uint32(bt.ssrc), src.codec.ClockRate())
-	}
-	if sl.cur != it.b {
-		sl.cur = it.b
-		sl.rw.Switch()
-		sl.waitKey = sl.kind == videoIdx
-		sl.replayed = false
-		sl.rp.active = false
-		sl.reportAt = time.Time{} // the new source's clock: report at once
-	}
+	sl.begin(it.b, bt)
 	if it.rebase {
 		// Resuming after an overflow: what was shed is not missing.
 		sl.rw.Switch()
@@ -383,6 +385,23 @@ func (sl *slot) forward(it item) {
 	m.forwardedPackets[sl.kind].Inc()
 	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
 	sl.report(src, bt, now)
+}
+
+// begin makes b the binding the slot writes (a no-op when it is): a new
+// rewriter mapping, and video waits for a keyframe. Called by the writer
+// with sl.mu held.
+func (sl *slot) begin(b *binding, bt *boundTrack) {
+	if sl.rw == nil {
+		sl.rw = media.NewRewriter(uint32(bt.ssrc), b.src.codec.ClockRate())
+	}
+	if sl.cur != b {
+		sl.cur = b
+		sl.rw.Switch()
+		sl.waitKey = sl.kind == videoIdx
+		sl.replayed = false
+		sl.rp.active = false
+		sl.reportAt = time.Time{} // the new source's clock: report at once
+	}
 }
 
 // send writes sl.hdr and payload and counts them for the sender reports. A

@@ -229,6 +229,7 @@ func (v *viewer) serve(b *egressBatch) {
 		return
 	}
 	v.eg.begin(b)
+	v.startSlots() // join.go
 	v.flush()
 	due := v.pace()
 	v.eg.end()

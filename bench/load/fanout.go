@@ -69,6 +69,7 @@ type stage struct {
 	mu     sync.Mutex
 	views  []Viewer
 	errors []string
+	phases []viewerPhases // of the viewers close returned reports for, in order
 }
 
 // begin starts a scenario run: it checks cfg, describes the result to fill
@@ -165,9 +166,11 @@ func (s *stage) close() ([][]peer.TrackReport, []int64) {
 	s.mu.Unlock()
 	reports := make([][]peer.TrackReport, len(views))
 	subscribed := make([]int64, len(views))
+	s.phases = make([]viewerPhases, len(views))
 	for i, v := range views {
 		reports[i] = v.Report()
 		subscribed[i] = v.SubscribedNs()
+		s.phases[i] = phasesOf(v)
 	}
 	var wg sync.WaitGroup
 	for _, v := range views {
@@ -229,6 +232,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 			return
 		}
 		res.tallyViewers(reports, subscribed)
+		res.tallyPhases(reports, subscribed, st.phases)
 	}()
 	seats := cfg.Guests + 1
 	for seat := 0; seat < seats; seat++ {

@@ -100,6 +100,8 @@ type Result struct {
 	JoinKeyframeP50Ms float64 `json:"joinToKeyframeP50Ms"`
 	JoinKeyframeP95Ms float64 `json:"joinToKeyframeP95Ms"`
 	JoinNoKeyframe    int     `json:"viewersWithoutKeyframe"`
+	// JoinPhases breaks join → keyframe down (nil for raw viewers).
+	JoinPhases *JoinPhases `json:"joinPhases,omitempty"`
 
 	HandoverCount int     `json:"handovers,omitempty"`
 	HandoverP50Ms float64 `json:"handoverToFirstPacketP50Ms,omitempty"`

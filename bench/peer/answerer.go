@@ -18,6 +18,7 @@ func NewAnsweringViewer(api *webrtc.API, sink *Sink) (*Viewer, error) {
 		return nil, fmt.Errorf("peer: new viewer: %w", err)
 	}
 	v := &Viewer{pc: pc, sink: sink}
+	v.watch()
 	pc.OnTrack(v.onTrack)
 	return v, nil
 }

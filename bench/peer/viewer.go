@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -24,7 +25,29 @@ type Viewer struct {
 	subscribedNs int64
 	closed       bool
 	early        []webrtc.ICECandidateInit // trickled before the first offer (NewAnsweringViewer)
+
+	// When ICE, then the whole connection (DTLS, so SRTP), first reached
+	// connected (CLOCK_MONOTONIC, 0 until then): the join breakdown.
+	iceNs, connNs atomic.Int64
 }
+
+// watch records when the connection's phases complete.
+func (v *Viewer) watch() {
+	v.pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		if s == webrtc.ICEConnectionStateConnected {
+			v.iceNs.CompareAndSwap(0, synth.MonoNow())
+		}
+	})
+	v.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			v.connNs.CompareAndSwap(0, synth.MonoNow())
+		}
+	})
+}
+
+// ConnectedNs is when ICE and when the whole connection (DTLS) first
+// connected (CLOCK_MONOTONIC; 0 if never).
+func (v *Viewer) ConnectedNs() (ice, conn int64) { return v.iceNs.Load(), v.connNs.Load() }
 
 // NewViewer prepares a viewer with seats audio+video slot pairs and returns
 // its offer (all candidates included).
@@ -37,6 +60,7 @@ func NewViewer(api *webrtc.API, sink *Sink, seats int) (*Viewer, string, error) 
 		return nil, "", fmt.Errorf("peer: new viewer: %w", err)
 	}
 	v := &Viewer{pc: pc, sink: sink}
+	v.watch()
 	for i := 0; i < seats; i++ {
 		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 			if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {

@@ -94,6 +94,7 @@ type bench struct {
 	logPath   string // servers.log, which lkbench appends to
 	progress  io.Writer
 	run       *report.Run
+	extra     []string // more seatsfu serve flags (overload.go's --egress-budget)
 }
 
 func runBench(ctx context.Context, cmd string, args []string) error {
@@ -270,6 +271,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		// connection cap is for attackers, not for the generator.
 		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret),
 			"--max-conns-per-ip", "0"}
+		spec.Args = append(spec.Args, b.extra...)
 	} else if name == "livekit" {
 		return nil, errors.New("livekit runs through lkbench, not start")
 	} else {
@@ -367,7 +369,11 @@ func (b *bench) runOnce(ctx context.Context, j job, seatsfuBin string) (*load.Re
 		return load.Fanout(ctx, t, c)
 	case "join":
 		c.Duration = min(c.Duration, 5*time.Second)
-		return load.Join(ctx, t, c)
+		r, err := load.Join(ctx, t, c)
+		if ph := joinPhases(r); ph != "" {
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("join %s V=%d: %s", j.target, j.viewers, ph))
+		}
+		return r, err
 	case "churn":
 		return load.Churn(ctx, s.seated, c)
 	case "handover":
@@ -458,4 +464,15 @@ func worseNoise(a, b *load.Result) float64 {
 		return -1
 	}
 	return max(a.OtherServerCorePct, b.OtherServerCorePct)
+}
+
+// joinPhases says where a join's time went, "" when unknown.
+func joinPhases(r *load.Result) string {
+	if r == nil || r.JoinPhases == nil {
+		return ""
+	}
+	p := r.JoinPhases
+	return fmt.Sprintf("answer → ICE connected p50/p95 %.0f/%.0f ms, → DTLS connected %.0f/%.0f ms, → first packet %.0f/%.0f ms, → first keyframe %.0f/%.0f ms (connected → keyframe per viewer %.0f/%.0f ms)",
+		p.ICEP50Ms, p.ICEP95Ms, p.ConnectedP50Ms, p.ConnectedP95Ms, p.FirstPacketP50Ms, p.FirstPacketP95Ms,
+		r.JoinKeyframeP50Ms, r.JoinKeyframeP95Ms, p.ConnectedToKeyP50Ms, p.ConnectedToKeyP95Ms)
 }

@@ -8,6 +8,7 @@
 //	seatbench fanout   -steps 100,200 -repeat 3 -livekit-bin /work/lk/livekit-server
 //	seatbench abuse    -conns 20000 -applicants 1200 [-- seatsfu serve flags]
 //	seatbench adapt    -caps 0,3,1,0.5 -duration 20s -repeat 3 -out bench/out
+//	seatbench overload -step 50 -max 600 -duration 8s -out bench/out
 //	seatbench cascade  -steps 20,200 -duration 15s -out bench/out   (three nodes, one Redis)
 //
 // Every server under test — seatsfu (built from ./cmd/seatsfu unless
@@ -37,7 +38,7 @@ func main() {
 }
 
 func usage() error {
-	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all|abuse|adapt|cascade [flags] (see -h of each)")
+	return fmt.Errorf("usage: seatbench fanout|join|handover|churn|all|abuse|adapt|overload|cascade [flags] (see -h of each)")
 }
 
 func run(ctx context.Context, args []string) error {
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string) error {
 		return runAbuse(ctx, args[1:])
 	case "adapt": // adapt.go
 		return runAdapt(ctx, args[1:])
+	case "overload": // overload.go
+		return runOverload(ctx, args[1:])
 	case "cascade": // cascade.go
 		return runCascade(ctx, args[1:])
 	}

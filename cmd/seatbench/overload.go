@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seatsfu/seatsfu/bench/load"
+	"github.com/seatsfu/seatsfu/bench/proc"
+	"github.com/seatsfu/seatsfu/bench/report"
+)
+
+// runOverload is `seatbench overload`: issue 16's overload proof against
+// seatsfu pinned to its own core. First the saturation search on a server
+// with no egress budget (viewers added -step at a time, each step measured,
+// until one loses more than 1 % after NACK repair or delivers under 95 % of
+// what its viewers should get, then the last step halved twice by dropping
+// or adding viewers); then a fresh server with --egress-budget
+// (-budget, or the saturating step's delivered pkt/s × -budget-frac) and
+// -factor × the saturating count of viewers. Writes overload.json and
+// overload.md to -out.
+//
+//	seatbench overload -step 50 -max 600 -guests 2 -warmup 3s -duration 8s -out bench/out
+func runOverload(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("overload", flag.ContinueOnError)
+	step := fs.Int("step", 50, "viewers added per saturation step")
+	maxV := fs.Int("max", 600, "the saturation search stops here")
+	factor := fs.Float64("factor", 1.5, "the overload phase sends this many times the saturating count")
+	refine := fs.Int("refine", 2, "halve the last step this many times (-1: no refinement)")
+	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's delivered pkt/s × -budget-frac)")
+	frac := fs.Float64("budget-frac", 1.0, "see -budget")
+	guests := fs.Int("guests", 2, "co-guests besides the host (0..9)")
+	warmup := fs.Duration("warmup", 3*time.Second, "settling after each step's joins")
+	duration := fs.Duration("duration", 8*time.Second, "each measuring window")
+	probe := fs.Duration("probe-metrics", 250*time.Millisecond, "scrape /metrics this often through the overload phase")
+	out := fs.String("out", "bench/out", "where overload.json, overload.md and servers.log go")
+	bin := fs.String("seatsfu", "", "seatsfu binary (default: go build ./cmd/seatsfu)")
+	pin := fs.Bool("pin", true, "pin the server and the generator to separate cores")
+	progress := fs.Bool("progress", true, "progress bar on stderr")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *frac <= 0 || *budget < 0 {
+		return fmt.Errorf("-budget must be ≥ 0 and -budget-frac > 0")
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	logf, err := os.Create(filepath.Join(*out, "servers.log"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	o := &options{out: *out, seatsfuBin: *bin, guests: *guests, warmup: *warmup, duration: *duration}
+	b := &bench{o: o, serverCPU: -1, log: logf, run: &report.Run{}}
+	pinning := "server and generator not pinned"
+	if *pin && runtime.NumCPU() >= 2 {
+		b.serverCPU = runtime.NumCPU() - 1
+		pinning = fmt.Sprintf("server pinned to CPU %d, generator to CPU 0", b.serverCPU)
+		if err := proc.PinAll(0, 0); err != nil {
+			pinning = fmt.Sprintf("server pinned to CPU %d, generator pinning failed (%v)", b.serverCPU, err)
+		}
+	}
+	seatsfuBin, err := b.seatsfuBinary(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := load.OverloadConfig{
+		Config: load.Config{Guests: *guests, Warmup: *warmup, Duration: *duration, ProbeMetrics: *probe},
+		Step:   *step, MaxViewers: *maxV, Factor: *factor, Refine: *refine,
+	}
+	if *progress {
+		cfg.Progress = os.Stderr
+	}
+
+	phase := func(name string, run func(load.Target) error) error {
+		// A port picked free can be taken by the time the server binds it
+		// (its ICE-TCP listener shares the UDP port's number): try again.
+		var s *server
+		var err error
+		for try := 0; try < 3; try++ {
+			if s, err = b.start(ctx, "seatsfu", seatsfuBin); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return err
+		}
+		defer s.p.Stop()
+		t, err := s.open(ctx, name, *guests+1)
+		if err != nil {
+			return err
+		}
+		defer t.Close()
+		return run(t)
+	}
+	var sat *load.Saturation
+	if err := phase("saturation", func(t load.Target) (err error) {
+		sat, err = load.Saturate(ctx, t, cfg)
+		return err
+	}); err != nil {
+		if sat != nil { // the steps it measured say why
+			fmt.Print(overloadMarkdown("seatbench overload "+strings.Join(args, " "), pinning, b.run.Notes, sat, nil))
+		}
+		return fmt.Errorf("saturation search: %w", err)
+	}
+	egress := *budget
+	if egress == 0 {
+		egress = int(sat.CleanPPS * *frac)
+	}
+	var res *load.OverloadResult
+	b.extra = []string{"--egress-budget", strconv.Itoa(egress)}
+	if err := phase("overload", func(t load.Target) (err error) {
+		res, err = load.Overload(ctx, t, cfg, sat, egress)
+		return err
+	}); err != nil {
+		return fmt.Errorf("overload phase: %w", err)
+	}
+
+	md := overloadMarkdown("seatbench overload "+strings.Join(args, " "), pinning, b.run.Notes, sat, res)
+	js, err := json.MarshalIndent(struct {
+		Saturation *load.Saturation     `json:"saturation"`
+		Overload   *load.OverloadResult `json:"overload"`
+	}{sat, res}, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "overload.json"), js, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "overload.md"), []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(md)
+	return nil
+}
+
+func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation, res *load.OverloadResult) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "## seatbench overload\n\n`%s` — %s; viewers NACK (loss is after repair).\n", cmd, pinning)
+	for _, n := range notes {
+		fmt.Fprintf(&w, "- %s\n", n)
+	}
+	fmt.Fprintf(&w, "\n### Saturation search (no egress budget)\n\n")
+	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	row := func(r load.StepResult) {
+		other := "–"
+		if r.OtherServerCorePct >= 0 {
+			other = fmt.Sprintf("%.0f", r.OtherServerCorePct)
+		}
+		fmt.Fprintf(&w, "| %d | %d | %.0f | %.0f | %.3f | %.3f | %.0f | %.0f | %s |\n", r.Viewers, r.Connected, r.ExpectedPPS, r.DeliveredPPS, r.LossPct, r.GapPct, r.ServerCPUPct, r.GeneratorCPUPct, other)
+	}
+	for _, r := range sat.Steps {
+		row(r)
+	}
+	state := "the last clean count; the next step (or halving) was not"
+	if !sat.Saturated {
+		state = "NOT saturated: the search's ceiling, a floor of the true count"
+	}
+	fmt.Fprintf(&w, "\nSaturating count **%d** viewers (%s); clean step delivered %.0f pkt/s; peak %.0f pkt/s.\n", sat.Viewers, state, sat.CleanPPS, sat.PeakPPS)
+	if res == nil {
+		return w.String()
+	}
+	fmt.Fprintf(&w, "\n### Overload: %d viewers at --egress-budget %d\n\n", res.Attempted, res.Budget)
+	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	row(res.Window)
+	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f.\n\n", res.JoinSeconds, res.Shed, res.EgressGauge)
+	fmt.Fprintf(&w, "| issue 16's bound | measured | met |\n|---|---|---|\n")
+	for _, c := range res.Checks {
+		ok := "no"
+		if c.OK {
+			ok = "yes"
+		}
+		fmt.Fprintf(&w, "| %s | %s | %s |\n", c.What, c.Got, ok)
+	}
+	if len(res.Errors) > 0 {
+		fmt.Fprintf(&w, "\nOther join failures: %s\n", strings.Join(res.Errors, "; "))
+	}
+	return w.String()
+}
