@@ -42,6 +42,7 @@ func TestPionNoiseIsDebugRealWarningsStay(t *testing.T) {
 	l.Warnf("Warning: mux: no endpoint for packet starting with %d, adding to queue size(%d)", 21, 0)
 	l.Errorf("Failed to write packet: %v", "io: read/write on closed pipe")
 	l.Warnf("Failed to open RTCP stream for %d: %v", 3096214366, "failed to cast child")
+	l.Warnf("No Username attribute in STUN message from %s", "[fd00::2]:54307")
 	l.Info("a Pion info line")
 	if got := buf.String(); got != "" {
 		t.Fatalf("known noise reached WARN:\n%s", got)

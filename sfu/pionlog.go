@@ -48,6 +48,12 @@ var pionNoise = []struct{ prefix, contains, why string }{
 	// connection closed (Pion's "failed to cast child" is the closed
 	// session's refusal).
 	{"Failed to open RTCP stream for", "failed to cast child", "a closing connection"},
+	// ice: a STUN message without USERNAME from an address no connection
+	// owns — a browser's late binding response or indication to a
+	// connection that just closed (a guest reconnecting, a viewer leaving).
+	// Nothing routes it and nothing is lost; a request, which does carry a
+	// USERNAME, still reaches its connection.
+	{"No Username attribute in STUN message", "", "STUN for a connection that closed"},
 	// webrtc: a browser's first DTLS packet can beat the server's DTLS
 	// transport by a moment; Pion queues it and hands it over (a full
 	// queue — "not adding to queue" — still warns).

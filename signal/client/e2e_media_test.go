@@ -20,6 +20,13 @@ import (
 // It also returns the first local ICE candidate, for rtc.candidate.
 func offer(t *testing.T, codecs []webrtc.RTPCodecParameters, kinds []webrtc.RTPCodecType, dir webrtc.RTPTransceiverDirection) (string, client.Candidate) {
 	t.Helper()
+	_, sdp, cand := offerPC(t, codecs, kinds, dir)
+	return sdp, cand
+}
+
+// offerPC is offer, with its peer connection, for a test that completes it.
+func offerPC(t *testing.T, codecs []webrtc.RTPCodecParameters, kinds []webrtc.RTPCodecType, dir webrtc.RTPTransceiverDirection) (*webrtc.PeerConnection, string, client.Candidate) {
+	t.Helper()
 	var me webrtc.MediaEngine
 	for _, c := range codecs {
 		kind := webrtc.RTPCodecTypeVideo
@@ -54,7 +61,7 @@ func offer(t *testing.T, codecs []webrtc.RTPCodecParameters, kinds []webrtc.RTPC
 			break
 		}
 	}
-	return sdp, cand
+	return pc, sdp, cand
 }
 
 var (

@@ -5,6 +5,7 @@ package client_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,16 +88,30 @@ func TestPublisherLayersThroughTheSDK(t *testing.T) {
 	want(proto.PublisherLayersNote{})
 
 	ann := e.join(room, "ann", proto.RoleAudience, nil)
-	sub, _ := offer(t, []webrtc.RTPCodecParameters{opus, vp8}, audioVideo, webrtc.RTPTransceiverDirectionRecvonly)
-	_, _, err := ann.Subscribe(ctx, sub)
+	pc, sub, _ := offerPC(t, []webrtc.RTPCodecParameters{opus, vp8}, audioVideo, webrtc.RTPTransceiverDirectionRecvonly)
+	connected := make(chan struct{})
+	var once sync.Once
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if s == webrtc.PeerConnectionStateConnected {
+			once.Do(func() { close(connected) })
+		}
+	})
+	answer, _, err := ann.Subscribe(ctx, sub)
 	must(t, "subscribe", err)
+	must(t, "remote description", pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}))
 	want(proto.PublisherLayersNote{High: true})
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		t.Fatal("the viewer's connection did not come up")
+	}
 	must(t, "setQuality low", ann.SetQuality(ctx, 0, proto.QualityLow))
 	// Low is wanted at once (with high while the switch waits for low's
-	// keyframe, which the SFU sees whether or not the viewer is connected),
-	// then alone. Notes are coalesced: the pending {high, low} is reported
-	// only if the report runs before low's next keyframe (every 200 ms
-	// here), so the end state is what is awaited.
+	// keyframe), then alone. The switch completes only for a connected
+	// viewer (a viewer gets no media before its connection is up), hence
+	// the connection above. Notes are coalesced: the pending {high, low}
+	// is reported only if the report runs before low's next keyframe
+	// (every 200 ms here), so the end state is what is awaited.
 	want(proto.PublisherLayersNote{Low: true})
 }
 
