@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/bench/load"
 	"github.com/seatsfu/seatsfu/bench/proc"
+	"github.com/seatsfu/seatsfu/internal/redistest"
 )
 
 // runCascade is `seatbench cascade`: a redis-server and three seatsfu
@@ -173,55 +172,12 @@ func startRedis(bin string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	cmd := exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning")
-	if err := cmd.Start(); err != nil {
+	srv, err := redistest.Launch(path, port, dir)
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		os.RemoveAll(dir)
-	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if redisPing(addr) == nil {
-			return "redis://" + addr + "/0", stop, nil
-		}
-		select {
-		case <-exited:
-			stop()
-			return "", nil, fmt.Errorf("redis-server exited on port %d", port)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return "", nil, fmt.Errorf("redis-server on port %d did not answer PING", port)
-		}
-	}
-}
-
-func redisPing(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+PONG") {
-		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
-	}
-	return nil
+	return srv.URL(), func() { srv.Kill(); os.RemoveAll(dir) }, nil
 }
 
 // cascadeMarkdown is the run's report: one row per node per step, then

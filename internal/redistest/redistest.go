@@ -64,6 +64,14 @@ func Start(t testing.TB) *Server {
 	}
 }
 
+// Launch runs redis-server bin on port with its files in dir, for a caller
+// that is not a test (seatbench cascade); Kill stops it. Restart is for
+// servers of Start only.
+func Launch(bin string, port int, dir string) (*Server, error) {
+	s := &Server{bin: bin, dir: dir, port: port}
+	return s, s.start()
+}
+
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
