@@ -90,14 +90,9 @@ func (s *Server) serveCascade(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "room not hosted here", http.StatusNotFound)
 		return
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	if !s.enter(w) {
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	defer s.wg.Done()
 	conn, err := websocket.Accept(w, r, nil)
 	if err != nil {

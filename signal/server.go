@@ -266,14 +266,9 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid token", http.StatusUnauthorized)
 		return
 	}
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	if !s.enter(w) {
 		return
 	}
-	s.wg.Add(1)
-	s.mu.Unlock()
 	defer s.wg.Done()
 	if s.cl != nil && s.cl.relay(w, r, raw, id) {
 		return // served by the room's hosting node (relay.go)
@@ -514,4 +509,19 @@ func (s *Server) serveDemoToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(map[string]string{"token": raw})
+}
+
+// enter counts a request Shutdown must wait for, or answers 503 and
+// returns false once Shutdown began. The caller calls s.wg.Done when done.
+func (s *Server) enter(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	closing := s.closing
+	if !closing {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if closing {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+	}
+	return !closing
 }
