@@ -23,10 +23,9 @@ import (
 // NACK what is merely late.
 //
 // A viewer on Pion's path (ICE-TCP, a relay, no direct keys, the direct
-// path off) is not served
-// by the pool: a TCP write blocks while the viewer's socket buffer is
-// full, and one slow TCP viewer must not stall a writer every other viewer
-// needs. Its work runs on a goroutine started for it when work arrives,
+// path off) is not served by the pool: a TCP write blocks while the
+// viewer's socket buffer is full, and one slow TCP viewer must not stall a
+// writer every other viewer needs. Its work runs on a goroutine started for it when work arrives,
 // which exits once the queue is empty: still no goroutine at rest.
 //
 // The paced replay of a cached GOP (pace.go) asks to run again at a time;
