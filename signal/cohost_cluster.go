@@ -161,8 +161,12 @@ func (d *cohostDesk) forward(s *session, id []byte, owner string, call cohostCal
 		return d.run(s, id, call)
 	}
 	defer d.mu.Unlock()
+	// Media and snapshots, the answer, the notifications; a detach (the
+	// call ended the room's last relation there) last.
 	for _, p := range rep.Pushes {
-		d.applyPush(owner, p, false)
+		if !p.Detach {
+			d.applyPush(owner, p, false)
+		}
 	}
 	var res any
 	if len(rep.Result) > 0 {
@@ -171,6 +175,11 @@ func (d *cohostDesk) forward(s *session, id []byte, owner string, call cohostCal
 	s.respond(id, res)
 	for _, p := range rep.Pushes {
 		d.pushNotes(owner, p)
+	}
+	for _, p := range rep.Pushes {
+		if p.Detach {
+			d.applyPush(owner, p, false)
+		}
 	}
 	return answered{}, nil
 }
