@@ -1,0 +1,192 @@
+package signal_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/seatsfu/seatsfu/internal/redistest"
+	"github.com/seatsfu/seatsfu/signal"
+	"github.com/seatsfu/seatsfu/signal/proto"
+	"github.com/seatsfu/seatsfu/signal/signaltest"
+)
+
+// farViewer is a room's viewer whose socket reaches another node than the
+// room's host: served by that node's cascade, co-host slots included.
+type farViewer struct {
+	conn         *signaltest.Conn
+	view         *mediaViewer
+	audio, video string // co-host slot 1
+}
+
+func watchFrom(t *testing.T, node *signaltest.Env, room, user string) *farViewer {
+	t.Helper()
+	c := relayedJoin(t, node, room, user, proto.RoleAudience)
+	v := subscribeTagged(t, c, 3)
+	return &farViewer{conn: c, view: v, audio: v.cohostMid(t, 1, "audio"), video: v.cohostMid(t, 1, "video")}
+}
+
+func (f *farViewer) carries(t *testing.T, what string, tag byte) {
+	t.Helper()
+	a, v := f.view.tagged(f.audio, tag), f.view.tagged(f.video, tag)
+	eventually(t, what+" carrying "+string(tag)+" on co-host slot 1", func() bool {
+		return f.view.tagged(f.audio, tag) >= a+20 && f.view.tagged(f.video, tag) >= v+20
+	})
+}
+
+// silent: nothing of from's media sent after lastSent reaches the slot.
+func (f *farViewer) silent(t *testing.T, what string, from *mediaRoom, lastSent uint32) {
+	t.Helper()
+	sent := from.pub.counter.Load()
+	eventually(t, from.id+" sending on for 1 s", func() bool { return from.pub.counter.Load() >= sent+100 })
+	for _, mid := range []string{f.audio, f.video} {
+		for _, g := range f.view.packets(mid) {
+			// One hop more than on the host: what the host forwarded
+			// before the change may still be on its way, never later.
+			if g.tag == from.pub.tag && g.counter > lastSent+5 {
+				t.Fatalf("%s's co-host slot got packet %d of %s, sent after the change (last before: %d)", what, g.counter, from.id, lastSent)
+			}
+		}
+	}
+}
+
+// TestCohostAcrossNodes: room A is hosted on node a, room B on node b,
+// each with a viewer on its host and one whose socket reaches another node
+// (A's through c, B's through a). A's owner requests, B's owner (on b)
+// accepts — the call crosses to a, whose controller holds the relation —
+// and every viewer, wherever it is, gets the other owner's media on its
+// first co-host slot. A battle started on b is scored through node c (the
+// score finds the node that runs it). cohost.leave from b and B's end on
+// b end the relation on both nodes and stop the media; a room on node c
+// co-hosting with A ends cleanly (cohost.changed []) when c stops.
+func TestCohostAcrossNodes(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	// The nodes' warnings (a cascade that could not be set up, a push
+	// that failed) go to the test's log: shown when it fails.
+	lg := func(n string) signaltest.Option {
+		return signaltest.WithLogger(slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", n))
+	}
+	a := clusterNode(t, rd, secret, lg("a"))
+	b := clusterNode(t, rd, secret, lg("b"))
+	c := clusterNode(t, rd, secret, lg("c"))
+	A := openMediaRoom(t, a, "A", 'A')
+	B := openMediaRoom(t, b, "B", 'B')
+	farA := watchFrom(t, c, "A", "far-A")
+	farB := watchFrom(t, a, "B", "far-B")
+	everyone := append(append(A.both(), B.both()...), farA.conn, farB.conn)
+
+	// The request crosses from a to b, the acceptance from b to a.
+	connect(t, A.liveRoom, B.liveRoom)
+	for _, f := range []*farViewer{farA, farB} {
+		wait(t, f.conn, proto.NoteCohostChanged, changedTo("A", "B"))
+	}
+	// The answer followed the snapshot: a member joining B anywhere sees it.
+	for i, node := range []*signaltest.Env{a, b, c} {
+		late := relayedOrDirect(t, node, "B", fmt.Sprintf("late-%d", i))
+		if got := roomIDs(late.Cohost); len(got) != 2 || got[0] != "A" || got[1] != "B" {
+			t.Fatalf("a member joining B through %s sees the connection %v", node.URL, got)
+		}
+	}
+	A.carries(t, 'B')
+	B.carries(t, 'A')
+	farA.carries(t, "A's viewer on c", 'B')
+	farB.carries(t, "B's viewer on a", 'A')
+
+	// A battle started on b, scored through c.
+	var started proto.BattleStartResult
+	call(t, B.owner, proto.MethodBattleStart, map[string]any{"duration": 30}, &started)
+	for _, cn := range everyone {
+		wait(t, cn, proto.NoteBattleStarted, nil)
+	}
+	if err := c.Server.AddBattleScore(started.BattleID, "B", 7); err != nil {
+		t.Fatalf("score through node c: %v", err)
+	}
+	scored := func(p json.RawMessage) bool {
+		var v proto.BattleScores
+		return json.Unmarshal(p, &v) == nil && v.Scores["B"] == 7
+	}
+	wait(t, farA.conn, proto.NoteBattleScores, scored)
+	wait(t, B.viewer, proto.NoteBattleScores, scored)
+	if err := c.Server.AddBattleScore("no-such-battle", "B", 1); !errors.Is(err, signal.ErrBattleNotFound) {
+		t.Fatalf("an unknown battle scored through c: %v", err)
+	}
+	if err := b.Server.AddBattleScore(started.BattleID, "nobody", 1); !errors.Is(err, signal.ErrRoomNotInBattle) {
+		t.Fatalf("a room outside the battle scored through b: %v", err)
+	}
+	wantReason(t, B.owner, proto.MethodBattleStart, map[string]any{"duration": 30}, "battle_running")
+	call(t, A.owner, proto.MethodBattleStop, nil, nil)
+	for _, cn := range everyone {
+		wait(t, cn, proto.NoteBattleEnded, nil)
+	}
+
+	// cohost.leave from b.
+	seen := marks(everyone)
+	call(t, B.owner, proto.MethodCohostLeave, nil, nil)
+	leftAt, lastA, lastB := time.Now(), A.pub.counter.Load(), B.pub.counter.Load()
+	for i, cn := range everyone {
+		waitAfter(t, cn, seen[i], proto.NoteCohostChanged, changedTo())
+	}
+	A.silentAfter(t, B, lastB, leftAt)
+	B.silentAfter(t, A, lastA, leftAt)
+	farA.silent(t, "A's viewer on c", B, lastB)
+	wantReason(t, B.owner, proto.MethodCohostLeave, nil, "not_connected")
+
+	// Connected again, asked from b this time; then B ends on b.
+	connect(t, B.liveRoom, A.liveRoom)
+	A.carries(t, 'B')
+	farA.carries(t, "A's viewer on c", 'B')
+	seen = marks(append(A.both(), farA.conn))
+	call(t, B.owner, proto.MethodRoomEnd, nil, nil)
+	lastB = B.pub.counter.Load()
+	for i, cn := range append(A.both(), farA.conn) {
+		waitAfter(t, cn, seen[i], proto.NoteCohostChanged, changedTo())
+	}
+	farA.silent(t, "A's viewer on c", B, lastB)
+	wantReason(t, A.owner, proto.MethodCohostRequest, map[string]any{"roomId": "B"}, string(proto.ReasonRoomNotFound))
+
+	// A room of node c co-hosts with A; c stops (its rooms are handed
+	// over): the relation ends cleanly on a, within the registry's
+	// notice of the node's leaving.
+	C := liveRoom{id: "C"}
+	C.owner, _ = join(t, c, "C", "own-C", proto.RoleOwner, nil)
+	C.viewer, _ = join(t, c, "C", "fan-C", proto.RoleAudience, nil)
+	connect(t, A.liveRoom, C)
+	seen = marks(A.both())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, cn := range A.both() {
+		waitAfter(t, cn, seen[i], proto.NoteCohostChanged, changedTo())
+	}
+	// C lives on (taken over by a or b) and may co-host again: the
+	// request is answered, not held, whichever node now hosts it.
+	eventually(t, "A requesting C again after the takeover", func() bool {
+		var res proto.CohostRequestResult
+		return A.owner.Call(testCtx(t), proto.MethodCohostRequest, map[string]any{"roomId": "C"}, &res) == nil && res.RequestID != ""
+	})
+}
+
+// relayedOrDirect joins room as an audience member through node (relayed
+// when node does not host it) and returns the snapshot's co-host state.
+func relayedOrDirect(t *testing.T, node *signaltest.Env, room, user string) cohostSnap {
+	t.Helper()
+	c := dial(t, node, room, user, proto.RoleAudience)
+	var snap cohostSnap
+	call(t, c, proto.MethodRoomJoin, nil, &snap)
+	return snap
+}
+
+// testLog writes a logger's lines to the test's log.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
