@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,12 +65,13 @@ func (f *farViewer) silent(t *testing.T, what string, from *mediaRoom, lastSent 
 // b end the relation on both nodes and stop the media; a room on node c
 // co-hosting with A ends cleanly (cohost.changed []) when c stops.
 func TestCohostAcrossNodes(t *testing.T) {
+	tl := newTestLog(t)
 	rd := redistest.Start(t)
 	secret := newSecret(t)
 	// The nodes' warnings (a cascade that could not be set up, a push
 	// that failed) go to the test's log: shown when it fails.
 	lg := func(n string) signaltest.Option {
-		return signaltest.WithLogger(slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", n))
+		return signaltest.WithLogger(slog.New(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", n))
 	}
 	a := clusterNode(t, rd, secret, lg("a"))
 	b := clusterNode(t, rd, secret, lg("b"))
@@ -183,10 +185,25 @@ func relayedOrDirect(t *testing.T, node *signaltest.Env, room, user string) coho
 	return snap
 }
 
-// testLog writes a logger's lines to the test's log.
-type testLog struct{ t *testing.T }
+// testLog writes a logger's lines to the test's log until the test's
+// cleanups are done (a log after that would panic).
+type testLog struct {
+	t    *testing.T
+	mu   *sync.Mutex
+	done *bool
+}
+
+func newTestLog(t *testing.T) testLog {
+	w := testLog{t: t, mu: &sync.Mutex{}, done: new(bool)}
+	t.Cleanup(func() { w.mu.Lock(); *w.done = true; w.mu.Unlock() }) // runs last
+	return w
+}
 
 func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(string(p))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(string(p))
+	}
 	return len(p), nil
 }
