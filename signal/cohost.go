@@ -62,6 +62,7 @@ type cohostMetrics struct {
 	connections prometheus.Gauge
 	requests    *prometheus.CounterVec
 	battles     *prometheus.CounterVec
+	pushes      *prometheus.CounterVec // to other nodes' desks (cohost_cluster.go)
 }
 
 func newCohostDesk(s *Server) (*cohostDesk, error) {
@@ -74,7 +75,7 @@ func newCohostDesk(s *Server) (*cohostDesk, error) {
 	m := cohostMetrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seatsfu_cohost_connections",
-			Help: "Co-host connections between rooms of this node.",
+			Help: "Co-host connections decided on this node (their rooms hosted here or on other nodes).",
 		}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seatsfu_cohost_requests_total",
@@ -85,7 +86,14 @@ func newCohostDesk(s *Server) (*cohostDesk, error) {
 			Help: "Battles that ended, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.requests, m.battles} {
+	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seatsfu_cohost_pushes_total",
+		Help: "Co-host outcomes sent to the nodes of the rooms they concern: sent, failed (the node did not answer) or dropped (the queue, --link-queue long, was full).",
+	}, []string{"outcome"})
+	for _, o := range []string{"sent", "failed", "dropped"} {
+		m.pushes.WithLabelValues(o)
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.requests, m.battles, m.pushes} {
 		if err := s.cfg.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("signal: metrics: %w", err)
 		}
@@ -99,7 +107,7 @@ func newCohostDesk(s *Server) (*cohostDesk, error) {
 	}
 	return &cohostDesk{srv: s, m: m, ctrl: ctrl, live: map[string]*roomHub{},
 		remote: map[string]*remoteRoom{}, homed: map[string]homedAt{}, pending: map[string]*cohostPush{},
-		mirrors: map[string]*coMirror{}, outbox: make(chan outMsg, outboxLen), stop: make(chan struct{})}, nil
+		mirrors: map[string]*coMirror{}, outbox: make(chan outMsg, outboxLen(s.cfg.Cluster)), stop: make(chan struct{})}, nil
 }
 
 // randomPrefix makes this run's request and battle ids unlike another

@@ -57,8 +57,17 @@ const (
 	noteEveryone = "everyone"
 )
 
-// outboxLen bounds the pushes waiting for their node.
-const outboxLen = 1024
+// outboxLen bounds the pushes waiting for their nodes: a link's queue
+// (--link-queue), so a desk holds no more than one link would.
+func outboxLen(c *Cluster) int {
+	if c == nil {
+		return 1 // one node: nothing is ever pushed
+	}
+	if c.LinkQueue > 0 {
+		return c.LinkQueue
+	}
+	return DefaultLinkQueue
+}
 
 // remoteRoom is a room another node hosts that this controller knows.
 type remoteRoom struct {
@@ -407,6 +416,7 @@ func (d *cohostDesk) enqueue(m outMsg) {
 	select {
 	case d.outbox <- m:
 	default:
+		d.m.pushes.WithLabelValues("dropped").Inc()
 		d.srv.log.Warn("cohost: the queue to other nodes is full, a push is lost", "node", m.node)
 	}
 }
@@ -543,11 +553,15 @@ func (d *cohostDesk) send() {
 		case m := <-d.outbox:
 			node, ok := d.nodeByID(m.node)
 			if !ok {
+				d.m.pushes.WithLabelValues("failed").Inc()
 				continue // gone: the watchers on both sides end what it held
 			}
 			if err := d.call(node, m.f, nil); err != nil {
+				d.m.pushes.WithLabelValues("failed").Inc()
 				d.srv.log.Warn("cohost: a push to another node failed", "node", m.node, "kind", m.f.Kind, "err", err)
+				continue
 			}
+			d.m.pushes.WithLabelValues("sent").Inc()
 		}
 	}
 }
