@@ -118,6 +118,7 @@ type cohostReply struct {
 
 type outMsg struct {
 	node string
+	info cluster.NodeInfo // when known; else looked up by node
 	f    cohostFrame
 }
 
@@ -126,14 +127,34 @@ func (d *cohostDesk) call(node cluster.NodeInfo, f cohostFrame, out any) error {
 	return d.srv.cl.links.call(node, apiCall{Op: "cohost", Room: f.Room, Body: body(f)}, out)
 }
 
-// nodeByID is a live node's registry entry.
+// nodeByID is a live node's registry entry: as this node last saw the
+// registry, else asked again (a node that just started is not in that
+// list yet).
 func (d *cohostDesk) nodeByID(id string) (cluster.NodeInfo, bool) {
 	for _, n := range d.srv.cl.node.Nodes() {
 		if n.ID == id {
 			return n, true
 		}
 	}
-	return cluster.NodeInfo{}, false
+	live, ok := d.liveNodes()
+	n, found := live[id]
+	return n, ok && found
+}
+
+// liveNodes asks the registry which nodes are live; false when it could
+// not be asked (then nobody is taken for dead).
+func (d *cohostDesk) liveNodes() (map[string]cluster.NodeInfo, bool) {
+	ctx, cancel := context.WithTimeout(d.srv.ctx, d.srv.cfg.Limits.JoinTimeout)
+	defer cancel()
+	nodes, err := d.srv.cl.store.Nodes(ctx)
+	if err != nil {
+		return nil, false
+	}
+	out := make(map[string]cluster.NodeInfo, len(nodes))
+	for _, n := range nodes {
+		out[n.ID] = n
+	}
+	return out, true
 }
 
 // homeOf is the node whose controller holds roomID's co-host state, when
@@ -206,11 +227,14 @@ func (d *cohostDesk) reach(target, actor string) error {
 	if known {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(d.srv.ctx, d.srv.cfg.Limits.JoinTimeout)
-	defer cancel()
-	rt, err := cl.node.Route(ctx, target)
-	if err != nil || rt.Local || rt.Node.NodeAddr == "" {
+	rt, err := d.route(target)
+	switch {
+	case errors.Is(err, cluster.ErrUnavailable):
+		return withMessage(errOverloaded, "cluster state store unavailable, try again")
+	case err != nil || rt.Local:
 		return nil // resolve answers: the room here, or room_not_found
+	case rt.Node.NodeAddr == "":
+		return withMessage(errOverloaded, "the room's node is not reachable yet, try again")
 	}
 	d.mu.Lock()
 	d.seq++
@@ -229,6 +253,28 @@ func (d *cohostDesk) reach(target, actor string) error {
 		d.startWatch()
 	}
 	return nil
+}
+
+// route is the node hosting room: Node.Route, or, when that does not know
+// the holder yet (a node that just started is not in this node's registry
+// list), the lease and the registry asked again.
+func (d *cohostDesk) route(room string) (cluster.Route, error) {
+	cl := d.srv.cl
+	ctx, cancel := context.WithTimeout(d.srv.ctx, d.srv.cfg.Limits.JoinTimeout)
+	defer cancel()
+	rt, err := cl.node.Route(ctx, room)
+	if !errors.Is(err, cluster.ErrNoHolder) {
+		return rt, err
+	}
+	l, err := cl.store.Holder(ctx, room)
+	if err != nil {
+		return cluster.Route{}, err
+	}
+	live, ok := d.liveNodes()
+	if n, found := live[l.Node]; ok && found && l.Node != cl.node.ID() {
+		return cluster.Route{Node: n, Lease: l}, nil
+	}
+	return cluster.Route{}, cluster.ErrNoHolder
 }
 
 // serveFrame is another desk's call (api_remote.go), on its own goroutine.
@@ -372,6 +418,10 @@ func (d *cohostDesk) flush(caller string) []cohostPush {
 	var mine []cohostPush
 	byNode := map[string][]cohostPush{}
 	var order []string
+	infos := map[string]cluster.NodeInfo{}
+	for _, rr := range d.remote {
+		infos[rr.node.ID] = rr.node
+	}
 	add := func(node string, p cohostPush) {
 		if node == caller {
 			mine = append(mine, p)
@@ -401,7 +451,7 @@ func (d *cohostDesk) flush(caller string) []cohostPush {
 		}
 	}
 	for _, node := range order {
-		d.enqueue(outMsg{node: node, f: cohostFrame{Kind: coPush, From: d.srv.cl.node.ID(), Pushes: byNode[node]}})
+		d.enqueue(outMsg{node: node, info: infos[node], f: cohostFrame{Kind: coPush, From: d.srv.cl.node.ID(), Pushes: byNode[node]}})
 	}
 	d.gcMirrors()
 	return mine
@@ -551,7 +601,10 @@ func (d *cohostDesk) send() {
 		case <-d.stop:
 			return
 		case m := <-d.outbox:
-			node, ok := d.nodeByID(m.node)
+			node, ok := m.info, m.info.NodeAddr != ""
+			if !ok {
+				node, ok = d.nodeByID(m.node)
+			}
 			if !ok {
 				d.m.pushes.WithLabelValues("failed").Inc()
 				continue // gone: the watchers on both sides end what it held
@@ -578,29 +631,23 @@ func (d *cohostDesk) watch() {
 			return
 		case <-t.C:
 		}
-		live := map[string]bool{}
-		for _, n := range d.srv.cl.node.Nodes() {
-			live[n.ID] = true
+		d.mu.Lock()
+		idle := len(d.remote)+len(d.homed) == 0
+		d.mu.Unlock()
+		var live map[string]cluster.NodeInfo
+		if !idle {
+			var ok bool
+			if live, ok = d.liveNodes(); !ok {
+				continue // the registry cannot be asked: nobody is taken for dead
+			}
 		}
 		d.mu.Lock()
 		if d.closed {
 			d.mu.Unlock()
 			return
 		}
-		var ds []cohost.Delivery
-		for r, rr := range d.remote {
-			if !live[rr.node.ID] {
-				delete(d.remote, r)
-				ds = append(ds, d.ctrl.RoomEnded(r)...)
-			}
-		}
-		if len(ds) > 0 {
-			d.deliver(ds)
-		}
-		for r, hm := range d.homed {
-			if !live[hm.owner] {
-				d.orphan(r)
-			}
+		if live != nil {
+			d.endDead(live)
 		}
 		d.gcMirrors()
 		if d.mirrorRetry {
@@ -608,6 +655,25 @@ func (d *cohostDesk) watch() {
 			d.pointAll()
 		}
 		d.mu.Unlock()
+	}
+}
+
+// endDead ends what nodes missing from live held. Called with mu held.
+func (d *cohostDesk) endDead(live map[string]cluster.NodeInfo) {
+	var ds []cohost.Delivery
+	for r, rr := range d.remote {
+		if _, ok := live[rr.node.ID]; !ok {
+			delete(d.remote, r)
+			ds = append(ds, d.ctrl.RoomEnded(r)...)
+		}
+	}
+	if len(ds) > 0 {
+		d.deliver(ds)
+	}
+	for r, hm := range d.homed {
+		if _, ok := live[hm.owner]; !ok {
+			d.orphan(r)
+		}
 	}
 }
 

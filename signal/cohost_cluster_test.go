@@ -207,3 +207,57 @@ func (w testLog) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestCohostOwnerNodeStops: A's node holds the relation of A's request to
+// B (on node b) and stops. B's owner is told the request is gone
+// (room_ended), a call about it is answered at once — never held for the
+// dead node — and B is free to co-host on its own node again.
+func TestCohostOwnerNodeStops(t *testing.T) {
+	tl := newTestLog(t)
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	lg := func(n string) signaltest.Option {
+		return signaltest.WithLogger(slog.New(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", n))
+	}
+	a := clusterNode(t, rd, secret, lg("a"))
+	b := clusterNode(t, rd, secret, lg("b"))
+	A := liveRoom{id: "A"}
+	A.owner, _ = join(t, a, "A", "own-A", proto.RoleOwner, nil)
+	B := openLive(t, b, "B")
+	C := openLive(t, b, "C")
+	var id string
+	eventually(t, "node a reaching B's node", func() bool { // a learns b at its next tick
+		var res proto.CohostRequestResult
+		err := A.owner.Call(testCtx(t), proto.MethodCohostRequest, map[string]any{"roomId": "B", "timeout": 30}, &res)
+		if err != nil && !signaltest.IsReason(err, string(proto.ReasonOverloaded)) {
+			t.Fatal(err)
+		}
+		id = res.RequestID
+		return err == nil
+	})
+	wait(t, B.owner, proto.NoteCohostRequestReceived, func(p json.RawMessage) bool {
+		var v proto.CohostRequestReceived
+		return json.Unmarshal(p, &v) == nil && v.Request.RequestID == id
+	})
+	// B is the relation's on node a now: C (on b) cannot ask it meanwhile.
+	wantReason(t, C.owner, proto.MethodCohostRequest, map[string]any{"roomId": "B"}, "cohost_busy")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Server.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	asked := time.Now()
+	err := B.owner.Call(testCtx(t), proto.MethodCohostAccept, map[string]any{"requestId": id}, nil)
+	if !signaltest.IsReason(err, string(proto.ReasonOverloaded)) && !signaltest.IsReason(err, "request_not_found") {
+		t.Fatalf("accepting a request of a stopped node: %v", err)
+	}
+	if took := time.Since(asked); took > 2*time.Second {
+		t.Fatalf("the accept was held %v for the stopped node", took)
+	}
+	wait(t, B.owner, proto.NoteCohostRequestCancelled, func(p json.RawMessage) bool {
+		var v proto.CohostRequestCancelled
+		return json.Unmarshal(p, &v) == nil && v.RequestID == id && v.Reason == "room_ended"
+	})
+	connect(t, C, B)
+}

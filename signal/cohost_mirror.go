@@ -1,7 +1,6 @@
 package signal
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 
@@ -76,9 +75,7 @@ func (d *cohostDesk) mirrorOf(roomID string) *sfu.Room {
 // (at most cascadeSetup).
 func (d *cohostDesk) setUpMirror(roomID string) (*cascade, error) {
 	cl := d.srv.cl
-	ctx, cancel := context.WithTimeout(d.srv.ctx, d.srv.cfg.Limits.JoinTimeout)
-	defer cancel()
-	rt, err := cl.node.Route(ctx, roomID)
+	rt, err := d.route(roomID)
 	if err != nil {
 		return nil, err
 	}
