@@ -52,6 +52,7 @@ type cohostDesk struct {
 	mirrors      map[string]*coMirror // cascades feeding co-host slots, by room
 	mirrorRetry  bool
 	seq          uint64 // numbers attaches
+	ver          uint64 // numbers flushes (cohostPush.Ver)
 	watching     bool   // send and watch started
 	outbox       chan outMsg
 	stop         chan struct{}

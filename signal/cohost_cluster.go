@@ -80,6 +80,7 @@ type remoteRoom struct {
 type homedAt struct {
 	owner string
 	seq   uint64
+	ver   uint64 // the newest share applied (cohostPush.Ver)
 }
 
 type cohostNote struct {
@@ -91,6 +92,7 @@ type cohostNote struct {
 type cohostPush struct {
 	Room   string               `json:"room"`
 	Seq    uint64               `json:"seq,omitempty"`
+	Ver    uint64               `json:"ver"` // the owner desk's flush count: shares travel two ways (pushes, answers) and may cross
 	View   proto.CohostSnapshot `json:"view"`
 	Notes  []cohostNote         `json:"notes,omitempty"`
 	Media  bool                 `json:"media,omitempty"`
@@ -432,13 +434,14 @@ func (d *cohostDesk) flush(caller string) []cohostPush {
 		}
 		byNode[node] = append(byNode[node], p)
 	}
+	d.ver++
 	for _, r := range d.pendingOrder {
 		rr := d.remote[r]
 		if rr == nil {
 			continue
 		}
 		p := *d.pending[r]
-		p.Seq = rr.seq
+		p.Seq, p.Ver = rr.seq, d.ver
 		p.View = d.view(r)
 		add(rr.node.ID, p)
 	}
@@ -447,7 +450,7 @@ func (d *cohostDesk) flush(caller string) []cohostPush {
 	for r, rr := range d.remote {
 		if !d.known(r) {
 			delete(d.remote, r)
-			add(rr.node.ID, cohostPush{Room: r, Seq: rr.seq, Detach: true, Media: true})
+			add(rr.node.ID, cohostPush{Room: r, Seq: rr.seq, Ver: d.ver, Detach: true, Media: true})
 		}
 	}
 	for _, node := range order {
@@ -494,10 +497,17 @@ func (d *cohostDesk) applyPush(from string, p cohostPush, notes bool) {
 	if h == nil {
 		return // ended: roomGone tells the controller
 	}
-	h.setCohostView(p.View)
-	if p.Media {
-		d.pointHomed(p.Room)
-		d.gcMirrors()
+	// A push sent before an answer may arrive after it: its view is
+	// older than the one applied, and is left out; its notifications
+	// still go.
+	if p.Ver >= hm.ver {
+		hm.ver = p.Ver
+		d.homed[p.Room] = hm
+		h.setCohostView(p.View)
+		if p.Media {
+			d.pointHomed(p.Room)
+			d.gcMirrors()
+		}
 	}
 	if notes {
 		d.pushNotes(from, p)
@@ -514,11 +524,12 @@ func (d *cohostDesk) pushNotes(from string, p cohostPush) {
 	if h == nil {
 		return
 	}
+	view := h.cohostView() // the newest applied (applyPush)
 	for _, n := range p.Notes {
 		if n.To == noteOwner {
-			h.sendToOwner(n.Frame, p.View)
+			h.sendToOwner(n.Frame, view)
 		} else {
-			h.broadcastCohost(n.Frame, p.View)
+			h.broadcastCohost(n.Frame, view)
 		}
 	}
 }
