@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/seatsfu/seatsfu/internal/redistest"
 	"github.com/seatsfu/seatsfu/signal"
@@ -260,4 +264,130 @@ func TestCohostOwnerNodeStops(t *testing.T) {
 		return json.Unmarshal(p, &v) == nil && v.RequestID == id && v.Reason == "room_ended"
 	})
 	connect(t, C, B)
+}
+
+// rawSocket reads a socket's frames in the order they arrived, answers
+// and notifications alike.
+type rawSocket struct {
+	t      *testing.T
+	ws     *websocket.Conn
+	frames []proto.Frame
+	nextID int
+}
+
+func dialRaw(t *testing.T, node *signaltest.Env, tok string) *rawSocket {
+	t.Helper()
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+tok)
+	ws, _, err := websocket.Dial(testCtx(t), node.WSURL, &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.SetReadLimit(1 << 20)
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	return &rawSocket{t: t, ws: ws}
+}
+
+// send sends a call and returns its id.
+func (r *rawSocket) send(method string, params any) string {
+	r.t.Helper()
+	r.nextID++
+	id := strconv.Itoa(r.nextID)
+	b, _ := json.Marshal(proto.Call{JSONRPC: proto.Version, ID: json.RawMessage(id), Method: method, Params: params})
+	if err := r.ws.Write(testCtx(r.t), websocket.MessageText, b); err != nil {
+		r.t.Fatal(err)
+	}
+	return id
+}
+
+// until reads frames until done holds for what was read.
+func (r *rawSocket) until(what string, done func() bool) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for !done() {
+		_, b, err := r.ws.Read(ctx)
+		if err != nil {
+			r.t.Fatalf("waiting for %s: %v", what, err)
+		}
+		var f proto.Frame
+		if err := json.Unmarshal(b, &f); err != nil {
+			r.t.Fatal(err)
+		}
+		r.frames = append(r.frames, f)
+	}
+}
+
+// index is the position of the first frame that is the answer to id
+// (method "") or a notification of method; -1 when none.
+func (r *rawSocket) index(id, method string) int {
+	for i, f := range r.frames {
+		if (method == "" && string(f.ID) == id) || (method != "" && f.Method == method) {
+			return i
+		}
+	}
+	return -1
+}
+
+// answers counts the answers to id.
+func (r *rawSocket) answers(id string) int {
+	n := 0
+	for _, f := range r.frames {
+		if f.Method == "" && string(f.ID) == id {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCohostAcrossNodesOrder: B's owner, on node b, accepts a request of
+// A's (hosted on node a) and starts a battle; both calls cross to a. On
+// B's owner's socket each answer comes once, before the notifications the
+// call caused (PROTOCOL.md §10's order holds across nodes).
+func TestCohostAcrossNodesOrder(t *testing.T) {
+	rd := redistest.Start(t)
+	secret := newSecret(t)
+	a := clusterNode(t, rd, secret)
+	b := clusterNode(t, rd, secret)
+	A := liveRoom{id: "A"}
+	A.owner, _ = join(t, a, "A", "own-A", proto.RoleOwner, nil)
+	ob := dialRaw(t, b, b.Token("B", "own-B", proto.RoleOwner))
+	joined := ob.send(proto.MethodRoomJoin, nil)
+	ob.until("B's join", func() bool { return ob.index(joined, "") >= 0 })
+
+	var id string
+	eventually(t, "node a reaching B's node", func() bool {
+		var res proto.CohostRequestResult
+		err := A.owner.Call(testCtx(t), proto.MethodCohostRequest, map[string]any{"roomId": "B"}, &res)
+		if err != nil && !signaltest.IsReason(err, string(proto.ReasonOverloaded)) {
+			t.Fatal(err)
+		}
+		id = res.RequestID
+		return err == nil
+	})
+	ob.until("the request at B", func() bool { return ob.index("", proto.NoteCohostRequestReceived) >= 0 })
+
+	accept := ob.send(proto.MethodCohostAccept, map[string]any{"requestId": id})
+	ob.until("the accept's answer and cohost.changed", func() bool {
+		return ob.index(accept, "") >= 0 && ob.index("", proto.NoteCohostChanged) >= 0
+	})
+	if ans, note := ob.index(accept, ""), ob.index("", proto.NoteCohostChanged); ans > note {
+		t.Fatalf("cohost.changed (frame %d) came before the accept's answer (frame %d)", note, ans)
+	}
+	battle := ob.send(proto.MethodBattleStart, map[string]any{"duration": 30})
+	ob.until("the battle's answer and battle.started", func() bool {
+		return ob.index(battle, "") >= 0 && ob.index("", proto.NoteBattleStarted) >= 0
+	})
+	if ans, note := ob.index(battle, ""), ob.index("", proto.NoteBattleStarted); ans > note {
+		t.Fatalf("battle.started (frame %d) came before battle.start's answer (frame %d)", note, ans)
+	}
+	// A last round trip: any second answer to the calls above is in by now.
+	ping := ob.send(proto.MethodCohostLeave, nil)
+	ob.until("cohost.leave's answer", func() bool { return ob.index(ping, "") >= 0 })
+	for _, id := range []string{accept, battle, ping} {
+		if n := ob.answers(id); n != 1 {
+			t.Fatalf("call %s answered %d times", id, n)
+		}
+	}
+	wait(t, A.owner, proto.NoteCohostChanged, changedTo())
 }
