@@ -71,8 +71,9 @@ func outboxLen(c *Cluster) int {
 
 // remoteRoom is a room another node hosts that this controller knows.
 type remoteRoom struct {
-	node cluster.NodeInfo
-	seq  uint64
+	node   cluster.NodeInfo
+	seq    uint64
+	lostAt time.Time // its node left the registry (cohost_takeover.go)
 }
 
 // homedAt names the node whose controller holds a local room's co-host
@@ -666,21 +667,15 @@ func (d *cohostDesk) watch() {
 			d.pointAll()
 		}
 		d.mu.Unlock()
+		if live != nil {
+			d.followMoves(live) // cohost_takeover.go
+		}
 	}
 }
 
-// endDead ends what nodes missing from live held. Called with mu held.
+// endDead ends the relations of this node's rooms whose controller's node
+// is missing from live. Called with mu held.
 func (d *cohostDesk) endDead(live map[string]cluster.NodeInfo) {
-	var ds []cohost.Delivery
-	for r, rr := range d.remote {
-		if _, ok := live[rr.node.ID]; !ok {
-			delete(d.remote, r)
-			ds = append(ds, d.ctrl.RoomEnded(r)...)
-		}
-	}
-	if len(ds) > 0 {
-		d.deliver(ds)
-	}
 	for r, hm := range d.homed {
 		if _, ok := live[hm.owner]; !ok {
 			d.orphan(r)
