@@ -35,12 +35,10 @@ import (
 //
 // When the controller no longer knows a remote room (no request,
 // connection or battle) it lets it go ("detach", numbered so a late
-// detach never undoes a newer attach). A node that leaves the registry
-// ends what it held: its remote rooms end here (RoomEnded, §10's
-// room_ended and connection_ended), and rooms homed at a dead node are
-// told the connection, requests and battle are gone. The link is not in
-// the room's durable state: a takeover ends the relation cleanly
-// (internal/cluster/doc.go says why).
+// detach never undoes a newer attach). When a node leaves the registry,
+// its remote rooms here follow their takeover or end (cohost_takeover.go),
+// and rooms homed at it are told the connection, requests and battle are
+// gone (orphan): the controller's state is in no store.
 
 // Frame kinds of the co-host calls between desks.
 const (

@@ -193,15 +193,20 @@
 //     that its mirror's co-host slots point at, once: the host re-points,
 //     the edge never learns the connection, and every viewer on every
 //     node gets the co-host slots.
-//  4. Durability: NOT BUILT, by choice. The relation is not in seat.State
-//     (the blob's format is unchanged). Each desk watches the registry
-//     every Tick: when the node of a remote room leaves, the controller
-//     ends that room (RoomEnded: room_ended, connection_ended, cohost.
-//     changed); a room homed at a node that left is told its requests,
-//     battle and connection are gone. So a takeover ends the relation
-//     cleanly within NodeTTL + Tick, and the owners connect again.
-//     Keeping it would need the link in the state and a re-attach by the
-//     adopting node.
+//  4. Takeover (signal/cohost_takeover.go). The relation is not in
+//     seat.State (the blob's format is unchanged): the owner desk holds it.
+//     Each desk asks the registry every Tick. When the node of a remote
+//     room leaves, the owner desk waits up to 5 s (§12's takeover bound)
+//     for the room to be hosted again and attaches it at its new node (or
+//     takes it as its own when it took the room), with the room's whole
+//     share: view, media, and cohost.changed / battle.started /
+//     cohost.requestReceived for members who rejoined there. Not hosted
+//     again in time, or refused there: the room ends for the controller
+//     (room_ended, connection_ended). The owner desk's own node leaving
+//     ends the relation on the other rooms' nodes (their requests
+//     cancelled room_ended, battle ended connection_ended, cohost.changed
+//     []): the controller's state is in no store. Keeping that too would
+//     need the controller's relations in Redis and an adopting desk.
 //  5. Scores. AddBattleScore on a node that does not run the battle asks
 //     the other live nodes in turn ("score") until one does: battle ids
 //     name no node and a cluster has few nodes.
