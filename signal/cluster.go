@@ -95,6 +95,7 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 	if ce.links, err = newLinks(ce, c); err != nil {
 		return nil, err
 	}
+	s.cfg.Webhooks.HoldUntil(ce.webhookHold) // cluster_save.go
 	ce.tick = cfg.Tick
 	if ce.tick <= 0 {
 		ce.tick = cluster.DefaultTick
@@ -217,6 +218,9 @@ func (c *clusterEdge) openOrFind(u seat.User, roomID string, create *proto.Creat
 		cfg := c.srv.newRoomConfig(u, roomID, create)
 		r, h, err = c.srv.openHubLocked(roomID, sfu.RoomConfig{Seat: cfg})
 		if err == nil {
+			// Its first state is staged by the owner's join; the room's
+			// start is not announced before Redis has it.
+			c.awaitFirstState(hosted)
 			h.roomStarted(u, cfg.Meta.Title) // webhooks.go; a restored room did not start again
 		}
 	}

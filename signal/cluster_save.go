@@ -23,6 +23,12 @@ import (
 // covers every older one; Redis refuses an older version after a newer
 // one, and one goroutine per room writes them in order anyway).
 //
+// The room's webhooks wait the same way (webhookHold): the dispatcher
+// holds each one until Redis has the version staged when it was emitted,
+// so a receiver that reads the room through the server API on any node,
+// or a node that takes the room over, sees what the webhook announced.
+// Their order is kept by the dispatcher's per-room queue.
+//
 // While Redis is down (Store.Up false, or a write fails) the frames go
 // out unwritten, as before: the room keeps running and the node's tick
 // writes the staged state when Redis returns.
@@ -85,6 +91,30 @@ func (s *Server) saveMark(room string) saveMark {
 		return saveMark{} // nothing on the way: no need to look again
 	}
 	return saveMark{saver: sv, version: sv.staged}
+}
+
+// webhookHold is the room's webhook.HoldFunc: an event emitted now waits
+// for the state staged now.
+func (c *clusterEdge) webhookHold(room string) func(context.Context) {
+	m := c.srv.saveMark(room)
+	if m.saver == nil {
+		return nil
+	}
+	return m.wait
+}
+
+// awaitFirstState makes what is queued for a new room wait for its first
+// state (version 1, which its owner's join stages): the room is not
+// announced before Redis has it. Should the room end or leave this node
+// before staging anything, closing its saver lets everything go.
+func (c *clusterEdge) awaitFirstState(h *cluster.Hosted) {
+	sv := c.saverOf(h)
+	if sv == nil {
+		return
+	}
+	sv.mu.Lock()
+	sv.staged = max(sv.staged, 1)
+	sv.mu.Unlock()
 }
 
 // stage records version v as staged (under the room's lock) and wakes the
