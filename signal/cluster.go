@@ -148,8 +148,7 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 	}
 	st, ok := sr.Durable()
 	if !ok {
-		c.dropSaver(sr.ID())
-		c.end(h)
+		c.stageEnd(h) // cluster_save.go: forgotten in Redis off the lock
 		return
 	}
 	blob, err := cluster.EncodeState(st)
@@ -162,11 +161,18 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 
 // end forgets an ended room in Redis. While Redis is down it retries every
 // tick in the background: until then the node keeps renewing the lease of
-// a room that no longer exists, which only delays its id's reuse.
+// a room that no longer exists, which only delays its id's reuse. A room
+// that ends under its lock is forgotten by its saver instead (stageEnd).
 func (c *clusterEdge) end(h *cluster.Hosted) {
 	if err := h.End(c.srv.ctx); err == nil || !errors.Is(err, cluster.ErrUnavailable) {
 		return
 	}
+	c.retryEnd(h)
+}
+
+// retryEnd keeps trying to forget the room in Redis until it succeeds, or
+// another node holds it, or the server stops.
+func (c *clusterEdge) retryEnd(h *cluster.Hosted) {
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()

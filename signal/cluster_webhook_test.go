@@ -23,6 +23,10 @@ import (
 	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
+// stallWrites is how long the tests stall Redis's writes: long enough to
+// see what waits for them, below the nodes' OpTimeout (500 ms).
+const stallWrites = 300 * time.Millisecond
+
 // pauseWrites makes Redis hold every write (scripts included) for d, as a
 // slow or briefly stalled Redis would; reads go on. d must stay below the
 // nodes' OpTimeout (500 ms), or the writes fail and the node goes on as
@@ -135,15 +139,14 @@ func TestClusterWebhookFollowsSavedState(t *testing.T) {
 		c.Webhooks = d
 	}))
 	t.Cleanup(func() { _ = d.Close(testCtx(t)) })
-	const stall = 300 * time.Millisecond
 
-	pauseWrites(t, rd, stall)
+	pauseWrites(t, rd, stallWrites)
 	owner, _ := join(t, a, "r1", "owner", proto.RoleOwner, nil)
 	eventually(t, "room.started", func() bool { return rcv.got(webhook.RoomStarted) })
 
 	guest, _ := join(t, a, "r1", "guest", proto.RoleAudience, nil)
 	call(t, guest, proto.MethodSeatApply, map[string]any{"seatIndex": 1}, nil)
-	pauseWrites(t, rd, stall)
+	pauseWrites(t, rd, stallWrites)
 	call(t, owner, proto.MethodSeatAcceptApplication, proto.UserParams{UserID: "guest"}, nil)
 	eventually(t, "seat.taken of the guest", func() bool {
 		rcv.mu.Lock()
@@ -157,7 +160,7 @@ func TestClusterWebhookFollowsSavedState(t *testing.T) {
 		return n == 2 // the owner's at the start, the guest's
 	})
 
-	pauseWrites(t, rd, stall)
+	pauseWrites(t, rd, stallWrites)
 	call(t, owner, proto.MethodRoomEnd, nil, nil)
 	eventually(t, "room.ended", func() bool { return rcv.got(webhook.RoomEnded) })
 
