@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/seatsfu/seatsfu/internal/cluster"
+	"github.com/seatsfu/seatsfu/internal/nodelink"
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -39,6 +40,10 @@ type Cluster struct {
 	// LinkResume is how long a relayed session waits for a new link after
 	// its link dropped before it ends.
 	LinkResume time.Duration
+	// LinkTLS, when set, runs every node link over mutual TLS: Listener
+	// accepts only TLS from peers with a certificate of the cluster's CA,
+	// and links are dialled likewise (links.go). nil: plain links.
+	LinkTLS *nodelink.TLS
 }
 
 // errClusterDown refuses a room this node would have to claim while Redis
