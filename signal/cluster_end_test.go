@@ -18,7 +18,7 @@ import (
 func TestClusterEndWritesOffTheLock(t *testing.T) {
 	rd := redistest.Start(t)
 	reader := openStore(t, rd)
-	node := clusterNode(t, rd, newSecret(t))
+	node := clusterNode(t, rd, newSecret(t), patientRedis(t, rd))
 	owner, _ := join(t, node, "r1", "owner", proto.RoleOwner, nil)
 	guest, _ := join(t, node, "r1", "guest", proto.RoleAudience, nil)
 

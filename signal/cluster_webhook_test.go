@@ -24,13 +24,26 @@ import (
 )
 
 // stallWrites is how long the tests stall Redis's writes: long enough to
-// see what waits for them, below the nodes' OpTimeout (500 ms).
+// see what waits for them.
 const stallWrites = 300 * time.Millisecond
 
+// patientRedis gives a node a store whose operations may take 5 s, so a
+// write stalled by pauseWrites is slow, never failed — with the default
+// 500 ms a loaded machine could turn the stall into "Redis down", where
+// nothing waits for Redis by design.
+func patientRedis(t *testing.T, rd *redistest.Server) signaltest.Option {
+	t.Helper()
+	store, err := cluster.Open(cluster.Options{URL: rd.URL(), OpTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return signaltest.WithSignalConfig(func(c *signal.Config) { c.Cluster.Store = store })
+}
+
 // pauseWrites makes Redis hold every write (scripts included) for d, as a
-// slow or briefly stalled Redis would; reads go on. d must stay below the
-// nodes' OpTimeout (500 ms), or the writes fail and the node goes on as
-// with Redis down.
+// slow or briefly stalled Redis would; reads go on. Nodes that see it
+// should have patientRedis.
 func pauseWrites(t *testing.T, rd *redistest.Server, d time.Duration) {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: rd.Addr()})
@@ -130,7 +143,7 @@ func TestClusterWebhookFollowsSavedState(t *testing.T) {
 	hooks := httptest.NewServer(rcv)
 	t.Cleanup(hooks.Close)
 	var d *webhook.Dispatcher
-	a := clusterNode(t, rd, secret, signaltest.WithSignalConfig(func(c *signal.Config) {
+	a := clusterNode(t, rd, secret, patientRedis(t, rd), signaltest.WithSignalConfig(func(c *signal.Config) {
 		var err error
 		d, err = webhook.New(webhook.Config{URLs: []string{hooks.URL}, Secret: c.Secret, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
