@@ -67,8 +67,11 @@ type session struct {
 
 	loops sync.WaitGroup // the writer and the pinger
 
+	// A room.join handed to the room's host (handover.go): its channels
+	// are made before the loops start, the rest is the reader's.
+	ho handover
+
 	// Owned by the reader goroutine.
-	ho     handover // a room.join handed to the room's host (handover.go)
 	joined bool
 	room   *sfu.Room
 	hub    *roomHub
