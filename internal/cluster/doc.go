@@ -222,8 +222,13 @@
 // it took effect; a link broken between two live nodes loses pushes
 // (logged) until the next call; a room decided on its own node cannot be
 // asked from another node's at the same time (cohost_busy, not queued).
-// Tests: signal/cohost_cluster_test.go (TestCohostAcrossNodes), and the
-// SDK's TestCohostAndBattleSDK with SEATSFU_E2E_NODES=3.
+// Tests: signal/cohost_cluster_test.go (across nodes with remote viewers,
+// battle scored through a third node, leave and end from either side, a
+// stopped node's room followed; §10's order and one answer per call on the
+// forwarded side; a stopped deciding node), cmd/seatsfu/
+// cohost_process_test.go (SIGKILL of either node: followed in ~3.5 s,
+// ended in ~3 s), and the SDK's TestCohostAndBattleSDK with
+// SEATSFU_E2E_NODES=3.
 //
 // # The original plan (kept for what is not built)
 //
