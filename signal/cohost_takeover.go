@@ -8,16 +8,19 @@ import (
 	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
-// A remote room's takeover (PROTOCOL.md §10 × §12). The room state in
-// Redis does not carry the co-host link; the owner desk does. When the node
-// of a room this controller holds leaves the registry, the desk waits for
-// the room to be hosted again — §12 gives a takeover 5 s — and attaches it
-// at its new node, which then gets the room's whole share: its view, its
-// media, and the notifications a member who rejoined there needs to see
-// the relation (cohost.changed, battle.started). A room not hosted again in
-// time, or whose new node refuses it, ends (RoomEnded: room_ended,
-// connection_ended). The owner desk's own node dying ends the relation on
-// the other side (orphan): the controller's state is in no store.
+// Nodes leaving (PROTOCOL.md §10 × §12): the desk's watcher, and what a
+// node's leaving does to the relations it took part in.
+//
+// The room state in Redis does not carry the co-host link; the owner desk
+// does. When the node of a room this controller holds leaves the registry,
+// the desk waits for the room to be hosted again — §12 gives a takeover
+// 5 s — and attaches it at its new node, which then gets the room's whole
+// share: its view, its media, and the notifications a member who rejoined
+// there needs to see the relation (cohost.changed, battle.started). A room
+// not hosted again in time, or whose new node refuses it, ends
+// (RoomEnded: room_ended, connection_ended). The owner desk's own node
+// leaving ends the relation on the other side (orphan): the controller's
+// state is in no store.
 
 // moveWait bounds the wait for a remote room's takeover: §12's 5 s.
 const moveWait = 5 * time.Second
@@ -140,5 +143,106 @@ func (d *cohostDesk) cameHome(roomID string) {
 		if frame, err := encodeNotification(proto.NoteBattleStarted, proto.BattleStarted{BattleID: b.BattleID, Rooms: b.Rooms, EndsAt: b.EndsAt}); err == nil {
 			h.broadcastCohost(frame, view)
 		}
+	}
+}
+
+// startWatch starts the sender and the watcher once. Called with mu held.
+func (d *cohostDesk) startWatch() {
+	if d.watching || d.closed || d.srv.cl == nil {
+		return
+	}
+	d.watching = true
+	d.wg.Add(2)
+	go d.send()
+	go d.watch()
+}
+
+// watch ends, every cluster tick, what a node that left the registry held,
+// and retries mirrors that could not be set up.
+func (d *cohostDesk) watch() {
+	defer d.wg.Done()
+	t := time.NewTicker(d.srv.cl.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
+		}
+		d.mu.Lock()
+		idle := len(d.remote)+len(d.homed) == 0
+		d.mu.Unlock()
+		var live map[string]cluster.NodeInfo
+		if !idle {
+			var ok bool
+			if live, ok = d.liveNodes(); !ok {
+				continue // the registry cannot be asked: nobody is taken for dead
+			}
+		}
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return
+		}
+		if live != nil {
+			d.endDead(live)
+		}
+		d.gcMirrors()
+		if d.mirrorRetry {
+			d.mirrorRetry = false
+			d.pointAll()
+		}
+		d.mu.Unlock()
+		if live != nil {
+			d.followMoves(live) // cohost_takeover.go
+		}
+	}
+}
+
+// endDead ends the relations of this node's rooms whose controller's node
+// is missing from live. Called with mu held.
+func (d *cohostDesk) endDead(live map[string]cluster.NodeInfo) {
+	for r, hm := range d.homed {
+		if _, ok := live[hm.owner]; !ok {
+			d.orphan(r)
+		}
+	}
+}
+
+// orphan ends the co-host state of a room whose controller's node is gone
+// (PROTOCOL.md §10): its requests are cancelled (room_ended), its battle
+// ends (connection_ended), its connection is empty. Called with mu held.
+func (d *cohostDesk) orphan(roomID string) {
+	delete(d.homed, roomID)
+	h := d.hub(roomID)
+	if h == nil {
+		return
+	}
+	old := h.cohostView()
+	empty := proto.CohostSnapshot{}
+	h.room.SetCohosts(nil)
+	h.setCohostView(empty)
+	send := func(owner bool, method string, v any) {
+		frame, err := encodeNotification(method, v)
+		if err != nil {
+			return
+		}
+		if owner {
+			h.sendToOwner(frame, empty)
+		} else {
+			h.broadcastCohost(frame, empty)
+		}
+	}
+	for _, q := range old.CohostRequests {
+		send(true, proto.NoteCohostRequestCancelled, proto.CohostRequestCancelled{RequestID: q.RequestID, Reason: cohost.CancelledRoomEnded})
+	}
+	for _, q := range old.CohostSent {
+		send(true, proto.NoteCohostRequestCancelled, proto.CohostRequestCancelled{RequestID: q.RequestID, Reason: cohost.CancelledRoomEnded})
+	}
+	if b := old.Battle; b != nil {
+		send(false, proto.NoteBattleEnded, proto.BattleEnded{BattleID: b.BattleID, Scores: b.Scores, Winners: []string{}, Reason: cohost.BattleConnectionEnded})
+	}
+	if len(old.Cohost) > 0 {
+		send(false, proto.NoteCohostChanged, proto.CohostChanged{Rooms: []proto.CohostRoom{}})
 	}
 }
