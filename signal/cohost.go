@@ -45,18 +45,19 @@ type cohostDesk struct {
 	closed  bool
 
 	// Across nodes (cohost_cluster.go, cohost_mirror.go).
-	remote       map[string]*remoteRoom // other nodes' rooms this controller knows
-	homed        map[string]homedAt     // this node's rooms another node's controller holds
-	pending      map[string]*cohostPush // remote rooms' shares being gathered
-	pendingOrder []string
-	mirrors      map[string]*coMirror // cascades feeding co-host slots, by room
-	mirrorRetry  bool
-	seq          uint64 // numbers attaches
-	ver          uint64 // numbers flushes (cohostPush.Ver)
-	watching     bool   // send and watch started
-	outbox       chan outMsg
-	stop         chan struct{}
-	wg           sync.WaitGroup // send, watch, mirror set-ups and releases
+	remote        map[string]*remoteRoom // other nodes' rooms this controller knows
+	homed         map[string]homedAt     // this node's rooms another node's controller holds
+	pending       map[string]*cohostPush // remote rooms' shares being gathered
+	pendingOrder  []string
+	mirrors       map[string]*coMirror // cascades feeding co-host slots, by room
+	mirrorRetry   bool
+	mirrorFailing map[string]bool // set up failed, said once (cohost_mirror.go)
+	seq           uint64          // numbers attaches
+	ver           uint64          // numbers flushes (cohostPush.Ver)
+	watching      bool            // send and watch started
+	outbox        chan outMsg
+	stop          chan struct{}
+	wg            sync.WaitGroup // send, watch, mirror set-ups and releases
 }
 
 type cohostMetrics struct {
@@ -108,7 +109,7 @@ func newCohostDesk(s *Server) (*cohostDesk, error) {
 	}
 	return &cohostDesk{srv: s, m: m, ctrl: ctrl, live: map[string]*roomHub{},
 		remote: map[string]*remoteRoom{}, homed: map[string]homedAt{}, pending: map[string]*cohostPush{},
-		mirrors: map[string]*coMirror{}, outbox: make(chan outMsg, outboxLen(s.cfg.Cluster)), stop: make(chan struct{})}, nil
+		mirrors: map[string]*coMirror{}, mirrorFailing: map[string]bool{}, outbox: make(chan outMsg, outboxLen(s.cfg.Cluster)), stop: make(chan struct{})}, nil
 }
 
 // randomPrefix makes this run's request and battle ids unlike another

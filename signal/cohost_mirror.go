@@ -54,7 +54,11 @@ func (d *cohostDesk) mirrorOf(roomID string) *sfu.Room {
 		defer d.mu.Unlock()
 		if err != nil || d.closed || d.mirrors[roomID] != m {
 			if err != nil {
-				d.srv.log.Warn("cohost: cascade of a co-host room", "room", roomID, "err", err)
+				// Retried every tick (a takeover takes seconds): said once.
+				if !d.mirrorFailing[roomID] {
+					d.srv.log.Warn("cohost: cascade of a co-host room, retrying", "room", roomID, "err", err)
+				}
+				d.mirrorFailing[roomID] = true
 				d.mirrorRetry = true // the watcher points again
 			}
 			if d.mirrors[roomID] == m {
@@ -66,6 +70,7 @@ func (d *cohostDesk) mirrorOf(roomID string) *sfu.Room {
 			return
 		}
 		m.k = k
+		delete(d.mirrorFailing, roomID)
 		d.pointAll()
 	}()
 	return nil
@@ -102,7 +107,7 @@ func (d *cohostDesk) releaseMirror(k *cascade) {
 // gcMirrors releases the mirrors no room's co-host slots use any more,
 // after the slots were pointed away from them. Called with d.mu held.
 func (d *cohostDesk) gcMirrors() {
-	if len(d.mirrors) == 0 {
+	if len(d.mirrors)+len(d.mirrorFailing) == 0 {
 		return
 	}
 	wanted := map[string]bool{}
@@ -116,6 +121,11 @@ func (d *cohostDesk) gcMirrors() {
 	for r := range d.homed {
 		for _, p := range d.homedPeers(r) {
 			wanted[p] = true
+		}
+	}
+	for r := range d.mirrorFailing {
+		if !wanted[r] {
+			delete(d.mirrorFailing, r)
 		}
 	}
 	for r, m := range d.mirrors {
