@@ -211,6 +211,67 @@ func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	}
 }
 
+// Mid-burst the price does not fall. A window in which some of the burst
+// connected, others were still connecting and the connected ones were
+// replaying their cached groups measures each viewer low; the viewers
+// admitted after it were admitted at that low price before (450 joining
+// at once at a budget for 300: 441 admitted). Only a steady window — no
+// one connecting, no replay — lowers it.
+func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 10_000})
+	t0 := time.Now()
+	s.ov.lastAt = t0
+	s.sampleEgress(t0.Add(time.Second), egressSample{ingress: 100}) // publishers only
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("before any viewer, priced at %d, want the ingress 100", got)
+	}
+	for i := 0; i < 60; i++ {
+		if err := s.admitSubscriber(); err != nil {
+			t.Fatalf("viewer %d: %v", i, err)
+		}
+	}
+	// 50 are up at both ends of a window (within a tenth), 10 still
+	// connecting, and the up ones replayed most of what they were due.
+	s.ov.up.Store(50)
+	s.ov.lastUp = 50
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 3000, ingress: 200, replayed: 2000})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("mid-burst, priced at %d, want the last steady 100", got)
+	}
+	// All up, but the window still held replays.
+	s.ov.up.Store(60)
+	s.ov.lastUp = 60
+	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 7000, ingress: 300, replayed: 3000})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("with replays in the window, priced at %d, want the last steady 100", got)
+	}
+	// The budget's 100 places hold: 40 more, not more.
+	admitted := 0
+	for i := 0; i < 100; i++ {
+		if s.admitSubscriber() == nil {
+			admitted++
+		}
+	}
+	if admitted != 40 {
+		t.Fatalf("%d admitted after the burst, want 40", admitted)
+	}
+	for i := 0; i < 40; i++ {
+		s.releaseSubscriber()
+	}
+	// A steady window: all 60 up at both ends, no replay: 80 each.
+	s.sampleEgress(t0.Add(4*time.Second), egressSample{sent: 11800, ingress: 400, replayed: 3000})
+	if got := s.ov.perViewer.Load(); got != 80 {
+		t.Fatalf("steady, priced at %d, want 80", got)
+	}
+	// A window that measures more raises the price at once, steady or not.
+	s.ov.up.Store(30)
+	s.sampleEgress(t0.Add(5*time.Second), egressSample{sent: 15400, ingress: 500, replayed: 3100})
+	if got := s.ov.perViewer.Load(); got != 116 {
+		t.Fatalf("priced at %d, want 116 ((3600-100)/30)", got)
+	}
+}
+
 // End to end: the sampler measures a real room's egress; over the budget
 // rtc.subscribe's Room.Subscribe refuses the next viewer with overloaded
 // while the joined one keeps receiving.
