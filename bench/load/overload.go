@@ -43,6 +43,10 @@ type OverloadConfig struct {
 	// step is saturated (1); a step is also saturated when it delivers
 	// under DeliveredMin of what its viewers should get (0.95).
 	LossLimit, DeliveredMin float64
+	// Burst makes the overload phase's viewers all join at once (every
+	// join in flight together) instead of Parallel at a time: the join
+	// burst issue 16 must survive.
+	Burst bool
 }
 
 func (c *OverloadConfig) check() error {
@@ -92,6 +96,8 @@ type StepResult struct {
 	// core (-1 unknown): the noise beside the window.
 	OtherServerCorePct float64 `json:"otherCpuPercentOnServerCore"`
 	Seconds            float64 `json:"seconds"`
+	// Drops says where the window's packets were lost.
+	Drops Drops `json:"drops"`
 }
 
 // Saturation is the search's outcome.
@@ -106,6 +112,8 @@ type Saturation struct {
 	// Saturated is false when even MaxViewers was served cleanly (the
 	// count is then a floor, not the saturation point).
 	Saturated bool `json:"saturated"`
+	// Given: the count and peak were given, not searched (-saturating).
+	Given bool `json:"given,omitempty"`
 }
 
 // OverloadResult is the overload phase's outcome and its verdicts.
@@ -119,6 +127,11 @@ type OverloadResult struct {
 	Window StepResult `json:"window"`
 	// JoinSeconds is how long the joins took.
 	JoinSeconds float64 `json:"joinSeconds"`
+	// Burst: the viewers joined all at once.
+	Burst bool `json:"burst"`
+	// PhaseDrops is where packets were lost over the whole phase, the
+	// joins and settling included (Window.Drops is the window's share).
+	PhaseDrops Drops `json:"phaseDrops"`
 	// DeliveredOfPeakPct is the window's delivered pkt/s over the
 	// saturation search's peak.
 	DeliveredOfPeakPct float64 `json:"deliveredOfPeakPct"`
@@ -263,6 +276,7 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 		return StepResult{}, err
 	}
 	n0 := markNoise(o.srv, u0.CPU)
+	d0 := markDrops(o.srv)
 	l0, p0, t0 := o.tally(), o.st.sink.Packets.Load(), time.Now()
 	if err := sleepBar(ctx, o.bar, o.cfg.Duration, fmt.Sprintf("V=%d measuring", attempted), o.st.sink); err != nil {
 		return StepResult{}, err
@@ -272,6 +286,7 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 		return StepResult{}, err
 	}
 	n1 := markNoise(o.srv, u1.CPU)
+	d1 := markDrops(o.srv)
 	l1, p1, t1 := o.tally(), o.st.sink.Packets.Load(), time.Now()
 	secs := t1.Sub(t0).Seconds()
 	var noise Result
@@ -285,6 +300,7 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 		DeliveredPPS:    float64(p1-p0) / secs,
 		ServerCPUPct:    100 * (u1.CPU - u0.CPU).Seconds() / secs,
 		GeneratorCPUPct: noise.GeneratorCPUPct, OtherServerCorePct: noise.OtherServerCorePct,
+		Drops: dropsSince(d0, d1),
 	}
 	if e := l1.expected - l0.expected; e > 0 {
 		r.GapPct = 100 * float64(l1.gaps-l0.gaps) / float64(e)
@@ -375,10 +391,16 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	}
 	shed0, _ := scrapeLabels(o.srv.BaseURL, "seatsfu_shed_total", "what")
 	probe := startProbe(o.srv.BaseURL+"/metrics", cfg.ProbeMetrics)
+	dj := markDrops(o.srv)
 	j0 := time.Now()
+	if cfg.Burst {
+		cfg.Parallel = res.Attempted // o.cfg is &cfg
+		res.Burst = true
+	}
 	o.join(ctx, 0, res.Attempted)
 	res.JoinSeconds = time.Since(j0).Seconds()
 	res.Window, err = o.measure(ctx, res.Attempted)
+	res.PhaseDrops = dropsSince(dj, markDrops(o.srv))
 	var pr Result
 	probe.stop(&pr)
 	if err != nil {
