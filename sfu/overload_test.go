@@ -231,6 +231,12 @@ func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
 			t.Fatalf("viewer %d: %v", i, err)
 		}
 	}
+	// None connected yet, and the node, busy with their handshakes, read
+	// its ingress late: 60 pkt/s.
+	s.sampleEgress(t0.Add(1500*time.Millisecond), egressSample{ingress: 130})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("handshaking, priced at %d, want the last steady 100", got)
+	}
 	// 50 are up at both ends of a window (within a tenth), 10 still
 	// connecting, and the up ones replayed most of what they were due.
 	s.ov.up.Store(50)
