@@ -132,6 +132,11 @@ type OverloadResult struct {
 	// PhaseDrops is where packets were lost over the whole phase, the
 	// joins and settling included (Window.Drops is the window's share).
 	PhaseDrops Drops `json:"phaseDrops"`
+	// PriceBefore and PriceAfter are the server's admission price for a
+	// viewer (seatsfu_egress_viewer_price_packets_per_second) before the
+	// joins and at the end, pkt/s.
+	PriceBefore float64 `json:"viewerPriceBefore"`
+	PriceAfter  float64 `json:"viewerPriceAfter"`
 	// DeliveredOfPeakPct is the window's delivered pkt/s over the
 	// saturation search's peak.
 	DeliveredOfPeakPct float64 `json:"deliveredOfPeakPct"`
@@ -160,6 +165,8 @@ type Check struct {
 // its viewers join: two of the node's one-second egress samples, so one
 // covers a whole second of them.
 const publishersSeen = 2500 * time.Millisecond
+
+const viewerPrice = "seatsfu_egress_viewer_price_packets_per_second"
 
 // overloadRun is one phase's cast and measurements.
 type overloadRun struct {
@@ -392,6 +399,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	shed0, _ := scrapeLabels(o.srv.BaseURL, "seatsfu_shed_total", "what")
 	probe := startProbe(o.srv.BaseURL+"/metrics", cfg.ProbeMetrics)
 	dj := markDrops(o.srv)
+	res.PriceBefore, _ = o.srv.Metric(viewerPrice)
 	j0 := time.Now()
 	if cfg.Burst {
 		cfg.Parallel = res.Attempted // o.cfg is &cfg
@@ -414,6 +422,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 		res.Shed[k] = v - shed0[k]
 	}
 	res.EgressGauge, _ = o.srv.Metric("seatsfu_egress_packets_per_second")
+	res.PriceAfter, _ = o.srv.Metric(viewerPrice)
 	if sat.PeakPPS > 0 {
 		res.DeliveredOfPeakPct = 100 * res.Window.DeliveredPPS / sat.PeakPPS
 	}

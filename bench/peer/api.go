@@ -51,7 +51,11 @@ func NewNACKingAPI() (*webrtc.API, error) {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	gen, err := nack.NewGeneratorInterceptor()
+	// At most 10 NACKs per lost packet, as a browser (libwebrtc's
+	// kMaxNackRetries): Pion's default asks again every 100 ms until the
+	// packet is 512 packets old, ~35 times at a viewer's video rate, which
+	// turned a join burst's losses into millions of NACKs a second.
+	gen, err := nack.NewGeneratorInterceptor(nack.GeneratorMaxNacksPerPacket(10))
 	if err != nil {
 		return nil, fmt.Errorf("peer: NACK generator: %w", err)
 	}
@@ -106,6 +110,11 @@ func engines() (*webrtc.MediaEngine, webrtc.SettingEngine, error) {
 	s.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	s.SetICETimeouts(5*time.Second, 10*time.Second, time.Second)
 	s.SetReceiveMTU(1500)
+	n, err := newBufferedNet()
+	if err != nil {
+		return nil, s, fmt.Errorf("peer: network: %w", err)
+	}
+	s.SetNet(n)
 	return m, s, nil
 }
 

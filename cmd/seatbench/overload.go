@@ -185,7 +185,7 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 	fmt.Fprintf(&w, "\n### Overload: %d viewers at --egress-budget %d\n\n", res.Attempted, res.Budget)
 	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	row(res.Window)
-	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f.\n\n", res.JoinSeconds, res.Shed, res.EgressGauge)
+	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f; its price of a viewer before the joins %.0f pkt/s, at the end %.0f.\n\n", res.JoinSeconds, res.Shed, res.EgressGauge, res.PriceBefore, res.PriceAfter)
 	mode := "joins 8 at a time"
 	if res.Burst {
 		mode = "all joins at once (-burst)"
