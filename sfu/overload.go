@@ -36,6 +36,10 @@ type Overload struct {
 	// sends all its publishers per second, on top of each source's own
 	// coalescing (one per keyframe interval).
 	NodeKeyframeRequests int
+	// ReplayBudget caps the node's concurrent keyframe-group replays to
+	// joining viewers by their pacing rates, bits per second; replays
+	// over it wait their turn (pace_budget.go).
+	ReplayBudget int
 }
 
 // ErrOverloaded refuses a subscriber while the node is over its egress
@@ -80,10 +84,14 @@ type overload struct {
 	lastAt      time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
+
+	// replays is the node's replay budget (pace_budget.go).
+	replays replayBudget
 }
 
-func (o *overload) init(cfg Overload) {
+func (o *overload) init(cfg Overload, m *overloadMetrics) {
 	o.cfg = cfg
+	o.replays.init(cfg.ReplayBudget, m)
 	if cfg.NodeRetransmits > 0 {
 		o.nodeNack = rate.NewLimiter(rate.Limit(cfg.NodeRetransmits), cfg.NodeRetransmits)
 	}
@@ -179,6 +187,14 @@ func (s *SFU) viewerUp(v *viewer) {
 func (s *SFU) viewerGone(v *viewer) {
 	if v.upState.Swap(2) == 1 {
 		s.ov.up.Add(-1)
+	}
+	// Its replays give back their turns in the replay budget: its writer
+	// may never pump them again. Once upState is 2 it starts no other
+	// (startReplay), so none can be left holding a turn.
+	for _, sl := range v.slots {
+		sl.mu.Lock()
+		sl.endReplay()
+		sl.mu.Unlock()
 	}
 }
 
@@ -315,6 +331,7 @@ func (s *SFU) noteLimits() {
 	for name, v := range map[string]int{
 		"egress_budget": c.EgressBudget, "viewer_retransmits": c.ViewerRetransmits,
 		"node_retransmits": c.NodeRetransmits, "node_keyframe_requests": c.NodeKeyframeRequests,
+		"replay_budget_bits": c.ReplayBudget,
 	} {
 		s.m.mediaLimit.WithLabelValues(name).Set(float64(v))
 	}

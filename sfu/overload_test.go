@@ -92,7 +92,7 @@ func TestNodeKeyframeRequestsAreCapped(t *testing.T) {
 // until viewers leave.
 func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1000})
+	s.ov.init(Overload{EgressBudget: 1000}, nil)
 	t0 := time.Now()
 	s.ov.lastAt, s.ov.lastUp = t0, 9
 	s.ov.viewers.Store(9)
@@ -132,7 +132,7 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 // live, 200 dropped and 1 000 replayed to joiners: 100 each.
 func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1500})
+	s.ov.init(Overload{EgressBudget: 1500}, nil)
 	t0 := time.Now()
 	s.ov.lastAt, s.ov.lastUp = t0, 10
 	s.ov.up.Store(10)
@@ -161,7 +161,7 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 // saw them, a second or more later.
 func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1000})
+	s.ov.init(Overload{EgressBudget: 1000}, nil)
 	t0 := time.Now()
 	s.ov.lastAt = t0
 	s.sampleEgress(t0.Add(time.Second), egressSample{ingress: 100}) // publishers only: 100 pkt/s in
@@ -219,7 +219,7 @@ func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 // one connecting, no replay — lowers it.
 func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
 	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 10_000})
+	s.ov.init(Overload{EgressBudget: 10_000}, nil)
 	t0 := time.Now()
 	s.ov.lastAt = t0
 	s.sampleEgress(t0.Add(time.Second), egressSample{ingress: 100}) // publishers only

@@ -123,7 +123,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: metrics: %w", err)
 	}
 	s.writers = newWriterPool(runtime.GOMAXPROCS(0), s.egress)
-	s.ov.init(cfg.Overload)
+	s.ov.init(cfg.Overload, &s.m.ov)
 	s.probeBudget = bucket(cfg.Adapt.nodeRate())
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {
