@@ -81,6 +81,9 @@ type overload struct {
 	last        egressSample
 	lastUp      int64
 	lastJoining int64 // admitted but not connected, at the last sample
+	// The last windows' ingress, pkt/s (recentIngress).
+	ingress   [ingressMemory]int64
+	ingressAt int
 	lastAt      time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
@@ -282,10 +285,19 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	per := o.perViewer.Load()
 	behind := c.dropped > p.dropped // writers fell behind: the node is past its worth
 	// What one more viewer was due in this window: a connected one's
-	// share, or with none connected, the ingress.
+	// share, or with none connected, the ingress — scaled to the node's
+	// recent ingress. A node whose core other work took reads its socket
+	// late, so its viewers were due less for a while only because it
+	// received less: unscaled, a starved second priced a viewer at 183
+	// pkt/s where it costs 453. A publisher that left lowers the recent
+	// ingress after ingressMemory windows, and the price with it.
+	inMax := o.recentIngress(in)
 	m := in
 	if up > 0 {
 		m = due / up
+	}
+	if in > 0 && inMax > in {
+		m = m * inMax / in
 	}
 	if m > 0 && (per == 0 || m > per || o.steadyWindow(up, joining, c.replayed-p.replayed) && !behind) {
 		per = m
@@ -305,6 +317,22 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 // fell to it admitted 414 of 450 at a budget for 289.
 func (o *overload) steadyWindow(up, joining, replayed int64) bool {
 	return 10*abs(up-o.lastUp) <= up && joining <= 0 && o.lastJoining <= 0 && replayed == 0
+}
+
+// ingressMemory is how many of the last egressEvery windows' ingress the
+// price is scaled to (sampleEgress).
+const ingressMemory = 5
+
+// recentIngress notes this window's ingress and returns the most of the
+// last ingressMemory windows.
+func (o *overload) recentIngress(in int64) int64 {
+	o.ingress[o.ingressAt%ingressMemory] = in
+	o.ingressAt++
+	top := int64(0)
+	for _, v := range o.ingress {
+		top = max(top, v)
+	}
+	return top
 }
 
 func abs(n int64) int64 {

@@ -241,14 +241,14 @@ func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
 	// connecting, and the up ones replayed most of what they were due.
 	s.ov.up.Store(50)
 	s.ov.lastUp = 50
-	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 3000, ingress: 200, replayed: 2000})
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 3000, ingress: 180, replayed: 2000})
 	if got := s.ov.perViewer.Load(); got != 100 {
 		t.Fatalf("mid-burst, priced at %d, want the last steady 100", got)
 	}
 	// All up, but the window still held replays.
 	s.ov.up.Store(60)
 	s.ov.lastUp = 60
-	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 7000, ingress: 300, replayed: 3000})
+	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 7000, ingress: 280, replayed: 3000})
 	if got := s.ov.perViewer.Load(); got != 100 {
 		t.Fatalf("with replays in the window, priced at %d, want the last steady 100", got)
 	}
@@ -266,15 +266,31 @@ func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
 		s.releaseSubscriber()
 	}
 	// A steady window: all 60 up at both ends, no replay: 80 each.
-	s.sampleEgress(t0.Add(4*time.Second), egressSample{sent: 11800, ingress: 400, replayed: 3000})
+	s.sampleEgress(t0.Add(4*time.Second), egressSample{sent: 11800, ingress: 380, replayed: 3000})
 	if got := s.ov.perViewer.Load(); got != 80 {
 		t.Fatalf("steady, priced at %d, want 80", got)
 	}
 	// A window that measures more raises the price at once, steady or not.
 	s.ov.up.Store(30)
-	s.sampleEgress(t0.Add(5*time.Second), egressSample{sent: 15400, ingress: 500, replayed: 3100})
+	s.ov.viewers.Store(30)
+	s.sampleEgress(t0.Add(5*time.Second), egressSample{sent: 15400, ingress: 480, replayed: 3100})
 	if got := s.ov.perViewer.Load(); got != 116 {
 		t.Fatalf("priced at %d, want 116 ((3600-100)/30)", got)
+	}
+	// Steady windows of a starved node: it read half its ingress, so its
+	// 30 viewers were due half as much. The price stands, scaled to the
+	// recent ingress; when the ingress stays low for ingressMemory
+	// windows (a publisher left), the price follows.
+	sent, in := 15400.0, 480.0
+	for i := 1; i <= ingressMemory; i++ {
+		sent, in = sent+30*58, in+50
+		s.sampleEgress(t0.Add(time.Duration(5+i)*time.Second), egressSample{sent: sent, ingress: in, replayed: 3100})
+		if got := s.ov.perViewer.Load(); i < ingressMemory && got != 116 {
+			t.Fatalf("starved window %d: priced at %d, want 116 scaled from 58 by the ingress 100/50", i, got)
+		}
+	}
+	if got := s.ov.perViewer.Load(); got != 58 {
+		t.Fatalf("after %d windows at half the ingress, priced at %d, want 58", ingressMemory, got)
 	}
 }
 
