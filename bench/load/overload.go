@@ -100,6 +100,12 @@ type StepResult struct {
 	Drops Drops `json:"drops"`
 }
 
+// GoodPPS is what the viewers were due and got: ExpectedPPS less the loss
+// after repair. Unlike DeliveredPPS it does not grow with the keyframes a
+// lossy step makes its publishers send (a step losing 14.6 % delivered
+// 74 004 pkt/s of an expected 65 700) nor with retransmissions.
+func (r StepResult) GoodPPS() float64 { return r.ExpectedPPS * (1 - r.LossPct/100) }
+
 // Saturation is the search's outcome.
 type Saturation struct {
 	Steps []StepResult `json:"steps"`
@@ -109,6 +115,8 @@ type Saturation struct {
 	// saturating step delivered.
 	PeakPPS  float64 `json:"peakPktPerSec"`
 	CleanPPS float64 `json:"cleanPktPerSec"`
+	// PeakGoodPPS is the most goodput (StepResult.GoodPPS) of any step.
+	PeakGoodPPS float64 `json:"peakGoodPktPerSec"`
 	// Saturated is false when even MaxViewers was served cleanly (the
 	// count is then a floor, not the saturation point).
 	Saturated bool `json:"saturated"`
@@ -140,6 +148,9 @@ type OverloadResult struct {
 	// DeliveredOfPeakPct is the window's delivered pkt/s over the
 	// saturation search's peak.
 	DeliveredOfPeakPct float64 `json:"deliveredOfPeakPct"`
+	// GoodOfPeakPct is the window's goodput over the search's peak
+	// goodput: what the ≥ 90 % bound is checked on.
+	GoodOfPeakPct float64 `json:"goodputOfPeakPct"`
 	// /metrics through the joins and the window.
 	MetricsScrapes  int     `json:"metricsScrapes"`
 	MetricsFailures int     `json:"metricsFailures"`
@@ -347,6 +358,7 @@ func Saturate(ctx context.Context, t Target, cfg OverloadConfig) (*Saturation, e
 		}
 		sat.Steps = append(sat.Steps, r)
 		sat.PeakPPS = max(sat.PeakPPS, r.DeliveredPPS)
+		sat.PeakGoodPPS = max(sat.PeakGoodPPS, r.GoodPPS())
 		if !cfg.clean(r) {
 			sat.Saturated = true
 			break
@@ -363,6 +375,7 @@ func Saturate(ctx context.Context, t Target, cfg OverloadConfig) (*Saturation, e
 		}
 		sat.Steps = append(sat.Steps, r)
 		sat.PeakPPS = max(sat.PeakPPS, r.DeliveredPPS)
+		sat.PeakGoodPPS = max(sat.PeakGoodPPS, r.GoodPPS())
 		if cfg.clean(r) {
 			lo, sat.Viewers, sat.CleanPPS = mid, r.Connected, r.DeliveredPPS
 		} else {
@@ -426,9 +439,16 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	if sat.PeakPPS > 0 {
 		res.DeliveredOfPeakPct = 100 * res.Window.DeliveredPPS / sat.PeakPPS
 	}
+	peakGood := sat.PeakGoodPPS
+	if peakGood == 0 { // given with -saturating: the peak given
+		peakGood = sat.PeakPPS
+	}
+	if peakGood > 0 {
+		res.GoodOfPeakPct = 100 * res.Window.GoodPPS() / peakGood
+	}
 	res.Checks = []Check{
 		{"joined viewers' loss after NACK repair ≤ 1 %", fmt.Sprintf("%.3f %% (before repair %.3f %%)", res.Window.LossPct, res.Window.GapPct), res.Window.LossPct <= 1},
-		{"delivered pkt/s ≥ 90 % of the peak", fmt.Sprintf("%.0f of %.0f = %.1f %% (of the clean count's %.0f: %.1f %%)", res.Window.DeliveredPPS, sat.PeakPPS, res.DeliveredOfPeakPct, sat.CleanPPS, 100*res.Window.DeliveredPPS/max(sat.CleanPPS, 1)), res.DeliveredOfPeakPct >= 90},
+		{"delivered pkt/s ≥ 90 % of the peak (goodput: due and received)", fmt.Sprintf("goodput %.0f of the peak %.0f = %.1f %% (raw delivered %.0f of the raw peak %.0f = %.1f %%)", res.Window.GoodPPS(), peakGood, res.GoodOfPeakPct, res.Window.DeliveredPPS, sat.PeakPPS, res.DeliveredOfPeakPct), res.GoodOfPeakPct >= 90},
 		{"viewers over the budget refused (overloaded)", fmt.Sprintf("%d of %d refused, %d joined, %d failed otherwise", res.Refused, res.Attempted, res.Joined, res.Failed), res.Refused > 0 && res.Failed == 0},
 		{"/metrics answers within 1 s throughout", fmt.Sprintf("%d scrapes, %d failed, p95 %.0f ms, max %.0f ms", res.MetricsScrapes, res.MetricsFailures, res.MetricsP95Ms, res.MetricsMaxMs), res.MetricsScrapes > 0 && res.MetricsFailures == 0 && res.MetricsMaxMs <= 1000},
 	}

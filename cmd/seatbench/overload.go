@@ -178,7 +178,7 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 	if !sat.Saturated {
 		state = "NOT saturated: the search's ceiling, a floor of the true count"
 	}
-	fmt.Fprintf(&w, "\nSaturating count **%d** viewers (%s); clean step delivered %.0f pkt/s; peak %.0f pkt/s.\n", sat.Viewers, state, sat.CleanPPS, sat.PeakPPS)
+	fmt.Fprintf(&w, "\nSaturating count **%d** viewers (%s); clean step delivered %.0f pkt/s; peak %.0f pkt/s delivered, %.0f pkt/s goodput (due and received).\n", sat.Viewers, state, sat.CleanPPS, sat.PeakPPS, sat.PeakGoodPPS)
 	if res == nil {
 		return w.String()
 	}
