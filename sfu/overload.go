@@ -84,7 +84,7 @@ type overload struct {
 	// The last windows' ingress, pkt/s (recentIngress).
 	ingress   [ingressMemory]int64
 	ingressAt int
-	lastAt      time.Time
+	lastAt    time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
 

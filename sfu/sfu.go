@@ -52,7 +52,7 @@ type SFU struct {
 	//	             keyframe requests and upstream NACKs, under either above
 	//	SFU.mu       the room registry; a room leaves it under its own lock
 	//	             (endLocked → dropRoom)
-	//	Peer.mu, SFU.bgMu, viewer.mu, viewerEgress.mu, writerPool.mu:
+	//	Peer.mu, SFU.bgMu, viewer.mu, viewerEgress.mu, writerPool.mu, replayBudget.mu:
 	//	             leaves, taken alone or last
 	//
 	// So nothing takes a Room's lock, arms a timer or calls out while holding
