@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -81,7 +82,7 @@ type overload struct {
 	last        egressSample
 	lastUp      int64
 	lastJoining int64 // admitted but not connected, at the last sample
-	// The last windows' ingress, pkt/s (recentIngress).
+	// The last windows' ingress, pkt/s (typicalIngress).
 	ingress   [ingressMemory]int64
 	ingressAt int
 	lastAt    time.Time
@@ -284,22 +285,29 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	joining := o.viewers.Load() - up // admitted, not yet connected
 	per := o.perViewer.Load()
 	behind := c.dropped > p.dropped // writers fell behind: the node is past its worth
-	// What one more viewer was due in this window: a connected one's
-	// share, or with none connected, the ingress — scaled to the node's
-	// recent ingress. A node whose core other work took reads its socket
-	// late, so its viewers were due less for a while only because it
-	// received less: unscaled, a starved second priced a viewer at 183
-	// pkt/s where it costs 453. A publisher that left lowers the recent
-	// ingress after ingressMemory windows, and the price with it.
-	inMax := o.recentIngress(in)
-	m := in
+	// What one more viewer was due in this window — a connected one's
+	// share of the node's ingress, or with none connected, the whole
+	// ingress — at the node's typical ingress (the median of the last
+	// ingressMemory windows), not this window's. A node whose core other
+	// work took reads its socket late: its viewers are due less for a
+	// second (unscaled, a starved second priced a viewer at 183 pkt/s
+	// where it costs 453), then more while it reads the backlog (a price
+	// raised by that refused viewers the node could serve). A viewer's
+	// share of the ingress holds through both. A publisher that left
+	// lowers the typical ingress within ingressMemory windows.
+	typical := o.typicalIngress(in)
+	m := typical
 	if up > 0 {
-		m = due / up
+		m = 0
+		if in > 0 {
+			m = int64(float64(due) / float64(up) * float64(typical) / float64(in))
+		}
 	}
-	if in > 0 && inMax > in {
-		m = m * inMax / in
-	}
-	if m > 0 && (per == 0 || m > per || o.steadyWindow(up, joining, c.replayed-p.replayed) && !behind) {
+	switch {
+	case m <= 0:
+	case per == 0 || m > per:
+		per = m
+	case o.steadyWindow(up, joining, c.replayed-p.replayed) && !behind:
 		per = m
 	}
 	o.lastAt, o.last, o.lastUp, o.lastJoining = now, c, up, joining
@@ -323,16 +331,17 @@ func (o *overload) steadyWindow(up, joining, replayed int64) bool {
 // price is scaled to (sampleEgress).
 const ingressMemory = 5
 
-// recentIngress notes this window's ingress and returns the most of the
-// last ingressMemory windows.
-func (o *overload) recentIngress(in int64) int64 {
+// typicalIngress notes this window's ingress and returns the median (the
+// upper one) of the last ingressMemory windows', or of as many as there
+// were.
+func (o *overload) typicalIngress(in int64) int64 {
 	o.ingress[o.ingressAt%ingressMemory] = in
 	o.ingressAt++
-	top := int64(0)
-	for _, v := range o.ingress {
-		top = max(top, v)
-	}
-	return top
+	n := min(o.ingressAt, ingressMemory)
+	w := o.ingress
+	sorted := w[:n]
+	slices.Sort(sorted)
+	return sorted[n/2]
 }
 
 func abs(n int64) int64 {

@@ -278,19 +278,46 @@ func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
 		t.Fatalf("priced at %d, want 116 ((3600-100)/30)", got)
 	}
 	// Steady windows of a starved node: it read half its ingress, so its
-	// 30 viewers were due half as much. The price stands, scaled to the
-	// recent ingress; when the ingress stays low for ingressMemory
-	// windows (a publisher left), the price follows.
+	// 30 viewers were due half as much. The price stands, a viewer's share
+	// of the typical ingress; when the ingress stays low for most of
+	// ingressMemory windows (a publisher left), the price follows.
 	sent, in := 15400.0, 480.0
 	for i := 1; i <= ingressMemory; i++ {
 		sent, in = sent+30*58, in+50
 		s.sampleEgress(t0.Add(time.Duration(5+i)*time.Second), egressSample{sent: sent, ingress: in, replayed: 3100})
-		if got := s.ov.perViewer.Load(); i < ingressMemory && got != 116 {
-			t.Fatalf("starved window %d: priced at %d, want 116 scaled from 58 by the ingress 100/50", i, got)
+		if got := s.ov.perViewer.Load(); i <= ingressMemory/2 && got != 116 {
+			t.Fatalf("starved window %d: priced at %d, want 116: 58 of 50 in, at the typical 100", i, got)
 		}
 	}
 	if got := s.ov.perViewer.Load(); got != 58 {
 		t.Fatalf("after %d windows at half the ingress, priced at %d, want 58", ingressMemory, got)
+	}
+}
+
+// The second after a starved one reads the backlog (ingress over its
+// rate); the recent ingress then stays high for a while, and a price
+// scaled up by it would refuse viewers the node can serve. It is not.
+func TestEgressBudgetPriceIsNotRaisedByACatchUp(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 10_000}, nil)
+	t0 := time.Now()
+	s.ov.lastAt, s.ov.lastUp = t0, 10
+	s.ov.up.Store(10)
+	s.ov.viewers.Store(10)
+	var c egressSample
+	for i, w := range []struct{ in, per float64 }{
+		{100, 100}, // steady: 10 viewers due 100 each
+		{50, 50},   // starved: read half, sent half
+		{150, 150}, // catching up
+		{100, 100}, // steady again
+		{100, 100},
+	} {
+		c.ingress += w.in
+		c.sent += 10 * w.per
+		s.sampleEgress(t0.Add(time.Duration(i+1)*time.Second), c)
+		if got := s.ov.perViewer.Load(); got != 100 {
+			t.Fatalf("window %d: priced at %d, want 100", i, got)
+		}
 	}
 }
 
