@@ -104,7 +104,11 @@ type StepResult struct {
 // after repair. Unlike DeliveredPPS it does not grow with the keyframes a
 // lossy step makes its publishers send (a step losing 14.6 % delivered
 // 74 004 pkt/s of an expected 65 700) nor with retransmissions.
-func (r StepResult) GoodPPS() float64 { return r.ExpectedPPS * (1 - r.LossPct/100) }
+func (r StepResult) GoodPPS() float64 {
+	// At most what arrived: the loss is counted on the packets a viewer
+	// saw numbered, and a viewer cut off for a whole window sees none.
+	return min(r.ExpectedPPS*(1-r.LossPct/100), r.DeliveredPPS)
+}
 
 // Saturation is the search's outcome.
 type Saturation struct {

@@ -26,6 +26,7 @@ import (
 //   - send-buffer errors and softnet backlog drops (a burst that outran
 //     the kernel before any socket saw it).
 type dropMark struct {
+	metricsOK            bool // the server's /metrics answered
 	queue, egressErrors  float64
 	serverSocket, rcvbuf uint64
 	sndbuf, softnet      uint64
@@ -35,6 +36,7 @@ type dropMark struct {
 // Drops is what a window lost where; see dropMark.
 type Drops struct {
 	// ServerQueue: packets the server dropped for a full viewer queue.
+	// It and the other server counts are -1 when /metrics did not answer.
 	ServerQueue float64 `json:"serverQueue"`
 	// EgressErrors: the server's failed direct-path sends.
 	EgressErrors float64 `json:"egressErrors"`
@@ -53,7 +55,9 @@ type Drops struct {
 
 func markDrops(srv Server) dropMark {
 	var m dropMark
-	m.queue, _ = srv.Metric("seatsfu_dropped_packets_total")
+	var err error
+	m.queue, err = srv.Metric("seatsfu_dropped_packets_total")
+	m.metricsOK = err == nil
 	m.egressErrors, _ = srv.Metric("seatsfu_egress_errors_total")
 	m.retransmitted, _ = srv.Metric("seatsfu_retransmitted_packets_total")
 	m.nacks, _ = srv.Metric("seatsfu_nacks_received_total")
@@ -78,6 +82,11 @@ func dropsSince(a, b dropMark) Drops {
 		NACKs:         b.nacks - a.nacks,
 	}
 	d.GeneratorSockets = sub(b.rcvbuf, a.rcvbuf)
+	if !a.metricsOK || !b.metricsOK {
+		// A starved server that did not answer: its counts are unknown,
+		// not negative.
+		d.ServerQueue, d.EgressErrors, d.Retransmitted, d.NACKs = -1, -1, -1, -1
+	}
 	return d
 }
 
