@@ -25,11 +25,12 @@ import (
 // join can cost a link (the cache holds at most media.DefaultGOPBytes, 1 MiB,
 // so even at the ceiling that is about half a second).
 //
-// The pacing lives in the viewer's one writer goroutine: it sends a slot's
-// due burst between draining the queue, and sleeps on the viewer's one timer
-// until the next slot is due, so a replaying slot delays the other slots'
-// live packets by at most one burst (replayBurst of writes, well under a
-// millisecond), and no goroutine is added per slot. While a slot replays,
+// The pacing runs in whichever pool writer serves the viewer (writers.go):
+// it sends a slot's due burst between draining the queue, and the viewer's
+// one timer brings it back when the next slot is due, so a replaying slot
+// delays the other slots' live packets by at most one burst (replayBurst of
+// writes, well under a millisecond), and no goroutine is added per slot.
+// How many replays run at once, node-wide, is pace_budget.go's. While a slot replays,
 // its queued live packets are dropped: the reader puts every packet in the
 // group cache before it queues it, so the replay reaches each of them in
 // source order and hands over to the queue where it caught up.
