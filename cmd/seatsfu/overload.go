@@ -27,10 +27,10 @@ func defaultOverload() Overload {
 		ViewerRetransmits:    300,
 		NodeRetransmits:      20_000,
 		NodeKeyframeRequests: 100,
-		// No replay budget: at 500 Mbit/s, 200 viewers joining 8 at a
-		// time on loopback already waited their turn (join → first
-		// keyframe p95 85 → 596 ms, bench/README.md), and what a real
-		// NIC needs is not measured yet.
+		// No replay budget until one is sized for a real NIC: ordinary
+		// joins can reach one (200 joining 8 at a time keep tens of
+		// replays going), and a waiting replay costs its viewer frames
+		// (bench/README.md).
 		ReplayBudget: 0,
 	}
 }
