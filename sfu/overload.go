@@ -193,12 +193,12 @@ func (s *SFU) viewerGone(v *viewer) {
 		s.ov.up.Add(-1)
 	}
 	// Its replays give back their turns in the replay budget: its writer
-	// may never pump them again. Once upState is 2 it starts no other
-	// (startReplay), so none can be left holding a turn.
+	// may never pump them again. The replays themselves are the writer's
+	// (it reads their state unlocked), so only the budget is touched; once
+	// upState is 2 the budget gives none of its slots a turn (take), so
+	// none can be left holding one.
 	for _, sl := range v.slots {
-		sl.mu.Lock()
-		sl.endReplay()
-		sl.mu.Unlock()
+		s.ov.replays.end(sl)
 	}
 }
 

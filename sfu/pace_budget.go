@@ -26,7 +26,7 @@ import (
 // packets go to the cached group, which the replay sends once it starts.
 //
 // replayBudget.mu is a leaf lock: taken under slot.mu (the writer starting
-// or ending a replay, or overload.go's viewerGone under Room.mu), and no
+// or ending a replay) or under Room.mu (overload.go's viewerGone), and no
 // other lock is taken under it.
 type replayBudget struct {
 	mu    sync.Mutex
@@ -63,6 +63,9 @@ func (b *replayBudget) take(sl *slot, rate float64) bool {
 	defer b.mu.Unlock()
 	if b.running == nil { // an SFU built without New: no budget, no count
 		return true
+	}
+	if sl.viewer.upState.Load() == 2 {
+		return false // gone (overload.go's viewerGone): hold no turn, wait for nothing
 	}
 	if _, ok := b.running[sl]; ok {
 		return true // promoted by a replay that ended (admit)
