@@ -43,7 +43,7 @@ func NewAPI() (*webrtc.API, error) {
 
 // NewNACKingAPI builds the API of viewers that repair loss: NewAPI plus
 // exactly one interceptor, a NACK generator. Such a viewer asks for every
-// missing packet and sends no other RTCP (no receiver reports, TWCC or
+// missing packet, up to 10 times as a browser does, and sends no other RTCP (no receiver reports, TWCC or
 // PLI), so "unrecovered" then measures loss after the server's repair.
 func NewNACKingAPI() (*webrtc.API, error) {
 	m, s, err := engines()
