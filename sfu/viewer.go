@@ -43,6 +43,10 @@ type viewer struct {
 	// look at the slots (the serving writer's). Most turns have none, and
 	// a look at every slot's replay state is a cold cache line per slot.
 	replaying bool
+	// now is the time of the serving writer's turn (zero outside one):
+	// a turn's packets go out in the writer's next sendmmsg, so they share
+	// it, and a clock read per packet was a measurable share of forwarding.
+	now time.Time
 	// tally is the serving pool writer's count of forwarded packets,
 	// added to the metrics once a batch (nil: count at once).
 	tally *fwdTally
@@ -426,7 +430,7 @@ func (sl *slot) forward(it item) {
 	sl.hdr = it.p.hdr
 	sl.hdr.Extension, sl.hdr.Extensions = false, nil
 	sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
-	now := time.Now() // once per packet: this clock read is a measurable share of forwarding
+	now := sl.viewer.clock()
 	if !sl.rw.Rewrite(&sl.hdr, now) {
 		return
 	}
@@ -436,6 +440,14 @@ func (sl *slot) forward(it item) {
 	}
 	sl.viewer.countForwarded(sl.kind, sl.hdr.MarshalSize()+len(it.p.payload))
 	sl.report(src, bt, now)
+}
+
+// clock is the time of the writer's turn, or the time now outside one.
+func (v *viewer) clock() time.Time {
+	if !v.now.IsZero() {
+		return v.now
+	}
+	return time.Now()
 }
 
 // begin makes b the binding the slot writes (a no-op when it is): a new

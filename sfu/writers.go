@@ -232,6 +232,7 @@ func (v *viewer) serve(b *egressBatch) {
 		return
 	}
 	v.eg.begin(b)
+	v.now = time.Now() // the turn's time (viewer.clock)
 	if v.starting.Load() {
 		v.replaying = true // startSlots may start replays
 	}
@@ -239,6 +240,7 @@ func (v *viewer) serve(b *egressBatch) {
 	v.flush()
 	due := v.pace()
 	v.eg.end()
+	v.now = time.Time{}
 	if due.IsZero() {
 		return
 	}
