@@ -47,6 +47,10 @@ type viewer struct {
 	// a turn's packets go out in the writer's next sendmmsg, so they share
 	// it, and a clock read per packet was a measurable share of forwarding.
 	now time.Time
+	// collecting: the slots' sender reports wait for the end of the turn,
+	// reportDue says one fell due (report.go); the serving writer's.
+	collecting, reportDue bool
+	reports               []rtcp.Packet
 	// tally is the serving pool writer's count of forwarded packets,
 	// added to the metrics once a batch (nil: count at once).
 	tally *fwdTally
@@ -151,6 +155,7 @@ type slot struct {
 	// Sender-report state (report.go).
 	packets, octets uint32
 	reportAt        time.Time
+	sentAt          time.Time // the last packet a writer's turn sent (report.go)
 
 	// The paced replay in progress (pace.go), last: it is cold, and the
 	// fields above are touched for every packet.
@@ -227,13 +232,19 @@ func (sl *slot) bind(src *source) {
 // viewer's writer is woken for what was queued (framewake.go). It never
 // blocks.
 func (sl *slot) offer(src *source, pk *packet, wake bool) {
-	if !sl.viewer.up.Load() {
+	v := sl.viewer
+	if !v.up.Load() {
 		return // not connected: the writer starts the slot from the cache when it is (join.go)
 	}
+	sl.queue(src, pk)
 	if wake {
-		// Whatever becomes of pk here, the frame's earlier packets are due.
-		defer sl.viewer.schedule()
+		// Whatever became of pk, the frame's earlier packets are due.
+		v.schedule()
 	}
+}
+
+// queue is offer's work on pk: queued, gated or dropped.
+func (sl *slot) queue(src *source, pk *packet) {
 	b := sl.binding.Load()
 	if b == nil || b.src != src {
 		// Another layer's packet (simulcast): it switches the slot only if

@@ -233,6 +233,7 @@ func (v *viewer) serve(b *egressBatch) {
 	}
 	v.eg.begin(b)
 	v.now = time.Now() // the turn's time (viewer.clock)
+	v.collecting = v.peer != nil
 	if v.starting.Load() {
 		v.replaying = true // startSlots may start replays
 	}
@@ -240,6 +241,10 @@ func (v *viewer) serve(b *egressBatch) {
 	v.flush()
 	due := v.pace()
 	v.eg.end()
+	if v.collecting {
+		v.collecting = false
+		v.sendReports(v.now)
+	}
 	v.now = time.Time{}
 	if due.IsZero() {
 		return
