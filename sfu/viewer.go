@@ -352,16 +352,27 @@ func (v *viewer) popN(out []item) int {
 	return n
 }
 
-// pace lets every replaying slot send what it may now, and returns when the
-// earliest of them may send again (zero: none is replaying).
+// pace lets every replaying slot send what it may now, and the prober
+// send its padding, and returns when the earliest of them may send again
+// (zero: none is replaying or probing).
 func (v *viewer) pace() time.Time {
 	var due time.Time
-	var now time.Time
+	if v.replaying {
+		due = v.paceReplays()
+	}
+	if d := v.probeStep(); !d.IsZero() && (due.IsZero() || d.Before(due)) { // probe.go
+		due = d
+	}
+	return due
+}
+
+// paceReplays is pace's walk over the slots, made only while a replay may
+// be running (viewer.replaying): each slot's replay state is a cold cache
+// line.
+func (v *viewer) paceReplays() time.Time {
+	var due, now time.Time
 	active := false
 	for _, sl := range v.slots {
-		if !v.replaying {
-			break
-		}
 		if !sl.rp.active { // only the writer sets it: safe to read unlocked here
 			continue
 		}
@@ -374,9 +385,6 @@ func (v *viewer) pace() time.Time {
 		active = active || sl.rp.active
 	}
 	v.replaying = active
-	if d := v.probeStep(); !d.IsZero() && (due.IsZero() || d.Before(due)) { // probe.go
-		due = d
-	}
 	return due
 }
 
