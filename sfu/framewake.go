@@ -19,10 +19,13 @@ import (
 // set it on a frame's last packet). So that a lost or never-set marker
 // cannot hold packets back, a frame also ends when a packet of another
 // timestamp arrives, after frameWakeMax packets, and frameWakeAfter after
-// it opened (a timer). Audio, one packet a frame, wakes at once.
+// it opened (a timer, which wakes the viewers and ends the frame at its
+// next packet). Audio, one packet a frame, wakes at once.
 //
-// The latency this adds is the publisher's spread of one frame's packets:
-// nothing for a burst, up to frameWakeAfter for a paced one.
+// The latency this adds is the publisher's spread of one frame's packets,
+// and never more than frameWakeAfter: nothing for a burst, a few
+// milliseconds for a paced one (libwebrtc's pacer spreads a large frame
+// over several).
 
 const (
 	// frameWakeMax bounds a frame's packets queued before a wake (a
@@ -41,6 +44,7 @@ type frameGather struct {
 	count   int    // its packets queued so far
 	timer   *time.Timer
 	pending atomic.Bool // open, as the timer sees it
+	overdue atomic.Bool // the timer woke the viewers: the frame ends at its next packet
 }
 
 // endsFrame decides, for the packet about to be offered, whether the
@@ -48,10 +52,11 @@ type frameGather struct {
 func (src *source) endsFrame(pk *packet) bool {
 	f := &src.frame
 	if src.kind != videoIdx || pk.hdr.Marker || f.count+1 >= frameWakeMax ||
-		(f.open && pk.hdr.Timestamp != f.ts) {
+		(f.open && (pk.hdr.Timestamp != f.ts || f.overdue.Load())) {
 		if f.open {
 			f.open, f.count = false, 0
 			f.pending.Store(false)
+			f.overdue.Store(false)
 			f.timer.Stop()
 		}
 		return true
@@ -74,6 +79,7 @@ func (src *source) endsFrame(pk *packet) bool {
 // with nothing queued costs its writer an empty turn.
 func (src *source) frameOverdue() {
 	if src.frame.pending.Load() {
+		src.frame.overdue.Store(true)
 		src.wakeSinks()
 	}
 }

@@ -60,6 +60,14 @@ func TestFrameEndsAtItsMarkerAnotherTimestampOrItsSize(t *testing.T) {
 			t.Fatalf("packet %d of a long frame: wake %v, want %v", i, got, want)
 		}
 	}
+	// A frame the timer found open ends at its next packet.
+	if ends(5500, false) {
+		t.Fatal("the first packet of a frame woke its viewers")
+	}
+	src.frameOverdue()
+	if !ends(5500, false) {
+		t.Fatal("the packet after the timer fired did not wake its viewers")
+	}
 	src.kind = audioIdx
 	if !ends(6000, false) {
 		t.Fatal("an audio packet did not wake its viewers")
