@@ -1,0 +1,240 @@
+package rtcconn
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var (
+	testOpus = Codec{Name: "opus", ClockRate: 48000, Channels: 2, Fmtp: "minptime=10;useinbandfec=1",
+		Feedback: []string{"transport-cc"}}
+	testVP8 = Codec{Name: "VP8", ClockRate: 90000, Feedback: []string{"ccm fir", "nack", "nack pli", "transport-cc"}}
+)
+
+// client is a Pion viewer: recvonly audio and video, Pion's default
+// interceptors (it sends receiver reports, like a browser).
+type client struct {
+	pc  *webrtc.PeerConnection
+	mu  sync.Mutex
+	got map[string]int // packets by track kind
+	wg  sync.WaitGroup
+}
+
+func newClient(t *testing.T) *client {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		t.Fatal(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{pc: pc, got: map[string]int{}}
+	for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+		if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		c.wg.Add(1)
+		defer c.wg.Done()
+		for {
+			if _, _, err := tr.ReadRTP(); err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.got[tr.Kind().String()]++
+			c.mu.Unlock()
+		}
+	})
+	return c
+}
+
+func (c *client) count(kind string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.got[kind]
+}
+
+func (c *client) close() {
+	_ = c.pc.Close()
+	c.wg.Wait()
+}
+
+func (c *client) offer(t *testing.T) string {
+	t.Helper()
+	o, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(o); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	return c.pc.LocalDescription().SDP
+}
+
+// connect answers c's offer on the own transport and waits for the
+// handshake.
+func connect(t *testing.T, m *Mux, conn *net.UDPConn, c *client, n string) (*Transport, *recorder, []Line) {
+	t.Helper()
+	o, err := ParseOffer(c.offer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Params{LocalUfrag: "sfuufrag" + n, LocalPwd: "sfu-pwd-0123456789abcdef" + n, RemoteUfrag: o.Ufrag, RemotePwd: o.Pwd,
+		FingerprintAlgo: o.FingerprintAlgo, Fingerprint: o.Fingerprint}
+	rec := newRecorder()
+	tr, err := m.NewTransport(p, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	ans, lines, err := Answer(o, AnswerConfig{Audio: testOpus, Video: testVP8, RTX: true, Fingerprint: m.Fingerprint(),
+		Ufrag: p.LocalUfrag, Pwd: p.LocalPwd, Candidates: []string{fmt.Sprintf("1 1 udp 2130706431 127.0.0.1 %d typ host", port)}},
+		[]*Sender{{StreamID: "seat0", TrackID: "seat0-audio"}, {StreamID: "seat0", TrackID: "seat0-video"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: ans}); err != nil {
+		t.Fatalf("the client refused the answer: %v\n%s", err, ans)
+	}
+	select {
+	case <-rec.connected:
+	case <-rec.closed:
+		t.Fatalf("closed before connecting: %v", rec.closedErr)
+	case <-time.After(15 * time.Second):
+		t.Fatal("no DTLS handshake")
+	}
+	return tr, rec, lines
+}
+
+// send encrypts n packets per line with the transport's keys and sends
+// them to addr, as the SFU's direct egress path does.
+func send(t *testing.T, conn *net.UDPConn, rec *recorder, lines []Line, addr netip.AddrPort, first uint16, n int) {
+	t.Helper()
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, l := range lines {
+		for i := range n {
+			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: l.PT, SSRC: l.SSRC,
+				SequenceNumber: first + uint16(i), Timestamp: uint32(first+uint16(i)) * 3000, Marker: true},
+				Payload: []byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, byte(i)}}
+			b, err := pkt.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc, err := rec.out.EncryptRTP(nil, b, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.WriteToUDPAddrPort(enc, addr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// A Pion viewer connects to the own transport: it accepts the answer, its
+// ICE and DTLS complete against the demux, it decrypts the media sent with
+// the exported keys, its RTCP arrives decrypted — and then the DTLS
+// connection's goroutines are gone, with no close_notify (the viewer
+// stays connected).
+func TestPionViewerReceivesOverTheOwnTransport(t *testing.T) {
+	m, conn := newTestMux(t, Config{})
+	c := newClient(t)
+	defer c.close()
+	tr, rec, lines := connect(t, m, conn, c, "a")
+	defer tr.Close()
+	if len(lines) != 2 || !lines[0].Sending || !lines[1].Sending || lines[1].RTXSSRC == 0 || lines[1].TransportCCExt == 0 {
+		t.Fatalf("negotiated %+v", lines)
+	}
+	eventually(t, 10*time.Second, "the client connected", func() bool {
+		return c.pc.ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+	seq := uint16(1)
+	eventually(t, 10*time.Second, "media on both tracks", func() bool {
+		send(t, conn, rec, lines, tr.Addr(), seq, 5)
+		seq += 5
+		time.Sleep(20 * time.Millisecond)
+		return c.count("audio") > 0 && c.count("video") > 0
+	})
+	// The client's RTCP (its receiver reports; a PLI to be sure).
+	eventually(t, 10*time.Second, "the client's RTCP, decrypted", func() bool {
+		_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: lines[1].SSRC}})
+		time.Sleep(20 * time.Millisecond)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.rtcp > 0
+	})
+	eventually(t, 2*time.Second, "DTLS torn down", func() bool { return testutil.ToFloat64(m.cfg.Metrics.DTLSActive) == 0 })
+	if v := testutil.ToFloat64(m.cfg.Metrics.Handshakes.WithLabelValues("ok")); v != 1 {
+		t.Fatalf("handshakes ok = %v", v)
+	}
+	// No close_notify reached the client: it stays connected and keeps
+	// receiving.
+	before := c.count("video")
+	eventually(t, 5*time.Second, "media after the teardown", func() bool {
+		send(t, conn, rec, lines, tr.Addr(), seq, 5)
+		seq += 5
+		time.Sleep(20 * time.Millisecond)
+		return c.count("video") > before
+	})
+	if st := c.pc.ConnectionState(); st != webrtc.PeerConnectionStateConnected {
+		t.Fatalf("client state %v after the DTLS teardown", st)
+	}
+}
+
+// The answer has what the Pion path's answer has for the same offer:
+// BUNDLE, passive DTLS, the node's codec at the offer's payload types,
+// RTX in an FID group, transport-cc, msid.
+func TestAnswerShape(t *testing.T) {
+	c := newClient(t)
+	defer c.close()
+	o, err := ParseOffer(c.offer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, lines, err := Answer(o, AnswerConfig{Audio: testOpus, Video: testVP8, RTX: true, Fingerprint: "sha-256 AA:BB",
+		Ufrag: "u", Pwd: "p"}, []*Sender{{StreamID: "seat0", TrackID: "seat0-audio"}, nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"a=group:BUNDLE 0 1", "a=setup:passive", "a=rtpmap:111 opus/48000/2",
+		"a=fmtp:111 minptime=10;useinbandfec=1", "a=rtpmap:96 VP8/90000", "a=rtcp-fb:96 nack pli",
+		"a=extmap:4 " + TransportCCURI, "a=msid:seat0 seat0-audio", "a=sendonly", "a=inactive", "a=rtcp-mux",
+		"a=fingerprint:sha-256 AA:BB"} {
+		if !contains(ans, want) {
+			t.Errorf("answer lacks %q:\n%s", want, ans)
+		}
+	}
+	if lines[1].Sending || lines[1].SSRC != 0 {
+		t.Errorf("an inactive line sends: %+v", lines[1])
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
