@@ -56,6 +56,9 @@ type Config struct {
 	// PionEgress sends every viewer's media through Pion's stack: the
 	// direct egress path (egress.go) off (--egress-direct=false).
 	PionEgress bool
+	// ViewerTransport is who carries viewers below ICE: "auto" (empty),
+	// "own" or "pion" (viewerconn.go).
+	ViewerTransport string
 	// NoGSO keeps the direct path from merging datagrams with UDP GSO
 	// (egress_gso.go): for measuring what GSO adds.
 	NoGSO bool

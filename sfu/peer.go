@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -25,7 +26,8 @@ type Peer struct {
 	mu      sync.Mutex
 	closing bool // no goroutine may enter wg once set
 
-	viewer *viewer // a subscribe connection's viewer (SetQuality); nil for publishers
+	viewer *viewer  // a subscribe connection's viewer (SetQuality); nil for publishers
+	own    *ownConn // the viewer's own transport (viewerconn.go); pc is nil then
 
 	// onConnected runs (on a Pion goroutine) each time the connection
 	// becomes connected — Pion reports that after DTLS, once SRTP is
@@ -52,6 +54,9 @@ func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
 
 // AddCandidate adds a remote ICE candidate trickled by the client.
 func (p *Peer) AddCandidate(c webrtc.ICECandidateInit) error {
+	if p.pc == nil {
+		return nil // the own transport learns addresses from the viewer's checks
+	}
 	if err := p.pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("%w: candidate: %v", ErrBadSDP, err)
 	}
@@ -70,7 +75,12 @@ func (p *Peer) Close() error {
 		if onClose != nil {
 			onClose()
 		}
-		_ = p.pc.GracefulClose()
+		if p.pc != nil {
+			_ = p.pc.GracefulClose()
+		}
+		if p.own != nil && p.own.tr != nil {
+			_ = p.own.tr.Close()
+		}
 		p.wg.Wait()
 		close(p.done)
 	})
@@ -150,4 +160,13 @@ func (p *Peer) answer(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("sfu: ICE gathering did not complete in %v", p.s.cfg.GatherTimeout)
 	}
 	return p.pc.LocalDescription().SDP, nil
+}
+
+// writeRTCP sends RTCP to the peer: through Pion, or for a viewer on the
+// own transport the way its media goes (egress_own.go).
+func (p *Peer) writeRTCP(pkts []rtcp.Packet) error {
+	if p.pc == nil {
+		return p.viewer.eg.writeRTCP(pkts)
+	}
+	return p.pc.WriteRTCP(pkts)
 }

@@ -34,7 +34,7 @@ func (sl *slot) report(src *source, bt *boundTrack, now time.Time) {
 	}
 	sl.reportAt = now
 	ntp, ts := media.TranslateSenderReport(*rep, time.Duration(src.pub.skew.Load()), tsOff, src.codec.ClockRate(), now)
-	_ = sl.viewer.peer.pc.WriteRTCP([]rtcp.Packet{&rtcp.SenderReport{
+	_ = sl.viewer.peer.writeRTCP([]rtcp.Packet{&rtcp.SenderReport{
 		SSRC: uint32(bt.ssrc), NTPTime: ntp, RTPTime: ts, PacketCount: sl.packets, OctetCount: sl.octets,
 	}})
 }

@@ -1,0 +1,152 @@
+package sfu
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/seatsfu/seatsfu/seat"
+)
+
+// answerShape is what must agree between the two transports' answers for
+// one offer: per m-line its mid, direction, codecs with their payload
+// types, format parameters and feedback, header extensions, msid, and
+// whether it carries an FID group — not the random parts (SSRCs, ICE
+// credentials, fingerprint, candidates' foundations).
+func answerShape(sdp string) []string {
+	keep := regexp.MustCompile(`^a=(mid|rtpmap|fmtp|rtcp-fb|extmap|msid|setup|rtcp-mux|rtcp-rsize|sendonly|recvonly|inactive|sendrecv|group)[:]?`)
+	var out []string
+	var cur []string
+	flush := func() {
+		sort.Strings(cur)
+		out = append(out, cur...)
+		cur = nil
+	}
+	for _, l := range strings.Split(strings.ReplaceAll(sdp, "\r\n", "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "m="):
+			flush()
+			out = append(out, l)
+		case strings.HasPrefix(l, "a=ssrc-group:FID"):
+			cur = append(cur, "a=ssrc-group:FID")
+		case keep.MatchString(l):
+			cur = append(cur, l)
+		}
+	}
+	flush()
+	return out
+}
+
+func subscribeAnswer(t *testing.T, transport, offer string) (string, []Slot) {
+	t.Helper()
+	s := newTestSFUWith(t, func(c *Config) { c.ViewerTransport = transport })
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	p, ans, slots, err := r.Subscribe("u", offer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	if (transport == ViewerTransportOwn) != (p.pc == nil) {
+		t.Fatalf("transport %s: pc %v", transport, p.pc)
+	}
+	return ans, slots
+}
+
+// The own transport answers an offer as the Pion path does: the same
+// m-lines and mids, codecs at the same payload types with the same
+// parameters and feedback, RTX in an FID group, transport-cc, msid, the
+// same directions (inactive past the co-host slots) and slots.
+func TestOwnTransportAnswersLikePion(t *testing.T) {
+	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	for range 12 { // past the seats and co-host slots: some answered inactive
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if _, err := pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	offer := gatheredOffer(t, pc)
+	pionAns, pionSlots := subscribeAnswer(t, ViewerTransportPion, offer)
+	ownAns, ownSlots := subscribeAnswer(t, ViewerTransportOwn, offer)
+	want, got := answerShape(pionAns), answerShape(ownAns)
+	if strings.Join(want, "\n") != strings.Join(got, "\n") {
+		t.Fatalf("answers differ.\npion:\n%s\n\nown:\n%s", strings.Join(want, "\n"), strings.Join(got, "\n"))
+	}
+	if len(pionSlots) != len(ownSlots) {
+		t.Fatalf("slots %v vs %v", pionSlots, ownSlots)
+	}
+	for i := range pionSlots {
+		if pionSlots[i] != ownSlots[i] {
+			t.Fatalf("slot %d: %v vs %v", i, pionSlots[i], ownSlots[i])
+		}
+	}
+	if !strings.Contains(ownAns, "typ host") || strings.Contains(ownAns, "ice-lite") {
+		t.Fatalf("own answer's ICE:\n%s", ownAns)
+	}
+}
+
+// Viewers on the own transport receive media, answer NACKs, and cost no
+// Pion PeerConnection: the only ICE agents in the process are the
+// publisher's two and the viewers' clients, and once the viewers sent
+// their first RTCP no DTLS connection of theirs is left on the server.
+func TestOwnViewersRunNoPeerConnection(t *testing.T) {
+	s := newTestSFUWith(t, func(c *Config) { c.ViewerTransport = ViewerTransportOwn })
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	api := clientAPI(t)
+	startPublisher(t, r, api, "owner", 'O')
+	var vs []*testViewer
+	for i := range 3 {
+		vs = append(vs, startViewer(t, r, api, "v"+string(rune('a'+i)), 2, true))
+	}
+	for _, v := range vs {
+		mid := v.mid(t, 0, "video")
+		eventually(t, 10*time.Second, "viewers receiving", func() bool { return v.count(mid) >= 5 })
+	}
+	if n, want := goroutinesOf("taskloop.(*Loop).runLoop"), 2+len(vs); n != want {
+		t.Fatalf("%d ICE agents, want %d (the publisher's two and one per viewer client)", n, want)
+	}
+	met := s.own.Metrics()
+	eventually(t, 10*time.Second, "the viewers' DTLS torn down", func() bool { return testutil.ToFloat64(met.DTLSActive) == 0 })
+	if n := testutil.ToFloat64(met.Viewers); n != 3 {
+		t.Fatalf("own_viewers %v", n)
+	}
+	for _, v := range vs {
+		if st := v.pc.ConnectionState(); st != webrtc.PeerConnectionStateConnected {
+			t.Fatalf("a viewer is %v after the DTLS teardown", st)
+		}
+	}
+}
+
+// The policy: auto takes the own transport only when the node offers
+// neither ICE-TCP nor TURN (a UDP-blocked viewer needs Pion's TCP or relay
+// candidates), own and pion are what they say, and without the direct
+// egress path there is no own transport.
+func TestViewerTransportPolicy(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{}, true},
+		{Config{ViewerTransport: ViewerTransportAuto, ICETCP: true}, false},
+		{Config{TURN: true}, false},
+		{Config{ViewerTransport: ViewerTransportOwn, ICETCP: true}, true},
+		{Config{ViewerTransport: ViewerTransportPion}, false},
+		{Config{ViewerTransport: ViewerTransportOwn, PionEgress: true}, false},
+	} {
+		if got := ownTransport(c.cfg); got != c.want {
+			t.Errorf("%+v: own %v, want %v", c.cfg, got, c.want)
+		}
+	}
+	if _, err := New(Config{ListenIP: "127.0.0.1", ViewerTransport: "quic"}); err == nil {
+		t.Fatal("an unknown viewer transport was accepted")
+	}
+}
