@@ -76,6 +76,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		MaxCohosts:         cfg.MaxCohosts,
 		Overload:           cfg.Overload.sfu(),
 		PionEgress:         !cfg.EgressDirect,
+		ViewerTransport:    cfg.ViewerTransport,
 		Adapt:              cfg.Adapt.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,
