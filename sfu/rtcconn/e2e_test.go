@@ -2,6 +2,8 @@ package rtcconn
 
 import (
 	"fmt"
+	"runtime"
+	"strings"
 	"net"
 	"net/netip"
 	"sync"
@@ -163,6 +165,9 @@ func TestPionViewerReceivesOverTheOwnTransport(t *testing.T) {
 	defer c.close()
 	tr, rec, lines := connect(t, m, conn, c, "a")
 	defer tr.Close()
+	if n := goroutinesWith("rtcconn.(*dtlsConn).ReadFrom"); n != 1 {
+		t.Fatalf("%d goroutines read the viewer's DTLS conn before its first SRTCP, want 1", n)
+	}
 	if len(lines) != 2 || !lines[0].Sending || !lines[1].Sending || lines[1].RTXSSRC == 0 || lines[1].TransportCCExt == 0 {
 		t.Fatalf("negotiated %+v", lines)
 	}
@@ -185,6 +190,11 @@ func TestPionViewerReceivesOverTheOwnTransport(t *testing.T) {
 		return rec.rtcp > 0
 	})
 	eventually(t, 2*time.Second, "DTLS torn down", func() bool { return testutil.ToFloat64(m.cfg.Metrics.DTLSActive) == 0 })
+	// Its goroutines are gone: none reads the viewer's DTLS conn or waits
+	// on its handshake.
+	eventually(t, 2*time.Second, "the server's DTLS goroutines gone", func() bool {
+		return goroutinesWith("rtcconn.(*dtlsConn).ReadFrom", "rtcconn.(*Transport).handshake", "dtls.(*Conn).handshake") == 0
+	})
 	if v := testutil.ToFloat64(m.cfg.Metrics.Handshakes.WithLabelValues("ok")); v != 1 {
 		t.Fatalf("handshakes ok = %v", v)
 	}
@@ -228,6 +238,24 @@ func TestAnswerShape(t *testing.T) {
 	if lines[1].Sending || lines[1].SSRC != 0 {
 		t.Errorf("an inactive line sends: %+v", lines[1])
 	}
+}
+
+// goroutinesWith counts the goroutines whose stack has one of frames. The
+// client's own DTLS goroutines run Pion's dtls.Conn too, but over its ICE
+// conn: "dtls.(*Conn).handshake" only appears while a handshake runs.
+func goroutinesWith(frames ...string) int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	count := 0
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		for _, f := range frames {
+			if strings.Contains(g, f) {
+				count++
+				break
+			}
+		}
+	}
+	return count
 }
 
 func contains(s, sub string) bool {

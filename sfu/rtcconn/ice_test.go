@@ -329,3 +329,33 @@ func TestConsent(t *testing.T) {
 		t.Fatalf("consent_lost_total %v", v)
 	}
 }
+
+// A viewer whose copy of our last DTLS flight was lost retransmits its own
+// after the SFU tore its DTLS down: the SFU resends the kept flight, at
+// most once per replayEvery.
+func TestLateRetransmissionGetsTheLastFlight(t *testing.T) {
+	m, conn := newTestMux(t, Config{})
+	p := testParams("5")
+	tr, err := m.NewTransport(p, newRecorder())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	a := newAgent(t, conn.LocalAddr(), p, true)
+	a.request(true, p.LocalPwd, "")
+	eventually(t, 2*time.Second, "nominated", func() bool { return tr.Addr() == a.addr() })
+	tr.mu.Lock()
+	tr.phase, tr.lastFlight = dtlsDown, [][]byte{{22, 0xfe, 0xfd, 1}, {20, 0xfe, 0xfd, 2}}
+	tr.mu.Unlock()
+	finished := []byte{22, 0xfe, 0xfd, 0, 1} // the viewer's flight 5, again
+	_, _ = a.conn.WriteToUDP(finished, a.server)
+	_, _ = a.conn.WriteToUDP(finished, a.server) // within replayEvery: no second replay
+	eventually(t, 2*time.Second, "the flight resent", func() bool { _, _, media := a.counts(); return media == 2 })
+	time.Sleep(2 * replayEvery)
+	if _, _, media := a.counts(); media != 2 {
+		t.Fatalf("%d datagrams resent for two retransmissions within %v, want the flight's 2", media, replayEvery)
+	}
+	if v := testutil.ToFloat64(m.cfg.Metrics.FlightReplays); v != 1 {
+		t.Fatalf("flight replays %v", v)
+	}
+}
