@@ -2,10 +2,10 @@ package rtcconn
 
 import (
 	"fmt"
-	"runtime"
-	"strings"
 	"net"
 	"net/netip"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
