@@ -102,6 +102,9 @@ func Fingerprint(cert tls.Certificate) (string, error) {
 }
 
 func (t *Transport) handleDTLS(b []byte, addr netip.AddrPort) {
+	if b[0] == 21 && len(b) > 4 && (b[3] != 0 || b[4] != 0) {
+		t.goodbye() // an alert after the handshake (epoch > 0): likely close_notify
+	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
@@ -300,6 +303,9 @@ func (t *Transport) handleSRTCP(b []byte) {
 	if phase == dtlsUp {
 		t.tearDownDTLS()
 	}
+	if hasBye(out) {
+		t.goodbye()
+	}
 	t.h.RTCP(out)
 }
 
@@ -376,3 +382,18 @@ func (c *dtlsConn) SetReadDeadline(t time.Time) error {
 }
 
 func (c *dtlsConn) SetWriteDeadline(time.Time) error { return nil }
+
+// hasBye says whether a compound RTCP packet holds a BYE (RFC 3550 §6.6).
+func hasBye(b []byte) bool {
+	for len(b) >= 4 {
+		if b[1] == 203 {
+			return true
+		}
+		n := 4 * (int(b[2])<<8 | int(b[3]) + 1)
+		if n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	return false
+}

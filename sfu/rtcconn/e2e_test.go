@@ -1,6 +1,7 @@
 package rtcconn
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -265,4 +266,43 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
+}
+
+// A viewer that closes its connection (DTLS close_notify, which the SFU
+// cannot read once its DTLS is down) is closed within about leaveProbe —
+// not after the whole consent timeout — while one that only sent a forged
+// alert and keeps answering its checks stays.
+func TestViewerThatLeavesIsClosedAtOnce(t *testing.T) {
+	m, conn := newTestMux(t, Config{ConsentTimeout: time.Minute})
+	c := newClient(t)
+	tr, rec, lines := connect(t, m, conn, c, "b")
+	defer tr.Close()
+	seq := uint16(1)
+	eventually(t, 10*time.Second, "media and the first RTCP", func() bool {
+		send(t, conn, rec, lines, tr.Addr(), seq, 5)
+		seq += 5
+		_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: lines[1].SSRC}})
+		time.Sleep(20 * time.Millisecond)
+		return testutil.ToFloat64(m.cfg.Metrics.DTLSActive) == 0
+	})
+	// A goodbye while the viewer lives (a forged alert from its address)
+	// only costs a check it answers.
+	tr.goodbye()
+	time.Sleep(leaveProbe + 3*tick)
+	select {
+	case <-rec.closed:
+		t.Fatalf("a live viewer was closed by a goodbye: %v", rec.closedErr)
+	default:
+	}
+	start := time.Now()
+	c.close()
+	select {
+	case <-rec.closed:
+	case <-time.After(10 * leaveProbe):
+		t.Fatal("a viewer that left is still open")
+	}
+	if !errors.Is(rec.closedErr, ErrViewerLeft) {
+		t.Fatalf("closed with %v", rec.closedErr)
+	}
+	t.Logf("closed %v after the client", time.Since(start))
 }

@@ -90,6 +90,7 @@ func (t *Transport) handleResponse(msg *stun.Message, addr netip.AddrPort) {
 	delete(t.pending, msg.TransactionID)
 	if addr == t.selected {
 		t.lastConsent = now // consent refreshed (RFC 7675 §5.1)
+		t.leaving = time.Time{}
 	}
 	t.mu.Unlock()
 }

@@ -14,7 +14,12 @@ import (
 var (
 	ErrConsentLost = errors.New("rtcconn: consent lost (RFC 7675)")
 	ErrICETimeout  = errors.New("rtcconn: ICE did not complete")
+	ErrViewerLeft  = errors.New("rtcconn: the viewer said goodbye and stopped answering")
 )
+
+// leaveProbe is how long a viewer that sent a DTLS alert or an RTCP BYE
+// has to answer a consent check before it counts as gone.
+const leaveProbe = time.Second
 
 // Handler is what a viewer's transport tells its owner. Every call is made
 // on the demux's read or timer loop, or a handshake's goroutine, without
@@ -69,6 +74,7 @@ type Transport struct {
 	selected    netip.AddrPort // the nominated address; zero until nominated
 	lastConsent time.Time
 	nextCheck   time.Time
+	leaving     time.Time          // a goodbye was seen: consent must be renewed by then
 	pending     map[[12]byte]check // our outstanding checks
 	probed      map[netip.AddrPort]bool
 
@@ -171,6 +177,8 @@ func (t *Transport) onTick(now time.Time) {
 		}
 	case now.Sub(t.lastConsent) > t.m.cfg.ConsentTimeout:
 		fail = ErrConsentLost
+	case !t.leaving.IsZero() && now.After(t.leaving):
+		fail = ErrViewerLeft
 	}
 	var probe netip.AddrPort
 	if fail == nil && t.selected.IsValid() && !now.Before(t.nextCheck) {
@@ -179,7 +187,9 @@ func (t *Transport) onTick(now time.Time) {
 	linger := t.phase == dtlsUp && now.Sub(t.upAt) > t.m.cfg.DTLSLinger
 	t.mu.Unlock()
 	if fail != nil {
-		t.m.cfg.Metrics.ConsentLost.Inc()
+		if fail != ErrViewerLeft {
+			t.m.cfg.Metrics.ConsentLost.Inc()
+		}
 		t.close(fail)
 		return
 	}
@@ -189,4 +199,22 @@ func (t *Transport) onTick(now time.Time) {
 	if linger {
 		t.tearDownDTLS()
 	}
+}
+
+// goodbye is a sign the viewer is leaving — a DTLS alert (its close_notify,
+// which the SFU cannot read once its DTLS is down) or an RTCP BYE. Neither
+// is trusted alone (a forged one must not end a viewer): it asks for consent
+// at once, and a viewer that does not answer within leaveProbe is closed,
+// instead of after the whole consent timeout.
+func (t *Transport) goodbye() {
+	now := t.m.now()
+	t.mu.Lock()
+	if t.closed || !t.selected.IsValid() || !t.leaving.IsZero() {
+		t.mu.Unlock()
+		return
+	}
+	t.leaving = now.Add(leaveProbe)
+	addr := t.selected
+	t.mu.Unlock()
+	t.sendCheck(addr, now)
 }
