@@ -1,12 +1,15 @@
 package sfu
 
 import (
+	"net"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
+	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -148,5 +151,56 @@ func TestViewerTransportPolicy(t *testing.T) {
 	}
 	if _, err := New(Config{ListenIP: "127.0.0.1", ViewerTransport: "quic"}); err == nil {
 		t.Fatal("an unknown viewer transport was accepted")
+	}
+}
+
+// sdpValue is the first "a=key:" value of an SDP.
+func sdpValue(sdp, key string) string {
+	for _, l := range strings.Split(strings.ReplaceAll(sdp, "\r\n", "\n"), "\n") {
+		if v, ok := strings.CutPrefix(l, "a="+key+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// A viewer that nominates a new address (its network changed: a new
+// candidate pair) has its media follow it there at once: the direct
+// egress path sends to wherever ICE last nominated.
+func TestOwnViewerMediaFollowsANewNomination(t *testing.T) {
+	s := newTestSFUWith(t, func(c *Config) { c.ViewerTransport = ViewerTransportOwn })
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	api := clientAPI(t)
+	startPublisher(t, r, api, "owner", 'O')
+	tv := startViewer(t, r, api, "viewer", 1, true)
+	v0 := tv.mid(t, 0, "video")
+	eventually(t, 10*time.Second, "media at the first address", func() bool { return tv.count(v0) >= 5 })
+
+	// The viewer's agent, from its new address: same credentials.
+	ours, theirs := tv.pc.RemoteDescription().SDP, tv.pc.LocalDescription().SDP
+	moved, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer moved.Close()
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest,
+		stun.NewUsername(sdpValue(ours, "ice-ufrag")+":"+sdpValue(theirs, "ice-ufrag")),
+		ice.AttrControlling(1), ice.PriorityAttr(1), ice.UseCandidate(),
+		stun.NewShortTermIntegrity(sdpValue(ours, "ice-pwd")), stun.Fingerprint)
+	if _, err := moved.WriteToUDP(req.Raw, s.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	srtp := 0
+	buf := make([]byte, 1500)
+	deadline := time.Now().Add(10 * time.Second)
+	for srtp < 10 {
+		_ = moved.SetReadDeadline(deadline)
+		n, _, err := moved.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("%d SRTP packets at the new address: %v", srtp, err)
+		}
+		if n > 12 && buf[0]&0xc0 == 0x80 && (buf[1] < 192 || buf[1] > 223) {
+			srtp++
+		}
 	}
 }
