@@ -23,8 +23,10 @@ type Peer struct {
 	once    sync.Once
 	onClose func() // detaches the peer from its room; runs once, before wg.Wait
 
-	mu      sync.Mutex
-	closing bool // no goroutine may enter wg once set
+	mu       sync.Mutex
+	closing  bool     // no goroutine may enter wg once set
+	finished bool     // Close has returned (done is closed)
+	after    []func() // AfterClose's, run once finished
 
 	viewer *viewer  // a subscribe connection's viewer (SetQuality); nil for publishers
 	own    *ownConn // the viewer's own transport (viewerconn.go); pc is nil then
@@ -83,6 +85,14 @@ func (p *Peer) Close() error {
 		}
 		p.wg.Wait()
 		close(p.done)
+		p.mu.Lock()
+		p.finished = true
+		after := p.after
+		p.after = nil
+		p.mu.Unlock()
+		for _, f := range after {
+			f()
+		}
 	})
 	<-p.done
 	return nil
@@ -98,6 +108,20 @@ func (p *Peer) closeAsync() {
 		return // Close is under way (its own state change calls us)
 	}
 	p.s.goBackground(func() { _ = p.Close() })
+}
+
+// AfterClose runs f once the peer is closed — at once when it already is,
+// else on the goroutine that closes it — so that waiting for a close costs
+// no goroutine per connection. f must not block or close peers.
+func (p *Peer) AfterClose(f func()) {
+	p.mu.Lock()
+	if !p.finished {
+		p.after = append(p.after, f)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	f()
 }
 
 // Done is closed once the peer connection is closed (by either side).

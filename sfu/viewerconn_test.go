@@ -204,3 +204,37 @@ func TestOwnViewerMediaFollowsANewNomination(t *testing.T) {
 		}
 	}
 }
+
+// AfterClose runs its callbacks once the peer is closed, or at once on a
+// closed peer: waiting for a close costs no goroutine.
+func TestAfterClose(t *testing.T) {
+	s := newTestSFUWith(t, func(c *Config) { c.ViewerTransport = ViewerTransportOwn })
+	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
+	pc, err := clientAPI(t).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	p, _, _, err := r.Subscribe("u", gatheredOffer(t, pc), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	p.AfterClose(func() { ran = append(ran, "before") })
+	if len(ran) != 0 {
+		t.Fatal("ran before the close")
+	}
+	_ = p.Close()
+	p.AfterClose(func() { ran = append(ran, "after") })
+	if strings.Join(ran, ",") != "before,after" {
+		t.Fatalf("ran %v", ran)
+	}
+	select {
+	case <-p.Done():
+	default:
+		t.Fatal("callbacks ran before Done")
+	}
+}
