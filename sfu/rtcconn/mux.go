@@ -19,7 +19,7 @@ const (
 	DefaultPionQueue       = 1024
 	DefaultConsentInterval = 2 * time.Second
 	DefaultConsentTimeout  = 10 * time.Second
-	DefaultDTLSLinger      = 15 * time.Second
+	DefaultDTLSLinger      = 5 * time.Second
 	DefaultConnectTimeout  = 30 * time.Second
 	tick                   = 100 * time.Millisecond
 	maxDatagram            = 1500 + 64
@@ -37,7 +37,8 @@ type Config struct {
 	// costing within seconds, like the Pion path's ICE timeouts).
 	ConsentInterval, ConsentTimeout time.Duration
 	// DTLSLinger is how long a connected viewer's DTLS stays up when no
-	// SRTCP arrives to prove the viewer finished its handshake.
+	// SRTCP arrives to prove the viewer finished its handshake. Short is
+	// safe: a retransmission after it gets the kept last flight (dtls.go).
 	DTLSLinger time.Duration
 	// ConnectTimeout closes a viewer ICE did not nominate an address for.
 	ConnectTimeout time.Duration
