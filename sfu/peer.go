@@ -190,7 +190,7 @@ func (p *Peer) answer(ctx context.Context) (string, error) {
 // own transport the way its media goes (egress_own.go).
 func (p *Peer) writeRTCP(pkts []rtcp.Packet) error {
 	if p.pc == nil {
-		return p.viewer.eg.writeRTCP(pkts)
+		return p.viewer.eg.writeRTCP(pkts, p.own.tr.Send)
 	}
 	return p.pc.WriteRTCP(pkts)
 }

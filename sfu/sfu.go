@@ -167,7 +167,7 @@ func (s *SFU) openTransports() error {
 		}
 		s.turn = ts
 	}
-	conn, err := s.openOwnTransport()
+	conn, tcp, err := s.openOwnTransport(tcp)
 	if err == nil {
 		s.pubAPI, s.subAPI, s.mux, s.tcpMux, s.videoParams, err = newAPI(s.cfg, conn, tcp, s.log)
 	}

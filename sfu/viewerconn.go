@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
-	"net/netip"
 	"strings"
 
 	"github.com/pion/rtcp"
@@ -27,14 +26,14 @@ import (
 // Policy (Config.ViewerTransport):
 //   - "pion": every viewer on a Pion PeerConnection.
 //   - "own": every viewer on the own transport. It carries host UDP on the
-//     media port only: no ICE-TCP, no relay candidates of the SFU's own
-//     (PROTOCOL.md §9), so a viewer whose network blocks UDP to the node
-//     cannot connect. The operator's choice.
-//   - "auto" (the default): the own transport when the node offers
-//     neither ICE-TCP nor TURN, Pion otherwise — so a viewer behind a
-//     UDP-blocking network still works in the default configuration
-//     (ICE-TCP is on by default). Carrying RFC 4571 framing on the shared
-//     TCP listener too is the way to lift this; not done yet.
+//     media port and ICE-TCP on the shared TCP listener (rtcconn/tcp.go,
+//     RFC 4571), but no relay candidates of the SFU's own TURN server
+//     (PROTOCOL.md §9): with TURN on, a viewer that can reach neither the
+//     UDP nor the TCP port cannot connect. The operator's choice.
+//   - "auto" (the default): the own transport unless the node runs TURN,
+//     Pion otherwise — so a viewer behind a network that blocks UDP still
+//     works in the default configuration (ICE-TCP on, TURN off), and one
+//     that needs the relay still gets it when TURN is on.
 //
 // Both need the direct egress path (--egress-direct, the default): with it
 // off, every viewer is on Pion.
@@ -65,20 +64,21 @@ func ownTransport(cfg Config) bool {
 	case ViewerTransportPion:
 		return false
 	}
-	return !cfg.ICETCP && !cfg.TURN
+	return !cfg.TURN
 }
 
-// openOwnTransport starts the demux on the media socket when the node's
-// viewers use it; Pion then reads what the demux passes on.
-func (s *SFU) openOwnTransport() (net.PacketConn, error) {
+// openOwnTransport starts the demux on the media socket (and the split of
+// the ICE-TCP listener tcp, when on) when the node's viewers use it; Pion
+// then reads what the demux passes on.
+func (s *SFU) openOwnTransport(tcp net.Listener) (net.PacketConn, net.Listener, error) {
 	if !ownTransport(s.cfg) {
-		return s.conn, nil
+		return s.conn, tcp, nil
 	}
 	met := rtcconn.NewMetrics()
 	if s.cfg.Registerer != nil {
 		for _, c := range met.Collectors() {
 			if err := s.cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("sfu: metrics: %w", err)
+				return nil, nil, fmt.Errorf("sfu: metrics: %w", err)
 			}
 		}
 	}
@@ -88,10 +88,13 @@ func (s *SFU) openOwnTransport() (net.PacketConn, error) {
 		Metrics:         met,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.own = m
-	return m.PionConn(), nil
+	if tcp != nil {
+		tcp = m.ServeTCP(tcp)
+	}
+	return m.PionConn(), tcp, nil
 }
 
 // ownCandidates are the answer's host candidates on the media port: the
@@ -120,12 +123,19 @@ func (s *SFU) ownCandidates() []string {
 			ips = append(ips, n.IP)
 		}
 	}
-	out := make([]string, 0, len(ips))
+	out := make([]string, 0, 2*len(ips))
 	for i, ip := range ips {
 		// RFC 8445 §5.1.2.1: host type preference 126, local preference
 		// falling with the list's order, component 1.
 		prio := uint32(126)<<24 | uint32(65535-i)<<8 | 255
 		out = append(out, fmt.Sprintf("%d 1 udp %d %s %d typ host", 1000+i, prio, ip, port))
+	}
+	if a, ok := s.tcpAddr.(*net.TCPAddr); ok {
+		// ICE-TCP passive candidates (RFC 6544), below every UDP one.
+		for i, ip := range ips {
+			prio := uint32(126)<<24 | uint32(8191-i)<<8 | 255
+			out = append(out, fmt.Sprintf("%d 1 tcp %d %s %d typ host tcptype passive", 2000+i, prio, ip, a.Port))
+		}
 	}
 	return out
 }
@@ -157,12 +167,38 @@ type ownConn struct {
 	p  *Peer
 }
 
-func (c *ownConn) Connected(out *srtp.Context, _ srtp.ProtectionProfile, addr netip.AddrPort) {
-	c.v.eg.ownConnected(out, addr)
+func (c *ownConn) Connected(out *srtp.Context, _ srtp.ProtectionProfile, path rtcconn.Path) {
+	c.v.eg.ownConnected(out, udpOf(path))
 	c.v.connected() // join.go: its writer starts the slots from the cache
 }
 
-func (c *ownConn) Moved(addr netip.AddrPort) { c.v.eg.moved(addr) }
+// Moved follows a new nomination: a UDP path takes the direct path, an
+// ICE-TCP one the transport's framed writes (ownSender).
+func (c *ownConn) Moved(path rtcconn.Path) { c.v.eg.moved(udpOf(path)) }
+
+// udpOf is the direct path's address for path, nil on ICE-TCP.
+func udpOf(path rtcconn.Path) *net.UDPAddr {
+	if path.TCP || !path.Valid() {
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(path.Addr)
+}
+
+// ownSender is an own-transport slot's writer when the viewer is not on
+// the direct path: on ICE-TCP it seals each packet with the viewer's
+// context and frames it on the viewer's connection; before the handshake
+// it drops (the viewer is gated until then, as Pion drops writes before
+// DTLS).
+type ownSender struct {
+	eg *viewerEgress
+	tr *rtcconn.Transport
+}
+
+func (o ownSender) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	return o.eg.seal(h, payload, o.tr.Send)
+}
+
+func (o ownSender) Write([]byte) (int, error) { return 0, nil }
 
 // RTCP hands one decrypted compound packet to the viewer once for every
 // SSRC it names, as Pion's SRTCP session does with its per-SSRC buffers
@@ -278,7 +314,7 @@ func (r *Room) subscribeOwn(v *viewer, peer *Peer, offer string, firstSeat int) 
 		l := lines[i]
 		sl.mid = l.Mid
 		sl.track.bound.Store(&boundTrack{
-			w:    &egressWriter{pion: unconnected{}, e: v.eg, sock: r.s.egress},
+			w:    &egressWriter{pion: ownSender{eg: v.eg, tr: oc.tr}, e: v.eg, sock: r.s.egress},
 			ssrc: webrtc.SSRC(l.SSRC), pt: l.PT, rtxSSRC: l.RTXSSRC, rtxPT: l.RTXPT, twccID: l.TransportCCExt,
 		})
 		v.slots = append(v.slots, sl)

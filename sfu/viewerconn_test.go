@@ -129,17 +129,17 @@ func TestOwnViewersRunNoPeerConnection(t *testing.T) {
 	}
 }
 
-// The policy: auto takes the own transport only when the node offers
-// neither ICE-TCP nor TURN (a UDP-blocked viewer needs Pion's TCP or relay
-// candidates), own and pion are what they say, and without the direct
-// egress path there is no own transport.
+// The policy: auto takes the own transport unless the node runs TURN (a
+// viewer that reaches neither port needs Pion's relay candidates), own and
+// pion are what they say, and without the direct egress path there is no
+// own transport.
 func TestViewerTransportPolicy(t *testing.T) {
 	for _, c := range []struct {
 		cfg  Config
 		want bool
 	}{
 		{Config{}, true},
-		{Config{ViewerTransport: ViewerTransportAuto, ICETCP: true}, false},
+		{Config{ViewerTransport: ViewerTransportAuto, ICETCP: true}, true},
 		{Config{TURN: true}, false},
 		{Config{ViewerTransport: ViewerTransportOwn, ICETCP: true}, true},
 		{Config{ViewerTransport: ViewerTransportPion}, false},

@@ -12,9 +12,9 @@ func init() { settings = append(settings, viewerTransportSetting) }
 // viewerTransportSetting picks who carries viewers below ICE
 // (sfu/viewerconn.go): the SFU's own transport, which costs no goroutine
 // per viewer, or a Pion PeerConnection each. auto takes the own transport
-// unless the node offers ICE-TCP or TURN, which it cannot carry yet.
+// unless the node runs TURN, whose relay candidates it cannot carry.
 var viewerTransportSetting = setting{"viewer-transport",
-	"who carries viewers below ICE: `auto` (own unless ICE-TCP or TURN is on), own (UDP only: no ICE-TCP or relay for viewers) or pion",
+	"who carries viewers below ICE: `auto` (own unless TURN is on), own (UDP and ICE-TCP, no TURN relay for viewers) or pion",
 	func(c *Config, v string) error {
 		switch v = strings.TrimSpace(v); v {
 		case sfu.ViewerTransportAuto, sfu.ViewerTransportOwn, sfu.ViewerTransportPion:

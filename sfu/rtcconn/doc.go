@@ -24,8 +24,11 @@
 //     flight kept to answer a late retransmission.
 //   - answer.go: the SDP answer, built with pion/sdp like Pion's own for
 //     the same offer; it never renegotiates (PROTOCOL.md §5).
+//   - tcp.go: ICE-TCP (RFC 4571 framing) on the node's shared TCP
+//     listener, split the same way; one reader goroutine per viewer TCP
+//     connection — only viewers whose networks block UDP take it.
 //
-// What this transport cannot carry — ICE-TCP and relay candidates
+// What this transport cannot carry — the SFU's TURN relay candidates
 // (PROTOCOL.md §9) — stays on Pion: the caller decides per node (see the
 // sfu package's viewer-transport setting).
 package rtcconn

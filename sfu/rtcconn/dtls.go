@@ -101,7 +101,7 @@ func Fingerprint(cert tls.Certificate) (string, error) {
 	return "sha-256 " + fp, nil
 }
 
-func (t *Transport) handleDTLS(b []byte, addr netip.AddrPort) {
+func (t *Transport) handleDTLS(b []byte, addr Path) {
 	if b[0] == 21 && len(b) > 4 && (b[3] != 0 || b[4] != 0) {
 		t.goodbye() // an alert after the handshake (epoch > 0): likely close_notify
 	}
@@ -116,7 +116,7 @@ func (t *Transport) handleDTLS(b []byte, addr netip.AddrPort) {
 			t.mu.Unlock()
 			return
 		}
-		if !t.selected.IsValid() {
+		if !t.selected.Valid() {
 			// DTLS before nomination (the viewer's agent sent it on a
 			// pair it validated): take that pair.
 			t.selected, t.lastConsent, t.nextCheck = addr, t.m.now(), t.m.now().Add(t.m.jitter())
@@ -130,7 +130,7 @@ func (t *Transport) handleDTLS(b []byte, addr netip.AddrPort) {
 	case dtlsHandshaking, dtlsUp:
 		dc := t.dc
 		t.mu.Unlock()
-		dc.push(b, addr)
+		dc.push(b, addr.Addr)
 	case dtlsDown:
 		// Our last flight was lost: the viewer retransmits its own.
 		flight, now := t.lastFlight, t.m.now()
@@ -141,7 +141,7 @@ func (t *Transport) handleDTLS(b []byte, addr netip.AddrPort) {
 		t.mu.Unlock()
 		if replay {
 			for _, d := range flight {
-				_, _ = t.m.conn.WriteToUDPAddrPort(d, addr)
+				t.send(d, addr)
 			}
 			t.m.cfg.Metrics.FlightReplays.Inc()
 		}
@@ -324,7 +324,7 @@ type dtlsConn struct {
 }
 
 func newDTLSConn(t *Transport) *dtlsConn {
-	return &dtlsConn{queue: newQueue(dtlsQueue), t: t, remote: net.UDPAddrFromAddrPort(t.selected)}
+	return &dtlsConn{queue: newQueue(dtlsQueue), t: t, remote: net.UDPAddrFromAddrPort(t.selected.Addr)}
 }
 
 func (c *dtlsConn) push(b []byte, addr netip.AddrPort) { c.queue.push(b, addr) }
@@ -354,7 +354,8 @@ func (c *dtlsConn) WriteTo(b []byte, _ net.Addr) (int, error) {
 		c.frames = append(c.frames, append([]byte(nil), b...))
 	}
 	c.fmu.Unlock()
-	return c.t.m.conn.WriteToUDPAddrPort(b, c.t.Addr())
+	c.t.Send(b)
+	return len(b), nil
 }
 
 func (c *dtlsConn) flight() [][]byte {

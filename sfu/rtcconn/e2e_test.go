@@ -3,8 +3,8 @@ package rtcconn
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
-	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -14,6 +14,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -35,6 +36,13 @@ type client struct {
 
 func newClient(t *testing.T) *client {
 	t.Helper()
+	return newClientOn(t, webrtc.NetworkTypeUDP4)
+}
+
+// newClientOn is a client gathering only on network (TCP4: a viewer whose
+// network blocks UDP, dialling the SFU's passive ICE-TCP candidates).
+func newClientOn(t *testing.T, network webrtc.NetworkType) *client {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -42,7 +50,7 @@ func newClient(t *testing.T) *client {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes([]webrtc.NetworkType{network})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
@@ -98,6 +106,12 @@ func (c *client) offer(t *testing.T) string {
 // handshake.
 func connect(t *testing.T, m *Mux, conn *net.UDPConn, c *client, n string) (*Transport, *recorder, []Line) {
 	t.Helper()
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	return connectWith(t, m, c, n, fmt.Sprintf("1 1 udp 2130706431 127.0.0.1 %d typ host", port))
+}
+
+func connectWith(t *testing.T, m *Mux, c *client, n, candidate string) (*Transport, *recorder, []Line) {
+	t.Helper()
 	o, err := ParseOffer(c.offer(t))
 	if err != nil {
 		t.Fatal(err)
@@ -109,9 +123,8 @@ func connect(t *testing.T, m *Mux, conn *net.UDPConn, c *client, n string) (*Tra
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
 	ans, lines, err := Answer(o, AnswerConfig{Audio: testOpus, Video: testVP8, RTX: true, Fingerprint: m.Fingerprint(),
-		Ufrag: p.LocalUfrag, Pwd: p.LocalPwd, Candidates: []string{fmt.Sprintf("1 1 udp 2130706431 127.0.0.1 %d typ host", port)}},
+		Ufrag: p.LocalUfrag, Pwd: p.LocalPwd, Candidates: []string{candidate}},
 		[]*Sender{{StreamID: "seat0", TrackID: "seat0-audio"}, {StreamID: "seat0", TrackID: "seat0-video"}})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +144,7 @@ func connect(t *testing.T, m *Mux, conn *net.UDPConn, c *client, n string) (*Tra
 
 // send encrypts n packets per line with the transport's keys and sends
 // them to addr, as the SFU's direct egress path does.
-func send(t *testing.T, conn *net.UDPConn, rec *recorder, lines []Line, addr netip.AddrPort, first uint16, n int) {
+func send(t *testing.T, tr *Transport, rec *recorder, lines []Line, first uint16, n int) {
 	t.Helper()
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -148,9 +161,7 @@ func send(t *testing.T, conn *net.UDPConn, rec *recorder, lines []Line, addr net
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := conn.WriteToUDPAddrPort(enc, addr); err != nil {
-				t.Fatal(err)
-			}
+			tr.Send(enc)
 		}
 	}
 }
@@ -177,7 +188,7 @@ func TestPionViewerReceivesOverTheOwnTransport(t *testing.T) {
 	})
 	seq := uint16(1)
 	eventually(t, 10*time.Second, "media on both tracks", func() bool {
-		send(t, conn, rec, lines, tr.Addr(), seq, 5)
+		send(t, tr, rec, lines, seq, 5)
 		seq += 5
 		time.Sleep(20 * time.Millisecond)
 		return c.count("audio") > 0 && c.count("video") > 0
@@ -203,7 +214,7 @@ func TestPionViewerReceivesOverTheOwnTransport(t *testing.T) {
 	// receiving.
 	before := c.count("video")
 	eventually(t, 5*time.Second, "media after the teardown", func() bool {
-		send(t, conn, rec, lines, tr.Addr(), seq, 5)
+		send(t, tr, rec, lines, seq, 5)
 		seq += 5
 		time.Sleep(20 * time.Millisecond)
 		return c.count("video") > before
@@ -279,7 +290,7 @@ func TestViewerThatLeavesIsClosedAtOnce(t *testing.T) {
 	defer tr.Close()
 	seq := uint16(1)
 	eventually(t, 10*time.Second, "media and the first RTCP", func() bool {
-		send(t, conn, rec, lines, tr.Addr(), seq, 5)
+		send(t, tr, rec, lines, seq, 5)
 		seq += 5
 		_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: lines[1].SSRC}})
 		time.Sleep(20 * time.Millisecond)
@@ -305,4 +316,70 @@ func TestViewerThatLeavesIsClosedAtOnce(t *testing.T) {
 		t.Fatalf("closed with %v", rec.closedErr)
 	}
 	t.Logf("closed %v after the client", time.Since(start))
+}
+
+// A viewer whose network blocks UDP reaches the own transport over ICE-TCP
+// on the shared listener (RFC 4571): ICE, DTLS, its media and its RTCP all
+// go framed on its one connection. A connection for a ufrag that is no
+// viewer's goes on to Pion's listener with its first packet intact.
+func TestViewerOverICETCP(t *testing.T) {
+	m, _ := newTestMux(t, Config{})
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pionLn := m.ServeTCP(ln)
+	defer pionLn.Close()
+	c := newClientOn(t, webrtc.NetworkTypeTCP4)
+	defer c.close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	tr, rec, lines := connectWith(t, m, c, "t", fmt.Sprintf("1 1 tcp 1671430143 127.0.0.1 %d typ host tcptype passive", port))
+	defer tr.Close()
+	if p := tr.Addr(); !p.TCP {
+		t.Fatalf("nominated %+v, want the TCP path", p)
+	}
+	seq := uint16(1)
+	eventually(t, 10*time.Second, "media over TCP", func() bool {
+		send(t, tr, rec, lines, seq, 5)
+		seq += 5
+		time.Sleep(20 * time.Millisecond)
+		return c.count("audio") > 0 && c.count("video") > 0
+	})
+	eventually(t, 10*time.Second, "RTCP over TCP", func() bool {
+		_ = c.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: lines[1].SSRC}})
+		time.Sleep(20 * time.Millisecond)
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.rtcp > 0
+	})
+
+	// Someone else's ICE-TCP connection: Pion's.
+	other, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.NewUsername("publisher:x"),
+		stun.NewShortTermIntegrity("whatever"), stun.Fingerprint)
+	framed := append([]byte{byte(len(req.Raw) >> 8), byte(len(req.Raw))}, req.Raw...)
+	if _, err := other.Write(framed); err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if pc, err := pionLn.Accept(); err == nil {
+			accepted <- pc
+		}
+	}()
+	select {
+	case pc := <-accepted:
+		defer pc.Close()
+		got := make([]byte, len(framed))
+		_ = pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(pc, got); err != nil || string(got) != string(framed) {
+			t.Fatalf("Pion read %x, %v; want the first packet %x", got, err, framed)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other connection never reached Pion's listener")
+	}
 }

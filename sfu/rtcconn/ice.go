@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"net"
-	"net/netip"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -19,7 +18,7 @@ import (
 // a host candidate's type preference, one local preference, component 1.
 const localPriority = 126<<24 | 65535<<8 | 255
 
-func (t *Transport) handleSTUN(b []byte, addr netip.AddrPort) {
+func (t *Transport) handleSTUN(b []byte, addr Path) {
 	var msg stun.Message
 	msg.Raw = append([]byte(nil), b...) // Decode keeps Raw; b is the read loop's
 	if err := msg.Decode(); err != nil {
@@ -33,7 +32,7 @@ func (t *Transport) handleSTUN(b []byte, addr netip.AddrPort) {
 	}
 }
 
-func (t *Transport) handleRequest(msg *stun.Message, addr netip.AddrPort) {
+func (t *Transport) handleRequest(msg *stun.Message, addr Path) {
 	checks := t.m.cfg.Metrics.Checks
 	var user stun.Username
 	if err := user.GetFrom(msg); err != nil || string(user) != t.p.LocalUfrag+":"+t.p.RemoteUfrag ||
@@ -43,13 +42,13 @@ func (t *Transport) handleRequest(msg *stun.Message, addr netip.AddrPort) {
 	}
 	checks.WithLabelValues("ok").Inc()
 	resp, err := stun.Build(msg, stun.BindingSuccess,
-		&stun.XORMappedAddress{IP: net.IP(addr.Addr().AsSlice()), Port: int(addr.Port())},
+		&stun.XORMappedAddress{IP: net.IP(addr.Addr.Addr().AsSlice()), Port: int(addr.Addr.Port())},
 		stun.NewShortTermIntegrity(t.p.LocalPwd), stun.Fingerprint)
 	if err != nil {
 		return
 	}
-	_, _ = t.m.conn.WriteToUDPAddrPort(resp.Raw, addr)
-	if !t.m.learn(t, addr) {
+	t.send(resp.Raw, addr)
+	if !addr.TCP && !t.m.learn(t, addr.Addr) {
 		return
 	}
 	now := t.m.now()
@@ -66,7 +65,7 @@ func (t *Transport) handleRequest(msg *stun.Message, addr netip.AddrPort) {
 	if ice.UseCandidate().IsSet(msg) && t.selected != addr {
 		// Nominated (RFC 8445 §7.3.1.5). The request just proved the
 		// viewer's agent is there and knows our password: consent starts.
-		moved = t.phase >= dtlsUp && t.selected.IsValid()
+		moved = t.phase >= dtlsUp && t.selected.Valid()
 		t.selected, t.lastConsent, t.nextCheck = addr, now, now.Add(t.m.jitter())
 	}
 	t.mu.Unlock()
@@ -78,7 +77,7 @@ func (t *Transport) handleRequest(msg *stun.Message, addr netip.AddrPort) {
 	}
 }
 
-func (t *Transport) handleResponse(msg *stun.Message, addr netip.AddrPort) {
+func (t *Transport) handleResponse(msg *stun.Message, addr Path) {
 	t.mu.Lock()
 	c, ok := t.pending[msg.TransactionID]
 	t.mu.Unlock()
@@ -90,14 +89,16 @@ func (t *Transport) handleResponse(msg *stun.Message, addr netip.AddrPort) {
 	delete(t.pending, msg.TransactionID)
 	if addr == t.selected {
 		t.lastConsent = now // consent refreshed (RFC 7675 §5.1)
-		t.leaving = time.Time{}
+		if !t.leaving.IsZero() && !c.sent.Before(t.leaveCheck) {
+			t.leaving = time.Time{} // it answered after its goodbye: still there
+		}
 	}
 	t.mu.Unlock()
 }
 
 // sendCheck sends a Binding request to addr as the controlled agent:
 // triggered checks and consent checks alike.
-func (t *Transport) sendCheck(addr netip.AddrPort, now time.Time) {
+func (t *Transport) sendCheck(addr Path, now time.Time) {
 	req, err := stun.Build(stun.TransactionID, stun.BindingRequest,
 		stun.NewUsername(t.p.RemoteUfrag+":"+t.p.LocalUfrag),
 		ice.AttrControlled(t.tiebrk), ice.PriorityAttr(localPriority),
@@ -112,7 +113,7 @@ func (t *Transport) sendCheck(addr netip.AddrPort, now time.Time) {
 	}
 	t.pending[req.TransactionID] = check{addr: addr, sent: now}
 	t.mu.Unlock()
-	_, _ = t.m.conn.WriteToUDPAddrPort(req.Raw, addr)
+	t.send(req.Raw, addr)
 }
 
 func randUint64() uint64 {

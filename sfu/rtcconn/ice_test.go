@@ -21,8 +21,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type recorder struct {
 	mu        sync.Mutex
 	out       *srtp.Context
-	addr      netip.AddrPort
-	moved     []netip.AddrPort
+	addr      Path
+	moved     []Path
 	rtcp      int
 	closedErr error
 	closed    chan struct{}
@@ -33,14 +33,14 @@ func newRecorder() *recorder {
 	return &recorder{closed: make(chan struct{}), connected: make(chan struct{})}
 }
 
-func (r *recorder) Connected(out *srtp.Context, _ srtp.ProtectionProfile, addr netip.AddrPort) {
+func (r *recorder) Connected(out *srtp.Context, _ srtp.ProtectionProfile, addr Path) {
 	r.mu.Lock()
 	r.out, r.addr = out, addr
 	r.mu.Unlock()
 	close(r.connected)
 }
 
-func (r *recorder) Moved(addr netip.AddrPort) {
+func (r *recorder) Moved(addr Path) {
 	r.mu.Lock()
 	r.moved = append(r.moved, addr)
 	r.mu.Unlock()
@@ -233,7 +233,7 @@ func TestBadChecksChangeNothing(t *testing.T) {
 	if _, answered, _ := a.counts(); answered != 0 {
 		t.Fatalf("the SFU answered %d bad requests", answered)
 	}
-	if tr.Addr().IsValid() {
+	if tr.Addr().Valid() {
 		t.Fatalf("a refused request nominated %v", tr.Addr())
 	}
 	m.mu.RLock()
@@ -246,7 +246,7 @@ func TestBadChecksChangeNothing(t *testing.T) {
 	a.request(true, p.LocalPwd, "")
 	eventually(t, 2*time.Second, "the good request answered and nominated", func() bool {
 		_, answered, _ := a.counts()
-		return answered == 1 && tr.Addr() == a.addr()
+		return answered == 1 && tr.Addr().Addr == a.addr()
 	})
 	eventually(t, 2*time.Second, "a triggered check", func() bool { c, _, _ := a.counts(); return c >= 1 })
 }
@@ -265,14 +265,14 @@ func TestNominationMovesTheViewer(t *testing.T) {
 	a1 := newAgent(t, conn.LocalAddr(), p, true)
 	a2 := newAgent(t, conn.LocalAddr(), p, true)
 	a1.request(true, p.LocalPwd, "")
-	eventually(t, 2*time.Second, "first nomination", func() bool { return tr.Addr() == a1.addr() })
+	eventually(t, 2*time.Second, "first nomination", func() bool { return tr.Addr().Addr == a1.addr() })
 	a2.request(false, p.LocalPwd, "")
 	eventually(t, 2*time.Second, "a2 answered", func() bool { _, n, _ := a2.counts(); return n == 1 })
-	if tr.Addr() != a1.addr() {
+	if tr.Addr().Addr != a1.addr() {
 		t.Fatal("a check without USE-CANDIDATE moved the viewer")
 	}
 	a2.request(true, p.LocalPwd, "")
-	eventually(t, 2*time.Second, "second nomination", func() bool { return tr.Addr() == a2.addr() })
+	eventually(t, 2*time.Second, "second nomination", func() bool { return tr.Addr().Addr == a2.addr() })
 }
 
 // Consent (RFC 7675): a viewer that answers the SFU's checks stays past
@@ -343,7 +343,7 @@ func TestLateRetransmissionGetsTheLastFlight(t *testing.T) {
 	defer tr.Close()
 	a := newAgent(t, conn.LocalAddr(), p, true)
 	a.request(true, p.LocalPwd, "")
-	eventually(t, 2*time.Second, "nominated", func() bool { return tr.Addr() == a.addr() })
+	eventually(t, 2*time.Second, "nominated", func() bool { return tr.Addr().Addr == a.addr() })
 	tr.mu.Lock()
 	tr.phase, tr.lastFlight = dtlsDown, [][]byte{{22, 0xfe, 0xfd, 1}, {20, 0xfe, 0xfd, 2}}
 	tr.mu.Unlock()

@@ -86,6 +86,7 @@ type Mux struct {
 	byUfrag map[string]*Transport
 	byAddr  map[netip.AddrPort]*Transport
 	closed  bool
+	tcp     *tcpSplit // ServeTCP's; nil without ICE-TCP
 
 	stop chan struct{}
 	wg   sync.WaitGroup // the two loops and DTLS handshakes
@@ -149,6 +150,12 @@ func (m *Mux) Close() error {
 	}
 	close(m.stop)
 	_ = m.conn.SetReadDeadline(time.Now()) // unblocks the read loop
+	m.mu.RLock()
+	split := m.tcp
+	m.mu.RUnlock()
+	if split != nil {
+		_ = split.Close() // ends the accept loop; the viewers' readers end with their transports
+	}
 	m.wg.Wait()
 	m.pion.shut()
 	return nil
@@ -190,7 +197,7 @@ func (m *Mux) route(b []byte, addr netip.AddrPort) {
 		m.pion.push(b, addr)
 		return
 	}
-	t.receive(b, addr)
+	t.receive(b, Path{Addr: addr})
 }
 
 // viewerOfRequest is the viewer whose ufrag a STUN request's USERNAME

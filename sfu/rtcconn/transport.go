@@ -27,9 +27,9 @@ const leaveProbe = time.Second
 type Handler interface {
 	// Connected: the handshake is over; out encrypts what the SFU sends
 	// (SRTP and SRTCP), to addr. Called once.
-	Connected(out *srtp.Context, profile srtp.ProtectionProfile, addr netip.AddrPort)
-	// Moved: the viewer nominated another address (after Connected).
-	Moved(addr netip.AddrPort)
+	Connected(out *srtp.Context, profile srtp.ProtectionProfile, path Path)
+	// Moved: the viewer nominated another path (after Connected).
+	Moved(path Path)
 	// RTCP is one decrypted compound RTCP packet from the viewer; b is
 	// reused after the call.
 	RTCP(b []byte)
@@ -37,6 +37,17 @@ type Handler interface {
 	// ICE never completed, or Close). Called once.
 	Closed(err error)
 }
+
+// Path is where a viewer is reached: a UDP address on the media socket,
+// or (TCP) an ICE-TCP connection of the viewer's from that address
+// (RFC 4571 framing, tcp.go).
+type Path struct {
+	Addr netip.AddrPort
+	TCP  bool
+}
+
+// Valid says whether the path is set.
+func (p Path) Valid() bool { return p.Addr.IsValid() }
 
 // Params are one viewer's credentials: ours (the answer's) and theirs
 // (the offer's).
@@ -71,12 +82,15 @@ type Transport struct {
 
 	mu          sync.Mutex
 	closed      bool
-	selected    netip.AddrPort // the nominated address; zero until nominated
+	selected    Path                        // the nominated path; zero until nominated
+	tcp         map[netip.AddrPort]*tcpConn // the viewer's ICE-TCP connections (tcp.go)
 	lastConsent time.Time
 	nextCheck   time.Time
-	leaving     time.Time          // a goodbye was seen: consent must be renewed by then
+	leaving     time.Time // a goodbye was seen: consent must be renewed by then
+	leaveCheck  time.Time // the check that may renew it goes out then, not before
+	leaveSent   bool
 	pending     map[[12]byte]check // our outstanding checks
-	probed      map[netip.AddrPort]bool
+	probed      map[Path]bool
 
 	phase      dtlsPhase
 	dc         *dtlsConn
@@ -89,7 +103,7 @@ type Transport struct {
 }
 
 type check struct {
-	addr netip.AddrPort
+	addr Path
 	sent time.Time
 }
 
@@ -106,7 +120,7 @@ func (m *Mux) NewTransport(p Params, h Handler) (*Transport, error) {
 		return nil, errors.New("rtcconn: remote DTLS fingerprint missing")
 	}
 	t := &Transport{m: m, h: h, p: p, tiebrk: randUint64(), created: m.now(),
-		pending: map[[12]byte]check{}, probed: map[netip.AddrPort]bool{}}
+		pending: map[[12]byte]check{}, probed: map[Path]bool{}, tcp: map[netip.AddrPort]*tcpConn{}}
 	if err := m.register(t); err != nil {
 		return nil, err
 	}
@@ -132,20 +146,21 @@ func (t *Transport) shutdown(err error, notify bool) {
 	t.mu.Unlock()
 	t.m.unregister(t)
 	t.stopDTLS()
+	t.closeTCP()
 	if notify {
 		t.h.Closed(err)
 	}
 }
 
-// Addr is the nominated address, invalid until ICE nominated one.
-func (t *Transport) Addr() netip.AddrPort {
+// Addr is the nominated path, invalid until ICE nominated one.
+func (t *Transport) Addr() Path {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.selected
 }
 
 // receive handles one datagram from addr (RFC 7983's ranges).
-func (t *Transport) receive(b []byte, addr netip.AddrPort) {
+func (t *Transport) receive(b []byte, addr Path) {
 	switch {
 	case b[0] < 4:
 		t.handleSTUN(b, addr)
@@ -171,7 +186,7 @@ func (t *Transport) onTick(now time.Time) {
 	}
 	var fail error
 	switch {
-	case !t.selected.IsValid():
+	case !t.selected.Valid():
 		if now.Sub(t.created) > t.m.cfg.ConnectTimeout {
 			fail = ErrICETimeout
 		}
@@ -180,9 +195,12 @@ func (t *Transport) onTick(now time.Time) {
 	case !t.leaving.IsZero() && now.After(t.leaving):
 		fail = ErrViewerLeft
 	}
-	var probe netip.AddrPort
-	if fail == nil && t.selected.IsValid() && !now.Before(t.nextCheck) {
+	var probe Path
+	if fail == nil && t.selected.Valid() && !now.Before(t.nextCheck) {
 		probe, t.nextCheck = t.selected, now.Add(t.m.jitter())
+	}
+	if fail == nil && !t.leaving.IsZero() && !t.leaveSent && !now.Before(t.leaveCheck) {
+		probe, t.leaveSent = t.selected, true
 	}
 	linger := t.phase == dtlsUp && now.Sub(t.upAt) > t.m.cfg.DTLSLinger
 	t.mu.Unlock()
@@ -193,7 +211,7 @@ func (t *Transport) onTick(now time.Time) {
 		t.close(fail)
 		return
 	}
-	if probe.IsValid() {
+	if probe.Valid() {
 		t.sendCheck(probe, now)
 	}
 	if linger {
@@ -203,18 +221,40 @@ func (t *Transport) onTick(now time.Time) {
 
 // goodbye is a sign the viewer is leaving — a DTLS alert (its close_notify,
 // which the SFU cannot read once its DTLS is down) or an RTCP BYE. Neither
-// is trusted alone (a forged one must not end a viewer): it asks for consent
-// at once, and a viewer that does not answer within leaveProbe is closed,
-// instead of after the whole consent timeout.
+// is trusted alone (a forged one must not end a viewer): the timer loop
+// asks for consent a quarter of leaveProbe later — a closing agent still
+// answers checks for a moment after its DTLS said goodbye — and a viewer
+// that has not answered that check by leaveProbe is closed, instead of
+// after the whole consent timeout.
 func (t *Transport) goodbye() {
 	now := t.m.now()
 	t.mu.Lock()
-	if t.closed || !t.selected.IsValid() || !t.leaving.IsZero() {
-		t.mu.Unlock()
+	defer t.mu.Unlock()
+	if t.closed || !t.selected.Valid() || !t.leaving.IsZero() {
 		return
 	}
-	t.leaving = now.Add(leaveProbe)
-	addr := t.selected
+	t.leaving, t.leaveCheck, t.leaveSent = now.Add(leaveProbe), now.Add(leaveProbe/4), false
+}
+
+// send writes one datagram (or, on TCP, one framed packet) to path.
+func (t *Transport) send(b []byte, path Path) {
+	if !path.TCP {
+		_, _ = t.m.conn.WriteToUDPAddrPort(b, path.Addr)
+		return
+	}
+	t.mu.Lock()
+	c := t.tcp[path.Addr]
 	t.mu.Unlock()
-	t.sendCheck(addr, now)
+	if c != nil {
+		c.write(b)
+	}
+}
+
+// Send writes an already protected packet (SRTP, SRTCP) to the viewer's
+// nominated path: what the SFU's writer does for a viewer on ICE-TCP,
+// which the direct path (UDP only) cannot carry.
+func (t *Transport) Send(b []byte) {
+	if p := t.Addr(); p.Valid() {
+		t.send(b, p)
+	}
 }
