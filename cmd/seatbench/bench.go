@@ -49,7 +49,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	fs.StringVar(&o.seatsfuBin, "seatsfu", "", "seatsfu binary (default: go build ./cmd/seatsfu)")
 	fs.StringVar(&o.livekitBin, "livekit-bin", "", "LiveKit server binary for the livekit target (without it the target is skipped)")
 	fs.StringVar(&o.lkbenchBin, "lkbench", "", "lkbench binary driving the livekit target (default: go build ./bench/livekit/cmd/lkbench)")
-	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure (seatsfu runs --viewer-transport own; seatsfu-pion, the same build with --viewer-transport pion, is measured only when named)")
+	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure (seatsfu-pion, the same build with --viewer-transport pion, is measured only when named)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server and the generator to separate cores")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
 	fs.DurationVar(&o.probe, "probe-metrics", 0, "scrape each server's /metrics this often through the window and report the answer times (0: off)")
@@ -310,9 +310,10 @@ type job struct {
 }
 
 // seatsfuTargetArgs are the serve flags of seatsfu's targets besides
-// seatsfu itself: seatsfu-pion is the same build with every viewer on a
-// Pion PeerConnection (issue 16's old transport), to measure beside it.
-var seatsfuTargetArgs = map[string][]string{"seatsfu": {"--viewer-transport", "own"}, "seatsfu-pion": {"--viewer-transport", "pion"}}
+// seatsfu itself (its defaults: viewers on the own transport):
+// seatsfu-pion is the same build with every viewer on a Pion
+// PeerConnection (issue 16's old transport), to measure beside it.
+var seatsfuTargetArgs = map[string][]string{"seatsfu-pion": {"--viewer-transport", "pion"}}
 
 func isSeatsfu(name string) bool { return strings.HasPrefix(name, "seatsfu") }
 
