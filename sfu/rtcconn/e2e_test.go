@@ -383,3 +383,35 @@ func TestViewerOverICETCP(t *testing.T) {
 		t.Fatal("the other connection never reached Pion's listener")
 	}
 }
+
+// A TCP connection that never says anything is closed with the mux at
+// once, not after the first-packet timeout.
+func TestSilentTCPConnectionDoesNotHoldClose(t *testing.T) {
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	m, err := NewMux(conn, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ServeTCP(ln)
+	silent, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	eventually(t, 2*time.Second, "the connection waiting for its first packet", func() bool {
+		return goroutinesWith("rtcconn.(*tcpSplit).sort") == 1
+	})
+	start := time.Now()
+	_ = m.Close()
+	if d := time.Since(start); d >= firstPacketTimeout/2 {
+		t.Fatalf("Close took %v with a silent connection open", d)
+	}
+}

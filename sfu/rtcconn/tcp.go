@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/stun/v4"
@@ -38,19 +37,22 @@ const (
 
 // tcpSplit is the listener Pion's ICE-TCP mux accepts from.
 type tcpSplit struct {
-	m        *Mux
-	ln       net.Listener
-	pion     chan net.Conn
-	unsorted atomic.Int32
-	once     sync.Once
-	done     chan struct{}
+	m    *Mux
+	ln   net.Listener
+	pion chan net.Conn
+	once sync.Once
+	done chan struct{}
+
+	mu       sync.Mutex
+	unsorted map[net.Conn]struct{} // waiting for their first packet; closed with the split
 }
 
 // ServeTCP splits ln between the viewers' transports and Pion: it returns
 // the listener to give Pion's ICE-TCP mux instead of ln. Closing either
 // closes ln.
 func (m *Mux) ServeTCP(ln net.Listener) net.Listener {
-	s := &tcpSplit{m: m, ln: ln, pion: make(chan net.Conn, pionBacklog), done: make(chan struct{})}
+	s := &tcpSplit{m: m, ln: ln, pion: make(chan net.Conn, pionBacklog), done: make(chan struct{}),
+		unsorted: map[net.Conn]struct{}{}}
 	m.mu.Lock()
 	m.tcp = s
 	m.mu.Unlock()
@@ -71,8 +73,7 @@ func (s *tcpSplit) accept() {
 			s.Close()
 			return
 		}
-		if s.unsorted.Add(1) > maxUnsorted {
-			s.unsorted.Add(-1)
+		if !s.hold(c) {
 			_ = c.Close()
 			continue
 		}
@@ -88,14 +89,13 @@ func (s *tcpSplit) sort(c net.Conn) {
 	_ = c.SetReadDeadline(time.Now().Add(firstPacketTimeout))
 	var hdr [2]byte
 	if _, err := io.ReadFull(c, hdr[:]); err != nil {
-		s.unsorted.Add(-1)
+		s.release(c)
 		_ = c.Close()
 		return
 	}
 	first := make([]byte, binary.BigEndian.Uint16(hdr[:]))
 	_, err := io.ReadFull(c, first)
-	s.unsorted.Add(-1)
-	if err != nil {
+	if !s.release(c) || err != nil {
 		_ = c.Close()
 		return
 	}
@@ -155,10 +155,43 @@ func (s *tcpSplit) Accept() (net.Conn, error) {
 	}
 }
 
-// Close closes the listener (Pion's mux closes it when it closes).
+// hold counts c among the connections waiting for their first packet;
+// false when there are too many or the split is closed.
+func (s *tcpSplit) hold(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.done:
+		return false
+	default:
+	}
+	if len(s.unsorted) >= maxUnsorted {
+		return false
+	}
+	s.unsorted[c] = struct{}{}
+	return true
+}
+
+// release ends hold; false when Close took c meanwhile.
+func (s *tcpSplit) release(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.unsorted[c]
+	delete(s.unsorted, c)
+	return ok
+}
+
+// Close closes the listener (Pion's mux closes it when it closes) and the
+// connections not yet sorted.
 func (s *tcpSplit) Close() error {
 	s.once.Do(func() {
+		s.mu.Lock()
 		close(s.done)
+		for c := range s.unsorted {
+			_ = c.Close()
+		}
+		clear(s.unsorted)
+		s.mu.Unlock()
 		_ = s.ln.Close()
 	})
 	return nil
