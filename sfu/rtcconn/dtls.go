@@ -282,24 +282,26 @@ func (t *Transport) stopDTLS() {
 	}
 }
 
-// handleSRTCP decrypts the viewer's RTCP inline, on the read loop, and
-// hands it on. The first authenticated one proves the viewer finished its
+// handleSRTCP decrypts the viewer's RTCP inline — on the demux's read
+// loop, or on the reader of the viewer's ICE-TCP connection — and hands it
+// on; rtcpMu keeps the two from sharing the context or the buffer at once.
+// The first authenticated packet proves the viewer finished its
 // handshake: DTLS can go.
 func (t *Transport) handleSRTCP(b []byte) {
+	t.rtcpMu.Lock()
+	defer t.rtcpMu.Unlock()
 	t.mu.Lock()
-	ctx, phase := t.srtcp, t.phase
-	if ctx == nil || t.closed {
-		t.mu.Unlock()
+	ctx, phase, closed := t.srtcp, t.phase, t.closed
+	t.mu.Unlock()
+	if ctx == nil || closed {
 		return
 	}
 	out, err := ctx.DecryptRTCP(t.rtcpBuf[:0], b, nil)
 	if err != nil {
-		t.mu.Unlock()
 		t.m.cfg.Metrics.SRTCPFailures.Inc()
 		return
 	}
 	t.rtcpBuf = out[:0]
-	t.mu.Unlock()
 	if phase == dtlsUp {
 		t.tearDownDTLS()
 	}

@@ -98,8 +98,10 @@ type Transport struct {
 	upAt       time.Time
 	lastFlight [][]byte
 	lastReplay time.Time
-	srtcp      *srtp.Context // decrypts the viewer's SRTCP
-	rtcpBuf    []byte
+	srtcp      *srtp.Context // decrypts the viewer's SRTCP, under rtcpMu
+
+	rtcpMu  sync.Mutex // handleSRTCP's: the SRTCP context and rtcpBuf
+	rtcpBuf []byte
 }
 
 type check struct {
