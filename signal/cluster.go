@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/seatsfu/seatsfu/internal/cluster"
+	"github.com/seatsfu/seatsfu/internal/nodelink"
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -39,6 +40,10 @@ type Cluster struct {
 	// LinkResume is how long a relayed session waits for a new link after
 	// its link dropped before it ends.
 	LinkResume time.Duration
+	// LinkTLS, when set, runs every node link over mutual TLS: Listener
+	// accepts only TLS from peers with a certificate of the cluster's CA,
+	// and links are dialled likewise (links.go). nil: plain links.
+	LinkTLS *nodelink.TLS
 }
 
 // errClusterDown refuses a room this node would have to claim while Redis
@@ -95,6 +100,7 @@ func newClusterEdge(s *Server, c *Cluster) (*clusterEdge, error) {
 	if ce.links, err = newLinks(ce, c); err != nil {
 		return nil, err
 	}
+	s.cfg.Webhooks.HoldUntil(ce.webhookHold) // cluster_save.go
 	ce.tick = cfg.Tick
 	if ce.tick <= 0 {
 		ce.tick = cluster.DefaultTick
@@ -147,8 +153,7 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 	}
 	st, ok := sr.Durable()
 	if !ok {
-		c.dropSaver(sr.ID())
-		c.end(h)
+		c.stageEnd(h) // cluster_save.go: forgotten in Redis off the lock
 		return
 	}
 	blob, err := cluster.EncodeState(st)
@@ -161,11 +166,18 @@ func (c *clusterEdge) commit(sr *seat.Room) {
 
 // end forgets an ended room in Redis. While Redis is down it retries every
 // tick in the background: until then the node keeps renewing the lease of
-// a room that no longer exists, which only delays its id's reuse.
+// a room that no longer exists, which only delays its id's reuse. A room
+// that ends under its lock is forgotten by its saver instead (stageEnd).
 func (c *clusterEdge) end(h *cluster.Hosted) {
 	if err := h.End(c.srv.ctx); err == nil || !errors.Is(err, cluster.ErrUnavailable) {
 		return
 	}
+	c.retryEnd(h)
+}
+
+// retryEnd keeps trying to forget the room in Redis until it succeeds, or
+// another node holds it, or the server stops.
+func (c *clusterEdge) retryEnd(h *cluster.Hosted) {
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
@@ -217,6 +229,9 @@ func (c *clusterEdge) openOrFind(u seat.User, roomID string, create *proto.Creat
 		cfg := c.srv.newRoomConfig(u, roomID, create)
 		r, h, err = c.srv.openHubLocked(roomID, sfu.RoomConfig{Seat: cfg})
 		if err == nil {
+			// Its first state is staged by the owner's join; the room's
+			// start is not announced before Redis has it.
+			c.awaitFirstState(hosted)
 			h.roomStarted(u, cfg.Meta.Title) // webhooks.go; a restored room did not start again
 		}
 	}

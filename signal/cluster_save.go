@@ -23,6 +23,18 @@ import (
 // covers every older one; Redis refuses an older version after a newer
 // one, and one goroutine per room writes them in order anyway).
 //
+// The room's webhooks wait the same way (webhookHold): the dispatcher
+// holds each one until Redis has the version staged when it was emitted,
+// so a receiver that reads the room through the server API on any node,
+// or a node that takes the room over, sees what the webhook announced.
+// Their order is kept by the dispatcher's per-room queue.
+//
+// A room that ends is forgotten in Redis the same way (stageEnd): the end
+// is the saver's last write, after any write in flight, so an older state
+// never lands after it (and Redis's fence refuses one that tried); what
+// was queued with the end — the last answer, room.ended, the closes, the
+// webhooks — goes out once Redis no longer has the room.
+//
 // While Redis is down (Store.Up false, or a write fails) the frames go
 // out unwritten, as before: the room keeps running and the node's tick
 // writes the staged state when Redis returns.
@@ -35,6 +47,7 @@ type roomSaver struct {
 
 	mu       sync.Mutex
 	staged   uint64        // newest version staged
+	ending   uint64        // the version that is the room's end; 0 while it runs
 	released uint64        // frames queued at versions up to this may go out
 	moved    chan struct{} // closed (and replaced) when released moves
 	closed   bool
@@ -87,6 +100,30 @@ func (s *Server) saveMark(room string) saveMark {
 	return saveMark{saver: sv, version: sv.staged}
 }
 
+// webhookHold is the room's webhook.HoldFunc: an event emitted now waits
+// for the state staged now.
+func (c *clusterEdge) webhookHold(room string) func(context.Context) {
+	m := c.srv.saveMark(room)
+	if m.saver == nil {
+		return nil
+	}
+	return m.wait
+}
+
+// awaitFirstState makes what is queued for a new room wait for its first
+// state (version 1, which its owner's join stages): the room is not
+// announced before Redis has it. Should the room end or leave this node
+// before staging anything, closing its saver lets everything go.
+func (c *clusterEdge) awaitFirstState(h *cluster.Hosted) {
+	sv := c.saverOf(h)
+	if sv == nil {
+		return
+	}
+	sv.mu.Lock()
+	sv.staged = max(sv.staged, 1)
+	sv.mu.Unlock()
+}
+
 // stage records version v as staged (under the room's lock) and wakes the
 // saver. With Redis known to be down it is released at once.
 func (c *clusterEdge) stage(h *cluster.Hosted, v uint64) {
@@ -137,6 +174,54 @@ func (c *clusterEdge) saverOf(h *cluster.Hosted) *roomSaver {
 	return sv
 }
 
+// stageEnd records, under the room's lock, that the room ended: its saver
+// forgets it in Redis after any write in flight, and what is queued from
+// now on waits for that. No I/O here.
+func (c *clusterEdge) stageEnd(h *cluster.Hosted) {
+	sv := c.saverOf(h)
+	if sv == nil {
+		// Shutting down: no saver to hand the end to. The room's lock is
+		// held for this one write, as the server is stopping anyway.
+		c.end(h)
+		return
+	}
+	sv.mu.Lock()
+	if sv.ending == 0 {
+		sv.staged++
+		sv.ending = sv.staged
+	}
+	end := sv.ending
+	sv.mu.Unlock()
+	if !c.store.Up() {
+		sv.release(end) // as stage: nothing waits on a Redis that is down
+	}
+	select {
+	case sv.kick <- struct{}{}:
+	default:
+	}
+}
+
+// finish is the saver's last write: the room ended, so it forgets the
+// room in Redis (retrying in the background while Redis is down), lets
+// everything queued go out and stops.
+func (sv *roomSaver) finish() {
+	c := sv.c
+	switch err := sv.h.End(c.srv.ctx); {
+	case err == nil, errors.Is(err, cluster.ErrFenced):
+		// Forgotten, or another node holds the room: nothing to undo here.
+	case errors.Is(err, cluster.ErrUnavailable):
+		c.retryEnd(sv.h)
+	case c.srv.ctx.Err() == nil:
+		c.srv.log.Warn("cluster: forget an ended room", "room", sv.h.Room(), "err", err)
+	}
+	c.saversMu.Lock()
+	if c.savers[sv.h.Room()] == sv {
+		delete(c.savers, sv.h.Room())
+	}
+	c.saversMu.Unlock()
+	sv.close()
+}
+
 // dropSaver stops the room's saver (the room ended or left this node);
 // frames still waiting on it go out.
 func (c *clusterEdge) dropSaver(room string) {
@@ -160,9 +245,13 @@ func (sv *roomSaver) run() {
 		case <-sv.kick:
 		}
 		sv.mu.Lock()
-		want, closed := sv.staged, sv.closed
+		want, closed, ending := sv.staged, sv.closed, sv.ending
 		sv.mu.Unlock()
 		if closed {
+			return
+		}
+		if ending != 0 {
+			sv.finish()
 			return
 		}
 		err := sv.h.Flush(ctx)

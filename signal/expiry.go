@@ -137,6 +137,7 @@ func refreshSession(s *session, _ json.RawMessage, p *proto.SessionRefreshParams
 		return nil, withMessage(errTokenInvalid, "the token is for another room, user or role")
 	}
 	s.refreshed(id.Expires)
+	s.ho.token = p.Token // a hand-over presents the newest token (handover.go)
 	return nil, nil
 }
 

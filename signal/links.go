@@ -3,9 +3,12 @@ package signal
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -108,6 +111,12 @@ func newLinks(c *clusterEdge, cfg *Cluster) (*links, error) {
 	}
 	lk.pool = nodelink.NewPool(c.node.ID(), c.srv.cfg.Secret, queue, lk.onFrame)
 	lk.pool.Metrics = m
+	if cfg.LinkTLS != nil {
+		lk.pool.TLS = cfg.LinkTLS.Client
+		if lk.ln != nil {
+			lk.ln = tls.NewListener(lk.ln, cfg.LinkTLS.Server)
+		}
+	}
 	lk.mem = newMemListener()
 	lk.memSrv = &http.Server{Handler: http.HandlerFunc(c.srv.serveRTC), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = lk.memSrv.Serve(lk.mem) }() // ends with memSrv.Close
@@ -120,10 +129,21 @@ func newLinks(c *clusterEdge, cfg *Cluster) (*links, error) {
 				lk.watch(lk.pool.Add(l))
 			},
 		})
-		lk.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		lk.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: linkErrorLog(c.srv.log)}
 		go func() { _ = lk.srv.Serve(lk.ln) }() // ends with srv.Close
 	}
 	return lk, nil
+}
+
+// linkErrorLog carries what the link listener's HTTP server refuses
+// before any handler runs — above all a TLS handshake that fails: a peer
+// dialling in plain text ("client sent an HTTP request to an HTTPS
+// server"), or with a certificate the cluster's CA did not sign — to the
+// node's log as a warning.
+func linkErrorLog(l *slog.Logger) *log.Logger {
+	lg := slog.NewLogLogger(l.With("listener", "node-link").Handler(), slog.LevelWarn)
+	lg.SetPrefix("node link refused: ")
+	return lg
 }
 
 // isLive says whether id is a live node: the registry as last seen, else

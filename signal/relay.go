@@ -62,46 +62,76 @@ func newRelays(reg prometheus.Registerer) (*relays, error) {
 // relay serves r by relaying it to the room's host, and reports whether it
 // did. It does not when this node may serve the room itself (it hosts it,
 // nobody does, or the host is unreachable: the client then gets this
-// node's own answer, room_not_found while a takeover is pending).
+// node's own answer, room_not_found while a takeover is pending). A socket
+// served here is asked again at each room.join (handover.go).
 func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, id token.Identity) bool {
 	if r.Header.Get(relayedHeader) != "" {
 		return false
 	}
-	rt, err := c.node.Route(r.Context(), id.Room)
-	if err != nil || rt.Local || rt.Node.NodeAddr == "" {
+	host, ok := c.hostElsewhere(r.Context(), id.Room)
+	if !ok {
 		return false
 	}
-	dctx, cancel := context.WithTimeout(r.Context(), c.srv.cfg.Limits.JoinTimeout)
-	defer cancel()
-	l, err := c.links.get(dctx, rt.Node)
-	if err != nil {
-		c.srv.log.Debug("cluster: link to the room's host", "room", id.Room, "host", rt.Node.ID, "err", err)
-		c.node.Forget(id.Room)
+	e := c.openEdge(r.Context(), id.Room, host, raw)
+	if e == nil {
 		return false
 	}
-	e := c.links.newEdge(id.Room, rt.Node, l)
 	defer c.links.dropEdge(e)
-	if err := e.st.Control(frameOpen, openPayload{Token: raw}); err != nil {
-		c.node.Forget(id.Room)
-		return false
-	}
 	down, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true}) // as serveRTC
 	if err != nil {
 		_ = e.st.Control(frameClose, closePayload{Code: int(websocket.StatusGoingAway), Reason: "client upgrade failed"})
 		return true
 	}
 	down.SetReadLimit(maxFrame)
+	c.serveRelayed(e, down, id, viaMemory(r))
+	return true
+}
+
+// hostElsewhere is the node hosting room when it is another node that can
+// be linked to.
+func (c *clusterEdge) hostElsewhere(ctx context.Context, room string) (cluster.NodeInfo, bool) {
+	rt, err := c.node.Route(ctx, room)
+	if err != nil || rt.Local || rt.Node.NodeAddr == "" {
+		return cluster.NodeInfo{}, false
+	}
+	return rt.Node, true
+}
+
+// openEdge opens a relayed session for the token raw at host over the
+// pair's link; nil when the host cannot be reached (its route is then
+// forgotten, so the next try asks Redis again).
+func (c *clusterEdge) openEdge(ctx context.Context, room string, host cluster.NodeInfo, raw string) *edgeSession {
+	dctx, cancel := context.WithTimeout(ctx, c.srv.cfg.Limits.JoinTimeout)
+	defer cancel()
+	l, err := c.links.get(dctx, host)
+	if err != nil {
+		c.srv.log.Debug("cluster: link to the room's host", "room", room, "host", host.ID, "err", err)
+		c.node.Forget(room)
+		return nil
+	}
+	e := c.links.newEdge(room, host, l)
+	if err := e.st.Control(frameOpen, openPayload{Token: raw}); err != nil {
+		c.links.dropEdge(e)
+		c.node.Forget(room)
+		return nil
+	}
+	return e
+}
+
+// serveRelayed runs the client's socket down as the relayed session e
+// until either side ends it. internal marks this node's own socket (the
+// cascade's, over linkClient).
+func (c *clusterEdge) serveRelayed(e *edgeSession, down *websocket.Conn, id token.Identity, internal bool) {
 	if !c.rel.add(down) {
 		_ = e.st.Control(frameClose, closePayload{Code: int(websocket.StatusGoingAway), Reason: "server shutdown"})
 		_ = down.Close(websocket.StatusGoingAway, "server shutdown")
-		return true
+		return
 	}
 	defer c.rel.remove(down)
-	target, _ := c.publicRTC(rt.Node)
+	target, _ := c.publicRTC(e.host)
 	st := &relayState{user: id.UserID, room: id.Room, target: target} // cascade.go
 	defer st.end(c.cas)
-	e.serve(down, st, viaMemory(r))
-	return true
+	e.serve(down, st, internal)
 }
 
 // publicRTC is node's /v1/rtc as clients (and the cascade) reach it.

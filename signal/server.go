@@ -289,6 +289,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(maxFrame)
 	sess = newSession(s, conn, user, id.Room)
 	sess.access = accessOf(r, id.Expires)
+	sess.mayHandOver(r, raw) // handover.go
 
 	s.mu.Lock()
 	if s.closing { // Shutdown began during the upgrade
@@ -307,6 +308,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
+	sess.relayHandedOver() // handover.go: a join another node answers
 }
 
 // openOrFind returns the token's room and its hub. The owner opens the room

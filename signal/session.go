@@ -14,6 +14,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/sfu"
+	"github.com/seatsfu/seatsfu/signal/proto"
 )
 
 const (
@@ -36,6 +37,9 @@ type outFrame struct {
 	code   websocket.StatusCode
 	reason string
 	after  saveMark // on a cluster node: the room state Redis must hold first (cluster_save.go)
+	// handover: everything before it is written; the writer stops and
+	// leaves the socket to the relay (handover.go).
+	handover bool
 }
 
 // session is one signalling socket. Its reader loop runs on the HTTP
@@ -60,6 +64,12 @@ type session struct {
 	requests *rate.Limiter // every frame, shared by the user's sockets (life.budget)
 	messages *rate.Limiter // room.sendMessage, likewise
 	life     lifetime      // deadlines and rate budget (expiry.go)
+
+	loops sync.WaitGroup // the writer and the pinger
+
+	// A room.join handed to the room's host (handover.go): its channels
+	// are made before the loops start, the rest is the reader's.
+	ho handover
 
 	// Owned by the reader goroutine.
 	joined bool
@@ -92,15 +102,17 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 // run serves the socket until it closes, then releases everything the
 // session owns.
 func (s *session) run() {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.writeLoop() }()
-	go func() { defer wg.Done(); s.pingLoop() }()
+	s.loops.Add(2)
+	go func() { defer s.loops.Done(); s.writeLoop() }()
+	go func() { defer s.loops.Done(); s.pingLoop() }()
 
 	s.readLoop()
+	if s.handedOver() {
+		return // the socket is the relay's now (handover.go)
+	}
 
 	s.cancel()
-	wg.Wait()
+	s.loops.Wait()
 	_ = s.conn.CloseNow()
 	s.closePeers()
 	s.leaveOnDrop()
@@ -117,6 +129,9 @@ func (s *session) readLoop() {
 		}
 		s.heard.Store(time.Now().UnixNano())
 		s.handle(typ, frame)
+		if s.ho.edge != nil {
+			return // the rest of the socket's frames go to the room's host
+		}
 	}
 }
 
@@ -140,6 +155,9 @@ func (s *session) handle(typ websocket.MessageType, frame []byte) {
 		return
 	}
 	label := methodLabel(req.Method)
+	if req.Method == proto.MethodRoomJoin && s.handOver(frame) {
+		return // answered, and counted, by the room's host (handover.go)
+	}
 	result, err := s.call(req)
 	if err != nil {
 		se := asSeatError(err)
@@ -224,6 +242,10 @@ func (s *session) writeLoop() {
 			return
 		case f := <-s.out:
 			f.after.wait(s.ctx)
+			if f.handover {
+				close(s.ho.drained)
+				return
+			}
 			if f.close {
 				// Close performs the closing handshake; the reader sees the
 				// peer's close frame and ends the session.
@@ -258,6 +280,8 @@ func (s *session) pingLoop() {
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-s.ho.stopPing:
+			return // handed over: the relay pings the client from now on
 		case <-t.C:
 		}
 		if h := s.heard.Load(); h != last {

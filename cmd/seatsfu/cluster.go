@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatsfu/seatsfu/internal/cluster"
+	"github.com/seatsfu/seatsfu/internal/nodelink"
 	"github.com/seatsfu/seatsfu/signal"
 )
 
@@ -28,6 +29,10 @@ type ClusterSettings struct {
 	LinkQueue    int           `yaml:"link-queue"`
 	LinkBuffer   int           `yaml:"link-buffer"`
 	LinkResume   time.Duration `yaml:"link-resume"`
+	// Mutual TLS on the node links (all three, or none: plain links).
+	NodeTLSCert string `yaml:"node-tls-cert"`
+	NodeTLSKey  string `yaml:"node-tls-key"`
+	NodeTLSCA   string `yaml:"node-tls-ca"`
 }
 
 func defaultCluster() ClusterSettings {
@@ -64,6 +69,18 @@ var clusterSettings = []setting{
 	count("link-queue", "frames one node-to-node link may queue; a peer that lets it fill is dropped and its sessions resume on a new link", func(c *Config) *int { return &c.Cluster.LinkQueue }),
 	count("link-buffer", "messages a relayed session keeps until the other node acknowledges them, to resume after a link drops", func(c *Config) *int { return &c.Cluster.LinkBuffer }),
 	span("link-resume", "how long a relayed session waits for a new node link before its client's socket closes", func(c *Config) *time.Duration { return &c.Cluster.LinkResume }),
+	{"node-tls-cert", "PEM `FILE`: this node's certificate for mutual TLS on the node links, naming its --node-addr host; with --node-tls-key and --node-tls-ca", func(c *Config, v string) error {
+		c.Cluster.NodeTLSCert = strings.TrimSpace(v)
+		return nil
+	}},
+	{"node-tls-key", "PEM `FILE`: the private key of --node-tls-cert", func(c *Config, v string) error {
+		c.Cluster.NodeTLSKey = strings.TrimSpace(v)
+		return nil
+	}},
+	{"node-tls-ca", "PEM `FILE`: the CA that signs every node's certificate; links from nodes without one are refused", func(c *Config, v string) error {
+		c.Cluster.NodeTLSCA = strings.TrimSpace(v)
+		return nil
+	}},
 }
 
 // validateCluster checks the cluster keys and what they need of the rest.
@@ -115,7 +132,30 @@ func (cs ClusterSettings) validate() error {
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("node-addr: port %q is not 1..65535", port)
 	}
-	return nil
+	_, err = cs.linkTLS()
+	return err
+}
+
+// linkTLS loads the node links' mutual TLS; nil without the three files.
+func (cs ClusterSettings) linkTLS() (*nodelink.TLS, error) {
+	set := 0
+	for _, f := range []string{cs.NodeTLSCert, cs.NodeTLSKey, cs.NodeTLSCA} {
+		if f != "" {
+			set++
+		}
+	}
+	switch set {
+	case 0:
+		return nil, nil
+	case 3:
+	default:
+		return nil, errors.New("node-tls-cert: node-tls-cert, node-tls-key and node-tls-ca go together (mutual TLS on the node links)")
+	}
+	lt, err := nodelink.LoadTLS(cs.NodeTLSCert, cs.NodeTLSKey, cs.NodeTLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("node-tls-cert: %w", err)
+	}
+	return lt, nil
 }
 
 // open connects the store (lazily: Redis may be down at start), listens on
@@ -133,12 +173,17 @@ func (cs ClusterSettings) open(reg prometheus.Registerer) (*signal.Cluster, erro
 	if err != nil {
 		return nil, err
 	}
+	lt, err := cs.linkTLS()
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cs.NodeAddr)
 	if err != nil {
 		_ = store.Close()
 		return nil, fmt.Errorf("node-addr: %w", err)
 	}
-	return &signal.Cluster{Store: store, Listener: ln, LinkQueue: cs.LinkQueue, LinkBuffer: cs.LinkBuffer, LinkResume: cs.LinkResume, Node: cluster.Config{
+	return &signal.Cluster{Store: store, Listener: ln, LinkQueue: cs.LinkQueue, LinkBuffer: cs.LinkBuffer, LinkResume: cs.LinkResume, LinkTLS: lt, Node: cluster.Config{
 		Info:     cluster.NodeInfo{NodeAddr: cs.NodeAddr, HTTPAddr: cs.PublicURL},
 		Tick:     cs.ClusterTick,
 		NodeTTL:  cs.NodeTTL,

@@ -30,8 +30,9 @@ type node struct {
 	done chan struct{}
 }
 
-// startNode starts seatsfu serve in its own process on free loopback ports.
-func startNode(t *testing.T, redisURL, secret string) *node {
+// startNode starts seatsfu serve in its own process on free loopback ports;
+// extra are more flags.
+func startNode(t *testing.T, redisURL, secret string, extra ...string) *node {
 	t.Helper()
 	httpPort := freePort(t, "tcp")
 	n := &node{url: "http://127.0.0.1:" + strconv.Itoa(httpPort), log: &syncBuffer{}, done: make(chan struct{})}
@@ -39,6 +40,7 @@ func startNode(t *testing.T, redisURL, secret string) *node {
 		"--http", "127.0.0.1:"+strconv.Itoa(httpPort), "--rtc-udp-port", "0", "--rtc-ip", "127.0.0.1",
 		"--secret", secret, "--redis", redisURL, "--node-addr", "127.0.0.1:"+strconv.Itoa(freePort(t, "tcp")),
 		"--public-url", n.url, "--log-level", "debug")
+	n.cmd.Args = append(n.cmd.Args, extra...)
 	n.cmd.Env = append(os.Environ(), childEnv+"=1")
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {

@@ -62,9 +62,14 @@
 // (signal/cluster_save.go). So the answer and the notifications still
 // follow their state into Redis, the room's lock holds no round trip, a
 // burst of operations costs one write, and none waits while Store.Up is
-// false (the tick writes it when Redis returns). Hosted.End is still done
-// under the lock (once per room). A room whose seat controller ended is
-// Hosted.End (retried each tick while Redis is down). Config.Lost and
+// false (the tick writes it when Redis returns). Webhooks wait the same
+// way (webhook.Dispatcher.HoldUntil: each event holds for the version
+// staged when it was emitted; a new room's room.started for its first
+// state). A room whose seat controller ended is staged as its saver's
+// last version: the saver does Hosted.End off the room's lock (retried
+// each tick while Redis is down), after any write in flight, and
+// room.ended waits for it; Flush after End is ErrFenced (and Redis's fence
+// refuses it too), so an ended room is never written back. Config.Lost and
 // Server.Shutdown abandon the room here (sfu.Room.Abandon; sockets closed
 // 1001, no room.ended); Shutdown then Drains, so SIGTERM hands rooms over.
 // Takeover (Config.Adopt) and a client's join share one mutex, so a room
@@ -80,7 +85,9 @@
 // The host serves the session through an in-memory WebSocket to its own
 // /v1/rtc with the token and an X-Seatsfu-Relayed header (a host never
 // relays a relayed socket: no loops), so a relayed socket gets every rule
-// of a direct one. A dropped link is resumed: the edge dials again and
+// of a direct one. The relay is decided again at each room.join of a
+// socket served locally that speaks for nobody (signal/handover.go): if
+// another node hosts the room by then, the socket and its join go there. A dropped link is resumed: the edge dials again and
 // sends resume {last received}; the host, which kept the session (and the
 // member) for --link-resume, answers resumed and both re-send what the
 // other missed. Not resumed in time → the client's socket closes 1001 and
@@ -91,7 +98,8 @@
 // cluster_link_resumes_total{outcome}, cluster_relayed_sockets. NOT
 // BUILT: a room's notifications crossing the link once and fanned out at
 // the edge (each relayed session still gets its own copy, on the one
-// link); TLS on the link listener.
+// link). With --node-tls-* the links are mutual TLS (nodelink.TLS) on
+// top of the link token.
 //
 // Server API (signal/api_remote.go): /v1/api on any node; a call for a
 // room another node hosts is an api frame to the host, run there by the
@@ -231,8 +239,8 @@
 // carries a link token (MintLinkToken: HS256 with the shared secret, aud
 // "seatsfu-node", sub the dialling node, to the dialled one, one minute;
 // neither it nor a client token passes for the other) and B accepts only
-// a sub that is a live node in the registry. TLS on the node listener is
-// a later setting; until then run node links on a private network. Frames are JSON: {s: session id, t: open |
+// a sub that is a live node in the registry. With --node-tls-* the link
+// is mutual TLS with the cluster's CA as well (nodelink.TLS). Frames are JSON: {s: session id, t: open |
 // rpc | reply | note | close, p: the JSON-RPC message}. The client's node
 // (the edge) keeps the client's WebSocket and checks its token locally
 // (same secret); for a room hosted elsewhere (Node.Route; Node.Forget on

@@ -81,7 +81,11 @@ func (h *Hosted) Flush(ctx context.Context) error {
 	defer h.flushMu.Unlock()
 	h.mu.Lock()
 	version, blob, done := h.staged, h.blob, h.persisted >= want
+	lost = h.lost // ended (or lost) while this flush waited for the one before
 	h.mu.Unlock()
+	if lost {
+		return ErrFenced
+	}
 	if done {
 		return nil
 	}

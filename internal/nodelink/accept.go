@@ -2,6 +2,7 @@ package nodelink
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"strings"
@@ -67,17 +68,25 @@ const Path = "/v1/node-link"
 // Dial opens a link from node self to node peer at url (ws://host:port/…).
 // onFrame handles the frames peer sends (see newLink).
 func Dial(ctx context.Context, url string, secret []byte, self, peer string, queueLen int, onFrame func(*Link, Frame)) (*Link, error) {
-	return dialLink(ctx, url, secret, self, peer, queueLen, onFrame, nil)
+	return dialLink(ctx, url, secret, self, peer, queueLen, onFrame, nil, nil)
 }
 
-func dialLink(ctx context.Context, url string, secret []byte, self, peer string, queueLen int, onFrame func(*Link, Frame), m *Metrics) (*Link, error) {
+// dialLink dials url (over TLS with tc, for a wss:// url).
+func dialLink(ctx context.Context, url string, secret []byte, self, peer string, queueLen int, onFrame func(*Link, Frame), m *Metrics, tc *tls.Config) (*Link, error) {
 	tok, err := cluster.MintLinkToken(secret, self, peer, time.Now())
 	if err != nil {
 		return nil, err
 	}
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+tok)
-	conn, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h})
+	opts := &websocket.DialOptions{HTTPHeader: h}
+	if tc != nil {
+		// A transport of its own: this node's certificate, the cluster's
+		// CA, the host name checked from url. The upgrade takes its one
+		// connection over, so nothing idles in it.
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: tc}}
+	}
+	conn, resp, err := websocket.Dial(ctx, url, opts)
 	if err != nil {
 		if resp != nil {
 			return nil, fmt.Errorf("nodelink: dial %s (%s): %s: %w", peer, url, resp.Status, err)

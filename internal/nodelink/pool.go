@@ -2,6 +2,7 @@ package nodelink
 
 import (
 	"context"
+	"crypto/tls"
 	"sync"
 	"time"
 
@@ -20,6 +21,9 @@ type Pool struct {
 	onFrame  func(*Link, Frame)
 	// Metrics counts the links this pool dials (set before the first Get).
 	Metrics *Metrics
+	// TLS, when set (before the first Get), dials every link over mutual
+	// TLS (tls.go): wss:// instead of ws://.
+	TLS *tls.Config
 
 	ctx    context.Context // ends with Close, and with it every dial
 	cancel context.CancelFunc
@@ -80,7 +84,7 @@ func (p *Pool) dial(peer cluster.NodeInfo, d *dial) {
 	defer p.dials.Done()
 	ctx, cancel := context.WithTimeout(p.ctx, dialTimeout)
 	defer cancel()
-	l, err := dialLink(ctx, "ws://"+peer.NodeAddr+Path, p.secret, p.self, peer.ID, p.queueLen, p.onFrame, p.Metrics)
+	l, err := dialLink(ctx, p.url(peer), p.secret, p.self, peer.ID, p.queueLen, p.onFrame, p.Metrics, p.TLS)
 	if err == nil {
 		l = p.Add(l)
 	}
@@ -89,6 +93,14 @@ func (p *Pool) dial(peer cluster.NodeInfo, d *dial) {
 	p.mu.Unlock()
 	d.link, d.err = l, err
 	close(d.done)
+}
+
+// url is peer's link endpoint.
+func (p *Pool) url(peer cluster.NodeInfo) string {
+	if p.TLS != nil {
+		return "wss://" + peer.NodeAddr + Path
+	}
+	return "ws://" + peer.NodeAddr + Path
 }
 
 // Add files a link (one this node accepted, or dialled) and returns the

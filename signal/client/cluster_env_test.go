@@ -23,11 +23,11 @@ import (
 //
 // Every test passes that way except these, by design or not yet built:
 // TestServerShutdownEndsRooms (a cluster node hands its rooms over instead
-// of ending them), TestJoinSnapshotAndJoinErrors (a socket that connected
-// while nobody hosted its room is served by its own node: when the room
-// then opens on another node, it must reconnect to be relayed), and when
-// the clients land on different nodes: TestCohostAndBattleSDK (co-hosting
-// links two rooms of one node). TestPublisherLayersThroughTheSDK passes
+// of ending them), and when the clients land on different nodes:
+// TestCohostAndBattleSDK (co-hosting links two rooms of one node).
+// (TestJoinSnapshotAndJoinErrors passes: a socket that connected while
+// nobody hosted its room is handed to the room's host at its next
+// room.join, signal/handover.go.) TestPublisherLayersThroughTheSDK passes
 // but may miss its pending {high, low} when the viewer is remote: its
 // rtc.setQuality reaches the host through the cascade, whose connection
 // completes the switch to low at once, so the publisher may hear {low}

@@ -68,6 +68,7 @@ type Dispatcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	closed atomic.Bool
+	hold   atomic.Pointer[HoldFunc] // hold.go
 }
 
 // ParseURLs checks a --webhook-url list: absolute http(s) URLs.
@@ -160,7 +161,7 @@ func (d *Dispatcher) Emit(roomID, event string, data any) {
 		CreatedAt: d.cfg.Clock.Now().UnixMilli(),
 		RoomID:    roomID,
 		Data:      data,
-	}}
+	}, hold: d.holdFor(roomID)}
 	if d.closed.Load() {
 		d.m.dropped.WithLabelValues(dropShutdown).Add(float64(len(d.sinks)))
 		return

@@ -23,6 +23,10 @@
 //     RoomQueueSize per room, and runs Workers deliveries at a time, each
 //     bounded by AttemptTimeout, so a receiver that hangs costs a few
 //     goroutines and a bounded amount of memory.
+//   - After the state it describes (HoldUntil). A cluster node holds a
+//     room's event until Redis has the room state it announces; the
+//     room's later events queue behind it, other rooms do not wait, and
+//     no worker blocks meanwhile.
 //
 // Time comes from an injected Clock, so tests of ten minutes of retries run
 // in milliseconds.

@@ -18,6 +18,9 @@ type pending struct {
 	body      []byte    // encoded on the first attempt, reused by retries
 	attempts  int       // failed attempts so far
 	firstFail time.Time // when the first attempt failed
+	// hold, until the first attempt, is what must be durable before the
+	// event goes out (hold.go); nil for nothing.
+	hold func(context.Context)
 }
 
 func (p *pending) clone() *pending { c := *p; return &c }
@@ -93,6 +96,12 @@ func (s *sink) work() {
 func (s *sink) deliverHead(q *roomQueue) {
 	s.mu.Lock()
 	p := q.events[0]
+	if wait := p.hold; wait != nil {
+		p.hold = nil
+		s.release(q, wait)
+		s.mu.Unlock()
+		return
+	}
 	s.mu.Unlock()
 	err := s.post(p)
 	now := s.d.cfg.Clock.Now()
