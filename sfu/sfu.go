@@ -94,6 +94,9 @@ func New(cfg Config) (*SFU, error) {
 	if err := validViewerTransport(cfg.ViewerTransport); err != nil {
 		return nil, err
 	}
+	if cfg.DemuxQueue < 0 {
+		return nil, fmt.Errorf("sfu: negative demux queue %d", cfg.DemuxQueue)
+	}
 	if err := cfg.Adapt.validate(); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,11 @@ import (
 // Both need the direct egress path (--egress-direct, the default): with it
 // off, every viewer is on Pion.
 
+// DefaultDemuxQueue is Config.DemuxQueue's default: datagrams for Pion
+// (the publishers) the demux may queue — a few hundred milliseconds of a
+// busy node's ingress while Pion's reader is off the CPU.
+const DefaultDemuxQueue = rtcconn.DefaultPionQueue
+
 // Viewer transports.
 const (
 	ViewerTransportAuto = "auto"
@@ -83,6 +88,7 @@ func (s *SFU) openOwnTransport(tcp net.Listener) (net.PacketConn, net.Listener, 
 		}
 	}
 	m, err := rtcconn.NewMux(s.conn, rtcconn.Config{
+		PionQueue:       s.cfg.DemuxQueue,
 		ConsentInterval: orDefault(s.cfg.ICEKeepaliveInterval, defaultICEKeepalive),
 		ConsentTimeout:  orDefault(s.cfg.ICEFailedTimeout, defaultICEFailed),
 		Metrics:         met,
@@ -91,6 +97,7 @@ func (s *SFU) openOwnTransport(tcp net.Listener) (net.PacketConn, net.Listener, 
 		return nil, nil, err
 	}
 	s.own = m
+	s.m.mediaLimit.WithLabelValues("demux_queue").Set(float64(orDefaultInt(s.cfg.DemuxQueue, DefaultDemuxQueue)))
 	if tcp != nil {
 		tcp = m.ServeTCP(tcp)
 	}
@@ -343,4 +350,11 @@ func randomToken(n int) string {
 		b[i] = chars[int(binary.BigEndian.Uint64(r[:])>>(6*(i%8)))&63]
 	}
 	return string(b)
+}
+
+func orDefaultInt(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
 }

@@ -48,8 +48,10 @@ type Config struct {
 	// EgressDirect: the SFU's own SRTP and sendmmsg for viewers on host
 	// UDP (egress.go).
 	EgressDirect bool `yaml:"egress-direct"`
-	// ViewerTransport: auto, own or pion (viewertransport.go).
+	// ViewerTransport: auto, own or pion; DemuxQueue the own transport's
+	// queue to Pion (viewertransport.go).
 	ViewerTransport string `yaml:"viewer-transport"`
+	DemuxQueue      int    `yaml:"demux-queue"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -74,6 +76,7 @@ func Defaults() Config {
 		WebhookQueue:    webhook.DefaultQueueSize,
 		EgressDirect:    true,
 		ViewerTransport: "auto",
+		DemuxQueue:      defaultDemuxQueue,
 	}
 }
 
@@ -341,6 +344,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Overload.validate(); err != nil {
+		return err
+	}
+	if err := c.validateViewerTransport(); err != nil {
 		return err
 	}
 	return c.Limits.validate()

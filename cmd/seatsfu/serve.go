@@ -77,6 +77,7 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		Overload:           cfg.Overload.sfu(),
 		PionEgress:         !cfg.EgressDirect,
 		ViewerTransport:    cfg.ViewerTransport,
+		DemuxQueue:         cfg.DemuxQueue,
 		Adapt:              cfg.Adapt.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,

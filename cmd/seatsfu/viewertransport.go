@@ -7,7 +7,22 @@ import (
 	"github.com/seatsfu/seatsfu/sfu"
 )
 
-func init() { settings = append(settings, viewerTransportSetting) }
+func init() { settings = append(settings, viewerTransportSetting, demuxQueueSetting) }
+
+// demuxQueueSetting bounds what waits between the own transport's demux
+// and Pion's UDP mux (the publishers' packets): past it they are dropped
+// and counted (seatsfu_viewer_transport_pion_queue_drops_total).
+var demuxQueueSetting = count("demux-queue",
+	"datagrams for publishers that may wait between the viewer transport's demux and Pion (16..1048576); more are dropped",
+	func(c *Config) *int { return &c.DemuxQueue })
+
+// validateViewerTransport checks demux-queue's range.
+func (c Config) validateViewerTransport() error {
+	if c.DemuxQueue < 16 || c.DemuxQueue > 1<<20 {
+		return fmt.Errorf("demux-queue: %d is not between 16 and 1048576", c.DemuxQueue)
+	}
+	return nil
+}
 
 // viewerTransportSetting picks who carries viewers below ICE
 // (sfu/viewerconn.go): the SFU's own transport, which costs no goroutine
@@ -23,3 +38,5 @@ var viewerTransportSetting = setting{"viewer-transport",
 		}
 		return fmt.Errorf("%q is not auto, own or pion", v)
 	}}
+
+const defaultDemuxQueue = sfu.DefaultDemuxQueue
