@@ -177,9 +177,11 @@ func TestPionViewerReceivesOverTheOwnTransport(t *testing.T) {
 	defer c.close()
 	tr, rec, lines := connect(t, m, conn, c, "a")
 	defer tr.Close()
-	if n := goroutinesWith("rtcconn.(*dtlsConn).ReadFrom"); n != 1 {
-		t.Fatalf("%d goroutines read the viewer's DTLS conn before its first SRTCP, want 1", n)
-	}
+	// Until then its DTLS conn has a reader (the client sends no RTCP
+	// before it receives media, and the linger is 5 s).
+	eventually(t, 2*time.Second, "the DTLS conn's reader before the first SRTCP", func() bool {
+		return goroutinesWith("rtcconn.(*dtlsConn).ReadFrom") == 1
+	})
 	if len(lines) != 2 || !lines[0].Sending || !lines[1].Sending || lines[1].RTXSSRC == 0 || lines[1].TransportCCExt == 0 {
 		t.Fatalf("negotiated %+v", lines)
 	}
