@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -172,16 +174,51 @@ type ownConn struct {
 	tr *rtcconn.Transport
 	v  *viewer
 	p  *Peer
+
+	// ready is set once Subscribe has laid the viewer out (its slots,
+	// their tracks). The transport's calls come from the demux's
+	// goroutines, which learn of the viewer only through the network —
+	// no happens-before edge with Subscribe's writes — so each call
+	// checks ready first, and that atomic is the edge.
+	ready atomic.Bool
+	mu    sync.Mutex
+	early func() // a Connected before ready (the viewer cannot connect before it has the answer; kept for safety)
+}
+
+// activate marks the viewer laid out; a Connected that came first runs now.
+func (c *ownConn) activate() {
+	c.mu.Lock()
+	c.ready.Store(true)
+	f := c.early
+	c.early = nil
+	c.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 func (c *ownConn) Connected(out *srtp.Context, _ srtp.ProtectionProfile, path rtcconn.Path) {
-	c.v.eg.ownConnected(out, udpOf(path))
-	c.v.connected() // join.go: its writer starts the slots from the cache
+	f := func() {
+		c.v.eg.ownConnected(out, udpOf(path))
+		c.v.connected() // join.go: its writer starts the slots from the cache
+	}
+	c.mu.Lock()
+	if !c.ready.Load() {
+		c.early = f
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	f()
 }
 
 // Moved follows a new nomination: a UDP path takes the direct path, an
 // ICE-TCP one the transport's framed writes (ownSender).
-func (c *ownConn) Moved(path rtcconn.Path) { c.v.eg.moved(udpOf(path)) }
+func (c *ownConn) Moved(path rtcconn.Path) {
+	if c.ready.Load() {
+		c.v.eg.moved(udpOf(path))
+	}
+}
 
 // udpOf is the direct path's address for path, nil on ICE-TCP.
 func udpOf(path rtcconn.Path) *net.UDPAddr {
@@ -211,6 +248,9 @@ func (o ownSender) Write([]byte) (int, error) { return 0, nil }
 // SSRC it names, as Pion's SRTCP session does with its per-SSRC buffers
 // (feedback.go).
 func (c *ownConn) RTCP(b []byte) {
+	if !c.ready.Load() {
+		return
+	}
 	var seen [16]uint32
 	n := 0
 	pkts, err := rtcp.Unmarshal(b)
@@ -263,6 +303,7 @@ func (r *Room) subscribeOwnPeer(v *viewer, userID, offer string, firstSeat int, 
 	if err := r.attachViewer(v, peer); err != nil {
 		return fail(err)
 	}
+	peer.own.activate()
 	// No goroutine of ours, nor of Pion's, at rest: the writers serve its
 	// queue, the demux its packets.
 	return peer, answer, slots, nil
