@@ -359,3 +359,45 @@ func TestLateRetransmissionGetsTheLastFlight(t *testing.T) {
 		t.Fatalf("flight replays %v", v)
 	}
 }
+
+// Pion's side of the demux is bounded: datagrams for publishers that find
+// its queue full are dropped and counted, and what was queued still
+// arrives, unchanged and in order.
+func TestPionQueueIsBounded(t *testing.T) {
+	const size = 16
+	m, conn := newTestMux(t, Config{PionQueue: size})
+	tx, err := net.DialUDP("udp4", nil, conn.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	for i := range 4 * size {
+		if _, err := tx.Write([]byte{0x80, 96, 0, byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nobody reads Pion's side meanwhile: the first size are queued, the
+	// rest dropped (loopback loses none of 64 small datagrams).
+	eventually(t, 5*time.Second, "the overflow counted", func() bool {
+		return testutil.ToFloat64(m.cfg.Metrics.PionDrops) == 3*size
+	})
+	buf := make([]byte, 1500)
+	last := -1
+	for n := 0; ; n++ {
+		_ = m.PionConn().SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		k, _, err := m.PionConn().ReadFrom(buf)
+		if err != nil {
+			if n != size {
+				t.Fatalf("read %d datagrams from a queue of %d", n, size)
+			}
+			break
+		}
+		if k != 4 || int(buf[3]) <= last {
+			t.Fatalf("datagram %x after %d", buf[:k], last)
+		}
+		last = int(buf[3])
+	}
+	if last < 0 {
+		t.Fatal("nothing reached Pion")
+	}
+}
