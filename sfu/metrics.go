@@ -22,6 +22,7 @@ type metrics struct {
 	subscriberBandwidth prometheus.Histogram
 	shed                [shedKinds]prometheus.Counter // overload.go
 	egressRate          prometheus.Gauge
+	ov                  overloadMetrics // overload_metrics.go
 	mediaLimit          *prometheus.GaugeVec
 	probe               probeMetrics // probe.go
 }
@@ -94,6 +95,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	var probeCollectors []prometheus.Collector
 	m.probe, probeCollectors = newProbeMetrics(ns)
+	var ovCollectors []prometheus.Collector
+	m.ov, ovCollectors = newOverloadMetrics(ns)
+	probeCollectors = append(probeCollectors, ovCollectors...)
 	if reg == nil {
 		return m, nil
 	}

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,10 @@ type Overload struct {
 	// sends all its publishers per second, on top of each source's own
 	// coalescing (one per keyframe interval).
 	NodeKeyframeRequests int
+	// ReplayBudget caps the node's concurrent keyframe-group replays to
+	// joining viewers by their pacing rates, bits per second; replays
+	// over it wait their turn (pace_budget.go).
+	ReplayBudget int
 }
 
 // ErrOverloaded refuses a subscriber while the node is over its egress
@@ -74,15 +79,23 @@ type overload struct {
 	// steady rate for a second — not what it will cost from then on.
 	replayed atomic.Int64
 	// The sampler's previous totals and up count.
-	last   egressSample
-	lastUp int64
-	lastAt time.Time
+	last        egressSample
+	lastUp      int64
+	lastJoining int64 // admitted but not connected, at the last sample
+	// The last windows' ingress, pkt/s (typicalIngress).
+	ingress   [ingressMemory]int64
+	ingressAt int
+	lastAt    time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
+
+	// replays is the node's replay budget (pace_budget.go).
+	replays replayBudget
 }
 
-func (o *overload) init(cfg Overload) {
+func (o *overload) init(cfg Overload, m *overloadMetrics) {
 	o.cfg = cfg
+	o.replays.init(cfg.ReplayBudget, m)
 	if cfg.NodeRetransmits > 0 {
 		o.nodeNack = rate.NewLimiter(rate.Limit(cfg.NodeRetransmits), cfg.NodeRetransmits)
 	}
@@ -179,6 +192,14 @@ func (s *SFU) viewerGone(v *viewer) {
 	if v.upState.Swap(2) == 1 {
 		s.ov.up.Add(-1)
 	}
+	// Its replays give back their turns in the replay budget: its writer
+	// may never pump them again. The replays themselves are the writer's
+	// (it reads their state unlocked), so only the budget is touched; once
+	// upState is 2 the budget gives none of its slots a turn (take), so
+	// none can be left holding one.
+	for _, sl := range v.slots {
+		s.ov.replays.end(sl)
+	}
 }
 
 // startEgressSampler measures the egress rate every egressEvery while an
@@ -234,12 +255,22 @@ func (s *SFU) egressNow() egressSample {
 
 // sampleEgress turns the counts since the last sample into the egress rate
 // and what one more viewer adds: what a connected viewer was due per
-// second (sent or dropped for its full queue, replays not) over a window
-// in which the connected viewers changed by at most a tenth, or while no
+// second (sent or dropped for its full queue, replays not), or while no
 // viewer is connected, the node's ingress — a viewer is sent at most what
 // the node receives. Due, not sent: a node past its core's worth sends
 // each viewer less than it owes, and pricing viewers by that would admit
 // more the worse it got.
+//
+// The price rises with any window, but falls only with a steady one (see
+// steadyWindow): a window in which viewers joined under-measures them — a
+// viewer connected at its end was due a sliver of it, one still connecting
+// was due nothing, one replaying its cached group had its live packets
+// sent as replay — and a price that fell on it admitted the rest of a join
+// burst at a fraction of what it costs (450 joining at once at a budget for
+// 300: 441 admitted, 58 % loss). Nor does it fall while the node is behind:
+// a node past its worth also loses ingress (its socket overflows, so its
+// viewers are due less), and a price that fell with it would admit more
+// the worse it got.
 func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	o := &s.ov
 	el := now.Sub(o.lastAt).Seconds()
@@ -251,26 +282,66 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	due := int64((c.sent + c.dropped - p.sent - p.dropped - float64(c.replayed-p.replayed)) / el)
 	in := int64((c.ingress - p.ingress) / el)
 	up := o.up.Load()
+	joining := o.viewers.Load() - up // admitted, not yet connected
 	per := o.perViewer.Load()
 	behind := c.dropped > p.dropped // writers fell behind: the node is past its worth
-	switch {
-	case up > 0 && due > 0 && 10*abs(up-o.lastUp) <= up:
-		if m := due / up; m > per || !behind {
-			per = m
+	// What one more viewer was due in this window — a connected one's
+	// share of the node's ingress, or with none connected, the whole
+	// ingress — at the node's typical ingress (the median of the last
+	// ingressMemory windows), not this window's. A node whose core other
+	// work took reads its socket late: its viewers are due less for a
+	// second (unscaled, a starved second priced a viewer at 183 pkt/s
+	// where it costs 453), then more while it reads the backlog (a price
+	// raised by that refused viewers the node could serve). A viewer's
+	// share of the ingress holds through both. A publisher that left
+	// lowers the typical ingress within ingressMemory windows.
+	typical := o.typicalIngress(in)
+	m := typical
+	if up > 0 {
+		m = 0
+		if in > 0 {
+			m = int64(float64(due) / float64(up) * float64(typical) / float64(in))
 		}
-	case up == 0 || per == 0:
-		per = in
 	}
-	// Otherwise viewers came or went mid-window: a viewer connected at its
-	// end was due a sliver of it, so the window would price a join burst
-	// cheap and admit too many. The last steady price stands. Nor does it
-	// fall while the node is behind: a node past its worth also loses
-	// ingress (its socket overflows, so its viewers are due less), and a
-	// price that fell with it would admit more the worse it got.
-	o.lastAt, o.last, o.lastUp = now, c, up
+	switch {
+	case m <= 0:
+	case per == 0 || m > per:
+		per = m
+	case o.steadyWindow(up, joining, c.replayed-p.replayed) && !behind:
+		per = m
+	}
+	o.lastAt, o.last, o.lastUp, o.lastJoining = now, c, up, joining
 	o.rate.Store(r)
 	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))
+	s.m.ov.viewerPrice.Set(float64(per))
+}
+
+// steadyWindow says whether the window just ended measured its connected
+// viewers whole: they changed by at most a tenth, none was connecting at
+// either end, and no cached group was replayed. With none connected that
+// is a window with no join at all: the ingress of a node busy with a burst
+// of handshakes reads low too (its socket is read late), and a price that
+// fell to it admitted 414 of 450 at a budget for 289.
+func (o *overload) steadyWindow(up, joining, replayed int64) bool {
+	return 10*abs(up-o.lastUp) <= up && joining <= 0 && o.lastJoining <= 0 && replayed == 0
+}
+
+// ingressMemory is how many of the last egressEvery windows' ingress the
+// price is scaled to (sampleEgress).
+const ingressMemory = 5
+
+// typicalIngress notes this window's ingress and returns the median (the
+// upper one) of the last ingressMemory windows', or of as many as there
+// were.
+func (o *overload) typicalIngress(in int64) int64 {
+	o.ingress[o.ingressAt%ingressMemory] = in
+	o.ingressAt++
+	n := min(o.ingressAt, ingressMemory)
+	w := o.ingress
+	sorted := w[:n]
+	slices.Sort(sorted)
+	return sorted[n/2]
 }
 
 func abs(n int64) int64 {
@@ -297,6 +368,7 @@ func (s *SFU) noteLimits() {
 	for name, v := range map[string]int{
 		"egress_budget": c.EgressBudget, "viewer_retransmits": c.ViewerRetransmits,
 		"node_retransmits": c.NodeRetransmits, "node_keyframe_requests": c.NodeKeyframeRequests,
+		"replay_budget_bits": c.ReplayBudget,
 	} {
 		s.m.mediaLimit.WithLabelValues(name).Set(float64(v))
 	}

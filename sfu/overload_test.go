@@ -92,7 +92,7 @@ func TestNodeKeyframeRequestsAreCapped(t *testing.T) {
 // until viewers leave.
 func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1000})
+	s.ov.init(Overload{EgressBudget: 1000}, nil)
 	t0 := time.Now()
 	s.ov.lastAt, s.ov.lastUp = t0, 9
 	s.ov.viewers.Store(9)
@@ -132,7 +132,7 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 // live, 200 dropped and 1 000 replayed to joiners: 100 each.
 func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1500})
+	s.ov.init(Overload{EgressBudget: 1500}, nil)
 	t0 := time.Now()
 	s.ov.lastAt, s.ov.lastUp = t0, 10
 	s.ov.up.Store(10)
@@ -161,7 +161,7 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 // saw them, a second or more later.
 func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1000})
+	s.ov.init(Overload{EgressBudget: 1000}, nil)
 	t0 := time.Now()
 	s.ov.lastAt = t0
 	s.sampleEgress(t0.Add(time.Second), egressSample{ingress: 100}) // publishers only: 100 pkt/s in
@@ -208,6 +208,116 @@ func TestEgressBudgetHoldsAJoinBurst(t *testing.T) {
 	s.viewerUp(w)
 	if got := s.ov.up.Load(); got != 0 {
 		t.Fatalf("%d viewers counted up, want 0", got)
+	}
+}
+
+// Mid-burst the price does not fall. A window in which some of the burst
+// connected, others were still connecting and the connected ones were
+// replaying their cached groups measures each viewer low; the viewers
+// admitted after it were admitted at that low price before (450 joining
+// at once at a budget for 300: 441 admitted). Only a steady window — no
+// one connecting, no replay — lowers it.
+func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 10_000}, nil)
+	t0 := time.Now()
+	s.ov.lastAt = t0
+	s.sampleEgress(t0.Add(time.Second), egressSample{ingress: 100}) // publishers only
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("before any viewer, priced at %d, want the ingress 100", got)
+	}
+	for i := 0; i < 60; i++ {
+		if err := s.admitSubscriber(); err != nil {
+			t.Fatalf("viewer %d: %v", i, err)
+		}
+	}
+	// None connected yet, and the node, busy with their handshakes, read
+	// its ingress late: 60 pkt/s.
+	s.sampleEgress(t0.Add(1500*time.Millisecond), egressSample{ingress: 130})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("handshaking, priced at %d, want the last steady 100", got)
+	}
+	// 50 are up at both ends of a window (within a tenth), 10 still
+	// connecting, and the up ones replayed most of what they were due.
+	s.ov.up.Store(50)
+	s.ov.lastUp = 50
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 3000, ingress: 180, replayed: 2000})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("mid-burst, priced at %d, want the last steady 100", got)
+	}
+	// All up, but the window still held replays.
+	s.ov.up.Store(60)
+	s.ov.lastUp = 60
+	s.sampleEgress(t0.Add(3*time.Second), egressSample{sent: 7000, ingress: 280, replayed: 3000})
+	if got := s.ov.perViewer.Load(); got != 100 {
+		t.Fatalf("with replays in the window, priced at %d, want the last steady 100", got)
+	}
+	// The budget's 100 places hold: 40 more, not more.
+	admitted := 0
+	for i := 0; i < 100; i++ {
+		if s.admitSubscriber() == nil {
+			admitted++
+		}
+	}
+	if admitted != 40 {
+		t.Fatalf("%d admitted after the burst, want 40", admitted)
+	}
+	for i := 0; i < 40; i++ {
+		s.releaseSubscriber()
+	}
+	// A steady window: all 60 up at both ends, no replay: 80 each.
+	s.sampleEgress(t0.Add(4*time.Second), egressSample{sent: 11800, ingress: 380, replayed: 3000})
+	if got := s.ov.perViewer.Load(); got != 80 {
+		t.Fatalf("steady, priced at %d, want 80", got)
+	}
+	// A window that measures more raises the price at once, steady or not.
+	s.ov.up.Store(30)
+	s.ov.viewers.Store(30)
+	s.sampleEgress(t0.Add(5*time.Second), egressSample{sent: 15400, ingress: 480, replayed: 3100})
+	if got := s.ov.perViewer.Load(); got != 116 {
+		t.Fatalf("priced at %d, want 116 ((3600-100)/30)", got)
+	}
+	// Steady windows of a starved node: it read half its ingress, so its
+	// 30 viewers were due half as much. The price stands, a viewer's share
+	// of the typical ingress; when the ingress stays low for most of
+	// ingressMemory windows (a publisher left), the price follows.
+	sent, in := 15400.0, 480.0
+	for i := 1; i <= ingressMemory; i++ {
+		sent, in = sent+30*58, in+50
+		s.sampleEgress(t0.Add(time.Duration(5+i)*time.Second), egressSample{sent: sent, ingress: in, replayed: 3100})
+		if got := s.ov.perViewer.Load(); i <= ingressMemory/2 && got != 116 {
+			t.Fatalf("starved window %d: priced at %d, want 116: 58 of 50 in, at the typical 100", i, got)
+		}
+	}
+	if got := s.ov.perViewer.Load(); got != 58 {
+		t.Fatalf("after %d windows at half the ingress, priced at %d, want 58", ingressMemory, got)
+	}
+}
+
+// The second after a starved one reads the backlog (ingress over its
+// rate); the recent ingress then stays high for a while, and a price
+// scaled up by it would refuse viewers the node can serve. It is not.
+func TestEgressBudgetPriceIsNotRaisedByACatchUp(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 10_000}, nil)
+	t0 := time.Now()
+	s.ov.lastAt, s.ov.lastUp = t0, 10
+	s.ov.up.Store(10)
+	s.ov.viewers.Store(10)
+	var c egressSample
+	for i, w := range []struct{ in, per float64 }{
+		{100, 100}, // steady: 10 viewers due 100 each
+		{50, 50},   // starved: read half, sent half
+		{150, 150}, // catching up
+		{100, 100}, // steady again
+		{100, 100},
+	} {
+		c.ingress += w.in
+		c.sent += 10 * w.per
+		s.sampleEgress(t0.Add(time.Duration(i+1)*time.Second), c)
+		if got := s.ov.perViewer.Load(); got != 100 {
+			t.Fatalf("window %d: priced at %d, want 100", i, got)
+		}
 	}
 }
 

@@ -25,11 +25,12 @@ import (
 // join can cost a link (the cache holds at most media.DefaultGOPBytes, 1 MiB,
 // so even at the ceiling that is about half a second).
 //
-// The pacing lives in the viewer's one writer goroutine: it sends a slot's
-// due burst between draining the queue, and sleeps on the viewer's one timer
-// until the next slot is due, so a replaying slot delays the other slots'
-// live packets by at most one burst (replayBurst of writes, well under a
-// millisecond), and no goroutine is added per slot. While a slot replays,
+// The pacing runs in whichever pool writer serves the viewer (writers.go):
+// it sends a slot's due burst between draining the queue, and the viewer's
+// one timer brings it back when the next slot is due, so a replaying slot
+// delays the other slots' live packets by at most one burst (replayBurst of
+// writes, well under a millisecond), and no goroutine is added per slot.
+// How many replays run at once, node-wide, is pace_budget.go's. While a slot replays,
 // its queued live packets are dropped: the reader puts every packet in the
 // group cache before it queues it, so the replay reaches each of them in
 // source order and hands over to the queue where it caught up.
@@ -61,6 +62,10 @@ type replay struct {
 	burst    float64
 	tokens   float64 // bytes; negative after the keyframe went out unpaced
 	at       time.Time
+	// waiting: the node's replay budget has no room for it yet
+	// (pace_budget.go); it starts, measured afresh, when it has.
+	waiting  bool
+	waitFrom time.Time
 
 	// Scratch of one pump, read by the cache walk (step).
 	idx     int
@@ -72,8 +77,30 @@ type replay struct {
 }
 
 // startReplay begins a paced replay of src's cached group, measuring the
-// group's bitrate for the pacing rate. Called by the writer with sl.mu held.
+// group's bitrate for the pacing rate; when the node's replay budget has no
+// room for it, the replay waits its turn (pace_budget.go). Called by the
+// writer with sl.mu held.
 func (sl *slot) startReplay(now time.Time) bool {
+	sl.endReplay()
+	if sl.viewer.upState.Load() == 2 {
+		return false // the viewer is gone: it must hold no turn (viewerGone)
+	}
+	if !sl.measureReplay(now) {
+		return false
+	}
+	rp := &sl.rp
+	rp.waitFrom = now
+	if !sl.budget().take(sl, rp.rate) {
+		rp.waiting = true
+		return true
+	}
+	sl.viewer.room.s.m.ov.replayWait.Observe(0)
+	return true
+}
+
+// measureReplay resets the slot's replay to the start of src's cached
+// group and measures it; false when the cache is empty.
+func (sl *slot) measureReplay(now time.Time) bool {
 	src := sl.cur.src
 	if sl.measureFn == nil {
 		sl.measureFn, sl.stepFn = sl.measure, sl.step
@@ -92,6 +119,17 @@ func (sl *slot) startReplay(now time.Time) bool {
 	rp.active, rp.keyPhase = true, true
 	return true
 }
+
+// endReplay stops the slot's replay, if any, and gives back its turn or
+// its place in the queue. Called with sl.mu held.
+func (sl *slot) endReplay() {
+	if sl.rp.active {
+		sl.rp.active, sl.rp.waiting = false, false
+		sl.budget().end(sl)
+	}
+}
+
+func (sl *slot) budget() *replayBudget { return &sl.viewer.room.s.ov.replays }
 
 // measure is the cache walk of startReplay: the group's first packet, its
 // keyframe's timestamp and its size and timestamp span.
@@ -117,7 +155,7 @@ func (sl *slot) measure(pkt []byte) bool {
 // viewer must see no sequence gap (it would NACK packets that no cache holds
 // any more, and the keyframe supersedes them anyway).
 func (sl *slot) cancelReplay() {
-	sl.rp.active = false
+	sl.endReplay()
 	sl.waitKey = true
 	sl.rw.Switch()
 }
@@ -134,8 +172,23 @@ func (sl *slot) pump(now time.Time) time.Time {
 	if sl.binding.Load() != sl.cur || sl.cur == nil {
 		// Re-pointed: the replay is gated at once. The new binding's
 		// first packet starts the slot over (forward).
-		rp.active = false
+		sl.endReplay()
 		return time.Time{}
+	}
+	if rp.waiting {
+		if !sl.budget().take(sl, rp.rate) {
+			return now.Add(replayPoll)
+		}
+		// Its turn: the cache moved on while it waited, so measure
+		// afresh (its turn is kept at the rate it queued with).
+		waited := now.Sub(rp.waitFrom)
+		if !sl.measureReplay(now) {
+			sl.budget().end(sl)
+			sl.cancelReplay()
+			sl.cur.src.requestKeyframe()
+			return time.Time{}
+		}
+		sl.viewer.room.s.m.ov.replayWait.Observe(waited.Seconds())
 	}
 	src := sl.cur.src
 	if dt := now.Sub(rp.at); dt > 0 {
@@ -146,7 +199,7 @@ func (sl *slot) pump(now time.Time) time.Time {
 	n := src.gop.Replay(sl.stepFn)
 	switch {
 	case rp.failed:
-		rp.active = false
+		sl.endReplay()
 		if sl.cur != nil { // a write error, not "the connection is not up yet"
 			sl.cancelReplay()
 		}
@@ -160,7 +213,7 @@ func (sl *slot) pump(now time.Time) time.Time {
 	case !rp.blocked:
 		// Caught up with the live edge: queued packets up to rp.last were
 		// sent from the cache.
-		rp.active = false
+		sl.endReplay()
 		sl.replayed, sl.replayedTo = true, rp.last
 		return time.Time{}
 	}

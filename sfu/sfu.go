@@ -55,7 +55,7 @@ type SFU struct {
 	//	             keyframe requests and upstream NACKs, under either above
 	//	SFU.mu       the room registry; a room leaves it under its own lock
 	//	             (endLocked → dropRoom)
-	//	Peer.mu, SFU.bgMu, viewer.mu, viewerEgress.mu, writerPool.mu:
+	//	Peer.mu, SFU.bgMu, viewer.mu, viewerEgress.mu, writerPool.mu, replayBudget.mu:
 	//	             leaves, taken alone or last
 	//
 	// So nothing takes a Room's lock, arms a timer or calls out while holding
@@ -132,7 +132,7 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: metrics: %w", err)
 	}
 	s.writers = newWriterPool(runtime.GOMAXPROCS(0), s.egress)
-	s.ov.init(cfg.Overload)
+	s.ov.init(cfg.Overload, &s.m.ov)
 	s.probeBudget = bucket(cfg.Adapt.nodeRate())
 	s.noteLimits()
 	if err := s.openTransports(); err != nil {

@@ -399,7 +399,7 @@ func (sl *slot) begin(b *binding, bt *boundTrack) {
 		sl.rw.Switch()
 		sl.waitKey = sl.kind == videoIdx
 		sl.replayed = false
-		sl.rp.active = false
+		sl.endReplay()            // pace.go
 		sl.reportAt = time.Time{} // the new source's clock: report at once
 	}
 }

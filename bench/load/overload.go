@@ -43,6 +43,10 @@ type OverloadConfig struct {
 	// step is saturated (1); a step is also saturated when it delivers
 	// under DeliveredMin of what its viewers should get (0.95).
 	LossLimit, DeliveredMin float64
+	// Burst makes the overload phase's viewers all join at once (every
+	// join in flight together) instead of Parallel at a time: the join
+	// burst issue 16 must survive.
+	Burst bool
 }
 
 func (c *OverloadConfig) check() error {
@@ -92,6 +96,18 @@ type StepResult struct {
 	// core (-1 unknown): the noise beside the window.
 	OtherServerCorePct float64 `json:"otherCpuPercentOnServerCore"`
 	Seconds            float64 `json:"seconds"`
+	// Drops says where the window's packets were lost.
+	Drops Drops `json:"drops"`
+}
+
+// GoodPPS is what the viewers were due and got: ExpectedPPS less the loss
+// after repair. Unlike DeliveredPPS it does not grow with the keyframes a
+// lossy step makes its publishers send (a step losing 14.6 % delivered
+// 74 004 pkt/s of an expected 65 700) nor with retransmissions.
+func (r StepResult) GoodPPS() float64 {
+	// At most what arrived: the loss is counted on the packets a viewer
+	// saw numbered, and a viewer cut off for a whole window sees none.
+	return min(r.ExpectedPPS*(1-r.LossPct/100), r.DeliveredPPS)
 }
 
 // Saturation is the search's outcome.
@@ -103,9 +119,13 @@ type Saturation struct {
 	// saturating step delivered.
 	PeakPPS  float64 `json:"peakPktPerSec"`
 	CleanPPS float64 `json:"cleanPktPerSec"`
+	// PeakGoodPPS is the most goodput (StepResult.GoodPPS) of any step.
+	PeakGoodPPS float64 `json:"peakGoodPktPerSec"`
 	// Saturated is false when even MaxViewers was served cleanly (the
 	// count is then a floor, not the saturation point).
 	Saturated bool `json:"saturated"`
+	// Given: the count and peak were given, not searched (-saturating).
+	Given bool `json:"given,omitempty"`
 }
 
 // OverloadResult is the overload phase's outcome and its verdicts.
@@ -119,9 +139,22 @@ type OverloadResult struct {
 	Window StepResult `json:"window"`
 	// JoinSeconds is how long the joins took.
 	JoinSeconds float64 `json:"joinSeconds"`
+	// Burst: the viewers joined all at once.
+	Burst bool `json:"burst"`
+	// PhaseDrops is where packets were lost over the whole phase, the
+	// joins and settling included (Window.Drops is the window's share).
+	PhaseDrops Drops `json:"phaseDrops"`
+	// PriceBefore and PriceAfter are the server's admission price for a
+	// viewer (seatsfu_egress_viewer_price_packets_per_second) before the
+	// joins and at the end, pkt/s.
+	PriceBefore float64 `json:"viewerPriceBefore"`
+	PriceAfter  float64 `json:"viewerPriceAfter"`
 	// DeliveredOfPeakPct is the window's delivered pkt/s over the
 	// saturation search's peak.
 	DeliveredOfPeakPct float64 `json:"deliveredOfPeakPct"`
+	// GoodOfPeakPct is the window's goodput over the search's peak
+	// goodput: what the ≥ 90 % bound is checked on.
+	GoodOfPeakPct float64 `json:"goodputOfPeakPct"`
 	// /metrics through the joins and the window.
 	MetricsScrapes  int     `json:"metricsScrapes"`
 	MetricsFailures int     `json:"metricsFailures"`
@@ -147,6 +180,8 @@ type Check struct {
 // its viewers join: two of the node's one-second egress samples, so one
 // covers a whole second of them.
 const publishersSeen = 2500 * time.Millisecond
+
+const viewerPrice = "seatsfu_egress_viewer_price_packets_per_second"
 
 // overloadRun is one phase's cast and measurements.
 type overloadRun struct {
@@ -263,6 +298,7 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 		return StepResult{}, err
 	}
 	n0 := markNoise(o.srv, u0.CPU)
+	d0 := markDrops(o.srv)
 	l0, p0, t0 := o.tally(), o.st.sink.Packets.Load(), time.Now()
 	if err := sleepBar(ctx, o.bar, o.cfg.Duration, fmt.Sprintf("V=%d measuring", attempted), o.st.sink); err != nil {
 		return StepResult{}, err
@@ -272,6 +308,7 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 		return StepResult{}, err
 	}
 	n1 := markNoise(o.srv, u1.CPU)
+	d1 := markDrops(o.srv)
 	l1, p1, t1 := o.tally(), o.st.sink.Packets.Load(), time.Now()
 	secs := t1.Sub(t0).Seconds()
 	var noise Result
@@ -285,6 +322,7 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 		DeliveredPPS:    float64(p1-p0) / secs,
 		ServerCPUPct:    100 * (u1.CPU - u0.CPU).Seconds() / secs,
 		GeneratorCPUPct: noise.GeneratorCPUPct, OtherServerCorePct: noise.OtherServerCorePct,
+		Drops: dropsSince(d0, d1),
 	}
 	if e := l1.expected - l0.expected; e > 0 {
 		r.GapPct = 100 * float64(l1.gaps-l0.gaps) / float64(e)
@@ -324,6 +362,7 @@ func Saturate(ctx context.Context, t Target, cfg OverloadConfig) (*Saturation, e
 		}
 		sat.Steps = append(sat.Steps, r)
 		sat.PeakPPS = max(sat.PeakPPS, r.DeliveredPPS)
+		sat.PeakGoodPPS = max(sat.PeakGoodPPS, r.GoodPPS())
 		if !cfg.clean(r) {
 			sat.Saturated = true
 			break
@@ -340,6 +379,7 @@ func Saturate(ctx context.Context, t Target, cfg OverloadConfig) (*Saturation, e
 		}
 		sat.Steps = append(sat.Steps, r)
 		sat.PeakPPS = max(sat.PeakPPS, r.DeliveredPPS)
+		sat.PeakGoodPPS = max(sat.PeakGoodPPS, r.GoodPPS())
 		if cfg.clean(r) {
 			lo, sat.Viewers, sat.CleanPPS = mid, r.Connected, r.DeliveredPPS
 		} else {
@@ -375,10 +415,17 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	}
 	shed0, _ := scrapeLabels(o.srv.BaseURL, "seatsfu_shed_total", "what")
 	probe := startProbe(o.srv.BaseURL+"/metrics", cfg.ProbeMetrics)
+	dj := markDrops(o.srv)
+	res.PriceBefore, _ = o.srv.Metric(viewerPrice)
 	j0 := time.Now()
+	if cfg.Burst {
+		cfg.Parallel = res.Attempted // o.cfg is &cfg
+		res.Burst = true
+	}
 	o.join(ctx, 0, res.Attempted)
 	res.JoinSeconds = time.Since(j0).Seconds()
 	res.Window, err = o.measure(ctx, res.Attempted)
+	res.PhaseDrops = dropsSince(dj, markDrops(o.srv))
 	var pr Result
 	probe.stop(&pr)
 	if err != nil {
@@ -392,12 +439,20 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 		res.Shed[k] = v - shed0[k]
 	}
 	res.EgressGauge, _ = o.srv.Metric("seatsfu_egress_packets_per_second")
+	res.PriceAfter, _ = o.srv.Metric(viewerPrice)
 	if sat.PeakPPS > 0 {
 		res.DeliveredOfPeakPct = 100 * res.Window.DeliveredPPS / sat.PeakPPS
 	}
+	peakGood := sat.PeakGoodPPS
+	if peakGood == 0 { // given with -saturating: the peak given
+		peakGood = sat.PeakPPS
+	}
+	if peakGood > 0 {
+		res.GoodOfPeakPct = 100 * res.Window.GoodPPS() / peakGood
+	}
 	res.Checks = []Check{
 		{"joined viewers' loss after NACK repair ≤ 1 %", fmt.Sprintf("%.3f %% (before repair %.3f %%)", res.Window.LossPct, res.Window.GapPct), res.Window.LossPct <= 1},
-		{"delivered pkt/s ≥ 90 % of the peak", fmt.Sprintf("%.0f of %.0f = %.1f %% (of the clean count's %.0f: %.1f %%)", res.Window.DeliveredPPS, sat.PeakPPS, res.DeliveredOfPeakPct, sat.CleanPPS, 100*res.Window.DeliveredPPS/max(sat.CleanPPS, 1)), res.DeliveredOfPeakPct >= 90},
+		{"delivered pkt/s ≥ 90 % of the peak (goodput: due and received)", fmt.Sprintf("goodput %.0f of the peak %.0f = %.1f %% (raw delivered %.0f of the raw peak %.0f = %.1f %%)", res.Window.GoodPPS(), peakGood, res.GoodOfPeakPct, res.Window.DeliveredPPS, sat.PeakPPS, res.DeliveredOfPeakPct), res.GoodOfPeakPct >= 90},
 		{"viewers over the budget refused (overloaded)", fmt.Sprintf("%d of %d refused, %d joined, %d failed otherwise", res.Refused, res.Attempted, res.Joined, res.Failed), res.Refused > 0 && res.Failed == 0},
 		{"/metrics answers within 1 s throughout", fmt.Sprintf("%d scrapes, %d failed, p95 %.0f ms, max %.0f ms", res.MetricsScrapes, res.MetricsFailures, res.MetricsP95Ms, res.MetricsMaxMs), res.MetricsScrapes > 0 && res.MetricsFailures == 0 && res.MetricsMaxMs <= 1000},
 	}

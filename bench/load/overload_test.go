@@ -69,3 +69,18 @@ func TestSmokeOverloadSeatsfu(t *testing.T) {
 		t.Fatalf("%d /metrics scrapes, %d checks", res.MetricsScrapes, len(res.Checks))
 	}
 }
+
+// The generator's drops are its own sockets' only: a socket of another
+// process (inode not ours) that dropped datagrams does not count.
+func TestUDPDropsOfOwnSocketsOnly(t *testing.T) {
+	table := `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+   32: 0100007F:E9CC 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5057187 2 00000000222b6661 63
+   33: 0100007F:E9CD 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5057188 2 00000000222b6662 1000
+   34: 0100007F:E9CE 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 5057189 2 00000000222b6663 7`
+	if got := udpDropsOf(table, map[string]bool{"5057187": true, "5057189": true}); got != 70 {
+		t.Fatalf("own drops %d, want 63 + 7", got)
+	}
+	if _, err := ownUDPDrops(); err != nil {
+		t.Fatal(err)
+	}
+}

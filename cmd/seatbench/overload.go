@@ -34,7 +34,10 @@ func runOverload(ctx context.Context, args []string) error {
 	maxV := fs.Int("max", 600, "the saturation search stops here")
 	factor := fs.Float64("factor", 1.5, "the overload phase sends this many times the saturating count")
 	refine := fs.Int("refine", 2, "halve the last step this many times (-1: no refinement)")
-	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's delivered pkt/s × -budget-frac)")
+	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's delivered pkt/s × -budget-frac; -1: none, to see a burst unprotected)")
+	burst := fs.Bool("burst", false, "the overload phase's viewers all join at once instead of 8 at a time")
+	known := fs.Int("saturating", 0, "skip the search: this many viewers saturate (with -peak)")
+	peak := fs.Float64("peak", 0, "with -saturating: the search's peak and clean delivered pkt/s")
 	frac := fs.Float64("budget-frac", 1.0, "see -budget")
 	guests := fs.Int("guests", 2, "co-guests besides the host (0..9)")
 	warmup := fs.Duration("warmup", 3*time.Second, "settling after each step's joins")
@@ -47,8 +50,11 @@ func runOverload(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *frac <= 0 || *budget < 0 {
-		return fmt.Errorf("-budget must be ≥ 0 and -budget-frac > 0")
+	if *frac <= 0 || *budget < -1 {
+		return fmt.Errorf("-budget must be ≥ -1 and -budget-frac > 0")
+	}
+	if (*known > 0) != (*peak > 0) {
+		return fmt.Errorf("-saturating and -peak go together")
 	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return err
@@ -74,7 +80,7 @@ func runOverload(ctx context.Context, args []string) error {
 	}
 	cfg := load.OverloadConfig{
 		Config: load.Config{Guests: *guests, Warmup: *warmup, Duration: *duration, ProbeMetrics: *probe},
-		Step:   *step, MaxViewers: *maxV, Factor: *factor, Refine: *refine,
+		Step:   *step, MaxViewers: *maxV, Factor: *factor, Refine: *refine, Burst: *burst,
 	}
 	if *progress {
 		cfg.Progress = os.Stderr
@@ -102,7 +108,9 @@ func runOverload(ctx context.Context, args []string) error {
 		return run(t)
 	}
 	var sat *load.Saturation
-	if err := phase("saturation", func(t load.Target) (err error) {
+	if *known > 0 {
+		sat = &load.Saturation{Viewers: *known, PeakPPS: *peak, CleanPPS: *peak, Saturated: true, Given: true}
+	} else if err := phase("saturation", func(t load.Target) (err error) {
 		sat, err = load.Saturate(ctx, t, cfg)
 		return err
 	}); err != nil {
@@ -116,7 +124,10 @@ func runOverload(ctx context.Context, args []string) error {
 		egress = int(sat.CleanPPS * *frac)
 	}
 	var res *load.OverloadResult
-	b.extra = []string{"--egress-budget", strconv.Itoa(egress)}
+	b.extra = nil
+	if egress > 0 {
+		b.extra = []string{"--egress-budget", strconv.Itoa(egress)}
+	}
 	if err := phase("overload", func(t load.Target) (err error) {
 		res, err = load.Overload(ctx, t, cfg, sat, egress)
 		return err
@@ -149,29 +160,45 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 		fmt.Fprintf(&w, "- %s\n", n)
 	}
 	fmt.Fprintf(&w, "\n### Saturation search (no egress budget)\n\n")
-	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	row := func(r load.StepResult) {
 		other := "–"
 		if r.OtherServerCorePct >= 0 {
 			other = fmt.Sprintf("%.0f", r.OtherServerCorePct)
 		}
-		fmt.Fprintf(&w, "| %d | %d | %.0f | %.0f | %.3f | %.3f | %.0f | %.0f | %s |\n", r.Viewers, r.Connected, r.ExpectedPPS, r.DeliveredPPS, r.LossPct, r.GapPct, r.ServerCPUPct, r.GeneratorCPUPct, other)
+		fmt.Fprintf(&w, "| %d | %d | %.0f | %.0f | %.3f | %.3f | %.0f | %.0f | %s | %.0f | %d |\n", r.Viewers, r.Connected, r.ExpectedPPS, r.DeliveredPPS, r.LossPct, r.GapPct, r.ServerCPUPct, r.GeneratorCPUPct, other, r.Drops.ServerQueue, r.Drops.GeneratorSockets)
 	}
 	for _, r := range sat.Steps {
 		row(r)
+	}
+	if sat.Given {
+		fmt.Fprintf(&w, "| (given with -saturating and -peak: no search) |||||||||||\n")
 	}
 	state := "the last clean count; the next step (or halving) was not"
 	if !sat.Saturated {
 		state = "NOT saturated: the search's ceiling, a floor of the true count"
 	}
-	fmt.Fprintf(&w, "\nSaturating count **%d** viewers (%s); clean step delivered %.0f pkt/s; peak %.0f pkt/s.\n", sat.Viewers, state, sat.CleanPPS, sat.PeakPPS)
+	fmt.Fprintf(&w, "\nSaturating count **%d** viewers (%s); clean step delivered %.0f pkt/s; peak %.0f pkt/s delivered, %.0f pkt/s goodput (due and received).\n", sat.Viewers, state, sat.CleanPPS, sat.PeakPPS, sat.PeakGoodPPS)
 	if res == nil {
 		return w.String()
 	}
 	fmt.Fprintf(&w, "\n### Overload: %d viewers at --egress-budget %d\n\n", res.Attempted, res.Budget)
-	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	row(res.Window)
-	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f.\n\n", res.JoinSeconds, res.Shed, res.EgressGauge)
+	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f; its price of a viewer before the joins %.0f pkt/s, at the end %.0f.\n\n", res.JoinSeconds, res.Shed, res.EgressGauge, res.PriceBefore, res.PriceAfter)
+	mode := "joins 8 at a time"
+	if res.Burst {
+		mode = "all joins at once (-burst)"
+	}
+	fmt.Fprintf(&w, "Where packets were lost (%s):\n\n", mode)
+	fmt.Fprintf(&w, "| span | server queue | server send errors | server socket (rx) | generator sockets (rx) | send-buffer errors | softnet | NACKs in | retransmitted |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, d := range []struct {
+		name string
+		d    load.Drops
+	}{{"joins + settling + window", res.PhaseDrops}, {"window", res.Window.Drops}} {
+		fmt.Fprintf(&w, "| %s | %.0f | %.0f | %d | %d | %d | %d | %.0f | %.0f |\n", d.name, d.d.ServerQueue, d.d.EgressErrors, d.d.ServerSocket, d.d.GeneratorSockets, d.d.SndbufErrors, d.d.Softnet, d.d.NACKs, d.d.Retransmitted)
+	}
+	fmt.Fprintln(&w)
 	fmt.Fprintf(&w, "| issue 16's bound | measured | met |\n|---|---|---|\n")
 	for _, c := range res.Checks {
 		ok := "no"

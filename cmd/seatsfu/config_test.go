@@ -109,6 +109,7 @@ func TestPrecedence(t *testing.T) {
 		"viewer-retransmits":     {vals{"1", "2", "3"}, func(c Config) any { return c.ViewerRetransmits }, [3]any{1, 2, 3}},
 		"node-retransmits":       {vals{"1", "2", "3"}, func(c Config) any { return c.NodeRetransmits }, [3]any{1, 2, 3}},
 		"node-keyframe-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.NodeKeyframeRequests }, [3]any{1, 2, 3}},
+		"replay-budget":          {vals{"1", "2", "3"}, func(c Config) any { return c.ReplayBudget }, [3]any{1, 2, 3}},
 		// egress.go
 		"egress-direct": {vals{"false", "true", "false"}, func(c Config) any { return c.EgressDirect }, [3]any{false, true, false}},
 		// viewertransport.go
@@ -271,6 +272,7 @@ func TestLoadErrors(t *testing.T) {
 		{"cohosts 10", nil, map[string]string{"SEATSFU_MAX_COHOSTS": "10"}, "max-cohosts: 10"},
 		{"egress budget negative", []string{"--egress-budget", "-1"}, nil, "egress-budget: -1 is negative"},
 		{"node keyframes negative", nil, map[string]string{"SEATSFU_NODE_KEYFRAME_REQUESTS": "-5"}, "node-keyframe-requests: -5"},
+		{"replay budget negative", nil, map[string]string{"SEATSFU_REPLAY_BUDGET": "-1"}, "replay-budget: -1"},
 		{"codec", []string{"--video-codec", "av1"}, nil, `video-codec: "av1"`},
 		{"codec case", []string{"--video-codec", "VP8"}, nil, `video-codec: "VP8"`},
 		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},

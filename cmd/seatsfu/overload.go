@@ -15,6 +15,7 @@ type Overload struct {
 	ViewerRetransmits    int `yaml:"viewer-retransmits"`
 	NodeRetransmits      int `yaml:"node-retransmits"`
 	NodeKeyframeRequests int `yaml:"node-keyframe-requests"`
+	ReplayBudget         int `yaml:"replay-budget"`
 }
 
 // defaultOverload: no egress budget (a node does not know its core's
@@ -26,6 +27,11 @@ func defaultOverload() Overload {
 		ViewerRetransmits:    300,
 		NodeRetransmits:      20_000,
 		NodeKeyframeRequests: 100,
+		// No replay budget until one is sized for a real NIC: ordinary
+		// joins can reach one (200 joining 8 at a time keep tens of
+		// replays going), and a waiting replay costs its viewer frames
+		// (bench/README.md).
+		ReplayBudget: 0,
 	}
 }
 
@@ -40,12 +46,15 @@ var overloadSettings = []setting{
 		func(c *Config) *int { return &c.Overload.NodeRetransmits }),
 	count("node-keyframe-requests", "keyframe requests (PLIs) per second of the node to its publishers, the rest shed; 0 = no cap",
 		func(c *Config) *int { return &c.Overload.NodeKeyframeRequests }),
+	count("replay-budget", "bit/s of keyframe-group replays to joining viewers the node runs at once, by their pacing rates; replays over it wait their turn; 0 = no budget",
+		func(c *Config) *int { return &c.Overload.ReplayBudget }),
 }
 
 func (o Overload) validate() error {
 	for name, n := range map[string]int{
 		"egress-budget": o.EgressBudget, "viewer-retransmits": o.ViewerRetransmits,
 		"node-retransmits": o.NodeRetransmits, "node-keyframe-requests": o.NodeKeyframeRequests,
+		"replay-budget": o.ReplayBudget,
 	} {
 		if n < 0 {
 			return fmt.Errorf("%s: %d is negative (0 means no cap)", name, n)
@@ -56,5 +65,6 @@ func (o Overload) validate() error {
 
 func (o Overload) sfu() sfu.Overload {
 	return sfu.Overload{EgressBudget: o.EgressBudget, ViewerRetransmits: o.ViewerRetransmits,
-		NodeRetransmits: o.NodeRetransmits, NodeKeyframeRequests: o.NodeKeyframeRequests}
+		NodeRetransmits: o.NodeRetransmits, NodeKeyframeRequests: o.NodeKeyframeRequests,
+		ReplayBudget: o.ReplayBudget}
 }

@@ -1,0 +1,31 @@
+package sfu
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// overloadMetrics are what the node's burst defences (overload.go's
+// admission price, pace.go's replay budget) expose beside shed_total: when
+// they act and how hard.
+type overloadMetrics struct {
+	// viewerPrice is what admission charges one more viewer, pkt/s.
+	viewerPrice prometheus.Gauge
+	// replaysActive and replaysWaiting are the node's keyframe-group
+	// replays under way and waiting for the replay budget; replayWait is
+	// how long a replay waited to start.
+	replaysActive, replaysWaiting prometheus.Gauge
+	replayWait                    prometheus.Histogram
+}
+
+func newOverloadMetrics(ns string) (overloadMetrics, []prometheus.Collector) {
+	m := overloadMetrics{
+		viewerPrice: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_viewer_price_packets_per_second",
+			Help: "What egress-budget admission charges one more viewer, packets per second (0: no budget or not measured yet)."}),
+		replaysActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_active",
+			Help: "Keyframe-group replays to joining viewers under way."}),
+		replaysWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_waiting",
+			Help: "Keyframe-group replays waiting for the node's replay budget (--replay-budget)."}),
+		replayWait: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "replay_wait_seconds",
+			Help:    "How long a keyframe-group replay waited for the node's replay budget before it started.",
+			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}}),
+	}
+	return m, []prometheus.Collector{m.viewerPrice, m.replaysActive, m.replaysWaiting, m.replayWait}
+}
