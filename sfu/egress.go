@@ -38,7 +38,7 @@ import (
 // come from ICE restarts and network changes, far rarer than that.
 
 // egressBatchSize is the most datagrams one sendmmsg carries.
-const egressBatchSize = 32
+const egressBatchSize = 64
 
 // maxSRTPPacket fits a full-MTU RTP packet plus the SRTP auth tag.
 const maxSRTPPacket = defaultReceiveMTU + 32
@@ -53,11 +53,12 @@ type egressSocket struct {
 }
 
 type egressMetrics struct {
-	packets [2]prometheus.Counter // by egressPion / egressDirect
-	batches prometheus.Counter
-	errors  prometheus.Counter
-	direct  prometheus.Gauge
-	gso     prometheus.Gauge
+	packets  [2]prometheus.Counter // by egressPion / egressDirect
+	batches  prometheus.Counter
+	messages prometheus.Counter // sendmmsg entries: a GSO entry carries several datagrams
+	errors   prometheus.Counter
+	direct   prometheus.Gauge
+	gso      prometheus.Gauge
 }
 
 const (
@@ -76,6 +77,8 @@ func newEgressSocket(conn *net.UDPConn, on, gso bool, reg prometheus.Registerer)
 	e := &egressSocket{conn: conn, m: egressMetrics{
 		batches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "egress_batches_total",
 			Help: "sendmmsg calls of the direct egress path."}),
+		messages: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "egress_messages_total",
+			Help: "Messages the direct egress path's sendmmsg calls carried; egress_packets_total{path=\"direct\"} ÷ this is the datagrams per UDP GSO message."}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "egress_errors_total",
 			Help: "Packets the direct egress path failed to encrypt or send (dropped, like network loss)."}),
 		direct: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_direct_viewers",
@@ -86,7 +89,7 @@ func newEgressSocket(conn *net.UDPConn, on, gso bool, reg prometheus.Registerer)
 	e.m.packets[egressPion] = pk.WithLabelValues("pion")
 	e.m.packets[egressDirect] = pk.WithLabelValues("direct")
 	if reg != nil {
-		for _, c := range []prometheus.Collector{pk, e.m.batches, e.m.errors, e.m.direct, e.m.gso} {
+		for _, c := range []prometheus.Collector{pk, e.m.batches, e.m.messages, e.m.errors, e.m.direct, e.m.gso} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -135,9 +138,17 @@ type viewerEgress struct {
 	addr    *net.UDPAddr  // the selected pair's remote, nil when not direct
 	counted bool          // counted in egress_direct_viewers
 	closed  bool
-	out     *egressBatch // the serving writer's batch (begin..end); nil: send each at once
-	plain   [defaultReceiveMTU]byte
-	hdr     rtp.Header // EncryptRTP's scratch, so it allocates nothing
+
+	turn egressTurn // the serving writer's turn (begin..end): its own, no lock
+	hdr  rtp.Header // EncryptRTP's scratch, so it allocates nothing; the writer's
+}
+
+// egressTurn is a writer's turn on a viewer: the batch it lends (nil: no
+// turn) and a snapshot of the keys and the address.
+type egressTurn struct {
+	out  *egressBatch
+	ctx  *srtp.Context
+	addr *net.UDPAddr
 }
 
 // egressBatch is a writer's: the datagrams it encrypted for the viewers it
@@ -251,12 +262,21 @@ func (v *viewerEgress) close() {
 // begin lends the viewer its writer's batch for the writer's turn on it
 // (nil: no batch, each datagram is sent at once); end takes it back. The
 // writer sends the batch when it is full or the writer runs out of work.
+//
+// begin also takes a snapshot of the keys and the address, so the turn's
+// packets take no lock (issue 16: a lock a packet was a measurable share
+// of forwarding). A pair change or close during a turn applies from the
+// next turn on; datagrams of this one keep the address they were
+// encrypted for, as batched ones always did.
 func (v *viewerEgress) begin(b *egressBatch) {
 	if v == nil || b == nil {
 		return
 	}
 	v.mu.Lock()
-	v.out = b
+	v.turn = egressTurn{out: b, ctx: v.ctx, addr: v.addr}
+	if v.closed {
+		v.turn.addr = nil
+	}
 	v.mu.Unlock()
 }
 
@@ -264,9 +284,7 @@ func (v *viewerEgress) end() {
 	if v == nil {
 		return
 	}
-	v.mu.Lock()
-	v.out = nil
-	v.mu.Unlock()
+	v.turn = egressTurn{}
 }
 
 // writeRTP encrypts one packet into the writer's batch (or sends it at
@@ -275,50 +293,65 @@ func (v *viewerEgress) end() {
 //
 // Every writer of a viewer's tracks — forwarding, retransmission, replay,
 // probe padding — runs on the writer serving the viewer (writers.go), so
-// the batch it lends is never written by two goroutines at once.
+// the batch it lends, the turn's snapshot and the SRTP context are never
+// used by two goroutines at once.
 func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, err error) {
 	if v == nil || !v.direct.Load() {
 		return 0, false, nil
+	}
+	if t := &v.turn; t.out != nil {
+		if t.ctx == nil || t.addr == nil {
+			return 0, false, nil
+		}
+		return v.seal(t.out, t.ctx, t.addr, h, payload)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.addr == nil || v.ctx == nil || v.closed {
 		return 0, false, nil
 	}
+	b := singles.Get().(*egressBatch)
+	defer singles.Put(b)
+	n, ok, err = v.seal(b, v.ctx, v.addr, h, payload)
+	v.sock.send(b)
+	return n, ok, err
+}
+
+// seal encrypts one packet into b for addr; a full batch is sent.
+func (v *viewerEgress) seal(b *egressBatch, ctx *srtp.Context, addr *net.UDPAddr, h *rtp.Header, payload []byte) (n int, ok bool, err error) {
 	hl := h.MarshalSize()
 	size := hl + len(payload)
 	pad := 0
 	if h.Padding {
 		pad = int(h.PaddingSize) // probe padding (probe.go): no payload, PaddingSize bytes
 	}
-	if size+pad > len(v.plain) {
+	if size+pad > defaultReceiveMTU {
 		return 0, false, nil // Pion's path refuses it the same way
 	}
-	if _, err := h.MarshalTo(v.plain[:hl]); err != nil {
+	// The packet is laid out in the batch's buffer and encrypted in place
+	// (pion/srtp seals in place when dst and the plaintext share their
+	// start): one copy of the payload, not two.
+	buf := b.bufs[b.n][:]
+	if _, err := h.MarshalTo(buf[:hl]); err != nil {
 		return 0, true, err
 	}
-	copy(v.plain[hl:], payload)
+	copy(buf[hl:], payload)
 	if pad > 0 {
 		// RFC 3550 §5.1: the padding's last octet counts the padding.
-		clear(v.plain[size : size+pad-1])
-		v.plain[size+pad-1] = byte(pad)
+		clear(buf[size : size+pad-1])
+		buf[size+pad-1] = byte(pad)
 		size += pad
 	}
-	b := v.out
-	if b == nil {
-		b = singles.Get().(*egressBatch)
-		defer singles.Put(b)
-	}
-	enc, err := v.ctx.EncryptRTP(b.bufs[b.n][:0], v.plain[:size], &v.hdr)
+	enc, err := ctx.EncryptRTP(buf[:0], buf[:size], &v.hdr)
 	if err != nil {
 		v.sock.m.errors.Inc()
 		return 0, true, err
 	}
 	b.one[b.n][0] = enc
-	b.msgs[b.n].Addr = v.addr
+	b.msgs[b.n].Addr = addr
 	b.n++
 	b.added++
-	if v.out == nil || b.n == egressBatchSize {
+	if b.n == egressBatchSize {
 		v.sock.send(b)
 	}
 	return size, true, nil
@@ -336,10 +369,10 @@ func (e *egressSocket) send(b *egressBatch) {
 	if e.gso.Load() {
 		wire, merged = b.coalesce()
 	}
-	sent := 0 // datagrams
+	sent, msgs, calls := 0, 0, 0 // datagrams, messages, sendmmsg calls: counted once a batch
 	for i := 0; i < len(wire); {
 		n, err := e.batch.WriteBatch(wire[i:], 0)
-		e.m.batches.Inc()
+		calls++
 		if err != nil && merged && gsoRefused(err) {
 			// Resend the rest one datagram per entry, and never try again.
 			e.gso.Store(false)
@@ -358,8 +391,11 @@ func (e *egressSocket) send(b *egressBatch) {
 				sent++
 			}
 		}
+		msgs += n
 		i += n
 	}
+	e.m.batches.Add(float64(calls))
+	e.m.messages.Add(float64(msgs))
 	e.m.packets[egressDirect].Add(float64(sent))
 	for i := range b.n {
 		b.msgs[i].Addr, b.wire[i].Addr = nil, nil

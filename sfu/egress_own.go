@@ -37,13 +37,13 @@ func (v *viewerEgress) moved(addr *net.UDPAddr) {
 	v.updateLocked()
 }
 
-// sealBufs are seal's scratch: the ICE-TCP path is rare enough not to
+// sealBufs are sealFramed's scratch: the ICE-TCP path is rare enough not to
 // keep a buffer per viewer.
 var sealBufs = sync.Pool{New: func() any { b := make([]byte, 2*maxSRTPPacket); return &b }}
 
-// seal encrypts one packet with the viewer's context and hands it to send
+// sealFramed encrypts one packet with the viewer's context and hands it to send
 // (the own transport's ICE-TCP path); nothing before the handshake.
-func (v *viewerEgress) seal(h *rtp.Header, payload []byte, send func([]byte)) (int, error) {
+func (v *viewerEgress) sealFramed(h *rtp.Header, payload []byte, send func([]byte)) (int, error) {
 	if v == nil {
 		return 0, nil
 	}

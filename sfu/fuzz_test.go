@@ -94,7 +94,7 @@ func FuzzForward(f *testing.F) {
 		src.cache.Load().Put(pk.hdr.SequenceNumber, pk.buf[:n])
 		pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
 		src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
-		sl.offer(src, pk)
+		sl.offer(src, pk, true)
 		pk.release()
 		for it, ok := v.pop(); ok; it, ok = v.pop() {
 			sl.forward(it)
@@ -154,7 +154,7 @@ func FuzzFeedback(f *testing.F) {
 			pk.parse(n)
 			pk.keyframe = seq == 1
 			src.cache.Load().Put(seq, pk.buf[:n])
-			sl.offer(src, pk)
+			sl.offer(src, pk, true)
 			pk.release()
 			for it, ok := v.pop(); ok; it, ok = v.pop() {
 				sl.forward(it)

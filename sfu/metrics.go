@@ -115,3 +115,45 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	return m, nil
 }
+
+// fwdTally counts a pool writer's forwarded packets between its sends, so
+// the shared counters are bumped once a batch rather than once a packet
+// per viewer from every writer (issue 16).
+type fwdTally struct {
+	m              *metrics
+	packets, bytes [2]uint64 // by kindIndex
+}
+
+func (t *fwdTally) flush() {
+	if t.m == nil {
+		return
+	}
+	for k := range t.packets {
+		if t.packets[k] > 0 {
+			t.m.forwardedPackets[k].Add(float64(t.packets[k]))
+			t.m.forwardedBytes[k].Add(float64(t.bytes[k]))
+			t.packets[k], t.bytes[k] = 0, 0
+		}
+	}
+	t.m = nil
+}
+
+func (t *fwdTally) pending() bool { return t.m != nil }
+
+// countForwarded counts one packet of kind, size bytes, sent to v: into its
+// writer's tally during a pool writer's turn, at once otherwise.
+func (v *viewer) countForwarded(kind, size int) {
+	m := v.room.s.m
+	t := v.tally
+	if t == nil {
+		m.forwardedPackets[kind].Inc()
+		m.forwardedBytes[kind].Add(float64(size))
+		return
+	}
+	if t.m != m {
+		t.flush()
+		t.m = m
+	}
+	t.packets[kind]++
+	t.bytes[kind] += uint64(size)
+}

@@ -24,7 +24,7 @@ func TestOverflowResumesWithoutASequenceGap(t *testing.T) {
 			pk.payload[1] = 0x00
 		}
 		pk.keyframe = key
-		sl.offer(f.src, pk)
+		sl.offer(f.src, pk, true)
 		pk.release()
 	}
 	offer(1, true)

@@ -72,6 +72,8 @@ type source struct {
 	bitrate  atomic.Int64            // bit/s over the last second it sent anything (the allocator's cost)
 
 	up upstream // keyframe requests, NACKs and reports toward the publisher
+
+	frame frameGather // the frame being queued before its viewers are woken (framewake.go)
 }
 
 // Publish answers a publish offer from userID (rtc.publish, WHIP). The user
@@ -293,6 +295,7 @@ func kindOf(i int) seat.Kind {
 // reference to every viewer slot pointed at this source, release. It never
 // blocks on a viewer.
 func (src *source) read() {
+	defer src.endFrames()
 	reported := false
 	for {
 		pk := getPacket()
@@ -325,8 +328,9 @@ func (src *source) ingest(pk *packet, n int) {
 		pk.keyframe = media.IsKeyframe(src.codec, pk.payload)
 		src.gop.Push(pk.hdr.SequenceNumber, pk.buf[:n], pk.keyframe)
 	}
+	wake := src.endsFrame(pk) // framewake.go
 	for _, sl := range *src.sinks.Load() {
-		sl.offer(src, pk)
+		sl.offer(src, pk, wake)
 	}
 }
 

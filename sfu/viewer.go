@@ -39,6 +39,21 @@ type viewer struct {
 	nextRun   *viewer
 	paceTimer *time.Timer
 	stopped   atomic.Bool
+	// replaying: a slot may have a paced replay in progress, so pace must
+	// look at the slots (the serving writer's). Most turns have none, and
+	// a look at every slot's replay state is a cold cache line per slot.
+	replaying bool
+	// now is the time of the serving writer's turn (zero outside one):
+	// a turn's packets go out in the writer's next sendmmsg, so they share
+	// it, and a clock read per packet was a measurable share of forwarding.
+	now time.Time
+	// collecting: the slots' sender reports wait for the end of the turn,
+	// reportDue says one fell due (report.go); the serving writer's.
+	collecting, reportDue bool
+	reports               []rtcp.Packet
+	// tally is the serving pool writer's count of forwarded packets,
+	// added to the metrics once a batch (nil: count at once).
+	tally *fwdTally
 
 	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
 
@@ -140,6 +155,7 @@ type slot struct {
 	// Sender-report state (report.go).
 	packets, octets uint32
 	reportAt        time.Time
+	sentAt          time.Time // the last packet a writer's turn sent (report.go)
 
 	// The paced replay in progress (pace.go), last: it is cold, and the
 	// fields above are touched for every packet.
@@ -212,11 +228,23 @@ func (sl *slot) bind(src *source) {
 }
 
 // offer is the reader's side of the hot path: queue a reference to pk for
-// this slot if the slot still carries src. It never blocks.
-func (sl *slot) offer(src *source, pk *packet) {
-	if !sl.viewer.up.Load() {
+// this slot if the slot still carries src. wake: pk ends a frame, so the
+// viewer's writer is woken for what was queued (framewake.go). It never
+// blocks.
+func (sl *slot) offer(src *source, pk *packet, wake bool) {
+	v := sl.viewer
+	if !v.up.Load() {
 		return // not connected: the writer starts the slot from the cache when it is (join.go)
 	}
+	sl.queue(src, pk)
+	if wake {
+		// Whatever became of pk, the frame's earlier packets are due.
+		v.schedule()
+	}
+}
+
+// queue is offer's work on pk: queued, gated or dropped.
+func (sl *slot) queue(src *source, pk *packet) {
 	b := sl.binding.Load()
 	if b == nil || b.src != src {
 		// Another layer's packet (simulcast): it switches the slot only if
@@ -235,7 +263,7 @@ func (sl *slot) offer(src *source, pk *packet) {
 		sl.dropping.Store(false)
 		rebase = true
 	}
-	if !sl.viewer.push(item{p: pk, sl: sl, b: b, rebase: rebase}) {
+	if !sl.viewer.enqueue(item{p: pk, sl: sl, b: b, rebase: rebase}) {
 		m.droppedPackets[sl.kind].Inc()
 		if sl.kind == videoIdx {
 			sl.dropping.Store(true)
@@ -244,8 +272,18 @@ func (sl *slot) offer(src *source, pk *packet) {
 	}
 }
 
-// push queues it, taking a reference to its packet; false when full.
+// push queues it and wakes the viewer's writer; false when full.
 func (v *viewer) push(it item) bool {
+	if !v.enqueue(it) {
+		return false
+	}
+	v.schedule()
+	return true
+}
+
+// enqueue queues it, taking a reference to its packet, without waking the
+// writer; false when full.
+func (v *viewer) enqueue(it item) bool {
 	v.mu.Lock()
 	if v.closed || v.n == len(v.ring) {
 		v.mu.Unlock()
@@ -257,7 +295,6 @@ func (v *viewer) push(it item) bool {
 	v.ring[(v.head+v.n)%len(v.ring)] = it
 	v.n++
 	v.mu.Unlock()
-	v.schedule()
 	return true
 }
 
@@ -274,28 +311,67 @@ func (v *viewer) pop() (item, bool) {
 	return it, true
 }
 
-// flush writes everything queued.
+// flush writes everything queued. It takes the queue's lock once for up
+// to flushChunk items, not once an item: a frame's packets, queued
+// together (framewake.go), are taken together.
 func (v *viewer) flush() {
+	var its [flushChunk]item
 	for {
-		it, ok := v.pop()
-		if !ok {
+		n := v.popN(its[:])
+		if n == 0 {
 			return
 		}
-		if it.twcc != nil {
-			v.onTransportFeedback(it.twcc)
-		} else if it.nack {
-			it.sl.retransmit(it.seq)
-		} else {
-			it.sl.forward(it)
+		for i := range its[:n] {
+			it := &its[i]
+			if it.twcc != nil {
+				v.onTransportFeedback(it.twcc)
+			} else if it.nack {
+				it.sl.retransmit(it.seq)
+			} else {
+				it.sl.forward(*it)
+			}
+			*it = item{}
 		}
 	}
 }
 
-// pace lets every replaying slot send what it may now, and returns when the
-// earliest of them may send again (zero: none is replaying).
+// flushChunk is how many queued items flush takes at once.
+const flushChunk = 16
+
+// popN moves up to len(out) queued items into out and says how many.
+func (v *viewer) popN(out []item) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	n := min(v.n, len(out))
+	for i := range n {
+		out[i] = v.ring[v.head]
+		v.ring[v.head] = item{}
+		v.head = (v.head + 1) % len(v.ring)
+	}
+	v.n -= n
+	return n
+}
+
+// pace lets every replaying slot send what it may now, and the prober
+// send its padding, and returns when the earliest of them may send again
+// (zero: none is replaying or probing).
 func (v *viewer) pace() time.Time {
 	var due time.Time
-	var now time.Time
+	if v.replaying {
+		due = v.paceReplays()
+	}
+	if d := v.probeStep(); !d.IsZero() && (due.IsZero() || d.Before(due)) { // probe.go
+		due = d
+	}
+	return due
+}
+
+// paceReplays is pace's walk over the slots, made only while a replay may
+// be running (viewer.replaying): each slot's replay state is a cold cache
+// line.
+func (v *viewer) paceReplays() time.Time {
+	var due, now time.Time
+	active := false
 	for _, sl := range v.slots {
 		if !sl.rp.active { // only the writer sets it: safe to read unlocked here
 			continue
@@ -306,10 +382,9 @@ func (v *viewer) pace() time.Time {
 		if d := sl.pump(now); !d.IsZero() && (due.IsZero() || d.Before(due)) {
 			due = d
 		}
+		active = active || sl.rp.active
 	}
-	if d := v.probeStep(); !d.IsZero() && (due.IsZero() || d.Before(due)) { // probe.go
-		due = d
-	}
+	v.replaying = active
 	return due
 }
 
@@ -358,6 +433,7 @@ func (sl *slot) forward(it item) {
 			// The writer's pace sends the keyframe at once and the rest
 			// paced, this packet included (it is in the cache).
 			sl.waitKey = false
+			sl.viewer.replaying = true
 			return
 		} else {
 			src.requestKeyframe()
@@ -373,7 +449,7 @@ func (sl *slot) forward(it item) {
 	sl.hdr = it.p.hdr
 	sl.hdr.Extension, sl.hdr.Extensions = false, nil
 	sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
-	now := time.Now() // once per packet: this clock read is a measurable share of forwarding
+	now := sl.viewer.clock()
 	if !sl.rw.Rewrite(&sl.hdr, now) {
 		return
 	}
@@ -381,10 +457,16 @@ func (sl *slot) forward(it item) {
 	if !sl.send(bt, it.p.payload) {
 		return
 	}
-	m := src.pub.room.s.m
-	m.forwardedPackets[sl.kind].Inc()
-	m.forwardedBytes[sl.kind].Add(float64(sl.hdr.MarshalSize() + len(it.p.payload)))
+	sl.viewer.countForwarded(sl.kind, sl.hdr.MarshalSize()+len(it.p.payload))
 	sl.report(src, bt, now)
+}
+
+// clock is the time of the writer's turn, or the time now outside one.
+func (v *viewer) clock() time.Time {
+	if !v.now.IsZero() {
+		return v.now
+	}
+	return time.Now()
 }
 
 // begin makes b the binding the slot writes (a no-op when it is): a new

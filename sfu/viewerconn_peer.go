@@ -90,7 +90,7 @@ type ownSender struct {
 }
 
 func (o ownSender) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
-	return o.eg.seal(h, payload, o.tr.Send)
+	return o.eg.sealFramed(h, payload, o.tr.Send)
 }
 
 func (o ownSender) Write([]byte) (int, error) { return 0, nil }

@@ -105,9 +105,10 @@ func (p *writerPool) dispatch(v *viewer) {
 // writer is one goroutine of the pool: its batch, and the viewers whose
 // datagrams it holds.
 type writer struct {
-	p    *writerPool
-	b    *egressBatch
-	held []*viewer
+	p     *writerPool
+	b     *egressBatch
+	held  []*viewer
+	tally fwdTally
 }
 
 // next takes the viewer at the head of the run queue; nil once the pool
@@ -117,7 +118,7 @@ func (w *writer) next() *viewer {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.head == nil && !p.closed {
-		if w.b.n > 0 || len(w.held) > 0 {
+		if w.b.n > 0 || len(w.held) > 0 || w.tally.pending() {
 			p.mu.Unlock()
 			w.send()
 			p.mu.Lock()
@@ -147,7 +148,9 @@ func (p *writerPool) work() {
 		}
 		v.run.Store(runRunning)
 		mark := w.b.added
+		v.tally = &w.tally
 		v.serve(w.b)
+		v.tally = nil
 		if w.b.n == 0 || w.b.added == mark {
 			p.done(v) // nothing of it waits in the batch
 			continue
@@ -162,6 +165,7 @@ func (p *writerPool) work() {
 // send sends the batch and lets the viewers it held go.
 func (w *writer) send() {
 	w.p.sock.send(w.b)
+	w.tally.flush()
 	for i, v := range w.held {
 		w.p.done(v)
 		w.held[i] = nil
@@ -228,10 +232,20 @@ func (v *viewer) serve(b *egressBatch) {
 		return
 	}
 	v.eg.begin(b)
+	v.now = time.Now() // the turn's time (viewer.clock)
+	v.collecting = v.peer != nil
+	if v.starting.Load() {
+		v.replaying = true // startSlots may start replays
+	}
 	v.startSlots() // join.go
 	v.flush()
 	due := v.pace()
 	v.eg.end()
+	if v.collecting {
+		v.collecting = false
+		v.sendReports(v.now)
+	}
+	v.now = time.Time{}
 	if due.IsZero() {
 		return
 	}

@@ -63,7 +63,7 @@ func TestABlockedPionViewerDoesNotStallThePool(t *testing.T) {
 		}
 		pk.keyframe = seq == 1
 		for _, v := range f.viewers {
-			v.slots[0].offer(f.src, pk)
+			v.slots[0].offer(f.src, pk, true)
 		}
 		pk.release()
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/seatsfu/seatsfu/bench/baseline"
+	"github.com/seatsfu/seatsfu/internal/cpuprofile"
 )
 
 // runBaseline serves one baseline forwarder until SIGTERM.
@@ -28,5 +29,6 @@ func runBaseline(ctx context.Context, args []string) error {
 		_ = f.Close()
 		return err
 	}
+	defer cpuprofile.Start()() // SEATSFU_CPUPROFILE, as seatsfu's (issue 16's profiles)
 	return baseline.Serve(ctx, ln, f, log)
 }

@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/seatsfu/seatsfu/internal/cpuprofile"
 )
 
 func main() {
@@ -23,7 +25,10 @@ func main() {
 		<-ctx.Done()
 		stop()
 	}()
-	os.Exit(run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr))
+	stopProfile := cpuprofile.Start() // SEATSFU_CPUPROFILE: a debugging aid for the bench
+	code := run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr)
+	stopProfile()
+	os.Exit(code)
 }
 
 // environ is the process environment as a map, for Load.
