@@ -56,6 +56,12 @@ type Config struct {
 	// PionEgress sends every viewer's media through Pion's stack: the
 	// direct egress path (egress.go) off (--egress-direct=false).
 	PionEgress bool
+	// ViewerTransport is who carries viewers below ICE: "auto" (empty),
+	// "own" or "pion" (viewerconn.go). DemuxQueue bounds the own
+	// transport's queue of publishers' datagrams to Pion; zero means
+	// DefaultDemuxQueue.
+	ViewerTransport string
+	DemuxQueue      int
 	// NoGSO keeps the direct path from merging datagrams with UDP GSO
 	// (egress_gso.go): for measuring what GSO adds.
 	NoGSO bool

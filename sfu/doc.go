@@ -28,6 +28,13 @@
 //     on the media socket — for viewers on a host-UDP pair, Pion's stack
 //     for the rest, behind the one TrackLocalWriter every sender uses;
 //     egress_keys.go the connection's SRTP keys from its DTLS handshake.
+//   - viewerconn.go: viewers on the SFU's own transport below ICE
+//     (sfu/rtcconn: the node's demux, ICE responder, DTLS for the keys,
+//     SRTCP, ICE-TCP, the answer) instead of a Pion PeerConnection each,
+//     and the policy of who gets it (--viewer-transport);
+//     viewerconn_peer.go such a viewer's Peer and Subscribe;
+//     egress_own.go its direct-path keys, address changes, ICE-TCP
+//     writes and sender reports.
 //   - feedback.go: the viewers' RTCP, read once per connection by Pion's
 //     SRTCP session (NACKs served from the shared cache,
 //     over RTX when negotiated; keyframe requests); report.go the viewers'

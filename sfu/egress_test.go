@@ -82,7 +82,7 @@ func TestPionEgressWhenDirectIsOff(t *testing.T) {
 // gap the client notices, and the host-UDP pair coming back takes it
 // direct again — both encryptors of the viewer's SSRCs staying in step.
 func TestDirectEgressFollowsTheSelectedPair(t *testing.T) {
-	s := newTestSFU(t)
+	s := newTestSFUWith(t, func(c *Config) { c.ViewerTransport = ViewerTransportPion }) // Pion's pairs
 	r, _ := openTestRoom(t, s, 2, seat.ModeFree)
 	api := clientAPI(t)
 	startPublisher(t, r, api, "owner", 'O')

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -22,10 +23,13 @@ type Peer struct {
 	once    sync.Once
 	onClose func() // detaches the peer from its room; runs once, before wg.Wait
 
-	mu      sync.Mutex
-	closing bool // no goroutine may enter wg once set
+	mu       sync.Mutex
+	closing  bool     // no goroutine may enter wg once set
+	finished bool     // Close has returned (done is closed)
+	after    []func() // AfterClose's, run once finished
 
-	viewer *viewer // a subscribe connection's viewer (SetQuality); nil for publishers
+	viewer *viewer  // a subscribe connection's viewer (SetQuality); nil for publishers
+	own    *ownConn // the viewer's own transport (viewerconn.go); pc is nil then
 
 	// onConnected runs (on a Pion goroutine) each time the connection
 	// becomes connected — Pion reports that after DTLS, once SRTP is
@@ -52,6 +56,9 @@ func (s *SFU) newPeer(api *webrtc.API) (*Peer, error) {
 
 // AddCandidate adds a remote ICE candidate trickled by the client.
 func (p *Peer) AddCandidate(c webrtc.ICECandidateInit) error {
+	if p.pc == nil {
+		return nil // the own transport learns addresses from the viewer's checks
+	}
 	if err := p.pc.AddICECandidate(c); err != nil {
 		return fmt.Errorf("%w: candidate: %v", ErrBadSDP, err)
 	}
@@ -70,9 +77,22 @@ func (p *Peer) Close() error {
 		if onClose != nil {
 			onClose()
 		}
-		_ = p.pc.GracefulClose()
+		if p.pc != nil {
+			_ = p.pc.GracefulClose()
+		}
+		if p.own != nil && p.own.tr != nil {
+			_ = p.own.tr.Close()
+		}
 		p.wg.Wait()
 		close(p.done)
+		p.mu.Lock()
+		p.finished = true
+		after := p.after
+		p.after = nil
+		p.mu.Unlock()
+		for _, f := range after {
+			f()
+		}
 	})
 	<-p.done
 	return nil
@@ -88,6 +108,20 @@ func (p *Peer) closeAsync() {
 		return // Close is under way (its own state change calls us)
 	}
 	p.s.goBackground(func() { _ = p.Close() })
+}
+
+// AfterClose runs f once the peer is closed — at once when it already is,
+// else on the goroutine that closes it — so that waiting for a close costs
+// no goroutine per connection. f must not block or close peers.
+func (p *Peer) AfterClose(f func()) {
+	p.mu.Lock()
+	if !p.finished {
+		p.after = append(p.after, f)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	f()
 }
 
 // Done is closed once the peer connection is closed (by either side).
@@ -150,4 +184,13 @@ func (p *Peer) answer(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("sfu: ICE gathering did not complete in %v", p.s.cfg.GatherTimeout)
 	}
 	return p.pc.LocalDescription().SDP, nil
+}
+
+// writeRTCP sends RTCP to the peer: through Pion, or for a viewer on the
+// own transport the way its media goes (egress_own.go).
+func (p *Peer) writeRTCP(pkts []rtcp.Packet) error {
+	if p.pc == nil {
+		return p.viewer.eg.writeRTCP(pkts, p.own.tr.Send)
+	}
+	return p.pc.WriteRTCP(pkts)
 }

@@ -33,7 +33,7 @@ func (sl *slot) report(src *source, bt *boundTrack, now time.Time) {
 		return
 	}
 	if sr := sl.senderReport(src, bt, now); sr != nil {
-		_ = v.peer.pc.WriteRTCP([]rtcp.Packet{sr})
+		_ = v.peer.writeRTCP([]rtcp.Packet{sr})
 	}
 }
 
@@ -78,7 +78,7 @@ func (v *viewer) sendReports(now time.Time) {
 		sl.mu.Unlock()
 	}
 	if len(v.reports) > 0 {
-		_ = v.peer.pc.WriteRTCP(v.reports)
+		_ = v.peer.writeRTCP(v.reports)
 	}
 	clear(v.reports)
 	v.reports = v.reports[:0]

@@ -15,6 +15,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/media"
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/sfu/rtcconn"
 )
 
 const (
@@ -24,21 +25,23 @@ const (
 
 // SFU is the media server: one ICE UDP mux, one webrtc API, many rooms.
 type SFU struct {
-	cfg        Config
-	log        *slog.Logger
-	conn       *net.UDPConn
-	mux        io.Closer
-	tcpMux     io.Closer      // ICE-TCP; nil when off
-	tcpAddr    net.Addr       // its bound address
-	turn       *turnServer    // nil when off
-	relayIP    net.IP         // what TURN allocations relay from
-	pubAPI     *webrtc.API    // publish connections: NACK generator, receiver reports
-	subAPI     *subscriberAPI // subscribe connections: no interceptors, one API each (engine.go)
-	videoCodec media.Codec
-	m          *metrics
-	ov         overload // overload.go
-	egress     *egressSocket
-	writers    *writerPool // every viewer's writer (writers.go)
+	cfg         Config
+	log         *slog.Logger
+	conn        *net.UDPConn
+	mux         io.Closer
+	tcpMux      io.Closer      // ICE-TCP; nil when off
+	tcpAddr     net.Addr       // its bound address
+	turn        *turnServer    // nil when off
+	relayIP     net.IP         // what TURN allocations relay from
+	pubAPI      *webrtc.API    // publish connections: NACK generator, receiver reports
+	subAPI      *subscriberAPI // subscribe connections: no interceptors, one API each (engine.go)
+	videoCodec  media.Codec
+	m           *metrics
+	ov          overload // overload.go
+	egress      *egressSocket
+	own         *rtcconn.Mux // the viewers' own transport (viewerconn.go); nil: Pion's
+	videoParams webrtc.RTPCodecParameters
+	writers     *writerPool // every viewer's writer (writers.go)
 	// probeBudget is the node's padding bucket (probe.go).
 	probeBudget *rate.Limiter
 
@@ -87,6 +90,12 @@ func New(cfg Config) (*SFU, error) {
 	}
 	if o := cfg.Overload; o.EgressBudget < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
 		return nil, fmt.Errorf("sfu: negative overload cap %+v", o)
+	}
+	if err := validViewerTransport(cfg.ViewerTransport); err != nil {
+		return nil, err
+	}
+	if cfg.DemuxQueue < 0 {
+		return nil, fmt.Errorf("sfu: negative demux queue %d", cfg.DemuxQueue)
 	}
 	if err := cfg.Adapt.validate(); err != nil {
 		return nil, err
@@ -161,15 +170,17 @@ func (s *SFU) openTransports() error {
 		}
 		s.turn = ts
 	}
-	pubAPI, subAPI, mux, tcpMux, video, err := newAPI(s.cfg, s.conn, tcp, s.log)
+	conn, tcp, err := s.openOwnTransport(tcp)
+	if err == nil {
+		s.pubAPI, s.subAPI, s.mux, s.tcpMux, s.videoParams, err = newAPI(s.cfg, conn, tcp, s.log)
+	}
 	if err != nil {
 		if tcp != nil {
 			_ = tcp.Close()
 		}
 		return err
 	}
-	s.pubAPI, s.subAPI, s.mux, s.tcpMux = pubAPI, subAPI, mux, tcpMux
-	s.videoCodec = media.CodecFromMime(video.MimeType)
+	s.videoCodec = media.CodecFromMime(s.videoParams.MimeType)
 	return nil
 }
 
@@ -184,6 +195,9 @@ func (s *SFU) closeTransports() error {
 	}
 	if s.mux != nil {
 		errs = append(errs, s.mux.Close())
+	}
+	if s.own != nil {
+		errs = append(errs, s.own.Close())
 	}
 	if err := s.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		errs = append(errs, err)

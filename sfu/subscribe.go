@@ -39,6 +39,9 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	}
 
 	v := newViewer(r, userID, nil, r.s.cfg.ViewerQueue)
+	if r.s.own != nil {
+		return r.subscribeOwnPeer(v, userID, offer, firstSeat, opts)
+	}
 	peer, err := r.s.newPeer(r.s.subAPI.forViewer(v))
 	if err != nil {
 		r.s.releaseSubscriber()
@@ -116,10 +119,24 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		slots[i] = Slot{Mid: sl.mid, Kind: kindNames[sl.kind], SeatIndex: sl.seatIdx, CohostIndex: sl.cohost}
 	}
 
+	if err := r.attachViewer(v, peer); err != nil {
+		return fail(err)
+	}
+
+	// The viewer costs no goroutine of ours at rest: the SFU's writers
+	// serve its queue (writers.go), Pion's SRTCP session reads its RTCP
+	// (feedback.go).
+	return peer, answer, slots, nil
+}
+
+// attachViewer puts a subscribed viewer's slots on their seats (and its
+// co-host slots on the other rooms); ErrRoomEnded when the room or the
+// peer ended meanwhile.
+func (r *Room) attachViewer(v *viewer, peer *Peer) error {
 	r.mu.Lock()
 	if r.ended || !peer.setOnClose(func() { r.detachCohost(v); r.detachViewer(v) }) {
 		r.mu.Unlock()
-		return fail(ErrRoomEnded)
+		return ErrRoomEnded
 	}
 	r.viewers[v] = struct{}{} // counted in s.ov.viewers by admitSubscriber
 	for _, sl := range v.slots {
@@ -135,11 +152,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 	}
 	r.mu.Unlock()
 	r.attachCohost(v)
-
-	// The viewer costs no goroutine of ours at rest: the SFU's writers
-	// serve its queue (writers.go), Pion's SRTCP session reads its RTCP
-	// (feedback.go).
-	return peer, answer, slots, nil
+	return nil
 }
 
 func (r *Room) detachViewer(v *viewer) {

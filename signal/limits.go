@@ -263,18 +263,11 @@ func (c *caps) releasePlayer(key string) {
 
 // holdSubscription keeps an rtc.subscribe connection counted until it
 // closes (whoever closes it: the session replacing it or ending, the room
-// ending, ICE failing) or the server stops. The counter was taken with
-// admitSubscriber.
+// ending, ICE failing, the server stopping). The counter was taken with
+// admitSubscriber. A callback, not a goroutine per subscription (issue 16:
+// a viewer's goroutines).
 func (s *Server) holdSubscription(p *sfu.Peer) {
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer s.caps.releaseSubscriber()
-		select {
-		case <-p.Done():
-		case <-s.ctx.Done():
-		}
-	}()
+	p.AfterClose(s.caps.releaseSubscriber)
 }
 
 // budget is one user's rate limits in one room: every frame of its sockets

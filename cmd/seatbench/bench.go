@@ -49,7 +49,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	fs.StringVar(&o.seatsfuBin, "seatsfu", "", "seatsfu binary (default: go build ./cmd/seatsfu)")
 	fs.StringVar(&o.livekitBin, "livekit-bin", "", "LiveKit server binary for the livekit target (without it the target is skipped)")
 	fs.StringVar(&o.lkbenchBin, "lkbench", "", "lkbench binary driving the livekit target (default: go build ./bench/livekit/cmd/lkbench)")
-	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure")
+	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure (seatsfu-pion, the same build with --viewer-transport pion, is measured only when named)")
 	fs.BoolVar(&o.pin, "pin", true, "pin the server and the generator to separate cores")
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
 	fs.DurationVar(&o.probe, "probe-metrics", 0, "scrape each server's /metrics this often through the window and report the answer times (0: off)")
@@ -71,7 +71,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	}
 	for _, t := range strings.Split(*targets, ",") {
 		switch t = strings.TrimSpace(t); t {
-		case "seatsfu", "raw", "raw-batched", "naive", "livekit":
+		case "seatsfu", "seatsfu-pion", "raw", "raw-batched", "naive", "livekit":
 			o.targets = append(o.targets, t)
 		default:
 			return nil, fmt.Errorf("-targets: unknown %q", t)
@@ -146,7 +146,7 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 
 	var seatsfuBin string
 	for _, t := range o.targets {
-		if t == "seatsfu" {
+		if isSeatsfu(t) {
 			if seatsfuBin, err = b.seatsfuBinary(ctx); err != nil {
 				return err
 			}
@@ -258,7 +258,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 	spec := proc.Spec{Name: name, BaseURL: base, CPU: b.serverCPU, Stderr: b.log}
 	var secret []byte
 	var udp int
-	if name == "seatsfu" {
+	if isSeatsfu(name) {
 		udp, err = proc.FreeUDPPort()
 		if err != nil {
 			return nil, err
@@ -272,6 +272,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret),
 			"--max-conns-per-ip", "0"}
 		spec.Args = append(spec.Args, b.extra...)
+		spec.Args = append(spec.Args, seatsfuTargetArgs[name]...)
 	} else if name == "livekit" {
 		return nil, errors.New("livekit runs through lkbench, not start")
 	} else {
@@ -287,7 +288,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		return nil, err
 	}
 	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned, UDPPort: udp, Core: b.serverCPU, CorePinned: p.CPU >= 0 && p.Pinned != "not pinned"}}
-	if name == "seatsfu" {
+	if isSeatsfu(name) {
 		ws := fmt.Sprintf("ws://127.0.0.1:%d/v1/rtc", port)
 		s.open = func(ctx context.Context, room string, seats int) (load.Target, error) {
 			t, err := load.NewSeatsfuTarget(ctx, s.info, ws, secret, room, max(seats, 2))
@@ -307,6 +308,14 @@ type job struct {
 	scenario, target string
 	viewers          int
 }
+
+// seatsfuTargetArgs are the serve flags of seatsfu's targets besides
+// seatsfu itself (its defaults: viewers on the own transport):
+// seatsfu-pion is the same build with every viewer on a Pion
+// PeerConnection (issue 16's old transport), to measure beside it.
+var seatsfuTargetArgs = map[string][]string{"seatsfu-pion": {"--viewer-transport", "pion"}}
+
+func isSeatsfu(name string) bool { return strings.HasPrefix(name, "seatsfu") }
 
 // plan orders cmd's jobs step by step, the targets interleaved within each
 // step, so background load on a shared machine falls on all targets alike
@@ -333,7 +342,7 @@ func (b *bench) plan(cmd string) []job {
 	for _, sc := range []string{"handover", "churn"} {
 		if cmd == sc || cmd == "all" {
 			for _, t := range o.targets {
-				if t == "seatsfu" { // the baselines have no seats
+				if isSeatsfu(t) { // the baselines have no seats
 					jobs = append(jobs, job{sc, t, o.viewers})
 				}
 			}

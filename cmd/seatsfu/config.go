@@ -48,29 +48,35 @@ type Config struct {
 	// EgressDirect: the SFU's own SRTP and sendmmsg for viewers on host
 	// UDP (egress.go).
 	EgressDirect bool `yaml:"egress-direct"`
+	// ViewerTransport: auto, own or pion; DemuxQueue the own transport's
+	// queue to Pion (viewertransport.go).
+	ViewerTransport string `yaml:"viewer-transport"`
+	DemuxQueue      int    `yaml:"demux-queue"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
 func Defaults() Config {
 	return Config{
-		HTTP:           ":7880",
-		RTCUDPPort:     7881,
-		RTCIPs:         nil, // auto-detect
-		RTCListenIP:    "",  // every interface
-		Secret:         "",  // none: dev mode
-		ReconnectGrace: 15 * time.Second,
-		MaxSeats:       10,
-		MaxCohosts:     4,
-		VideoCodec:     "vp8",
-		LogLevel:       "info",
-		TURNMaxAllocs:  8,
-		Limits:         defaultLimits(),
-		Overload:       defaultOverload(),
-		Adapt:          defaultAdapt(),
-		Cluster:        defaultCluster(),
-		WebhookURLs:    nil, // no webhooks
-		WebhookQueue:   webhook.DefaultQueueSize,
-		EgressDirect:   true,
+		HTTP:            ":7880",
+		RTCUDPPort:      7881,
+		RTCIPs:          nil, // auto-detect
+		RTCListenIP:     "",  // every interface
+		Secret:          "",  // none: dev mode
+		ReconnectGrace:  15 * time.Second,
+		MaxSeats:        10,
+		MaxCohosts:      4,
+		VideoCodec:      "vp8",
+		LogLevel:        "info",
+		TURNMaxAllocs:   8,
+		Limits:          defaultLimits(),
+		Overload:        defaultOverload(),
+		Adapt:           defaultAdapt(),
+		Cluster:         defaultCluster(),
+		WebhookURLs:     nil, // no webhooks
+		WebhookQueue:    webhook.DefaultQueueSize,
+		EgressDirect:    true,
+		ViewerTransport: "auto",
+		DemuxQueue:      defaultDemuxQueue,
 	}
 }
 
@@ -338,6 +344,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.Overload.validate(); err != nil {
+		return err
+	}
+	if err := c.validateViewerTransport(); err != nil {
 		return err
 	}
 	return c.Limits.validate()

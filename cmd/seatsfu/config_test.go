@@ -42,6 +42,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.WebhookQueue = 10000
 	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
 	want.EgressDirect = true // the direct egress path on
+	want.ViewerTransport, want.DemuxQueue = "auto", 1024
 	want.Adapt = Adapt{ProbeViewerRate: 500_000, ProbeNodeRate: 50_000_000, BWELossHigh: 0.1, BWELossLow: 0.02,
 		BWEDelayHigh: 80 * time.Millisecond, BWEDelayLow: 15 * time.Millisecond}
 	if !reflect.DeepEqual(c, want) {
@@ -111,6 +112,9 @@ func TestPrecedence(t *testing.T) {
 		"replay-budget":          {vals{"1", "2", "3"}, func(c Config) any { return c.ReplayBudget }, [3]any{1, 2, 3}},
 		// egress.go
 		"egress-direct": {vals{"false", "true", "false"}, func(c Config) any { return c.EgressDirect }, [3]any{false, true, false}},
+		// viewertransport.go
+		"viewer-transport": {vals{"own", "pion", "auto"}, func(c Config) any { return c.ViewerTransport }, [3]any{"own", "pion", "auto"}},
+		"demux-queue":      {vals{"16", "2048", "4096"}, func(c Config) any { return c.DemuxQueue }, [3]any{16, 2048, 4096}},
 		// adapt.go
 		"probe-viewer-rate": {vals{"1", "2", "3"}, func(c Config) any { return c.ProbeViewerRate }, [3]any{1, 2, 3}},
 		"probe-node-rate":   {vals{"1", "2", "3"}, func(c Config) any { return c.ProbeNodeRate }, [3]any{1, 2, 3}},

@@ -76,6 +76,8 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		MaxCohosts:         cfg.MaxCohosts,
 		Overload:           cfg.Overload.sfu(),
 		PionEgress:         !cfg.EgressDirect,
+		ViewerTransport:    cfg.ViewerTransport,
+		DemuxQueue:         cfg.DemuxQueue,
 		Adapt:              cfg.Adapt.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,

@@ -1,0 +1,110 @@
+package sfu
+
+import (
+	"net"
+	"sync"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+)
+
+// The direct egress path of a viewer on the own transport (viewerconn.go):
+// its keys and address come from sfu/rtcconn instead of a Pion
+// DTLSTransport, and its sender reports go out the same way as its media.
+
+// ownConnected takes the keys and nominated address of a finished
+// handshake; addr nil: the viewer is on ICE-TCP, not direct.
+func (v *viewerEgress) ownConnected(ctx *srtp.Context, addr *net.UDPAddr) {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.ctx = ctx
+	v.addr = addr
+	v.updateLocked()
+}
+
+// moved follows the viewer to the path it nominated since (nil: ICE-TCP).
+func (v *viewerEgress) moved(addr *net.UDPAddr) {
+	if v == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.addr = addr
+	v.updateLocked()
+}
+
+// sealBufs are sealFramed's scratch: the ICE-TCP path is rare enough not to
+// keep a buffer per viewer.
+var sealBufs = sync.Pool{New: func() any { b := make([]byte, 2*maxSRTPPacket); return &b }}
+
+// sealFramed encrypts one packet with the viewer's context and hands it to send
+// (the own transport's ICE-TCP path); nothing before the handshake.
+func (v *viewerEgress) sealFramed(h *rtp.Header, payload []byte, send func([]byte)) (int, error) {
+	if v == nil {
+		return 0, nil
+	}
+	bp := sealBufs.Get().(*[]byte)
+	defer sealBufs.Put(bp)
+	buf := *bp
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.ctx == nil || v.closed {
+		return 0, nil
+	}
+	hl := h.MarshalSize()
+	size := hl + len(payload)
+	pad := 0
+	if h.Padding {
+		pad = int(h.PaddingSize)
+	}
+	if size+pad > maxSRTPPacket-32 {
+		return 0, nil
+	}
+	if _, err := h.MarshalTo(buf[:hl]); err != nil {
+		return 0, err
+	}
+	copy(buf[hl:], payload)
+	if pad > 0 {
+		clear(buf[size : size+pad-1])
+		buf[size+pad-1] = byte(pad)
+		size += pad
+	}
+	enc, err := v.ctx.EncryptRTP(buf[maxSRTPPacket:maxSRTPPacket], buf[:size], &v.hdr)
+	if err != nil {
+		return 0, err
+	}
+	send(enc)
+	return size, nil
+}
+
+// writeRTCP encrypts pkts with the viewer's outbound context (the one its
+// RTP uses: SRTP and SRTCP share the session keys, RFC 3711) and sends
+// them at once.
+func (v *viewerEgress) writeRTCP(pkts []rtcp.Packet, other func([]byte)) error {
+	if v == nil {
+		return nil
+	}
+	b, err := rtcp.Marshal(pkts)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.ctx == nil || v.closed {
+		return nil
+	}
+	enc, err := v.ctx.EncryptRTCP(nil, b, nil)
+	if err != nil {
+		return err
+	}
+	if v.addr == nil { // ICE-TCP: the transport's framed writes
+		other(enc)
+		return nil
+	}
+	_, err = v.sock.conn.WriteToUDP(enc, v.addr)
+	return err
+}
