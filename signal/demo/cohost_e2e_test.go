@@ -56,7 +56,10 @@ func TestCohostInBrowsers(t *testing.T) {
 	left.click("#battle-start")
 	rightFan.waitFor("the score bar", `!document.getElementById('battle-bar').hidden && document.querySelectorAll('#battle-bar [data-room-id]').length === 2`, 5*time.Second)
 	right.waitFor("the +1 buttons", `document.querySelector('#battle-bar [data-room-id=right] [data-action=score]')`, 5*time.Second)
+	// One tap, its point shown, then the next: the segment grows with its
+	// share (a CSS transition), so a second tap must wait for the first.
 	right.click("#battle-bar [data-room-id=right] [data-action=score]")
+	right.waitFor("its first point, the bar at rest", `document.querySelector('#battle-bar [data-room-id=right]')?.dataset.score === '1' && document.getElementById('battle-bar').getAnimations({subtree: true}).length === 0`, 5*time.Second)
 	right.click("#battle-bar [data-room-id=right] [data-action=score]")
 	leftFan.waitFor("right's score at the other room", `document.querySelector('#battle-bar [data-room-id=right]')?.dataset.score === '2'`, 5*time.Second)
 	leftFan.shot("battle")

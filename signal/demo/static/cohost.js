@@ -199,21 +199,34 @@ export class CohostPanel {
     }
     const total = b.rooms.reduce((n, r) => n + Math.max(0, b.scores[r] || 0), 0);
     const colors = ['#e5484d', '#4f8cff', '#3dd68c', '#f5a623', '#a76bff', '#2fc7c7', '#ff7ab6', '#c7c72f', '#9aa0ab'];
-    this.bar.replaceChildren(...b.rooms.map((r, i) => {
+    // Segments are kept per room and updated in place: rebuilding them on
+    // every score would pull a +1 button from under a pointer mid-click.
+    const segs = [...this.bar.children];
+    const same = this.bar.dataset.owner === String(this.isOwner) && segs.length === b.rooms.length &&
+      segs.every((s, i) => s.dataset.roomId === b.rooms[i]);
+    if (!same) {
+      this.bar.dataset.owner = String(this.isOwner);
+      this.bar.replaceChildren(...b.rooms.map((r, i) => {
+        const seg = el('div', { 'data-room-id': r }, el('b'), el('span', { text: r === this.roomId ? `${r} (us)` : r }));
+        seg.style.background = colors[i % colors.length];
+        if (this.isOwner) {
+          // Dev mode only: the demo endpoint stands in for an app backend. Each
+          // tap is its own point, so the button is never disabled in between.
+          seg.append(el('button', { class: 'small secondary', dataset: { action: 'score' }, text: '+1',
+            onclick: () => this.battle && act('Scoring', () => demoScore(this.battle.battleId, r, 1)) }));
+        }
+        return seg;
+      }));
+    }
+    b.rooms.forEach((r, i) => {
+      const seg = this.bar.children[i];
       const score = b.scores[r] || 0;
       const share = total > 0 ? Math.max(0, score) / total : 1 / b.rooms.length;
-      const seg = el('div', { 'data-room-id': r, 'data-score': String(score) },
-        el('b', { text: String(score) }), el('span', { text: r === this.roomId ? `${r} (us)` : r }));
+      seg.dataset.score = String(score);
+      seg.querySelector('b').textContent = String(score);
       // Through the CSSOM: the page's CSP refuses inline style attributes.
       seg.style.flexGrow = String(Math.max(share, 0.08));
-      seg.style.background = colors[i % colors.length];
-      if (this.isOwner) {
-        // Dev mode only: the demo endpoint stands in for an app backend.
-        seg.append(el('button', { class: 'small secondary', dataset: { action: 'score' }, text: '+1',
-          onclick: (e) => act('Scoring', () => demoScore(b.battleId, r, 1), e.currentTarget) }));
-      }
-      return seg;
-    }));
+    });
     const tick = () => {
       const left = Math.max(0, Math.round((b.endsAt - Date.now()) / 1000));
       this.clock.textContent = `battle: ${left} s left`;
