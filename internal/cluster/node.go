@@ -101,7 +101,8 @@ func NewNode(store *Store, cfg Config) (*Node, error) {
 // ID is this node's id.
 func (n *Node) ID() string { return n.cfg.Info.ID }
 
-// Nodes is the live nodes as the last tick saw them.
+// Nodes is the live nodes as the registry was last read: each tick, and
+// by Route for a room's holder the list did not show (route.go).
 func (n *Node) Nodes() []NodeInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()

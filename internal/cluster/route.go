@@ -19,8 +19,9 @@ type Route struct {
 
 // routeEntry is a cached answer of Store.Holder.
 type routeEntry struct {
-	lease Lease
-	at    time.Time
+	lease     Lease
+	at        time.Time
+	nodesRead bool // the registry was read again for this lease's holder (readNodes)
 }
 
 // Route says which node hosts room. Answers are cached for one Tick, so a
@@ -28,8 +29,9 @@ type routeEntry struct {
 // wrong (a relay refused with "not hosted here", a link that broke).
 // ErrNoHolder: nobody hosts the room — it does not exist, or it awaits a
 // takeover (Host claims it: any node may). ErrHeld never comes back from
-// here; a holder missing from the registry is reported as ErrNoHolder, as
-// its lease is about to expire.
+// here; a holder missing from the registry (read again when this node's
+// tick-old list lacks it: readNodes) is reported as ErrNoHolder, as its
+// lease is about to expire.
 func (n *Node) Route(ctx context.Context, room string) (Route, error) {
 	if h := n.Hosted(room); h != nil && !h.Lost() {
 		return Route{Local: true, Node: n.cfg.Info, Lease: h.lease}, nil
@@ -60,12 +62,50 @@ func (n *Node) Route(ctx context.Context, room string) (Route, error) {
 		n.Forget(room)
 		return Route{}, ErrNoHolder
 	}
-	for _, ni := range n.Nodes() {
-		if ni.ID == e.lease.Node {
+	if ni, ok := n.liveNode(e.lease.Node); ok {
+		return Route{Node: ni, Lease: e.lease, Stale: stale}, nil
+	}
+	if !e.nodesRead && n.readNodes(ctx, room, e) {
+		if ni, ok := n.liveNode(e.lease.Node); ok {
 			return Route{Node: ni, Lease: e.lease, Stale: stale}, nil
 		}
 	}
 	return Route{}, ErrNoHolder
+}
+
+// liveNode is the node id as the last read of the registry saw it.
+func (n *Node) liveNode(id string) (NodeInfo, bool) {
+	for _, ni := range n.Nodes() {
+		if ni.ID == id {
+			return ni, true
+		}
+	}
+	return NodeInfo{}, false
+}
+
+// readNodes reads the registry again for a lease whose holder this node's
+// list does not show, and reports whether it could. The list is a tick
+// old: a node that started since (and whose owner opened a room on it at
+// once) is live in Redis but not in it, and its room must not be reported
+// as hosted by nobody — a client reaching this node would be refused a
+// room that exists. Once per cached route, so a holder that really died
+// (its lease about to expire) costs one extra read per room per tick, not
+// one per join.
+func (n *Node) readNodes(ctx context.Context, room string, e routeEntry) bool {
+	n.mu.Lock()
+	if cur, ok := n.routes[room]; ok && cur.at.Equal(e.at) && cur.lease == e.lease {
+		cur.nodesRead = true
+		n.routes[room] = cur
+	}
+	n.mu.Unlock()
+	nodes, err := n.store.Nodes(ctx)
+	if err != nil {
+		return false
+	}
+	n.mu.Lock()
+	n.nodes = nodes
+	n.mu.Unlock()
+	return true
 }
 
 // Forget drops the cached route of room.
