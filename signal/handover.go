@@ -66,9 +66,8 @@ func (s *session) handOver(frame []byte) bool {
 	if e == nil {
 		return false
 	}
-	select {
-	case s.out <- outFrame{handover: true}:
-	default: // the queue is full: the socket is being dropped anyway
+	if !s.out.push(outFrame{handover: true}) {
+		// the queue is full: the socket is being dropped anyway
 		s.ho.abandon(e)
 		return false
 	}

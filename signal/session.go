@@ -54,7 +54,7 @@ type session struct {
 	roomID string    // the token's room: the only room this socket may enter
 	access rtcAccess // for the snapshot's rtc.iceServers (rtcnet.go)
 	log    *slog.Logger
-	out    chan outFrame
+	out    *frameQueue // bounded at outQueue (outqueue.go)
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -88,7 +88,7 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 		user:     user,
 		roomID:   roomID,
 		log:      srv.log.With("user", user.UserID),
-		out:      make(chan outFrame, outQueue),
+		out:      newFrameQueue(outQueue),
 		ctx:      ctx,
 		cancel:   cancel,
 		requests: budget.requests,
@@ -208,9 +208,7 @@ type answered struct{}
 // send queues a frame without ever blocking. A full queue means the peer is
 // not reading: the socket is closed rather than letting it hold up the room.
 func (s *session) send(frame []byte) {
-	select {
-	case s.out <- outFrame{data: frame, after: s.srv.saveMark(s.roomID)}:
-	default:
+	if !s.out.push(outFrame{data: frame, after: s.srv.saveMark(s.roomID)}) {
 		s.log.Warn("signal: outbound queue full, closing slow socket")
 		s.cancel()
 	}
@@ -219,9 +217,7 @@ func (s *session) send(frame []byte) {
 // closeAfterQueued closes the socket once every frame queued before this
 // call has been written (room.ended, room.kickedOut, session.replaced).
 func (s *session) closeAfterQueued(code websocket.StatusCode, reason string) {
-	select {
-	case s.out <- outFrame{close: true, code: code, reason: reason, after: s.srv.saveMark(s.roomID)}:
-	default:
+	if !s.out.push(outFrame{close: true, code: code, reason: reason, after: s.srv.saveMark(s.roomID)}) {
 		s.cancel()
 	}
 }
@@ -237,29 +233,36 @@ func (s *session) notify(method string, params any) {
 
 func (s *session) writeLoop() {
 	for {
-		select {
-		case <-s.ctx.Done():
+		f, ok := s.out.pop()
+		if !ok {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-s.out.ready:
+				continue
+			}
+		}
+		if s.ctx.Err() != nil {
 			return
-		case f := <-s.out:
-			f.after.wait(s.ctx)
-			if f.handover {
-				close(s.ho.drained)
-				return
-			}
-			if f.close {
-				// Close performs the closing handshake; the reader sees the
-				// peer's close frame and ends the session.
-				_ = s.conn.Close(f.code, f.reason)
-				s.cancel()
-				return
-			}
-			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-			err := s.conn.Write(ctx, websocket.MessageText, f.data)
-			cancel()
-			if err != nil {
-				s.cancel()
-				return
-			}
+		}
+		f.after.wait(s.ctx)
+		if f.handover {
+			close(s.ho.drained)
+			return
+		}
+		if f.close {
+			// Close performs the closing handshake; the reader sees the
+			// peer's close frame and ends the session.
+			_ = s.conn.Close(f.code, f.reason)
+			s.cancel()
+			return
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+		err := s.conn.Write(ctx, websocket.MessageText, f.data)
+		cancel()
+		if err != nil {
+			s.cancel()
+			return
 		}
 	}
 }
