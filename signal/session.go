@@ -44,8 +44,8 @@ type outFrame struct {
 
 // session is one signalling socket. Its reader loop runs on the HTTP
 // handler's goroutine and handles requests one at a time, in order; one
-// writer goroutine drains the bounded outbound queue; one pinger watches for
-// silence. All three end when ctx is cancelled, and the reader waits for the
+// writer goroutine drains the bounded outbound queue; a pinger on a timer
+// (pinger.go) watches for silence. All three end when ctx is cancelled, and the reader waits for the
 // other two before it returns.
 type session struct {
 	srv    *Server
@@ -66,6 +66,7 @@ type session struct {
 	life     lifetime      // deadlines and rate budget (expiry.go)
 
 	loops sync.WaitGroup // the writer and the pinger
+	ping  *pinger
 
 	// A room.join handed to the room's host (handover.go): its channels
 	// are made before the loops start, the rest is the reader's.
@@ -102,9 +103,9 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 // run serves the socket until it closes, then releases everything the
 // session owns.
 func (s *session) run() {
-	s.loops.Add(2)
+	s.loops.Add(1)
 	go func() { defer s.loops.Done(); s.writeLoop() }()
-	go func() { defer s.loops.Done(); s.pingLoop() }()
+	s.ping = startPinger(s) // pinger.go
 
 	s.readLoop()
 	if s.handedOver() {
@@ -264,44 +265,6 @@ func (s *session) writeLoop() {
 			s.cancel()
 			return
 		}
-	}
-}
-
-// pingLoop pings every PingInterval and drops a peer silent (no frame, no
-// pong) for PingTimeout — and through enough ping rounds to fill it. The
-// rounds are what a pause of this process cannot fake: after a stall (GC,
-// a loaded or suspended host) the elapsed time says "silent", but the
-// ticker delivers one round, not the missed ones, so every healthy peer
-// gets its pings answered before it is judged.
-func (s *session) pingLoop() {
-	interval, timeout := s.srv.cfg.PingInterval, s.srv.cfg.PingTimeout
-	rounds := int((timeout + interval - 1) / interval)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	last, missed := s.heard.Load(), 0
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.ho.stopPing:
-			return // handed over: the relay pings the client from now on
-		case <-t.C:
-		}
-		if h := s.heard.Load(); h != last {
-			last, missed = h, 0
-		} else {
-			missed++
-		}
-		if silent := time.Since(time.Unix(0, last)); silent >= timeout && missed >= rounds {
-			s.log.Info("signal: peer silent, dropping", "silent", silent.Round(time.Millisecond))
-			s.cancel()
-			return
-		}
-		// A pong arrives through the reader (OnPongReceived marks it heard);
-		// a missing one just leaves the silence growing.
-		ctx, cancel := context.WithTimeout(s.ctx, interval)
-		_ = s.conn.Ping(ctx)
-		cancel()
 	}
 }
 
