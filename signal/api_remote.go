@@ -260,6 +260,8 @@ func (x serviceRooms) run(call apiCall) (any, error) {
 			return nil, err
 		}
 		return nil, x.SendMessage(call.Room, m)
+	case "cohost": // another node's co-host desk (cohost_cluster.go)
+		return x.s.cohost.serveFrame(call.Body)
 	}
 	return nil, invalidParams(fmt.Sprintf("forwarded call: unknown operation %q", truncate(call.Op, 40)))
 }

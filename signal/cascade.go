@@ -50,6 +50,12 @@ import (
 //     candidates) from the mirror instead of passing it to the host. A
 //     socket that has sent rtc.publish keeps subscribing at the host: the
 //     mirror cannot leave a publisher's own seat out of its media.
+//   - The subscription also takes the host room's co-host slots
+//     (PROTOCOL.md §10, Media): slot k carries what the host points it at
+//     (a room of the host's node, or its own cascade of another node's
+//     room). Each feeds seat 0 of a one-owner mirror "cascade:<room>#k",
+//     and the mirror's co-host slots are pointed at those once: the host
+//     re-points, the edge never learns the connection (cohost_mirror.go).
 //   - The cascade ends with its last local viewer.
 //
 // The mirror does not gate: the host forwards only what may be forwarded,
@@ -107,6 +113,8 @@ type cascade struct {
 	viewers int // guarded by cs.mu
 
 	mirror  *sfu.Room
+	peers   []*sfu.Room // the co-host slots' mirrors, cohost index 1.. (cohost_mirror.go)
+	coLoops []*loopPub  // their seat-0 publishers
 	host    *cascadeLink
 	pc      *webrtc.PeerConnection
 	loops   []*loopPub
@@ -246,7 +254,10 @@ func (k *cascade) setup(hostURL string) error {
 	if err := k.openMirror(api, snap.Room.MaxSeats); err != nil {
 		return err
 	}
-	if err := k.subscribe(ctx, snap.Room.MaxSeats); err != nil {
+	if err := k.openCohostMirrors(api); err != nil {
+		return err
+	}
+	if err := k.subscribe(ctx, snap.Room.MaxSeats+len(k.coLoops)); err != nil {
 		return err
 	}
 	k.cs.open.WithLabelValues("edge").Inc()
@@ -292,7 +303,7 @@ func (k *cascade) openMirror(api *webrtc.API, maxSeats int) error {
 	}
 	audio, video := srv.cfg.SFU.Codecs()
 	for i := 0; i < maxSeats; i++ {
-		lp, err := k.openLoop(api, i, audio, video)
+		lp, err := k.openLoop(api, k.mirror, i, audio, video)
 		if err != nil {
 			return err
 		}
@@ -302,7 +313,7 @@ func (k *cascade) openMirror(api *webrtc.API, maxSeats int) error {
 }
 
 // openLoop publishes seat i of the mirror from this node to itself.
-func (k *cascade) openLoop(api *webrtc.API, i int, audio, video webrtc.RTPCodecParameters) (*loopPub, error) {
+func (k *cascade) openLoop(api *webrtc.API, into *sfu.Room, i int, audio, video webrtc.RTPCodecParameters) (*loopPub, error) {
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
@@ -328,7 +339,7 @@ func (k *cascade) openLoop(api *webrtc.API, i int, audio, video webrtc.RTPCodecP
 		_ = pc.Close()
 		return nil, err
 	}
-	_, answer, err := k.mirror.Publish(fmt.Sprintf("cascade-%d", i), offer)
+	_, answer, err := into.Publish(fmt.Sprintf("cascade-%d", i), offer)
 	if err != nil {
 		_ = pc.Close()
 		return nil, fmt.Errorf("cascade: loopback publish of seat %d: %w", i, err)
@@ -360,11 +371,12 @@ func (k *cascade) forwardPLI(sender *webrtc.RTPSender, lp *loopPub, kind int) {
 	}
 }
 
-// subscribe opens the one subscription to the host and forwards each slot
-// into its loopback publisher.
-func (k *cascade) subscribe(ctx context.Context, maxSeats int) error {
+// subscribe opens the one subscription to the host, pairs audio+video
+// pairs (the seats, then the co-host slots), and forwards each slot into
+// its loopback publisher.
+func (k *cascade) subscribe(ctx context.Context, pairs int) error {
 	pc := k.pc
-	for range maxSeats {
+	for range pairs {
 		for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
 			if _, err := pc.AddTransceiverFromKind(kind, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
 				return err
@@ -396,14 +408,22 @@ func (k *cascade) forward(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		}
 	}
 	sl, ok := k.slots[mid]
-	if !ok || sl.SeatIndex < 0 || sl.SeatIndex >= len(k.loops) {
+	if !ok {
+		return
+	}
+	var lp *loopPub
+	switch {
+	case sl.SeatIndex >= 0 && sl.SeatIndex < len(k.loops):
+		lp = k.loops[sl.SeatIndex]
+	case sl.CohostIndex >= 1 && sl.CohostIndex <= len(k.coLoops):
+		lp = k.coLoops[sl.CohostIndex-1]
+	default:
 		return
 	}
 	kind := 0
 	if tr.Kind() == webrtc.RTPCodecTypeVideo {
 		kind = 1
 	}
-	lp := k.loops[sl.SeatIndex]
 	lp.remote[kind].Store(uint32(tr.SSRC()))
 	in, out := k.cs.packets.WithLabelValues("in"), k.cs.packets.WithLabelValues("out")
 	for {
@@ -429,11 +449,14 @@ func (k *cascade) closeOnce() {
 	if k.pc != nil {
 		_ = k.pc.Close()
 	}
-	for _, lp := range k.loops {
+	for _, lp := range append(k.loops, k.coLoops...) {
 		_ = lp.pc.Close()
 	}
 	if k.mirror != nil {
 		k.mirror.Abandon()
+	}
+	for _, p := range k.peers {
+		p.Abandon()
 	}
 	if k.wants != nil {
 		close(k.wants.stop)

@@ -43,12 +43,28 @@ type cohostDesk struct {
 	timer   *time.Timer
 	timerAt time.Time
 	closed  bool
+
+	// Across nodes (cohost_cluster.go, cohost_mirror.go).
+	remote        map[string]*remoteRoom // other nodes' rooms this controller knows
+	homed         map[string]homedAt     // this node's rooms another node's controller holds
+	pending       map[string]*cohostPush // remote rooms' shares being gathered
+	pendingOrder  []string
+	mirrors       map[string]*coMirror // cascades feeding co-host slots, by room
+	mirrorRetry   bool
+	mirrorFailing map[string]bool // set up failed, said once (cohost_mirror.go)
+	seq           uint64          // numbers attaches
+	ver           uint64          // numbers flushes (cohostPush.Ver)
+	watching      bool            // send and watch started
+	outbox        chan outMsg
+	stop          chan struct{}
+	wg            sync.WaitGroup // send, watch, mirror set-ups and releases
 }
 
 type cohostMetrics struct {
 	connections prometheus.Gauge
 	requests    *prometheus.CounterVec
 	battles     *prometheus.CounterVec
+	pushes      *prometheus.CounterVec // to other nodes' desks (cohost_cluster.go)
 }
 
 func newCohostDesk(s *Server) (*cohostDesk, error) {
@@ -61,7 +77,7 @@ func newCohostDesk(s *Server) (*cohostDesk, error) {
 	m := cohostMetrics{
 		connections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "seatsfu_cohost_connections",
-			Help: "Co-host connections between rooms of this node.",
+			Help: "Co-host connections decided on this node (their rooms hosted here or on other nodes).",
 		}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "seatsfu_cohost_requests_total",
@@ -72,7 +88,14 @@ func newCohostDesk(s *Server) (*cohostDesk, error) {
 			Help: "Battles that ended, by reason.",
 		}, []string{"reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.connections, m.requests, m.battles} {
+	m.pushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seatsfu_cohost_pushes_total",
+		Help: "Co-host outcomes sent to the nodes of the rooms they concern: sent, failed (the node did not answer) or dropped (the queue, --link-queue long, was full).",
+	}, []string{"outcome"})
+	for _, o := range []string{"sent", "failed", "dropped"} {
+		m.pushes.WithLabelValues(o)
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.requests, m.battles, m.pushes} {
 		if err := s.cfg.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("signal: metrics: %w", err)
 		}
@@ -84,7 +107,9 @@ func newCohostDesk(s *Server) (*cohostDesk, error) {
 	for _, r := range []string{cohost.BattleTimeout, cohost.BattleStopped, cohost.BattleConnectionEnded} {
 		m.battles.WithLabelValues(r)
 	}
-	return &cohostDesk{srv: s, m: m, ctrl: ctrl, live: map[string]*roomHub{}}, nil
+	return &cohostDesk{srv: s, m: m, ctrl: ctrl, live: map[string]*roomHub{},
+		remote: map[string]*remoteRoom{}, homed: map[string]homedAt{}, pending: map[string]*cohostPush{},
+		mirrors: map[string]*coMirror{}, mirrorFailing: map[string]bool{}, outbox: make(chan outMsg, outboxLen(s.cfg.Cluster)), stop: make(chan struct{})}, nil
 }
 
 // randomPrefix makes this run's request and battle ids unlike another
@@ -95,51 +120,93 @@ func randomPrefix() string {
 	return fmt.Sprintf("%x-", b)
 }
 
-// cohostOp is one controller operation on behalf of actorRoom's owner.
-type cohostOp func(c *cohost.Controller, actor *roomHub) (any, []cohost.Delivery, error)
+// cohostOp is one controller operation on behalf of the actor room's owner.
+type cohostOp func(c *cohost.Controller, actor string) (any, []cohost.Delivery, error)
 
-// run performs op for the session's room. On success the media follow the
+// run performs call for the session's room. On success the media follow the
 // new connections first, the rooms' snapshots next, then the answer is
 // queued, then the notifications go out: once a call returns (or anyone is
 // told of a change) the media and snapshots already match it, and a client
 // learns its call's outcome before its consequences. A member joining in
 // between may get a notification its snapshot already shows; never miss
-// one.
-func (d *cohostDesk) run(s *session, id []byte, op cohostOp) (any, error) {
+// one. A room whose co-host state another node's controller holds has the
+// call run there (cohost_cluster.go), in the same order.
+func (d *cohostDesk) run(s *session, id []byte, call cohostCall) (any, error) {
 	if s.user.Role != seat.RoleOwner {
 		return nil, withMessage(seat.ErrPermission, "only a room's owner co-hosts")
+	}
+	op, target, err := cohostOpFor(call)
+	if err != nil {
+		return nil, err
+	}
+	if owner, ok := d.homeOf(s.roomID); ok {
+		return d.forward(s, id, owner, call)
+	}
+	// A target on another node is attached here before the lock: that
+	// is a round trip, and the desk's lock holds none.
+	if err := d.reach(target, s.roomID); err != nil {
+		return nil, err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return nil, withMessage(seat.ErrRoomNotFound, "the server is shutting down")
 	}
-	actor, stale, err := d.resolve(s.roomID)
+	if _, ok := d.homed[s.roomID]; ok {
+		// Attached by another node since the check above: its
+		// controller now decides.
+		return nil, withMessage(errOverloaded, "the room's co-host state moved, try again")
+	}
+	res, ds, err := d.exec(s.roomID, target, op)
 	if err != nil {
-		d.deliver(stale)
 		return nil, err
 	}
-	res, ds, err := op(d.ctrl, actor)
-	if err != nil {
-		d.deliver(append(stale, ds...)) // a refusal delivers only stale rooms' ends
-		return nil, wireError(err)
-	}
-	ds = append(stale, ds...)
 	d.applyMedia(ds)
 	// Snapshots show the outcome from now on, the actor's room included
 	// (a request sent is in its owner's).
-	d.refreshViews(ds, actor.id)
+	d.refreshViews(ds, s.roomID)
 	s.respond(id, res)
 	d.notify(ds)
+	d.flush("")
 	return answered{}, nil
 }
 
-// resolve returns the live hub of roomID and registers it as the room the
-// controller means by that id. A room the controller still knows under that
-// id but which has ended (its roomGone has not run yet, or a new room took
-// the id) is taken out first; the deliveries of that are returned.
-// room_not_found when no live room has the id. Called with mu held.
-func (d *cohostDesk) resolve(roomID string) (*roomHub, []cohost.Delivery, error) {
+// exec runs op for actor (a room of this node, or one attached from
+// another: cohost_cluster.go) after resolving it and target. A refusal
+// delivers only the ends of rooms found stale. Called with mu held.
+func (d *cohostDesk) exec(actor, target string, op cohostOp) (any, []cohost.Delivery, error) {
+	stale, err := d.resolve(actor)
+	if err == nil && target != "" && target != actor {
+		// The target must be live (room_not_found); a request to it ends
+		// with room_ended when it goes.
+		var more []cohost.Delivery
+		more, err = d.resolve(target)
+		stale = append(stale, more...)
+	}
+	if err != nil {
+		d.deliver(stale)
+		return nil, nil, err
+	}
+	res, ds, err := op(d.ctrl, actor)
+	if err != nil {
+		d.deliver(stale)
+		return nil, nil, wireError(err)
+	}
+	return res, append(stale, ds...), nil
+}
+
+// resolve checks that roomID is live — a room of this node, or one another
+// node hosts and has attached to this controller — and registers a local
+// room's hub as the room the controller means by that id. A room the
+// controller still knows under that id but which has ended (its roomGone
+// has not run yet, or a new room took the id) is taken out first; the
+// deliveries of that are returned. room_not_found when no live room has
+// the id; cohost_busy when another node's controller holds its co-host
+// state. Called with mu held.
+func (d *cohostDesk) resolve(roomID string) ([]cohost.Delivery, error) {
+	if d.remote[roomID] != nil {
+		return nil, nil
+	}
 	d.srv.mu.Lock()
 	h := d.srv.hubs[roomID]
 	d.srv.mu.Unlock()
@@ -149,10 +216,13 @@ func (d *cohostDesk) resolve(roomID string) (*roomHub, []cohost.Delivery, error)
 		ds = d.ctrl.RoomEnded(roomID)
 	}
 	if h == nil || h.room == nil || h.ended() {
-		return nil, ds, withMessage(seat.ErrRoomNotFound, "room "+truncate(roomID, 128)+" is not live")
+		return ds, withMessage(seat.ErrRoomNotFound, "room "+truncate(roomID, 128)+" is not live")
+	}
+	if _, ok := d.homed[roomID]; ok {
+		return ds, &seat.Error{Reason: cohost.ErrCohostBusy.Reason, Message: "room " + truncate(roomID, 128) + " co-hosts through another node"}
 	}
 	d.live[roomID] = h
-	return h, ds, nil
+	return ds, nil
 }
 
 // roomGone takes an ended room out of its requests and its connection
@@ -161,29 +231,47 @@ func (d *cohostDesk) resolve(roomID string) (*roomHub, []cohost.Delivery, error)
 func (d *cohostDesk) roomGone(h *roomHub) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.live[h.id] != h {
+	if d.closed {
 		return // shutting down: every room ends, nobody is left to tell
+	}
+	if d.homeGone(h) { // cohost_cluster.go: its controller is elsewhere
+		return
+	}
+	if d.live[h.id] != h {
+		return
 	}
 	delete(d.live, h.id)
 	d.deliver(d.ctrl.RoomEnded(h.id))
 }
 
-// close stops the timer; the desk does nothing from then on.
+// close stops the timer and the desk's goroutines; the desk does nothing
+// from then on.
 func (d *cohostDesk) close() {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	if !d.closed {
+		close(d.stop)
+	}
 	d.closed = true
 	if d.timer != nil {
 		d.timer.Stop()
 		d.timer = nil
 	}
+	for r, m := range d.mirrors {
+		delete(d.mirrors, r)
+		if m.k != nil {
+			d.releaseMirror(m.k)
+		}
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
 }
 
-// deliver applies ds: media first, then the notifications. Called with mu
-// held.
+// deliver applies ds: media first, then the notifications, then sends
+// other nodes their rooms' share. Called with mu held.
 func (d *cohostDesk) deliver(ds []cohost.Delivery) {
 	d.applyMedia(ds)
 	d.notify(ds)
+	d.flush("")
 }
 
 // applyMedia re-points the co-host slots of every room whose connection ds
@@ -198,6 +286,10 @@ func (d *cohostDesk) applyMedia(ds []cohost.Delivery) {
 		}
 	}
 	for r := range changed {
+		if d.remote[r] != nil {
+			d.touch(r).Media = true // its node re-points them (cohost_cluster.go)
+			continue
+		}
 		d.pointSlots(r)
 	}
 }
@@ -227,11 +319,15 @@ func (d *cohostDesk) notify(ds []cohost.Delivery) {
 		case cohost.Owner:
 			if h := d.live[dl.Rooms[0]]; h != nil {
 				h.sendToOwner(frame, d.view(dl.Rooms[0]))
+			} else {
+				d.queueNote(dl.Rooms[0], noteOwner, frame) // another node's room
 			}
 		case cohost.Everyone:
 			for _, r := range dl.Rooms {
 				if h := d.live[r]; h != nil {
 					h.broadcastCohost(frame, d.view(r))
+				} else {
+					d.queueNote(r, noteEveryone, frame)
 				}
 			}
 		}
@@ -255,6 +351,8 @@ func (d *cohostDesk) pointSlots(roomID string) {
 		}
 		if o := d.live[m.RoomID]; o != nil {
 			peers = append(peers, o.room)
+		} else if rr := d.remote[m.RoomID]; rr != nil {
+			peers = append(peers, d.mirrorOf(m.RoomID)) // cohost_mirror.go
 		} else {
 			peers = append(peers, nil) // keeps the slot order; silent
 		}
@@ -299,6 +397,8 @@ func (d *cohostDesk) refreshViews(ds []cohost.Delivery, also ...string) {
 	for r := range rooms {
 		if h := d.live[r]; h != nil {
 			h.setCohostView(d.view(r))
+		} else if d.remote[r] != nil {
+			d.touch(r) // its view goes with the push
 		}
 	}
 }
@@ -344,7 +444,16 @@ func (d *cohostDesk) tick() {
 // and the dev-mode demo endpoint. battle.scores follows, at most 5 a second.
 // ErrBattleNotFound / ErrRoomNotInBattle when they do not match.
 func (s *Server) AddBattleScore(battleID, roomID string, delta int64) error {
-	d := s.cohost
+	err := s.cohost.addScoreHere(battleID, roomID, delta)
+	if errors.Is(err, ErrBattleNotFound) && s.cl != nil {
+		// Another node's controller may run it (cohost_cluster.go).
+		return s.cohost.addScoreElsewhere(battleID, roomID, delta)
+	}
+	return err
+}
+
+// addScoreHere is AddBattleScore on this node's controller.
+func (d *cohostDesk) addScoreHere(battleID, roomID string, delta int64) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -401,6 +510,14 @@ func (s *Server) CohostOf(roomID string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []string
+	if _, ok := d.homed[roomID]; ok {
+		if h := d.hub(roomID); h != nil { // another node's controller holds it
+			for _, r := range h.cohostView().Cohost {
+				out = append(out, r.RoomID)
+			}
+		}
+		return out
+	}
 	for _, m := range d.ctrl.Connection(roomID) {
 		out = append(out, m.RoomID)
 	}

@@ -28,6 +28,13 @@ func (h *roomHub) sendToOwner(frame []byte, view proto.CohostSnapshot) {
 	}
 }
 
+// cohostView is the room's co-host state as its snapshots show it.
+func (h *roomHub) cohostView() proto.CohostSnapshot {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cohost
+}
+
 // setCohostView records the room's co-host state.
 func (h *roomHub) setCohostView(view proto.CohostSnapshot) {
 	h.mu.Lock()

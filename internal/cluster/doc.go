@@ -149,12 +149,9 @@
 //
 // The Go SDK's end-to-end suite runs against three nodes with each client
 // on a random one: SEATSFU_E2E_NODES=3 go test ./signal/client/ -run
-// 'Test[A-Z]'. All pass but three (signal/client/cluster_env_test.go says
-// which and why): SIGTERM hands rooms over instead of ending them; a socket
-// that connected while nobody hosted its room is not relayed once the room
-// opens elsewhere (the relay is decided at the upgrade); co-hosting (§10)
-// links rooms of one node only (and a cascade's mirror has no co-host
-// slots, so a remote viewer's rtc.quality lists none).
+// 'Test[A-Z]'. All pass but one, by design (signal/client/
+// cluster_env_test.go says why): SIGTERM hands rooms over instead of
+// ending them. Co-hosting crosses nodes (below).
 //
 // Tests: signal/cluster_test.go (answer after saved state, hand-over with
 // seats/locks/bans/resume, Redis down and back, relay), signal/
@@ -163,41 +160,75 @@
 // signal/client/failover_test.go, cmd/seatsfu/cluster_process_test.go
 // (two real processes, SIGKILL, hosted again in ~3.0 s).
 //
-// # Co-hosting across nodes: NOT BUILT, what it needs
+// # Co-hosting across nodes (signal/cohost_cluster.go, cohost_mirror.go)
 //
-// Today cohost.request for a room another node hosts is refused
-// room_not_found ("room … is not live"): signal's cohostDesk resolves both
-// rooms among its own hubs, one cohost.Controller per node holds the
-// requests, connections and battles, and sfu.Room.SetCohosts feeds a
-// room's co-host slots from the other room's publishers in the same SFU.
-// Across nodes it needs, in this order:
+// Chosen: one controller per relation with the other room attached to it
+// over the node link (steps 1, 2, 3 and 5 of the plan this section held),
+// not the simpler co-location (hand the accepting room over to the
+// requester's node on cohost.accept). Why: a hand-over closes every socket
+// of the moved room with 1001 (§12, "A node stops"), so each of its
+// members — viewers included — reconnects at the moment the show begins,
+// and an SDK client that does not fail over (client.Dial) loses the room;
+// and the moved room's publishers re-publish, a visible freeze for its
+// audience. Attaching costs no client anything.
 //
-//  1. One owner per co-host relation: the host of the requesting room
-//     keeps the Controller entry; cohost.request/accept/reject/cancel,
-//     cohost.leave and battle.* from the other room's owner are forwarded
-//     to it over the link (an "api"-like frame carrying the caller's room,
-//     user and request, answered with the controller's result/error), so
-//     one controller decides and the ordering rules of §10 (media, then
-//     snapshots, then the answer, then notifications) hold on that node.
-//  2. The remote room's side of each Delivery (cohost.requestReceived,
-//     cohost.changed, battle.*): sent over the link to its host, which
-//     notifies its members and refreshes its hub's cohostView, and which
-//     reports its room's end to the owner node (RoomEnded).
-//  3. Media: each room's co-host slots fed from the other room's
-//     publishers on another node — a cascade subscription of the other
-//     room (cascade.go's mirror, joined through linkClient) registered as
-//     the source of sfu's co-host slots instead of a local room.
-//  4. Durability: the co-host link joins seat.State (the blob's format
-//     number allows it), so a takeover keeps the connection; a node that
-//     takes over a room re-registers its relation with the owner node.
-//  5. Scores: AddBattleScore on any node forwarded to the battle's owner
-//     node (battle ids carry the node's prefix already: route by it).
+//  1. Owner. The desk of the node hosting the room whose owner asks first
+//     runs the relation on its cohost.Controller. Before it touches a room
+//     another node hosts (cohost.request's target) it attaches it there:
+//     that node records the room as homed at the asker and refuses
+//     (cohost_busy) when its own controller, or a third node's, already
+//     knows the room. Attaching is a round trip made before the desk's
+//     lock, never under it (two desks calling each other would wait on
+//     each other).
+//  2. Calls and shares. Every co-host method of a homed room's owner is
+//     forwarded to the owner desk (an "op", carried as a server API call
+//     "cohost" on the link) and run there; the answer brings the room's
+//     share of the outcome (new view, notifications, whether its media
+//     changed), applied in §10's order: media, snapshot, answer,
+//     notifications. Every other share goes as a "push", in order, from
+//     one sender goroutine per desk (bounded queue). A homed room's end is
+//     reported to the owner ("ended"). When the controller forgets a
+//     remote room it detaches it (numbered, so a late detach never undoes
+//     a newer attach); a forwarded call to a desk that let the room go is
+//     answered "detached" and run on the room's own node.
+//  3. Media. A room's co-host slots on a node that does not host the
+//     other room are fed from this node's cascade of it (its mirror's seat
+//     0, the same one subscription the node's viewers share), set up off
+//     the lock and pointed once ready. A cascade also takes its room's
+//     co-host slots from the host and feeds them into one-owner mirrors
+//     that its mirror's co-host slots point at, once: the host re-points,
+//     the edge never learns the connection, and every viewer on every
+//     node gets the co-host slots.
+//  4. Takeover (signal/cohost_takeover.go). The relation is not in
+//     seat.State (the blob's format is unchanged): the owner desk holds it.
+//     Each desk asks the registry every Tick. When the node of a remote
+//     room leaves, the owner desk waits up to 5 s (§12's takeover bound)
+//     for the room to be hosted again and attaches it at its new node (or
+//     takes it as its own when it took the room), with the room's whole
+//     share: view, media, and cohost.changed / battle.started /
+//     cohost.requestReceived for members who rejoined there. Not hosted
+//     again in time, or refused there: the room ends for the controller
+//     (room_ended, connection_ended). The owner desk's own node leaving
+//     ends the relation on the other rooms' nodes (their requests
+//     cancelled room_ended, battle ended connection_ended, cohost.changed
+//     []): the controller's state is in no store. Keeping that too would
+//     need the controller's relations in Redis and an adopting desk.
+//  5. Scores. AddBattleScore on a node that does not run the battle asks
+//     the other live nodes in turn ("score") until one does: battle ids
+//     name no node and a cluster has few nodes.
 //
-// A simpler alternative, at the cost of one reconnect for the other
-// room's clients: co-locate — on cohost.accept, hand the accepting room
-// over (Hosted lease released, as SIGTERM does for all rooms) to the
-// requesting room's node, which takes it at once; everything then runs on
-// one node as today.
+// Limits, honestly: a forwarded call that times out (JoinTimeout) after
+// the owner desk ran it is answered overloaded on the caller's node while
+// it took effect; a link broken between two live nodes loses pushes
+// (logged) until the next call; a room decided on its own node cannot be
+// asked from another node's at the same time (cohost_busy, not queued).
+// Tests: signal/cohost_cluster_test.go (across nodes with remote viewers,
+// battle scored through a third node, leave and end from either side, a
+// stopped node's room followed; §10's order and one answer per call on the
+// forwarded side; a stopped deciding node), cmd/seatsfu/
+// cohost_process_test.go (SIGKILL of either node: followed in ~3.5 s,
+// ended in ~3 s), and the SDK's TestCohostAndBattleSDK with
+// SEATSFU_E2E_NODES=3.
 //
 // # The original plan (kept for what is not built)
 //

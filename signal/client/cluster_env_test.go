@@ -21,13 +21,14 @@ import (
 //
 //	SEATSFU_E2E_NODES=3 go test ./signal/client/ -run 'Test[A-Z]' -count=1
 //
-// Every test passes that way except these, by design or not yet built:
+// Every test passes that way except one, by design:
 // TestServerShutdownEndsRooms (a cluster node hands its rooms over instead
-// of ending them), and when the clients land on different nodes:
-// TestCohostAndBattleSDK (co-hosting links two rooms of one node).
-// (TestJoinSnapshotAndJoinErrors passes: a socket that connected while
-// nobody hosted its room is handed to the room's host at its next
-// room.join, signal/handover.go.) TestPublisherLayersThroughTheSDK passes
+// of ending them). TestJoinSnapshotAndJoinErrors passes: a socket that
+// connected while nobody hosted its room is handed to the room's host at
+// its next room.join (signal/handover.go). TestCohostAndBattleSDK passes
+// with its rooms on different nodes (co-hosting across nodes:
+// internal/cluster/doc.go), its score asked of the first node whichever
+// runs the battle. TestPublisherLayersThroughTheSDK passes
 // but may miss its pending {high, low} when the viewer is remote: its
 // rtc.setQuality reaches the host through the cascade, whose connection
 // completes the switch to low at once, so the publisher may hear {low}
