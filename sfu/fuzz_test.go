@@ -166,8 +166,8 @@ func FuzzFeedback(f *testing.F) {
 		v.mu.Lock()
 		queued := v.n
 		v.mu.Unlock()
-		if queued > len(v.ring) {
-			t.Fatalf("%d queued in a ring of %d", queued, len(v.ring))
+		if queued > len(v.ring) || len(v.ring) > v.limit {
+			t.Fatalf("%d queued in a ring of %d, bound %d", queued, len(v.ring), v.limit)
 		}
 		for it, ok := v.pop(); ok; it, ok = v.pop() {
 			if it.nack {

@@ -22,9 +22,10 @@ type viewer struct {
 	slots []*slot
 
 	mu     sync.Mutex
-	ring   []item // preallocated; head..head+n are queued
+	ring   []item // head..head+n are queued; grows up to limit (viewerqueue.go)
 	head   int
 	n      int
+	limit  int // the queue's bound in items (Config.ViewerQueue)
 	closed bool
 
 	scratch [defaultReceiveMTU]byte     // the writer's buffer for retransmissions
@@ -166,7 +167,7 @@ type slot struct {
 }
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
-	v := &viewer{room: r, user: user, peer: peer, ring: make([]item, queue),
+	v := &viewer{room: r, user: user, peer: peer, limit: queue,
 		pool: r.s.writers, nacks: r.s.ov.viewerLimiter()}
 	v.up.Store(true) // no connection to wait for: gate makes one
 	return v
@@ -285,7 +286,7 @@ func (v *viewer) push(it item) bool {
 // writer; false when full.
 func (v *viewer) enqueue(it item) bool {
 	v.mu.Lock()
-	if v.closed || v.n == len(v.ring) {
+	if v.closed || (v.n == len(v.ring) && !v.grow()) {
 		v.mu.Unlock()
 		return false
 	}

@@ -80,10 +80,10 @@ func FuzzFrame(f *testing.F) {
 		}
 		s := unjoinedSession(t)
 		s.handle(websocket.MessageText, frame)
-		if len(s.out) != 1 {
-			t.Fatalf("%d answers to one frame", len(s.out))
+		if n := s.out.len(); n != 1 {
+			t.Fatalf("%d answers to one frame", n)
 		}
-		out := <-s.out
+		out, _ := s.out.pop()
 		var resp struct {
 			JSONRPC string          `json:"jsonrpc"`
 			ID      json.RawMessage `json:"id"`

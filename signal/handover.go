@@ -33,12 +33,11 @@ import (
 
 // handover is a session's hand-over to its room's host.
 type handover struct {
-	edge     *edgeSession
-	frame    []byte        // the room.join, re-sent to the host
-	drained  chan struct{} // closed by the writer at the marker
-	stopPing chan struct{} // closed once the reader stopped: the pinger ends
-	token    string        // the socket's newest token
-	never    bool          // the socket came over a link or from this node
+	edge    *edgeSession
+	frame   []byte        // the room.join, re-sent to the host
+	drained chan struct{} // closed by the writer at the marker
+	token   string        // the socket's newest token
+	never   bool          // the socket came over a link or from this node
 }
 
 // mayHandOver records what a hand-over needs: the token the socket
@@ -47,7 +46,6 @@ func (s *session) mayHandOver(r *http.Request, raw string) {
 	s.ho.token = raw
 	s.ho.never = r.Header.Get(relayedHeader) != "" || viaMemory(r)
 	s.ho.drained = make(chan struct{})
-	s.ho.stopPing = make(chan struct{})
 }
 
 // handOver hands the socket to its room's host when another node hosts the
@@ -66,9 +64,8 @@ func (s *session) handOver(frame []byte) bool {
 	if e == nil {
 		return false
 	}
-	select {
-	case s.out <- outFrame{handover: true}:
-	default: // the queue is full: the socket is being dropped anyway
+	if !s.out.push(outFrame{handover: true}) {
+		// the queue is full: the socket is being dropped anyway
 		s.ho.abandon(e)
 		return false
 	}
@@ -94,7 +91,7 @@ func (s *session) handedOver() bool {
 	if s.ho.edge == nil {
 		return false
 	}
-	close(s.ho.stopPing)
+	s.ping.stop() // the relay pings the client from now on
 	select {
 	case <-s.ho.drained:
 	case <-s.ctx.Done():

@@ -14,18 +14,17 @@ import (
 func queued(s *session) []string {
 	var out []string
 	for {
-		select {
-		case f := <-s.out:
-			if f.close {
-				out = append(out, "close")
-				continue
-			}
-			var n struct{ Method string }
-			_ = json.Unmarshal(f.data, &n)
-			out = append(out, n.Method)
-		default:
+		f, ok := s.out.pop()
+		if !ok {
 			return out
 		}
+		if f.close {
+			out = append(out, "close")
+			continue
+		}
+		var n struct{ Method string }
+		_ = json.Unmarshal(f.data, &n)
+		out = append(out, n.Method)
 	}
 }
 

@@ -44,8 +44,8 @@ type outFrame struct {
 
 // session is one signalling socket. Its reader loop runs on the HTTP
 // handler's goroutine and handles requests one at a time, in order; one
-// writer goroutine drains the bounded outbound queue; one pinger watches for
-// silence. All three end when ctx is cancelled, and the reader waits for the
+// writer goroutine drains the bounded outbound queue; a pinger on a timer
+// (pinger.go) watches for silence. All three end when ctx is cancelled, and the reader waits for the
 // other two before it returns.
 type session struct {
 	srv    *Server
@@ -54,7 +54,7 @@ type session struct {
 	roomID string    // the token's room: the only room this socket may enter
 	access rtcAccess // for the snapshot's rtc.iceServers (rtcnet.go)
 	log    *slog.Logger
-	out    chan outFrame
+	out    *frameQueue // bounded at outQueue (outqueue.go)
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -66,6 +66,7 @@ type session struct {
 	life     lifetime      // deadlines and rate budget (expiry.go)
 
 	loops sync.WaitGroup // the writer and the pinger
+	ping  *pinger
 
 	// A room.join handed to the room's host (handover.go): its channels
 	// are made before the loops start, the rest is the reader's.
@@ -88,7 +89,7 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 		user:     user,
 		roomID:   roomID,
 		log:      srv.log.With("user", user.UserID),
-		out:      make(chan outFrame, outQueue),
+		out:      newFrameQueue(outQueue),
 		ctx:      ctx,
 		cancel:   cancel,
 		requests: budget.requests,
@@ -102,9 +103,9 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 // run serves the socket until it closes, then releases everything the
 // session owns.
 func (s *session) run() {
-	s.loops.Add(2)
+	s.loops.Add(1)
 	go func() { defer s.loops.Done(); s.writeLoop() }()
-	go func() { defer s.loops.Done(); s.pingLoop() }()
+	s.ping = startPinger(s) // pinger.go
 
 	s.readLoop()
 	if s.handedOver() {
@@ -208,9 +209,7 @@ type answered struct{}
 // send queues a frame without ever blocking. A full queue means the peer is
 // not reading: the socket is closed rather than letting it hold up the room.
 func (s *session) send(frame []byte) {
-	select {
-	case s.out <- outFrame{data: frame, after: s.srv.saveMark(s.roomID)}:
-	default:
+	if !s.out.push(outFrame{data: frame, after: s.srv.saveMark(s.roomID)}) {
 		s.log.Warn("signal: outbound queue full, closing slow socket")
 		s.cancel()
 	}
@@ -219,9 +218,7 @@ func (s *session) send(frame []byte) {
 // closeAfterQueued closes the socket once every frame queued before this
 // call has been written (room.ended, room.kickedOut, session.replaced).
 func (s *session) closeAfterQueued(code websocket.StatusCode, reason string) {
-	select {
-	case s.out <- outFrame{close: true, code: code, reason: reason, after: s.srv.saveMark(s.roomID)}:
-	default:
+	if !s.out.push(outFrame{close: true, code: code, reason: reason, after: s.srv.saveMark(s.roomID)}) {
 		s.cancel()
 	}
 }
@@ -237,68 +234,37 @@ func (s *session) notify(method string, params any) {
 
 func (s *session) writeLoop() {
 	for {
-		select {
-		case <-s.ctx.Done():
+		f, ok := s.out.pop()
+		if !ok {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-s.out.ready:
+				continue
+			}
+		}
+		if s.ctx.Err() != nil {
 			return
-		case f := <-s.out:
-			f.after.wait(s.ctx)
-			if f.handover {
-				close(s.ho.drained)
-				return
-			}
-			if f.close {
-				// Close performs the closing handshake; the reader sees the
-				// peer's close frame and ends the session.
-				_ = s.conn.Close(f.code, f.reason)
-				s.cancel()
-				return
-			}
-			ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-			err := s.conn.Write(ctx, websocket.MessageText, f.data)
-			cancel()
-			if err != nil {
-				s.cancel()
-				return
-			}
 		}
-	}
-}
-
-// pingLoop pings every PingInterval and drops a peer silent (no frame, no
-// pong) for PingTimeout — and through enough ping rounds to fill it. The
-// rounds are what a pause of this process cannot fake: after a stall (GC,
-// a loaded or suspended host) the elapsed time says "silent", but the
-// ticker delivers one round, not the missed ones, so every healthy peer
-// gets its pings answered before it is judged.
-func (s *session) pingLoop() {
-	interval, timeout := s.srv.cfg.PingInterval, s.srv.cfg.PingTimeout
-	rounds := int((timeout + interval - 1) / interval)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	last, missed := s.heard.Load(), 0
-	for {
-		select {
-		case <-s.ctx.Done():
+		f.after.wait(s.ctx)
+		if f.handover {
+			close(s.ho.drained)
 			return
-		case <-s.ho.stopPing:
-			return // handed over: the relay pings the client from now on
-		case <-t.C:
 		}
-		if h := s.heard.Load(); h != last {
-			last, missed = h, 0
-		} else {
-			missed++
-		}
-		if silent := time.Since(time.Unix(0, last)); silent >= timeout && missed >= rounds {
-			s.log.Info("signal: peer silent, dropping", "silent", silent.Round(time.Millisecond))
+		if f.close {
+			// Close performs the closing handshake; the reader sees the
+			// peer's close frame and ends the session.
+			_ = s.conn.Close(f.code, f.reason)
 			s.cancel()
 			return
 		}
-		// A pong arrives through the reader (OnPongReceived marks it heard);
-		// a missing one just leaves the silence growing.
-		ctx, cancel := context.WithTimeout(s.ctx, interval)
-		_ = s.conn.Ping(ctx)
+		ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+		err := s.conn.Write(ctx, websocket.MessageText, f.data)
 		cancel()
+		if err != nil {
+			s.cancel()
+			return
+		}
 	}
 }
 

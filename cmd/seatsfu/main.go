@@ -26,7 +26,9 @@ func main() {
 		stop()
 	}()
 	stopProfile := cpuprofile.Start() // SEATSFU_CPUPROFILE: a debugging aid for the bench
+	stopMem := cpuprofile.StartMem()  // SEATSFU_MEMPROFILE: likewise, the heap
 	code := run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr)
+	stopMem()
 	stopProfile()
 	os.Exit(code)
 }
