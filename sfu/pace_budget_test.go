@@ -137,12 +137,26 @@ func TestJoiningViewersWaitTheirReplayTurn(t *testing.T) {
 		t.Fatalf("%d video packets reached viewers whose replays wait", n)
 	}
 	s.ov.replays.end(blocker)
-	// a runs, b waits: a state that lasts as long as a's replay.
-	eventually(t, 10*time.Second, "the first viewer's replay running, the second's waiting", func() bool {
-		return gaugeValue(t, s.m.ov.replaysActive) == 1 && gaugeValue(t, s.m.ov.replaysWaiting) == 1 && len(a.packets(midA)) > 0
+	// One runs, the other waits: a state that lasts as long as the first's
+	// replay. Which is first is the order their connections came up in, not
+	// the order they were started in.
+	var waiting *testViewer
+	eventually(t, 10*time.Second, "one viewer's replay running, the other's waiting", func() bool {
+		if gaugeValue(t, s.m.ov.replaysActive) != 1 || gaugeValue(t, s.m.ov.replaysWaiting) != 1 {
+			return false
+		}
+		switch na, nb := len(a.packets(midA)), len(b.packets(midB)); {
+		case na > 0 && nb == 0:
+			waiting = b
+		case nb > 0 && na == 0:
+			waiting = a
+		default:
+			return false
+		}
+		return true
 	})
-	if n := len(b.packets(midB)); n != 0 {
-		t.Fatalf("the second viewer got %d video packets while the first replayed", n)
+	if n := len(waiting.packets(waiting.mid(t, 0, "video"))); n != 0 {
+		t.Fatalf("the waiting viewer got %d video packets while the other replayed", n)
 	}
 	live := p.frame.Load()
 	for _, v := range []*testViewer{a, b} {
