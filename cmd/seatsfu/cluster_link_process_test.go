@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,11 +48,7 @@ func (n *node) metricValue(t *testing.T, name string) float64 {
 // 10 s --link-resume — so its clients reconnect to the room's next host.
 func TestClusterLinksBetweenProcesses(t *testing.T) {
 	rd := redistest.Start(t)
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	secret := hex.EncodeToString(key)
+	secret := clusterSecret(t)
 	a := startNode(t, rd.URL(), secret)
 	b := startNode(t, rd.URL(), secret)
 	c := startNode(t, rd.URL(), secret)

@@ -116,11 +116,7 @@ func (n *node) join(ctx context.Context, t *testing.T, secret, room, user string
 // receives it.
 func TestClusterSurvivesSIGKILL(t *testing.T) {
 	rd := redistest.Start(t)
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	secret := hex.EncodeToString(key)
+	secret := clusterSecret(t)
 	a := startNode(t, rd.URL(), secret)
 	b := startNode(t, rd.URL(), secret)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -224,4 +220,15 @@ func TestClusterSurvivesSIGKILL(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// clusterSecret is a fresh random --secret, hex-encoded, shared by the
+// nodes of one process test.
+func clusterSecret(t *testing.T) string {
+	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(key)
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -88,11 +87,7 @@ func nodeTLSFlags(t *testing.T, n int) [][]string {
 // room_not_found), and the host logs the plain-text dial it refused.
 func TestClusterTLSLinksBetweenProcesses(t *testing.T) {
 	rd := redistest.Start(t)
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	secret := hex.EncodeToString(key)
+	secret := clusterSecret(t)
 	flags := nodeTLSFlags(t, 2)
 	a := startNode(t, rd.URL(), secret, flags[0]...)
 	b := startNode(t, rd.URL(), secret, flags[1]...)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -23,11 +21,7 @@ import (
 // connection ended (cohost.changed []) once a leaves the registry.
 func TestCohostSurvivesSIGKILL(t *testing.T) {
 	rd := redistest.Start(t)
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	secret := hex.EncodeToString(key)
+	secret := clusterSecret(t)
 	a := startNode(t, rd.URL(), secret)
 	b := startNode(t, rd.URL(), secret)
 	c := startNode(t, rd.URL(), secret)
