@@ -5,8 +5,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/seatsfu/seatsfu/sfu"
 )
 
@@ -15,16 +13,7 @@ import (
 // the shared ICE-TCP port, while the publisher stays on Pion's UDP.
 func TestOwnTransportViewerWithoutUDPReceivesOverICETCP(t *testing.T) {
 	s, r, reg := serverWith(t, sfu.Config{IPs: []string{"127.0.0.1"}, ICETCP: true})
-	if s.TCPAddr() == nil {
-		t.Fatal("ICE-TCP is on but has no address")
-	}
-	startPublisher(t, r, direct, 3, 50)
-	v := startRestrictedViewer(t, r, []webrtc.NetworkType{webrtc.NetworkTypeTCP4}, nil)
-	receivesMedia(t, v)
-	p := v.selectedPair(t)
-	if p == nil || p.Remote.Protocol != webrtc.ICEProtocolTCP || p.Remote.Port != uint16(s.TCPAddr().Port) {
-		t.Fatalf("selected pair %v, want the server's ICE-TCP port %d", p, s.TCPAddr().Port)
-	}
+	receivesOverICETCP(t, s, r)
 	if n, err := testutil.GatherAndCount(reg, "seatsfu_viewer_transport_own_viewers"); err != nil || n != 1 {
 		t.Fatalf("own-transport gauge: %d series, %v", n, err)
 	}

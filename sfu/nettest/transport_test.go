@@ -151,16 +151,7 @@ func receivesMedia(t *testing.T, v *restrictedViewer) {
 
 func TestViewerWithoutUDPReceivesOverICETCP(t *testing.T) {
 	s, r, _ := transportServer(t)
-	if s.TCPAddr() == nil {
-		t.Fatal("ICE-TCP is on but has no address")
-	}
-	startPublisher(t, r, direct, 3, 50)
-	v := startRestrictedViewer(t, r, []webrtc.NetworkType{webrtc.NetworkTypeTCP4}, nil)
-	receivesMedia(t, v)
-	p := v.selectedPair(t)
-	if p == nil || p.Remote.Protocol != webrtc.ICEProtocolTCP || p.Remote.Port != uint16(s.TCPAddr().Port) {
-		t.Fatalf("selected pair %v, want the server's ICE-TCP port %d", p, s.TCPAddr().Port)
-	}
+	receivesOverICETCP(t, s, r)
 }
 
 func TestRelayOnlyViewerReceivesThroughTURN(t *testing.T) {
@@ -289,5 +280,21 @@ func TestTURNCapsAUsersAllocations(t *testing.T) {
 	}
 	if n := metric(t, reg, "seatsfu_turn_allocations_refused_total"); n < 1 {
 		t.Fatalf("refusals counted %v", n)
+	}
+}
+
+// receivesOverICETCP: a publisher on UDP and a viewer allowed only TCP,
+// which receives over the server's ICE-TCP port.
+func receivesOverICETCP(t *testing.T, s *sfu.SFU, r *sfu.Room) {
+	t.Helper()
+	if s.TCPAddr() == nil {
+		t.Fatal("ICE-TCP is on but has no address")
+	}
+	startPublisher(t, r, direct, 3, 50)
+	v := startRestrictedViewer(t, r, []webrtc.NetworkType{webrtc.NetworkTypeTCP4}, nil)
+	receivesMedia(t, v)
+	p := v.selectedPair(t)
+	if p == nil || p.Remote.Protocol != webrtc.ICEProtocolTCP || p.Remote.Port != uint16(s.TCPAddr().Port) {
+		t.Fatalf("selected pair %v, want the server's ICE-TCP port %d", p, s.TCPAddr().Port)
 	}
 }
