@@ -271,6 +271,8 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 
 	st.sink.Measuring.Store(true)
+	c0, _ := snapshotCounters(srv.BaseURL) // before the CPU window opens: the scrape is not in it
+	srv.cutProfile()                       // the window's own profile segment (internal/cpuprofile)
 	u0, err := srv.Usage()
 	if err != nil {
 		return nil, err
@@ -294,6 +296,10 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	n1 := markNoise(srv, u1.CPU)
+	srv.cutProfile()
+	if c1, err := snapshotCounters(srv.BaseURL); err == nil && c0 != nil {
+		res.Window = serverWindow(c0, c1)
+	}
 	k1, _ := proc.SoftnetDrops()
 	r1, _ := proc.UDPRcvbufErrors()
 	w1 := st.tally()

@@ -120,6 +120,10 @@ type Result struct {
 	MetricsP95Ms    float64 `json:"metricsP95Ms,omitempty"`
 	MetricsMaxMs    float64 `json:"metricsMaxMs,omitempty"`
 
+	// Window is the server's own counters over the measuring window
+	// (window.go); nil for targets without them.
+	Window *ServerWindow `json:"serverWindow,omitempty"`
+
 	Errors []string `json:"errors,omitempty"`
 
 	// Latency is kept for the CDF plot.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -17,6 +18,7 @@ import (
 	"github.com/seatsfu/seatsfu/bench/baseline"
 	"github.com/seatsfu/seatsfu/bench/peer"
 	"github.com/seatsfu/seatsfu/bench/proc"
+	"github.com/seatsfu/seatsfu/internal/cpuprofile"
 )
 
 // Server says where the server under test runs, so a scenario can read its
@@ -36,6 +38,18 @@ type Server struct {
 	// InProcess marks a server sharing the generator's process: its CPU
 	// figures then include the generator's (smoke runs only).
 	InProcess bool
+	// ProfileCuts says the process profiles itself (SEATSFU_CPUPROFILE)
+	// and cuts its profile on cpuprofile.CutSignal: a scenario then cuts
+	// at the measuring window's edges, so one segment is the window alone.
+	ProfileCuts bool
+}
+
+// cutProfile asks the server to cut its CPU profile; a no-op unless it
+// profiles itself.
+func (s Server) cutProfile() {
+	if s.ProfileCuts && s.PID > 0 && !s.InProcess {
+		_ = syscall.Kill(s.PID, cpuprofile.CutSignal)
+	}
 }
 
 // Usage reads the server's CPU time and RSS.

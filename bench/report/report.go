@@ -178,6 +178,7 @@ func Markdown(w io.Writer, run *Run) {
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
 	}
+	windowTable(w, run)
 	if len(run.Ratios) > 0 {
 		fmt.Fprintln(w, "\n| ratio | V | each repeat (other CPU % on the server's core, worse window) | min – max |\n|---|---:|---|---:|")
 		for _, r := range run.Ratios {

@@ -21,6 +21,7 @@ import (
 	"github.com/seatsfu/seatsfu/bench/load"
 	"github.com/seatsfu/seatsfu/bench/proc"
 	"github.com/seatsfu/seatsfu/bench/report"
+	"github.com/seatsfu/seatsfu/internal/cpuprofile"
 )
 
 type options struct {
@@ -31,6 +32,7 @@ type options struct {
 	livekitBin, lkbenchBin               string
 	targets                              []string
 	pin, progress, viewerNACK            bool
+	profileWindow                        bool
 	repeat                               int
 }
 
@@ -54,6 +56,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	fs.BoolVar(&o.progress, "progress", true, "progress bar on stderr")
 	fs.DurationVar(&o.probe, "probe-metrics", 0, "scrape each server's /metrics this often through the window and report the answer times (0: off)")
 	fs.BoolVar(&o.viewerNACK, "viewer-nack", false, "viewers NACK lost packets (and send no other RTCP), so loss is measured after repair")
+	fs.BoolVar(&o.profileWindow, "profile-window", false, "with SEATSFU_CPUPROFILE set, cut each server's CPU profile at the measuring window's edges (SIGUSR1), so cpu-<pid>.1.pprof is the window alone; the servers must be built with internal/cpuprofile's cuts")
 	fs.IntVar(&o.repeat, "repeat", 1, "run the whole plan this many times; every ratio is reported per repeat with its spread")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -287,7 +290,8 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 	if err != nil {
 		return nil, err
 	}
-	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned, UDPPort: udp, Core: b.serverCPU, CorePinned: p.CPU >= 0 && p.Pinned != "not pinned"}}
+	s := &server{p: p, info: load.Server{Name: name, PID: p.PID(), BaseURL: base, Pinned: p.Pinned, UDPPort: udp, Core: b.serverCPU, CorePinned: p.CPU >= 0 && p.Pinned != "not pinned",
+		ProfileCuts: b.o.profileWindow && os.Getenv(cpuprofile.Env) != ""}} // seatsfu and the baselines both profile with internal/cpuprofile
 	if isSeatsfu(name) {
 		ws := fmt.Sprintf("ws://127.0.0.1:%d/v1/rtc", port)
 		s.open = func(ctx context.Context, room string, seats int) (load.Target, error) {
