@@ -325,6 +325,9 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.ForwardedMbps = float64(b1-b0) * 8 / secs / 1e6
 	cpu := (u1.CPU - u0.CPU).Seconds()
 	res.ServerCPUPct = 100 * cpu / secs
+	if cpu > 0 {
+		res.ServerKernelPct = 100 * (u1.System - u0.System).Seconds() / cpu
+	}
 	res.noise(srv, n0, n1, secs)
 	if p1 > p0 {
 		res.CPUPerPacketUs = cpu * 1e6 / float64(p1-p0)

@@ -29,6 +29,10 @@ type Result struct {
 	ForwardedMbps float64 `json:"forwardedMbitPerSec"`
 
 	ServerCPUPct float64 `json:"serverCpuPercentOfOneCore"`
+	// ServerKernelPct is the kernel's share of the server's CPU (stime
+	// over utime+stime, percent): a window dearer in the kernel alone
+	// points at the sends and the machine, not the server's own code.
+	ServerKernelPct float64 `json:"serverKernelPercentOfCpu"`
 	// GeneratorCPUPct is the load generator's own CPU (publishers and
 	// viewers): near 100 % of its core means the generator, not the
 	// server, is the limit.

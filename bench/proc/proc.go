@@ -26,8 +26,9 @@ const ClockTicks = 100
 
 // Usage is a process's cumulative CPU time and current RSS.
 type Usage struct {
-	CPU time.Duration // user + system
-	RSS int64         // bytes
+	CPU    time.Duration // user + system
+	System time.Duration // the kernel's part of CPU (sendmmsg, loopback delivery, wake-ups)
+	RSS    int64         // bytes
 }
 
 // ReadUsage reads /proc/<pid>/stat.
@@ -58,8 +59,9 @@ func parseStat(s string) (Usage, error) {
 		return Usage{}, fmt.Errorf("proc: stat: %w", err)
 	}
 	return Usage{
-		CPU: time.Duration(ut+st) * time.Second / ClockTicks,
-		RSS: rss * int64(os.Getpagesize()),
+		CPU:    time.Duration(ut+st) * time.Second / ClockTicks,
+		System: time.Duration(st) * time.Second / ClockTicks,
+		RSS:    rss * int64(os.Getpagesize()),
 	}, nil
 }
 

@@ -17,6 +17,9 @@ func TestParseStat(t *testing.T) {
 	if u.CPU.Seconds() != 3.25 {
 		t.Fatalf("CPU = %v, want 3.25s (325 ticks)", u.CPU)
 	}
+	if u.System.Seconds() != 0.75 {
+		t.Fatalf("System = %v, want 0.75s (stime, 75 ticks)", u.System)
+	}
 	if u.RSS != 2048*int64(os.Getpagesize()) {
 		t.Fatalf("RSS = %d", u.RSS)
 	}
