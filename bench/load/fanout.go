@@ -272,7 +272,8 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 
 	st.sink.Measuring.Store(true)
 	c0, _ := snapshotCounters(srv.BaseURL) // before the CPU window opens: the scrape is not in it
-	srv.cutProfile()                       // the window's own profile segment (internal/cpuprofile)
+	speed0 := srv.speedProbe()
+	srv.cutProfile() // the window's own profile segment (internal/cpuprofile)
 	u0, err := srv.Usage()
 	if err != nil {
 		return nil, err
@@ -297,6 +298,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	n1 := markNoise(srv, u1.CPU)
 	srv.cutProfile()
+	res.SpeedProbeUs = meanSpeed(speed0, srv.speedProbe())
 	if c1, err := snapshotCounters(srv.BaseURL); err == nil && c0 != nil {
 		res.Window = serverWindow(c0, c1)
 	}

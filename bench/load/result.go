@@ -29,6 +29,11 @@ type Result struct {
 	ForwardedMbps float64 `json:"forwardedMbitPerSec"`
 
 	ServerCPUPct float64 `json:"serverCpuPercentOfOneCore"`
+	// SpeedProbeUs is proc.SpeedProbe on the server's core just before and
+	// just after the window (their mean, µs; 0 unpinned): the same fixed
+	// work each time, so it moves with the machine's speed, not with the
+	// server. Lower is faster.
+	SpeedProbeUs float64 `json:"serverCoreSpeedProbeUs,omitempty"`
 	// ServerKernelPct is the kernel's share of the server's CPU (stime
 	// over utime+stime, percent): a window dearer in the kernel alone
 	// points at the sends and the machine, not the server's own code.

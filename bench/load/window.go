@@ -120,3 +120,28 @@ func (w *ServerWindow) PerSend() float64 {
 	}
 	return w.Datagrams / w.Sends
 }
+
+// speedProbe times proc.SpeedProbe on the server's core (0 when the
+// server is not pinned to one, or the probe failed).
+func (s Server) speedProbe() time.Duration {
+	if !s.CorePinned || s.InProcess {
+		return 0
+	}
+	d, err := proc.SpeedProbe(s.Core)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// meanSpeed is the mean of the window's two probes in microseconds, the
+// one that ran when the other failed, 0 when both did.
+func meanSpeed(a, b time.Duration) float64 {
+	switch {
+	case a > 0 && b > 0:
+		return float64(a+b) / 2 / float64(time.Microsecond)
+	case a > 0:
+		return float64(a) / float64(time.Microsecond)
+	}
+	return float64(b) / float64(time.Microsecond)
+}

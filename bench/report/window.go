@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// windowTable writes, per fan-out window, the kernel's share of the
-// server's CPU and, for the results that carry them (seatsfu's), the
+// windowTable writes, per fan-out window, the speed probe on the server's
+// core (proc.SpeedProbe), the kernel's share of the server's CPU and, for the results that carry them (seatsfu's), the
 // server's own counters over the window: what a dear window spent its CPU
 // on besides forwarding, and how well its sends were batched (issue 16).
 func windowTable(w io.Writer, run *Run) {
@@ -20,7 +20,7 @@ func windowTable(w io.Writer, run *Run) {
 		if r.Repeat > 0 {
 			target = fmt.Sprintf("%s #%d", r.Target, r.Repeat)
 		}
-		head := fmt.Sprintf("| %s | %s | %d | %.2f | %.0f |", r.Scenario, target, r.Connected, r.CPUPerPacketUs, r.ServerKernelPct)
+		head := fmt.Sprintf("| %s | %s | %d | %.2f | %.0f | %.0f |", r.Scenario, target, r.Connected, r.CPUPerPacketUs, r.SpeedProbeUs, r.ServerKernelPct)
 		sw := r.Window
 		if sw == nil { // a baseline or LiveKit: no counters of ours
 			rows = append(rows, head+strings.Repeat(" – |", 9))
@@ -36,7 +36,7 @@ func windowTable(w io.Writer, run *Run) {
 		return
 	}
 	fmt.Fprint(w, "\nThe server's own counters over each measuring window (/metrics scraped just outside it):\n\n")
-	fmt.Fprintln(w, "| scenario | target | V | µs CPU/pkt | kernel % of server CPU | GC cycles/s / pause ms | heap growth KiB | datagrams per sendmmsg entry | datagrams per sendmmsg | packets via Pion | retransmitted/s | keyframe requests/s | probes/s | replays running at the start |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | V | µs CPU/pkt | speed probe on the server's core, µs (lower: faster machine) | kernel % of server CPU | GC cycles/s / pause ms | heap growth KiB | datagrams per sendmmsg entry | datagrams per sendmmsg | packets via Pion | retransmitted/s | keyframe requests/s | probes/s | replays running at the start |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	fmt.Fprintln(w, strings.Join(rows, "\n"))
 }
