@@ -418,6 +418,11 @@ var ratioSpecs = []struct {
 }{
 	{"seatsfu CPU/pkt ÷ raw (per-packet sendmsg; target ≤ 1)", "seatsfu", "raw", cpuPerPacket},
 	{"seatsfu CPU/pkt ÷ raw-batched (sendmmsg + GSO; target ≤ 1.3)", "seatsfu", "raw-batched", cpuPerPacket},
+	// The same ratio with each window's CPU per packet over its speed
+	// probe (proc.SpeedProbe): a model — it assumes the server's cost
+	// moves with the machine as the probe's does — reported beside the
+	// measured ratio, never instead of it.
+	{"seatsfu ÷ raw-batched, each over its window's speed probe (model, not a measurement)", "seatsfu", "raw-batched", cpuPerProbe},
 	{"raw CPU/pkt ÷ raw-batched (what batching saves)", "raw", "raw-batched", cpuPerPacket},
 	{"livekit CPU/pkt ÷ seatsfu (target ≥ 2.5)", "livekit", "seatsfu", cpuPerPacket},
 	{"naive CPU/pkt ÷ seatsfu", "naive", "seatsfu", cpuPerPacket},
@@ -425,6 +430,15 @@ var ratioSpecs = []struct {
 }
 
 func cpuPerPacket(r *load.Result) float64 { return r.CPUPerPacketUs }
+
+// cpuPerProbe is CPU per packet in units of the window's speed probe; 0
+// (no ratio) without a probe.
+func cpuPerProbe(r *load.Result) float64 {
+	if r.SpeedProbeUs <= 0 {
+		return 0
+	}
+	return r.CPUPerPacketUs / r.SpeedProbeUs
+}
 
 // summarise computes every ratio at every step, once per repeat, and each
 // target's saturation point (per repeat when there are several).
