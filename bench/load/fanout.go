@@ -269,6 +269,11 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	if err := sleepBar(ctx, bar, cfg.Warmup, "warm-up", st.sink); err != nil {
 		return nil, err
 	}
+	waited, err := awaitJoinsDone(ctx, srv, maxJoinWait)
+	if err != nil {
+		return nil, err
+	}
+	res.JoinWaitMs = ms(waited)
 
 	st.sink.Measuring.Store(true)
 	c0, _ := snapshotCounters(srv.BaseURL) // before the CPU window opens: the scrape is not in it

@@ -29,6 +29,9 @@ type Result struct {
 	ForwardedMbps float64 `json:"forwardedMbitPerSec"`
 
 	ServerCPUPct float64 `json:"serverCpuPercentOfOneCore"`
+	// JoinWaitMs is how long the window waited past the warm-up for the
+	// joins' keyframe replays to end (awaitJoinsDone; at most 10 s).
+	JoinWaitMs float64 `json:"joinWaitMs,omitempty"`
 	// SpeedProbeUs is proc.SpeedProbe on the server's core just before and
 	// just after the window (their mean, µs; 0 unpinned): the same fixed
 	// work each time, so it moves with the machine's speed, not with the

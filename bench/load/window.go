@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -144,4 +145,31 @@ func meanSpeed(a, b time.Duration) float64 {
 		return float64(a) / float64(time.Microsecond)
 	}
 	return float64(b) / float64(time.Microsecond)
+}
+
+// maxJoinWait bounds how long a window waits past the warm-up for the
+// joins' keyframe replays to end.
+const maxJoinWait = 10 * time.Second
+
+// awaitJoinsDone waits, after the warm-up, until the server reports no
+// keyframe replay running (seatsfu_replays_active 0), at most limit, and
+// says how long it waited. A replay still running would put the joins'
+// cost into the steady-state window (issue 16 found windows opening with
+// replays still running after a 3 s warm-up). Servers without the gauge
+// (the baselines, LiveKit, which replay nothing) do not wait.
+func awaitJoinsDone(ctx context.Context, s Server, limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n, err := s.Metric("seatsfu_replays_active")
+		if err != nil || n == 0 || time.Since(start) >= limit {
+			return time.Since(start), nil
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), ctx.Err()
+		case <-tick.C:
+		}
+	}
 }

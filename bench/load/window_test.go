@@ -1,10 +1,13 @@
 package load
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A window's counters are the two scrapes' differences; the direct and
@@ -46,5 +49,34 @@ func TestServerWindowIsTheScrapesDifference(t *testing.T) {
 func TestServerWindowNeedsEgressCounters(t *testing.T) {
 	if w := serverWindow(counterSnapshot{"go_gc_duration_seconds_count": 1}, counterSnapshot{"go_gc_duration_seconds_count": 3}); w != nil {
 		t.Fatalf("window %+v from a server without egress counters", *w)
+	}
+}
+
+// The window waits for the joins' replays to end, and not at all on a
+// server without the gauge.
+func TestAwaitJoinsDoneWaitsForTheReplays(t *testing.T) {
+	var scrapes atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		active := 0
+		if scrapes.Add(1) <= 3 {
+			active = 2
+		}
+		fmt.Fprintf(w, "seatsfu_replays_active %d\n", active)
+	}))
+	defer srv.Close()
+	if _, err := awaitJoinsDone(context.Background(), Server{BaseURL: srv.URL}, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := scrapes.Load(); got != 4 {
+		t.Fatalf("%d scrapes, want 4 (three with replays running, then none)", got)
+	}
+
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "go_goroutines 7")
+	}))
+	defer bare.Close()
+	waited, err := awaitJoinsDone(context.Background(), Server{BaseURL: bare.URL}, 10*time.Second)
+	if err != nil || waited > 5*time.Second {
+		t.Fatalf("waited %v (%v) on a server without the gauge", waited, err)
 	}
 }
