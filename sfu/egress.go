@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -135,6 +136,7 @@ type viewerEgress struct {
 
 	mu      sync.Mutex
 	ctx     *srtp.Context // outbound SRTP, nil until the handshake's keys are had
+	sealer  *rtpSealer    // the AEAD profiles' own sealing (egress_seal.go), nil otherwise
 	addr    *net.UDPAddr  // the selected pair's remote, nil when not direct
 	counted bool          // counted in egress_direct_viewers
 	closed  bool
@@ -146,9 +148,15 @@ type viewerEgress struct {
 // egressTurn is a writer's turn on a viewer: the batch it lends (nil: no
 // turn) and a snapshot of the keys and the address.
 type egressTurn struct {
-	out  *egressBatch
-	ctx  *srtp.Context
-	addr *net.UDPAddr
+	out *egressBatch
+	egressKeys
+}
+
+// egressKeys is what a packet is sealed with and sent to.
+type egressKeys struct {
+	ctx    *srtp.Context
+	sealer *rtpSealer // preferred to ctx when set
+	addr   *net.UDPAddr
 }
 
 // egressBatch is a writer's: the datagrams it encrypted for the viewers it
@@ -207,14 +215,14 @@ func (v *viewerEgress) connected(pc *webrtc.PeerConnection, dt *webrtc.DTLSTrans
 	if err != nil {
 		return err
 	}
-	ctx, err := outboundSRTP(dt, client)
+	ctx, sealer, err := outboundSRTP(dt, client)
 	if err != nil {
 		return err
 	}
 	pair, _ := dt.ICETransport().GetSelectedCandidatePair()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.ctx = ctx
+	v.ctx, v.sealer = ctx, sealer
 	if v.addr == nil {
 		v.addr = v.sock.directAddr(pair)
 	}
@@ -273,7 +281,7 @@ func (v *viewerEgress) begin(b *egressBatch) {
 		return
 	}
 	v.mu.Lock()
-	v.turn = egressTurn{out: b, ctx: v.ctx, addr: v.addr}
+	v.turn = egressTurn{out: b, egressKeys: egressKeys{ctx: v.ctx, sealer: v.sealer, addr: v.addr}}
 	if v.closed {
 		v.turn.addr = nil
 	}
@@ -303,7 +311,7 @@ func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, 
 		if t.ctx == nil || t.addr == nil {
 			return 0, false, nil
 		}
-		return v.seal(t.out, t.ctx, t.addr, h, payload)
+		return v.seal(t.out, t.egressKeys, h, payload)
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -312,13 +320,13 @@ func (v *viewerEgress) writeRTP(h *rtp.Header, payload []byte) (n int, ok bool, 
 	}
 	b := singles.Get().(*egressBatch)
 	defer singles.Put(b)
-	n, ok, err = v.seal(b, v.ctx, v.addr, h, payload)
+	n, ok, err = v.seal(b, egressKeys{ctx: v.ctx, sealer: v.sealer, addr: v.addr}, h, payload)
 	v.sock.send(b)
 	return n, ok, err
 }
 
-// seal encrypts one packet into b for addr; a full batch is sent.
-func (v *viewerEgress) seal(b *egressBatch, ctx *srtp.Context, addr *net.UDPAddr, h *rtp.Header, payload []byte) (n int, ok bool, err error) {
+// seal encrypts one packet into b for k.addr; a full batch is sent.
+func (v *viewerEgress) seal(b *egressBatch, k egressKeys, h *rtp.Header, payload []byte) (n int, ok bool, err error) {
 	hl := h.MarshalSize()
 	size := hl + len(payload)
 	pad := 0
@@ -328,27 +336,42 @@ func (v *viewerEgress) seal(b *egressBatch, ctx *srtp.Context, addr *net.UDPAddr
 	if size+pad > defaultReceiveMTU {
 		return 0, false, nil // Pion's path refuses it the same way
 	}
-	// The packet is laid out in the batch's buffer and encrypted in place
-	// (pion/srtp seals in place when dst and the plaintext share their
-	// start): one copy of the payload, not two.
+	// The header is laid out in the batch's buffer and the payload sealed
+	// after it: by the sealer straight from the source packet, or, with
+	// pion/srtp's Context, copied there and encrypted in place (pion/srtp
+	// seals in place when dst and the plaintext share their start).
 	buf := b.bufs[b.n][:]
 	if _, err := h.MarshalTo(buf[:hl]); err != nil {
 		return 0, true, err
 	}
-	copy(buf[hl:], payload)
+	plain := payload
 	if pad > 0 {
 		// RFC 3550 §5.1: the padding's last octet counts the padding.
+		copy(buf[hl:], payload)
 		clear(buf[size : size+pad-1])
 		buf[size+pad-1] = byte(pad)
 		size += pad
+		plain = buf[hl:size]
 	}
-	enc, err := ctx.EncryptRTP(buf[:0], buf[:size], &v.hdr)
+	var enc []byte
+	if k.sealer != nil {
+		enc, err = k.sealer.seal(buf, hl, h.SSRC, h.SequenceNumber, plain)
+		if errors.Is(err, errSealerFull) {
+			enc, err = nil, nil // an SSRC past the sealer's table: the Context's, always
+		}
+	}
+	if enc == nil && err == nil {
+		if pad == 0 {
+			copy(buf[hl:], payload)
+		}
+		enc, err = k.ctx.EncryptRTP(buf[:0], buf[:size], &v.hdr)
+	}
 	if err != nil {
 		v.sock.m.errors.Inc()
 		return 0, true, err
 	}
 	b.one[b.n][0] = enc
-	b.msgs[b.n].Addr = addr
+	b.msgs[b.n].Addr = k.addr
 	b.n++
 	b.added++
 	if b.n == egressBatchSize {

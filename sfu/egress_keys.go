@@ -65,12 +65,14 @@ var dtlsLayout = sync.OnceValues(func() (dtlsFields, error) {
 })
 
 // outboundSRTP is an SRTP context for what this side sends on the
-// connection of dt, keyed like Pion's own session; client says whether this
-// side was the DTLS client. It fails until the handshake is done.
-func outboundSRTP(dt *webrtc.DTLSTransport, client bool) (*srtp.Context, error) {
+// connection of dt, keyed like Pion's own session, and, for the AEAD
+// profiles, the sealer the direct path prefers (egress_seal.go); client
+// says whether this side was the DTLS client. It fails until the
+// handshake is done.
+func outboundSRTP(dt *webrtc.DTLSTransport, client bool) (*srtp.Context, *rtpSealer, error) {
 	l, err := dtlsLayout()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	base := unsafe.Pointer(dt)
 	mu := (*sync.RWMutex)(unsafe.Add(base, l.lock))
@@ -79,17 +81,25 @@ func outboundSRTP(dt *webrtc.DTLSTransport, client bool) (*srtp.Context, error) 
 	profile := *(*srtp.ProtectionProfile)(unsafe.Add(base, l.profile))
 	mu.RUnlock()
 	if conn == nil {
-		return nil, errors.New("sfu: DTLS not connected")
+		return nil, nil, errors.New("sfu: DTLS not connected")
 	}
 	state, ok := conn.ConnectionState()
 	if !ok {
-		return nil, errors.New("sfu: DTLS connection state unavailable")
+		return nil, nil, errors.New("sfu: DTLS connection state unavailable")
 	}
 	cfg := srtp.Config{Profile: profile}
 	if err := cfg.ExtractSessionKeysFromDTLS(&state, client); err != nil {
-		return nil, fmt.Errorf("sfu: SRTP keys: %w", err)
+		return nil, nil, fmt.Errorf("sfu: SRTP keys: %w", err)
 	}
-	return srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	ctx, err := srtp.CreateContext(cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt, profile)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealer, err := newRTPSealer(profile, cfg.Keys.LocalMasterKey, cfg.Keys.LocalMasterSalt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ctx, sealer, nil
 }
 
 // dtlsClient says whether pc's local description made this side the DTLS

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"errors"
 	"net"
 	"sync"
 
@@ -14,14 +15,15 @@ import (
 // DTLSTransport, and its sender reports go out the same way as its media.
 
 // ownConnected takes the keys and nominated address of a finished
-// handshake; addr nil: the viewer is on ICE-TCP, not direct.
-func (v *viewerEgress) ownConnected(ctx *srtp.Context, addr *net.UDPAddr) {
+// handshake; addr nil: the viewer is on ICE-TCP, not direct. sealer (nil
+// for the AES-CM profile) seals its RTP instead of ctx, on both paths.
+func (v *viewerEgress) ownConnected(ctx *srtp.Context, sealer *rtpSealer, addr *net.UDPAddr) {
 	if v == nil {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.ctx = ctx
+	v.ctx, v.sealer = ctx, sealer
 	v.addr = addr
 	v.updateLocked()
 }
@@ -73,7 +75,22 @@ func (v *viewerEgress) sealFramed(h *rtp.Header, payload []byte, send func([]byt
 		buf[size+pad-1] = byte(pad)
 		size += pad
 	}
-	enc, err := v.ctx.EncryptRTP(buf[maxSRTPPacket:maxSRTPPacket], buf[:size], &v.hdr)
+	// The sealer when there is one, as on the UDP path, so that one SSRC
+	// keeps one encryptor (and one rollover count) across a move between
+	// ICE-TCP and UDP.
+	var enc []byte
+	var err error
+	if v.sealer != nil {
+		out := buf[maxSRTPPacket:]
+		copy(out, buf[:hl]) // the header, the sealed packet's clear part and associated data
+		enc, err = v.sealer.seal(out, hl, h.SSRC, h.SequenceNumber, buf[hl:size])
+		if errors.Is(err, errSealerFull) {
+			enc, err = nil, nil
+		}
+	}
+	if enc == nil && err == nil {
+		enc, err = v.ctx.EncryptRTP(buf[maxSRTPPacket:maxSRTPPacket], buf[:size], &v.hdr)
+	}
 	if err != nil {
 		return 0, err
 	}

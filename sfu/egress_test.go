@@ -30,6 +30,18 @@ func TestDirectEgressCarriesTheMedia(t *testing.T) {
 	a0, v0 := v.mid(t, 0, "audio"), v.mid(t, 0, "video")
 	m := s.egress.m
 	eventually(t, 10*time.Second, "the viewer on the direct path", func() bool { return gaugeValue(t, m.direct) == 1 })
+	// An AEAD profile was negotiated, so the SFU's own sealer (not
+	// pion/srtp's Context) seals what the client decrypts below.
+	r.mu.Lock()
+	for x := range r.viewers {
+		x.eg.mu.Lock()
+		sealed := x.eg.sealer != nil
+		x.eg.mu.Unlock()
+		if !sealed {
+			t.Error("the direct viewer has no AEAD sealer")
+		}
+	}
+	r.mu.Unlock()
 	// From the switch on, every RTP packet to the viewer goes the direct
 	// way: the client keeps decrypting media while Pion's path sends none.
 	// (Comparing the two counts instead would race: a packet sent before

@@ -36,6 +36,21 @@ type ownConn struct {
 	early func() // a Connected before ready (the viewer cannot connect before it has the answer; kept for safety)
 }
 
+// sealer is the direct path's own AEAD sealing for the handshake's keys
+// (egress_seal.go); nil, and pion/srtp's Context seals, for another
+// profile or when the keys cannot be had.
+func (c *ownConn) sealer(profile srtp.ProtectionProfile) *rtpSealer {
+	key, salt, err := c.tr.LocalSRTPKeys()
+	if err != nil {
+		return nil
+	}
+	s, err := newRTPSealer(profile, key, salt)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
 // activate marks the viewer laid out; a Connected that came first runs now.
 func (c *ownConn) activate() {
 	c.mu.Lock()
@@ -48,9 +63,10 @@ func (c *ownConn) activate() {
 	}
 }
 
-func (c *ownConn) Connected(out *srtp.Context, _ srtp.ProtectionProfile, path rtcconn.Path) {
+func (c *ownConn) Connected(out *srtp.Context, profile srtp.ProtectionProfile, path rtcconn.Path) {
+	sealer := c.sealer(profile) // now, while the DTLS connection is up to ask
 	f := func() {
-		c.v.eg.ownConnected(out, udpOf(path))
+		c.v.eg.ownConnected(out, sealer, udpOf(path))
 		c.v.connected() // join.go: its writer starts the slots from the cache
 	}
 	c.mu.Lock()

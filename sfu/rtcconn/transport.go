@@ -260,3 +260,31 @@ func (t *Transport) Send(b []byte) {
 		t.send(b, p)
 	}
 }
+
+// LocalSRTPKeys is the SRTP master key and salt this side sends with, from
+// the finished handshake (the same RFC 5764 export that keys Connected's
+// Context), for an encryptor of the caller's own (issue 16: the SFU's
+// direct egress seals AEAD SRTP itself). It fails before the handshake and
+// once the DTLS connection is torn down (DTLSLinger after it): call it
+// from Connected.
+func (t *Transport) LocalSRTPKeys() (key, salt []byte, err error) {
+	t.mu.Lock()
+	conn := t.conn
+	t.mu.Unlock()
+	if conn == nil {
+		return nil, nil, errors.New("rtcconn: DTLS not up")
+	}
+	p, ok := conn.SelectedSRTPProtectionProfile()
+	if !ok {
+		return nil, nil, errors.New("rtcconn: no SRTP profile negotiated")
+	}
+	state, ok := conn.ConnectionState()
+	if !ok {
+		return nil, nil, errors.New("rtcconn: no DTLS connection state")
+	}
+	keys := srtp.Config{Profile: srtp.ProtectionProfile(p)}
+	if err := keys.ExtractSessionKeysFromDTLS(&state, false); err != nil { // the server's side, as runHandshake
+		return nil, nil, err
+	}
+	return keys.Keys.LocalMasterKey, keys.Keys.LocalMasterSalt, nil
+}
