@@ -38,7 +38,8 @@ import (
 // changes encryptor).
 const maxSealSSRCs = 48
 
-// srtpLabel is RFC 3711 §4.3.2's key derivation label.
+// RFC 3711 §4.3.2's key derivation labels: the SRTP encryption key and
+// salt.
 const (
 	labelSRTPKey  = 0x00
 	labelSRTPSalt = 0x02
@@ -160,20 +161,20 @@ func (s *rtpSealer) find(ssrc uint32) *sealIndex {
 // updateRolloverCount, v3.0.13) so that both encryptors of one SSRC
 // would agree.
 func (x *sealIndex) next(seq uint16) uint32 {
-	const median, max = 1 << 15, 1 << 16
+	const median, seqMax = 1 << 15, 1 << 16
 	if !x.started {
 		x.started = true
 		x.index |= uint64(seq)
 		return uint32(x.index >> 16)
 	}
-	s, localROC, localSeq := int32(seq), uint32(x.index>>16), int32(x.index&(max-1))
+	s, localROC, localSeq := int32(seq), uint32(x.index>>16), int32(x.index&(seqMax-1))
 	roc, diff := localROC, s-localSeq
 	if x.index > median {
 		switch {
 		case localSeq < median && s-localSeq > median:
-			roc, diff = localROC-1, s-localSeq-max
+			roc, diff = localROC-1, s-localSeq-seqMax
 		case localSeq >= median && localSeq-median > s:
-			roc, diff = localROC+1, s-localSeq+max
+			roc, diff = localROC+1, s-localSeq+seqMax
 		}
 	}
 	if diff > 0 {
