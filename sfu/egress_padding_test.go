@@ -29,21 +29,38 @@ func TestDirectEgressWritesProbePadding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, salt := make([]byte, 16), make([]byte, 14)
+	// pion/srtp's Context seals the AES-CM profile, the SFU's own sealer
+	// (egress_seal.go) the AEAD one: both must lay the padding out alike.
+	for _, profile := range []srtp.ProtectionProfile{srtp.ProtectionProfileAes128CmHmacSha1_80, srtp.ProtectionProfileAeadAes128Gcm} {
+		sendsProbePadding(t, sock, peer, profile)
+	}
+}
+
+func sendsProbePadding(t *testing.T, sock *egressSocket, peer *net.UDPConn, profile srtp.ProtectionProfile) {
+	t.Helper()
+	saltLen, _ := profile.SaltLen()
+	key, salt := make([]byte, 16), make([]byte, saltLen)
 	for i := range key {
 		key[i] = byte(i + 1)
 	}
-	enc, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAes128CmHmacSha1_80)
+	enc, err := srtp.CreateContext(key, salt, profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := srtp.CreateContext(key, salt, srtp.ProtectionProfileAes128CmHmacSha1_80)
+	dec, err := srtp.CreateContext(key, salt, profile)
 	if err != nil {
 		t.Fatal(err)
+	}
+	sealer, err := newRTPSealer(profile, key, salt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if (sealer != nil) != (profile == srtp.ProtectionProfileAeadAes128Gcm) {
+		t.Fatalf("profile %v: sealer %v", profile, sealer)
 	}
 	v := sock.newViewer()
 	v.mu.Lock()
-	v.ctx, v.addr = enc, peer.LocalAddr().(*net.UDPAddr)
+	v.ctx, v.sealer, v.addr = enc, sealer, peer.LocalAddr().(*net.UDPAddr)
 	v.updateLocked()
 	v.mu.Unlock()
 
@@ -66,7 +83,7 @@ func TestDirectEgressWritesProbePadding(t *testing.T) {
 	}
 	plain, err := dec.DecryptRTP(nil, buf[:got], nil)
 	if err != nil {
-		t.Fatalf("decrypt: %v", err)
+		t.Fatalf("profile %v: decrypt: %v", profile, err)
 	}
 	var p rtp.Packet
 	if err := p.Unmarshal(plain); err != nil {
