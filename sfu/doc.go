@@ -27,7 +27,9 @@
 //     direct path — SRTP by the SFU into the writer's batch, one sendmmsg
 //     on the media socket — for viewers on a host-UDP pair, Pion's stack
 //     for the rest, behind the one TrackLocalWriter every sender uses;
-//     egress_keys.go the connection's SRTP keys from its DTLS handshake.
+//     egress_keys.go the connection's SRTP keys from its DTLS handshake;
+//     egress_seal.go the direct path's own AEAD SRTP sealing (RFC 7714),
+//     pion/srtp's Context kept for the AES-CM profile and for SRTCP.
 //   - viewerconn.go: viewers on the SFU's own transport below ICE
 //     (sfu/rtcconn: the node's demux, ICE responder, DTLS for the keys,
 //     SRTCP, ICE-TCP, the answer) instead of a Pion PeerConnection each,
