@@ -28,9 +28,6 @@ type viewer struct {
 	limit  int // the queue's bound in items (Config.ViewerQueue)
 	closed bool
 
-	scratch [defaultReceiveMTU]byte     // the writer's buffer for retransmissions
-	rtxBuf  [defaultReceiveMTU + 2]byte // and for their RTX payload (OSN + payload)
-
 	// Its turns on the writers (writers.go): pool is nil in harnesses that
 	// flush by hand; run is the run state; nextRun links the pool's run
 	// queue (guarded by its mu); paceTimer brings a paced replay back
