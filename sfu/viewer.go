@@ -306,6 +306,7 @@ func (v *viewer) pop() (item, bool) {
 	v.ring[v.head] = item{}
 	v.head = (v.head + 1) % len(v.ring)
 	v.n--
+	v.shrinkDrained()
 	return it, true
 }
 
@@ -347,6 +348,7 @@ func (v *viewer) popN(out []item) int {
 		v.head = (v.head + 1) % len(v.ring)
 	}
 	v.n -= n
+	v.shrinkDrained()
 	return n
 }
 
