@@ -2,8 +2,12 @@ package load
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/seatsfu/seatsfu/bench/proc"
@@ -30,6 +34,11 @@ type MemSplit struct {
 	// HeapGoal is the heap size at which the next GC starts (what GOGC
 	// lets the heap grow to); informational, not part of the sum.
 	HeapGoal float64 `json:"heapGoal"`
+	// FilePages is RSS backed by files (/proc/<pid>/status RssFile): the
+	// binary's code and data first touched since the viewers came — a
+	// one-off cost of the code paths viewers run, which the division
+	// spreads over them. The rest of RSS is anonymous memory.
+	FilePages float64 `json:"filePages"`
 }
 
 // memFamilies are the go_memstats_* families a MemSplit is built from.
@@ -72,6 +81,13 @@ func readMem(srv Server) memSample {
 		}
 		m[name] = v
 	}
+	if srv.PID > 0 {
+		v, err := readRSSFile(srv.PID)
+		if err != nil {
+			return nil
+		}
+		m[rssFile] = v
+	}
 	return m
 }
 
@@ -93,6 +109,25 @@ func memSplit(before, after memSample, viewers int) *MemSplit {
 		Stacks:    d("go_memstats_stack_inuse_bytes"),
 		Runtime: d("go_memstats_mspan_inuse_bytes", "go_memstats_mcache_inuse_bytes",
 			"go_memstats_gc_sys_bytes", "go_memstats_other_sys_bytes", "go_memstats_buck_hash_sys_bytes"),
-		HeapGoal: d("go_memstats_next_gc_bytes"),
+		HeapGoal:  d("go_memstats_next_gc_bytes"),
+		FilePages: d(rssFile),
 	}
+}
+
+// rssFile names a memSample's file-backed RSS, from /proc/<pid>/status.
+const rssFile = "RssFile"
+
+// readRSSFile reads a process's file-backed RSS in bytes.
+func readRSSFile(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, rssFile+":"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("load: no %s in /proc/%d/status", rssFile, pid)
 }
