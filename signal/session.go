@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,11 +128,34 @@ func (s *session) readLoop() {
 			return
 		}
 		s.heard.Store(time.Now().UnixNano())
-		s.handle(typ, frame)
+		s.handleApart(typ, frame)
 		if s.ho.edge != nil {
 			return // the rest of the socket's frames go to the room's host
 		}
 	}
+}
+
+// handleApart runs handle on a goroutine of its own and waits for it, so
+// requests are still handled one at a time, in order. A request may need a
+// deep stack (an SDP offer parsed and answered, a join's snapshot encoded),
+// and a goroutine's stack shrinks only by half per GC cycle: run on the
+// reader, which then waits hours for its next frame, it left a viewer's
+// socket holding 16–32 KiB of stack (issue 16). A socket sends few
+// requests; the goroutine is the cheaper price. A panic, which no input
+// may cause, is logged and ends the session rather than the process.
+func (s *session) handleApart(typ websocket.MessageType, frame []byte) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("signal: request panicked, closing the socket", "panic", p, "stack", string(debug.Stack()))
+				s.cancel()
+			}
+		}()
+		s.handle(typ, frame)
+	}()
+	<-done
 }
 
 // handle answers one frame. Nothing here may panic on any input, and no

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seatsfu/seatsfu/signal"
 	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
@@ -62,6 +63,25 @@ func TestAQuietSocketParksOnlyItsReader(t *testing.T) {
 		wait(t, c, "seat.changed", func(json.RawMessage) bool { return true })
 	}
 	eventually(t, "the writers exit once the notification is written", quiet)
+}
+
+// A request that panics — no input may make one, but should a bug — ends
+// its socket, not the server: the socket closes and the room, and every
+// other socket, go on.
+func TestAPanickingRequestEndsItsSocketOnly(t *testing.T) {
+	signal.AddPanickingMethod(t, "test.panic")
+	env := signaltest.Start(t, signaltest.WithGrace(time.Millisecond))
+	owner, _ := join(t, env, "r1", "boss", proto.RoleOwner, map[string]any{"create": map[string]any{"maxSeats": 4}})
+	victim, _ := join(t, env, "r1", "v", proto.RoleAudience, nil)
+
+	if err := victim.Send(testCtx(t), []byte(`{"jsonrpc":"2.0","id":1,"method":"test.panic"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := victim.Closed(testCtx(t)); err != nil {
+		t.Fatalf("the panicking socket did not close: %v", err)
+	}
+	wait(t, owner, "room.memberLeft", userIs("v"))
+	call(t, owner, "seat.lock", map[string]any{"seatIndex": 2, "lockAudio": true}, nil)
 }
 
 // A frame larger than the socket's read buffer is read whole, and a
