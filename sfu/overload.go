@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/sfu/rtcconn"
 )
 
 // Overload is a designed state (issue 16): past what the node can send,
@@ -41,7 +42,15 @@ type Overload struct {
 	// joining viewers by their pacing rates, bits per second; replays
 	// over it wait their turn (pace_budget.go).
 	ReplayBudget int
+	// Handshakes is how many viewers' DTLS handshakes run at once on the
+	// own transport (0: 4 × GOMAXPROCS); HandshakeQueue how many wait
+	// their turn (0: 4096). A join burst queues, not refused
+	// (rtcconn/gate.go).
+	Handshakes, HandshakeQueue int
 }
+
+// DefaultHandshakeQueue is Overload.HandshakeQueue's default.
+const DefaultHandshakeQueue = rtcconn.DefaultHandshakeQueue
 
 // ErrOverloaded refuses a subscriber while the node is over its egress
 // budget; the edge answers it like its own subscriber cap (PROTOCOL.md
