@@ -98,6 +98,8 @@ type StepResult struct {
 	Seconds            float64 `json:"seconds"`
 	// Drops says where the window's packets were lost.
 	Drops Drops `json:"drops"`
+	// Receivers is how the window's packets were spread over the viewers.
+	Receivers Receivers `json:"receivers"`
 }
 
 // GoodPPS is what the viewers were due and got: ExpectedPPS less the loss
@@ -299,6 +301,9 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 	}
 	n0 := markNoise(o.srv, u0.CPU)
 	d0 := markDrops(o.srv)
+	o.st.mu.Lock()
+	rm := markReceivers(append([]Viewer(nil), o.st.views...))
+	o.st.mu.Unlock()
 	l0, p0, t0 := o.tally(), o.st.sink.Packets.Load(), time.Now()
 	if err := sleepBar(ctx, o.bar, o.cfg.Duration, fmt.Sprintf("V=%d measuring", attempted), o.st.sink); err != nil {
 		return StepResult{}, err
@@ -324,6 +329,7 @@ func (o *overloadRun) measure(ctx context.Context, attempted int) (StepResult, e
 		GeneratorCPUPct: noise.GeneratorCPUPct, OtherServerCorePct: noise.OtherServerCorePct,
 		Drops: dropsSince(d0, d1),
 	}
+	r.Receivers = rm.spread(o.st.publishedPPS() * secs)
 	if e := l1.expected - l0.expected; e > 0 {
 		r.GapPct = 100 * float64(l1.gaps-l0.gaps) / float64(e)
 		// Unrecovered can shrink (a late repair): clamp at zero.
