@@ -43,7 +43,7 @@ type Overload struct {
 	// over it wait their turn (pace_budget.go).
 	ReplayBudget int
 	// Handshakes is how many viewers' DTLS handshakes run at once on the
-	// own transport (0: 4 × GOMAXPROCS); HandshakeQueue how many wait
+	// own transport (0: 64 × GOMAXPROCS); HandshakeQueue how many wait
 	// their turn (0: 4096). A join burst queues, not refused
 	// (rtcconn/gate.go).
 	Handshakes, HandshakeQueue int

@@ -85,6 +85,9 @@ func runOverload(ctx context.Context, args []string) error {
 	if *progress {
 		cfg.Progress = os.Stderr
 	}
+	if self, err := os.Executable(); err == nil { // the /metrics probe process (probe.go)
+		cfg.OutsideProbe = []string{self, "probe-metrics"}
+	}
 
 	phase := func(name string, run func(load.Target) error) error {
 		// A port picked free can be taken by the time the server binds it

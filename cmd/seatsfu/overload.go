@@ -34,8 +34,8 @@ func defaultOverload() Overload {
 		// replays going), and a waiting replay costs its viewer frames
 		// (bench/README.md).
 		ReplayBudget: 0,
-		// 0: 4 × GOMAXPROCS, so a node's share follows its cores
-		// (sfu/rtcconn/gate.go says why four).
+		// 0: 64 × GOMAXPROCS, so a node's share follows its cores
+		// (sfu/rtcconn/gate.go says why 64).
 		Handshakes:     0,
 		HandshakeQueue: sfu.DefaultHandshakeQueue,
 	}
@@ -54,7 +54,7 @@ var overloadSettings = []setting{
 		func(c *Config) *int { return &c.Overload.NodeKeyframeRequests }),
 	count("replay-budget", "bit/s of keyframe-group replays to joining viewers the node runs at once, by their pacing rates; replays over it wait their turn; 0 = no budget",
 		func(c *Config) *int { return &c.Overload.ReplayBudget }),
-	count("handshakes", "viewers' DTLS handshakes run at once; the rest wait their turn (a join burst queues, not refused); 0 = 4 × GOMAXPROCS",
+	count("handshakes", "viewers' DTLS handshakes run at once; the rest wait their turn (a join burst queues, not refused); 0 = 64 × GOMAXPROCS",
 		func(c *Config) *int { return &c.Overload.Handshakes }),
 	count("handshake-queue", "viewers whose DTLS handshake may wait its turn; past it a ClientHello is dropped and its retransmission asks again (1..1048576)",
 		func(c *Config) *int { return &c.Overload.HandshakeQueue }),

@@ -28,11 +28,17 @@ import (
 // it (after 1 s, then backing off), and that retransmission asks again.
 
 // DefaultHandshakesPerCore sizes the gate when Config.Handshakes is 0:
-// this many handshakes per GOMAXPROCS. A handshake's CPU is a few hundred
-// microseconds, spent between round trips to the viewer; a few per core
-// keep the cores busy through a burst while a request for /metrics waits
-// behind at most a few of them rather than hundreds.
-const DefaultHandshakesPerCore = 4
+// this many handshakes per GOMAXPROCS. The gate counts a handshake from
+// its ClientHello to its end, and most of that is round trips to the
+// viewer: on loopback under a 600-viewer burst a turn took ~130 ms
+// (bench/README.md, "The handshake gate"), over the Internet 2 RTTs. So
+// the limit must be high enough that round trips do not throttle a burst
+// (64 turns of 200 ms: 320 handshakes a second per core; 4 per core made
+// a 620-viewer burst wait up to 5 s), and low enough that what can be
+// runnable at once — a flight's signature, ECDHE and certificate check,
+// well under a millisecond — stays a few tens of milliseconds of work
+// ahead of an HTTP request instead of hundreds.
+const DefaultHandshakesPerCore = 64
 
 // DefaultHandshakeQueue bounds the viewers waiting at the gate.
 const DefaultHandshakeQueue = 4096
@@ -142,7 +148,7 @@ func gateMetrics(m *Metrics) {
 	m.HandshakesWaiting = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "seatsfu", Name: "handshakes_waiting",
 		Help: "Viewers whose ClientHello arrived and whose DTLS handshake waits for its turn."})
 	m.HandshakeLimit = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "seatsfu", Name: "handshakes_limit",
-		Help: "DTLS handshakes the node runs at once (--handshakes; 0 there means 4 × GOMAXPROCS)."})
+		Help: "DTLS handshakes the node runs at once (--handshakes; 0 there means 64 × GOMAXPROCS)."})
 	m.HandshakeWait = prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "seatsfu", Name: "handshake_wait_seconds",
 		Help:    "How long a viewer's ClientHello waited for its DTLS handshake's turn.",
 		Buckets: []float64{0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30}})
