@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"cmp"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -311,6 +312,14 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 		if in > 0 {
 			m = int64(float64(due) / float64(up) * float64(typical) / float64(in))
 		}
+		// But never more than a viewer can cost: the node's ingress and
+		// its retransmissions (at most ViewerRetransmits; with no cap, as
+		// many again). A second in which the starved node read next to
+		// nothing while its writers still sent their backlog made the
+		// scaling above price a viewer at 156 461 pkt/s — the whole node
+		// (bench/README.md, "The handshake gate", run 3) — and the price
+		// falls only with a steady window.
+		m = min(m, typical+cmp.Or(int64(o.cfg.ViewerRetransmits), typical))
 	}
 	switch {
 	case m <= 0:
