@@ -149,13 +149,14 @@ func TestJoinBurstQueuesAtTheGate(t *testing.T) {
 	eventually(t, 10*time.Second, "every ClientHello queued", func() bool {
 		return testutil.ToFloat64(met.HandshakesWaiting) == n
 	})
-	// Pion's client retransmits its ClientHello after 1 s: absorbed.
-	eventually(t, 10*time.Second, "a retransmitted ClientHello absorbed", func() bool {
+	// Pion's client retransmits its ClientHello after 1 s, then 2 s:
+	// absorbed, and the waiting viewer still connects once its turn comes.
+	eventually(t, 15*time.Second, "retransmitted ClientHellos absorbed", func() bool {
 		for _, tr := range trs {
 			tr.mu.Lock()
 			dc := tr.dc
 			tr.mu.Unlock()
-			if dc != nil && dc.absorbed.Load() > 2 {
+			if dc != nil && dc.absorbed.Load() > 1 {
 				if q := len(dc.q); q != 1 {
 					t.Fatalf("a queued viewer holds %d datagrams, want its one ClientHello", q)
 				}
