@@ -1,10 +1,12 @@
 package sfu
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,6 +37,7 @@ type countingWriter struct {
 	keep     bool                       // keep a copy of the last header written (fuzzing)
 	last     atomic.Pointer[rtp.Header] // when keep
 	lastOSN  atomic.Uint32              // when keep: the first two payload bytes
+	payloads sync.Map                   // when keep: a copy of each payload, by ssrc<<16 | seq
 }
 
 func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
@@ -48,6 +51,7 @@ func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		if len(payload) >= 2 {
 			w.lastOSN.Store(uint32(payload[0])<<8 | uint32(payload[1]))
 		}
+		w.payloads.Store(uint64(h.SSRC)<<16|uint64(h.SequenceNumber), bytes.Clone(payload))
 	}
 	w.own.Add(1)
 	w.n.Add(1)
@@ -257,5 +261,10 @@ func TestNackIsAnsweredOverRTXWhenNegotiated(t *testing.T) {
 	}
 	if osn := w.lastOSN.Load(); osn != 7 {
 		t.Fatalf("original sequence number %d in the RTX payload, want 7", osn)
+	}
+	orig, _ := w.payloads.Load(uint64(bt.ssrc)<<16 | 7)
+	rtx, _ := w.payloads.Load(uint64(2000)<<16 | 1)
+	if orig == nil || rtx == nil || !bytes.Equal(rtx.([]byte)[2:], orig.([]byte)) {
+		t.Fatalf("RTX payload %x, want the OSN then packet 7's payload %x", rtx, orig)
 	}
 }

@@ -9,6 +9,13 @@ import (
 	"github.com/seatsfu/seatsfu/media"
 )
 
+// rtxBufs are retransmit's buffers, shared by all viewers: a NACK is rare
+// next to a viewer's life, and a buffer of its own cost every viewer
+// 3 KiB of heap (issue 16). The write copies the packet out (SRTP seals
+// it into the egress batch, or Pion marshals it), so a buffer goes back
+// as soon as retransmit returns.
+var rtxBufs = sync.Pool{New: func() any { return new([defaultReceiveMTU]byte) }}
+
 // retransmit answers one NACKed sequence number from the current source's
 // shared cache, mapped back through the slot's rewriter: same SSRC, the
 // sequence number the viewer asked for. Packets of an earlier source (before
@@ -29,7 +36,9 @@ func (sl *slot) retransmit(seq uint16) {
 	if !ok {
 		return
 	}
-	buf := sl.viewer.scratch[:]
+	pooled := rtxBufs.Get().(*[defaultReceiveMTU]byte)
+	defer rtxBufs.Put(pooled)
+	buf := pooled[:]
 	n, ok := b.src.cache.Load().Get(srcSeq, buf)
 	if !ok {
 		b.src.nackUpstream(srcSeq) // the SFU never got it: ask the publisher
@@ -61,10 +70,12 @@ func (sl *slot) retransmit(seq uint16) {
 		return
 	}
 	// RTX (RFC 4588 §4): the original sequence number leads the payload,
-	// on the RTX SSRC's own numbering. Not counted in the media SR.
-	rtx := sl.viewer.rtxBuf[:2+len(payload)]
+	// on the RTX SSRC's own numbering. Not counted in the media SR. It is
+	// written in place over the cached header's last two bytes (a header
+	// is at least 12), which sl.hdr no longer needs: its extensions, the
+	// only part that pointed into buf, were dropped above.
+	rtx := buf[hlen-2 : end]
 	binary.BigEndian.PutUint16(rtx, seq)
-	copy(rtx[2:], payload)
 	sl.hdr.SSRC, sl.hdr.SequenceNumber, sl.hdr.PayloadType = bt.rtxSSRC, sl.rtxSeq, bt.rtxPT
 	sl.rtxSeq++
 	if bt.twccID != 0 {

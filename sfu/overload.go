@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"cmp"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/sfu/rtcconn"
 )
 
 // Overload is a designed state (issue 16): past what the node can send,
@@ -41,7 +43,15 @@ type Overload struct {
 	// joining viewers by their pacing rates, bits per second; replays
 	// over it wait their turn (pace_budget.go).
 	ReplayBudget int
+	// Handshakes is how many viewers' DTLS handshakes run at once on the
+	// own transport (0: 64 × GOMAXPROCS); HandshakeQueue how many wait
+	// their turn (0: 4096). A join burst queues, not refused
+	// (rtcconn/gate.go).
+	Handshakes, HandshakeQueue int
 }
+
+// DefaultHandshakeQueue is Overload.HandshakeQueue's default.
+const DefaultHandshakeQueue = rtcconn.DefaultHandshakeQueue
 
 // ErrOverloaded refuses a subscriber while the node is over its egress
 // budget; the edge answers it like its own subscriber cap (PROTOCOL.md
@@ -302,6 +312,14 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 		if in > 0 {
 			m = int64(float64(due) / float64(up) * float64(typical) / float64(in))
 		}
+		// But never more than a viewer can cost: the node's ingress and
+		// its retransmissions (at most ViewerRetransmits; with no cap, as
+		// many again). A second in which the starved node read next to
+		// nothing while its writers still sent their backlog made the
+		// scaling above price a viewer at 156 461 pkt/s — the whole node
+		// (bench/README.md, "The handshake gate", run 3) — and the price
+		// falls only with a steady window.
+		m = min(m, typical+cmp.Or(int64(o.cfg.ViewerRetransmits), typical))
 	}
 	switch {
 	case m <= 0:

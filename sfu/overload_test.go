@@ -321,6 +321,31 @@ func TestEgressBudgetPriceIsNotRaisedByACatchUp(t *testing.T) {
 	}
 }
 
+// A starved second in which the node read next to nothing while its
+// writers sent their backlog does not price a viewer above what one can
+// cost: the node's ingress and its capped retransmissions (it priced one
+// at 156 461 pkt/s, the whole node, before).
+func TestEgressBudgetPriceIsCappedByTheIngress(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 10_000, ViewerRetransmits: 30}, nil)
+	t0 := time.Now()
+	s.ov.lastAt, s.ov.lastUp = t0, 10
+	s.ov.up.Store(10)
+	s.ov.viewers.Store(10)
+	var c egressSample
+	for i, w := range []struct{ in, per float64 }{
+		{100, 100}, // steady: 10 viewers due 100 each
+		{1, 100},   // starved: read 1, the writers still sent 100 each
+	} {
+		c.ingress += w.in
+		c.sent += 10 * w.per
+		s.sampleEgress(t0.Add(time.Duration(i+1)*time.Second), c)
+	}
+	if got := s.ov.perViewer.Load(); got != 130 {
+		t.Fatalf("after a starved second priced at %d, want 130 (ingress 100 + 30 retransmissions)", got)
+	}
+}
+
 // End to end: the sampler measures a real room's egress; over the budget
 // rtc.subscribe's Room.Subscribe refuses the next viewer with overloaded
 // while the joined one keeps receiving.

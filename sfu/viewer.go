@@ -28,9 +28,6 @@ type viewer struct {
 	limit  int // the queue's bound in items (Config.ViewerQueue)
 	closed bool
 
-	scratch [defaultReceiveMTU]byte     // the writer's buffer for retransmissions
-	rtxBuf  [defaultReceiveMTU + 2]byte // and for their RTX payload (OSN + payload)
-
 	// Its turns on the writers (writers.go): pool is nil in harnesses that
 	// flush by hand; run is the run state; nextRun links the pool's run
 	// queue (guarded by its mu); paceTimer brings a paced replay back
@@ -309,6 +306,7 @@ func (v *viewer) pop() (item, bool) {
 	v.ring[v.head] = item{}
 	v.head = (v.head + 1) % len(v.ring)
 	v.n--
+	v.shrinkDrained()
 	return it, true
 }
 
@@ -350,6 +348,7 @@ func (v *viewer) popN(out []item) int {
 		v.head = (v.head + 1) % len(v.ring)
 	}
 	v.n -= n
+	v.shrinkDrained()
 	return n
 }
 

@@ -87,6 +87,8 @@ func (s *SFU) openOwnTransport(tcp net.Listener) (net.PacketConn, net.Listener, 
 		ConsentInterval: orDefault(s.cfg.ICEKeepaliveInterval, defaultICEKeepalive),
 		ConsentTimeout:  orDefault(s.cfg.ICEFailedTimeout, defaultICEFailed),
 		Metrics:         met,
+		Handshakes:      s.cfg.Overload.Handshakes,
+		HandshakeQueue:  s.cfg.Overload.HandshakeQueue,
 	})
 	if err != nil {
 		return nil, nil, err

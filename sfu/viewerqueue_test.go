@@ -51,6 +51,37 @@ func TestViewerQueueGrowsUpToItsBound(t *testing.T) {
 	for v.n > 0 {
 		pop()
 	}
+	if v.ring != nil {
+		t.Fatalf("a drained queue kept a ring of %d, grown past %d", len(v.ring), viewerQueueKeep)
+	}
+	if !v.enqueue(item{seq: next}) || len(v.ring) != viewerQueueStart {
+		t.Fatalf("after a drain the queue starts again at %d, got a ring of %d", viewerQueueStart, len(v.ring))
+	}
+	next++
+	pop()
+}
+
+// A ring no larger than a keyframe needs is kept when it drains, through
+// flush as through pop: ordinary keyframes do not reallocate it.
+func TestViewerQueueKeepsAKeyframesRing(t *testing.T) {
+	v := &viewer{limit: 256}
+	for i := range viewerQueueKeep {
+		v.enqueue(item{seq: uint16(i)})
+	}
+	var out [flushChunk]item
+	for v.popN(out[:]) > 0 {
+	}
+	if len(v.ring) != viewerQueueKeep {
+		t.Fatalf("a drained ring of %d became %d, want it kept", viewerQueueKeep, len(v.ring))
+	}
+	for i := range viewerQueueKeep + 1 {
+		v.enqueue(item{seq: uint16(i)})
+	}
+	for v.popN(out[:]) > 0 {
+	}
+	if v.ring != nil {
+		t.Fatalf("a drained ring of %d was kept, past %d", len(v.ring), viewerQueueKeep)
+	}
 }
 
 // Growing a ring whose items wrap past its end keeps them oldest first.

@@ -16,5 +16,6 @@
 // applies the media effects and calls the room's hub (an sfu.Notifier) under
 // the room's lock; the hub encodes each notification once and queues it on
 // every target socket without blocking; each socket's writer drains its own
-// bounded queue.
+// bounded queue, running only while frames wait (outqueue.go). A quiet
+// socket costs one goroutine, its reader (upgrade.go).
 package signal

@@ -40,7 +40,9 @@ func unjoinedSession(t testing.TB) *session {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
-	return newSession(srv, nil, seat.User{UserID: "u", Role: seat.RoleAudience}, "r")
+	s := newSession(srv, nil, seat.User{UserID: "u", Role: seat.RoleAudience}, "r")
+	s.out = newFrameQueue(outQueue, nil) // no socket: the test takes the frames (pop)
+	return s
 }
 
 // FuzzFrame drives the frame decoder, every method's params decoder and the

@@ -114,8 +114,7 @@ func (s *session) relayHandedOver() {
 	c := s.srv.cl
 	defer func() {
 		c.links.dropEdge(e)
-		s.cancel()
-		s.loops.Wait()
+		s.stopLoops()
 	}()
 	if err := e.st.Send(string(s.ho.frame), nil); err != nil {
 		s.ho.abandon(e)

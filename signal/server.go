@@ -269,14 +269,14 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 	if !s.enter(w) {
 		return
 	}
-	defer s.wg.Done()
 	if s.cl != nil && s.cl.relay(w, r, raw, id) {
+		s.wg.Done()
 		return // served by the room's hosting node (relay.go)
 	}
 
 	user := userOf(id)
 	var sess *session
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	conn, err := websocket.Accept(lightHijack(w), r, &websocket.AcceptOptions{
 		// Tokens, not cookies, authenticate: a page from another origin
 		// gains nothing it does not already hold, and browsers on other
 		// origins (apps, the SDK) must be able to connect.
@@ -284,6 +284,7 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 		OnPongReceived:     func(ctx context.Context, p []byte) { sess.pongReceived(ctx, p) },
 	})
 	if err != nil {
+		s.wg.Done()
 		return // Accept already answered
 	}
 	conn.SetReadLimit(maxFrame)
@@ -296,19 +297,14 @@ func (s *Server) serveRTC(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		sess.endLife()
 		_ = conn.Close(websocket.StatusGoingAway, "server shutdown")
+		s.wg.Done()
 		return
 	}
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
 
 	sess.startLife(id.Expires)
-	sess.run()
-	sess.endLife()
-
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
-	sess.relayHandedOver() // handover.go: a join another node answers
+	go s.serveSession(sess) // upgrade.go: this handler returns, the session goes on
 }
 
 // openOrFind returns the token's room and its hub. The owner opens the room

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,11 +43,12 @@ type outFrame struct {
 	handover bool
 }
 
-// session is one signalling socket. Its reader loop runs on the HTTP
-// handler's goroutine and handles requests one at a time, in order; one
-// writer goroutine drains the bounded outbound queue; a pinger on a timer
-// (pinger.go) watches for silence. All three end when ctx is cancelled, and the reader waits for the
-// other two before it returns.
+// session is one signalling socket. Its reader loop runs on the session's
+// own goroutine (upgrade.go) and handles requests one at a time, in order;
+// a writer goroutine drains the bounded outbound queue while frames wait
+// (outqueue.go); a pinger on a timer (pinger.go) watches for silence. All
+// three end when ctx is cancelled, and the reader waits for the other two
+// before it returns (stopLoops).
 type session struct {
 	srv    *Server
 	conn   *websocket.Conn
@@ -54,7 +56,7 @@ type session struct {
 	roomID string    // the token's room: the only room this socket may enter
 	access rtcAccess // for the snapshot's rtc.iceServers (rtcnet.go)
 	log    *slog.Logger
-	out    *frameQueue // bounded at outQueue (outqueue.go)
+	out    *frameQueue // bounded at outQueue; owns the writer (outqueue.go)
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -65,7 +67,7 @@ type session struct {
 	messages *rate.Limiter // room.sendMessage, likewise
 	life     lifetime      // deadlines and rate budget (expiry.go)
 
-	loops sync.WaitGroup // the writer and the pinger
+	loops sync.WaitGroup // the pinger (the writer is out's)
 	ping  *pinger
 
 	// A room.join handed to the room's host (handover.go): its channels
@@ -89,12 +91,12 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 		user:     user,
 		roomID:   roomID,
 		log:      srv.log.With("user", user.UserID),
-		out:      newFrameQueue(outQueue),
 		ctx:      ctx,
 		cancel:   cancel,
 		requests: budget.requests,
 		messages: budget.messages,
 	}
+	s.out = newFrameQueue(outQueue, s.writeFrame)
 	s.life.budget = budget
 	s.heard.Store(time.Now().UnixNano())
 	return s
@@ -103,8 +105,6 @@ func newSession(srv *Server, conn *websocket.Conn, user seat.User, roomID string
 // run serves the socket until it closes, then releases everything the
 // session owns.
 func (s *session) run() {
-	s.loops.Add(1)
-	go func() { defer s.loops.Done(); s.writeLoop() }()
 	s.ping = startPinger(s) // pinger.go
 
 	s.readLoop()
@@ -112,8 +112,7 @@ func (s *session) run() {
 		return // the socket is the relay's now (handover.go)
 	}
 
-	s.cancel()
-	s.loops.Wait()
+	s.stopLoops()
 	_ = s.conn.CloseNow()
 	s.closePeers()
 	s.leaveOnDrop()
@@ -129,11 +128,34 @@ func (s *session) readLoop() {
 			return
 		}
 		s.heard.Store(time.Now().UnixNano())
-		s.handle(typ, frame)
+		s.handleApart(typ, frame)
 		if s.ho.edge != nil {
 			return // the rest of the socket's frames go to the room's host
 		}
 	}
+}
+
+// handleApart runs handle on a goroutine of its own and waits for it, so
+// requests are still handled one at a time, in order. A request may need a
+// deep stack (an SDP offer parsed and answered, a join's snapshot encoded),
+// and a goroutine's stack shrinks only by half per GC cycle: run on the
+// reader, which then waits hours for its next frame, it left a viewer's
+// socket holding 16–32 KiB of stack (issue 16). A socket sends few
+// requests; the goroutine is the cheaper price. A panic, which no input
+// may cause, is logged and ends the session rather than the process.
+func (s *session) handleApart(typ websocket.MessageType, frame []byte) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("signal: request panicked, closing the socket", "panic", p, "stack", string(debug.Stack()))
+				s.cancel()
+			}
+		}()
+		s.handle(typ, frame)
+	}()
+	<-done
 }
 
 // handle answers one frame. Nothing here may panic on any input, and no
@@ -232,40 +254,40 @@ func (s *session) notify(method string, params any) {
 	s.send(b)
 }
 
-func (s *session) writeLoop() {
-	for {
-		f, ok := s.out.pop()
-		if !ok {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-s.out.ready:
-				continue
-			}
-		}
-		if s.ctx.Err() != nil {
-			return
-		}
-		f.after.wait(s.ctx)
-		if f.handover {
-			close(s.ho.drained)
-			return
-		}
-		if f.close {
-			// Close performs the closing handshake; the reader sees the
-			// peer's close frame and ends the session.
-			_ = s.conn.Close(f.code, f.reason)
-			s.cancel()
-			return
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
-		err := s.conn.Write(ctx, websocket.MessageText, f.data)
-		cancel()
-		if err != nil {
-			s.cancel()
-			return
-		}
+// writeFrame writes one queued frame, on the queue's writer goroutine;
+// false ends the writing for good.
+func (s *session) writeFrame(f outFrame) bool {
+	if s.ctx.Err() != nil {
+		return false
 	}
+	f.after.wait(s.ctx)
+	if f.handover {
+		close(s.ho.drained)
+		return false
+	}
+	if f.close {
+		// Close performs the closing handshake; the reader sees the
+		// peer's close frame and ends the session.
+		_ = s.conn.Close(f.code, f.reason)
+		s.cancel()
+		return false
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, writeTimeout)
+	err := s.conn.Write(ctx, websocket.MessageText, f.data)
+	cancel()
+	if err != nil {
+		s.cancel()
+		return false
+	}
+	return true
+}
+
+// stopLoops ends the session's writer and pinger and waits for both: what
+// is still queued is not written.
+func (s *session) stopLoops() {
+	s.cancel()
+	s.out.stop()
+	s.loops.Wait()
 }
 
 func (s *session) pongReceived(context.Context, []byte) { s.heard.Store(time.Now().UnixNano()) }

@@ -244,6 +244,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	}
 	base, _ := srv.Usage()
 	baseG, _ := srv.Metric("go_goroutines")
+	baseMem := readMem(srv)
 	joinDrops0, _ := proc.UDPRcvbufErrors()
 	portDrops := func() uint64 {
 		if srv.UDPPort == 0 {
@@ -325,6 +326,9 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	bar.done()
 
 	g1, gErr := srv.Metric("go_goroutines")
+	if !srv.InProcess { // in-process, the runtime's figures include the generator's
+		res.Memory = memSplit(baseMem, readMem(srv), res.Connected)
+	}
 	secs := t1.Sub(t0).Seconds()
 	res.Seconds = secs
 	res.ExpectedPPS = st.publishedPPS() * float64(res.Connected)

@@ -70,6 +70,8 @@ type Result struct {
 	RSSPerViewerBytes   float64 `json:"rssPerViewerBytes"`
 	Goroutines          float64 `json:"goroutines"`
 	GoroutinesPerViewer float64 `json:"goroutinesPerViewer"`
+	// Memory splits RSS per viewer by what the Go runtime holds.
+	Memory *MemSplit `json:"memoryPerViewer,omitempty"`
 
 	LatencyP50Ms float64 `json:"latencyP50Ms"`
 	LatencyP95Ms float64 `json:"latencyP95Ms"`

@@ -63,6 +63,8 @@ func run(ctx context.Context, args []string) error {
 		return runOverload(ctx, args[1:])
 	case "cascade": // cascade.go
 		return runCascade(ctx, args[1:])
+	case "probe-metrics": // hidden: overload's /metrics probe process (probe.go)
+		return runProbeMetrics(args[1:])
 	}
 	return usage()
 }

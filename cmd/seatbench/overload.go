@@ -85,6 +85,9 @@ func runOverload(ctx context.Context, args []string) error {
 	if *progress {
 		cfg.Progress = os.Stderr
 	}
+	if self, err := os.Executable(); err == nil { // the /metrics probe process (probe.go)
+		cfg.OutsideProbe = []string{self, "probe-metrics"}
+	}
 
 	phase := func(name string, run func(load.Target) error) error {
 		// A port picked free can be taken by the time the server binds it
@@ -160,19 +163,20 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 		fmt.Fprintf(&w, "- %s\n", n)
 	}
 	fmt.Fprintf(&w, "\n### Saturation search (no egress budget)\n\n")
-	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops | viewers receiving 0 / < 50 %% / ≥ 90 %% of due |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	row := func(r load.StepResult) {
 		other := "–"
 		if r.OtherServerCorePct >= 0 {
 			other = fmt.Sprintf("%.0f", r.OtherServerCorePct)
 		}
-		fmt.Fprintf(&w, "| %d | %d | %.0f | %.0f | %.3f | %.3f | %.0f | %.0f | %s | %.0f | %d |\n", r.Viewers, r.Connected, r.ExpectedPPS, r.DeliveredPPS, r.LossPct, r.GapPct, r.ServerCPUPct, r.GeneratorCPUPct, other, r.Drops.ServerQueue, r.Drops.GeneratorSockets)
+		rc := r.Receivers
+		fmt.Fprintf(&w, "| %d | %d | %.0f | %.0f | %.3f | %.3f | %.0f | %.0f | %s | %.0f | %d | %d / %d / %d |\n", r.Viewers, r.Connected, r.ExpectedPPS, r.DeliveredPPS, r.LossPct, r.GapPct, r.ServerCPUPct, r.GeneratorCPUPct, other, r.Drops.ServerQueue, r.Drops.GeneratorSockets, rc.None, rc.None+rc.UnderHalf, rc.Full)
 	}
 	for _, r := range sat.Steps {
 		row(r)
 	}
 	if sat.Given {
-		fmt.Fprintf(&w, "| (given with -saturating and -peak: no search) |||||||||||\n")
+		fmt.Fprintf(&w, "| (given with -saturating and -peak: no search) ||||||||||||\n")
 	}
 	state := "the last clean count; the next step (or halving) was not"
 	if !sat.Saturated {
@@ -183,8 +187,10 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 		return w.String()
 	}
 	fmt.Fprintf(&w, "\n### Overload: %d viewers at --egress-budget %d\n\n", res.Attempted, res.Budget)
-	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops | viewers receiving 0 / < 50 %% / ≥ 90 %% of due |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	row(res.Window)
+	rc := res.Window.Receivers
+	fmt.Fprintf(&w, "\nPer viewer, of the packets each was due in the window: %d viewers, %d received none, %d under 50 %%, %d 50–90 %%, %d ≥ 90 %%; p10 / p50 / p90 %.0f / %.0f / %.0f %%; %d had not completed DTLS (%d not even ICE).\n", rc.Viewers, rc.None, rc.UnderHalf, rc.Partial, rc.Full, rc.P10, rc.P50, rc.P90, rc.NotConnected, rc.NoICE)
 	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f; its price of a viewer before the joins %.0f pkt/s, at the end %.0f.\n\n", res.JoinSeconds, res.Shed, res.EgressGauge, res.PriceBefore, res.PriceAfter)
 	mode := "joins 8 at a time"
 	if res.Burst {

@@ -40,7 +40,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.Cluster = ClusterSettings{ClusterTick: 500 * time.Millisecond, LeaseTTL: 3 * time.Second, NodeTTL: 3 * time.Second,
 		RedisTimeout: time.Second, LinkQueue: 4096, LinkBuffer: 1024, LinkResume: 10 * time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
-	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100}
+	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100, HandshakeQueue: 4096}
 	want.EgressDirect = true // the direct egress path on
 	want.ViewerTransport, want.DemuxQueue = "auto", 1024
 	want.Adapt = Adapt{ProbeViewerRate: 500_000, ProbeNodeRate: 50_000_000, BWELossHigh: 0.1, BWELossLow: 0.02,
@@ -110,6 +110,8 @@ func TestPrecedence(t *testing.T) {
 		"node-retransmits":       {vals{"1", "2", "3"}, func(c Config) any { return c.NodeRetransmits }, [3]any{1, 2, 3}},
 		"node-keyframe-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.NodeKeyframeRequests }, [3]any{1, 2, 3}},
 		"replay-budget":          {vals{"1", "2", "3"}, func(c Config) any { return c.ReplayBudget }, [3]any{1, 2, 3}},
+		"handshakes":             {vals{"1", "2", "3"}, func(c Config) any { return c.Handshakes }, [3]any{1, 2, 3}},
+		"handshake-queue":        {vals{"1", "2", "3"}, func(c Config) any { return c.HandshakeQueue }, [3]any{1, 2, 3}},
 		// egress.go
 		"egress-direct": {vals{"false", "true", "false"}, func(c Config) any { return c.EgressDirect }, [3]any{false, true, false}},
 		// viewertransport.go
@@ -273,6 +275,8 @@ func TestLoadErrors(t *testing.T) {
 		{"egress budget negative", []string{"--egress-budget", "-1"}, nil, "egress-budget: -1 is negative"},
 		{"node keyframes negative", nil, map[string]string{"SEATSFU_NODE_KEYFRAME_REQUESTS": "-5"}, "node-keyframe-requests: -5"},
 		{"replay budget negative", nil, map[string]string{"SEATSFU_REPLAY_BUDGET": "-1"}, "replay-budget: -1"},
+		{"handshakes negative", []string{"--handshakes", "-1"}, nil, "handshakes: -1 is negative"},
+		{"handshake queue 0", nil, map[string]string{"SEATSFU_HANDSHAKE_QUEUE": "0"}, "handshake-queue: 0 is not between 1 and 1048576"},
 		{"codec", []string{"--video-codec", "av1"}, nil, `video-codec: "av1"`},
 		{"codec case", []string{"--video-codec", "VP8"}, nil, `video-codec: "VP8"`},
 		{"log level", []string{"--log-level", "loud"}, nil, "log-level"},

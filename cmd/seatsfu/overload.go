@@ -16,6 +16,8 @@ type Overload struct {
 	NodeRetransmits      int `yaml:"node-retransmits"`
 	NodeKeyframeRequests int `yaml:"node-keyframe-requests"`
 	ReplayBudget         int `yaml:"replay-budget"`
+	Handshakes           int `yaml:"handshakes"`
+	HandshakeQueue       int `yaml:"handshake-queue"`
 }
 
 // defaultOverload: no egress budget (a node does not know its core's
@@ -32,6 +34,10 @@ func defaultOverload() Overload {
 		// replays going), and a waiting replay costs its viewer frames
 		// (bench/README.md).
 		ReplayBudget: 0,
+		// 0: 64 × GOMAXPROCS, so a node's share follows its cores
+		// (sfu/rtcconn/gate.go says why 64).
+		Handshakes:     0,
+		HandshakeQueue: sfu.DefaultHandshakeQueue,
 	}
 }
 
@@ -48,17 +54,24 @@ var overloadSettings = []setting{
 		func(c *Config) *int { return &c.Overload.NodeKeyframeRequests }),
 	count("replay-budget", "bit/s of keyframe-group replays to joining viewers the node runs at once, by their pacing rates; replays over it wait their turn; 0 = no budget",
 		func(c *Config) *int { return &c.Overload.ReplayBudget }),
+	count("handshakes", "viewers' DTLS handshakes run at once; the rest wait their turn (a join burst queues, not refused); 0 = 64 × GOMAXPROCS",
+		func(c *Config) *int { return &c.Overload.Handshakes }),
+	count("handshake-queue", "viewers whose DTLS handshake may wait its turn; past it a ClientHello is dropped and its retransmission asks again (1..1048576)",
+		func(c *Config) *int { return &c.Overload.HandshakeQueue }),
 }
 
 func (o Overload) validate() error {
 	for name, n := range map[string]int{
 		"egress-budget": o.EgressBudget, "viewer-retransmits": o.ViewerRetransmits,
 		"node-retransmits": o.NodeRetransmits, "node-keyframe-requests": o.NodeKeyframeRequests,
-		"replay-budget": o.ReplayBudget,
+		"replay-budget": o.ReplayBudget, "handshakes": o.Handshakes,
 	} {
 		if n < 0 {
 			return fmt.Errorf("%s: %d is negative (0 means no cap)", name, n)
 		}
+	}
+	if o.HandshakeQueue < 1 || o.HandshakeQueue > 1<<20 {
+		return fmt.Errorf("handshake-queue: %d is not between 1 and 1048576", o.HandshakeQueue)
 	}
 	return nil
 }
@@ -66,5 +79,5 @@ func (o Overload) validate() error {
 func (o Overload) sfu() sfu.Overload {
 	return sfu.Overload{EgressBudget: o.EgressBudget, ViewerRetransmits: o.ViewerRetransmits,
 		NodeRetransmits: o.NodeRetransmits, NodeKeyframeRequests: o.NodeKeyframeRequests,
-		ReplayBudget: o.ReplayBudget}
+		ReplayBudget: o.ReplayBudget, Handshakes: o.Handshakes, HandshakeQueue: o.HandshakeQueue}
 }

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -121,15 +122,30 @@ func (t *Transport) handleDTLS(b []byte, addr Path) {
 			// pair it validated): take that pair.
 			t.selected, t.lastConsent, t.nextCheck = addr, t.m.now(), t.m.now().Add(t.m.jitter())
 		}
+		// The handshake waits its turn at the node's gate (gate.go); with
+		// the queue full the ClientHello is dropped and its retransmission
+		// asks again.
+		tk := t.m.gate.take()
+		if tk == nil {
+			t.mu.Unlock()
+			return
+		}
 		t.phase = dtlsHandshaking
 		t.dc = newDTLSConn(t)
+		t.dc.queued.Store(tk.waiter != nil)
 		t.m.cfg.Metrics.DTLSActive.Inc()
 		t.m.wg.Add(1)
-		go t.handshake(t.dc)
-		fallthrough
+		go t.handshake(t.dc, tk)
+		dc := t.dc
+		t.mu.Unlock()
+		dc.push(b, addr.Addr) // the ClientHello its turn will answer
 	case dtlsHandshaking, dtlsUp:
 		dc := t.dc
 		t.mu.Unlock()
+		if dc.queued.Load() {
+			dc.absorbed.Add(1) // a retransmitted ClientHello while waiting
+			return
+		}
 		dc.push(b, addr.Addr)
 	case dtlsDown:
 		// Our last flight was lost: the viewer retransmits its own.
@@ -152,9 +168,23 @@ func (t *Transport) handleDTLS(b []byte, addr Path) {
 
 // handshake runs the DTLS server for one viewer; its goroutine ends with
 // the handshake, dtls.Conn's own two with the teardown.
-func (t *Transport) handshake(dc *dtlsConn) {
+func (t *Transport) handshake(dc *dtlsConn, tk *ticket) {
 	defer t.m.wg.Done()
+	if !t.m.gate.wait(tk, dc.done, t.m.stop) {
+		// The viewer went away while waiting (its transport closed,
+		// which closed dc): it leaves the queue, no handshake ran.
+		t.mu.Lock()
+		if t.phase == dtlsHandshaking {
+			t.phase = dtlsFailed
+		}
+		t.mu.Unlock()
+		dc.Close()
+		t.m.cfg.Metrics.DTLSActive.Dec()
+		return
+	}
+	dc.queued.Store(false)
 	out, in, profile, conn, err := t.runHandshake(dc)
+	t.m.gate.done()
 	m := t.m.cfg.Metrics
 	t.mu.Lock()
 	if err != nil || t.closed {
@@ -319,6 +349,11 @@ type dtlsConn struct {
 	*queue
 	t      *Transport
 	remote net.Addr
+
+	// queued: the handshake waits at the gate; datagrams (the
+	// ClientHello's retransmissions) are dropped until it runs.
+	queued   atomic.Bool
+	absorbed atomic.Int64 // datagrams dropped while queued
 
 	fmu    sync.Mutex
 	fresh  bool // a datagram was read since the last write

@@ -13,12 +13,17 @@ type Metrics struct {
 	FlightReplays prometheus.Counter
 	PionDrops     prometheus.Counter
 	SRTCPFailures prometheus.Counter
+
+	// The handshake gate's (gate.go).
+	HandshakesRunning, HandshakesWaiting, HandshakeLimit prometheus.Gauge
+	HandshakeWait                                        prometheus.Histogram
+	HandshakesDeferred                                   prometheus.Counter
 }
 
 // NewMetrics makes unregistered metrics; Collectors lists them.
 func NewMetrics() *Metrics {
 	const ns, sub = "seatsfu", "viewer_transport"
-	return &Metrics{
+	m := &Metrics{
 		Viewers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "own_viewers",
 			Help: "Viewer connections on the SFU's own transport (not a Pion PeerConnection)."}),
 		Checks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "stun_requests_total",
@@ -37,9 +42,12 @@ func NewMetrics() *Metrics {
 		SRTCPFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "srtcp_failures_total",
 			Help: "SRTCP packets from viewers that failed authentication or decryption (dropped)."}),
 	}
+	gateMetrics(m)
+	return m
 }
 
 // Collectors is every metric, to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Viewers, m.Checks, m.ConsentLost, m.Handshakes, m.DTLSActive, m.FlightReplays, m.PionDrops, m.SRTCPFailures}
+	return []prometheus.Collector{m.Viewers, m.Checks, m.ConsentLost, m.Handshakes, m.DTLSActive, m.FlightReplays, m.PionDrops, m.SRTCPFailures,
+		m.HandshakesRunning, m.HandshakesWaiting, m.HandshakeLimit, m.HandshakeWait, m.HandshakesDeferred}
 }

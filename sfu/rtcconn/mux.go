@@ -1,6 +1,7 @@
 package rtcconn
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// Certificate is the node's DTLS certificate; one is made when nil.
 	Certificate *tls.Certificate
+	// Handshakes is how many viewers' DTLS handshakes run at once (0:
+	// HandshakeLimit's default); HandshakeQueue how many wait (gate.go).
+	Handshakes, HandshakeQueue int
 	// Metrics, when set, counts what the transport does.
 	Metrics *Metrics
 }
@@ -67,6 +71,7 @@ func (c *Config) defaults() {
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics()
 	}
+	c.Handshakes, c.HandshakeQueue = HandshakeLimit(c.Handshakes), cmp.Or(c.HandshakeQueue, DefaultHandshakeQueue)
 }
 
 // ErrClosed is returned once the mux or a transport is closed.
@@ -87,6 +92,7 @@ type Mux struct {
 	byAddr  map[netip.AddrPort]*Transport
 	closed  bool
 	tcp     *tcpSplit // ServeTCP's; nil without ICE-TCP
+	gate    *gate     // the viewers' DTLS handshakes take turns (gate.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup // the two loops and DTLS handshakes
@@ -114,6 +120,7 @@ func NewMux(conn *net.UDPConn, cfg Config) (*Mux, error) {
 		stop: make(chan struct{}),
 	}
 	m.pion = newPionConn(conn, cfg.PionQueue, cfg.Metrics)
+	m.gate = newGate(cfg.Handshakes, cfg.HandshakeQueue, cfg.Metrics)
 	m.wg.Add(2)
 	go m.readLoop()
 	go m.timerLoop()
