@@ -96,21 +96,15 @@ func (g *gate) take() *ticket {
 	return tk
 }
 
-// wait blocks until tk's handshake may run (true) or gone closes first
-// (false; tk's place is given up, or handed on if it came just then).
-func (g *gate) wait(tk *ticket, gone ...<-chan struct{}) bool {
-	var g0, g1 <-chan struct{}
-	if len(gone) > 0 {
-		g0 = gone[0]
-	}
-	if len(gone) > 1 {
-		g1 = gone[1]
-	}
+// wait blocks until tk's handshake may run (true) or gone or stop closes
+// first (false; tk's place is given up, or handed on if it came just
+// then). A nil channel never closes.
+func (g *gate) wait(tk *ticket, gone, stop <-chan struct{}) bool {
 	select {
 	case <-tk.ready:
 		return true
-	case <-g0:
-	case <-g1:
+	case <-gone:
+	case <-stop:
 	}
 	g.mu.Lock()
 	if tk.waiter != nil {

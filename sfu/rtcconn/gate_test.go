@@ -71,19 +71,19 @@ func TestGateWaiterThatLeavesGivesUpItsPlace(t *testing.T) {
 	met := NewMetrics()
 	g := newGate(1, 10, met)
 	first, gone, next := g.take(), g.take(), g.take()
-	if !g.wait(first) {
+	if !g.wait(first, nil, nil) {
 		t.Fatal("the first ticket was not admitted")
 	}
 	left := make(chan struct{})
 	close(left)
-	if g.wait(gone, left) {
+	if g.wait(gone, left, nil) {
 		t.Fatal("a waiter whose viewer left was admitted")
 	}
 	if w := testutil.ToFloat64(met.HandshakesWaiting); w != 1 {
 		t.Fatalf("waiting %v after one left, want 1", w)
 	}
 	g.done()
-	if !g.wait(next) {
+	if !g.wait(next, nil, nil) {
 		t.Fatal("the next waiter did not get the turn the leaver gave up")
 	}
 	g.done()
