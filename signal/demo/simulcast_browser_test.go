@@ -133,3 +133,39 @@ func TestBrowserDemoPagePublishesSimulcastAndFitsTiles(t *testing.T) {
 		}
 	}
 }
+
+// applyLayers, called again before the last call's setParameters is done
+// (two rtc.publisherLayers 20 ms apart), ends on the latest set: overlapped,
+// Chromium refused the second call and kept the first, so a layer a viewer
+// waited for never started (the flake of the test above in a full CI run).
+func TestBrowserApplyLayersLatestWins(t *testing.T) {
+	env := signaltest.Start(t, signaltest.WithDemo(Handler()))
+	b := newBrowser(t)
+	owner := b.newTab("owner")
+	owner.do("open the page", chromedp.Navigate(env.URL+"/"))
+	js := fmt.Sprintf(`(async () => {
+		const { Client } = await import('/sdk/seatsfu.js');
+		const A = await import('/sdk/adapt.js');
+		const c = new Client({ token: %q });
+		await c.connect();
+		await c.join({ seatMode: 'free' });
+		const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 1280, height: 720 } });
+		const pub = await c.publish(stream, { sendEncodings: A.SIMULCAST_ENCODINGS.map((e) => ({ ...e })) });
+		const errs = [];
+		const calls = [{ high: true }, { low: true, high: true }, { low: true }]
+			.map((l, i) => A.applyLayers(pub, l).catch((e) => errs.push(i + ': ' + e)));
+		await Promise.all(calls);
+		const s = pub.pc.getSenders().find((s) => s.track && s.track.kind === 'video');
+		return { errs, active: s.getParameters().encodings.map((e) => e.rid + ':' + e.active).join(' ') };
+	})()`, env.Token("layers", "olive", proto.RoleOwner))
+	var got struct {
+		Errs   []string
+		Active string
+	}
+	if err := owner.eval(js, &got); err != nil {
+		owner.fail("applying layers: %v", err)
+	}
+	if len(got.Errs) > 0 || got.Active != "q:true h:false f:false" {
+		owner.fail("after {high}, {low, high}, {low} at once: errors %q, encodings %s; want none and only q active", got.Errs, got.Active)
+	}
+}

@@ -31,8 +31,41 @@ export async function publishSimulcast(client, stream) {
   return pub;
 }
 
-/** Turns the publisher's encodings on or off as {high, medium, low} says. */
-export async function applyLayers(pub, wanted) {
+/**
+ * Turns the publisher's encodings on or off as {high, medium, low} says.
+ * Calls for one publisher are applied one at a time, the latest last: a
+ * sender refuses a setParameters that overlaps another (its getParameters
+ * is spent), so two notifications in quick succession — a viewer asking
+ * for low just after another switched — would otherwise leave the encoder
+ * on the older set, and a layer that viewers wait for would never start.
+ * Resolves once the latest set is applied.
+ */
+export function applyLayers(pub, wanted) {
+  let q = applying.get(pub);
+  if (!q) {
+    q = { wanted: null, running: null };
+    applying.set(pub, q);
+  }
+  q.wanted = wanted;
+  q.running ??= drainLayers(pub, q).finally(() => { q.running = null; });
+  return q.running;
+}
+
+const applying = new WeakMap(); // publisher → {wanted: the latest set not yet applied, running}
+
+async function drainLayers(pub, q) {
+  while (q.wanted) {
+    const wanted = q.wanted;
+    q.wanted = null;
+    try {
+      await setLayers(pub, wanted);
+    } catch (e) {
+      if (!q.wanted) throw e; // else a newer set follows: apply that one
+    }
+  }
+}
+
+async function setLayers(pub, wanted) {
   const sender = pub.pc.getSenders().find((s) => s.track && s.track.kind === 'video');
   if (!sender) return;
   const params = sender.getParameters();
