@@ -123,9 +123,11 @@ type Saturation struct {
 	// Viewers is the saturating count: the most viewers of a clean step.
 	Viewers int `json:"saturatingViewers"`
 	// PeakPPS is the most any step delivered; CleanPPS what the
-	// saturating step delivered.
-	PeakPPS  float64 `json:"peakPktPerSec"`
-	CleanPPS float64 `json:"cleanPktPerSec"`
+	// saturating step delivered, CleanGoodPPS its goodput
+	// (StepResult.GoodPPS).
+	PeakPPS      float64 `json:"peakPktPerSec"`
+	CleanPPS     float64 `json:"cleanPktPerSec"`
+	CleanGoodPPS float64 `json:"cleanGoodPktPerSec"`
 	// PeakGoodPPS is the most goodput (StepResult.GoodPPS) of any step.
 	PeakGoodPPS float64 `json:"peakGoodPktPerSec"`
 	// Saturated is false when even MaxViewers was served cleanly (the
@@ -384,7 +386,7 @@ func Saturate(ctx context.Context, t Target, cfg OverloadConfig) (*Saturation, e
 			sat.Saturated = true
 			break
 		}
-		sat.Viewers, sat.CleanPPS = r.Connected, r.DeliveredPPS
+		sat.Viewers, sat.CleanPPS, sat.CleanGoodPPS = r.Connected, r.DeliveredPPS, r.GoodPPS()
 	}
 	// Halve the last step: drop or add viewers to the middle count.
 	for lo, hi, i := sat.Viewers, len(o.st.views), 0; sat.Saturated && i < cfg.Refine && hi-lo >= 4; i++ {
@@ -398,7 +400,7 @@ func Saturate(ctx context.Context, t Target, cfg OverloadConfig) (*Saturation, e
 		sat.PeakPPS = max(sat.PeakPPS, r.DeliveredPPS)
 		sat.PeakGoodPPS = max(sat.PeakGoodPPS, r.GoodPPS())
 		if cfg.clean(r) {
-			lo, sat.Viewers, sat.CleanPPS = mid, r.Connected, r.DeliveredPPS
+			lo, sat.Viewers, sat.CleanPPS, sat.CleanGoodPPS = mid, r.Connected, r.DeliveredPPS, r.GoodPPS()
 		} else {
 			hi = mid
 		}
