@@ -59,6 +59,7 @@ func (h *roomHub) attachThen(s *session, first func()) {
 	old := h.members[s.user.UserID]
 	h.members[s.user.UserID] = s
 	role := h.roleLocked(s)
+	s.out.setLimit(h.srv.queueLimitFor(role)) // lock order: hub.mu, then the queue's
 	h.mu.Unlock()
 	if old == nil {
 		h.srv.metrics.participants.WithLabelValues(string(role)).Inc()

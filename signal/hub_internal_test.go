@@ -2,8 +2,11 @@ package signal
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/signal/proto"
@@ -83,5 +86,46 @@ func TestHubReplaceKickEnd(t *testing.T) {
 	h.Notify(nil, []seat.Delivery{{To: seat.Everyone, Event: seat.RoomEnded{Reason: seat.EndedByOwner}}})
 	if got := strings.Join(queued(owner), " "); got != "room.ended close" || h.speaksFor(owner) {
 		t.Fatalf("owner got %q at the end", got)
+	}
+}
+
+// A flash crowd: the owner hears room.memberJoined for each of a full
+// room's members, and its socket holds them all while it reads slowly (a
+// room's worth over the ordinary bound) — at 256 a burst of 806 viewers
+// closed the owner's socket, and its media with it. An audience socket is
+// still closed past the ordinary bound, and says so once; an admin
+// promoted by the server API gets the host's bound from then on.
+func TestHostSocketHoldsAFlashCrowd(t *testing.T) {
+	srv := unjoinedSession(t).srv
+	srv.cfg.MaxMembers = 1000
+	h := newHub(srv, "r")
+	owner := member(t, h, "boss", seat.RoleOwner)
+	ann := member(t, h, "ann", seat.RoleAudience)
+	bob := member(t, h, "bob", seat.RoleAudience)
+
+	for i := range srv.cfg.MaxMembers {
+		h.Notify(nil, []seat.Delivery{{To: seat.Hosts, Event: seat.MemberJoined{User: seat.User{UserID: fmt.Sprint("v", i), Role: seat.RoleAudience}}}})
+	}
+	if owner.ctx.Err() != nil {
+		t.Fatal("the owner's socket was closed by a full room's joins")
+	}
+	if got := queued(owner); len(got) != srv.cfg.MaxMembers || got[0] != proto.NoteMemberJoined || got[len(got)-1] != proto.NoteMemberJoined {
+		t.Fatalf("the owner has %d frames queued, want %d room.memberJoined", len(got), srv.cfg.MaxMembers)
+	}
+
+	h.Notify(nil, []seat.Delivery{{To: seat.Everyone, Event: seat.RoleChanged{User: seat.User{UserID: "bob", Role: seat.RoleAdmin}}}})
+	for range outQueue + 1 {
+		h.Notify(nil, []seat.Delivery{{To: seat.Everyone, Event: seat.SeatChanged{}}})
+	}
+	if ann.ctx.Err() == nil {
+		t.Fatalf("an audience socket holding %d frames was not closed", ann.out.len())
+	}
+	for who, s := range map[string]*session{"the owner": owner, "the promoted admin": bob} {
+		if s.ctx.Err() != nil {
+			t.Fatalf("%s's socket was closed at %d frames", who, s.out.len())
+		}
+	}
+	if n := testutil.ToFloat64(srv.caps.refusals.WithLabelValues(limitOutQueue)); n != 1 {
+		t.Fatalf("seatsfu_limit_refusals_total{limit=out_queue} = %v, want 1 (one socket closed)", n)
 	}
 }

@@ -110,6 +110,8 @@ const (
 	limitIdleTimeout  = "http_idle_timeout_seconds"
 	limitExpiryGrace  = "token_expiry_grace_seconds"
 	limitJoinDeadline = "join_timeout_seconds"
+	limitOutQueue     = "out_queue"      // a socket's queued frames; full, it is closed
+	limitHostOutQueue = "host_out_queue" // the same for a host's socket
 )
 
 // caps is the Server's share of the limits: counters and their metrics.
@@ -175,11 +177,13 @@ func newCaps(cfg Config, reg prometheus.Registerer) (*caps, error) {
 		limitReadTimeout:  l.HTTPReadTimeout.Seconds(),
 		limitIdleTimeout:  l.HTTPIdleTimeout.Seconds(),
 		limitHeaderBytes:  maxHeaderBytes,
+		limitOutQueue:     outQueue,
+		limitHostOutQueue: float64(hostQueueLimit(cfg.MaxMembers)),
 	} {
 		c.value.WithLabelValues(name).Set(v)
 	}
 	for _, name := range []string{limitMembers, limitPending, limitRooms, limitSubscribers, limitWHEPPerUser,
-		limitConns, limitConnsPerIP, limitJoinTimeout, limitTokenExpiry, limitRequestRate, limitMessageRate} {
+		limitConns, limitConnsPerIP, limitJoinTimeout, limitTokenExpiry, limitRequestRate, limitMessageRate, limitOutQueue} {
 		c.refusals.WithLabelValues(name)
 	}
 	return c, nil

@@ -39,6 +39,14 @@ func newFrameQueue(limit int, write func(outFrame) bool) *frameQueue {
 	return &frameQueue{limit: limit, write: write}
 }
 
+// setLimit changes the bound: frames already queued past a lowered bound
+// stay, and the next push is refused until the queue drains below it.
+func (q *frameQueue) setLimit(limit int) {
+	q.mu.Lock()
+	q.limit = limit
+	q.mu.Unlock()
+}
+
 // push queues f and makes sure a writer will take it. It reports false only
 // when limit frames already wait (the peer is not reading). Once writing
 // has ended f is dropped: the socket will not be written again.

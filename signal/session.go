@@ -1,6 +1,7 @@
 package signal
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,7 +25,11 @@ const (
 	maxFrame = 64 << 10
 	// outQueue bounds what may wait for a slow socket. A socket that lets
 	// this many frames pile up is closed: the room never waits for it.
+	// A host's socket may hold a room's worth more (hostQueueLimit).
 	outQueue = 256
+	// hostQueueUncapped is hostQueueLimit's room's worth when --max-members
+	// sets no cap: the contract's default cap.
+	hostQueueUncapped = 10000
 	// writeTimeout bounds one frame's write; a socket that cannot take a
 	// frame in this time is as good as gone.
 	writeTimeout = 10 * time.Second
@@ -56,7 +61,8 @@ type session struct {
 	roomID string    // the token's room: the only room this socket may enter
 	access rtcAccess // for the snapshot's rtc.iceServers (rtcnet.go)
 	log    *slog.Logger
-	out    *frameQueue // bounded at outQueue; owns the writer (outqueue.go)
+	out    *frameQueue // bounded at outQueue, a host's higher (hub.go); owns the writer (outqueue.go)
+	slow   atomic.Bool // its queue was found full: it is closing
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -232,16 +238,45 @@ type answered struct{}
 // not reading: the socket is closed rather than letting it hold up the room.
 func (s *session) send(frame []byte) {
 	if !s.out.push(outFrame{data: frame, after: s.srv.saveMark(s.roomID)}) {
-		s.log.Warn("signal: outbound queue full, closing slow socket")
-		s.cancel()
+		s.tooSlow()
 	}
+}
+
+// tooSlow closes a socket whose queue is full; it says so once, however many
+// frames more find it full before the socket is gone.
+func (s *session) tooSlow() {
+	if s.slow.CompareAndSwap(false, true) {
+		s.log.Warn("signal: outbound queue full, closing slow socket", "queued", s.out.len())
+		s.srv.caps.refused(limitOutQueue)
+	}
+	s.cancel()
+}
+
+// hostQueueLimit is how many frames a host's socket may have waiting: a
+// host hears room.memberJoined and room.memberLeft for every member (§3),
+// so a flash crowd — a whole room joining in a second — must fit on top of
+// the ordinary bound. With 256, a burst of 806 viewers closed the owner's
+// socket as slow, and with it the owner's media, for every viewer
+// (bench/README.md, session 6's overload run 2). The queue grows only as
+// deep as it has been (outqueue.go), so the bound costs nothing until
+// a host falls behind.
+func hostQueueLimit(maxMembers int) int {
+	return outQueue + cmp.Or(maxMembers, hostQueueUncapped)
+}
+
+// queueLimitFor is the bound of the socket of a member with that role.
+func (srv *Server) queueLimitFor(r seat.Role) int {
+	if r.IsHost() {
+		return hostQueueLimit(srv.cfg.MaxMembers)
+	}
+	return outQueue
 }
 
 // closeAfterQueued closes the socket once every frame queued before this
 // call has been written (room.ended, room.kickedOut, session.replaced).
 func (s *session) closeAfterQueued(code websocket.StatusCode, reason string) {
 	if !s.out.push(outFrame{close: true, code: code, reason: reason, after: s.srv.saveMark(s.roomID)}) {
-		s.cancel()
+		s.tooSlow()
 	}
 }
 

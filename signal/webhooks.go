@@ -18,9 +18,10 @@ func (h *roomHub) observe(d seat.Delivery) {
 			h.roles = make(map[string]seat.Role)
 		}
 		if s := h.members[ev.User.UserID]; s != nil {
-			// Its socket counts under the new role from now on.
+			// Its socket counts, and is bounded, under the new role from now on.
 			h.srv.metrics.participants.WithLabelValues(string(h.roleLocked(s))).Dec()
 			h.srv.metrics.participants.WithLabelValues(string(ev.User.Role)).Inc()
+			s.out.setLimit(h.srv.queueLimitFor(ev.User.Role))
 		}
 		h.roles[ev.User.UserID] = ev.User.Role
 		h.mu.Unlock()
