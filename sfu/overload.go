@@ -71,6 +71,14 @@ var shedNames = [shedKinds]string{"subscribers", "retransmissions", "keyframe_re
 // egressEvery is how often the egress rate is measured.
 const egressEvery = time.Second
 
+// behindShare is the share of what viewers were due that the node's
+// writers may drop in a window before admission stops: past it the node is
+// past its core's worth whatever its budget says (a budget measured on a
+// faster minute of the machine, or set by hand too high), and one more
+// viewer only spreads the loss wider. It is issue 16's loss bound. A few
+// drops — one viewer on a stalled TCP link — stay under it.
+const behindShare = 0.01
+
 // overload is the node's share of the caps. Its zero value caps nothing
 // (the fan-out benchmarks build an SFU without New).
 type overload struct {
@@ -81,6 +89,7 @@ type overload struct {
 
 	// The egress measurement (sampleEgress) and what it projects.
 	rate      atomic.Int64 // forwarded packets/s in the last window
+	behind    atomic.Bool  // the last window dropped over behindShare of what was due
 	perViewer atomic.Int64 // what one more viewer adds, packets/s (0: unknown)
 	viewers   atomic.Int64 // subscribers admitted and not yet gone, connected or not
 	up        atomic.Int64 // of them, those whose connection is up (join.go)
@@ -163,12 +172,17 @@ func (s *SFU) allowKeyframeRequest() bool {
 // burst of joins is refused from the first viewer over the budget, not a
 // measurement later, and a viewer that leaves frees its place at once. An
 // admitted subscriber that does not attach after all gives its place back
-// (releaseSubscriber).
+// (releaseSubscriber). While the node is behind (behindShare) it refuses
+// everyone: its budget was more than its core's worth.
 func (s *SFU) admitSubscriber() error {
 	o := &s.ov
 	if o.cfg.EgressBudget <= 0 {
 		o.viewers.Add(1)
 		return nil
+	}
+	if o.behind.Load() {
+		s.m.shed[shedSubscribers].Inc()
+		return ErrOverloaded
 	}
 	per := o.perViewer.Load() // retransmissions included
 	for {
@@ -329,6 +343,14 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 		per = m
 	}
 	o.lastAt, o.last, o.lastUp, o.lastJoining = now, c, up, joining
+	dropped := (c.dropped - p.dropped) / el
+	late := dropped > behindShare*(float64(r)+dropped)
+	o.behind.Store(late)
+	if late {
+		s.m.ov.behind.Set(1)
+	} else {
+		s.m.ov.behind.Set(0)
+	}
 	o.rate.Store(r)
 	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))

@@ -8,6 +8,9 @@ import "github.com/prometheus/client_golang/prometheus"
 type overloadMetrics struct {
 	// viewerPrice is what admission charges one more viewer, pkt/s.
 	viewerPrice prometheus.Gauge
+	// behind is 1 while the last window's writers dropped more than
+	// behindShare of what viewers were due: admission refuses everyone.
+	behind prometheus.Gauge
 	// replaysActive and replaysWaiting are the node's keyframe-group
 	// replays under way and waiting for the replay budget; replayWait is
 	// how long a replay waited to start.
@@ -19,6 +22,8 @@ func newOverloadMetrics(ns string) (overloadMetrics, []prometheus.Collector) {
 	m := overloadMetrics{
 		viewerPrice: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_viewer_price_packets_per_second",
 			Help: "What egress-budget admission charges one more viewer, packets per second (0: no budget or not measured yet)."}),
+		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_behind",
+			Help: "1 while the node's writers dropped over 1 % of what viewers were due in the last second: new subscribers are refused whatever the budget says."}),
 		replaysActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_active",
 			Help: "Keyframe-group replays to joining viewers under way."}),
 		replaysWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_waiting",
@@ -27,5 +32,5 @@ func newOverloadMetrics(ns string) (overloadMetrics, []prometheus.Collector) {
 			Help:    "How long a keyframe-group replay waited for the node's replay budget before it started.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}}),
 	}
-	return m, []prometheus.Collector{m.viewerPrice, m.replaysActive, m.replaysWaiting, m.replayWait}
+	return m, []prometheus.Collector{m.viewerPrice, m.behind, m.replaysActive, m.replaysWaiting, m.replayWait}
 }

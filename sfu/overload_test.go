@@ -144,6 +144,16 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 	if got := gaugeValue(t, s.m.egressRate); got != 1800 {
 		t.Fatalf("egress_packets_per_second %v, want 1800", got)
 	}
+	// 200 of 2 000 due were dropped: the node is behind, and refuses the
+	// next viewer though its budget has room for five.
+	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("viewer 11 while the writers drop 10 %%: %v, want %v", err, ErrOverloaded)
+	}
+	if got := gaugeValue(t, s.m.ov.behind); got != 1 {
+		t.Fatalf("egress_behind %v, want 1", got)
+	}
+	// A window in which the writers kept up: the budget decides again.
+	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 2800, dropped: 200, ingress: 1000, replayed: 1000})
 	for i := 0; i < 5; i++ {
 		if err := s.admitSubscriber(); err != nil {
 			t.Fatalf("viewer %d of 15: %v, want admitted", 11+i, err)
@@ -151,6 +161,44 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 	}
 	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("the sixteenth viewer: %v, want %v", err, ErrOverloaded)
+	}
+}
+
+// A node whose writers drop over 1 % of what its viewers are due is past
+// its core's worth whatever its budget says, and refuses new viewers until
+// a window in which they kept up; a few drops (under 1 %: one viewer on a
+// stalled link) do not stop admission.
+func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
+	s := newRigRoom(t).s
+	s.ov.init(Overload{EgressBudget: 1_000_000}, nil)
+	t0 := time.Now()
+	s.ov.lastAt, s.ov.lastUp = t0, 10
+	s.ov.up.Store(10)
+	s.ov.viewers.Store(10)
+	var c egressSample
+	for i, w := range []struct {
+		sent, dropped float64
+		admit         bool
+	}{
+		{1000, 0, true},
+		{995, 5, true},   // 0.5 %: under the share
+		{980, 20, false}, // 2 %: behind
+		{1000, 0, true},  // kept up again
+	} {
+		c.ingress += 100
+		c.sent += w.sent
+		c.dropped += w.dropped
+		s.sampleEgress(t0.Add(time.Duration(i+1)*time.Second), c)
+		err := s.admitSubscriber()
+		if w.admit != (err == nil) {
+			t.Fatalf("window %d (%v of %v due dropped): admission %v, want admitted %v", i, w.dropped, w.sent+w.dropped, err, w.admit)
+		}
+		if err == nil {
+			s.releaseSubscriber()
+		}
+	}
+	if got := counterValue(t, s.m.shed[shedSubscribers]); got != 1 {
+		t.Fatalf("shed_total{what=subscribers} %v, want 1", got)
 	}
 }
 
