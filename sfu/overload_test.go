@@ -91,12 +91,7 @@ func TestNodeKeyframeRequestsAreCapped(t *testing.T) {
 // viewer fits, the next is refused — before any measurement shows it —
 // until viewers leave.
 func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
-	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1000}, nil)
-	t0 := time.Now()
-	s.ov.lastAt, s.ov.lastUp = t0, 9
-	s.ov.viewers.Store(9)
-	s.ov.up.Store(9)
+	s, t0 := measuredNode(t, Overload{EgressBudget: 1000}, 9)
 	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 1800, ingress: 900}) // 900 pkt/s out, 450 in
 	if err := s.admitSubscriber(); err != nil {
 		t.Fatalf("the tenth viewer: %v, want admitted", err)
@@ -131,12 +126,7 @@ func TestEgressBudgetRefusesNewSubscribers(t *testing.T) {
 // that fell behind were due all the same. Ten connected viewers, 800 pkt/s
 // live, 200 dropped and 1 000 replayed to joiners: 100 each.
 func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
-	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1500}, nil)
-	t0 := time.Now()
-	s.ov.lastAt, s.ov.lastUp = t0, 10
-	s.ov.up.Store(10)
-	s.ov.viewers.Store(10)
+	s, t0 := measuredNode(t, Overload{EgressBudget: 1500}, 10)
 	s.sampleEgress(t0.Add(time.Second), egressSample{sent: 1800, dropped: 200, ingress: 500, replayed: 1000})
 	if got := s.ov.perViewer.Load(); got != 100 {
 		t.Fatalf("a viewer priced at %d pkt/s, want 100", got)
@@ -169,12 +159,7 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 // a window in which they kept up; a few drops (under 1 %: one viewer on a
 // stalled link) do not stop admission.
 func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
-	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 1_000_000}, nil)
-	t0 := time.Now()
-	s.ov.lastAt, s.ov.lastUp = t0, 10
-	s.ov.up.Store(10)
-	s.ov.viewers.Store(10)
+	s, t0 := measuredNode(t, Overload{EgressBudget: 1_000_000}, 10)
 	var c egressSample
 	for i, w := range []struct {
 		sent, dropped float64
@@ -346,12 +331,7 @@ func TestEgressBudgetPriceHoldsThroughAJoinBurst(t *testing.T) {
 // rate); the recent ingress then stays high for a while, and a price
 // scaled up by it would refuse viewers the node can serve. It is not.
 func TestEgressBudgetPriceIsNotRaisedByACatchUp(t *testing.T) {
-	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 10_000}, nil)
-	t0 := time.Now()
-	s.ov.lastAt, s.ov.lastUp = t0, 10
-	s.ov.up.Store(10)
-	s.ov.viewers.Store(10)
+	s, t0 := measuredNode(t, Overload{EgressBudget: 10_000}, 10)
 	var c egressSample
 	for i, w := range []struct{ in, per float64 }{
 		{100, 100}, // steady: 10 viewers due 100 each
@@ -374,12 +354,7 @@ func TestEgressBudgetPriceIsNotRaisedByACatchUp(t *testing.T) {
 // cost: the node's ingress and its capped retransmissions (it priced one
 // at 156 461 pkt/s, the whole node, before).
 func TestEgressBudgetPriceIsCappedByTheIngress(t *testing.T) {
-	s := newRigRoom(t).s
-	s.ov.init(Overload{EgressBudget: 10_000, ViewerRetransmits: 30}, nil)
-	t0 := time.Now()
-	s.ov.lastAt, s.ov.lastUp = t0, 10
-	s.ov.up.Store(10)
-	s.ov.viewers.Store(10)
+	s, t0 := measuredNode(t, Overload{EgressBudget: 10_000, ViewerRetransmits: 30}, 10)
 	var c egressSample
 	for i, w := range []struct{ in, per float64 }{
 		{100, 100}, // steady: 10 viewers due 100 each
@@ -438,4 +413,16 @@ func newRecvPC(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
 		}
 	}
 	return pc
+}
+
+// measuredNode is a node with cfg's caps and n viewers admitted and
+// connected, whose egress sampler last measured at t0.
+func measuredNode(t *testing.T, cfg Overload, n int64) (*SFU, time.Time) {
+	s := newRigRoom(t).s
+	s.ov.init(cfg, nil)
+	t0 := time.Now()
+	s.ov.lastAt, s.ov.lastUp = t0, n
+	s.ov.viewers.Store(n)
+	s.ov.up.Store(n)
+	return s, t0
 }
