@@ -146,8 +146,16 @@ type OverloadResult struct {
 	// Failed are joins that failed otherwise (Errors holds the first few).
 	Failed int        `json:"viewersFailedOtherwise"`
 	Window StepResult `json:"window"`
-	// JoinSeconds is how long the joins took.
+	// JoinSeconds is how long the joins took; WindowEnd when the
+	// measuring window ended, seconds from the joins' start (it began
+	// Window.Seconds before).
 	JoinSeconds float64 `json:"joinSeconds"`
+	WindowEnd   float64 `json:"windowEnd"`
+	// QueueDropsBySecond is the server's drops for full viewer queues in
+	// each second from the joins' start, read by the /metrics probe: a
+	// window's drops at its start are the joins' backlog, spread through
+	// it a steady shortfall.
+	QueueDropsBySecond []float64 `json:"queueDropsBySecond,omitempty"`
 	// Burst: the viewers joined all at once.
 	Burst bool `json:"burst"`
 	// PhaseDrops is where packets were lost over the whole phase, the
@@ -433,7 +441,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 		return nil, err
 	}
 	shed0, _ := scrapeLabels(o.srv.BaseURL, "seatsfu_shed_total", "what")
-	probe := startProbe(o.srv.BaseURL+"/metrics", cfg.ProbeMetrics)
+	probe := startProbe(o.srv.BaseURL+"/metrics", cfg.ProbeMetrics, droppedPackets)
 	core := -1
 	if o.srv.CorePinned {
 		core = o.srv.Core
@@ -453,9 +461,11 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	o.join(ctx, 0, res.Attempted)
 	res.JoinSeconds = time.Since(j0).Seconds()
 	res.Window, err = o.measure(ctx, res.Attempted)
+	res.WindowEnd = time.Since(j0).Seconds()
 	res.PhaseDrops = dropsSince(dj, markDrops(o.srv))
 	var pr Result
 	probe.stop(&pr)
+	res.QueueDropsBySecond = probe.perSecond(j0)
 	outside.stop(res)
 	if err != nil {
 		return nil, err

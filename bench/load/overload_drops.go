@@ -53,10 +53,14 @@ type Drops struct {
 	NACKs         float64 `json:"nacksReceived"`
 }
 
+// droppedPackets is the server's counter of packets dropped for full
+// viewer queues.
+const droppedPackets = "seatsfu_dropped_packets_total"
+
 func markDrops(srv Server) dropMark {
 	var m dropMark
 	var err error
-	m.queue, err = srv.Metric("seatsfu_dropped_packets_total")
+	m.queue, err = srv.Metric(droppedPackets)
 	m.metricsOK = err == nil
 	m.egressErrors, _ = srv.Metric("seatsfu_egress_errors_total")
 	m.retransmitted, _ = srv.Metric("seatsfu_retransmitted_packets_total")

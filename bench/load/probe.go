@@ -1,9 +1,11 @@
 package load
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,6 +24,17 @@ type metricsProbe struct {
 	lat      stats.Histogram
 	max      time.Duration
 	failures int
+
+	// track, when set, is a counter each answered scrape reads (summed
+	// over its labels) into series: where in a window something happened.
+	track  string
+	series []counterSample
+}
+
+// counterSample is the tracked counter's value when a scrape was answered.
+type counterSample struct {
+	At    time.Time
+	Value float64
 }
 
 // probeTimeout bounds one scrape: one that takes longer has failed.
@@ -32,13 +45,14 @@ const (
 	probeLimit   = time.Second
 )
 
-// startProbe scrapes url every period until stop. period 0: no probe.
-func startProbe(url string, period time.Duration) *metricsProbe {
+// startProbe scrapes url every period until stop, reading counter track
+// from each answer when track is not empty. period 0: no probe.
+func startProbe(url string, period time.Duration, track string) *metricsProbe {
 	if period <= 0 {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &metricsProbe{cancel: cancel, done: make(chan struct{})}
+	p := &metricsProbe{cancel: cancel, done: make(chan struct{}), track: track}
 	go p.run(ctx, url, period)
 	return p
 }
@@ -65,14 +79,23 @@ func (p *metricsProbe) scrape(ctx context.Context, client *http.Client, url stri
 	}
 	start := time.Now()
 	resp, err := client.Do(req)
+	var body []byte
 	if err == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
+		body, err = io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 		resp.Body.Close()
 		if err == nil && resp.StatusCode != http.StatusOK {
 			err = io.ErrUnexpectedEOF
 		}
 	}
 	d := time.Since(start)
+	if err == nil && p.track != "" {
+		v, ok := sumCounter(body, p.track)
+		if ok {
+			p.mu.Lock()
+			p.series = append(p.series, counterSample{At: start.Add(d / 2), Value: v})
+			p.mu.Unlock()
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if ctx.Err() != nil {
@@ -90,6 +113,57 @@ func (p *metricsProbe) scrape(ctx context.Context, client *http.Client, url stri
 	}
 	p.lat.Record(d)
 	p.max = max(p.max, d)
+}
+
+// sumCounter is the sum of name's samples in a Prometheus text exposition,
+// over all their labels; false when there is none.
+func sumCounter(text []byte, name string) (float64, bool) {
+	var sum float64
+	found := false
+	for line := range bytes.Lines(text) {
+		rest, ok := bytes.CutPrefix(line, []byte(name))
+		if !ok || len(rest) == 0 || (rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		fields := bytes.Fields(rest)
+		v, err := strconv.ParseFloat(string(fields[len(fields)-1]), 64)
+		if err != nil {
+			continue
+		}
+		sum += v
+		found = true
+	}
+	return sum, found
+}
+
+// perSecond is the tracked counter's growth in each whole second from
+// since, as far as the samples reach: the growth between two samples
+// counts in the second of the later one (samples are a period apart).
+func (p *metricsProbe) perSecond(since time.Time) []float64 {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []float64
+	prev := -1.0
+	for _, s := range p.series {
+		if s.At.Before(since) {
+			prev = s.Value
+			continue
+		}
+		if prev < 0 {
+			prev = s.Value
+			continue
+		}
+		k := int(s.At.Sub(since) / time.Second)
+		for len(out) <= k {
+			out = append(out, 0)
+		}
+		out[k] += s.Value - prev
+		prev = s.Value
+	}
+	return out
 }
 
 // stop ends the probe and writes its figures into res.

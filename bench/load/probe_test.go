@@ -1,6 +1,7 @@
 package load
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -30,7 +31,7 @@ func TestMetricsProbe(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 
-	p := startProbe(srv.URL+"/metrics", 10*time.Millisecond)
+	p := startProbe(srv.URL+"/metrics", 10*time.Millisecond, "")
 	deadline := time.Now().Add(10 * time.Second)
 	for n.Load() < 3 { // the third scrape is hanging
 		if time.Now().After(deadline) {
@@ -54,7 +55,30 @@ func TestMetricsProbe(t *testing.T) {
 
 	var none Result
 	(*metricsProbe)(nil).stop(&none) // ProbeMetrics 0: no probe, no figures
-	if startProbe(srv.URL, 0) != nil || none.MetricsScrapes != 0 {
+	if startProbe(srv.URL, 0, "") != nil || none.MetricsScrapes != 0 {
 		t.Fatal("a zero period started a probe")
+	}
+}
+
+// The probe reads a counter from every answer, summed over its labels, and
+// says how much it grew in each second.
+func TestProbeTracksACounterPerSecond(t *testing.T) {
+	text := []byte("# HELP x\nseatsfu_dropped_packets_total{kind=\"audio\"} 5\nseatsfu_dropped_packets_total{kind=\"video\"} 1.5e+03\nseatsfu_dropped_packets_totalish 7\n")
+	if v, ok := sumCounter(text, "seatsfu_dropped_packets_total"); !ok || v != 1505 {
+		t.Fatalf("sum %v %v, want 1505", v, ok)
+	}
+	if _, ok := sumCounter(text, "seatsfu_absent"); ok {
+		t.Fatal("an absent counter was found")
+	}
+	t0 := time.Now()
+	p := &metricsProbe{series: []counterSample{
+		{t0.Add(-100 * time.Millisecond), 10}, // before: the base
+		{t0.Add(300 * time.Millisecond), 15},
+		{t0.Add(800 * time.Millisecond), 40},
+		{t0.Add(2500 * time.Millisecond), 40},
+		{t0.Add(2900 * time.Millisecond), 41},
+	}}
+	if got, want := fmt.Sprint(p.perSecond(t0)), "[30 0 1]"; got != want {
+		t.Fatalf("per second %s, want %s", got, want)
 	}
 }

@@ -210,6 +210,14 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 	}{{"joins + settling + window", res.PhaseDrops}, {"window", res.Window.Drops}} {
 		fmt.Fprintf(&w, "| %s | %.0f | %.0f | %d | %d | %d | %d | %.0f | %.0f |\n", d.name, d.d.ServerQueue, d.d.EgressErrors, d.d.ServerSocket, d.d.GeneratorSockets, d.d.SndbufErrors, d.d.Softnet, d.d.NACKs, d.d.Retransmitted)
 	}
+	if len(res.QueueDropsBySecond) > 0 {
+		secs := make([]string, len(res.QueueDropsBySecond))
+		for i, d := range res.QueueDropsBySecond {
+			secs[i] = fmt.Sprintf("%.0f", d)
+		}
+		fmt.Fprintf(&w, "\nServer queue drops in each second from the joins' start (the window is seconds %.1f–%.1f): %s.\n",
+			res.WindowEnd-res.Window.Seconds, res.WindowEnd, strings.Join(secs, ", "))
+	}
 	fmt.Fprintln(&w)
 	fmt.Fprintf(&w, "| issue 16's bound | measured | met |\n|---|---|---|\n")
 	for _, c := range res.Checks {
