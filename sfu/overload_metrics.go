@@ -8,8 +8,8 @@ import "github.com/prometheus/client_golang/prometheus"
 type overloadMetrics struct {
 	// viewerPrice is what admission charges one more viewer, pkt/s.
 	viewerPrice prometheus.Gauge
-	// behind is 1 while the last window's writers dropped more than
-	// behindShare of what viewers were due: admission refuses everyone.
+	// behind is 1 for behindHold after a window whose writers dropped more
+	// than behindShare of what viewers were due: admission refuses everyone.
 	behind prometheus.Gauge
 	// replaysActive and replaysWaiting are the node's keyframe-group
 	// replays under way and waiting for the replay budget; replayWait is
@@ -23,7 +23,7 @@ func newOverloadMetrics(ns string) (overloadMetrics, []prometheus.Collector) {
 		viewerPrice: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_viewer_price_packets_per_second",
 			Help: "What egress-budget admission charges one more viewer, packets per second (0: no budget or not measured yet)."}),
 		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_behind",
-			Help: "1 while the node's writers dropped over 1 % of what viewers were due in the last second: new subscribers are refused whatever the budget says."}),
+			Help: "1 for 3 s after a second in which the node's writers dropped over 1 % of what viewers were due: new subscribers are refused whatever the budget says."}),
 		replaysActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_active",
 			Help: "Keyframe-group replays to joining viewers under way."}),
 		replaysWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_waiting",

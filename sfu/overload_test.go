@@ -142,8 +142,10 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 	if got := gaugeValue(t, s.m.ov.behind); got != 1 {
 		t.Fatalf("egress_behind %v, want 1", got)
 	}
-	// A window in which the writers kept up: the budget decides again.
-	s.sampleEgress(t0.Add(2*time.Second), egressSample{sent: 2800, dropped: 200, ingress: 1000, replayed: 1000})
+	// Three seconds in which the writers kept up: the budget decides again.
+	for k := 1; k <= 3; k++ {
+		s.sampleEgress(t0.Add(time.Duration(1+k)*time.Second), egressSample{sent: 1800 + 1000*float64(k), dropped: 200, ingress: 500 + 500*float64(k), replayed: 1000})
+	}
 	for i := 0; i < 5; i++ {
 		if err := s.admitSubscriber(); err != nil {
 			t.Fatalf("viewer %d of 15: %v, want admitted", 11+i, err)
@@ -156,8 +158,9 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 
 // A node whose writers drop over 1 % of what its viewers are due is past
 // its core's worth whatever its budget says, and refuses new viewers until
-// a window in which they kept up; a few drops (under 1 %: one viewer on a
-// stalled link) do not stop admission.
+// three seconds in which they kept up — not at the first: a node at the
+// edge drops in one second and not the next; a few drops (under 1 %: one
+// viewer on a stalled link) do not stop admission.
 func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
 	s, t0 := measuredNode(t, Overload{EgressBudget: 1_000_000}, 10)
 	var c egressSample
@@ -168,7 +171,9 @@ func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
 		{1000, 0, true},
 		{995, 5, true},   // 0.5 %: under the share
 		{980, 20, false}, // 2 %: behind
-		{1000, 0, true},  // kept up again
+		{1000, 0, false}, // kept up, but held
+		{1000, 0, false},
+		{1000, 0, true}, // three seconds since the drops
 	} {
 		c.ingress += 100
 		c.sent += w.sent
@@ -182,8 +187,8 @@ func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
 			s.releaseSubscriber()
 		}
 	}
-	if got := counterValue(t, s.m.shed[shedSubscribers]); got != 1 {
-		t.Fatalf("shed_total{what=subscribers} %v, want 1", got)
+	if got := counterValue(t, s.m.shed[shedSubscribers]); got != 3 {
+		t.Fatalf("shed_total{what=subscribers} %v, want 3", got)
 	}
 }
 
