@@ -343,19 +343,22 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 		// falls only with a steady window.
 		m = min(m, typical+cmp.Or(int64(o.cfg.ViewerRetransmits), typical))
 	}
-	switch {
-	case m <= 0:
-	case per == 0 || m > per:
-		per = m
-	case o.steadyWindow(up, joining, c.replayed-p.replayed) && !behind:
-		per = m
-	}
-	o.lastAt, o.last, o.lastUp, o.lastJoining = now, c, up, joining
 	dropped := (c.dropped - p.dropped) / el
 	if dropped > behindShare*(float64(r)+dropped) {
 		o.lateAt = now
 	}
 	late := !o.lateAt.IsZero() && now.Sub(o.lateAt) < behindHold
+	switch {
+	case m <= 0:
+	case per == 0 || m > per:
+		per = m
+	case o.steadyWindow(up, joining, c.replayed-p.replayed) && !behind && !late:
+		// Not while behind either: a node past its worth reads its
+		// socket in fits, and the seconds it catches up price a viewer
+		// low (gradual arrivals reached 644 viewers at a budget for 612).
+		per = m
+	}
+	o.lastAt, o.last, o.lastUp, o.lastJoining = now, c, up, joining
 	o.behind.Store(late)
 	if late {
 		s.m.ov.behind.Set(1)

@@ -431,3 +431,29 @@ func measuredNode(t *testing.T, cfg Overload, n int64) (*SFU, time.Time) {
 	s.ov.up.Store(n)
 	return s, t0
 }
+
+// The price does not fall while the node is behind: within three seconds
+// of a window that dropped over 1 %, a cheaper-looking second (a node past
+// its worth reads in fits) leaves it where it was; after them it falls.
+func TestEgressPriceHoldsWhileBehind(t *testing.T) {
+	s, t0 := measuredNode(t, Overload{EgressBudget: 1_000_000}, 10)
+	var c egressSample
+	for i, w := range []struct {
+		sent, dropped float64
+		price         int64
+	}{
+		{1000, 0, 100},  // steady: 10 viewers due 100 each
+		{900, 100, 100}, // 10 % dropped: behind
+		{800, 0, 100},   // due 80 each, but held
+		{800, 0, 100},
+		{800, 0, 80}, // three seconds since the drops
+	} {
+		c.ingress += 100
+		c.sent += w.sent
+		c.dropped += w.dropped
+		s.sampleEgress(t0.Add(time.Duration(i+1)*time.Second), c)
+		if got := s.ov.perViewer.Load(); got != w.price {
+			t.Fatalf("window %d: priced at %d, want %d", i, got, w.price)
+		}
+	}
+}
