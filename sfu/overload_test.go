@@ -163,7 +163,7 @@ func TestEgressBudgetPricesViewersByWhatTheyAreDue(t *testing.T) {
 // viewer on a stalled link) do not stop admission.
 func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
 	s, t0 := measuredNode(t, Overload{EgressBudget: 1_000_000}, 10)
-	var c egressSample
+	ws := windows{s: s, t0: t0}
 	for i, w := range []struct {
 		sent, dropped float64
 		admit         bool
@@ -175,10 +175,7 @@ func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
 		{1000, 0, false},
 		{1000, 0, true}, // three seconds since the drops
 	} {
-		c.ingress += 100
-		c.sent += w.sent
-		c.dropped += w.dropped
-		s.sampleEgress(t0.Add(time.Duration(i+1)*time.Second), c)
+		ws.next(w.sent, w.dropped)
 		err := s.admitSubscriber()
 		if w.admit != (err == nil) {
 			t.Fatalf("window %d (%v of %v due dropped): admission %v, want admitted %v", i, w.dropped, w.sent+w.dropped, err, w.admit)
@@ -432,12 +429,29 @@ func measuredNode(t *testing.T, cfg Overload, n int64) (*SFU, time.Time) {
 	return s, t0
 }
 
+// windows feeds a measuredNode's sampler one second at a time, 100 pkt/s
+// in and what was sent and dropped as given.
+type windows struct {
+	s  *SFU
+	t0 time.Time
+	c  egressSample
+	n  int
+}
+
+func (w *windows) next(sent, dropped float64) {
+	w.n++
+	w.c.ingress += 100
+	w.c.sent += sent
+	w.c.dropped += dropped
+	w.s.sampleEgress(w.t0.Add(time.Duration(w.n)*time.Second), w.c)
+}
+
 // The price does not fall while the node is behind: within three seconds
 // of a window that dropped over 1 %, a cheaper-looking second (a node past
 // its worth reads in fits) leaves it where it was; after them it falls.
 func TestEgressPriceHoldsWhileBehind(t *testing.T) {
 	s, t0 := measuredNode(t, Overload{EgressBudget: 1_000_000}, 10)
-	var c egressSample
+	ws := windows{s: s, t0: t0}
 	for i, w := range []struct {
 		sent, dropped float64
 		price         int64
@@ -448,10 +462,7 @@ func TestEgressPriceHoldsWhileBehind(t *testing.T) {
 		{800, 0, 100},
 		{800, 0, 80}, // three seconds since the drops
 	} {
-		c.ingress += 100
-		c.sent += w.sent
-		c.dropped += w.dropped
-		s.sampleEgress(t0.Add(time.Duration(i+1)*time.Second), c)
+		ws.next(w.sent, w.dropped)
 		if got := s.ov.perViewer.Load(); got != w.price {
 			t.Fatalf("window %d: priced at %d, want %d", i, got, w.price)
 		}
