@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/seatsfu/seatsfu/internal/impair"
 	"github.com/seatsfu/seatsfu/internal/metrictest"
 	"github.com/seatsfu/seatsfu/sfu"
@@ -44,13 +45,40 @@ func (v *adaptViewer) backOnHigh(from time.Time) (time.Duration, bool) {
 	return last, true
 }
 
+// probeCycles is how many cap-and-lift cycles the comparison sums: one
+// cycle's recovery rides on where each viewer's loop was when the cap
+// lifted (a probe judged across the lift waits its backoff; the control's
+// growth starts from wherever its estimate sat), and in one CI run of 1
+// cycle the tails met — probed 3.5 s, unprobed 4.5 s, against 2.2–3.2 and
+// 4.2–9.1 in 12 runs alone.
+const probeCycles = 2
+
 func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 	r, reg := adaptRoom(t, sfu.Config{})
 	probed, probedRelay := startAdaptViewerWith(t, r, "probed", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true})
 	plain, plainRelay := startAdaptViewerWith(t, r, "plain", leg{down: &impair.Config{}}, adaptClient{twcc: true, rtx: true, opts: []sfu.PeerOption{sfu.NoProbing()}})
-	for _, v := range []*adaptViewer{probed, plain} {
-		eventually(t, 10*time.Second, "every seat on high", func() bool { return v.allHigh(time.Time{}) })
+	var highSince time.Time
+	var probedSum, plainSum time.Duration
+	for cycle := range probeCycles {
+		for _, v := range []*adaptViewer{probed, plain} {
+			eventually(t, 10*time.Second, "every seat on high", func() bool { return v.allHigh(highSince) })
+		}
+		probedAt, plainAt := probeCycle(t, reg, cycle, probed, plain, probedRelay, plainRelay)
+		probedSum += probedAt
+		plainSum += plainAt
+		highSince = time.Now()
 	}
+	// Measurably faster: by a second a cycle at least, not by jitter.
+	if probedSum+probeCycles*time.Second > plainSum {
+		t.Errorf("over %d cycles the probed viewer was back on high after %v, the unprobed after %v: probing did not help", probeCycles, probedSum, plainSum)
+	}
+}
+
+// probeCycle caps both viewers' links until they sit below high, checks
+// the probed one paid nothing for its failed probes, lifts both caps and
+// returns how long each took to be back on high on every seat.
+func probeCycle(t *testing.T, reg prometheus.Gatherer, cycle int, probed, plain *adaptViewer, probedRelay, plainRelay *impair.Relay) (probedAt, plainAt time.Duration) {
+	t.Helper()
 	capAt := time.Now()
 	for _, rl := range []*impair.Relay{probedRelay, plainRelay} {
 		if err := rl.SetConfig(impair.TargetToClient, impair.Config{RateBps: adaptCapBps, QueueBytes: adaptQueueBytes}); err != nil {
@@ -72,7 +100,7 @@ func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 	for k := range 3 {
 		for _, run := range probed.layersSince(k, capAt.Add(5*time.Second)) {
 			if run.layer == 2 {
-				t.Errorf("probed viewer: seat %d on high %v after the cap", k, run.at.Sub(capAt))
+				t.Errorf("cycle %d, probed viewer: seat %d on high %v after the cap", cycle, k, run.at.Sub(capAt))
 			}
 		}
 	}
@@ -80,10 +108,11 @@ func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 	// both, a freeze the probes caused only the probed one.
 	if n, where := probed.freezes(0, capAt, time.Now()); n > 1 {
 		if control, _ := plain.freezes(0, capAt, time.Now()); n > control {
-			t.Errorf("probed viewer: seat 0 froze %d times under the cap (unprobed: %d): %s", n, control, where)
+			t.Errorf("cycle %d, probed viewer: seat 0 froze %d times under the cap (unprobed: %d): %s", cycle, n, control, where)
 		}
 	}
 	failedWhileCapped := metrictest.Value(t, reg, "seatsfu_probes_total", "result", "failed")
+	deliveredBefore := metrictest.Value(t, reg, "seatsfu_probes_total", "result", "delivered")
 
 	liftAt := time.Now()
 	for _, rl := range []*impair.Relay{probedRelay, plainRelay} {
@@ -91,7 +120,6 @@ func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var probedAt, plainAt time.Duration
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var probedOK, plainOK bool
@@ -104,25 +132,22 @@ func TestProbingRecoversFasterThanGrowth(t *testing.T) {
 			for k := range 3 {
 				t.Logf("seat %d since the lift: probed %s; unprobed %s", k, runsString(probed.layersSince(k, liftAt), liftAt), runsString(plain.layersSince(k, liftAt), liftAt))
 			}
-			t.Fatalf("20 s after the cap lifted: probed back on high %v, unprobed %v", probedOK, plainOK)
+			t.Fatalf("cycle %d, 20 s after the cap lifted: probed back on high %v, unprobed %v", cycle, probedOK, plainOK)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	delivered := metrictest.Value(t, reg, "seatsfu_probes_total", "result", "delivered")
+	delivered := metrictest.Value(t, reg, "seatsfu_probes_total", "result", "delivered") - deliveredBefore
 	for k := range 3 {
-		t.Logf("seat %d since the lift: probed %s; unprobed %s", k, runsString(probed.layersSince(k, liftAt), liftAt), runsString(plain.layersSince(k, liftAt), liftAt))
+		t.Logf("cycle %d, seat %d since the lift: probed %s; unprobed %s", cycle, k, runsString(probed.layersSince(k, liftAt), liftAt), runsString(plain.layersSince(k, liftAt), liftAt))
 	}
-	t.Logf("back on high after the cap lifted: probed %v, unprobed %v; probes delivered %.0f, failed %.0f (%.0f while capped), padding %.0f bytes",
-		probedAt.Round(100*time.Millisecond), plainAt.Round(100*time.Millisecond), delivered,
+	t.Logf("cycle %d, back on high after the cap lifted: probed %v, unprobed %v; probes delivered %.0f, failed %.0f in all (%.0f by the lift), padding %.0f bytes in all",
+		cycle, probedAt.Round(100*time.Millisecond), plainAt.Round(100*time.Millisecond), delivered,
 		metrictest.Value(t, reg, "seatsfu_probes_total", "result", "failed"), failedWhileCapped,
 		metrictest.Value(t, reg, "seatsfu_probe_bytes_total"))
 	if delivered == 0 {
-		t.Error("no probe was delivered after the cap lifted")
+		t.Errorf("cycle %d: no probe was delivered after the cap lifted", cycle)
 	}
-	// Measurably faster: by a second at least, not by jitter.
-	if probedAt+time.Second > plainAt {
-		t.Errorf("probed viewer back on high after %v, unprobed after %v: probing did not help", probedAt, plainAt)
-	}
+	return probedAt, plainAt
 }
 
 // Probes are bounded by the viewer's budget and by the node's: with 4
