@@ -162,6 +162,13 @@ func (tb *tab) eval(js string, out any) error {
 // passes; then the test fails with a screenshot and the page's state.
 func (tb *tab) waitFor(what, cond string, within time.Duration) {
 	tb.b.t.Helper()
+	tb.waitExplained(what, cond, within, nil)
+}
+
+// waitExplained is waitFor, calling explain (when not nil) on a timeout
+// for what the pages say about why, before failing.
+func (tb *tab) waitExplained(what, cond string, within time.Duration, explain func() string) {
+	tb.b.t.Helper()
 	start := time.Now()
 	deadline := start.Add(within)
 	var last error
@@ -181,7 +188,11 @@ func (tb *tab) waitFor(what, cond string, within time.Duration) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	tb.fail("timed out after %v waiting for %s (%s); last eval error: %v", within, what, cond, last)
+	why := ""
+	if explain != nil {
+		why = "; " + explain()
+	}
+	tb.fail("timed out after %v waiting for %s (%s); last eval error: %v%s", within, what, cond, last, why)
 }
 
 // fail reports the page's notices and console and a screenshot, then stops

@@ -99,7 +99,17 @@ func TestBrowserDemoPagePublishesSimulcastAndFitsTiles(t *testing.T) {
 	phone.atWidth(widths[1].width, widths[1].height)
 	phone.join(env.URL, "simdemo", "Pia", "#join")
 	phone.waitFor("seat 0 playing", playingJS(0), mediaWait)
-	phone.waitFor("rtc.quality: the small tile on low", tileJS(0)+`.dataset.layer === 'low'`, mediaWait)
+	phone.waitExplained("rtc.quality: the small tile on low", tileJS(0)+`.dataset.layer === 'low'`, mediaWait, func() string {
+		var p, o string
+		_ = phone.eval(`(t => JSON.stringify({asked: t.dataset.asked, layer: t.dataset.layer, title: t.title,
+			height: t.querySelector('video').getBoundingClientRect().height, dpr: devicePixelRatio,
+			decoded: t.querySelector('video').videoWidth}))(`+tileJS(0)+`)`, &p)
+		_ = owner.eval(`(async () => { const s = window.seatsfuDemo.session.publisher.pc.getSenders().find((s) => s.track && s.track.kind === 'video');
+			const out = {sending: `+tileJS(0)+`.dataset.sending, active: s.getParameters().encodings.map((e) => e.rid + ':' + e.active).join(' '), sent: {}};
+			(await s.getStats()).forEach((r) => { if (r.type === 'outbound-rtp') out.sent[r.rid] = r.framesEncoded + ' frames, ' + r.frameWidth + ' px'; });
+			return JSON.stringify(out); })()`, &o)
+		return "the phone's tile: " + p + "; the owner's video sender: " + o
+	})
 	// The low layer is a quarter of the camera's width.
 	var camera int
 	if err := owner.eval(`window.seatsfuDemo.session.local.getVideoTracks()[0].getSettings().width`, &camera); err != nil || camera == 0 {

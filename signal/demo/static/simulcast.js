@@ -35,6 +35,8 @@ function show() {
       delete tile.dataset.layer;
       continue;
     }
+    const asked = fitter?.asked.get(keyOf(slotOf(tile)));
+    if (asked) tile.dataset.asked = asked; // what the tile asked for (rtc.setQuality)
     const q = layers.get(keyOf(slotOf(tile)));
     if (!q) continue;
     tile.dataset.layer = q.layer;
