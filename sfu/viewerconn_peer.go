@@ -64,8 +64,13 @@ func (c *ownConn) activate() {
 }
 
 func (c *ownConn) Connected(out *srtp.Context, profile srtp.ProtectionProfile, path rtcconn.Path) {
-	sealer := c.sealer(profile) // now, while the DTLS connection is up to ask
 	f := func() {
+		// Only once ready: c.tr is Subscribe's write, and ready (or, for
+		// an early Connected, activate on Subscribe's goroutine) is what
+		// orders it before this read (the race detector caught a read
+		// here before the check). Run at once, this is still the
+		// handshake's call, with the DTLS connection up to give the keys.
+		sealer := c.sealer(profile)
 		c.v.eg.ownConnected(out, sealer, udpOf(path))
 		c.v.connected() // join.go: its writer starts the slots from the cache
 	}
