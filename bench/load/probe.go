@@ -5,10 +5,10 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/seatsfu/seatsfu/bench/proc"
 	"github.com/seatsfu/seatsfu/bench/stats"
 )
 
@@ -89,8 +89,7 @@ func (p *metricsProbe) scrape(ctx context.Context, client *http.Client, url stri
 	}
 	d := time.Since(start)
 	if err == nil && p.track != "" {
-		v, ok := sumCounter(body, p.track)
-		if ok {
+		if v, err := proc.SumMetric(bytes.NewReader(body), p.track); err == nil {
 			p.mu.Lock()
 			p.series = append(p.series, counterSample{At: start.Add(d / 2), Value: v})
 			p.mu.Unlock()
@@ -113,27 +112,6 @@ func (p *metricsProbe) scrape(ctx context.Context, client *http.Client, url stri
 	}
 	p.lat.Record(d)
 	p.max = max(p.max, d)
-}
-
-// sumCounter is the sum of name's samples in a Prometheus text exposition,
-// over all their labels; false when there is none.
-func sumCounter(text []byte, name string) (float64, bool) {
-	var sum float64
-	found := false
-	for line := range bytes.Lines(text) {
-		rest, ok := bytes.CutPrefix(line, []byte(name))
-		if !ok || len(rest) == 0 || (rest[0] != '{' && rest[0] != ' ') {
-			continue
-		}
-		fields := bytes.Fields(rest)
-		v, err := strconv.ParseFloat(string(fields[len(fields)-1]), 64)
-		if err != nil {
-			continue
-		}
-		sum += v
-		found = true
-	}
-	return sum, found
 }
 
 // perSecond is the tracked counter's growth in each whole second from
