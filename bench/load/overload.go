@@ -156,6 +156,9 @@ type OverloadResult struct {
 	// window's drops at its start are the joins' backlog, spread through
 	// it a steady shortfall.
 	QueueDropsBySecond []float64 `json:"queueDropsBySecond,omitempty"`
+	// ServerCoreBySecond is the server's core in the same seconds
+	// (overload_core.go): what its process, softirq and steal took.
+	ServerCoreBySecond []CoreSecond `json:"serverCoreBySecond,omitempty"`
 	// Burst: the viewers joined all at once.
 	Burst bool `json:"burst"`
 	// PhaseDrops is where packets were lost over the whole phase, the
@@ -454,6 +457,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	dj := markDrops(o.srv)
 	res.PriceBefore, _ = o.srv.Metric(viewerPrice)
 	j0 := time.Now()
+	timeline := startCoreTimeline(o.srv.PID, core)
 	if cfg.Burst {
 		cfg.Parallel = res.Attempted // o.cfg is &cfg
 		res.Burst = true
@@ -466,6 +470,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	var pr Result
 	probe.stop(&pr)
 	res.QueueDropsBySecond = probe.perSecond(j0)
+	res.ServerCoreBySecond = timeline.end()
 	outside.stop(res)
 	if err != nil {
 		return nil, err

@@ -268,11 +268,15 @@ func FreeUDPPort() (int, error) {
 
 // Machine is the CPU time all cores spent since boot, from /proc/stat.
 type Machine struct {
-	// Busy is every column but idle, iowait and softirq.
+	// Busy is user, nice, system and irq time: not idle, iowait, softirq
+	// or steal.
 	Busy time.Duration
 	// SoftIRQ is softirq time: on loopback, mostly the kernel delivering
 	// the packets the servers send — forwarding cost no process is charged.
 	SoftIRQ time.Duration
+	// Steal is time the hypervisor gave the core to another machine: on a
+	// VM, a core can be lost without any process here using it.
+	Steal time.Duration
 }
 
 // ReadMachine reads /proc/stat's total line. A scenario compares it with
@@ -294,7 +298,7 @@ func parseMachine(s string) (Machine, error) {
 	}
 	// user nice system idle iowait irq softirq steal [guest guest_nice]:
 	// guest time is already counted in user.
-	var busy, soft int64
+	var busy, soft, steal int64
 	for i, v := range f[1:8] {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -308,8 +312,13 @@ func parseMachine(s string) (Machine, error) {
 			busy += n
 		}
 	}
+	if len(f) > 8 {
+		if steal, _ = strconv.ParseInt(f[8], 10, 64); steal < 0 {
+			steal = 0
+		}
+	}
 	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / ClockTicks }
-	return Machine{Busy: tick(busy), SoftIRQ: tick(soft)}, nil
+	return Machine{Busy: tick(busy), SoftIRQ: tick(soft), Steal: tick(steal)}, nil
 }
 
 // SoftnetDrops sums the per-CPU "dropped" column of /proc/net/softnet_stat:

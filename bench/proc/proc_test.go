@@ -58,12 +58,12 @@ seatsfu_forwarded_packets_total{kind="video"} 1.5e+06
 
 func TestParseMachine(t *testing.T) {
 	// user nice system idle iowait irq softirq steal guest guest_nice
-	m, err := parseMachine("cpu  100 5 50 9000 40 3 2 0 77 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+	m, err := parseMachine("cpu  100 5 50 9000 40 3 2 4 77 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Busy.Seconds() != 1.58 || m.SoftIRQ.Seconds() != 0.02 {
-		t.Fatalf("busy %v softirq %v, want 1.58s and 0.02s", m.Busy, m.SoftIRQ)
+	if m.Busy.Seconds() != 1.58 || m.SoftIRQ.Seconds() != 0.02 || m.Steal.Seconds() != 0.04 {
+		t.Fatalf("busy %v softirq %v steal %v, want 1.58s, 0.02s and 0.04s", m.Busy, m.SoftIRQ, m.Steal)
 	}
 	if _, err := parseMachine("intr 1 2 3"); err == nil {
 		t.Fatal("garbage parsed")

@@ -218,6 +218,13 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 		fmt.Fprintf(&w, "\nServer queue drops in each second from the joins' start (the window is seconds %.1f–%.1f): %s.\n",
 			res.WindowEnd-res.Window.Seconds, res.WindowEnd, strings.Join(secs, ", "))
 	}
+	if len(res.ServerCoreBySecond) > 0 {
+		secs := make([]string, len(res.ServerCoreBySecond))
+		for i, c := range res.ServerCoreBySecond {
+			secs[i] = fmt.Sprintf("%.0f/%.0f/%.0f", c.ServerPct, c.SoftIRQPct, c.StealPct)
+		}
+		fmt.Fprintf(&w, "\nThe server's core in the same seconds, %% of it — the server process / softirq / steal: %s.\n", strings.Join(secs, ", "))
+	}
 	fmt.Fprintln(&w)
 	fmt.Fprintf(&w, "| issue 16's bound | measured | met |\n|---|---|---|\n")
 	for _, c := range res.Checks {
