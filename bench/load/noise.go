@@ -45,7 +45,10 @@ func (res *Result) noise(srv Server, a, b noiseMark, secs float64) {
 		other -= server
 	}
 	res.OtherCPUPct = pct(other)
-	res.OtherServerCorePct = -1
+	res.OtherServerCorePct, res.ServerCoreSoftIRQPct = -1, -1
+	if srv.CorePinned && srv.Core >= 0 && srv.Core < min(len(a.cores), len(b.cores)) {
+		res.ServerCoreSoftIRQPct = pct(b.cores[srv.Core].SoftIRQ - a.cores[srv.Core].SoftIRQ)
+	}
 	if srv.CorePinned && !srv.InProcess && a.cores != nil && b.cores != nil {
 		// The server is pinned there, so all its CPU is on that core; the
 		// rest of the core's busy time went to other processes (softirq

@@ -20,13 +20,13 @@ func TestNoiseIsMeasuredBesideTheWindow(t *testing.T) {
 	self := os.Getpid()
 	a := noiseMark{
 		machine: proc.Machine{Busy: 100 * s, SoftIRQ: 5 * s},
-		cores:   proc.Cores{{Busy: 50 * s}, {Busy: 50 * s}},
+		cores:   proc.Cores{{Busy: 50 * s}, {Busy: 50 * s, SoftIRQ: 3 * s}},
 		procs:   proc.Procs{100: {PID: 100, Comm: "seatsfu", CPU: s}, self: {PID: self, Comm: "seatbench", CPU: s}, 7: {PID: 7, Comm: "go", CPU: 10 * s}},
 		server:  s, gen: s,
 	}
 	b := noiseMark{
 		machine: proc.Machine{Busy: 120 * s, SoftIRQ: 7 * s},
-		cores:   proc.Cores{{Busy: 61 * s}, {Busy: 59 * s}},
+		cores:   proc.Cores{{Busy: 61 * s}, {Busy: 59 * s, SoftIRQ: 4500 * time.Millisecond}},
 		procs:   proc.Procs{100: {PID: 100, Comm: "seatsfu", CPU: 7 * s}, self: {PID: self, Comm: "seatbench", CPU: 9 * s}, 7: {PID: 7, Comm: "go", CPU: 14 * s}, 8: {PID: 8, Comm: "compile", CPU: 2 * s}},
 		server:  7 * s, gen: 9 * s,
 	}
@@ -35,6 +35,9 @@ func TestNoiseIsMeasuredBesideTheWindow(t *testing.T) {
 	r.noise(srv, a, b, 10)
 	if r.OtherServerCorePct != 30 || r.OtherCPUPct != 60 || r.GeneratorCPUPct != 80 || r.SoftIRQPct != 20 {
 		t.Fatalf("noise: server core %.1f%%, all %.1f%%, generator %.1f%%, softirq %.1f%%", r.OtherServerCorePct, r.OtherCPUPct, r.GeneratorCPUPct, r.SoftIRQPct)
+	}
+	if r.ServerCoreSoftIRQPct != 15 {
+		t.Fatalf("softirq on the server's core %.1f%%, want 15", r.ServerCoreSoftIRQPct)
 	}
 	if len(r.OtherBusiest) != 2 || r.OtherBusiest[0] != "go 40%" || r.OtherBusiest[1] != "compile 20%" {
 		t.Fatalf("busiest %v", r.OtherBusiest)
@@ -47,7 +50,7 @@ func TestNoiseIsMeasuredBesideTheWindow(t *testing.T) {
 	// unknown, not zero, and an in-process server is not subtracted twice.
 	srv.CorePinned = false
 	r.noise(srv, a, b, 10)
-	if r.OtherServerCorePct != -1 || !strings.HasPrefix(r.OtherSummary(), "– / 60") {
+	if r.OtherServerCorePct != -1 || r.ServerCoreSoftIRQPct != -1 || !strings.HasPrefix(r.OtherSummary(), "– / 60") {
 		t.Fatalf("unpinned: %.1f %q", r.OtherServerCorePct, r.OtherSummary())
 	}
 	srv = Server{Name: "raw", PID: self, InProcess: true, CorePinned: true}

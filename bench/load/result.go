@@ -58,6 +58,10 @@ type Result struct {
 	// SoftIRQPct is the kernel's softirq time (percent of one core),
 	// mostly loopback delivery of the forwarded packets.
 	SoftIRQPct float64 `json:"softirqCpuPercent"`
+	// ServerCoreSoftIRQPct is the part of it on the server's own core (-1
+	// unknown): loopback delivery runs on the sending core and is charged
+	// to no process, so the server's CPU per packet leaves it out.
+	ServerCoreSoftIRQPct float64 `json:"softirqCpuPercentOnServerCore"`
 	// Repeat numbers this measurement among -repeat runs of the same
 	// step (1-based; 0 when the step ran once).
 	Repeat int `json:"repeat,omitempty"`

@@ -139,7 +139,7 @@ func row(r *load.Result) []string {
 		pick(thr, f("%.1f", r.ForwardedMbps)),
 		pick(thr || r.ServerCPUPct > 0, f("%.1f", r.ServerCPUPct)),
 		pick(thr, f("%.0f", r.GeneratorCPUPct)),
-		pick(thr, f("%.0f", r.SoftIRQPct)),
+		pick(thr, softirqCell(r)),
 		pick(thr, r.OtherSummary()),
 		pick(thr, f("%.2f", r.CPUPerPacketUs)),
 		pick(thr, f("%.0f", r.PPSPerCore)),
@@ -173,7 +173,7 @@ func Markdown(w io.Writer, run *Run) {
 	if len(run.Notes) > 0 {
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | softirq % | other processes' CPU %: server's core / all (busiest) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf (server socket) | PLI keyframes/s | join→key p50/p95 ms (rcvbuf drops while joining) | handover p50/p95/max ms | seat apply→accept p50/p95 ms | /metrics p95 / max ms (failed of scrapes) |")
+	fmt.Fprintln(w, "| scenario | target | V | guests | fwd pkt/s (expected) | Mbit/s | server CPU % | generator CPU % | softirq %: all (server's core) | other processes' CPU %: server's core / all (busiest) | µs CPU/pkt | pkt/s per core | RSS/viewer KiB | goroutines/viewer | lat p50/p95/p99 ms | loss % (unrecov.) [video/audio] | window loss % | drops queue/backlog/rcvbuf (server socket) | PLI keyframes/s | join→key p50/p95 ms (rcvbuf drops while joining) | handover p50/p95/max ms | seat apply→accept p50/p95 ms | /metrics p95 / max ms (failed of scrapes) |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range run.Results {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row(r), " | "))
@@ -217,4 +217,13 @@ func Markdown(w io.Writer, run *Run) {
 			fmt.Fprintf(w, "- %s\n", e)
 		}
 	}
+}
+
+// softirqCell is the machine's softirq time and, when known, the part of
+// it on the server's core.
+func softirqCell(r *load.Result) string {
+	if r.ServerCoreSoftIRQPct < 0 {
+		return fmt.Sprintf("%.0f", r.SoftIRQPct)
+	}
+	return fmt.Sprintf("%.0f (%.0f)", r.SoftIRQPct, r.ServerCoreSoftIRQPct)
 }
