@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,24 @@ const behindShare = 0.01
 // session 6's gradual runs).
 const behindHold = 3 * egressEvery
 
+// The learned ceiling. A budget is a figure measured on some minute of the
+// machine (bench/README.md: its saturating count moved from 437 to 600
+// between runs minutes apart on this VM) or set by hand; the behind rule
+// stops admission for behindHold when it proves too high, but then the
+// node admitted at the old budget again, went behind again, and a gradual
+// arrival lost a little more each time. So a window over behindShare also
+// teaches the node what it could send then — its sent rate, the one
+// figure measured on this minute — and admission holds under that
+// ceiling as well as the budget. Each clean window (nothing dropped)
+// raises the ceiling by ceilingRise, or to what the window sent if that is
+// more, until it reaches the budget and is forgotten: a node that had one
+// bad second (the hypervisor took its core) is cautious for half a
+// minute, not for good.
+
+// ceilingRise is the share by which a clean window raises the ceiling:
+// from half the budget back to all of it in 35 s.
+const ceilingRise = 0.02
+
 // overload is the node's share of the caps. Its zero value caps nothing
 // (the fan-out benchmarks build an SFU without New).
 type overload struct {
@@ -98,6 +117,7 @@ type overload struct {
 	rate      atomic.Int64 // forwarded packets/s in the last window
 	behind    atomic.Bool  // a window within behindHold dropped over behindShare of what was due
 	perViewer atomic.Int64 // what one more viewer adds, packets/s (0: unknown)
+	ceiling   atomic.Int64 // the learned ceiling, packets/s (0: none, the budget alone)
 	viewers   atomic.Int64 // subscribers admitted and not yet gone, connected or not
 	up        atomic.Int64 // of them, those whose connection is up (join.go)
 	// replayed counts the packets of keyframe-group replays (pace.go):
@@ -192,12 +212,16 @@ func (s *SFU) admitSubscriber() error {
 		s.m.shed[shedSubscribers].Inc()
 		return ErrOverloaded
 	}
+	limit := int64(o.cfg.EgressBudget)
+	if c := o.ceiling.Load(); c > 0 {
+		limit = min(limit, c)
+	}
 	per := o.perViewer.Load() // retransmissions included
 	for {
 		// Compare and swap: subscribers admitted at once must not all
 		// count the same last place.
 		n := o.viewers.Load()
-		if per*(n+1) > int64(o.cfg.EgressBudget) {
+		if per*(n+1) > limit {
 			s.m.shed[shedSubscribers].Inc()
 			return ErrOverloaded
 		}
@@ -347,6 +371,7 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	if dropped > behindShare*(float64(r)+dropped) {
 		o.lateAt = now
 	}
+	o.learnCeiling(r, dropped)
 	late := !o.lateAt.IsZero() && now.Sub(o.lateAt) < behindHold
 	switch {
 	case m <= 0:
@@ -369,6 +394,24 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	o.perViewer.Store(per)
 	s.m.egressRate.Set(float64(r))
 	s.m.ov.viewerPrice.Set(float64(per))
+	s.m.ov.ceiling.Set(float64(o.ceiling.Load()))
+}
+
+// learnCeiling notes a window that sent r packets/s and dropped dropped:
+// over behindShare, what it sent is the ceiling; clean, the ceiling rises
+// (see ceilingRise) and is forgotten at the budget. A window with a few
+// drops under the share leaves it as it is.
+func (o *overload) learnCeiling(r int64, dropped float64) {
+	c := o.ceiling.Load()
+	switch {
+	case dropped > behindShare*(float64(r)+dropped):
+		c = max(r, 1) // 0 means none: a node that sent nothing admits nothing
+	case dropped == 0 && c > 0:
+		if c = max(c+int64(math.Ceil(ceilingRise*float64(c))), r); c >= int64(o.cfg.EgressBudget) {
+			c = 0
+		}
+	}
+	o.ceiling.Store(c)
 }
 
 // steadyWindow says whether the window just ended measured its connected

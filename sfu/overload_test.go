@@ -166,26 +166,76 @@ func TestEgressBehindRefusesWhateverTheBudget(t *testing.T) {
 	ws := windows{s: s, t0: t0}
 	for i, w := range []struct {
 		sent, dropped float64
-		admit         bool
+		behind        bool
 	}{
-		{1000, 0, true},
-		{995, 5, true},   // 0.5 %: under the share
-		{980, 20, false}, // 2 %: behind
-		{1000, 0, false}, // kept up, but held
 		{1000, 0, false},
-		{1000, 0, true}, // three seconds since the drops
+		{995, 5, false}, // 0.5 %: under the share
+		{980, 20, true}, // 2 %: behind
+		{1000, 0, true}, // kept up, but held
+		{1000, 0, true},
+		{1000, 0, false}, // three seconds since the drops
 	} {
 		ws.next(w.sent, w.dropped)
-		err := s.admitSubscriber()
-		if w.admit != (err == nil) {
-			t.Fatalf("window %d (%v of %v due dropped): admission %v, want admitted %v", i, w.dropped, w.sent+w.dropped, err, w.admit)
+		if got := s.ov.behind.Load(); got != w.behind {
+			t.Fatalf("window %d (%v of %v due dropped): behind %v, want %v", i, w.dropped, w.sent+w.dropped, got, w.behind)
 		}
-		if err == nil {
+		if got := gaugeValue(t, s.m.ov.behind); got != map[bool]float64{false: 0, true: 1}[w.behind] {
+			t.Fatalf("window %d: seatsfu_egress_behind %v, want %v", i, got, w.behind)
+		}
+		if !w.behind {
+			s.ov.ceiling.Store(0) // the learned ceiling has a test of its own
+		}
+		if err := s.admitSubscriber(); w.behind != (err != nil) {
+			t.Fatalf("window %d: admission %v while behind is %v", i, err, w.behind)
+		} else if err == nil {
 			s.releaseSubscriber()
 		}
 	}
 	if got := counterValue(t, s.m.shed[shedSubscribers]); got != 3 {
 		t.Fatalf("shed_total{what=subscribers} %v, want 3", got)
+	}
+}
+
+// A second over 1 % dropped also teaches the node its ceiling — what it
+// sent then — and admission holds under it after the behind hold ends;
+// each clean second raises it 2 % (or to what it sent, if more) until it
+// reaches the budget and is forgotten.
+func TestEgressCeilingIsLearnedWhenBehind(t *testing.T) {
+	s, t0 := measuredNode(t, Overload{EgressBudget: 1200}, 10)
+	ws := windows{s: s, t0: t0}
+	ws.next(1000, 0) // 10 viewers due 100 each: the price is 100
+	if got := s.ov.ceiling.Load(); got != 0 {
+		t.Fatalf("a clean node has a ceiling of %d", got)
+	}
+	ws.next(900, 100) // 10 % dropped: it could send 900
+	if got := s.ov.ceiling.Load(); got != 900 {
+		t.Fatalf("ceiling %d after sending 900 while behind, want 900", got)
+	}
+	if got := gaugeValue(t, s.m.ov.ceiling); got != 900 {
+		t.Fatalf("seatsfu_egress_ceiling_packets_per_second %v, want 900", got)
+	}
+	ws.next(1000, 0)                                             // sent more than the ceiling, cleanly: 1000
+	ws.next(999, 1)                                              // a few drops under the share: unchanged
+	for _, want := range []int64{1020, 1041, 1062, 1084, 1106} { // then 2 % a clean second, rounded up
+		ws.next(1000, 0)
+		if got := s.ov.ceiling.Load(); got != want {
+			t.Fatalf("ceiling %d, want %d", got, want)
+		}
+		// The behind hold is over from the third window on; the 11th
+		// viewer (1100 pkt/s) waits for the ceiling.
+		err := s.admitSubscriber()
+		if admit := want >= 1100; admit != (err == nil) {
+			t.Fatalf("at a ceiling of %d: admission %v, want admitted %v", want, err, admit)
+		}
+		if err == nil {
+			s.releaseSubscriber()
+		}
+	}
+	for range 5 {
+		ws.next(1000, 0)
+	}
+	if got := s.ov.ceiling.Load(); got != 0 {
+		t.Fatalf("ceiling %d after rising past the budget (1200), want forgotten", got)
 	}
 }
 
