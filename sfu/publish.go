@@ -34,6 +34,10 @@ type publisher struct {
 	hooks      peerHooks
 	layers     *coalescer // rtc.publisherLayers (quality.go); nil without a hook
 	layersSent LayerSet   // what the publisher was last told; guarded by room.mu
+	// declared are the simulcast layers its offer named (a=rid … send):
+	// one a viewer wants may be asked for before its first packet came,
+	// or after the publisher stopped it because nobody watched (quality.go).
+	declared [numLayers]bool
 
 	// skew is the publisher's wall clock minus ours as its sender reports
 	// show it (nanoseconds), shared by its tracks so their slots' sender
@@ -101,7 +105,8 @@ func (r *Room) publish(userID, offer string, hooks peerHooks) (*Peer, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	if err := checkSimulcast(offer); err != nil {
+	declared, err := checkSimulcast(offer)
+	if err != nil {
 		return nil, "", err
 	}
 	var count [2]int
@@ -121,7 +126,7 @@ func (r *Room) publish(userID, offer string, hooks peerHooks) (*Peer, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	pub := &publisher{room: r, user: userID, peer: peer, hooks: hooks,
+	pub := &publisher{room: r, user: userID, peer: peer, hooks: hooks, declared: declared,
 		layersSent: LayerSet{High: true, Medium: true, Low: true}} // what a client starts sending
 	if hooks.onLayers != nil {
 		pub.layers = newCoalescer(peer, 0, pub.reportLayers)

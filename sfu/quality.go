@@ -195,23 +195,39 @@ func (sl *slot) qualityNow(seatSrc *source) slotQualityAt {
 func (p *publisher) layersChanged() { p.layers.mark() }
 
 // reportLayers tells a simulcast publisher which of its layers viewers
-// receive (bound, or waited for by a pending switch), when that changed.
+// receive (bound, or waited for by a pending switch), or want when it is
+// absent, when that changed.
+//
+// Absent: a layer the offer declared but whose packets have not come — it
+// had not started when the publisher heard nobody watched, so the
+// publisher stopped it. A viewer asking for it is carried on the nearest
+// present layer (simulcast.pick), so no binding would ever name it, and
+// the publisher would never start it again; it counts as wanted until it
+// arrives, and then the slot switches to it as to any layer.
 func (p *publisher) reportLayers() {
 	r := p.room
 	r.mu.Lock()
 	g := p.sim
 	var in [numLayers]bool
 	if primary := p.sources[videoIdx]; g != nil && primary != nil && primary.seatIdx >= 0 && !r.ended {
-		slots := r.seats[primary.seatIdx].slots[videoIdx]
+		own := r.seats[primary.seatIdx].slots[videoIdx]
+		slots := own
 		if primary.seatIdx == 0 {
 			// Other rooms' viewers watch the owner too (co-host slots).
-			slots = append(slots[:len(slots):len(slots)], r.guests[videoIdx]...)
+			slots = append(own[:len(own):len(own)], r.guests[videoIdx]...)
 		}
 		for _, sl := range slots {
 			for _, b := range []*binding{sl.binding.Load(), sl.pending.Load()} {
 				if b != nil && b.src.sim == g {
 					in[b.src.layer] = true
 				}
+			}
+		}
+		// This room's slots only: a co-host slot's want is guarded by
+		// its own room's lock (cohost_adapt.go).
+		for _, sl := range own {
+			if w := min(sl.want, sl.capLayer); w >= 0 && g.layers[w] == nil && p.declared[w] {
+				in[w] = true
 			}
 		}
 	}

@@ -81,6 +81,9 @@ func (sl *slot) reselect(seatSrc *source) {
 	}
 	sl.notePaused(seatSrc)
 	sl.viewer.qualityChanged()
+	if seatSrc != nil && seatSrc.sim != nil {
+		seatSrc.pub.layersChanged() // what it wants may be a layer not yet come (reportLayers)
+	}
 }
 
 // promote is the hot path's side of a pending switch: src's packet pk is a

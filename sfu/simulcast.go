@@ -72,11 +72,11 @@ func (g *simulcast) any() *source { return g.pick(layerHigh) }
 
 // checkSimulcast refuses a publish offer whose video m-line names RIDs the
 // contract does not (q, h, f: at most three, each once), before Pion takes
-// the offer.
-func checkSimulcast(offer string) error {
+// the offer; it returns the layers the offer declares.
+func checkSimulcast(offer string) (declared [numLayers]bool, err error) {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(offer); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+		return declared, fmt.Errorf("%w: %v", ErrBadSDP, err)
 	}
 	for _, md := range sd.MediaDescriptions {
 		seen := map[string]bool{}
@@ -86,21 +86,23 @@ func checkSimulcast(offer string) error {
 			}
 			rid, dir, _ := strings.Cut(a.Value, " ")
 			if md.MediaName.Media != "video" {
-				return fmt.Errorf("%w: rid %q on a %s m-line", ErrBadSDP, rid, md.MediaName.Media)
+				return declared, fmt.Errorf("%w: rid %q on a %s m-line", ErrBadSDP, rid, md.MediaName.Media)
 			}
-			if _, ok := layerOfRID(rid); !ok {
-				return fmt.Errorf("%w: simulcast rid %q, want q, h or f", ErrBadSDP, rid)
+			layer, ok := layerOfRID(rid)
+			if !ok {
+				return declared, fmt.Errorf("%w: simulcast rid %q, want q, h or f", ErrBadSDP, rid)
 			}
 			if seen[rid] {
-				return fmt.Errorf("%w: simulcast rid %q twice", ErrBadSDP, rid)
+				return declared, fmt.Errorf("%w: simulcast rid %q twice", ErrBadSDP, rid)
 			}
 			if d, _, _ := strings.Cut(dir, " "); d != "send" {
-				return fmt.Errorf("%w: simulcast rid %q is %q, want send", ErrBadSDP, rid, d)
+				return declared, fmt.Errorf("%w: simulcast rid %q is %q, want send", ErrBadSDP, rid, d)
 			}
 			seen[rid] = true
+			declared[layer] = true
 		}
 	}
-	return nil
+	return declared, nil
 }
 
 // addSource registers a new up-track of p, false when p already has one of

@@ -210,6 +210,20 @@ func (x *layered) descriptor(p []byte, first, key bool) {
 	}
 }
 
+// removeLayer ends layer l's up-track and, when it was the primary, points
+// the seat at the next, as the room's reconcile would. Called with r.mu
+// held.
+func (x *layered) removeLayer(l int) {
+	r, old := x.r, x.pub.sources[videoIdx]
+	x.pub.removeSource(x.layers[l])
+	if next := x.pub.sources[videoIdx]; next != old && next != nil {
+		next.seatIdx = 0
+		r.seats[0].src[videoIdx] = next
+		r.refreshSinks(next)
+		r.reselectSeat(0)
+	}
+}
+
 // setWant is rtc.setQuality for viewer i.
 func (x *layered) setWant(t *testing.T, i int, q Quality) {
 	t.Helper()
@@ -393,6 +407,63 @@ func TestPublisherLayersFollowWhatViewersReceive(t *testing.T) {
 		}
 	}
 	mu.Unlock()
+}
+
+// A viewer asking for a layer the offer declared but whose packets have
+// not come (the publisher heard nobody watched before it started, and
+// stopped it) is carried on the nearest present layer meanwhile — and the
+// publisher is told the layer is wanted, or it would never start it: the
+// viewer would stay on that other layer for good. Once the layer comes,
+// the slot switches to it.
+func TestPublisherLayersAskForADeclaredLayerNotYetCome(t *testing.T) {
+	var mu sync.Mutex
+	var last LayerSet
+	hooks := peerHooks{onLayers: func(l LayerSet) {
+		mu.Lock()
+		last = l
+		mu.Unlock()
+	}}
+	x := newLayered(t, 1, hooks)
+	x.r.mu.Lock()
+	x.pub.declared = [numLayers]bool{true, true, true}
+	x.removeLayer(layerLow) // low never came
+	x.r.mu.Unlock()
+	waitFor := func(want LayerSet) {
+		t.Helper()
+		eventually(t, 5*time.Second, fmt.Sprintf("rtc.publisherLayers %+v", want), func() bool {
+			x.sendFrame(1)
+			mu.Lock()
+			defer mu.Unlock()
+			return last == want
+		})
+	}
+	waitFor(LayerSet{High: true})
+	x.setWant(t, 0, QualityLow)
+	waitFor(LayerSet{Medium: true, Low: true}) // carried on medium, low asked for
+	if b := x.bound(0); b != layerMedium {
+		t.Fatalf("viewer bound to layer %d while low is absent, want medium", b)
+	}
+
+	// Low starts.
+	x.r.mu.Lock()
+	src := newSource(x.pub, videoIdx, x.codec, nil, nil)
+	src.gop = media.NewGOPCache(0, 0)
+	src.layer, src.rid = layerLow, "q"
+	if !x.pub.addSource(src, true) {
+		x.r.mu.Unlock()
+		t.Fatal("low refused")
+	}
+	x.layers[layerLow] = src
+	x.r.mu.Unlock()
+	x.until(t, 200, "the viewer switched to low", func() bool { return x.bound(0) == layerLow })
+	waitFor(LayerSet{Low: true})
+
+	// A layer the offer did not declare is never asked for.
+	x.r.mu.Lock()
+	x.pub.declared = [numLayers]bool{false, true, true}
+	x.removeLayer(layerLow)
+	x.r.mu.Unlock()
+	waitFor(LayerSet{Medium: true})
 }
 
 func TestQualityNotesSayLayerAndReason(t *testing.T) {
