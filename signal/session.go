@@ -142,7 +142,9 @@ func (s *session) readLoop() {
 }
 
 // handleApart runs handle on a goroutine of its own and waits for it, so
-// requests are still handled one at a time, in order. A request may need a
+// requests are still handled one at a time, in order — which the contract
+// promises (PROTOCOL.md §3): a client may send rtc.setQuality right behind
+// the rtc.subscribe it depends on. A request may need a
 // deep stack (an SDP offer parsed and answered, a join's snapshot encoded),
 // and a goroutine's stack shrinks only by half per GC cycle: run on the
 // reader, which then waits hours for its next frame, it left a viewer's

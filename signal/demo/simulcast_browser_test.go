@@ -101,7 +101,7 @@ func TestBrowserDemoPagePublishesSimulcastAndFitsTiles(t *testing.T) {
 	phone.waitFor("seat 0 playing", playingJS(0), mediaWait)
 	phone.waitExplained("rtc.quality: the small tile on low", tileJS(0)+`.dataset.layer === 'low'`, mediaWait, func() string {
 		var p, o string
-		_ = phone.eval(`(t => JSON.stringify({asked: t.dataset.asked, layer: t.dataset.layer, title: t.title,
+		_ = phone.eval(`(t => JSON.stringify({asked: t.dataset.asked, refused: t.dataset.refused, layer: t.dataset.layer, title: t.title,
 			height: t.querySelector('video').getBoundingClientRect().height, dpr: devicePixelRatio,
 			decoded: t.querySelector('video').videoWidth}))(`+tileJS(0)+`)`, &p)
 		_ = owner.eval(`(async () => { const s = window.seatsfuDemo.session.publisher.pc.getSenders().find((s) => s.track && s.track.kind === 'video');

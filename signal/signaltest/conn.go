@@ -143,6 +143,60 @@ func (c *Conn) Call(ctx context.Context, method string, params any, result any) 
 	}
 }
 
+// Req is one request of a Pipeline.
+type Req struct {
+	Method string
+	Params any
+}
+
+// Pipeline writes reqs back to back, each without waiting for the one
+// before it to be answered, and returns their responses in the same order:
+// what a client may do, since a socket's requests are handled in order
+// (PROTOCOL.md §3). A JSON-RPC error is a response here, not an error.
+func (c *Conn) Pipeline(ctx context.Context, reqs ...Req) ([]Response, error) {
+	frames := make([][]byte, len(reqs))
+	waits := make([]chan Response, len(reqs))
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return nil, c.err
+	}
+	for i, r := range reqs {
+		params := r.Params
+		if params == nil {
+			params = struct{}{}
+		}
+		c.nextID++
+		id := strconv.AppendInt(nil, int64(c.nextID), 10)
+		f, err := json.Marshal(proto.Call{JSONRPC: proto.Version, ID: id, Method: r.Method, Params: params})
+		if err != nil {
+			c.mu.Unlock()
+			return nil, err
+		}
+		frames[i], waits[i] = f, make(chan Response, 1)
+		c.pending[string(id)] = waits[i]
+	}
+	c.mu.Unlock()
+	for _, f := range frames {
+		if err := c.WS.Write(ctx, websocket.MessageText, f); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]Response, len(reqs))
+	for i, ch := range waits {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for %s's response: %w", reqs[i].Method, ctx.Err())
+		case r, ok := <-ch:
+			if !ok {
+				return nil, c.Err()
+			}
+			out[i] = r
+		}
+	}
+	return out, nil
+}
+
 // Send writes a raw frame (tests of bad input).
 func (c *Conn) Send(ctx context.Context, frame []byte) error {
 	return c.WS.Write(ctx, websocket.MessageText, frame)

@@ -15,6 +15,7 @@ const COHOST_TILES = '#cohost-grid [data-cohost]';
 let fitter = null; // the current client's
 const watched = new Set(); // tiles' <video> elements the fitter watches
 const layers = new Map(); // slot key → the last rtc.quality slot
+const refused = new Map(); // slot key → why its last rtc.setQuality was refused
 let sending = '';
 
 const keyOf = (s) => (s.cohostIndex > 0 ? `c${s.cohostIndex}` : `s${s.seatIndex}`);
@@ -37,6 +38,9 @@ function show() {
     }
     const asked = fitter?.asked.get(keyOf(slotOf(tile)));
     if (asked) tile.dataset.asked = asked; // what the tile asked for (rtc.setQuality)
+    const why = refused.get(keyOf(slotOf(tile)));
+    if (why) tile.dataset.refused = why;
+    else delete tile.dataset.refused;
     const q = layers.get(keyOf(slotOf(tile)));
     if (!q) continue;
     tile.dataset.layer = q.layer;
@@ -49,6 +53,7 @@ function reset() {
   fitter = null;
   watched.clear();
   layers.clear();
+  refused.clear();
   sending = '';
 }
 
@@ -61,7 +66,18 @@ register({
 
   client(session, client) {
     reset(); // a new connection subscribes afresh: every slot is at high again
-    fitter = new TileFitter(client);
+    // Each answer redraws: data-asked (and data-refused) then say what was
+    // asked as soon as the server answered, not at the next rtc.quality —
+    // which an ask that changes nothing never brings.
+    const f = new TileFitter(client, {
+      onAnswer: ({ slot, quality, error }) => {
+        if (fitter !== f) return; // an answer to a connection since replaced
+        if (error) refused.set(keyOf(slot), `${quality}: ${error.reason}: ${error.message}`);
+        else refused.delete(keyOf(slot));
+        show();
+      },
+    });
+    fitter = f;
     client.addEventListener('rtc.quality', (e) => {
       for (const s of e.detail.slots) layers.set(keyOf(s), s);
       show();

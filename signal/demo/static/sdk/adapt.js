@@ -115,8 +115,14 @@ export function fitTiles(client, tiles) {
  * subscription starts every slot at high again.
  */
 export class TileFitter {
-  constructor(client) {
+  /**
+   * onAnswer, when given, hears every ask's answer: ({slot, quality,
+   * error}), error an RpcError when refused, else null — so a page can
+   * show an ask when it is answered rather than at its next redraw.
+   */
+  constructor(client, { onAnswer } = {}) {
     this.client = client;
+    this.onAnswer = onAnswer;
     this.asked = new Map(); // slot key → quality asked for
     this.slotOf = new Map(); // element → slot
     this.ro = new ResizeObserver((entries) => {
@@ -146,18 +152,21 @@ export class TileFitter {
     this.slotOf.clear();
   }
 
-  // #ask asks for the quality el's height needs. A refused ask (the
-  // subscription not yet known to the server, a dropped socket) is asked
-  // again, up to askRetries times, a little later each time: the element's
-  // size may never change again to prompt it, and a tile left on what the
-  // subscription started with never got its layer (the demo page's test,
-  // in CI: asked nothing, stayed on medium).
+  // #ask asks for the quality el's height needs. A refused ask (a dropped
+  // socket, a timeout, the rate limit) is asked again, up to askRetries
+  // times, a little later each time: the element's size may never change
+  // again to prompt it. (Not the subscription unknown to the server: a
+  // fitter asks once the subscribe is answered, and the server handles a
+  // socket's requests in order, PROTOCOL.md §3.)
   #ask(el, slot, height, tries) {
     const quality = qualityForHeight(height);
     const key = keyOf(slot);
     if (this.asked.get(key) === quality) return;
     this.asked.set(key, quality);
-    this.client.call('rtc.setQuality', { ...slot, quality }).catch(() => {
+    this.client.call('rtc.setQuality', { ...slot, quality }).then(() => {
+      this.onAnswer?.({ slot, quality, error: null });
+    }, (error) => {
+      this.onAnswer?.({ slot, quality, error });
       if (this.asked.get(key) !== quality) return; // asked again since
       this.asked.delete(key);
       if (tries >= askRetries) return;
