@@ -100,9 +100,15 @@ func proxiedNode(t *testing.T, rd *redistest.Server, secret []byte, p *linkProxy
 // where the room is hosted.
 func joinVia(t *testing.T, env *signaltest.Env, room, user string) *signaltest.Conn {
 	t.Helper()
+	return joinViaAs(t, env, room, user, proto.RoleAudience)
+}
+
+// joinViaAs is joinVia with a token of role.
+func joinViaAs(t *testing.T, env *signaltest.Env, room, user string, role proto.Role) *signaltest.Conn {
+	t.Helper()
 	var c *signaltest.Conn
 	eventually(t, user+" joining through the relaying node", func() bool {
-		conn, err := env.Dial(testCtx(t), env.Token(room, user, proto.RoleAudience))
+		conn, err := env.Dial(testCtx(t), env.Token(room, user, role))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,7 +60,7 @@ func (s *session) handOver(frame []byte) bool {
 	if !ok {
 		return false
 	}
-	e := c.openEdge(s.ctx, s.roomID, host, s.ho.token)
+	e := c.openEdge(s.ctx, s.roomID, s.user, host, s.ho.token)
 	if e == nil {
 		return false
 	}

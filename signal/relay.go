@@ -15,6 +15,8 @@ import (
 
 	"github.com/seatsfu/seatsfu/internal/cluster"
 	"github.com/seatsfu/seatsfu/internal/nodelink"
+	"github.com/seatsfu/seatsfu/seat"
+	"github.com/seatsfu/seatsfu/signal/proto"
 	"github.com/seatsfu/seatsfu/signal/token"
 )
 
@@ -72,7 +74,7 @@ func (c *clusterEdge) relay(w http.ResponseWriter, r *http.Request, raw string, 
 	if !ok {
 		return false
 	}
-	e := c.openEdge(r.Context(), id.Room, host, raw)
+	e := c.openEdge(r.Context(), id.Room, userOf(id), host, raw)
 	if e == nil {
 		return false
 	}
@@ -97,10 +99,10 @@ func (c *clusterEdge) hostElsewhere(ctx context.Context, room string) (cluster.N
 	return rt.Node, true
 }
 
-// openEdge opens a relayed session for the token raw at host over the
-// pair's link; nil when the host cannot be reached (its route is then
-// forgotten, so the next try asks Redis again).
-func (c *clusterEdge) openEdge(ctx context.Context, room string, host cluster.NodeInfo, raw string) *edgeSession {
+// openEdge opens a relayed session for the token raw, which speaks for
+// user, at host over the pair's link; nil when the host cannot be reached
+// (its route is then forgotten, so the next try asks Redis again).
+func (c *clusterEdge) openEdge(ctx context.Context, room string, user seat.User, host cluster.NodeInfo, raw string) *edgeSession {
 	dctx, cancel := context.WithTimeout(ctx, c.srv.cfg.Limits.JoinTimeout)
 	defer cancel()
 	l, err := c.links.get(dctx, host)
@@ -109,7 +111,7 @@ func (c *clusterEdge) openEdge(ctx context.Context, room string, host cluster.No
 		c.node.Forget(room)
 		return nil
 	}
-	e := c.links.newEdge(room, host, l)
+	e := c.links.newEdge(room, user, host, l)
 	if err := e.st.Control(frameOpen, openPayload{Token: raw}); err != nil {
 		c.links.dropEdge(e)
 		c.node.Forget(room)
@@ -153,14 +155,21 @@ type edgeSession struct {
 	lk   *links
 	st   *nodelink.Stream
 	room string
+	user string // the member the client's token speaks for
 	host cluster.NodeInfo
-	in   chan nodelink.Frame // from the host: messages and the close, bounded as a direct socket's queue
+	out  *edgeQueue // from the host to the client: messages and the close
 	// resumed receives the host's "resumed" (on the link it came over).
 	resumed  chan *nodelink.Link
 	resuming atomic.Bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	// drop bounds every write and ping to the client. It ends only when
+	// the client is cut (edgeEnd.cut): a write blocked on a client that
+	// reads nothing ends then, not a ping timeout later. It is no child of
+	// ctx, so the close frame of every other end is still written.
+	drop   context.Context
+	dropIt context.CancelFunc
 	once   sync.Once
 	end    edgeEnd // why the session ended, set once
 }
@@ -172,14 +181,26 @@ type edgeEnd struct {
 	reason     string
 	tellHost   bool
 	tellClient bool
+	// cut drops the client's connection at once, without a close frame,
+	// as a direct socket's full queue does: a client that reads nothing
+	// would not read one.
+	cut bool
 }
 
-func (lk *links) newEdge(room string, host cluster.NodeInfo, l *nodelink.Link) *edgeSession {
+// newEdge makes the relayed session of user's socket. Its queue is
+// bounded by the role of user's token, as the host bounds the socket it
+// serves (hub.go); a role the server API gives later follows
+// (followRole). A role the API gave before the socket connected is the
+// host's alone (its hub's roles): nothing the host sends says so, so the
+// edge keeps the token's bound until the next room.roleChanged
+// (PROTOCOL.md §12).
+func (lk *links) newEdge(room string, user seat.User, host cluster.NodeInfo, l *nodelink.Link) *edgeSession {
 	ctx, cancel := context.WithCancel(lk.ctx)
+	drop, dropIt := context.WithCancel(context.Background())
 	e := &edgeSession{
-		lk: lk, st: nodelink.NewStream(newSessionID(), lk.buffer), room: room, host: host,
-		in: make(chan nodelink.Frame, outQueue), resumed: make(chan *nodelink.Link, 1),
-		ctx: ctx, cancel: cancel,
+		lk: lk, st: nodelink.NewStream(newSessionID(), lk.buffer), room: room, user: user.UserID, host: host,
+		out: newEdgeQueue(lk.c.srv.queueLimitFor(user.Role)), resumed: make(chan *nodelink.Link, 1),
+		ctx: ctx, cancel: cancel, drop: drop, dropIt: dropIt,
 	}
 	e.st.Attach(l, 0)
 	lk.mu.Lock()
@@ -190,17 +211,25 @@ func (lk *links) newEdge(room string, host cluster.NodeInfo, l *nodelink.Link) *
 
 func (lk *links) dropEdge(e *edgeSession) {
 	e.cancel()
+	e.dropIt() // the session's socket is closed by now, or never was
 	lk.mu.Lock()
 	delete(lk.edges, e.st.ID())
 	lk.mu.Unlock()
 }
 
-// finish records why the session ends (the first cause wins) and stops it.
-func (e *edgeSession) finish(end edgeEnd) {
+// finish records why the session ends (the first cause wins) and stops
+// it. It reports whether end was the cause.
+func (e *edgeSession) finish(end edgeEnd) bool {
+	first := false
 	e.once.Do(func() {
+		first = true
 		e.end = end
+		if end.cut {
+			e.dropIt()
+		}
 		e.cancel()
 	})
+	return first
 }
 
 // frame takes one frame from the host (on the link's reader: no blocking).
@@ -220,7 +249,7 @@ func (e *edgeSession) frame(l *nodelink.Link, f nodelink.Frame) {
 		return
 	case frameClose:
 	default:
-		_, fresh, err := e.st.Receive(f)
+		m, fresh, err := e.st.Receive(f)
 		if err != nil {
 			e.finish(edgeEnd{code: websocket.StatusInternalError, reason: "relay: " + err.Error(), tellHost: true, tellClient: true})
 			return
@@ -228,13 +257,42 @@ func (e *edgeSession) frame(l *nodelink.Link, f nodelink.Frame) {
 		if !fresh {
 			return
 		}
+		e.followRole(m.Text)
 	}
-	select {
-	case e.in <- f:
-	default:
-		// The client reads slower than its room talks: as a direct
-		// socket's full queue, the socket is dropped.
-		e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "too slow", tellHost: true, tellClient: true})
+	if !e.out.push(f) {
+		e.tooSlow()
+	}
+}
+
+// followRole gives the client's queue the bound of the role the server
+// API gives its member, as the host does for the socket it serves
+// (webhooks.go): the edge hears of it as the client does, by
+// room.roleChanged (to everyone), before any notification the new role
+// brings. Only that note is decoded; every other frame costs a substring
+// search.
+func (e *edgeSession) followRole(text string) {
+	if !strings.Contains(text, proto.NoteRoomRoleChanged) {
+		return
+	}
+	var note struct {
+		Method string            `json:"method"`
+		Params proto.RoleChanged `json:"params"`
+	}
+	if json.Unmarshal([]byte(text), &note) != nil || note.Method != proto.NoteRoomRoleChanged || note.Params.User.UserID != e.user {
+		return
+	}
+	e.out.setLimit(e.lk.c.srv.queueLimitFor(seat.Role(note.Params.User.Role)))
+}
+
+// tooSlow cuts a client that reads slower than its room talks, as a
+// direct socket's full queue does (session.tooSlow): said once, counted
+// as out_queue, and no close frame. The host hears 1001 and drops the
+// member as it would a direct socket's.
+func (e *edgeSession) tooSlow() {
+	if e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "too slow", tellHost: true, cut: true}) {
+		e.lk.c.srv.log.Warn("signal: outbound queue full, closing slow relayed socket",
+			"user", e.user, "room", e.room, "queued", e.out.len())
+		e.lk.c.srv.caps.refused(limitOutQueue)
 	}
 }
 
@@ -245,9 +303,10 @@ func (e *edgeSession) serve(down *websocket.Conn, st *relayState, internal bool)
 	ctx := e.ctx
 	// Reads and writes on down never use ctx: coder/websocket drops a
 	// connection whose operation's context ends, and the client must get
-	// the close code below, not a dropped TCP connection.
+	// the close code below, not a dropped TCP connection — unless it is
+	// cut (e.drop), when dropping it is the point.
 	write := func(typ websocket.MessageType, data []byte) error {
-		wctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingTimeout)
+		wctx, cancel := context.WithTimeout(e.drop, c.srv.cfg.PingTimeout)
 		defer cancel()
 		return down.Write(wctx, typ, data)
 	}
@@ -286,12 +345,14 @@ func (e *edgeSession) serve(down *websocket.Conn, st *relayState, internal bool)
 	wg.Add(2)
 	go func() { // host → client
 		defer wg.Done()
-		for {
-			var f nodelink.Frame
-			select {
-			case <-ctx.Done():
-				return
-			case f = <-e.in:
+		for ctx.Err() == nil {
+			f, ok := e.out.pop()
+			if !ok {
+				select {
+				case <-ctx.Done():
+				case <-e.out.ready:
+				}
+				continue
 			}
 			if f.Kind == frameClose {
 				var p closePayload
@@ -323,7 +384,7 @@ func (e *edgeSession) serve(down *websocket.Conn, st *relayState, internal bool)
 				return
 			case <-t.C:
 			}
-			pctx, cancel := context.WithTimeout(context.Background(), c.srv.cfg.PingTimeout)
+			pctx, cancel := context.WithTimeout(e.drop, c.srv.cfg.PingTimeout)
 			err := down.Ping(pctx)
 			cancel()
 			if err != nil && ctx.Err() == nil {

@@ -40,8 +40,9 @@ type Option func(*options)
 type options struct {
 	sig    signal.Config
 	sfu    sfu.Config
-	secret []byte       // WithSecret
-	ln     net.Listener // WithListener
+	secret []byte                          // WithSecret
+	ln     net.Listener                    // WithListener
+	wrap   func(net.Listener) net.Listener // WrapListener
 }
 
 // WithSecret sets the token secret (default random per Env): the nodes of
@@ -51,6 +52,14 @@ func WithSecret(secret []byte) Option { return func(o *options) { o.secret = sec
 // WithListener serves the edge on ln (default a fresh loopback port): a
 // cluster node must know its own URL before it starts.
 func WithListener(ln net.Listener) Option { return func(o *options) { o.ln = ln } }
+
+// WrapListener serves the edge on wrap(ln) instead of its listener ln:
+// a test may stand between the edge and its clients' connections (hold
+// its writes, for a client that stops reading, with no kernel buffer to
+// soak them up).
+func WrapListener(wrap func(net.Listener) net.Listener) Option {
+	return func(o *options) { o.wrap = wrap }
+}
 
 // WithGrace sets the reconnect grace (default 15s).
 func WithGrace(d time.Duration) Option { return func(o *options) { o.sig.ReconnectGrace = d } }
@@ -138,6 +147,9 @@ func Start(t testing.TB, opts ...Option) *Env {
 	if o.ln != nil {
 		_ = hs.Listener.Close()
 		hs.Listener = o.ln
+	}
+	if o.wrap != nil {
+		hs.Listener = o.wrap(hs.Listener)
 	}
 	hs.Listener = srv.Listen(hs.Listener)
 	hs.Config = srv.HTTPServer(srv.Handler(), nil)
