@@ -224,8 +224,12 @@ func (p *publisher) reportLayers() {
 			}
 		}
 		// This room's slots only: a co-host slot's want is guarded by
-		// its own room's lock (cohost_adapt.go).
+		// its own room's lock (cohost_adapt.go). Not the publisher's own:
+		// its slot on its own seat carries nothing (slot.desired).
 		for _, sl := range own {
+			if sl.viewer.user == p.user {
+				continue
+			}
 			if w := min(sl.want, sl.capLayer); w >= 0 && g.layers[w] == nil && p.declared[w] {
 				in[w] = true
 			}

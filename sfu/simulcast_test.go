@@ -464,6 +464,15 @@ func TestPublisherLayersAskForADeclaredLayerNotYetCome(t *testing.T) {
 	x.removeLayer(layerLow)
 	x.r.mu.Unlock()
 	waitFor(LayerSet{Medium: true})
+
+	// Nor does the publisher's own slot on its own seat, which carries
+	// nothing whatever it wants (a host subscribes to see its guests).
+	x.r.mu.Lock()
+	x.pub.declared = [numLayers]bool{true, true, true}
+	x.viewers[0].user = x.pub.user
+	x.viewers[0].slots[0].reselect(x.r.seats[0].src[videoIdx])
+	x.r.mu.Unlock()
+	waitFor(LayerSet{})
 }
 
 func TestQualityNotesSayLayerAndReason(t *testing.T) {
