@@ -169,6 +169,9 @@ type OverloadResult struct {
 	// joins and at the end, pkt/s.
 	PriceBefore float64 `json:"viewerPriceBefore"`
 	PriceAfter  float64 `json:"viewerPriceAfter"`
+	// CeilingAfter is the server's learned egress ceiling at the end
+	// (seatsfu_egress_ceiling_packets_per_second, 0: none), pkt/s.
+	CeilingAfter float64 `json:"egressCeilingAfter"`
 	// DeliveredOfPeakPct is the window's delivered pkt/s over the
 	// saturation search's peak.
 	DeliveredOfPeakPct float64 `json:"deliveredOfPeakPct"`
@@ -484,6 +487,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	}
 	res.EgressGauge, _ = o.srv.Metric("seatsfu_egress_packets_per_second")
 	res.PriceAfter, _ = o.srv.Metric(viewerPrice)
+	res.CeilingAfter, _ = o.srv.Metric("seatsfu_egress_ceiling_packets_per_second")
 	if sat.PeakPPS > 0 {
 		res.DeliveredOfPeakPct = 100 * res.Window.DeliveredPPS / sat.PeakPPS
 	}

@@ -197,7 +197,7 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 	row(res.Window)
 	rc := res.Window.Receivers
 	fmt.Fprintf(&w, "\nPer viewer, of the packets each was due in the window: %d viewers, %d received none, %d under 50 %%, %d 50–90 %%, %d ≥ 90 %%; p10 / p50 / p90 %.0f / %.0f / %.0f %%; %d had not completed DTLS (%d not even ICE).\n", rc.Viewers, rc.None, rc.UnderHalf, rc.Partial, rc.Full, rc.P10, rc.P50, rc.P90, rc.NotConnected, rc.NoICE)
-	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f; its price of a viewer before the joins %.0f pkt/s, at the end %.0f.\n\n", res.JoinSeconds, res.Shed, res.EgressGauge, res.PriceBefore, res.PriceAfter)
+	fmt.Fprintf(&w, "\nJoins took %.1f s; shed_total over the phase: %v; the server's egress_packets_per_second at the end: %.0f; its price of a viewer before the joins %.0f pkt/s, at the end %.0f; its learned ceiling at the end %.0f pkt/s (0: none).\n\n", res.JoinSeconds, res.Shed, res.EgressGauge, res.PriceBefore, res.PriceAfter, res.CeilingAfter)
 	mode := "joins 8 at a time"
 	if res.Burst {
 		mode = "all joins at once (-burst)"
