@@ -22,12 +22,12 @@ def category(stack):
             return "kernel: receive syscalls"
         return "kernel: scheduler, epoll, futex, other"
     fn = " ".join(leaf[1:])
+    if "dtls" in joined:
+        return "user: DTLS handshakes"
     if fn.startswith("crypto/"):
         return "user: AES-GCM"
     if "x/net/internal/socket" in fn or "ipv4." in fn:
         return "user: sendmmsg message packing"
-    if "dtls" in joined or "edwards25519" in joined or "ecdh" in joined:
-        return "user: DTLS handshakes"
     if "source).ingest" in joined or "slot).offer" in joined:
         return "user: reader fan-out (a queue entry per viewer)"
     if "writerPool).work" in joined or "batcher" in joined:
