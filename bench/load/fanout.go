@@ -292,7 +292,7 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	q0, qErr := srv.Metric("seatsfu_dropped_packets_total")
 	p0, b0, t0 := st.sink.Packets.Load(), st.sink.Bytes.Load(), time.Now()
 	f0 := st.forcedKeyframes()
-	probe := startProbe(srv.BaseURL+"/metrics", cfg.ProbeMetrics, "")
+	probe := startProbe(srv.BaseURL+"/metrics", cfg.ProbeMetrics, "", "")
 	err = sleepBar(ctx, bar, cfg.Duration, "measuring", st.sink)
 	probe.stop(res)
 	if err != nil {

@@ -170,8 +170,11 @@ type OverloadResult struct {
 	PriceBefore float64 `json:"viewerPriceBefore"`
 	PriceAfter  float64 `json:"viewerPriceAfter"`
 	// CeilingAfter is the server's learned egress ceiling at the end
-	// (seatsfu_egress_ceiling_packets_per_second, 0: none), pkt/s.
-	CeilingAfter float64 `json:"egressCeilingAfter"`
+	// (seatsfu_egress_ceiling_packets_per_second, 0: none), pkt/s;
+	// CeilingBySecond the same in each second from the joins' start (-1
+	// before the first scrape): when it bound admission.
+	CeilingAfter    float64   `json:"egressCeilingAfter"`
+	CeilingBySecond []float64 `json:"egressCeilingBySecond,omitempty"`
 	// DeliveredOfPeakPct is the window's delivered pkt/s over the
 	// saturation search's peak.
 	DeliveredOfPeakPct float64 `json:"deliveredOfPeakPct"`
@@ -211,6 +214,9 @@ type Check struct {
 const publishersSeen = 2500 * time.Millisecond
 
 const viewerPrice = "seatsfu_egress_viewer_price_packets_per_second"
+
+// egressCeiling is the server's learned egress ceiling (0: none).
+const egressCeiling = "seatsfu_egress_ceiling_packets_per_second"
 
 // overloadRun is one phase's cast and measurements.
 type overloadRun struct {
@@ -447,7 +453,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 		return nil, err
 	}
 	shed0, _ := scrapeLabels(o.srv.BaseURL, "seatsfu_shed_total", "what")
-	probe := startProbe(o.srv.BaseURL+"/metrics", cfg.ProbeMetrics, droppedPackets)
+	probe := startProbe(o.srv.BaseURL+"/metrics", cfg.ProbeMetrics, droppedPackets, egressCeiling)
 	core := -1
 	if o.srv.CorePinned {
 		core = o.srv.Core
@@ -473,6 +479,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	var pr Result
 	probe.stop(&pr)
 	res.QueueDropsBySecond = probe.perSecond(j0)
+	res.CeilingBySecond = probe.gaugeBySecond(j0)
 	res.ServerCoreBySecond = timeline.end()
 	outside.stop(res)
 	if err != nil {
@@ -487,7 +494,7 @@ func Overload(ctx context.Context, t Target, cfg OverloadConfig, sat *Saturation
 	}
 	res.EgressGauge, _ = o.srv.Metric("seatsfu_egress_packets_per_second")
 	res.PriceAfter, _ = o.srv.Metric(viewerPrice)
-	res.CeilingAfter, _ = o.srv.Metric("seatsfu_egress_ceiling_packets_per_second")
+	res.CeilingAfter, _ = o.srv.Metric(egressCeiling)
 	if sat.PeakPPS > 0 {
 		res.DeliveredOfPeakPct = 100 * res.Window.DeliveredPPS / sat.PeakPPS
 	}

@@ -29,6 +29,10 @@ type metricsProbe struct {
 	// over its labels) into series: where in a window something happened.
 	track  string
 	series []counterSample
+	// gauge, when set, is a gauge each answered scrape reads into
+	// gauges: what a server's state was, second by second.
+	gauge  string
+	gauges []counterSample
 }
 
 // counterSample is the tracked counter's value when a scrape was answered.
@@ -46,13 +50,13 @@ const (
 )
 
 // startProbe scrapes url every period until stop, reading counter track
-// from each answer when track is not empty. period 0: no probe.
-func startProbe(url string, period time.Duration, track string) *metricsProbe {
+// and gauge from each answer when they are not empty. period 0: no probe.
+func startProbe(url string, period time.Duration, track, gauge string) *metricsProbe {
 	if period <= 0 {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &metricsProbe{cancel: cancel, done: make(chan struct{}), track: track}
+	p := &metricsProbe{cancel: cancel, done: make(chan struct{}), track: track, gauge: gauge}
 	go p.run(ctx, url, period)
 	return p
 }
@@ -88,12 +92,9 @@ func (p *metricsProbe) scrape(ctx context.Context, client *http.Client, url stri
 		}
 	}
 	d := time.Since(start)
-	if err == nil && p.track != "" {
-		if v, err := proc.SumMetric(bytes.NewReader(body), p.track); err == nil {
-			p.mu.Lock()
-			p.series = append(p.series, counterSample{At: start.Add(d / 2), Value: v})
-			p.mu.Unlock()
-		}
+	if err == nil {
+		p.read(body, p.track, &p.series, start.Add(d/2))
+		p.read(body, p.gauge, &p.gauges, start.Add(d/2))
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -112,6 +113,44 @@ func (p *metricsProbe) scrape(ctx context.Context, client *http.Client, url stri
 	}
 	p.lat.Record(d)
 	p.max = max(p.max, d)
+}
+
+// read appends metric's value in body, read at at, to series (nothing
+// when metric is empty or absent).
+func (p *metricsProbe) read(body []byte, metric string, series *[]counterSample, at time.Time) {
+	if metric == "" {
+		return
+	}
+	if v, err := proc.SumMetric(bytes.NewReader(body), metric); err == nil {
+		p.mu.Lock()
+		*series = append(*series, counterSample{At: at, Value: v})
+		p.mu.Unlock()
+	}
+}
+
+// gaugeBySecond is the tracked gauge's last value in each whole second
+// from since, as far as the samples reach; a second without a sample
+// keeps the value before it (-1 before the first).
+func (p *metricsProbe) gaugeBySecond(since time.Time) []float64 {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []float64
+	last := -1.0
+	for _, s := range p.gauges {
+		if s.At.Before(since) {
+			last = s.Value
+			continue
+		}
+		k := int(s.At.Sub(since) / time.Second)
+		for len(out) <= k {
+			out = append(out, last)
+		}
+		out[k], last = s.Value, s.Value
+	}
+	return out
 }
 
 // perSecond is the tracked counter's growth in each whole second from

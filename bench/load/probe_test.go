@@ -31,7 +31,7 @@ func TestMetricsProbe(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 
-	p := startProbe(srv.URL+"/metrics", 10*time.Millisecond, "")
+	p := startProbe(srv.URL+"/metrics", 10*time.Millisecond, "", "")
 	deadline := time.Now().Add(10 * time.Second)
 	for n.Load() < 3 { // the third scrape is hanging
 		if time.Now().After(deadline) {
@@ -55,7 +55,7 @@ func TestMetricsProbe(t *testing.T) {
 
 	var none Result
 	(*metricsProbe)(nil).stop(&none) // ProbeMetrics 0: no probe, no figures
-	if startProbe(srv.URL, 0, "") != nil || none.MetricsScrapes != 0 {
+	if startProbe(srv.URL, 0, "", "") != nil || none.MetricsScrapes != 0 {
 		t.Fatal("a zero period started a probe")
 	}
 }
@@ -72,5 +72,23 @@ func TestProbeTracksACounterPerSecond(t *testing.T) {
 	}}
 	if got, want := fmt.Sprint(p.perSecond(t0)), "[30 0 1]"; got != want {
 		t.Fatalf("per second %s, want %s", got, want)
+	}
+}
+
+// And a tracked gauge's last value in each second, the one before carried
+// through a second without a scrape.
+func TestProbeTracksAGaugePerSecond(t *testing.T) {
+	t0 := time.Now()
+	p := &metricsProbe{gauges: []counterSample{
+		{t0.Add(300 * time.Millisecond), 0},
+		{t0.Add(800 * time.Millisecond), 9000},
+		{t0.Add(2500 * time.Millisecond), 9180},
+	}}
+	if got, want := fmt.Sprint(p.gaugeBySecond(t0)), "[9000 9000 9180]"; got != want {
+		t.Fatalf("per second %s, want %s", got, want)
+	}
+	p.gauges = []counterSample{{t0.Add(-time.Second), 5}, {t0.Add(1200 * time.Millisecond), 9000}, {t0.Add(2500 * time.Millisecond), 9180}}
+	if got, want := fmt.Sprint(p.gaugeBySecond(t0)), "[5 9000 9180]"; got != want {
+		t.Fatalf("with a sample before, per second %s, want %s", got, want)
 	}
 }

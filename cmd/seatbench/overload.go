@@ -218,6 +218,13 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 		fmt.Fprintf(&w, "\nServer queue drops in each second from the joins' start (the window is seconds %.1f–%.1f): %s.\n",
 			res.WindowEnd-res.Window.Seconds, res.WindowEnd, strings.Join(secs, ", "))
 	}
+	if len(res.CeilingBySecond) > 0 {
+		secs := make([]string, len(res.CeilingBySecond))
+		for i, c := range res.CeilingBySecond {
+			secs[i] = fmt.Sprintf("%.0f", c)
+		}
+		fmt.Fprintf(&w, "\nThe server's learned egress ceiling in the same seconds, pkt/s (0: none, the budget alone): %s.\n", strings.Join(secs, ", "))
+	}
 	if len(res.ServerCoreBySecond) > 0 {
 		secs := make([]string, len(res.ServerCoreBySecond))
 		for i, c := range res.ServerCoreBySecond {
