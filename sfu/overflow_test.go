@@ -50,3 +50,32 @@ func TestOverflowResumesWithoutASequenceGap(t *testing.T) {
 		t.Error("the slot still drops after the keyframe")
 	}
 }
+
+// A viewer that is leaving is not behind: what it is offered between its
+// stop and its leaving the sinks is not counted as dropped, and asks no
+// keyframe. Counted, a show's audience leaving at once made the node
+// refuse newcomers (egress_behind) and learn a ceiling from a second of
+// departures (overload.go).
+func TestALeavingViewerIsNotDroppingPackets(t *testing.T) {
+	f := newFanout(t, 1, 1, 16, 0) // no writer goroutine: the test flushes
+	defer f.stop()
+	v, sl := f.viewers[0], f.viewers[0].slots[0]
+	plis := f.src.up.lastPLI.Load()
+	v.stop()
+	v.drain() // its writer's last turn: the queue closes
+	for seq := uint16(1); seq <= 20; seq++ {
+		pk := getPacket()
+		pk.hdr.Version, pk.hdr.SSRC, pk.hdr.PayloadType = 2, 42, 96
+		pk.hdr.SequenceNumber = seq
+		pk.payload = pk.buf[:100]
+		pk.payload[0], pk.payload[1] = 0x10, 0x01
+		sl.offer(f.src, pk, true)
+		pk.release()
+	}
+	if got := counterValue(t, f.src.pub.room.s.m.droppedPackets[videoIdx]); got != 0 {
+		t.Fatalf("dropped_packets %v for a leaving viewer, want 0", got)
+	}
+	if sl.dropping.Load() || f.src.up.lastPLI.Load() != plis {
+		t.Fatal("a leaving viewer's slot went dropping and asked for a keyframe")
+	}
+}

@@ -262,6 +262,14 @@ func (sl *slot) queue(src *source, pk *packet) {
 		rebase = true
 	}
 	if !sl.viewer.enqueue(item{p: pk, sl: sl, b: b, rebase: rebase}) {
+		if sl.viewer.stopped.Load() {
+			// Leaving, not behind: what it is offered until it leaves the
+			// sinks is not due. Counted as dropped, a show's audience
+			// leaving at once made the node "behind" (overload.go): it
+			// refused newcomers and learned a ceiling from a second of
+			// departures.
+			return
+		}
 		m.droppedPackets[sl.kind].Inc()
 		if sl.kind == videoIdx {
 			sl.dropping.Store(true)
