@@ -135,21 +135,13 @@ func (p *metricsProbe) gaugeBySecond(since time.Time) []float64 {
 	if p == nil {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var out []float64
-	last := -1.0
-	for _, s := range p.gauges {
-		if s.At.Before(since) {
-			last = s.Value
-			continue
-		}
-		k := int(s.At.Sub(since) / time.Second)
+	p.eachSecond(p.gauges, since, func(k int, before, v float64) {
 		for len(out) <= k {
-			out = append(out, last)
+			out = append(out, before)
 		}
-		out[k], last = s.Value, s.Value
-	}
+		out[k] = v
+	})
 	return out
 }
 
@@ -160,27 +152,32 @@ func (p *metricsProbe) perSecond(since time.Time) []float64 {
 	if p == nil {
 		return nil
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	var out []float64
-	prev := -1.0
-	for _, s := range p.series {
-		if s.At.Before(since) {
-			prev = s.Value
-			continue
+	p.eachSecond(p.series, since, func(k int, before, v float64) {
+		if before < 0 {
+			return // the first sample: nothing to grow from
 		}
-		if prev < 0 {
-			prev = s.Value
-			continue
-		}
-		k := int(s.At.Sub(since) / time.Second)
 		for len(out) <= k {
 			out = append(out, 0)
 		}
-		out[k] += s.Value - prev
-		prev = s.Value
-	}
+		out[k] += v - before
+	})
 	return out
+}
+
+// eachSecond calls each for every sample of series at or after since,
+// with k its whole second from since and before the value of the sample
+// preceding it (-1: none).
+func (p *metricsProbe) eachSecond(series []counterSample, since time.Time, each func(k int, before, v float64)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	before := -1.0
+	for _, s := range series {
+		if !s.At.Before(since) {
+			each(int(s.At.Sub(since)/time.Second), before, s.Value)
+		}
+		before = s.Value
+	}
 }
 
 // stop ends the probe and writes its figures into res.

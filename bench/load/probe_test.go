@@ -84,6 +84,10 @@ func TestProbeTracksAGaugePerSecond(t *testing.T) {
 		{t0.Add(800 * time.Millisecond), 9000},
 		{t0.Add(2500 * time.Millisecond), 9180},
 	}}
+	var none *metricsProbe
+	if none.gaugeBySecond(t0) != nil || none.perSecond(t0) != nil {
+		t.Fatal("a probe that never ran has seconds")
+	}
 	if got, want := fmt.Sprint(p.gaugeBySecond(t0)), "[9000 9000 9180]"; got != want {
 		t.Fatalf("per second %s, want %s", got, want)
 	}
