@@ -67,6 +67,11 @@ type Result struct {
 	Repeat int `json:"repeat,omitempty"`
 
 	CPUPerPacketUs float64 `json:"cpuMicrosPerPacket"`
+	// Slices is how many alternating slices made the window (0: one
+	// window of its own; alternate.go), SliceCPUPerPacketUs each slice's
+	// CPU per packet, in the order they were taken.
+	Slices              int       `json:"slices,omitempty"`
+	SliceCPUPerPacketUs []float64 `json:"sliceCpuMicrosPerPacket,omitempty"`
 	// PPSPerCore extrapolates forwarded packets to one fully busy core.
 	PPSPerCore float64 `json:"pktPerSecPerCore"`
 

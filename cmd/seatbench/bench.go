@@ -28,7 +28,10 @@ type options struct {
 	viewers, guests, joinViewers, rounds int
 	steps                                []int
 	duration, warmup, every, probe       time.Duration
+	alternate                            time.Duration // fan-out in alternating slices of this length (0: off)
+	slices                               int
 	out, seatsfuBin                      string
+	seatsfuB                             string // the seatsfu-b target's binary: another build, to compare
 	livekitBin, lkbenchBin               string
 	targets                              []string
 	pin, progress, viewerNACK            bool
@@ -49,6 +52,7 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "warm-up before measuring")
 	fs.StringVar(&o.out, "out", "bench/out", "output directory")
 	fs.StringVar(&o.seatsfuBin, "seatsfu", "", "seatsfu binary (default: go build ./cmd/seatsfu)")
+	fs.StringVar(&o.seatsfuB, "seatsfu-b", "", "another seatsfu build, the seatsfu-b target: an A/B of two builds, best with -alternate")
 	fs.StringVar(&o.livekitBin, "livekit-bin", "", "LiveKit server binary for the livekit target (without it the target is skipped)")
 	fs.StringVar(&o.lkbenchBin, "lkbench", "", "lkbench binary driving the livekit target (default: go build ./bench/livekit/cmd/lkbench)")
 	targets := fs.String("targets", "seatsfu,raw,raw-batched,naive,livekit", "servers to measure (seatsfu-pion, the same build with --viewer-transport pion, is measured only when named)")
@@ -57,6 +61,8 @@ func parseFlags(cmd string, args []string) (*options, error) {
 	fs.DurationVar(&o.probe, "probe-metrics", 0, "scrape each server's /metrics this often through the window and report the answer times (0: off)")
 	fs.BoolVar(&o.viewerNACK, "viewer-nack", false, "viewers NACK lost packets (and send no other RTCP), so loss is measured after repair")
 	fs.BoolVar(&o.profileWindow, "profile-window", false, "with SEATSFU_CPUPROFILE set, cut each server's CPU profile at the measuring window's edges (SIGUSR1), so cpu-<pid>.1.pprof is the window alone; the servers must be built with internal/cpuprofile's cuts")
+	fs.DurationVar(&o.alternate, "alternate", 0, "fanout: set every target of a step up at once and measure them in turns, slices this long, the order reversed each round (the machine's drift falls on all alike; livekit still runs on its own); 0: one window per target")
+	fs.IntVar(&o.slices, "slices", 6, "with -alternate: slices per target")
 	fs.IntVar(&o.repeat, "repeat", 1, "run the whole plan this many times; every ratio is reported per repeat with its spread")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -76,12 +82,20 @@ func parseFlags(cmd string, args []string) (*options, error) {
 		switch t = strings.TrimSpace(t); t {
 		case "seatsfu", "seatsfu-pion", "raw", "raw-batched", "naive", "livekit":
 			o.targets = append(o.targets, t)
+		case "seatsfu-b":
+			if o.seatsfuB == "" {
+				return nil, fmt.Errorf("-targets: seatsfu-b needs -seatsfu-b")
+			}
+			o.targets = append(o.targets, t)
 		default:
 			return nil, fmt.Errorf("-targets: unknown %q", t)
 		}
 	}
 	if o.repeat < 1 {
 		return nil, fmt.Errorf("-repeat must be at least 1")
+	}
+	if o.alternate < 0 || (o.alternate > 0 && o.slices < 1) {
+		return nil, fmt.Errorf("-alternate must not be negative, and -slices must be at least 1")
 	}
 	if o.guests < 0 || o.guests > 9 {
 		return nil, fmt.Errorf("-guests must be 0..9")
@@ -165,6 +179,23 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 		failed := map[string]bool{} // targets whose fan-out failed: skip their bigger steps
 		for _, j := range b.plan(cmd) {
 			if j.scenario == "fanout" && failed[j.target] {
+				continue
+			}
+			if j.scenario == scenarioAlternating {
+				rs, err := b.runAlternating(ctx, j, seatsfuBin)
+				if err != nil {
+					if ctx.Err() != nil {
+						return err
+					}
+					errs = append(errs, fmt.Errorf("fanout %v V=%d alternating (repeat %d): %w", j.targets, j.viewers, rep, err))
+					b.run.Notes = append(b.run.Notes, fmt.Sprintf("fanout %v V=%d alternating (repeat %d) failed: %v", j.targets, j.viewers, rep, err))
+				}
+				for _, r := range rs {
+					if o.repeat > 1 {
+						r.Repeat = rep
+					}
+					b.run.Results = append(b.run.Results, r)
+				}
 				continue
 			}
 			r, err := b.runOnce(ctx, j, seatsfuBin)
@@ -270,6 +301,9 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		_, _ = rand.Read(raw)
 		secret = []byte(hex.EncodeToString(raw))
 		spec.Path = seatsfuBin
+		if name == "seatsfu-b" {
+			spec.Path = b.o.seatsfuB
+		}
 		// Every simulated client comes from 127.0.0.1: the per-address
 		// connection cap is for attackers, not for the generator.
 		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret),
@@ -311,6 +345,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 type job struct {
 	scenario, target string
 	viewers          int
+	targets          []string // scenarioAlternating's, measured together
 }
 
 // seatsfuTargetArgs are the serve flags of seatsfu's targets besides
@@ -329,8 +364,16 @@ func (b *bench) plan(cmd string) []job {
 	var jobs []job
 	if cmd == "fanout" || cmd == "all" {
 		for _, v := range o.steps {
+			var together []string
 			for _, t := range o.targets {
-				jobs = append(jobs, job{"fanout", t, v})
+				if o.alternate > 0 && cmd == "fanout" && t != "livekit" {
+					together = append(together, t)
+					continue
+				}
+				jobs = append(jobs, job{scenario: "fanout", target: t, viewers: v})
+			}
+			if len(together) > 0 {
+				jobs = append(jobs, job{scenario: scenarioAlternating, viewers: v, targets: together})
 			}
 		}
 	}
@@ -340,14 +383,14 @@ func (b *bench) plan(cmd string) []job {
 			v = o.viewers
 		}
 		for _, t := range o.targets {
-			jobs = append(jobs, job{"join", t, v})
+			jobs = append(jobs, job{scenario: "join", target: t, viewers: v})
 		}
 	}
 	for _, sc := range []string{"handover", "churn"} {
 		if cmd == sc || cmd == "all" {
 			for _, t := range o.targets {
 				if isSeatsfu(t) { // the baselines have no seats
-					jobs = append(jobs, job{sc, t, o.viewers})
+					jobs = append(jobs, job{scenario: sc, target: t, viewers: o.viewers})
 				}
 			}
 		}
@@ -425,6 +468,7 @@ var ratioSpecs = []struct {
 	{"seatsfu ÷ raw-batched, each over its window's speed probe (model, not a measurement)", "seatsfu", "raw-batched", cpuPerProbe},
 	{"raw CPU/pkt ÷ raw-batched (what batching saves)", "raw", "raw-batched", cpuPerPacket},
 	{"livekit CPU/pkt ÷ seatsfu (target ≥ 2.5)", "livekit", "seatsfu", cpuPerPacket},
+	{"seatsfu-b CPU/pkt ÷ seatsfu (an A/B of two builds)", "seatsfu-b", "seatsfu", cpuPerPacket},
 	{"naive CPU/pkt ÷ seatsfu", "naive", "seatsfu", cpuPerPacket},
 	{"livekit RSS/viewer ÷ seatsfu", "livekit", "seatsfu", func(r *load.Result) float64 { return r.RSSPerViewerBytes }},
 }

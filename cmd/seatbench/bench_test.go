@@ -35,16 +35,40 @@ func TestPlanInterleavesTargets(t *testing.T) {
 	}
 	got := (&bench{o: o}).plan("all")
 	want := []job{
-		{"fanout", "seatsfu", 10}, {"fanout", "raw", 10}, {"fanout", "naive", 10},
-		{"fanout", "seatsfu", 20}, {"fanout", "raw", 20}, {"fanout", "naive", 20},
-		{"join", "seatsfu", 7}, {"join", "raw", 7}, {"join", "naive", 7},
-		{"handover", "seatsfu", 5}, {"churn", "seatsfu", 5},
+		jb("fanout", "seatsfu", 10), jb("fanout", "raw", 10), jb("fanout", "naive", 10),
+		jb("fanout", "seatsfu", 20), jb("fanout", "raw", 20), jb("fanout", "naive", 20),
+		jb("join", "seatsfu", 7), jb("join", "raw", 7), jb("join", "naive", 7),
+		jb("handover", "seatsfu", 5), jb("churn", "seatsfu", 5),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("plan\n got %v\nwant %v", got, want)
 	}
-	if got := (&bench{o: o}).plan("handover"); !reflect.DeepEqual(got, []job{{"handover", "seatsfu", 5}}) {
+	if got := (&bench{o: o}).plan("handover"); !reflect.DeepEqual(got, []job{jb("handover", "seatsfu", 5)}) {
 		t.Fatalf("handover plan %v", got)
+	}
+}
+
+func jb(scenario, target string, viewers int) job {
+	return job{scenario: scenario, target: target, viewers: viewers}
+}
+
+// With -alternate, a step's targets but livekit are one job, measured
+// together; livekit keeps a window of its own.
+func TestPlanAlternatesTargetsOfAStep(t *testing.T) {
+	o, err := parseFlags("fanout", []string{"-steps", "10,20", "-alternate", "2s", "-targets", "seatsfu,raw-batched,livekit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := (&bench{o: o}).plan("fanout")
+	alt := func(v int) job {
+		return job{scenario: scenarioAlternating, viewers: v, targets: []string{"seatsfu", "raw-batched"}}
+	}
+	want := []job{jb("fanout", "livekit", 10), alt(10), jb("fanout", "livekit", 20), alt(20)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("plan\n got %v\nwant %v", got, want)
+	}
+	if _, err := parseFlags("fanout", []string{"-alternate", "2s", "-slices", "0"}); err == nil {
+		t.Fatal("-slices 0 accepted")
 	}
 }
 
