@@ -106,6 +106,11 @@ func FanoutAlternating(ctx context.Context, ts []Target, cfg AltConfig) ([]*Resu
 	out := make([]*Result, len(legs))
 	for i, l := range legs {
 		out[i] = l.finish()
+		for _, o := range legs {
+			if o != l {
+				out[i].AlternatedWith = append(out[i].AlternatedWith, o.srv.Name)
+			}
+		}
 	}
 	return out, nil
 }

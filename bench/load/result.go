@@ -72,6 +72,10 @@ type Result struct {
 	// CPU per packet, in the order they were taken.
 	Slices              int       `json:"slices,omitempty"`
 	SliceCPUPerPacketUs []float64 `json:"sliceCpuMicrosPerPacket,omitempty"`
+	// AlternatedWith names the targets measured in the same run of
+	// slices: a ratio is only taken between results that alternated
+	// together, or between two that did not alternate at all.
+	AlternatedWith []string `json:"alternatedWith,omitempty"`
 	// PPSPerCore extrapolates forwarded packets to one fully busy core.
 	PPSPerCore float64 `json:"pktPerSecPerCore"`
 

@@ -181,8 +181,12 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 			if j.scenario == "fanout" && failed[j.target] {
 				continue
 			}
-			if j.scenario == scenarioAlternating {
-				rs, err := b.runAlternating(ctx, j, seatsfuBin)
+			if j.scenario == scenarioAlternating || j.scenario == scenarioAlternatingLK {
+				run := b.runAlternating
+				if j.scenario == scenarioAlternatingLK {
+					run = b.runLivekitAlternating
+				}
+				rs, err := run(ctx, j, seatsfuBin)
 				if err != nil {
 					if ctx.Err() != nil {
 						return err
@@ -281,6 +285,8 @@ type server struct {
 	info   load.Server
 	open   func(ctx context.Context, room string, seats int) (load.Target, error)
 	seated *load.SeatsfuTarget // last seatsfu target, for handover
+	ws     string              // seatsfu's signalling URL and token secret
+	secret []byte
 }
 
 func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, error) {
@@ -328,6 +334,7 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		ProfileCuts: b.o.profileWindow && os.Getenv(cpuprofile.Env) != ""}} // seatsfu and the baselines both profile with internal/cpuprofile
 	if isSeatsfu(name) {
 		ws := fmt.Sprintf("ws://127.0.0.1:%d/v1/rtc", port)
+		s.ws, s.secret = ws, secret
 		s.open = func(ctx context.Context, room string, seats int) (load.Target, error) {
 			t, err := load.NewSeatsfuTarget(ctx, s.info, ws, secret, room, max(seats, 2))
 			if err == nil {
@@ -366,11 +373,15 @@ func (b *bench) plan(cmd string) []job {
 		for _, v := range o.steps {
 			var together []string
 			for _, t := range o.targets {
-				if o.alternate > 0 && cmd == "fanout" && t != "livekit" {
+				switch {
+				case o.alternate > 0 && cmd == "fanout" && t == "livekit":
+					// In slices beside a seatsfu of its own, from lkbench's generator.
+					jobs = append(jobs, job{scenario: scenarioAlternatingLK, target: t, viewers: v})
+				case o.alternate > 0 && cmd == "fanout":
 					together = append(together, t)
-					continue
+				default:
+					jobs = append(jobs, job{scenario: "fanout", target: t, viewers: v})
 				}
-				jobs = append(jobs, job{scenario: "fanout", target: t, viewers: v})
 			}
 			if len(together) > 0 {
 				jobs = append(jobs, job{scenario: scenarioAlternating, viewers: v, targets: together})
@@ -468,6 +479,7 @@ var ratioSpecs = []struct {
 	{"seatsfu ÷ raw-batched, each over its window's speed probe (model, not a measurement)", "seatsfu", "raw-batched", cpuPerProbe},
 	{"raw CPU/pkt ÷ raw-batched (what batching saves)", "raw", "raw-batched", cpuPerPacket},
 	{"livekit CPU/pkt ÷ seatsfu (target ≥ 2.5)", "livekit", "seatsfu", cpuPerPacket},
+	{"livekit CPU/pkt ÷ seatsfu, in alternating slices from one generator (target ≥ 2.5)", "livekit", "seatsfu-lk", cpuPerPacket},
 	{"seatsfu-b CPU/pkt ÷ seatsfu (an A/B of two builds)", "seatsfu-b", "seatsfu", cpuPerPacket},
 	{"naive CPU/pkt ÷ seatsfu", "naive", "seatsfu", cpuPerPacket},
 	{"livekit RSS/viewer ÷ seatsfu", "livekit", "seatsfu", func(r *load.Result) float64 { return r.RSSPerViewerBytes }},
@@ -515,7 +527,7 @@ func (b *bench) summarise() {
 			ratio := report.Ratio{Name: spec.name, Viewers: v}
 			for rep := 1; rep <= b.o.repeat; rep++ {
 				n, d := fan[key{spec.num, v, rep}], fan[key{spec.den, v, rep}]
-				if n == nil || d == nil || spec.figure(d) <= 0 || spec.figure(n) <= 0 {
+				if n == nil || d == nil || spec.figure(d) <= 0 || spec.figure(n) <= 0 || !comparable(n, d) {
 					continue
 				}
 				ratio.Values = append(ratio.Values, spec.figure(n)/spec.figure(d))
@@ -526,6 +538,15 @@ func (b *bench) summarise() {
 			}
 		}
 	}
+}
+
+// comparable says whether a ratio of a and b means anything: both measured
+// in their own windows, or in the same run of alternating slices.
+func comparable(a, b *load.Result) bool {
+	if len(a.AlternatedWith) == 0 && len(b.AlternatedWith) == 0 {
+		return true
+	}
+	return slices.Contains(a.AlternatedWith, b.Target) && slices.Contains(b.AlternatedWith, a.Target)
 }
 
 // worseNoise is the larger other-process CPU on the server's core of two

@@ -70,7 +70,20 @@ func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
 	if b.serverCPU >= 0 {
 		args = append(args, "-generator-cpu", "0")
 	}
-	c := exec.CommandContext(ctx, o.lkbenchBin, args...)
+	out, err := b.lkbench(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	var r load.Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		return nil, fmt.Errorf("lkbench printed no result: %w: %q", err, strings.TrimSpace(string(out)))
+	}
+	return &r, nil
+}
+
+// lkbench runs lkbench with args and returns what it printed.
+func (b *bench) lkbench(ctx context.Context, args []string) ([]byte, error) {
+	c := exec.CommandContext(ctx, b.o.lkbenchBin, args...)
 	var stdout bytes.Buffer
 	c.Stdout = &stdout
 	c.Stderr = b.log
@@ -80,9 +93,57 @@ func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
 	if err := c.Run(); err != nil {
 		return nil, fmt.Errorf("lkbench: %w", err)
 	}
-	var r load.Result
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		return nil, fmt.Errorf("lkbench printed no result: %w: %q", err, strings.TrimSpace(stdout.String()))
+	return stdout.Bytes(), nil
+}
+
+// scenarioAlternatingLK is -alternate's livekit job for one step: LiveKit
+// beside a seatsfu server of its own (the seatsfu-lk target), measured in
+// alternating slices by lkbench, whose one generator drives both. LiveKit's
+// generator is lkbench's process, so it cannot join the slices of
+// seatbench's own targets.
+const scenarioAlternatingLK = "fanout-alternating-livekit"
+
+// runLivekitAlternating starts the seatsfu server for the pairing and
+// runs lkbench fanout-alternating against it and a LiveKit server.
+func (b *bench) runLivekitAlternating(ctx context.Context, j job, seatsfuBin string) ([]*load.Result, error) {
+	o := b.o
+	s, err := b.start(ctx, "seatsfu", seatsfuBin)
+	if err != nil {
+		return nil, err
 	}
-	return &r, nil
+	defer s.p.Stop()
+	args := []string{"fanout-alternating",
+		"-livekit-bin", o.livekitBin,
+		"-viewers", strconv.Itoa(j.viewers),
+		"-guests", strconv.Itoa(o.guests),
+		"-warmup", o.warmup.String(),
+		"-slice", o.alternate.String(),
+		"-slices", strconv.Itoa(o.slices),
+		"-server-cpu", strconv.Itoa(b.serverCPU),
+		"-server-log", b.logPath,
+		fmt.Sprintf("-progress=%v", b.progress != nil),
+		fmt.Sprintf("-viewer-nack=%v", o.viewerNACK),
+		"-seatsfu-ws", s.ws,
+		"-seatsfu-base", s.info.BaseURL,
+		"-seatsfu-secret", string(s.secret),
+		"-seatsfu-pid", strconv.Itoa(s.info.PID),
+		"-seatsfu-udp", strconv.Itoa(s.info.UDPPort),
+	}
+	if b.serverCPU >= 0 {
+		args = append(args, "-generator-cpu", "0")
+	}
+	out, err := b.lkbench(ctx, args)
+	if err != nil {
+		return nil, err
+	}
+	var rs []*load.Result
+	if err := json.Unmarshal(out, &rs); err != nil {
+		return nil, fmt.Errorf("lkbench printed no results: %w: %q", err, strings.TrimSpace(string(out)))
+	}
+	if len(rs) == 2 {
+		if n := sliceRatios(rs[1], rs[0]); n != "" {
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("fanout V=%d, alternating: livekit ÷ seatsfu-lk CPU/pkt round by round: %s", j.viewers, n))
+		}
+	}
+	return rs, nil
 }

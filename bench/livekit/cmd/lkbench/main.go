@@ -6,6 +6,11 @@
 // it lives in its own module so seatsfu never depends on LiveKit.
 //
 //	lkbench fanout -livekit-bin /work/lk/livekit-server -viewers 50 -guests 2
+//
+// fanout-alternating measures LiveKit and a seatsfu server seatbench
+// started (-seatsfu-ws and friends) in alternating slices, both driven from
+// this one generator (bench/load/alternate.go), and prints both results as
+// a JSON array; the seatsfu leg is named seatsfu-lk.
 package main
 
 import (
@@ -34,8 +39,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
-	if len(args) == 0 || (args[0] != "fanout" && args[0] != "join") {
-		return errors.New("usage: lkbench fanout|join -livekit-bin PATH [flags]")
+	if len(args) == 0 || (args[0] != "fanout" && args[0] != "join" && args[0] != "fanout-alternating") {
+		return errors.New("usage: lkbench fanout|join|fanout-alternating -livekit-bin PATH [flags]")
 	}
 	scenario := args[0]
 	fs := flag.NewFlagSet(scenario, flag.ContinueOnError)
@@ -50,6 +55,14 @@ func run(ctx context.Context, args []string) error {
 	probe := fs.Duration("probe-metrics", 0, "scrape LiveKit's /metrics this often through the window (0: off)")
 	viewerNACK := fs.Bool("viewer-nack", false, "viewers NACK lost packets (and send no other RTCP)")
 	serverLog := fs.String("server-log", "", "append the LiveKit server's output to this file (default: stderr)")
+	var sf seatsfuFlags
+	fs.StringVar(&sf.ws, "seatsfu-ws", "", "fanout-alternating: the seatsfu server's signalling URL (ws://…/v1/rtc)")
+	fs.StringVar(&sf.base, "seatsfu-base", "", "fanout-alternating: its HTTP base URL (/metrics)")
+	fs.StringVar(&sf.secret, "seatsfu-secret", "", "fanout-alternating: its token secret")
+	fs.IntVar(&sf.pid, "seatsfu-pid", 0, "fanout-alternating: its process id (CPU and memory)")
+	fs.IntVar(&sf.udp, "seatsfu-udp", 0, "fanout-alternating: its media port")
+	slice := fs.Duration("slice", 2*time.Second, "fanout-alternating: one target's slice")
+	slices := fs.Int("slices", 6, "fanout-alternating: slices per target")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -85,6 +98,13 @@ func run(ctx context.Context, args []string) error {
 	if *progress {
 		cfg.Progress = os.Stderr
 	}
+	if scenario == "fanout-alternating" {
+		rs, err := alternate(ctx, t, sf, *serverCPU, load.AltConfig{Config: cfg, Slice: *slice, Rounds: *slices})
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(os.Stdout).Encode(rs)
+	}
 	var r *load.Result
 	if scenario == "fanout" {
 		r, err = load.Fanout(ctx, t, cfg)
@@ -96,4 +116,29 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// seatsfuFlags locate the seatsfu server of fanout-alternating.
+type seatsfuFlags struct {
+	ws, base, secret string
+	pid, udp         int
+}
+
+// alternate measures the seatsfu server (first) and LiveKit's target lk in
+// alternating slices.
+func alternate(ctx context.Context, lk *livekit.Target, sf seatsfuFlags, serverCPU int, cfg load.AltConfig) ([]*load.Result, error) {
+	if sf.ws == "" || sf.base == "" || sf.secret == "" || sf.pid <= 0 {
+		return nil, errors.New("fanout-alternating needs -seatsfu-ws, -seatsfu-base, -seatsfu-secret and -seatsfu-pid")
+	}
+	srv := load.Server{Name: "seatsfu-lk", PID: sf.pid, BaseURL: sf.base, UDPPort: sf.udp, Core: serverCPU,
+		CorePinned: serverCPU >= 0, Pinned: fmt.Sprintf("taskset -c %d (by seatbench)", serverCPU)}
+	if serverCPU < 0 {
+		srv.Pinned = "not pinned"
+	}
+	st, err := load.NewSeatsfuTarget(ctx, srv, sf.ws, []byte(sf.secret), fmt.Sprintf("fanout-lk-%d", cfg.Viewers), max(cfg.Guests+1, 2))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return load.FanoutAlternating(ctx, []load.Target{st, lk}, cfg)
 }
