@@ -62,6 +62,10 @@ type altLeg struct {
 	secs        float64
 	expected    uint64
 	gaps        uint64
+	// While another leg's slice ran: this server's CPU with its viewers
+	// connected and no media, and how long.
+	idleCPU  time.Duration
+	idleSecs float64
 }
 
 // FanoutAlternating runs the fan-out scenario on every target at once,
@@ -98,9 +102,12 @@ func FanoutAlternating(ctx context.Context, ts []Target, cfg AltConfig) ([]*Resu
 			if r%2 == 1 {
 				k = len(legs) - 1 - i
 			}
+			idle0 := idleMarks(legs, k)
+			t0 := time.Now()
 			if err := legs[k].slice(ctx, cfg); err != nil {
 				return nil, err
 			}
+			addIdle(legs, k, idle0, time.Since(t0))
 		}
 	}
 	out := make([]*Result, len(legs))
@@ -113,6 +120,35 @@ func FanoutAlternating(ctx context.Context, ts []Target, cfg AltConfig) ([]*Resu
 		}
 	}
 	return out, nil
+}
+
+// idleMarks reads the CPU of every leg but the k-th, whose slice is about
+// to run.
+func idleMarks(legs []*altLeg, k int) []time.Duration {
+	marks := make([]time.Duration, len(legs))
+	for i, l := range legs {
+		if i != k {
+			if u, err := l.srv.Usage(); err == nil {
+				marks[i] = u.CPU
+			} else {
+				marks[i] = -1
+			}
+		}
+	}
+	return marks
+}
+
+// addIdle adds what the other legs spent during the k-th leg's slice.
+func addIdle(legs []*altLeg, k int, marks []time.Duration, d time.Duration) {
+	for i, l := range legs {
+		if i == k || marks[i] < 0 {
+			continue
+		}
+		if u, err := l.srv.Usage(); err == nil {
+			l.idleCPU += u.CPU - marks[i]
+			l.idleSecs += d.Seconds()
+		}
+	}
 }
 
 // setUpLeg publishes, connects the viewers, warms up with the target alone
@@ -219,6 +255,9 @@ func (l *altLeg) finish() *Result {
 	}
 	if l.pkts > 0 {
 		res.CPUPerPacketUs = cpu * 1e6 / float64(l.pkts)
+	}
+	if l.idleSecs > 0 {
+		res.IdleCPUPct = 100 * l.idleCPU.Seconds() / l.idleSecs
 	}
 	if l.expected > 0 {
 		res.WindowLossPct = 100 * float64(l.gaps) / float64(l.expected)

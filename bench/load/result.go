@@ -76,6 +76,11 @@ type Result struct {
 	// slices: a ratio is only taken between results that alternated
 	// together, or between two that did not alternate at all.
 	AlternatedWith []string `json:"alternatedWith,omitempty"`
+	// IdleCPUPct is, when alternating, the server's CPU (percent of one
+	// core) while the other targets' slices ran: its viewers connected,
+	// no media. Part of every slice's CPU too, so a server with a dearer
+	// idle pays it per packet.
+	IdleCPUPct float64 `json:"idleCpuPercent,omitempty"`
 	// PPSPerCore extrapolates forwarded packets to one fully busy core.
 	PPSPerCore float64 `json:"pktPerSecPerCore"`
 
