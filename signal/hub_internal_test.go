@@ -128,4 +128,19 @@ func TestHostSocketHoldsAFlashCrowd(t *testing.T) {
 	if n := testutil.ToFloat64(srv.caps.refusals.WithLabelValues(limitOutQueue)); n != 1 {
 		t.Fatalf("seatsfu_limit_refusals_total{limit=out_queue} = %v, want 1 (one socket closed)", n)
 	}
+
+	// A host's socket that overflows its own bound is cut too, and counted
+	// under that bound's name.
+	for range hostQueueLimit(srv.cfg.MaxMembers) {
+		h.Notify(nil, []seat.Delivery{{To: seat.Hosts, Event: seat.MemberJoined{User: seat.User{UserID: "w", Role: seat.RoleAudience}}}})
+	}
+	if owner.ctx.Err() == nil {
+		t.Fatalf("the owner's socket holding %d frames was not closed", owner.out.len())
+	}
+	if n := testutil.ToFloat64(srv.caps.refusals.WithLabelValues(limitHostOutQueue)); n != 2 {
+		t.Fatalf("seatsfu_limit_refusals_total{limit=host_out_queue} = %v, want 2 (the owner and the promoted admin)", n)
+	}
+	if n := testutil.ToFloat64(srv.caps.refusals.WithLabelValues(limitOutQueue)); n != 1 {
+		t.Fatalf("seatsfu_limit_refusals_total{limit=out_queue} = %v after the hosts were cut, want still 1", n)
+	}
 }

@@ -183,7 +183,8 @@ func newCaps(cfg Config, reg prometheus.Registerer) (*caps, error) {
 		c.value.WithLabelValues(name).Set(v)
 	}
 	for _, name := range []string{limitMembers, limitPending, limitRooms, limitSubscribers, limitWHEPPerUser,
-		limitConns, limitConnsPerIP, limitJoinTimeout, limitTokenExpiry, limitRequestRate, limitMessageRate, limitOutQueue} {
+		limitConns, limitConnsPerIP, limitJoinTimeout, limitTokenExpiry, limitRequestRate, limitMessageRate, limitOutQueue,
+		limitHostOutQueue} {
 		c.refusals.WithLabelValues(name)
 	}
 	return c, nil

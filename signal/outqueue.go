@@ -47,6 +47,13 @@ func (q *frameQueue) setLimit(limit int) {
 	q.mu.Unlock()
 }
 
+// bound is the queue's bound now.
+func (q *frameQueue) bound() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.limit
+}
+
 // push queues f and makes sure a writer will take it. It reports false only
 // when limit frames already wait (the peer is not reading). Once writing
 // has ended f is dropped: the socket will not be written again.

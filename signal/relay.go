@@ -286,13 +286,13 @@ func (e *edgeSession) followRole(text string) {
 
 // tooSlow cuts a client that reads slower than its room talks, as a
 // direct socket's full queue does (session.tooSlow): said once, counted
-// as out_queue, and no close frame. The host hears 1001 and drops the
+// as out_queue (host_out_queue for a host), and no close frame. The host hears 1001 and drops the
 // member as it would a direct socket's.
 func (e *edgeSession) tooSlow() {
 	if e.finish(edgeEnd{code: websocket.StatusGoingAway, reason: "too slow", tellHost: true, cut: true}) {
 		e.lk.c.srv.log.Warn("signal: outbound queue full, closing slow relayed socket",
 			"user", e.user, "room", e.room, "queued", e.out.len())
-		e.lk.c.srv.caps.refused(limitOutQueue)
+		e.lk.c.srv.caps.refused(outQueueLimit(e.out.bound()))
 	}
 }
 

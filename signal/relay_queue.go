@@ -39,6 +39,13 @@ func (q *edgeQueue) setLimit(limit int) {
 	q.mu.Unlock()
 }
 
+// bound is the queue's bound now.
+func (q *edgeQueue) bound() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.limit
+}
+
 // push queues f and wakes the writer. It reports false, and queues
 // nothing, when limit frames already wait: the client is not reading.
 func (q *edgeQueue) push(f nodelink.Frame) bool {

@@ -249,7 +249,7 @@ func (s *session) send(frame []byte) {
 func (s *session) tooSlow() {
 	if s.slow.CompareAndSwap(false, true) {
 		s.log.Warn("signal: outbound queue full, closing slow socket", "queued", s.out.len())
-		s.srv.caps.refused(limitOutQueue)
+		s.srv.caps.refused(outQueueLimit(s.out.bound()))
 	}
 	s.cancel()
 }
@@ -264,6 +264,16 @@ func (s *session) tooSlow() {
 // a host falls behind.
 func hostQueueLimit(maxMembers int) int {
 	return outQueue + cmp.Or(maxMembers, hostQueueUncapped)
+}
+
+// outQueueLimit names the limit a full queue of that bound hit:
+// host_out_queue for a host's socket (its bound is the larger), out_queue
+// for any other.
+func outQueueLimit(bound int) string {
+	if bound > outQueue {
+		return limitHostOutQueue
+	}
+	return limitOutQueue
 }
 
 // queueLimitFor is the bound of the socket of a member with that role.
