@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,11 +32,28 @@ type node struct {
 }
 
 // startNode starts seatsfu serve in its own process on free loopback ports;
-// extra are more flags.
+// extra are more flags. A port taken between freePort's pick and the node's
+// bind is picked again: the node says so and exits at start.
 func startNode(t *testing.T, redisURL, secret string, extra ...string) *node {
 	t.Helper()
+	for try := 1; ; try++ {
+		n, inUse := tryStartNode(t, redisURL, secret, extra...)
+		if !inUse {
+			return n
+		}
+		if try == 3 {
+			t.Fatalf("three picks of free ports were taken before the node bound them:\n%s", n.log.String())
+		}
+		t.Logf("a port was taken before the node bound it; picking again:\n%s", n.log.String())
+	}
+}
+
+// tryStartNode is one start; inUse: the node exited at start because a port
+// it was given was taken.
+func tryStartNode(t *testing.T, redisURL, secret string, extra ...string) (n *node, inUse bool) {
+	t.Helper()
 	httpPort := freePort(t, "tcp")
-	n := &node{url: "http://127.0.0.1:" + strconv.Itoa(httpPort), log: &syncBuffer{}, done: make(chan struct{})}
+	n = &node{url: "http://127.0.0.1:" + strconv.Itoa(httpPort), log: &syncBuffer{}, done: make(chan struct{})}
 	n.cmd = exec.Command(os.Args[0], "serve",
 		"--http", "127.0.0.1:"+strconv.Itoa(httpPort), "--rtc-udp-port", "0", "--rtc-ip", "127.0.0.1",
 		"--secret", secret, "--redis", redisURL, "--node-addr", "127.0.0.1:"+strconv.Itoa(freePort(t, "tcp")),
@@ -60,11 +78,14 @@ func startNode(t *testing.T, redisURL, secret string, extra ...string) *node {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return n
+				return n, false
 			}
 		}
 		select {
 		case <-n.done:
+			if strings.Contains(n.log.String(), "address already in use") {
+				return n, true
+			}
 			t.Fatalf("node exited at start:\n%s", n.log.String())
 		default:
 		}

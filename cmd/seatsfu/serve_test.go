@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -22,25 +23,46 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// freePort finds a port nobody listens on by binding :0 and letting go.
+// freePort finds a port nobody listens on, below the kernel's ephemeral
+// range: a port :0 hands out is in that range, where the node's and other
+// tests' outgoing connections take their local ports too, so one could
+// take it between the pick and the node's bind (CI saw "bind: address
+// already in use"). Below it, only another test's pick can collide.
 func freePort(t *testing.T, network string) int {
 	t.Helper()
-	switch network {
-	case "tcp":
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	low := ephemeralLow()
+	for range 200 {
+		port := 10000 + mathrand.IntN(low-10000)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		if network == "tcp" {
+			if ln, err := net.Listen("tcp", addr); err == nil {
+				ln.Close()
+				return port
+			}
+		} else if pc, err := net.ListenPacket("udp", addr); err == nil {
+			pc.Close()
+			return port
 		}
-		defer ln.Close()
-		return ln.Addr().(*net.TCPAddr).Port
-	default:
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		return pc.LocalAddr().(*net.UDPAddr).Port
 	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 32768
+	}
+	if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+		return n
+	}
+	return 32768
 }
 
 // freeRTCPort finds a port number free for UDP and TCP both: the media port
