@@ -80,23 +80,6 @@ const egressEvery = time.Second
 // drops — one viewer on a stalled TCP link — stay under it.
 const behindShare = 0.01
 
-// What makes a window behind besides its share: the drops of at least
-// behindViewers(up) viewers. A node past its worth falls behind for every
-// viewer its writers serve in turn, so their queues overflow together; a
-// viewer whose own link stalled (a phone on TCP whose socket buffer is
-// full) drops everything it is offered alone. Counted by share only, one
-// such viewer among fewer than a hundred was over 1 % of the node's
-// egress: a node with a budget refused every newcomer, and learned a
-// ceiling at what it sent, for as long as that one link stayed stalled.
-const (
-	behindViewersMin   = 2  // at least two viewers
-	behindViewersShare = 10 // and a tenth of those connected
-)
-
-func behindViewers(up int64) int64 {
-	return max(behindViewersMin, (up+behindViewersShare-1)/behindViewersShare)
-}
-
 // behindHold is how long the node stays behind after the last window over
 // behindShare. A node at the edge of its worth drops in one second and not
 // the next; released at the first clean second, admission let viewers in
@@ -141,11 +124,6 @@ type overload struct {
 	// egress, but a joining viewer's passing burst — up to twice its
 	// steady rate for a second — not what it will cost from then on.
 	replayed atomic.Int64
-	// window numbers the sampler's windows; droppers counts, over all
-	// windows, each viewer once in every window it dropped in
-	// (noteDrop).
-	window   atomic.Int64
-	droppers atomic.Int64
 	// The sampler's previous totals and up count.
 	last        egressSample
 	lastUp      int64
@@ -320,7 +298,6 @@ type egressSample struct {
 	dropped  float64 // for full viewer queues: due, but the writer fell behind
 	ingress  float64 // received from publishers
 	replayed int64   // of sent, keyframe-group replays
-	droppers int64   // viewer-windows with drops (overload.droppers)
 }
 
 func (s *SFU) egressNow() egressSample {
@@ -329,16 +306,6 @@ func (s *SFU) egressNow() egressSample {
 		dropped:  counterSum(s.m.droppedPackets[audioIdx], s.m.droppedPackets[videoIdx]),
 		ingress:  counterSum(s.m.receivedPackets[audioIdx], s.m.receivedPackets[videoIdx]),
 		replayed: s.ov.replayed.Load(),
-		droppers: s.ov.droppers.Load(),
-	}
-}
-
-// noteDrop counts v among the viewers that dropped in this window, once.
-// Called by a source's reader as v's queue refuses a packet.
-func (o *overload) noteDrop(v *viewer) {
-	w := o.window.Load() + 1 // + 1: a viewer's zero value is "never"
-	if v.dropWindow.Swap(w) != w {
-		o.droppers.Add(1)
 	}
 }
 
@@ -401,12 +368,10 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 		m = min(m, typical+cmp.Or(int64(o.cfg.ViewerRetransmits), typical))
 	}
 	dropped := (c.dropped - p.dropped) / el
-	o.window.Add(1)
-	over := dropped > behindShare*(float64(r)+dropped) && c.droppers-p.droppers >= behindViewers(up)
-	if over {
+	if dropped > behindShare*(float64(r)+dropped) {
 		o.lateAt = now
 	}
-	o.learnCeiling(r, dropped, over)
+	o.learnCeiling(r, dropped)
 	late := !o.lateAt.IsZero() && now.Sub(o.lateAt) < behindHold
 	switch {
 	case m <= 0:
@@ -433,13 +398,13 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 }
 
 // learnCeiling notes a window that sent r packets/s and dropped dropped:
-// over (behindShare, by enough viewers), what it sent is the ceiling;
-// clean, the ceiling rises (see ceilingRise) and is forgotten at the
-// budget. A window with drops short of over leaves it as it is.
-func (o *overload) learnCeiling(r int64, dropped float64, over bool) {
+// over behindShare, what it sent is the ceiling; clean, the ceiling rises
+// (see ceilingRise) and is forgotten at the budget. A window with a few
+// drops under the share leaves it as it is.
+func (o *overload) learnCeiling(r int64, dropped float64) {
 	c := o.ceiling.Load()
 	switch {
-	case over:
+	case dropped > behindShare*(float64(r)+dropped):
 		c = max(r, 1) // 0 means none: a node that sent nothing admits nothing
 	case dropped == 0 && c > 0:
 		if c = max(c+int64(math.Ceil(ceilingRise*float64(c))), r); c >= int64(o.cfg.EgressBudget) {

@@ -61,8 +61,6 @@ type viewer struct {
 	starting atomic.Bool
 	// upState: counted among the node's connected viewers (overload.go).
 	upState atomic.Int32
-	// dropWindow: the egress window it last dropped in, + 1 (noteDrop).
-	dropWindow atomic.Int64
 
 	// The connection's RTCP, parsed as Pion's SRTCP session hands it over
 	// (feedback.go).
@@ -258,7 +256,6 @@ func (sl *slot) queue(src *source, pk *packet) {
 	if sl.kind == videoIdx && sl.dropping.Load() {
 		if !pk.keyframe {
 			m.droppedPackets[videoIdx].Inc()
-			src.pub.room.s.ov.noteDrop(sl.viewer)
 			return
 		}
 		sl.dropping.Store(false)
@@ -274,7 +271,6 @@ func (sl *slot) queue(src *source, pk *packet) {
 			return
 		}
 		m.droppedPackets[sl.kind].Inc()
-		src.pub.room.s.ov.noteDrop(sl.viewer)
 		if sl.kind == videoIdx {
 			sl.dropping.Store(true)
 			src.requestKeyframe()
