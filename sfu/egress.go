@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
@@ -435,14 +436,26 @@ type egressWriter struct {
 	pion webrtc.TrackLocalWriter
 	e    *viewerEgress // nil with the direct path off
 	sock *egressSocket // its metrics
+	slow *atomic.Bool  // the slot track's linkSlow (nil: not tracked)
 }
+
+// slowLinkWrite is how long a write on Pion's path may take before the
+// viewer's link, not the node, is taken to hold its writer: a write into
+// a socket with room takes microseconds; an ICE-TCP write into a full one
+// waits up to its deadline (rtcconn: 200 ms).
+const slowLinkWrite = 20 * time.Millisecond
 
 func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if n, ok, err := w.e.writeRTP(h, payload); ok {
 		return n, err
 	}
 	w.sock.m.packets[egressPion].Inc()
-	return w.pion.WriteRTP(h, payload)
+	start := time.Now() // Pion's path only: the direct path never waits
+	n, err := w.pion.WriteRTP(h, payload)
+	if w.slow != nil {
+		w.slow.Store(time.Since(start) > slowLinkWrite)
+	}
+	return n, err
 }
 
 // Write is a marshalled packet; only Pion's path takes those (nothing on

@@ -124,6 +124,9 @@ type overload struct {
 	// egress, but a joining viewer's passing burst — up to twice its
 	// steady rate for a second — not what it will cost from then on.
 	replayed atomic.Int64
+	// linkDropped counts the drops of viewers whose own link held their
+	// writer (slot.countDrop): not the node's, so not in egressSample.
+	linkDropped atomic.Int64
 	// The sampler's previous totals and up count.
 	last        egressSample
 	lastUp      int64
@@ -295,7 +298,7 @@ func (s *SFU) stopEgressSampler() {
 // egressSample is the node's packet counts at one instant.
 type egressSample struct {
 	sent     float64 // forwarded and retransmitted, replays included
-	dropped  float64 // for full viewer queues: due, but the writer fell behind
+	dropped  float64 // for full viewer queues: due, but the writer fell behind (not its link)
 	ingress  float64 // received from publishers
 	replayed int64   // of sent, keyframe-group replays
 }
@@ -303,7 +306,7 @@ type egressSample struct {
 func (s *SFU) egressNow() egressSample {
 	return egressSample{
 		sent:     counterSum(s.m.forwardedPackets[audioIdx], s.m.forwardedPackets[videoIdx], s.m.retransmitted),
-		dropped:  counterSum(s.m.droppedPackets[audioIdx], s.m.droppedPackets[videoIdx]),
+		dropped:  counterSum(s.m.droppedPackets[audioIdx], s.m.droppedPackets[videoIdx]) - float64(s.ov.linkDropped.Load()),
 		ingress:  counterSum(s.m.receivedPackets[audioIdx], s.m.receivedPackets[videoIdx]),
 		replayed: s.ov.replayed.Load(),
 	}

@@ -13,6 +13,10 @@ type overloadMetrics struct {
 	behind prometheus.Gauge
 	// ceiling is the learned ceiling (overload.go), 0 when none.
 	ceiling prometheus.Gauge
+	// linkDropped counts the drops of viewers whose own link held their
+	// writer (slotTrack.linkSlow): in dropped_packets_total too, but not
+	// the node falling behind.
+	linkDropped prometheus.Counter
 	// replaysActive and replaysWaiting are the node's keyframe-group
 	// replays under way and waiting for the replay budget; replayWait is
 	// how long a replay waited to start.
@@ -28,6 +32,8 @@ func newOverloadMetrics(ns string) (overloadMetrics, []prometheus.Collector) {
 			Help: "1 for 3 s after a second in which the node's writers dropped over 1 % of what viewers were due: new subscribers are refused whatever the budget says."}),
 		ceiling: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_ceiling_packets_per_second",
 			Help: "What the node sent in its last second over 1 % dropped, raised 2 % by each clean second: admission holds under it as well as the egress budget (0: none, the budget alone)."}),
+		linkDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "dropped_packets_slow_link_total",
+			Help: "Of dropped_packets_total, those of viewers whose own link held their writer (a TCP write that waited): not counted toward egress_behind."}),
 		replaysActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_active",
 			Help: "Keyframe-group replays to joining viewers under way."}),
 		replaysWaiting: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_waiting",
@@ -36,5 +42,5 @@ func newOverloadMetrics(ns string) (overloadMetrics, []prometheus.Collector) {
 			Help:    "How long a keyframe-group replay waited for the node's replay budget before it started.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10}}),
 	}
-	return m, []prometheus.Collector{m.viewerPrice, m.behind, m.ceiling, m.replaysActive, m.replaysWaiting, m.replayWait}
+	return m, []prometheus.Collector{m.viewerPrice, m.behind, m.ceiling, m.linkDropped, m.replaysActive, m.replaysWaiting, m.replayWait}
 }

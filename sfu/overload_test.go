@@ -4,9 +4,11 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
@@ -518,3 +520,62 @@ func TestEgressPriceHoldsWhileBehind(t *testing.T) {
 		}
 	}
 }
+
+// A write on Pion's path that waits (an ICE-TCP socket buffer full) marks
+// the slot's link slow, and a prompt one clears it; the drops of a slot
+// whose link is slow are dropped_packets_total all the same, but not the
+// node falling behind: they stay out of what the egress sampler reads.
+func TestASlowLinksDropsAreNotTheNodes(t *testing.T) {
+	sock, err := newEgressSocket(nil, false, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slow atomic.Bool
+	delay := slowLinkWrite + 10*time.Millisecond
+	pion := &delayWriter{}
+	w := &egressWriter{pion: pion, sock: sock, slow: &slow}
+	pion.delay = delay
+	if _, err := w.WriteRTP(&rtp.Header{}, []byte{1}); err != nil || !slow.Load() {
+		t.Fatalf("a write that waited %v: err %v, link slow %v; want slow", delay, err, slow.Load())
+	}
+	// A prompt write clears it. Three tries: a goroutine descheduled for
+	// the threshold mid-write on a loaded box reads as a slow link too.
+	pion.delay = 0
+	for try := 1; ; try++ {
+		if _, err := w.WriteRTP(&rtp.Header{}, []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		if !slow.Load() {
+			break
+		}
+		if try == 3 {
+			t.Fatal("three prompt writes left the link slow")
+		}
+	}
+
+	const packets, queue = 100, 16
+	f := newFanout(t, 2, 2, queue, packets) // nobody writes for either viewer: both queues fill
+	s := f.viewers[0].room.s
+	f.viewers[0].slots[0].track.linkSlow.Store(true)
+	f.src.read()
+	f.stop()
+	perViewer := float64(packets - queue)
+	if got := counterValue(t, s.m.droppedPackets[videoIdx]); got != 2*perViewer {
+		t.Fatalf("dropped_packets_total %v, want %v (both viewers)", got, 2*perViewer)
+	}
+	if got := counterValue(t, s.m.ov.linkDropped); got != perViewer {
+		t.Fatalf("dropped_packets_slow_link_total %v, want %v (the slow link's)", got, perViewer)
+	}
+	if got := s.egressNow().dropped; got != perViewer {
+		t.Fatalf("the sampler reads %v dropped, want %v (the node's own)", got, perViewer)
+	}
+}
+
+// delayWriter is Pion's path taking delay per write.
+type delayWriter struct{ delay time.Duration }
+
+func (d *delayWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) {
+	time.Sleep(d.delay)
+	return len(p), nil
+}
+func (d *delayWriter) Write(b []byte) (int, error) { return len(b), nil }

@@ -251,11 +251,10 @@ func (sl *slot) queue(src *source, pk *packet) {
 			return
 		}
 	}
-	m := src.pub.room.s.m
 	rebase := false
 	if sl.kind == videoIdx && sl.dropping.Load() {
 		if !pk.keyframe {
-			m.droppedPackets[videoIdx].Inc()
+			sl.countDrop(videoIdx)
 			return
 		}
 		sl.dropping.Store(false)
@@ -270,11 +269,23 @@ func (sl *slot) queue(src *source, pk *packet) {
 			// departures.
 			return
 		}
-		m.droppedPackets[sl.kind].Inc()
+		sl.countDrop(sl.kind)
 		if sl.kind == videoIdx {
 			sl.dropping.Store(true)
 			src.requestKeyframe()
 		}
+	}
+}
+
+// countDrop counts a packet of kind the slot's queue could not take: as
+// the node's (overload.go's behind rule) unless the viewer's own link held
+// its writer back.
+func (sl *slot) countDrop(kind int) {
+	m := sl.viewer.room.s.m
+	m.droppedPackets[kind].Inc()
+	if sl.track.linkSlow.Load() {
+		m.ov.linkDropped.Inc()
+		sl.viewer.room.s.ov.linkDropped.Add(1)
 	}
 }
 
