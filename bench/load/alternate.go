@@ -173,26 +173,10 @@ func setUpLeg(ctx context.Context, t Target, cfg *AltConfig) (*altLeg, error) {
 	l.baseG, _ = srv.Metric("go_goroutines")
 	l.mem = readMem(srv)
 	bar := newBar(cfg.Progress, fmt.Sprintf("%s %s V=%d (alternating)", res.Scenario, srv.Name, cfg.Viewers))
-	connected := 0
-	st.connectViewers(ctx, t, 0, cfg.Viewers, seats, cfg.Parallel, func() {
-		connected++
-		bar.show(float64(connected)/float64(cfg.Viewers), fmt.Sprintf("connecting %d/%d", connected, cfg.Viewers))
-	})
-	res.Connected = len(st.views)
-	res.Errors = append(res.Errors, st.errors...)
-	if res.Connected == 0 {
-		bar.done()
-		return l, fmt.Errorf("load: no viewer connected to %s: %v", srv.Name, st.errors)
-	}
-	if err := sleepBar(ctx, bar, cfg.Warmup, "warm-up", st.sink); err != nil {
+	if err := st.joinAudience(ctx, t, srv, res, &cfg.Config, seats, bar); err != nil {
 		return l, err
 	}
 	bar.done()
-	waited, err := awaitJoinsDone(ctx, srv, maxJoinWait)
-	if err != nil {
-		return l, err
-	}
-	res.JoinWaitMs = ms(waited)
 	st.pause()
 	return l, nil
 }

@@ -256,25 +256,9 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	sd0 := portDrops()
 
 	bar := newBar(cfg.Progress, fmt.Sprintf("%s %s V=%d", res.Scenario, srv.Name, cfg.Viewers))
-	connected := 0
-	st.connectViewers(ctx, t, 0, cfg.Viewers, seats, cfg.Parallel, func() {
-		connected++
-		bar.show(float64(connected)/float64(cfg.Viewers), fmt.Sprintf("connecting %d/%d", connected, cfg.Viewers))
-	})
-	res.Connected = len(st.views)
-	res.Errors = append(res.Errors, st.errors...)
-	if res.Connected == 0 {
-		bar.done()
-		return nil, fmt.Errorf("load: no viewer connected to %s: %v", srv.Name, st.errors)
-	}
-	if err := sleepBar(ctx, bar, cfg.Warmup, "warm-up", st.sink); err != nil {
+	if err := st.joinAudience(ctx, t, srv, res, &cfg, seats, bar); err != nil {
 		return nil, err
 	}
-	waited, err := awaitJoinsDone(ctx, srv, maxJoinWait)
-	if err != nil {
-		return nil, err
-	}
-	res.JoinWaitMs = ms(waited)
 
 	st.sink.Measuring.Store(true)
 	c0, _ := snapshotCounters(srv.BaseURL) // before the CPU window opens: the scrape is not in it
@@ -357,6 +341,32 @@ func Fanout(ctx context.Context, t Target, cfg Config) (*Result, error) {
 	res.LatencyP99Ms = ms(st.sink.Latency.Quantile(0.99))
 	res.Latency = &st.sink.Latency
 	return res, nil
+}
+
+// joinAudience connects cfg.Viewers viewers, warms up and waits for the
+// joins' keyframe replays, showing it on bar; res gets the viewers
+// connected, their errors and the wait.
+func (st *stage) joinAudience(ctx context.Context, t Target, srv Server, res *Result, cfg *Config, seats int, bar *bar) error {
+	connected := 0
+	st.connectViewers(ctx, t, 0, cfg.Viewers, seats, cfg.Parallel, func() {
+		connected++
+		bar.show(float64(connected)/float64(cfg.Viewers), fmt.Sprintf("connecting %d/%d", connected, cfg.Viewers))
+	})
+	res.Connected = len(st.views)
+	res.Errors = append(res.Errors, st.errors...)
+	if res.Connected == 0 {
+		bar.done()
+		return fmt.Errorf("load: no viewer connected to %s: %v", srv.Name, st.errors)
+	}
+	if err := sleepBar(ctx, bar, cfg.Warmup, "warm-up", st.sink); err != nil {
+		return err
+	}
+	waited, err := awaitJoinsDone(ctx, srv, maxJoinWait)
+	if err != nil {
+		return err
+	}
+	res.JoinWaitMs = ms(waited)
+	return nil
 }
 
 // sleepBar waits d, updating the bar every half second.
