@@ -383,7 +383,11 @@ func (b *bench) plan(cmd string) []job {
 					jobs = append(jobs, job{scenario: "fanout", target: t, viewers: v})
 				}
 			}
-			if len(together) > 0 {
+			switch len(together) {
+			case 0:
+			case 1: // nothing to alternate with: a window of its own
+				jobs = append(jobs, job{scenario: "fanout", target: together[0], viewers: v})
+			default:
 				jobs = append(jobs, job{scenario: scenarioAlternating, viewers: v, targets: together})
 			}
 		}

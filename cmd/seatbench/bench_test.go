@@ -68,6 +68,14 @@ func TestPlanAlternatesTargetsOfAStep(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("plan\n got %v\nwant %v", got, want)
 	}
+	// One target besides livekit has nothing to alternate with.
+	o, err = parseFlags("fanout", []string{"-steps", "10", "-alternate", "2s", "-targets", "seatsfu,livekit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := (&bench{o: o}).plan("fanout"), []job{jb(scenarioAlternatingLK, "livekit", 10), jb("fanout", "seatsfu", 10)}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("plan\n got %v\nwant %v", got, want)
+	}
 	if _, err := parseFlags("fanout", []string{"-alternate", "2s", "-slices", "0"}); err == nil {
 		t.Fatal("-slices 0 accepted")
 	}

@@ -55,22 +55,9 @@ func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
 		return nil, fmt.Errorf("lkbench runs fanout and join only, not %s", j.scenario)
 	}
 	o := b.o
-	args := []string{j.scenario,
-		"-livekit-bin", o.livekitBin,
-		"-viewers", strconv.Itoa(j.viewers),
-		"-guests", strconv.Itoa(o.guests),
-		"-warmup", o.warmup.String(),
+	out, err := b.lkbench(ctx, j.scenario, j.viewers,
 		"-duration", o.duration.String(),
-		"-server-cpu", strconv.Itoa(b.serverCPU),
-		"-server-log", b.logPath,
-		fmt.Sprintf("-progress=%v", b.progress != nil),
-		fmt.Sprintf("-viewer-nack=%v", o.viewerNACK),
-		"-probe-metrics", o.probe.String(),
-	}
-	if b.serverCPU >= 0 {
-		args = append(args, "-generator-cpu", "0")
-	}
-	out, err := b.lkbench(ctx, args)
+		"-probe-metrics", o.probe.String())
 	if err != nil {
 		return nil, err
 	}
@@ -81,9 +68,24 @@ func (b *bench) runLivekit(ctx context.Context, j job) (*load.Result, error) {
 	return &r, nil
 }
 
-// lkbench runs lkbench with args and returns what it printed.
-func (b *bench) lkbench(ctx context.Context, args []string) ([]byte, error) {
-	c := exec.CommandContext(ctx, b.o.lkbenchBin, args...)
+// lkbench runs lkbench's scenario at viewers with the flags every run
+// shares and more, and returns what it printed.
+func (b *bench) lkbench(ctx context.Context, scenario string, viewers int, more ...string) ([]byte, error) {
+	o := b.o
+	args := []string{scenario,
+		"-livekit-bin", o.livekitBin,
+		"-viewers", strconv.Itoa(viewers),
+		"-guests", strconv.Itoa(o.guests),
+		"-warmup", o.warmup.String(),
+		"-server-cpu", strconv.Itoa(b.serverCPU),
+		"-server-log", b.logPath,
+		fmt.Sprintf("-progress=%v", b.progress != nil),
+		fmt.Sprintf("-viewer-nack=%v", o.viewerNACK),
+	}
+	if b.serverCPU >= 0 {
+		args = append(args, "-generator-cpu", "0")
+	}
+	c := exec.CommandContext(ctx, o.lkbenchBin, append(args, more...)...)
 	var stdout bytes.Buffer
 	c.Stdout = &stdout
 	c.Stderr = b.log
@@ -112,27 +114,14 @@ func (b *bench) runLivekitAlternating(ctx context.Context, j job, seatsfuBin str
 		return nil, err
 	}
 	defer s.p.Stop()
-	args := []string{"fanout-alternating",
-		"-livekit-bin", o.livekitBin,
-		"-viewers", strconv.Itoa(j.viewers),
-		"-guests", strconv.Itoa(o.guests),
-		"-warmup", o.warmup.String(),
+	out, err := b.lkbench(ctx, "fanout-alternating", j.viewers,
 		"-slice", o.alternate.String(),
 		"-slices", strconv.Itoa(o.slices),
-		"-server-cpu", strconv.Itoa(b.serverCPU),
-		"-server-log", b.logPath,
-		fmt.Sprintf("-progress=%v", b.progress != nil),
-		fmt.Sprintf("-viewer-nack=%v", o.viewerNACK),
 		"-seatsfu-ws", s.ws,
 		"-seatsfu-base", s.info.BaseURL,
 		"-seatsfu-secret", string(s.secret),
 		"-seatsfu-pid", strconv.Itoa(s.info.PID),
-		"-seatsfu-udp", strconv.Itoa(s.info.UDPPort),
-	}
-	if b.serverCPU >= 0 {
-		args = append(args, "-generator-cpu", "0")
-	}
-	out, err := b.lkbench(ctx, args)
+		"-seatsfu-udp", strconv.Itoa(s.info.UDPPort))
 	if err != nil {
 		return nil, err
 	}
