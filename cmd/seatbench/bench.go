@@ -163,10 +163,12 @@ func runBench(ctx context.Context, cmd string, args []string) error {
 
 	var seatsfuBin string
 	for _, t := range o.targets {
-		if isSeatsfu(t) {
+		// -alternate pairs LiveKit with a seatsfu server of its own.
+		if isSeatsfu(t) || (t == "livekit" && o.alternate > 0) {
 			if seatsfuBin, err = b.seatsfuBinary(ctx); err != nil {
 				return err
 			}
+			break
 		}
 	}
 	if slices.Contains(o.targets, "livekit") {
