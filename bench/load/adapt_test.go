@@ -2,11 +2,8 @@ package load
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
-
-	"github.com/seatsfu/seatsfu/signal/signaltest"
 )
 
 // The adapt scenario in miniature: three simulcast publishers, an uncapped
@@ -14,13 +11,8 @@ import (
 // seat on high without a freeze; the capped one receives about its cap, on
 // lower layers, and its audio never stops.
 func TestSmokeAdaptSeatsfu(t *testing.T) {
-	env := signaltest.Start(t)
 	ctx := context.Background()
-	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, Pinned: "in-process", InProcess: true}, env.WSURL, env.Secret, "adapt", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
+	tgt := startSeatsfu(t, "adapt")
 	r, err := Adapt(ctx, tgt, AdaptConfig{Publishers: 3, Caps: []int64{0, 500_000}, Warmup: 8 * time.Second, Duration: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)

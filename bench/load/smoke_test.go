@@ -45,6 +45,19 @@ func startBaseline(t *testing.T, mode string) Target {
 	return tgt
 }
 
+// startSeatsfu serves seatsfu in this process and opens room on it for the
+// test's lifetime.
+func startSeatsfu(t *testing.T, room string) *SeatsfuTarget {
+	t.Helper()
+	env := signaltest.Start(t)
+	tgt, err := NewSeatsfuTarget(context.Background(), Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, Pinned: "in-process", InProcess: true}, env.WSURL, env.Secret, room, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tgt.Close() })
+	return tgt
+}
+
 // smokeConfig's viewers NACK: on a loaded two-core box the generator is
 // sometimes starved long enough for a viewer's socket buffer to overflow,
 // and a working forwarder repairs that loss (the raw baseline, which has
@@ -116,13 +129,8 @@ func TestSmokeFanoutNaive(t *testing.T) {
 }
 
 func TestSmokeFanoutSeatsfu(t *testing.T) {
-	env := signaltest.Start(t)
 	ctx := context.Background()
-	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, Pinned: "in-process", InProcess: true}, env.WSURL, env.Secret, "smoke", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
+	tgt := startSeatsfu(t, "smoke")
 	r, err := Fanout(ctx, tgt, smokeConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -131,13 +139,8 @@ func TestSmokeFanoutSeatsfu(t *testing.T) {
 }
 
 func TestSmokeHandoverSeatsfu(t *testing.T) {
-	env := signaltest.Start(t)
 	ctx := context.Background()
-	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, InProcess: true}, env.WSURL, env.Secret, "handover", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
+	tgt := startSeatsfu(t, "handover")
 	cfg := HandoverConfig{Config: Config{Viewers: 2, Guests: 1, Warmup: time.Second, Duration: time.Second}, Rounds: 2, Every: 1500 * time.Millisecond}
 	r, err := Handover(ctx, tgt, cfg)
 	if err != nil {
@@ -154,13 +157,8 @@ func TestSmokeHandoverSeatsfu(t *testing.T) {
 }
 
 func TestSmokeChurnSeatsfu(t *testing.T) {
-	env := signaltest.Start(t)
 	ctx := context.Background()
-	tgt, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, InProcess: true}, env.WSURL, env.Secret, "churn", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tgt.Close()
+	tgt := startSeatsfu(t, "churn")
 	r, err := Churn(ctx, tgt, Config{Viewers: 2, Guests: 1, Warmup: time.Second, Duration: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -177,13 +175,8 @@ func TestSmokeChurnSeatsfu(t *testing.T) {
 // Alternating slices: both targets set up at once, each measured in its
 // turns, each paused while the other's slice runs.
 func TestSmokeFanoutAlternating(t *testing.T) {
-	env := signaltest.Start(t)
 	ctx := context.Background()
-	sf, err := NewSeatsfuTarget(ctx, Server{Name: "seatsfu", PID: os.Getpid(), BaseURL: env.URL, Pinned: "in-process", InProcess: true}, env.WSURL, env.Secret, "alt", 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sf.Close()
+	sf := startSeatsfu(t, "alt")
 	cfg := AltConfig{Config: smokeConfig(), Slice: 600 * time.Millisecond, Rounds: 2}
 	rs, err := FanoutAlternating(ctx, []Target{sf, startBaseline(t, "raw-batched")}, cfg)
 	if err != nil {
