@@ -13,6 +13,7 @@ type Metrics struct {
 	FlightReplays prometheus.Counter
 	PionDrops     prometheus.Counter
 	SRTCPFailures prometheus.Counter
+	TCPDrops      prometheus.Counter // packets an ICE-TCP write dropped whole
 
 	// The handshake gate's (gate.go).
 	HandshakesRunning, HandshakesWaiting, HandshakeLimit prometheus.Gauge
@@ -41,6 +42,8 @@ func NewMetrics() *Metrics {
 			Help: "Datagrams for Pion's UDP mux (publishers) dropped because its bounded queue was full."}),
 		SRTCPFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "srtcp_failures_total",
 			Help: "SRTCP packets from viewers that failed authentication or decryption (dropped)."}),
+		TCPDrops: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "tcp_dropped_packets_total",
+			Help: "Packets to viewers on ICE-TCP dropped whole: the write failed, or the viewer's socket took none of it within 200 ms."}),
 	}
 	gateMetrics(m)
 	return m
@@ -48,6 +51,6 @@ func NewMetrics() *Metrics {
 
 // Collectors is every metric, to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Viewers, m.Checks, m.ConsentLost, m.Handshakes, m.DTLSActive, m.FlightReplays, m.PionDrops, m.SRTCPFailures,
+	return []prometheus.Collector{m.Viewers, m.Checks, m.ConsentLost, m.Handshakes, m.DTLSActive, m.FlightReplays, m.PionDrops, m.SRTCPFailures, m.TCPDrops,
 		m.HandshakesRunning, m.HandshakesWaiting, m.HandshakeLimit, m.HandshakeWait, m.HandshakesDeferred}
 }

@@ -8,9 +8,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pion/stun/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
 )
 
 // ICE-TCP for viewers (PROTOCOL.md §9): the node's one ICE-TCP listener is
@@ -33,6 +36,17 @@ const (
 	// stays shut that long loses the packet (media is loss-tolerant), and
 	// the writer goes on.
 	tcpWriteTimeout = 200 * time.Millisecond
+	// tcpUnsent bounds the bytes a viewer's ICE-TCP socket holds that the
+	// viewer's window has not let out yet (TCP_NOTSENT_LOWAT). Without it
+	// the kernel grows the send buffer up to net.ipv4.tcp_wmem's maximum
+	// (4 MiB here): a stalled viewer banks seconds of stale media, to be
+	// played late when its link drains, and the SFU, whose writes still
+	// succeed, never sees that it is behind. With it a stall shuts the
+	// socket within this much, the writes wait and time out, and the
+	// viewer's queue drops and waits for a keyframe like any slow viewer's.
+	// 128 KiB holds a keyframe burst; what is in flight is not counted, so
+	// it does not bound the link's throughput.
+	tcpUnsent = 128 << 10
 )
 
 // tcpSplit is the listener Pion's ICE-TCP mux accepts from.
@@ -113,7 +127,8 @@ func (s *tcpSplit) sort(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	tc := &tcpConn{c: c}
+	boundUnsent(c)
+	tc := &tcpConn{c: c, dropped: s.m.cfg.Metrics.TCPDrops}
 	if !t.addTCP(ap, tc) {
 		_ = c.Close()
 		return
@@ -210,22 +225,60 @@ func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 
 // tcpConn is one viewer ICE-TCP connection's write side.
 type tcpConn struct {
-	c   net.Conn
-	mu  sync.Mutex
-	buf []byte
+	c    net.Conn
+	mu   sync.Mutex
+	buf  []byte
+	tail []byte // the unsent end of a frame a deadline cut; goes out first
+	// dropped counts the frames write dropped whole.
+	dropped prometheus.Counter
 }
 
 // write sends one framed packet (RFC 4571); a write the viewer does not
-// take within tcpWriteTimeout is dropped.
+// take within tcpWriteTimeout is dropped whole. A deadline can fall in the
+// middle of a frame, after the kernel took part of it. The stream has no
+// other framing than the length prefixes, so the rest of that frame is
+// kept and sent before anything else: dropping it would make the viewer
+// read the next frame's bytes as this one's, and every frame after as
+// garbage, for as long as the connection lasts.
 func (c *tcpConn) write(b []byte) {
 	if len(b) > 0xffff {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.buf = append(binary.BigEndian.AppendUint16(c.buf[:0], uint16(len(b))), b...)
 	_ = c.c.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
-	_, _ = c.c.Write(c.buf)
+	if len(c.tail) > 0 {
+		n, err := c.c.Write(c.tail)
+		c.tail = c.tail[:copy(c.tail, c.tail[n:])]
+		if err != nil {
+			c.dropped.Inc() // b; the frame before it still owes its end
+			return
+		}
+	}
+	c.buf = append(binary.BigEndian.AppendUint16(c.buf[:0], uint16(len(b))), b...)
+	switch n, err := c.c.Write(c.buf); {
+	case err == nil:
+	case n > 0:
+		c.tail = append(c.tail, c.buf[n:]...)
+	default:
+		c.dropped.Inc()
+	}
+}
+
+// boundUnsent sets tcpUnsent on c; a kernel without the option keeps its
+// own buffering, which only delays what a stall shows.
+func boundUnsent(c net.Conn) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, tcpUnsent)
+	})
 }
 
 func remoteAddrPort(c net.Conn) (netip.AddrPort, bool) {
