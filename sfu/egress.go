@@ -436,7 +436,7 @@ type egressWriter struct {
 	pion webrtc.TrackLocalWriter
 	e    *viewerEgress // nil with the direct path off
 	sock *egressSocket // its metrics
-	slow *atomic.Bool  // the slot track's linkSlow (nil: not tracked)
+	link *linkWatch    // the slot track's (nil: not tracked)
 }
 
 // slowLinkWrite is how long a write on Pion's path may take before the
@@ -445,16 +445,43 @@ type egressWriter struct {
 // waits up to its deadline (rtcconn: 200 ms).
 const slowLinkWrite = 20 * time.Millisecond
 
+// linkWatch says whether a viewer's own link holds its writer back, so
+// that the drops its queue makes are not the node's (overload.go): its last
+// write on Pion's path took over slowLinkWrite, or the write in progress
+// has already. The second is the start of a stall: the first write into a
+// full socket waits its whole deadline, the queue fills and drops
+// meanwhile, and those drops, counted before that write returned, made a
+// node with a budget "behind" (sfu/nettest's stalled TCP viewer).
+type linkWatch struct {
+	slow    atomic.Bool
+	writing atomic.Int64 // since monoEpoch, when the write in progress began; 0: none
+}
+
+// monoEpoch is a monotonic origin for times kept in atomics.
+var monoEpoch = time.Now()
+
+func (l *linkWatch) slowNow() bool {
+	if l.slow.Load() {
+		return true
+	}
+	began := l.writing.Load()
+	return began != 0 && time.Since(monoEpoch)-time.Duration(began) > slowLinkWrite
+}
+
 func (w *egressWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	if n, ok, err := w.e.writeRTP(h, payload); ok {
 		return n, err
 	}
 	w.sock.m.packets[egressPion].Inc()
-	start := time.Now() // Pion's path only: the direct path never waits
-	n, err := w.pion.WriteRTP(h, payload)
-	if w.slow != nil {
-		w.slow.Store(time.Since(start) > slowLinkWrite)
+	if w.link == nil {
+		return w.pion.WriteRTP(h, payload)
 	}
+	began := time.Since(monoEpoch) // Pion's path only: the direct path never waits
+	w.link.writing.Store(int64(began))
+	n, err := w.pion.WriteRTP(h, payload)
+	took := time.Since(monoEpoch) - began
+	w.link.slow.Store(took > slowLinkWrite) // first: a drop between the two stores sees one or the other
+	w.link.writing.Store(0)
 	return n, err
 }
 

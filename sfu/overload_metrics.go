@@ -14,7 +14,7 @@ type overloadMetrics struct {
 	// ceiling is the learned ceiling (overload.go), 0 when none.
 	ceiling prometheus.Gauge
 	// linkDropped counts the drops of viewers whose own link held their
-	// writer (slotTrack.linkSlow): in dropped_packets_total too, but not
+	// writer (viewer.link): in dropped_packets_total too, but not
 	// the node falling behind.
 	linkDropped prometheus.Counter
 	// replaysActive and replaysWaiting are the node's keyframe-group

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -530,13 +529,13 @@ func TestASlowLinksDropsAreNotTheNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var slow atomic.Bool
+	var link linkWatch
 	delay := slowLinkWrite + 10*time.Millisecond
 	pion := &delayWriter{}
-	w := &egressWriter{pion: pion, sock: sock, slow: &slow}
+	w := &egressWriter{pion: pion, sock: sock, link: &link}
 	pion.delay = delay
-	if _, err := w.WriteRTP(&rtp.Header{}, []byte{1}); err != nil || !slow.Load() {
-		t.Fatalf("a write that waited %v: err %v, link slow %v; want slow", delay, err, slow.Load())
+	if _, err := w.WriteRTP(&rtp.Header{}, []byte{1}); err != nil || !link.slowNow() {
+		t.Fatalf("a write that waited %v: err %v, link slow %v; want slow", delay, err, link.slowNow())
 	}
 	// A prompt write clears it. Three tries: a goroutine descheduled for
 	// the threshold mid-write on a loaded box reads as a slow link too.
@@ -545,18 +544,36 @@ func TestASlowLinksDropsAreNotTheNodes(t *testing.T) {
 		if _, err := w.WriteRTP(&rtp.Header{}, []byte{1}); err != nil {
 			t.Fatal(err)
 		}
-		if !slow.Load() {
+		if !link.slowNow() {
 			break
 		}
 		if try == 3 {
 			t.Fatal("three prompt writes left the link slow")
 		}
 	}
+	// A write still waiting past the threshold makes the link slow before
+	// it returns: the drops of a stall's first write are the link's too.
+	entered := make(chan struct{})
+	pion.delay, pion.entered = delay+100*time.Millisecond, entered
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = w.WriteRTP(&rtp.Header{}, []byte{1})
+	}()
+	<-entered
+	deadline := time.Now().Add(delay)
+	for !link.slowNow() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if !link.slowNow() {
+		t.Fatalf("a write waiting for %v left the link not slow", delay)
+	}
+	<-done
 
 	const packets, queue = 100, 16
 	f := newFanout(t, 2, 2, queue, packets) // nobody writes for either viewer: both queues fill
 	s := f.viewers[0].room.s
-	f.viewers[0].slots[0].track.linkSlow.Store(true)
+	f.viewers[0].link.slow.Store(true)
 	f.src.read()
 	f.stop()
 	perViewer := float64(packets - queue)
@@ -571,10 +588,18 @@ func TestASlowLinksDropsAreNotTheNodes(t *testing.T) {
 	}
 }
 
-// delayWriter is Pion's path taking delay per write.
-type delayWriter struct{ delay time.Duration }
+// delayWriter is Pion's path taking delay per write; entered, when set,
+// is closed as the next write begins.
+type delayWriter struct {
+	delay   time.Duration
+	entered chan struct{}
+}
 
 func (d *delayWriter) WriteRTP(h *rtp.Header, p []byte) (int, error) {
+	if d.entered != nil {
+		close(d.entered)
+		d.entered = nil
+	}
 	time.Sleep(d.delay)
 	return len(p), nil
 }

@@ -21,10 +21,7 @@ type slotTrack struct {
 	// harnesses that bind writers of their own.
 	sock *egressSocket
 	eg   *viewerEgress
-	// linkSlow: the last write on Pion's path took over slowLinkWrite —
-	// the viewer's own link (a TCP socket buffer full) holds its writer
-	// back, so the drops its queue makes are not the node's (overload.go).
-	linkSlow atomic.Bool
+	link *linkWatch // the viewer's (viewer.link)
 }
 
 type boundTrack struct {
@@ -59,7 +56,7 @@ func (t *slotTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 		if strings.EqualFold(c.MimeType, t.mime) {
 			bt := &boundTrack{w: ctx.WriteStream(), ssrc: ctx.SSRC(), pt: uint8(c.PayloadType)}
 			if t.sock != nil {
-				bt.w = &egressWriter{pion: bt.w, e: t.eg, sock: t.sock, slow: &t.linkSlow}
+				bt.w = &egressWriter{pion: bt.w, e: t.eg, sock: t.sock, link: t.link}
 			}
 			for _, ext := range ctx.HeaderExtensions() {
 				if ext.URI == sdp.TransportCCURI && ext.ID > 0 && ext.ID < 15 {

@@ -99,7 +99,7 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 		if co > 0 {
 			sl.seatIdx, sl.cohost, sl.track = -1, co, r.s.newCohostSlotTrack(kind, co)
 		}
-		sl.track.sock, sl.track.eg = r.s.egress, v.eg
+		sl.track.sock, sl.track.eg, sl.track.link = r.s.egress, v.eg, &v.link
 		if sl.sender, err = peer.pc.AddTrack(sl.track); err != nil {
 			return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))
 		}

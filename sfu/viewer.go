@@ -71,6 +71,10 @@ type viewer struct {
 	nacks *rate.Limiter
 
 	eg *viewerEgress // the direct egress path (egress.go); nil when off
+	// link: whether the viewer's own link holds its writer back
+	// (egress.go). One for all its slots: they share its connection, and
+	// while a video write waits on a full socket, its audio is dropped too.
+	link linkWatch
 
 	hooks   peerHooks
 	quality *coalescer // rtc.quality (quality.go); nil without a hook
@@ -283,7 +287,7 @@ func (sl *slot) queue(src *source, pk *packet) {
 func (sl *slot) countDrop(kind int) {
 	m := sl.viewer.room.s.m
 	m.droppedPackets[kind].Inc()
-	if sl.track.linkSlow.Load() {
+	if sl.viewer.link.slowNow() {
 		m.ov.linkDropped.Inc()
 		sl.viewer.room.s.ov.linkDropped.Add(1)
 	}

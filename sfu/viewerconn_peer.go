@@ -220,7 +220,7 @@ func (r *Room) subscribeOwn(v *viewer, peer *Peer, offer string, firstSeat int) 
 		if co > 0 {
 			sl.seatIdx, sl.cohost, sl.track = -1, co, r.s.newCohostSlotTrack(kind, co)
 		}
-		sl.track.sock, sl.track.eg = r.s.egress, v.eg
+		sl.track.sock, sl.track.eg, sl.track.link = r.s.egress, v.eg, &v.link
 		senders, slots = append(senders, &rtcconn.Sender{StreamID: sl.track.streamID, TrackID: sl.track.id}), append(slots, sl)
 	}
 	answer, lines, err := rtcconn.Answer(o, r.s.ownAnswerConfig(ufrag, pwd), senders)
@@ -234,7 +234,7 @@ func (r *Room) subscribeOwn(v *viewer, peer *Peer, offer string, firstSeat int) 
 		l := lines[i]
 		sl.mid = l.Mid
 		sl.track.bound.Store(&boundTrack{
-			w:    &egressWriter{pion: ownSender{eg: v.eg, tr: oc.tr}, e: v.eg, sock: r.s.egress, slow: &sl.track.linkSlow},
+			w:    &egressWriter{pion: ownSender{eg: v.eg, tr: oc.tr}, e: v.eg, sock: r.s.egress, link: &v.link},
 			ssrc: webrtc.SSRC(l.SSRC), pt: l.PT, rtxSSRC: l.RTXSSRC, rtxPT: l.RTXPT, twccID: l.TransportCCExt,
 		})
 		v.slots = append(v.slots, sl)

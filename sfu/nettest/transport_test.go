@@ -46,6 +46,21 @@ type restrictedViewer struct {
 
 func startRestrictedViewer(t *testing.T, r *sfu.Room, networks []webrtc.NetworkType, servers []webrtc.ICEServer) *restrictedViewer {
 	t.Helper()
+	var rewrite func(string) string
+	if servers != nil {
+		// Only the relay path is open: Pion would still dial the server's
+		// ICE-TCP candidate directly (active TCP ignores the relay-only
+		// policy), which a network that allows only its TURN server
+		// forbids too.
+		rewrite = withoutTCPCandidates
+	}
+	return startRestrictedViewerVia(t, r, networks, servers, rewrite)
+}
+
+// startRestrictedViewerVia is startRestrictedViewer with the server's
+// answer passed through rewrite (nil: as it is).
+func startRestrictedViewerVia(t *testing.T, r *sfu.Room, networks []webrtc.NetworkType, servers []webrtc.ICEServer, rewrite func(string) string) *restrictedViewer {
+	t.Helper()
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		t.Fatal(err)
@@ -88,12 +103,8 @@ func startRestrictedViewer(t *testing.T, r *sfu.Room, networks []webrtc.NetworkT
 	if err != nil {
 		t.Fatal(err)
 	}
-	if servers != nil {
-		// Only the relay path is open: Pion would still dial the server's
-		// ICE-TCP candidate directly (active TCP ignores the relay-only
-		// policy), which a network that allows only its TURN server
-		// forbids too.
-		answer = withoutTCPCandidates(answer)
+	if rewrite != nil {
+		answer = rewrite(answer)
 	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
