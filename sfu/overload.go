@@ -31,6 +31,10 @@ type Overload struct {
 	// EgressBudget is the packets per second the node may forward
 	// (retransmissions included): over it, new subscribers are refused.
 	EgressBudget int
+	// EgressFloor is, with no EgressBudget, the packets per second due
+	// from which the node's own drops make it behind and teach it a
+	// ceiling (0: never; see unbudgeted).
+	EgressFloor int
 	// ViewerRetransmits caps each viewer's retransmissions per second
 	// (a burst of as many).
 	ViewerRetransmits int
@@ -76,8 +80,9 @@ const egressEvery = time.Second
 // writers may drop in a window before admission stops: past it the node is
 // past its core's worth whatever its budget says (a budget measured on a
 // faster minute of the machine, or set by hand too high), and one more
-// viewer only spreads the loss wider. It is issue 16's loss bound. A few
-// drops — one viewer on a stalled TCP link — stay under it.
+// viewer only spreads the loss wider. It is issue 16's loss bound. The
+// drops of a viewer whose own link holds its writer do not count at all
+// (viewer.link).
 const behindShare = 0.01
 
 // behindHold is how long the node stays behind after the last window over
@@ -105,6 +110,18 @@ const behindHold = 3 * egressEvery
 // from half the budget back to all of it in 35 s.
 const ceilingRise = 0.02
 
+// A node with no budget (the default: a node does not know its core's
+// worth until it is measured) is not unprotected. The behind rule and the
+// learned ceiling need no budget: they measure the node on this minute.
+// With no budget they judge only windows in which viewers were due at
+// least EgressFloor packets/s (DefaultEgressFloor: a few per cent of what
+// one core forwards, bench/README.md). Below it, a second over the behind
+// share is not a core past its worth but a stall — the hypervisor took the
+// core, a test box's race detector — and refusing viewers would not help
+// them. The ceiling, having no budget to rise back to, is forgotten once
+// it has doubled from what taught it (35 clean seconds).
+const DefaultEgressFloor = 10_000
+
 // overload is the node's share of the caps. Its zero value caps nothing
 // (the fan-out benchmarks build an SFU without New).
 type overload struct {
@@ -118,6 +135,7 @@ type overload struct {
 	behind    atomic.Bool  // a window within behindHold dropped over behindShare of what was due
 	perViewer atomic.Int64 // what one more viewer adds, packets/s (0: unknown)
 	ceiling   atomic.Int64 // the learned ceiling, packets/s (0: none, the budget alone)
+	taught    int64        // the sent rate that last set the ceiling; the sampler's
 	viewers   atomic.Int64 // subscribers admitted and not yet gone, connected or not
 	up        atomic.Int64 // of them, those whose connection is up (join.go)
 	// replayed counts the packets of keyframe-group replays (pace.go):
@@ -207,17 +225,17 @@ func (s *SFU) allowKeyframeRequest() bool {
 // everyone: its budget was more than its core's worth.
 func (s *SFU) admitSubscriber() error {
 	o := &s.ov
-	if o.cfg.EgressBudget <= 0 {
-		o.viewers.Add(1)
-		return nil
-	}
 	if o.behind.Load() {
 		s.m.shed[shedSubscribers].Inc()
 		return ErrOverloaded
 	}
 	limit := int64(o.cfg.EgressBudget)
-	if c := o.ceiling.Load(); c > 0 {
-		limit = min(limit, c)
+	if c := o.ceiling.Load(); c > 0 && (limit <= 0 || c < limit) {
+		limit = c
+	}
+	if limit <= 0 {
+		o.viewers.Add(1) // no budget and nothing learned
+		return nil
 	}
 	per := o.perViewer.Load() // retransmissions included
 	for {
@@ -261,13 +279,10 @@ func (s *SFU) viewerGone(v *viewer) {
 	}
 }
 
-// startEgressSampler measures the egress rate every egressEvery while an
-// egress budget is set; Close stops it.
+// startEgressSampler measures the egress rate every egressEvery, budget
+// or not (unbudgeted); Close stops it.
 func (s *SFU) startEgressSampler() {
 	o := &s.ov
-	if o.cfg.EgressBudget <= 0 {
-		return
-	}
 	o.stop, o.done = make(chan struct{}), make(chan struct{})
 	o.lastAt, o.last = time.Now(), s.egressNow()
 	go func() {
@@ -371,10 +386,11 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 		m = min(m, typical+cmp.Or(int64(o.cfg.ViewerRetransmits), typical))
 	}
 	dropped := (c.dropped - p.dropped) / el
-	if dropped > behindShare*(float64(r)+dropped) {
+	over := dropped > behindShare*(float64(r)+dropped) && o.judged(float64(r)+dropped)
+	if over {
 		o.lateAt = now
 	}
-	o.learnCeiling(r, dropped)
+	o.learnCeiling(r, over, dropped == 0)
 	late := !o.lateAt.IsZero() && now.Sub(o.lateAt) < behindHold
 	switch {
 	case m <= 0:
@@ -400,17 +416,30 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	s.m.ov.ceiling.Set(float64(o.ceiling.Load()))
 }
 
-// learnCeiling notes a window that sent r packets/s and dropped dropped:
-// over behindShare, what it sent is the ceiling; clean, the ceiling rises
-// (see ceilingRise) and is forgotten at the budget. A window with a few
-// drops under the share leaves it as it is.
-func (o *overload) learnCeiling(r int64, dropped float64) {
+// judged says whether a window in which viewers were due due packets/s
+// can make the node behind: always with a budget, from EgressFloor without
+// one (unbudgeted).
+func (o *overload) judged(due float64) bool {
+	return o.cfg.EgressBudget > 0 || (o.cfg.EgressFloor > 0 && due >= float64(o.cfg.EgressFloor))
+}
+
+// learnCeiling notes a window that sent r packets/s: over (behindShare
+// dropped, in a judged window), what it sent is the ceiling; clean (nothing
+// dropped), the ceiling rises (see ceilingRise) and is forgotten at the
+// budget, or with none once it has doubled. A window with a few drops
+// under the share leaves it as it is.
+func (o *overload) learnCeiling(r int64, over, clean bool) {
 	c := o.ceiling.Load()
 	switch {
-	case dropped > behindShare*(float64(r)+dropped):
+	case over:
 		c = max(r, 1) // 0 means none: a node that sent nothing admits nothing
-	case dropped == 0 && c > 0:
-		if c = max(c+int64(math.Ceil(ceilingRise*float64(c))), r); c >= int64(o.cfg.EgressBudget) {
+		o.taught = c
+	case clean && c > 0:
+		forget := int64(o.cfg.EgressBudget)
+		if forget <= 0 {
+			forget = 2 * o.taught
+		}
+		if c = max(c+int64(math.Ceil(ceilingRise*float64(c))), r); c >= forget {
 			c = 0
 		}
 	}
@@ -466,7 +495,7 @@ func counterSum(cs ...prometheus.Counter) float64 {
 func (s *SFU) noteLimits() {
 	c := s.cfg.Overload
 	for name, v := range map[string]int{
-		"egress_budget": c.EgressBudget, "viewer_retransmits": c.ViewerRetransmits,
+		"egress_budget": c.EgressBudget, "egress_floor": c.EgressFloor, "viewer_retransmits": c.ViewerRetransmits,
 		"node_retransmits": c.NodeRetransmits, "node_keyframe_requests": c.NodeKeyframeRequests,
 		"replay_budget_bits": c.ReplayBudget,
 	} {

@@ -240,6 +240,66 @@ func TestEgressCeilingIsLearnedWhenBehind(t *testing.T) {
 	}
 }
 
+// With no budget the node still learns its worth: from the floor up, a
+// second over 1 % dropped refuses newcomers for the hold and teaches the
+// ceiling, which rises 2 % a clean second and is forgotten once it has
+// doubled. Below the floor, or with the floor off, the same second is
+// taken for a stall and admission goes on.
+func TestWithoutABudgetTheNodeStillLearnsItsWorth(t *testing.T) {
+	for _, floor := range []int{5000, 0} {
+		s, t0 := measuredNode(t, Overload{EgressFloor: floor}, 10)
+		ws := windows{s: s, t0: t0}
+		ws.next(1000, 0)
+		ws.next(900, 100) // 10 % of 1000 due: under the floor, or no floor
+		if s.ov.behind.Load() || s.ov.ceiling.Load() != 0 {
+			t.Fatalf("floor %d: behind %v, ceiling %d at 1000 pkt/s due", floor, s.ov.behind.Load(), s.ov.ceiling.Load())
+		}
+		if err := s.admitSubscriber(); err != nil {
+			t.Fatalf("floor %d: %v", floor, err)
+		}
+	}
+
+	s, t0 := measuredNode(t, Overload{EgressFloor: 500}, 10)
+	ws := windows{s: s, t0: t0}
+	ws.next(1000, 0) // 10 viewers due 100 each: the price is 100
+	if err := s.admitSubscriber(); err != nil {
+		t.Fatalf("a clean node with no budget: %v", err)
+	}
+	s.releaseSubscriber()
+	ws.next(900, 100) // over the floor, 10 % dropped: behind, and it could send 900
+	if !s.ov.behind.Load() || s.ov.ceiling.Load() != 900 {
+		t.Fatalf("behind %v, ceiling %d; want behind at a ceiling of 900", s.ov.behind.Load(), s.ov.ceiling.Load())
+	}
+	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("admission while behind: %v", err)
+	}
+	ws.next(1000, 0)
+	ws.next(999, 1)
+	for _, want := range []int64{1020, 1041, 1062, 1084, 1106} {
+		ws.next(1000, 0)
+		if got := s.ov.ceiling.Load(); got != want {
+			t.Fatalf("ceiling %d, want %d", got, want)
+		}
+		err := s.admitSubscriber() // the 11th viewer costs 1100
+		if admit := want >= 1100; admit != (err == nil) {
+			t.Fatalf("at a ceiling of %d: admission %v, want admitted %v", want, err, admit)
+		}
+		if err == nil {
+			s.releaseSubscriber()
+		}
+	}
+	clean := 0
+	for s.ov.ceiling.Load() != 0 {
+		if clean++; clean > 40 {
+			t.Fatalf("ceiling %d after 40 more clean seconds, want forgotten at 1800", s.ov.ceiling.Load())
+		}
+		ws.next(1000, 0)
+	}
+	if clean < 20 {
+		t.Fatalf("ceiling forgotten after %d more clean seconds, before it doubled", clean)
+	}
+}
+
 // A burst of joins on a node no viewer is connected to yet — nothing
 // measured per viewer — is refused from the first viewer over the budget:
 // each is taken to cost the node's ingress (100 pkt/s here), connected or

@@ -40,7 +40,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.Cluster = ClusterSettings{ClusterTick: 500 * time.Millisecond, LeaseTTL: 3 * time.Second, NodeTTL: 3 * time.Second,
 		RedisTimeout: time.Second, LinkQueue: 4096, LinkBuffer: 1024, LinkResume: 10 * time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
-	want.Overload = Overload{ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100, HandshakeQueue: 4096}
+	want.Overload = Overload{EgressFloor: 10000, ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100, HandshakeQueue: 4096}
 	want.EgressDirect = true // the direct egress path on
 	want.ViewerTransport, want.DemuxQueue = "auto", 1024
 	want.Adapt = Adapt{ProbeViewerRate: 500_000, ProbeNodeRate: 50_000_000, BWELossHigh: 0.1, BWELossLow: 0.02,
@@ -106,6 +106,7 @@ func TestPrecedence(t *testing.T) {
 		"webhook-queue": {vals{"1", "2", "3"}, func(c Config) any { return c.WebhookQueue }, [3]any{1, 2, 3}},
 		// overload.go
 		"egress-budget":          {vals{"1", "2", "3"}, func(c Config) any { return c.EgressBudget }, [3]any{1, 2, 3}},
+		"egress-floor":           {vals{"1", "2", "3"}, func(c Config) any { return c.EgressFloor }, [3]any{1, 2, 3}},
 		"viewer-retransmits":     {vals{"1", "2", "3"}, func(c Config) any { return c.ViewerRetransmits }, [3]any{1, 2, 3}},
 		"node-retransmits":       {vals{"1", "2", "3"}, func(c Config) any { return c.NodeRetransmits }, [3]any{1, 2, 3}},
 		"node-keyframe-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.NodeKeyframeRequests }, [3]any{1, 2, 3}},

@@ -12,6 +12,7 @@ import (
 // keyframe requests beyond which they are shed. Inline in Config.
 type Overload struct {
 	EgressBudget         int `yaml:"egress-budget"`
+	EgressFloor          int `yaml:"egress-floor"`
 	ViewerRetransmits    int `yaml:"viewer-retransmits"`
 	NodeRetransmits      int `yaml:"node-retransmits"`
 	NodeKeyframeRequests int `yaml:"node-keyframe-requests"`
@@ -25,7 +26,10 @@ type Overload struct {
 // budgets far above a healthy node's so they bite only in a storm.
 func defaultOverload() Overload {
 	return Overload{
-		EgressBudget:         0,
+		EgressBudget: 0,
+		// Without a budget the node still refuses newcomers while its
+		// writers fall behind, once its viewers are due this much.
+		EgressFloor:          sfu.DefaultEgressFloor,
 		ViewerRetransmits:    300,
 		NodeRetransmits:      20_000,
 		NodeKeyframeRequests: 100,
@@ -46,6 +50,8 @@ func init() { settings = append(settings, overloadSettings...) }
 var overloadSettings = []setting{
 	count("egress-budget", "packets per second this node may forward; over it new subscribers get overloaded / 503; 0 = no budget",
 		func(c *Config) *int { return &c.Overload.EgressBudget }),
+	count("egress-floor", "with no egress budget: packets per second due from which drops over 1 % make new subscribers get overloaded / 503 and teach a ceiling; below it drops are taken for a stall; 0 = off",
+		func(c *Config) *int { return &c.Overload.EgressFloor }),
 	count("viewer-retransmits", "retransmissions per second per viewer, the rest shed; 0 = no cap",
 		func(c *Config) *int { return &c.Overload.ViewerRetransmits }),
 	count("node-retransmits", "retransmissions per second of the node, the rest shed; 0 = no cap",
@@ -62,7 +68,7 @@ var overloadSettings = []setting{
 
 func (o Overload) validate() error {
 	for name, n := range map[string]int{
-		"egress-budget": o.EgressBudget, "viewer-retransmits": o.ViewerRetransmits,
+		"egress-budget": o.EgressBudget, "egress-floor": o.EgressFloor, "viewer-retransmits": o.ViewerRetransmits,
 		"node-retransmits": o.NodeRetransmits, "node-keyframe-requests": o.NodeKeyframeRequests,
 		"replay-budget": o.ReplayBudget, "handshakes": o.Handshakes,
 	} {
@@ -77,7 +83,7 @@ func (o Overload) validate() error {
 }
 
 func (o Overload) sfu() sfu.Overload {
-	return sfu.Overload{EgressBudget: o.EgressBudget, ViewerRetransmits: o.ViewerRetransmits,
+	return sfu.Overload{EgressBudget: o.EgressBudget, EgressFloor: o.EgressFloor, ViewerRetransmits: o.ViewerRetransmits,
 		NodeRetransmits: o.NodeRetransmits, NodeKeyframeRequests: o.NodeKeyframeRequests,
 		ReplayBudget: o.ReplayBudget, Handshakes: o.Handshakes, HandshakeQueue: o.HandshakeQueue}
 }
