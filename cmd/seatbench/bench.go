@@ -316,6 +316,13 @@ func (b *bench) start(ctx context.Context, name, seatsfuBin string) (*server, er
 		// connection cap is for attackers, not for the generator.
 		spec.Args = []string{"serve", "--http", fmt.Sprintf("127.0.0.1:%d", port), "--rtc-udp-port", strconv.Itoa(udp), "--rtc-ip", "127.0.0.1", "--secret", string(secret),
 			"--max-conns-per-ip", "0"}
+		if !slices.Contains(b.extra, "--egress-floor") {
+			// A measurement of the forwarding at a set audience: the
+			// node's own admission control (on by default from 10 000
+			// pkt/s) would turn viewers away in a second with drops.
+			// The overload phase sets what it tests.
+			spec.Args = append(spec.Args, "--egress-floor", "0")
+		}
 		spec.Args = append(spec.Args, b.extra...)
 		spec.Args = append(spec.Args, seatsfuTargetArgs[name]...)
 	} else if name == "livekit" {

@@ -34,7 +34,8 @@ func runOverload(ctx context.Context, args []string) error {
 	maxV := fs.Int("max", 600, "the saturation search stops here")
 	factor := fs.Float64("factor", 1.5, "the overload phase sends this many times the saturating count")
 	refine := fs.Int("refine", 2, "halve the last step this many times (-1: no refinement)")
-	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's goodput × -budget-frac; -1: none, to see a burst unprotected)")
+	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's goodput × -budget-frac; -1: none, the server's own protection from -floor)")
+	floor := fs.Int("floor", 0, "--egress-floor of the overload phase with -budget -1 (0: off, to see a burst unprotected; the server's default is 10000)")
 	burst := fs.Bool("burst", false, "the overload phase's viewers all join at once instead of 8 at a time")
 	known := fs.Int("saturating", 0, "skip the search: this many viewers saturate (with -peak)")
 	peak := fs.Float64("peak", 0, "with -saturating: the search's peak and clean delivered pkt/s")
@@ -50,8 +51,8 @@ func runOverload(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *frac <= 0 || *budget < -1 {
-		return fmt.Errorf("-budget must be ≥ -1 and -budget-frac > 0")
+	if *frac <= 0 || *budget < -1 || *floor < 0 {
+		return fmt.Errorf("-budget must be ≥ -1, -budget-frac > 0 and -floor ≥ 0")
 	}
 	if (*known > 0) != (*peak > 0) {
 		return fmt.Errorf("-saturating and -peak go together")
@@ -133,7 +134,7 @@ func runOverload(ctx context.Context, args []string) error {
 		egress = int(sat.CleanGoodPPS * *frac)
 	}
 	var res *load.OverloadResult
-	b.extra = nil
+	b.extra = []string{"--egress-floor", strconv.Itoa(*floor)} // the search ran with none (bench.go)
 	if egress > 0 {
 		b.extra = []string{"--egress-budget", strconv.Itoa(egress)}
 	}
@@ -192,7 +193,11 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 	if res == nil {
 		return w.String()
 	}
-	fmt.Fprintf(&w, "\n### Overload: %d viewers at --egress-budget %d\n\n", res.Attempted, res.Budget)
+	budget := fmt.Sprintf("at --egress-budget %d", res.Budget)
+	if res.Budget <= 0 {
+		budget = "with no egress budget (the command's -floor is the server's --egress-floor)"
+	}
+	fmt.Fprintf(&w, "\n### Overload: %d viewers %s\n\n", res.Attempted, budget)
 	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops | viewers receiving 0 / < 50 %% / ≥ 90 %% of due |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	row(res.Window)
 	rc := res.Window.Receivers
