@@ -62,6 +62,12 @@ type Config struct {
 	// DefaultDemuxQueue.
 	ViewerTransport string
 	DemuxQueue      int
+	// TCPUnsent bounds the bytes a viewer's ICE-TCP socket on the own
+	// transport holds unsent, TCPWriteTimeout how long one write to it
+	// waits before its packet is dropped; zero means the defaults
+	// (rtcconn.DefaultTCPUnsent, rtcconn.DefaultTCPWriteTimeout).
+	TCPUnsent       int
+	TCPWriteTimeout time.Duration
 	// NoGSO keeps the direct path from merging datagrams with UDP GSO
 	// (egress_gso.go): for measuring what GSO adds.
 	NoGSO bool

@@ -94,6 +94,9 @@ func New(cfg Config) (*SFU, error) {
 	if err := validViewerTransport(cfg.ViewerTransport); err != nil {
 		return nil, err
 	}
+	if cfg.TCPUnsent < 0 || cfg.TCPWriteTimeout < 0 {
+		return nil, fmt.Errorf("sfu: negative ICE-TCP bound (unsent %d, write timeout %v)", cfg.TCPUnsent, cfg.TCPWriteTimeout)
+	}
 	if cfg.DemuxQueue < 0 {
 		return nil, fmt.Errorf("sfu: negative demux queue %d", cfg.DemuxQueue)
 	}

@@ -38,6 +38,13 @@ import (
 // busy node's ingress while Pion's reader is off the CPU.
 const DefaultDemuxQueue = rtcconn.DefaultPionQueue
 
+// DefaultTCPUnsent and DefaultTCPWriteTimeout are Config.TCPUnsent's and
+// Config.TCPWriteTimeout's defaults (rtcconn/tcp.go says why).
+const (
+	DefaultTCPUnsent       = rtcconn.DefaultTCPUnsent
+	DefaultTCPWriteTimeout = rtcconn.DefaultTCPWriteTimeout
+)
+
 // Viewer transports.
 const (
 	ViewerTransportAuto = "auto"
@@ -89,12 +96,15 @@ func (s *SFU) openOwnTransport(tcp net.Listener) (net.PacketConn, net.Listener, 
 		Metrics:         met,
 		Handshakes:      s.cfg.Overload.Handshakes,
 		HandshakeQueue:  s.cfg.Overload.HandshakeQueue,
+		TCPUnsent:       s.cfg.TCPUnsent,
+		TCPWriteTimeout: s.cfg.TCPWriteTimeout,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	s.own = m
 	s.m.mediaLimit.WithLabelValues("demux_queue").Set(float64(orDefaultInt(s.cfg.DemuxQueue, DefaultDemuxQueue)))
+	s.m.mediaLimit.WithLabelValues("tcp_unsent_bytes").Set(float64(orDefaultInt(s.cfg.TCPUnsent, DefaultTCPUnsent)))
 	if tcp != nil {
 		tcp = m.ServeTCP(tcp)
 	}

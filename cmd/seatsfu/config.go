@@ -12,6 +12,7 @@ import (
 
 	"github.com/seatsfu/seatsfu/seat"
 	"github.com/seatsfu/seatsfu/seat/cohost"
+	"github.com/seatsfu/seatsfu/sfu"
 	"github.com/seatsfu/seatsfu/signal/webhook"
 )
 
@@ -52,6 +53,10 @@ type Config struct {
 	// queue to Pion (viewertransport.go).
 	ViewerTransport string `yaml:"viewer-transport"`
 	DemuxQueue      int    `yaml:"demux-queue"`
+	// TCPUnsent and TCPWriteTimeout bound a viewer's ICE-TCP socket
+	// (viewertransport.go).
+	TCPUnsent       int           `yaml:"tcp-unsent"`
+	TCPWriteTimeout time.Duration `yaml:"tcp-write-timeout"`
 }
 
 // Defaults is the configuration of a bare `seatsfu` (PROTOCOL.md §1).
@@ -77,6 +82,8 @@ func Defaults() Config {
 		EgressDirect:    true,
 		ViewerTransport: "auto",
 		DemuxQueue:      defaultDemuxQueue,
+		TCPUnsent:       sfu.DefaultTCPUnsent,
+		TCPWriteTimeout: sfu.DefaultTCPWriteTimeout,
 	}
 }
 

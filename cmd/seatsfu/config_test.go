@@ -43,6 +43,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.Overload = Overload{EgressFloor: 10000, ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100, HandshakeQueue: 4096}
 	want.EgressDirect = true // the direct egress path on
 	want.ViewerTransport, want.DemuxQueue = "auto", 1024
+	want.TCPUnsent, want.TCPWriteTimeout = 128<<10, 200*time.Millisecond
 	want.Adapt = Adapt{ProbeViewerRate: 500_000, ProbeNodeRate: 50_000_000, BWELossHigh: 0.1, BWELossLow: 0.02,
 		BWEDelayHigh: 80 * time.Millisecond, BWEDelayLow: 15 * time.Millisecond}
 	if !reflect.DeepEqual(c, want) {
@@ -118,6 +119,9 @@ func TestPrecedence(t *testing.T) {
 		// viewertransport.go
 		"viewer-transport": {vals{"own", "pion", "auto"}, func(c Config) any { return c.ViewerTransport }, [3]any{"own", "pion", "auto"}},
 		"demux-queue":      {vals{"16", "2048", "4096"}, func(c Config) any { return c.DemuxQueue }, [3]any{16, 2048, 4096}},
+		"tcp-unsent":       {vals{"16384", "65536", "1048576"}, func(c Config) any { return c.TCPUnsent }, [3]any{16384, 65536, 1048576}},
+		"tcp-write-timeout": {vals{"10ms", "1s", "10s"}, func(c Config) any { return c.TCPWriteTimeout },
+			[3]any{10 * time.Millisecond, time.Second, 10 * time.Second}},
 		// adapt.go
 		"probe-viewer-rate": {vals{"1", "2", "3"}, func(c Config) any { return c.ProbeViewerRate }, [3]any{1, 2, 3}},
 		"probe-node-rate":   {vals{"1", "2", "3"}, func(c Config) any { return c.ProbeNodeRate }, [3]any{1, 2, 3}},
@@ -274,6 +278,9 @@ func TestLoadErrors(t *testing.T) {
 		{"cohosts 1", []string{"--max-cohosts", "1"}, nil, "max-cohosts: 1 is not 2..9"},
 		{"cohosts 10", nil, map[string]string{"SEATSFU_MAX_COHOSTS": "10"}, "max-cohosts: 10"},
 		{"egress budget negative", []string{"--egress-budget", "-1"}, nil, "egress-budget: -1 is negative"},
+		{"egress floor negative", []string{"--egress-floor", "-1"}, nil, "egress-floor: -1 is negative"},
+		{"tcp unsent too small", []string{"--tcp-unsent", "4096"}, nil, "tcp-unsent: 4096 is not between 16384 and 16777216"},
+		{"tcp write timeout too long", []string{"--tcp-write-timeout", "1m"}, nil, "tcp-write-timeout: 1m0s is not between 10ms and 10s"},
 		{"node keyframes negative", nil, map[string]string{"SEATSFU_NODE_KEYFRAME_REQUESTS": "-5"}, "node-keyframe-requests: -5"},
 		{"replay budget negative", nil, map[string]string{"SEATSFU_REPLAY_BUDGET": "-1"}, "replay-budget: -1"},
 		{"handshakes negative", []string{"--handshakes", "-1"}, nil, "handshakes: -1 is negative"},

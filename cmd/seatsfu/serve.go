@@ -78,6 +78,8 @@ func serveConfig(ctx context.Context, cfg Config, log *slog.Logger, ready func(a
 		PionEgress:         !cfg.EgressDirect,
 		ViewerTransport:    cfg.ViewerTransport,
 		DemuxQueue:         cfg.DemuxQueue,
+		TCPUnsent:          cfg.TCPUnsent,
+		TCPWriteTimeout:    cfg.TCPWriteTimeout,
 		Adapt:              cfg.Adapt.sfu(),
 		Logger:             log, // sfu tags its own records component=sfu
 		Registerer:         reg,

@@ -48,6 +48,10 @@ type Config struct {
 	// Handshakes is how many viewers' DTLS handshakes run at once (0:
 	// HandshakeLimit's default); HandshakeQueue how many wait (gate.go).
 	Handshakes, HandshakeQueue int
+	// TCPUnsent bounds what a viewer's ICE-TCP socket holds unsent, in
+	// bytes; TCPWriteTimeout how long one write waits (tcp.go).
+	TCPUnsent       int
+	TCPWriteTimeout time.Duration
 	// Metrics, when set, counts what the transport does.
 	Metrics *Metrics
 }
@@ -67,6 +71,12 @@ func (c *Config) defaults() {
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.TCPUnsent <= 0 {
+		c.TCPUnsent = DefaultTCPUnsent
+	}
+	if c.TCPWriteTimeout <= 0 {
+		c.TCPWriteTimeout = DefaultTCPWriteTimeout
 	}
 	if c.Metrics == nil {
 		c.Metrics = NewMetrics()

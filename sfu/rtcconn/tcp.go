@@ -32,21 +32,21 @@ const (
 	maxUnsorted = 256
 	// pionBacklog bounds the connections handed to Pion not yet accepted.
 	pionBacklog = 64
-	// tcpWriteTimeout bounds one framed write: a viewer whose TCP window
-	// stays shut that long loses the packet (media is loss-tolerant), and
-	// the writer goes on.
-	tcpWriteTimeout = 200 * time.Millisecond
-	// tcpUnsent bounds the bytes a viewer's ICE-TCP socket holds that the
-	// viewer's window has not let out yet (TCP_NOTSENT_LOWAT). Without it
-	// the kernel grows the send buffer up to net.ipv4.tcp_wmem's maximum
-	// (4 MiB here): a stalled viewer banks seconds of stale media, to be
-	// played late when its link drains, and the SFU, whose writes still
-	// succeed, never sees that it is behind. With it a stall shuts the
-	// socket within this much, the writes wait and time out, and the
-	// viewer's queue drops and waits for a keyframe like any slow viewer's.
-	// 128 KiB holds a keyframe burst; what is in flight is not counted, so
-	// it does not bound the link's throughput.
-	tcpUnsent = 128 << 10
+	// DefaultTCPWriteTimeout bounds one framed write: a viewer whose TCP
+	// window stays shut that long loses the packet (media is
+	// loss-tolerant), and the writer goes on.
+	DefaultTCPWriteTimeout = 200 * time.Millisecond
+	// DefaultTCPUnsent bounds the bytes a viewer's ICE-TCP socket holds
+	// that the viewer's window has not let out yet (TCP_NOTSENT_LOWAT).
+	// Without it the kernel grows the send buffer up to
+	// net.ipv4.tcp_wmem's maximum (4 MiB here): a stalled viewer banks
+	// seconds of stale media, to be played late when its link drains, and
+	// the SFU, whose writes still succeed, never sees that it is behind.
+	// With it a stall shuts the socket within this much, the writes wait
+	// and time out, and the viewer's queue drops and waits for a keyframe
+	// like any slow viewer's. 128 KiB holds a keyframe burst; what is in
+	// flight is not counted, so it does not bound the link's throughput.
+	DefaultTCPUnsent = 128 << 10
 )
 
 // tcpSplit is the listener Pion's ICE-TCP mux accepts from.
@@ -127,8 +127,8 @@ func (s *tcpSplit) sort(c net.Conn) {
 		_ = c.Close()
 		return
 	}
-	boundUnsent(c)
-	tc := &tcpConn{c: c, dropped: s.m.cfg.Metrics.TCPDrops}
+	boundUnsent(c, s.m.cfg.TCPUnsent)
+	tc := &tcpConn{c: c, timeout: s.m.cfg.TCPWriteTimeout, dropped: s.m.cfg.Metrics.TCPDrops}
 	if !t.addTCP(ap, tc) {
 		_ = c.Close()
 		return
@@ -229,12 +229,13 @@ type tcpConn struct {
 	mu   sync.Mutex
 	buf  []byte
 	tail []byte // the unsent end of a frame a deadline cut; goes out first
+	timeout time.Duration // one write's deadline (Config.TCPWriteTimeout)
 	// dropped counts the frames write dropped whole.
 	dropped prometheus.Counter
 }
 
 // write sends one framed packet (RFC 4571); a write the viewer does not
-// take within tcpWriteTimeout is dropped whole. A deadline can fall in the
+// take within c.timeout is dropped whole. A deadline can fall in the
 // middle of a frame, after the kernel took part of it. The stream has no
 // other framing than the length prefixes, so the rest of that frame is
 // kept and sent before anything else: dropping it would make the viewer
@@ -246,7 +247,7 @@ func (c *tcpConn) write(b []byte) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_ = c.c.SetWriteDeadline(time.Now().Add(tcpWriteTimeout))
+	_ = c.c.SetWriteDeadline(time.Now().Add(c.timeout))
 	if len(c.tail) > 0 {
 		n, err := c.c.Write(c.tail)
 		c.tail = c.tail[:copy(c.tail, c.tail[n:])]
@@ -265,9 +266,9 @@ func (c *tcpConn) write(b []byte) {
 	}
 }
 
-// boundUnsent sets tcpUnsent on c; a kernel without the option keeps its
-// own buffering, which only delays what a stall shows.
-func boundUnsent(c net.Conn) {
+// boundUnsent sets TCP_NOTSENT_LOWAT to n on c; a kernel without the
+// option keeps its own buffering, which only delays what a stall shows.
+func boundUnsent(c net.Conn, n int) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return
@@ -277,7 +278,7 @@ func boundUnsent(c net.Conn) {
 		return
 	}
 	_ = rc.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, tcpUnsent)
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, n)
 	})
 }
 

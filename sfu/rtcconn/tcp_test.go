@@ -51,7 +51,7 @@ func TestATimedOutTCPWriteKeepsTheFraming(t *testing.T) {
 		t.Fatal(err)
 	}
 	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "dropped"})
-	c := &tcpConn{c: sc, dropped: dropped}
+	c := &tcpConn{c: sc, timeout: DefaultTCPWriteTimeout, dropped: dropped}
 
 	// Each frame is its index, repeated: a frame read whole says which it
 	// was and that nothing of another is inside it. Frames larger than the
@@ -65,7 +65,7 @@ func TestATimedOutTCPWriteKeepsTheFraming(t *testing.T) {
 		start := time.Now()
 		c.write(frame(written))
 		written++
-		if time.Since(start) >= tcpWriteTimeout {
+		if time.Since(start) >= DefaultTCPWriteTimeout {
 			if timeouts++; timeouts == maxTimeouts {
 				t.Fatalf("%d writes timed out and none part-way through a frame", timeouts)
 			}
