@@ -436,13 +436,13 @@ type egressWriter struct {
 	pion webrtc.TrackLocalWriter
 	e    *viewerEgress // nil with the direct path off
 	sock *egressSocket // its metrics
-	link *linkWatch    // the slot track's (nil: not tracked)
+	link *linkWatch    // the viewer's (viewer.link; nil: not tracked)
 }
 
 // slowLinkWrite is how long a write on Pion's path may take before the
 // viewer's link, not the node, is taken to hold its writer: a write into
 // a socket with room takes microseconds; an ICE-TCP write into a full one
-// waits up to its deadline (rtcconn: 200 ms).
+// waits up to its deadline (--tcp-write-timeout, 200 ms by default).
 const slowLinkWrite = 20 * time.Millisecond
 
 // linkWatch says whether a viewer's own link holds its writer back, so

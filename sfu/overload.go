@@ -33,7 +33,7 @@ type Overload struct {
 	EgressBudget int
 	// EgressFloor is, with no EgressBudget, the packets per second due
 	// from which the node's own drops make it behind and teach it a
-	// ceiling (0: never; see unbudgeted).
+	// ceiling (0: never; see DefaultEgressFloor).
 	EgressFloor int
 	// ViewerRetransmits caps each viewer's retransmissions per second
 	// (a burst of as many).
@@ -280,7 +280,7 @@ func (s *SFU) viewerGone(v *viewer) {
 }
 
 // startEgressSampler measures the egress rate every egressEvery, budget
-// or not (unbudgeted); Close stops it.
+// or not (see DefaultEgressFloor); Close stops it.
 func (s *SFU) startEgressSampler() {
 	o := &s.ov
 	o.stop, o.done = make(chan struct{}), make(chan struct{})
@@ -418,7 +418,7 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 
 // judged says whether a window in which viewers were due due packets/s
 // can make the node behind: always with a budget, from EgressFloor without
-// one (unbudgeted).
+// one (see DefaultEgressFloor).
 func (o *overload) judged(due float64) bool {
 	return o.cfg.EgressBudget > 0 || (o.cfg.EgressFloor > 0 && due >= float64(o.cfg.EgressFloor))
 }

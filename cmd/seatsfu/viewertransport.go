@@ -21,7 +21,7 @@ var (
 		"bytes a viewer's ICE-TCP socket may hold that its window has not let out (TCP_NOTSENT_LOWAT): a stalled link banks no more stale media than this (16384..16777216)",
 		func(c *Config) *int { return &c.TCPUnsent })
 	tcpWriteTimeoutSetting = span("tcp-write-timeout",
-		"how long a write to a viewer's ICE-TCP socket waits for room before its packet is dropped (10ms..10s)",
+		"how long a write to a viewer's ICE-TCP socket waits for room before its packet is dropped (50ms..10s)",
 		func(c *Config) *time.Duration { return &c.TCPWriteTimeout })
 )
 
@@ -41,8 +41,10 @@ func (c Config) validateViewerTransport() error {
 	if c.TCPUnsent < 16<<10 || c.TCPUnsent > 16<<20 {
 		return fmt.Errorf("tcp-unsent: %d is not between 16384 and 16777216", c.TCPUnsent)
 	}
-	if c.TCPWriteTimeout < 10*time.Millisecond || c.TCPWriteTimeout > 10*time.Second {
-		return fmt.Errorf("tcp-write-timeout: %v is not between 10ms and 10s", c.TCPWriteTimeout)
+	// Not under 50 ms: a write that waits over 20 ms is how the SFU tells
+	// a viewer's stalled link from its own overload (sfu/egress.go).
+	if c.TCPWriteTimeout < 50*time.Millisecond || c.TCPWriteTimeout > 10*time.Second {
+		return fmt.Errorf("tcp-write-timeout: %v is not between 50ms and 10s", c.TCPWriteTimeout)
 	}
 	return nil
 }

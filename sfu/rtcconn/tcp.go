@@ -225,10 +225,10 @@ func (p *prefixConn) Read(b []byte) (int, error) { return p.r.Read(b) }
 
 // tcpConn is one viewer ICE-TCP connection's write side.
 type tcpConn struct {
-	c    net.Conn
-	mu   sync.Mutex
-	buf  []byte
-	tail []byte // the unsent end of a frame a deadline cut; goes out first
+	c       net.Conn
+	mu      sync.Mutex
+	buf     []byte
+	tail    []byte        // the unsent end of a frame a deadline cut; goes out first
 	timeout time.Duration // one write's deadline (Config.TCPWriteTimeout)
 	// dropped counts the frames write dropped whole.
 	dropped prometheus.Counter
