@@ -303,7 +303,7 @@ func TestHostilePeersDoNotHurtOthers(t *testing.T) {
 	eventually(t, 2*time.Second, "good viewers still receiving", func() bool { return good[0].count() > n+20 })
 }
 
-// metric reads one unlabelled counter from the server's registry.
+// metric reads one unlabelled counter or gauge from the server's registry.
 func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -312,6 +312,9 @@ func metric(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			if g := mf.GetMetric()[0].GetGauge(); g != nil {
+				return g.GetValue()
+			}
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}

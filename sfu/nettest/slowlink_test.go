@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/seatsfu/seatsfu/internal/impair"
 	"github.com/seatsfu/seatsfu/sfu"
@@ -46,7 +45,7 @@ func TestAStalledTCPViewerDoesNotMakeTheNodeBehind(t *testing.T) {
 	if metric(t, reg, "seatsfu_viewer_transport_tcp_dropped_packets_total") == 0 {
 		t.Fatal("no ICE-TCP write timed out on the stalled link")
 	}
-	if b, c := gauge(t, reg, "seatsfu_egress_behind"), gauge(t, reg, "seatsfu_egress_ceiling_packets_per_second"); b != 0 || c != 0 {
+	if b, c := metric(t, reg, "seatsfu_egress_behind"), metric(t, reg, "seatsfu_egress_ceiling_packets_per_second"); b != 0 || c != 0 {
 		t.Fatalf("a stalled viewer made the node behind (%v) or taught it a ceiling (%v)", b, c)
 	}
 	late, _ := startViewer(t, r, "late", direct, nil) // fails the test if refused
@@ -71,20 +70,4 @@ func withTCPPort(sdp string, port int) string {
 		}
 	}
 	return strings.Join(lines, "")
-}
-
-// gauge is the value of an unlabelled gauge.
-func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no gauge %s", name)
-	return 0
 }
