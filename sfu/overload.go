@@ -118,9 +118,19 @@ const ceilingRise = 0.02
 // one core forwards, bench/README.md). Below it, a second over the behind
 // share is not a core past its worth but a stall — the hypervisor took the
 // core, a test box's race detector — and refusing viewers would not help
-// them. The ceiling, having no budget to rise back to, is forgotten once
-// it has doubled from what taught it (35 clean seconds).
+// them. Nor does the ceiling compound 2 % a clean second towards a budget
+// it does not have: clean seconds with no budget above them let it run far
+// past what the node ever sent (454 000 pkt/s on a core that saturates
+// near 250 000, bench/README.md session 9), and it admitted a fifth more
+// viewers than the core could serve. A clean second lifts it to 2 % — or
+// one viewer, if that is more — over what the node typically sends
+// (learnCeiling): admission grows with what the node proves. It is
+// forgotten ceilingMemory after the last second over the share.
 const DefaultEgressFloor = 10_000
+
+// ceilingMemory is how long a node with no budget keeps its ceiling after
+// its last second over the behind share.
+const ceilingMemory = time.Minute
 
 // overload is the node's share of the caps. Its zero value caps nothing
 // (the fan-out benchmarks build an SFU without New).
@@ -135,7 +145,6 @@ type overload struct {
 	behind    atomic.Bool  // a window within behindHold dropped over behindShare of what was due
 	perViewer atomic.Int64 // what one more viewer adds, packets/s (0: unknown)
 	ceiling   atomic.Int64 // the learned ceiling, packets/s (0: none, the budget alone)
-	taught    int64        // the sent rate that last set the ceiling; the sampler's
 	viewers   atomic.Int64 // subscribers admitted and not yet gone, connected or not
 	up        atomic.Int64 // of them, those whose connection is up (join.go)
 	// replayed counts the packets of keyframe-group replays (pace.go):
@@ -150,10 +159,9 @@ type overload struct {
 	lastUp      int64
 	lastJoining int64     // admitted but not connected, at the last sample
 	lateAt      time.Time // the end of the last window over behindShare
-	// The last windows' ingress, pkt/s (typicalIngress).
-	ingress   [ingressMemory]int64
-	ingressAt int
-	lastAt    time.Time
+	// The last windows' ingress and sent rates, pkt/s.
+	ingress, sent recentRates
+	lastAt        time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
 
@@ -369,7 +377,7 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	// raised by that refused viewers the node could serve). A viewer's
 	// share of the ingress holds through both. A publisher that left
 	// lowers the typical ingress within ingressMemory windows.
-	typical := o.typicalIngress(in)
+	typical := o.ingress.note(in)
 	m := typical
 	if up > 0 {
 		m = 0
@@ -390,7 +398,7 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	if over {
 		o.lateAt = now
 	}
-	o.learnCeiling(r, over, dropped == 0)
+	o.learnCeiling(now, r, o.sent.note(r), over, dropped == 0)
 	late := !o.lateAt.IsZero() && now.Sub(o.lateAt) < behindHold
 	switch {
 	case m <= 0:
@@ -423,25 +431,38 @@ func (o *overload) judged(due float64) bool {
 	return o.cfg.EgressBudget > 0 || (o.cfg.EgressFloor > 0 && due >= float64(o.cfg.EgressFloor))
 }
 
-// learnCeiling notes a window that sent r packets/s: over (behindShare
-// dropped, in a judged window), what it sent is the ceiling; clean (nothing
-// dropped), the ceiling rises (see ceilingRise) and is forgotten at the
-// budget, or with none once it has doubled. A window with a few drops
-// under the share leaves it as it is.
-func (o *overload) learnCeiling(r int64, over, clean bool) {
+// learnCeiling notes a window ending now that sent r packets/s, typical
+// the median of the last windows' (recentRates): over (behindShare
+// dropped, in a judged window), what it sent is the ceiling; clean
+// (nothing dropped), the ceiling rises — with a budget by ceilingRise
+// until it reaches the budget and is forgotten, without one to
+// ceilingRise or a viewer over what is typically sent, and it is forgotten
+// ceilingMemory after the last window over (see DefaultEgressFloor). A
+// window with a few drops under the share leaves it as it is.
+//
+// With no budget, the typical rate, not the window's: a second in which
+// the node caught up after its core was taken away sends far more than it
+// can keep up (444 674 pkt/s on a core that saturates near 260 000,
+// bench/README.md session 9), and a ceiling taught or lifted by it let in
+// a tenth too many viewers. A starved second's low rate still lowers the
+// ceiling at once, and the next clean second lifts it back.
+func (o *overload) learnCeiling(now time.Time, r, typical int64, over, clean bool) {
 	c := o.ceiling.Load()
+	budget := int64(o.cfg.EgressBudget)
 	switch {
-	case over:
+	case over && budget > 0:
 		c = max(r, 1) // 0 means none: a node that sent nothing admits nothing
-		o.taught = c
-	case clean && c > 0:
-		forget := int64(o.cfg.EgressBudget)
-		if forget <= 0 {
-			forget = 2 * o.taught
-		}
-		if c = max(c+int64(math.Ceil(ceilingRise*float64(c))), r); c >= forget {
+	case over:
+		c = max(min(r, typical), 1)
+	case c == 0 || !clean:
+	case budget > 0:
+		if c = max(c+int64(math.Ceil(ceilingRise*float64(c))), r); c >= budget {
 			c = 0
 		}
+	case now.Sub(o.lateAt) >= ceilingMemory:
+		c = 0
+	default:
+		c = max(c, typical+max(int64(math.Ceil(ceilingRise*float64(typical))), o.perViewer.Load()))
 	}
 	o.ceiling.Store(c)
 }
@@ -460,14 +481,19 @@ func (o *overload) steadyWindow(up, joining, replayed int64) bool {
 // price is scaled to (sampleEgress).
 const ingressMemory = 5
 
-// typicalIngress notes this window's ingress and returns the median (the
-// upper one) of the last ingressMemory windows', or of as many as there
-// were.
-func (o *overload) typicalIngress(in int64) int64 {
-	o.ingress[o.ingressAt%ingressMemory] = in
-	o.ingressAt++
-	n := min(o.ingressAt, ingressMemory)
-	w := o.ingress
+// recentRates is the last ingressMemory windows' rates of one kind.
+type recentRates struct {
+	w [ingressMemory]int64
+	n int
+}
+
+// note notes this window's rate and returns the median (the upper one) of
+// the last ingressMemory windows', or of as many as there were.
+func (r *recentRates) note(v int64) int64 {
+	r.w[r.n%ingressMemory] = v
+	r.n++
+	n := min(r.n, ingressMemory)
+	w := r.w // a copy: sorting it leaves the ring in order
 	sorted := w[:n]
 	slices.Sort(sorted)
 	return sorted[n/2]

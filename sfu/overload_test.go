@@ -242,9 +242,11 @@ func TestEgressCeilingIsLearnedWhenBehind(t *testing.T) {
 
 // With no budget the node still learns its worth: from the floor up, a
 // second over 1 % dropped refuses newcomers for the hold and teaches the
-// ceiling, which rises 2 % a clean second and is forgotten once it has
-// doubled. Below the floor, or with the floor off, the same second is
-// taken for a stall and admission goes on.
+// ceiling. With no budget above it, a clean second lifts the ceiling only
+// to 2 % or one viewer over what the node sent, never further, and a
+// minute after the last second over the share it is forgotten. Below the
+// floor, or with the floor off, the same second is taken for a stall and
+// admission goes on.
 func TestWithoutABudgetTheNodeStillLearnsItsWorth(t *testing.T) {
 	for _, floor := range []int{5000, 0} {
 		s, t0 := measuredNode(t, Overload{EgressFloor: floor}, 10)
@@ -273,30 +275,47 @@ func TestWithoutABudgetTheNodeStillLearnsItsWorth(t *testing.T) {
 	if err := s.admitSubscriber(); !errors.Is(err, ErrOverloaded) {
 		t.Fatalf("admission while behind: %v", err)
 	}
-	ws.next(1000, 0)
-	ws.next(999, 1)
-	for _, want := range []int64{1020, 1041, 1062, 1084, 1106} {
+	ws.next(1000, 0)    // one viewer (100) over what it sent: 1100
+	ws.next(999, 1)     // a few drops under the share: unchanged
+	for i := range 57 { // the behind hold is over by the first
 		ws.next(1000, 0)
-		if got := s.ov.ceiling.Load(); got != want {
-			t.Fatalf("ceiling %d, want %d", got, want)
+		if got := s.ov.ceiling.Load(); got != 1100 {
+			t.Fatalf("clean second %d at 1000 pkt/s: ceiling %d, want 1100 (it does not compound)", i, got)
 		}
-		err := s.admitSubscriber() // the 11th viewer costs 1100
-		if admit := want >= 1100; admit != (err == nil) {
-			t.Fatalf("at a ceiling of %d: admission %v, want admitted %v", want, err, admit)
+		if err := s.admitSubscriber(); err != nil { // the 11th viewer costs 1100
+			t.Fatalf("clean second %d: the 11th viewer refused at a ceiling of 1100: %v", i, err)
 		}
-		if err == nil {
-			s.releaseSubscriber()
+		if err := s.admitSubscriber(); err == nil { // the 12th, 1200
+			t.Fatalf("clean second %d: a 12th viewer admitted at a ceiling of 1100", i)
 		}
+		s.releaseSubscriber()
 	}
-	clean := 0
-	for s.ov.ceiling.Load() != 0 {
-		if clean++; clean > 40 {
-			t.Fatalf("ceiling %d after 40 more clean seconds, want forgotten at 1800", s.ov.ceiling.Load())
-		}
+	ws.next(1000, 0) // a minute since the last second over the share
+	if got := s.ov.ceiling.Load(); got != 0 {
+		t.Fatalf("ceiling %d a minute after the node was behind, want forgotten", got)
+	}
+}
+
+// With no budget, a second in which the node caught up after a stall —
+// sending far more than it keeps up — neither teaches nor lifts the
+// ceiling by what it sent then: the ceiling follows what the node
+// typically sends (the median of the last seconds).
+func TestWithoutABudgetACatchUpSecondDoesNotRaiseTheCeiling(t *testing.T) {
+	s, t0 := measuredNode(t, Overload{EgressFloor: 500}, 10)
+	ws := windows{s: s, t0: t0}
+	for range 4 {
 		ws.next(1000, 0)
 	}
-	if clean < 20 {
-		t.Fatalf("ceiling forgotten after %d more clean seconds, before it doubled", clean)
+	ws.next(2900, 100) // behind while catching up: 2900 sent, 1000 typical
+	if got := s.ov.ceiling.Load(); got != 1000 {
+		t.Fatalf("ceiling %d after a catch-up second over the share, want the typical 1000", got)
+	}
+	ws.next(3000, 0) // a clean catch-up second
+	// Lifted over the typical 1000 by one viewer's price — 200, which the
+	// catch-up raised (the price rises with any second, up to twice a
+	// viewer's ingress) — not to 2 % over the 3000 it sent.
+	if got := s.ov.ceiling.Load(); got != 1200 {
+		t.Fatalf("ceiling %d after a clean catch-up second, want 1200", got)
 	}
 }
 
