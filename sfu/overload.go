@@ -477,8 +477,10 @@ func (o *overload) steadyWindow(up, joining, replayed int64) bool {
 	return 10*abs(up-o.lastUp) <= up && joining <= 0 && o.lastJoining <= 0 && replayed == 0
 }
 
-// ingressMemory is how many of the last egressEvery windows' ingress the
-// price is scaled to (sampleEgress).
+// ingressMemory is how many of the last egressEvery windows' rates a
+// median is taken of (recentRates): the ingress the price is scaled to
+// (sampleEgress), the sent rate a ceiling with no budget follows
+// (learnCeiling).
 const ingressMemory = 5
 
 // recentRates is the last ingressMemory windows' rates of one kind.
