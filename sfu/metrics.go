@@ -74,7 +74,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.shed[i] = shed.WithLabelValues(w)
 	}
 	m.egressRate = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_packets_per_second",
-		Help: "Packets forwarded and retransmitted per second, measured while --egress-budget is set."})
+		Help: "Packets forwarded and retransmitted per second, measured every second."})
 	m.mediaLimit = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "media_limit",
 		Help: "The media server's overload caps (0 = none), by limit."}, []string{"limit"})
 	fwdP := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "forwarded_packets_total", Help: "RTP packets sent to viewers."}, []string{"kind"})

@@ -31,7 +31,7 @@ func newOverloadMetrics(ns string) (overloadMetrics, []prometheus.Collector) {
 		behind: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_behind",
 			Help: "1 for 3 s after a second in which the node's writers dropped over 1 % of what viewers were due: new subscribers are refused whatever the budget says."}),
 		ceiling: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "egress_ceiling_packets_per_second",
-			Help: "What the node sent in its last second over 1 % dropped, raised 2 % by each clean second: admission holds under it as well as the egress budget (0: none, the budget alone)."}),
+			Help: "What the node sent in its last second over 1 % dropped, raised by each clean second (with a budget 2 %; with none, to 2 % or a viewer over its typical sent rate): admission holds under it as well as any egress budget (0: none)."}),
 		linkDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "dropped_packets_slow_link_total",
 			Help: "Of dropped_packets_total, those of viewers whose own link held their writer (a TCP write that waited): not counted toward egress_behind."}),
 		replaysActive: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "replays_active",
