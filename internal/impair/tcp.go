@@ -99,7 +99,7 @@ func (r *TCPRelay) accept() {
 		if err != nil {
 			return
 		}
-		d := net.Dialer{Control: smallBuffers}
+		d := net.Dialer{Control: SmallBuffers}
 		up, err := d.Dial("tcp4", r.target)
 		if err != nil {
 			_ = client.Close()
@@ -149,7 +149,10 @@ func (r *TCPRelay) copy(dst, src net.Conn, stallable bool) {
 	}
 }
 
-func smallBuffers(_, _ string, rc syscall.RawConn) error {
+// SmallBuffers is a net.Dialer Control asking for stallBuffer-sized
+// receive and send buffers, so a peer that stops reading shuts the window
+// within a few kilobytes.
+func SmallBuffers(_, _ string, rc syscall.RawConn) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, stallBuffer); serr == nil {

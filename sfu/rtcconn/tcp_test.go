@@ -5,12 +5,13 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/seatsfu/seatsfu/internal/impair"
 )
 
 // A viewer whose TCP window stays shut makes writes time out, some of them
@@ -25,19 +26,7 @@ func TestATimedOutTCPWriteKeepsTheFraming(t *testing.T) {
 	}
 	defer ln.Close()
 	// Small buffers on both sides, so the window shuts after a few frames.
-	small := func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			if serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096); serr == nil {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
-			}
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}
-	viewer, err := (&net.Dialer{Control: small}).Dial("tcp4", ln.Addr().String())
+	viewer, err := (&net.Dialer{Control: impair.SmallBuffers}).Dial("tcp4", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
