@@ -53,8 +53,9 @@ func newCohostView(t *testing.T) *cohostView {
 		}
 	}}
 	v.quality = newCoalescer(v.peer, qualityEvery, v.reportQuality)
-	c.seatSl = &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: s.newSlotTrack(videoIdx, 0), want: layerHigh, capLayer: layerHigh}
-	c.coSl = &slot{viewer: v, kind: videoIdx, seatIdx: -1, cohost: 1, track: s.newCohostSlotTrack(videoIdx, 1), want: layerHigh, capLayer: layerHigh}
+	c.seatSl = newSlot(v, videoIdx, 0, s.newSlotTrack(videoIdx, 0))
+	c.coSl = newSlot(v, videoIdx, -1, s.newCohostSlotTrack(videoIdx, 1))
+	c.coSl.cohost = 1
 	c.seatW, c.coW = &recordingWriter{codec: media.CodecVP8}, &recordingWriter{codec: media.CodecVP8}
 	c.seatSl.track.bound.Store(&boundTrack{w: c.seatW, ssrc: 7000, pt: 96})
 	c.coSl.track.bound.Store(&boundTrack{w: c.coW, ssrc: 7001, pt: 96})

@@ -123,7 +123,7 @@ func newFanout(tb testing.TB, n, stalled, queue, packets int) *fanout {
 	var slots []*slot
 	for i := 0; i < n; i++ {
 		v := newViewer(r, fmt.Sprintf("v%d", i), nil, queue)
-		sl := &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: s.newSlotTrack(videoIdx, 0)}
+		sl := newSlot(v, videoIdx, 0, s.newSlotTrack(videoIdx, 0))
 		w := &countingWriter{n: &f.fwd}
 		w.firstSeq.Store(-1)
 		sl.track.bound.Store(&boundTrack{w: w, ssrc: 1000 + 0, pt: 96})

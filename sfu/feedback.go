@@ -24,7 +24,7 @@ func (sl *slot) retransmit(seq uint16) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	b := sl.binding.Load()
-	bt := sl.track.bound.Load()
+	bt := sl.bound.Load()
 	if b == nil || b != sl.cur || sl.rw == nil || bt == nil {
 		return
 	}
@@ -154,7 +154,7 @@ func (v *viewer) onRTCP(ssrc uint32, buf []byte) {
 // stream's, the viewer's own in its SDES, one not bound yet).
 func (v *viewer) slotFor(ssrc uint32) *slot {
 	for _, sl := range v.slots {
-		if bt := sl.track.bound.Load(); bt != nil && uint32(bt.ssrc) == ssrc {
+		if bt := sl.bound.Load(); bt != nil && uint32(bt.ssrc) == ssrc {
 			return sl
 		}
 	}
@@ -169,7 +169,7 @@ func (v *viewer) slotFor(ssrc uint32) *slot {
 // give the viewer's round trip for sizing the source's cache. Feedback about
 // other SSRCs is ignored, and so is transport-wide feedback (onRTCP's).
 func (sl *slot) onFeedback(fb *media.Feedback, now time.Time) {
-	bt := sl.track.bound.Load()
+	bt := sl.bound.Load()
 	if bt == nil {
 		return
 	}

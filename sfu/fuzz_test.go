@@ -37,7 +37,7 @@ func newRig(r *Room) rig {
 	src.cache.Store(media.NewCache(media.MinCacheSize))
 	src.seatIdx, src.gop = 0, media.NewGOPCache(64, 64<<10)
 	v := newViewer(r, "viewer", nil, 16)
-	sl := &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: r.s.newSlotTrack(videoIdx, 0)}
+	sl := newSlot(v, videoIdx, 0, r.s.newSlotTrack(videoIdx, 0))
 	w := &countingWriter{n: new(atomic.Int64), keep: true}
 	w.firstSeq.Store(-1)
 	sl.track.bound.Store(&boundTrack{w: w, ssrc: 1000, pt: 96})

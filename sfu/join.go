@@ -76,7 +76,7 @@ func (sl *slot) start(now time.Time) {
 	if b == nil || sl.cur == b || b.src.gop == nil {
 		return
 	}
-	bt := sl.track.bound.Load()
+	bt := sl.bound.Load()
 	if bt == nil {
 		return
 	}

@@ -49,10 +49,10 @@ const (
 )
 
 // replay is a video slot's paced replay of its source's cached group of
-// pictures. Only the viewer's writer touches it, with sl.mu held (the
-// writer also reads active unlocked, being its only writer).
+// pictures. Only the viewer's writer touches it, with sl.mu held. Whether
+// one is running is slot.replaying, among the slot's hot fields (the
+// writer also reads it unlocked, being its only writer).
 type replay struct {
-	active   bool
 	keyPhase bool   // still sending the keyframe's own packets: unpaced
 	first    uint16 // source seq of the group's first packet, to notice a new group
 	keyTS    uint32 // RTP timestamp of the keyframe
@@ -107,6 +107,7 @@ func (sl *slot) measureReplay(now time.Time) bool {
 	}
 	rp := &sl.rp
 	*rp = replay{}
+	sl.replaying = false
 	if src.gop.Replay(sl.measureFn) == 0 {
 		return false
 	}
@@ -116,15 +117,15 @@ func (sl *slot) measureReplay(now time.Time) bool {
 	rp.rate = min(max(rate, replayMinRate), replayMaxRate)
 	rp.burst = max(rp.rate*replayBurst.Seconds(), 2*defaultReceiveMTU)
 	rp.tokens, rp.at = rp.burst, now
-	rp.active, rp.keyPhase = true, true
+	rp.keyPhase, sl.replaying = true, true
 	return true
 }
 
 // endReplay stops the slot's replay, if any, and gives back its turn or
 // its place in the queue. Called with sl.mu held.
 func (sl *slot) endReplay() {
-	if sl.rp.active {
-		sl.rp.active, sl.rp.waiting = false, false
+	if sl.replaying {
+		sl.replaying, sl.rp.waiting = false, false
 		sl.budget().end(sl)
 	}
 }
@@ -166,7 +167,7 @@ func (sl *slot) pump(now time.Time) time.Time {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	rp := &sl.rp
-	if !rp.active {
+	if !sl.replaying {
 		return time.Time{}
 	}
 	if sl.binding.Load() != sl.cur || sl.cur == nil {
@@ -262,7 +263,7 @@ func (sl *slot) step(pkt []byte) bool {
 		rp.blocked = true
 		return false
 	}
-	bt := sl.track.bound.Load()
+	bt := sl.bound.Load()
 	if bt == nil {
 		rp.failed = true
 		return false

@@ -96,7 +96,7 @@ func TestAGoneViewerGivesBackItsReplayTurns(t *testing.T) {
 		sl   *slot
 		rate float64
 	}{{running, 80}, {waiting, 80}, {other, 10}} {
-		x.sl.rp.active = true
+		x.sl.replaying = true
 		x.sl.rp.waiting = !s.ov.replays.take(x.sl, x.rate)
 	}
 	if len(s.ov.replays.waiting) != 2 {

@@ -245,7 +245,7 @@ func TestRepointStopsAPacedReplayAtOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling for a packet that must not come
 	}
 	sl.mu.Lock()
-	active := sl.rp.active
+	active := sl.replaying
 	sl.mu.Unlock()
 	if active {
 		t.Fatal("the slot still has a replay in progress 300 ms after the re-point")

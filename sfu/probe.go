@@ -154,10 +154,11 @@ func NoProbing() PeerOption {
 // probeState is a viewer's prober. want is the allocator's (any
 // goroutine); the rest is the writer's.
 type probeState struct {
-	want atomic.Int64 // bit/s the allocator would use; 0: it has what it wants
 	// due: the allocator asks for a probe (allowed by nextAt); the
-	// writer's idle check is this one load.
-	due atomic.Bool
+	// writer's idle check is this one load, and active, beside it.
+	due    atomic.Bool
+	active bool
+	want   atomic.Int64 // bit/s the allocator would use; 0: it has what it wants
 	// nextAt (unix nanoseconds): no probe before, set by the writer.
 	nextAt atomic.Int64
 	// deliveredAt (unix nanoseconds) is set by the writer on each
@@ -166,11 +167,10 @@ type probeState struct {
 	deliveredAt, deliveredBps atomic.Int64
 
 	budget  *rate.Limiter // the viewer's padding bucket; made on first use
-	active  bool
-	end     time.Time // the cluster's last padding
-	last    time.Time // padding owed up to here
-	padRate float64   // bit/s of padding in the cluster
-	owed    float64   // bytes
+	end     time.Time     // the cluster's last padding
+	last    time.Time     // padding owed up to here
+	padRate float64       // bit/s of padding in the cluster
+	owed    float64       // bytes
 	every   time.Duration
 	hdr     rtp.Header
 }
@@ -197,7 +197,7 @@ func (v *viewer) wantProbe(want int64, now time.Time) {
 // any goroutine.
 func (v *viewer) probeable() bool {
 	for _, sl := range v.slots {
-		if bt := sl.track.bound.Load(); sl.kind == videoIdx && bt != nil && bt.rtxSSRC != 0 && bt.twccID != 0 {
+		if bt := sl.bound.Load(); sl.kind == videoIdx && bt != nil && bt.rtxSSRC != 0 && bt.twccID != 0 {
 			return true
 		}
 	}
@@ -318,7 +318,7 @@ func (v *viewer) paddingSlot() (*slot, *boundTrack) {
 		if sl.kind != videoIdx || !sl.live {
 			continue
 		}
-		if bt := sl.track.bound.Load(); bt != nil && bt.rtxSSRC != 0 && bt.twccID != 0 {
+		if bt := sl.bound.Load(); bt != nil && bt.rtxSSRC != 0 && bt.twccID != 0 {
 			return sl, bt
 		}
 	}

@@ -77,8 +77,8 @@ func TestCancelledReplayRestartsWithoutASequenceGap(t *testing.T) {
 	if src.gop.Valid() {
 		t.Fatal("the cache did not overflow")
 	}
-	if due := sl.pump(now.Add(time.Second)); !due.IsZero() || sl.rp.active || !sl.waitKey {
-		t.Fatalf("a replay of an emptied cache goes on (due %v, active %v, waitKey %v)", due, sl.rp.active, sl.waitKey)
+	if due := sl.pump(now.Add(time.Second)); !due.IsZero() || sl.replaying || !sl.waitKey {
+		t.Fatalf("a replay of an emptied cache goes on (due %v, active %v, waitKey %v)", due, sl.replaying, sl.waitKey)
 	}
 	sl.forward(item{p: upPacket(t, src, 10, true), sl: sl, b: b})
 	sl.forward(item{p: upPacket(t, src, 11, false), sl: sl, b: b})

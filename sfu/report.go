@@ -69,7 +69,7 @@ func (v *viewer) sendReports(now time.Time) {
 		sl.mu.Lock()
 		if sl.cur != nil && !sl.sentAt.IsZero() && now.Sub(sl.sentAt) < reportEvery &&
 			(sl.reportAt.IsZero() || now.Sub(sl.reportAt) >= reportEvery/2) {
-			if bt := sl.track.bound.Load(); bt != nil {
+			if bt := sl.bound.Load(); bt != nil {
 				if sr := sl.senderReport(sl.cur.src, bt, now); sr != nil {
 					v.reports = append(v.reports, sr)
 				}

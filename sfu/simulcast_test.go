@@ -130,7 +130,7 @@ func newLayeredIn(t *testing.T, s *SFU, id string, viewers int, hooks peerHooks)
 			v.quality = newCoalescer(v.peer, qualityEvery, v.reportQuality)
 		}
 		v.peer.viewer = v
-		sl := &slot{viewer: v, kind: videoIdx, seatIdx: 0, track: s.newSlotTrack(videoIdx, 0), want: layerHigh, capLayer: layerHigh}
+		sl := newSlot(v, videoIdx, 0, s.newSlotTrack(videoIdx, 0))
 		w := &recordingWriter{codec: codec}
 		sl.track.bound.Store(&boundTrack{w: w, ssrc: webrtc.SSRC(5000 + i), pt: 96})
 		v.slots = []*slot{sl}

@@ -16,7 +16,7 @@ type slotTrack struct {
 	id, streamID string
 	kind         webrtc.RTPCodecType
 	mime         string
-	bound        atomic.Pointer[boundTrack]
+	bound        *atomic.Pointer[boundTrack] // its slot's (newSlot)
 	// The egress paths a bound writer picks from (egress.go); sock nil in
 	// harnesses that bind writers of their own.
 	sock *egressSocket

@@ -95,10 +95,12 @@ func (r *Room) Subscribe(userID, offer string, firstSeat int, opts ...PeerOption
 			}
 			continue
 		}
-		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx), want: layerHigh, capLayer: layerHigh}
+		track := r.s.newSlotTrack(kind, idx)
 		if co > 0 {
-			sl.seatIdx, sl.cohost, sl.track = -1, co, r.s.newCohostSlotTrack(kind, co)
+			idx, track = -1, r.s.newCohostSlotTrack(kind, co)
 		}
+		sl := newSlot(v, kind, idx, track)
+		sl.cohost = co
 		sl.track.sock, sl.track.eg, sl.track.link = r.s.egress, v.eg, &v.link
 		if sl.sender, err = peer.pc.AddTrack(sl.track); err != nil {
 			return fail(fmt.Errorf("%w: %v", ErrBadSDP, err))

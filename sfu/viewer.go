@@ -16,49 +16,54 @@ import (
 // viewer is a subscriber connection: its seat slots and its bounded queue,
 // which the SFU's writers drain (writers.go).
 type viewer struct {
-	room  *Room
-	user  string
-	peer  *Peer
-	slots []*slot
-
+	// The hot fields, first and together: the reader's for every packet
+	// (up, the queue, run, pool), the writer's for every turn; a cache line
+	// of a viewer's state missed per packet was most of the forwarding's
+	// own time at 100 viewers (issue 16).
 	mu     sync.Mutex
 	ring   []item // head..head+n are queued; grows up to limit (viewerqueue.go)
 	head   int
 	n      int
 	limit  int // the queue's bound in items (Config.ViewerQueue)
 	closed bool
-
-	// Its turns on the writers (writers.go): pool is nil in harnesses that
-	// flush by hand; run is the run state; nextRun links the pool's run
-	// queue (guarded by its mu); paceTimer brings a paced replay back
-	// (the serving writer's).
-	pool      *writerPool
-	run       atomic.Int32
-	nextRun   *viewer
-	paceTimer *time.Timer
-	stopped   atomic.Bool
-	// replaying: a slot may have a paced replay in progress, so pace must
-	// look at the slots (the serving writer's). Most turns have none, and
-	// a look at every slot's replay state is a cold cache line per slot.
-	replaying bool
-	// now is the time of the serving writer's turn (zero outside one):
-	// a turn's packets go out in the writer's next sendmmsg, so they share
-	// it, and a clock read per packet was a measurable share of forwarding.
-	now time.Time
-	// collecting: the slots' sender reports wait for the end of the turn,
-	// reportDue says one fell due (report.go); the serving writer's.
-	collecting, reportDue bool
-	reports               []rtcp.Packet
-	// tally is the serving pool writer's count of forwarded packets,
-	// added to the metrics once a batch (nil: count at once).
-	tally *fwdTally
-
-	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
-
 	// up: the connection can carry media. Until then the sources offer it
 	// nothing (join.go); starting asks its writer to start the slots.
 	up       atomic.Bool
 	starting atomic.Bool
+
+	// Its turns on the writers (writers.go): pool is nil in harnesses that
+	// flush by hand; run is the run state; nextRun links the pool's run
+	// queue (guarded by its mu).
+	pool    *writerPool
+	run     atomic.Int32
+	stopped atomic.Bool
+	nextRun *viewer
+	eg      *viewerEgress // the direct egress path (egress.go); nil when off
+	// replaying: a slot may have a paced replay in progress, so pace must
+	// look at the slots (the serving writer's). Most turns have none, and
+	// a look at every slot's replay state is a cold cache line per slot.
+	replaying bool
+	// collecting: the slots' sender reports wait for the end of the turn,
+	// reportDue says one fell due (report.go); the serving writer's.
+	collecting, reportDue bool
+	// now is the time of the serving writer's turn (zero outside one):
+	// a turn's packets go out in the writer's next sendmmsg, so they share
+	// it, and a clock read per packet was a measurable share of forwarding.
+	now time.Time
+	// tally is the serving pool writer's count of forwarded packets,
+	// added to the metrics once a batch (nil: count at once).
+	tally *fwdTally
+	slots []*slot
+	peer  *Peer
+	probe probeState // probe.go; its first fields are read every turn
+
+	room      *Room
+	user      string
+	paceTimer *time.Timer // brings a paced replay back (the serving writer's)
+	reports   []rtcp.Packet
+
+	coGone bool // its co-host slots were detached for good; guarded by SFU.coMu
+
 	// upState: counted among the node's connected viewers (overload.go).
 	upState atomic.Int32
 
@@ -70,7 +75,6 @@ type viewer struct {
 	// without a cap; the writer's.
 	nacks *rate.Limiter
 
-	eg *viewerEgress // the direct egress path (egress.go); nil when off
 	// link: whether the viewer's own link holds its writer back
 	// (egress.go). One for all its slots: they share its connection, and
 	// while a video write waits on a full socket, its audio is dropped too.
@@ -84,7 +88,6 @@ type viewer struct {
 	estimate atomic.Int64 // bit/s, 0 until known
 	alloc    *coalescer   // runs allocate; nil without a peer
 	budget   allocState   // guarded by room.mu
-	probe    probeState   // probe.go
 }
 
 // item is one queued unit of work for the writer: a packet to forward or a
@@ -114,17 +117,48 @@ type binding struct {
 // slot is one negotiated m-line of a viewer: seat seatIdx (or, for co-host
 // slot cohost ≥ 1, seatIdx -1 and the other room's owner), one kind.
 type slot struct {
-	viewer  *viewer
-	kind    int
+	// The hot fields, first and together: every packet reads them, the
+	// reader (viewer, kind, binding, dropping) and the writer (the rest),
+	// and at 100 viewers a packet's cache misses on a viewer's state were
+	// most of the forwarding's own time (issue 16). So the writer finds
+	// the bound track here, not behind the slotTrack, and the payload
+	// type in out, not behind the bound track.
+	viewer   *viewer
+	kind     int
+	binding  atomic.Pointer[binding]
+	dropping atomic.Bool                // video: the queue overflowed, skip to the next keyframe
+	bound    atomic.Pointer[boundTrack] // the connection's, set by track (slotTrack.Bind)
+	// mu serialises the writer's use of the state below with re-pointing,
+	// so once repoint returns no packet of the old binding is being written.
+	mu  sync.Mutex
+	cur *binding
+	rw  *media.Rewriter
+	out boundCache // what forward needs of bound, copied
+	// replayed: the GOP cache was replayed up to source seq replayedTo, so
+	// queued packets up to it are duplicates.
+	replayed   bool
+	replayedTo uint16
+	waitKey    bool
+	// live: a write went out. Before the connection's SRTP is up Pion drops
+	// writes silently (0 bytes, no error); until then the slot keeps
+	// starting over, so its first packet out is still a keyframe.
+	live bool
+	// replaying: a paced replay runs (rp, which is cold; pace.go).
+	replaying bool
+	// rtxSeq numbers the slot's RTX stream (its own sequence space).
+	rtxSeq uint16
+	// Sender-report state (report.go).
+	packets, octets uint32
+	reportAt        time.Time
+	sentAt          time.Time  // the last packet a writer's turn sent (report.go)
+	hdr             rtp.Header // scratch header, reused to avoid an allocation per packet
+
 	seatIdx int
 	cohost  int
 	host    *Room // the room whose owner a co-host slot carries; guarded by SFU.coMu
 	mid     string
 	track   *slotTrack
 	sender  *webrtc.RTPSender
-
-	binding  atomic.Pointer[binding]
-	dropping atomic.Bool // video: the queue overflowed, skip to the next keyframe
 	// pending is a layer switch waiting for the target layer's keyframe
 	// (selector.go); nil when none.
 	pending atomic.Pointer[binding]
@@ -137,34 +171,39 @@ type slot struct {
 	paused         bool          // counted in paused_slots
 	sentQuality    slotQualityAt // what the viewer was last told (quality.go)
 
-	// mu serialises the writer's use of the state below with re-pointing,
-	// so once repoint returns no packet of the old binding is being written.
-	mu      sync.Mutex
-	cur     *binding
-	waitKey bool
-	// replayed: the GOP cache was replayed up to source seq replayedTo, so
-	// queued packets up to it are duplicates.
-	replayed   bool
-	replayedTo uint16
-	rw         *media.Rewriter
-	hdr        rtp.Header // scratch header, reused to avoid an allocation per packet
-	// live: a write went out. Before the connection's SRTP is up Pion drops
-	// writes silently (0 bytes, no error); until then the slot keeps
-	// starting over, so its first packet out is still a keyframe.
-	live bool
-	// rtxSeq numbers the slot's RTX stream (its own sequence space).
-	rtxSeq uint16
-	// Sender-report state (report.go).
-	packets, octets uint32
-	reportAt        time.Time
-	sentAt          time.Time // the last packet a writer's turn sent (report.go)
-
-	// The paced replay in progress (pace.go), last: it is cold, and the
-	// fields above are touched for every packet.
+	// The paced replay in progress (pace.go), last: it is cold.
 	rp replay
 	// The cache walks of pace.go, made on the first replay so later ones
 	// allocate nothing.
 	measureFn, stepFn func([]byte) bool
+}
+
+// boundCache is a slot's copy of what forwarding reads of its bound track,
+// refreshed when the track is bound anew (slot.outFor).
+type boundCache struct {
+	of     *boundTrack
+	eg     *viewerEgress // bt.w's direct path (egressWriter.e), nil without one
+	pt     uint8
+	twccID uint8
+}
+
+// newSlot makes a viewer's slot for track: its Bind and Unbind set the
+// slot's bound.
+func newSlot(v *viewer, kind, seatIdx int, track *slotTrack) *slot {
+	sl := &slot{viewer: v, kind: kind, seatIdx: seatIdx, track: track, want: layerHigh, capLayer: layerHigh}
+	track.bound = &sl.bound
+	return sl
+}
+
+// outFor is forward's view of bt. Called by the writer with sl.mu held.
+func (sl *slot) outFor(bt *boundTrack) *boundCache {
+	if sl.out.of != bt {
+		sl.out = boundCache{of: bt, pt: bt.pt, twccID: bt.twccID}
+		if w, ok := bt.w.(*egressWriter); ok {
+			sl.out.eg = w.e
+		}
+	}
+	return &sl.out
 }
 
 func newViewer(r *Room, user string, peer *Peer, queue int) *viewer {
@@ -396,7 +435,7 @@ func (v *viewer) paceReplays() time.Time {
 	var due, now time.Time
 	active := false
 	for _, sl := range v.slots {
-		if !sl.rp.active { // only the writer sets it: safe to read unlocked here
+		if !sl.replaying { // only the writer sets it: safe to read unlocked here
 			continue
 		}
 		if now.IsZero() {
@@ -405,7 +444,7 @@ func (v *viewer) paceReplays() time.Time {
 		if d := sl.pump(now); !d.IsZero() && (due.IsZero() || d.Before(due)) {
 			due = d
 		}
-		active = active || sl.rp.active
+		active = active || sl.replaying
 	}
 	v.replaying = active
 	return due
@@ -429,14 +468,23 @@ func (v *viewer) drain() {
 // forward rewrites one packet onto the slot's SSRC/sequence/timestamp space
 // and writes it. After a switch (or the first packet) video starts only on
 // a keyframe, which is requested upstream at once.
+//
+// No defers: with forwardLocked's many returns they would not be
+// open-coded, and the runtime's deferred calls were 1 % of the writers'
+// time at 100 viewers. Nothing below panics but a bug, which ends the
+// process.
 func (sl *slot) forward(it item) {
-	defer it.p.release()
 	sl.mu.Lock()
-	defer sl.mu.Unlock()
+	sl.forwardLocked(it)
+	sl.mu.Unlock()
+	it.p.release()
+}
+
+func (sl *slot) forwardLocked(it item) {
 	if sl.binding.Load() != it.b {
 		return // the slot was re-pointed after this packet was queued: gated
 	}
-	bt := sl.track.bound.Load()
+	bt := sl.bound.Load()
 	if bt == nil {
 		return // not connected yet
 	}
@@ -446,7 +494,7 @@ func (sl *slot) forward(it item) {
 		// Resuming after an overflow: what was shed is not missing.
 		sl.rw.Switch()
 	}
-	if sl.rp.active {
+	if sl.replaying {
 		return // the replay sends this packet from the cache, in source order
 	}
 	if sl.waitKey {
@@ -476,7 +524,7 @@ func (sl *slot) forward(it item) {
 	if !sl.rw.Rewrite(&sl.hdr, now) {
 		return
 	}
-	sl.hdr.PayloadType = bt.pt
+	sl.hdr.PayloadType = sl.outFor(bt).pt
 	if !sl.send(bt, it.p.payload) {
 		return
 	}
@@ -514,10 +562,16 @@ func (sl *slot) begin(b *binding, bt *boundTrack) {
 // from its source (sl.cur), so the next packet starts over on a keyframe.
 // Called by the writer with sl.mu held.
 func (sl *slot) send(bt *boundTrack, payload []byte) bool {
-	if bt.twccID != 0 {
+	out := sl.outFor(bt)
+	if out.twccID != 0 {
 		sl.viewer.stamp(&sl.hdr, bt, len(payload))
 	}
-	n, err := bt.w.WriteRTP(&sl.hdr, payload)
+	// The direct path straight, without the hop through bt.w: the
+	// egressWriter would try it first all the same.
+	n, ok, err := out.eg.writeRTP(&sl.hdr, payload)
+	if !ok {
+		n, err = bt.w.WriteRTP(&sl.hdr, payload)
+	}
 	if err != nil {
 		return false
 	}

@@ -216,10 +216,12 @@ func (r *Room) subscribeOwn(v *viewer, peer *Peer, offer string, firstSeat int) 
 			senders, slots = append(senders, nil), append(slots, nil) // inactive (§5, §10)
 			continue
 		}
-		sl := &slot{viewer: v, kind: kind, seatIdx: idx, track: r.s.newSlotTrack(kind, idx), want: layerHigh, capLayer: layerHigh}
+		track := r.s.newSlotTrack(kind, idx)
 		if co > 0 {
-			sl.seatIdx, sl.cohost, sl.track = -1, co, r.s.newCohostSlotTrack(kind, co)
+			idx, track = -1, r.s.newCohostSlotTrack(kind, co)
 		}
+		sl := newSlot(v, kind, idx, track)
+		sl.cohost = co
 		sl.track.sock, sl.track.eg, sl.track.link = r.s.egress, v.eg, &v.link
 		senders, slots = append(senders, &rtcconn.Sender{StreamID: sl.track.streamID, TrackID: sl.track.id}), append(slots, sl)
 	}
