@@ -43,7 +43,15 @@ type Rewriter struct {
 // NewRewriter returns a Rewriter that stamps ssrc on every packet and counts
 // time at clockRate ticks per second (see Codec.ClockRate).
 func NewRewriter(ssrc uint32, clockRate uint32) *Rewriter {
-	return &Rewriter{ssrc: ssrc, clockRate: clockRate}
+	w := new(Rewriter)
+	w.Reset(ssrc, clockRate)
+	return w
+}
+
+// Reset makes w a new Rewriter, as NewRewriter's, in place: a caller can
+// keep one inside its own state rather than behind a pointer.
+func (w *Rewriter) Reset(ssrc uint32, clockRate uint32) {
+	*w = Rewriter{ssrc: ssrc, clockRate: clockRate}
 }
 
 // Rewrite maps a source packet header, in place, onto the slot's own SSRC /
@@ -163,3 +171,6 @@ func (w *Rewriter) TimestampOffset() (ssrc uint32, off uint32, ok bool) {
 
 // SSRC is the slot's own SSRC, stamped on every forwarded packet.
 func (w *Rewriter) SSRC() uint32 { return w.ssrc }
+
+// LastTimestamp is the latest out timestamp forwarded (serial order).
+func (w *Rewriter) LastTimestamp() uint32 { return w.maxTS }

@@ -64,7 +64,7 @@ func (sl *slot) retransmit(seq uint16) {
 	if bt.rtxSSRC == 0 {
 		// Same SSRC, the sequence number asked for.
 		sl.hdr.SSRC, sl.hdr.SequenceNumber, sl.hdr.PayloadType = uint32(bt.ssrc), seq, bt.pt
-		if sl.send(bt, payload) {
+		if sl.send(bt, &sl.hdr, payload) {
 			sl.viewer.room.s.m.retransmitted.Inc()
 		}
 		return

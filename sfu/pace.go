@@ -292,7 +292,7 @@ func (sl *slot) step(pkt []byte) bool {
 	// sync with audio — by the length of the pause, until live forwarding
 	// would have sent it.
 	sl.report(sl.cur.src, bt, rp.now)
-	if !sl.send(bt, pkt[hlen:end]) {
+	if !sl.send(bt, &sl.hdr, pkt[hlen:end]) {
 		rp.failed = true
 		return false
 	}

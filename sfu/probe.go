@@ -325,6 +325,15 @@ func (v *viewer) paddingSlot() (*slot, *boundTrack) {
 	return nil, nil
 }
 
+// lastTimestamp is the slot's latest out timestamp, which its padding
+// carries. Called by the writer with sl.mu held.
+func (sl *slot) lastTimestamp() uint32 {
+	if sl.rw == nil {
+		return 0
+	}
+	return sl.rw.LastTimestamp()
+}
+
 // sendPadding writes one padding-only packet on sl's RTX stream, stamped
 // for the estimator, through the slot's write seam like a retransmission:
 // the header carries the padding (Padding, PaddingSize) and the payload is
@@ -335,7 +344,7 @@ func (v *viewer) sendPadding(sl *slot, bt *boundTrack) bool {
 	defer sl.mu.Unlock()
 	h := &v.probe.hdr
 	*h = rtp.Header{Version: 2, Padding: true, PaddingSize: paddingSize, PayloadType: bt.rtxPT,
-		SequenceNumber: sl.rtxSeq, Timestamp: sl.hdr.Timestamp, SSRC: bt.rtxSSRC}
+		SequenceNumber: sl.rtxSeq, Timestamp: sl.lastTimestamp(), SSRC: bt.rtxSSRC}
 	sl.rtxSeq++
 	v.stamp(h, bt, paddingSize)
 	n, err := bt.w.WriteRTP(h, nil)

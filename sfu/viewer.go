@@ -53,11 +53,11 @@ type viewer struct {
 	// tally is the serving pool writer's count of forwarded packets,
 	// added to the metrics once a batch (nil: count at once).
 	tally *fwdTally
+	room  *Room
 	slots []*slot
 	peer  *Peer
 	probe probeState // probe.go; its first fields are read every turn
 
-	room      *Room
 	user      string
 	paceTimer *time.Timer // brings a paced replay back (the serving writer's)
 	reports   []rtcp.Packet
@@ -132,8 +132,11 @@ type slot struct {
 	// so once repoint returns no packet of the old binding is being written.
 	mu  sync.Mutex
 	cur *binding
-	rw  *media.Rewriter
-	out boundCache // what forward needs of bound, copied
+	rw  *media.Rewriter // nil until the first packet; then &rwState
+	// rwState is the rewriter, inside the slot beside the fields above,
+	// not a cache line of its own elsewhere.
+	rwState media.Rewriter
+	out     boundCache // what forward needs of bound, copied
 	// replayed: the GOP cache was replayed up to source seq replayedTo, so
 	// queued packets up to it are duplicates.
 	replayed   bool
@@ -150,8 +153,7 @@ type slot struct {
 	// Sender-report state (report.go).
 	packets, octets uint32
 	reportAt        time.Time
-	sentAt          time.Time  // the last packet a writer's turn sent (report.go)
-	hdr             rtp.Header // scratch header, reused to avoid an allocation per packet
+	sentAt          time.Time // the last packet a writer's turn sent (report.go)
 
 	seatIdx int
 	cohost  int
@@ -171,6 +173,12 @@ type slot struct {
 	paused         bool          // counted in paused_slots
 	sentQuality    slotQualityAt // what the viewer was last told (quality.go)
 
+	// hdr is the scratch header of retransmissions and replays, which
+	// are rarer than forwarding (whose header is on its stack).
+	hdr rtp.Header
+	// pionHdr is what a header handed to Pion's path is copied into: Pion
+	// takes it through an interface, so it would escape from the stack.
+	pionHdr rtp.Header
 	// The paced replay in progress (pace.go), last: it is cold.
 	rp replay
 	// The cache walks of pace.go, made on the first replay so later ones
@@ -517,18 +525,18 @@ func (sl *slot) forwardLocked(it item) {
 		}
 		sl.replayed = false
 	}
-	sl.hdr = it.p.hdr
-	sl.hdr.Extension, sl.hdr.Extensions = false, nil
-	sl.hdr.Padding, sl.hdr.PaddingSize = false, 0
+	h := it.p.hdr
+	h.Extension, h.Extensions = false, nil
+	h.Padding, h.PaddingSize = false, 0
 	now := sl.viewer.clock()
-	if !sl.rw.Rewrite(&sl.hdr, now) {
+	if !sl.rw.Rewrite(&h, now) {
 		return
 	}
-	sl.hdr.PayloadType = sl.outFor(bt).pt
-	if !sl.send(bt, it.p.payload) {
+	h.PayloadType = sl.outFor(bt).pt
+	if !sl.send(bt, &h, it.p.payload) {
 		return
 	}
-	sl.viewer.countForwarded(sl.kind, sl.hdr.MarshalSize()+len(it.p.payload))
+	sl.viewer.countForwarded(sl.kind, h.MarshalSize()+len(it.p.payload))
 	sl.report(src, bt, now)
 }
 
@@ -545,7 +553,8 @@ func (v *viewer) clock() time.Time {
 // with sl.mu held.
 func (sl *slot) begin(b *binding, bt *boundTrack) {
 	if sl.rw == nil {
-		sl.rw = media.NewRewriter(uint32(bt.ssrc), b.src.codec.ClockRate())
+		sl.rwState.Reset(uint32(bt.ssrc), b.src.codec.ClockRate())
+		sl.rw = &sl.rwState
 	}
 	if sl.cur != b {
 		sl.cur = b
@@ -557,20 +566,25 @@ func (sl *slot) begin(b *binding, bt *boundTrack) {
 	}
 }
 
-// send writes sl.hdr and payload and counts them for the sender reports. A
+// send writes h and payload and counts them for the sender reports. A
 // write Pion dropped because the connection is not up yet un-binds the slot
 // from its source (sl.cur), so the next packet starts over on a keyframe.
 // Called by the writer with sl.mu held.
-func (sl *slot) send(bt *boundTrack, payload []byte) bool {
+func (sl *slot) send(bt *boundTrack, h *rtp.Header, payload []byte) bool {
 	out := sl.outFor(bt)
 	if out.twccID != 0 {
-		sl.viewer.stamp(&sl.hdr, bt, len(payload))
+		sl.viewer.stamp(h, bt, len(payload))
 	}
 	// The direct path straight, without the hop through bt.w: the
 	// egressWriter would try it first all the same.
-	n, ok, err := out.eg.writeRTP(&sl.hdr, payload)
+	n, ok, err := out.eg.writeRTP(h, payload)
 	if !ok {
-		n, err = bt.w.WriteRTP(&sl.hdr, payload)
+		ph := &sl.hdr
+		if h != ph {
+			sl.pionHdr = *h
+			ph = &sl.pionHdr
+		}
+		n, err = bt.w.WriteRTP(ph, payload)
 	}
 	if err != nil {
 		return false
