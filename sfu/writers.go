@@ -25,8 +25,9 @@ import (
 // A viewer on Pion's path (ICE-TCP, a relay, no direct keys, the direct
 // path off) is not served by the pool: a TCP write blocks while the
 // viewer's socket buffer is full, and one slow TCP viewer must not stall a
-// writer every other viewer needs. Its work runs on a goroutine started for it when work arrives,
-// which exits once the queue is empty: still no goroutine at rest.
+// writer every other viewer needs. A writer that takes one from the run
+// queue starts a goroutine for its work, which exits once the queue is
+// empty: still no goroutine at rest.
 //
 // The paced replay of a cached GOP (pace.go) asks to run again at a time;
 // a timer schedules the viewer then.
@@ -78,19 +79,12 @@ func (p *writerPool) schedule(v *viewer) {
 	}
 }
 
-// dispatch hands a queued viewer to the pool, or to a goroutine of its own
-// while it is on Pion's path.
+// dispatch puts a queued viewer on the pool's run queue.
 func (p *writerPool) dispatch(v *viewer) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		v.drain() // the node is closing: nobody writes any more
-		return
-	}
-	defer p.mu.Unlock()
-	if p.sock != nil && !v.eg.isDirect() {
-		p.wg.Add(1)
-		go p.serveAlone(v)
 		return
 	}
 	if p.tail == nil {
@@ -100,6 +94,7 @@ func (p *writerPool) dispatch(v *viewer) {
 	}
 	p.tail = v
 	p.ready.Signal()
+	p.mu.Unlock()
 }
 
 // writer is one goroutine of the pool: its batch, and the viewers whose
@@ -145,6 +140,14 @@ func (p *writerPool) work() {
 		v := w.next()
 		if v == nil {
 			return
+		}
+		if p.sock != nil && !v.eg.isDirect() {
+			// On Pion's path: a goroutine of its own. Decided here, not
+			// by dispatch, so the reader that wakes a viewer touches
+			// nothing of its egress state (a cache miss a wake-up).
+			p.wg.Add(1) // this writer is counted: never from zero
+			go p.serveAlone(v)
+			continue
 		}
 		v.run.Store(runRunning)
 		mark := w.b.added
