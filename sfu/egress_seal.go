@@ -47,19 +47,24 @@ const (
 
 // rtpSealer seals one viewer's outgoing RTP. It is used by the writer
 // serving the viewer only (writers.go), like the Context it stands in for.
+//
+// What a packet reads of it comes first: the AEAD, the salt, the nonce's
+// scratch and the SSRC table, each SSRC beside its index, so a viewer's
+// few SSRCs share a cache line or two (issue 16: the sealer's first loads
+// were cache misses for every packet and viewer).
 type rtpSealer struct {
 	aead  cipher.AEAD
 	salt  [12]byte
-	n     int
-	ssrcs [maxSealSSRCs]uint32
-	index [maxSealSSRCs]sealIndex
 	iv    [12]byte
+	n     int
+	ssrcs [maxSealSSRCs]sealIndex
 }
 
 // sealIndex is one SSRC's highest packet index sealed (ROC ‖ SEQ).
 type sealIndex struct {
-	index   uint64
+	ssrc    uint32
 	started bool
+	index   uint64
 }
 
 // newRTPSealer makes the sealer for profile from the master key and salt
@@ -144,16 +149,17 @@ func (s *rtpSealer) seal(buf []byte, hl int, ssrc uint32, seq uint16, payload []
 // find is ssrc's index, added on first sight; nil when the table is full.
 func (s *rtpSealer) find(ssrc uint32) *sealIndex {
 	for i := range s.n {
-		if s.ssrcs[i] == ssrc {
-			return &s.index[i]
+		if s.ssrcs[i].ssrc == ssrc {
+			return &s.ssrcs[i]
 		}
 	}
 	if s.n == maxSealSSRCs {
 		return nil
 	}
-	s.ssrcs[s.n] = ssrc
+	x := &s.ssrcs[s.n]
+	x.ssrc = ssrc
 	s.n++
-	return &s.index[s.n-1]
+	return x
 }
 
 // next is the rollover counter for seq, the highest index moved on when
