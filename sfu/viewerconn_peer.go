@@ -235,7 +235,7 @@ func (r *Room) subscribeOwn(v *viewer, peer *Peer, offer string, firstSeat int) 
 		}
 		l := lines[i]
 		sl.mid = l.Mid
-		sl.track.bound.Store(&boundTrack{
+		sl.bound.Store(&boundTrack{
 			w:    &egressWriter{pion: ownSender{eg: v.eg, tr: oc.tr}, e: v.eg, sock: r.s.egress, link: &v.link},
 			ssrc: webrtc.SSRC(l.SSRC), pt: l.PT, rtxSSRC: l.RTXSSRC, rtxPT: l.RTXPT, twccID: l.TransportCCExt,
 		})
