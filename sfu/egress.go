@@ -51,6 +51,7 @@ type egressSocket struct {
 	port  int
 	batch *ipv4.PacketConn // its sendmmsg (WriteBatch); takes IPv6 addresses too on Linux
 	gso   atomic.Bool      // UDP GSO is on (egress_gso.go): until the kernel refuses it once
+	out   *outbox          // control datagrams waiting for a batch (egress_outbox.go)
 	m     egressMetrics
 }
 
@@ -61,6 +62,7 @@ type egressMetrics struct {
 	errors   prometheus.Counter
 	direct   prometheus.Gauge
 	gso      prometheus.Gauge
+	control  [controlHows]prometheus.Counter // by how they left (egress_outbox.go)
 }
 
 const (
@@ -90,8 +92,14 @@ func newEgressSocket(conn *net.UDPConn, on, gso bool, reg prometheus.Registerer)
 	}}
 	e.m.packets[egressPion] = pk.WithLabelValues("pion")
 	e.m.packets[egressDirect] = pk.WithLabelValues("direct")
+	ctl := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "egress_control_total",
+		Help: "Viewers' control datagrams on the direct path (sender reports; STUN and DTLS of the own transport), by how they left: batched (with media in a sendmmsg), timer (alone, no batch came in time) or direct (at once: the outbox was full or the datagram too large)."},
+		[]string{"how"})
+	for i, how := range [controlHows]string{"batched", "timer", "direct"} {
+		e.m.control[i] = ctl.WithLabelValues(how)
+	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{pk, e.m.batches, e.m.messages, e.m.errors, e.m.direct, e.m.gso} {
+		for _, c := range []prometheus.Collector{pk, ctl, e.m.batches, e.m.messages, e.m.errors, e.m.direct, e.m.gso} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -100,6 +108,7 @@ func newEgressSocket(conn *net.UDPConn, on, gso bool, reg prometheus.Registerer)
 	if on {
 		e.port = conn.LocalAddr().(*net.UDPAddr).Port
 		e.batch = ipv4.NewPacketConn(conn)
+		e.out = newOutbox(e)
 		e.gso.Store(gso)
 		if gso {
 			e.m.gso.Set(1)
@@ -164,10 +173,13 @@ type egressKeys struct {
 // served since it last sent, up to one sendmmsg's worth.
 type egressBatch struct {
 	n     int
-	added uint64 // datagrams ever added: tells a writer whether a turn added any
-	msgs  [egressBatchSize]ipv4.Message
-	one   [egressBatchSize][1][]byte
-	bufs  [egressBatchSize][maxSRTPPacket]byte
+	added uint64 // media datagrams ever added: tells a writer whether a turn added any
+	// control counts the datagrams in it that are not media (egress_outbox.go),
+	// controlHow says how they are counted when sent.
+	control, controlHow int
+	msgs                [egressBatchSize]ipv4.Message
+	one                 [egressBatchSize][1][]byte
+	bufs                [egressBatchSize][maxSRTPPacket]byte
 	// The batch as sent with GSO (egress_gso.go): wire messages, their
 	// iovecs and control messages, and the datagrams each carries.
 	wire        [egressBatchSize]ipv4.Message
@@ -386,6 +398,9 @@ func (v *viewerEgress) seal(b *egressBatch, k egressKeys, h *rtp.Header, payload
 // empties it. A failed send drops the rest, as a lossy network would:
 // viewers' NACKs repair video.
 func (e *egressSocket) send(b *egressBatch) {
+	if e != nil && e.out != nil && e.out.queued.Load() > 0 && b.n < egressBatchSize {
+		e.out.takeInto(b) // control datagrams waiting ride along
+	}
 	if b.n == 0 {
 		return
 	}
@@ -420,7 +435,14 @@ func (e *egressSocket) send(b *egressBatch) {
 	}
 	e.m.batches.Add(float64(calls))
 	e.m.messages.Add(float64(msgs))
-	e.m.packets[egressDirect].Add(float64(sent))
+	// Control datagrams are counted apart (exactly unless a send failed
+	// part-way: then as if they had gone first).
+	ctl := min(sent, b.control)
+	e.m.packets[egressDirect].Add(float64(sent - ctl))
+	if ctl > 0 {
+		e.m.control[b.controlHow].Add(float64(ctl))
+	}
+	b.control = 0
 	for i := range b.n {
 		b.msgs[i].Addr, b.wire[i].Addr = nil, nil
 		b.one[i][0], b.iov[i] = nil, nil

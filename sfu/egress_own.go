@@ -5,7 +5,6 @@ import (
 	"net"
 	"sync"
 
-	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/srtp/v3"
 )
@@ -96,32 +95,4 @@ func (v *viewerEgress) sealFramed(h *rtp.Header, payload []byte, send func([]byt
 	}
 	send(enc)
 	return size, nil
-}
-
-// writeRTCP encrypts pkts with the viewer's outbound context (the one its
-// RTP uses: SRTP and SRTCP share the session keys, RFC 3711) and sends
-// them at once.
-func (v *viewerEgress) writeRTCP(pkts []rtcp.Packet, other func([]byte)) error {
-	if v == nil {
-		return nil
-	}
-	b, err := rtcp.Marshal(pkts)
-	if err != nil {
-		return err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.ctx == nil || v.closed {
-		return nil
-	}
-	enc, err := v.ctx.EncryptRTCP(nil, b, nil)
-	if err != nil {
-		return err
-	}
-	if v.addr == nil { // ICE-TCP: the transport's framed writes
-		other(enc)
-		return nil
-	}
-	_, err = v.sock.conn.WriteToUDP(enc, v.addr)
-	return err
 }

@@ -23,7 +23,7 @@ func TestMetricsAreRegisteredWithoutRoomOrUserLabels(t *testing.T) {
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
-				case "kind", "reason", "direction", "transport", "what", "limit", "path", "result": // bounded label sets
+				case "kind", "reason", "direction", "transport", "what", "limit", "path", "result", "how": // bounded label sets
 				default:
 					t.Errorf("%s has label %q", mf.GetName(), l.GetName())
 				}
@@ -40,7 +40,7 @@ func TestMetricsAreRegisteredWithoutRoomOrUserLabels(t *testing.T) {
 		"seatsfu_nacks_received_total", "seatsfu_retransmitted_packets_total", "seatsfu_keyframe_requests_total",
 		"seatsfu_layer_switches_total", "seatsfu_paused_slots", "seatsfu_turn_allocations_total",
 		"seatsfu_shed_total", "seatsfu_egress_packets_per_second", "seatsfu_media_limit",
-		"seatsfu_egress_packets_total", "seatsfu_egress_batches_total", "seatsfu_egress_messages_total", "seatsfu_egress_errors_total", "seatsfu_egress_direct_viewers", "seatsfu_egress_gso",
+		"seatsfu_egress_packets_total", "seatsfu_egress_batches_total", "seatsfu_egress_messages_total", "seatsfu_egress_errors_total", "seatsfu_egress_direct_viewers", "seatsfu_egress_gso", "seatsfu_egress_control_total",
 		"seatsfu_probe_bytes_total", "seatsfu_probes_total", "seatsfu_probes_cut_total"} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("%s not registered", name)

@@ -262,7 +262,9 @@ func (s *SFU) Close() error {
 	s.bg.Wait()
 	s.writers.close() // after the peers: a closed viewer's last turn releases its queue
 	s.stopEgressSampler()
-	return s.closeTransports()
+	err := s.closeTransports()
+	s.egress.closeOutbox() // after the transports: nothing posts any more
+	return err
 }
 
 // OpenRoom creates a room; an error if the id is taken or the seat config is

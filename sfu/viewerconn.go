@@ -98,6 +98,7 @@ func (s *SFU) openOwnTransport(tcp net.Listener) (net.PacketConn, net.Listener, 
 		HandshakeQueue:  s.cfg.Overload.HandshakeQueue,
 		TCPUnsent:       s.cfg.TCPUnsent,
 		TCPWriteTimeout: s.cfg.TCPWriteTimeout,
+		Outbox:          s.egress.outbox(),
 	})
 	if err != nil {
 		return nil, nil, err

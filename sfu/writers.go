@@ -243,11 +243,11 @@ func (v *viewer) serve(b *egressBatch) {
 	v.startSlots() // join.go
 	v.flush()
 	due := v.pace()
-	v.eg.end()
 	if v.collecting {
 		v.collecting = false
-		v.sendReports(v.now)
+		v.sendReports(v.now) // in the turn: into the batch (egress_outbox.go)
 	}
+	v.eg.end()
 	v.now = time.Time{}
 	if due.IsZero() {
 		return

@@ -31,7 +31,7 @@ func captureTime(p got, srs []srAt, video bool, rate float64) (time.Time, bool) 
 // video packets, each mapped through its own slot's SR, name the same
 // capture instant. The SRs are the publisher's, translated (sfu/report.go).
 func TestSenderReportsKeepLipSyncAcrossAVideoRebase(t *testing.T) {
-	_, r, _ := server(t)
+	_, r, reg := server(t)
 	pub, _ := startPublisher(t, r, direct, 1, 50)
 	v, _ := startViewer(t, r, "viewer", direct, nil)
 	eventually(t, 15*time.Second, "video at the viewer", func() bool { return v.count() > 50 })
@@ -56,6 +56,10 @@ func TestSenderReportsKeepLipSyncAcrossAVideoRebase(t *testing.T) {
 	})
 
 	checkLipSync(t, v, func(p got) bool { return p.frame > unmuted })
+	// The reports rode with the media (sfu/egress_outbox.go).
+	if n := labelled(t, reg, "seatsfu_egress_control_total", "how", "batched"); n == 0 {
+		t.Fatal("no control datagram went out in a batch of media")
+	}
 }
 
 // checkLipSync maps every video packet accepted by after, and the audio

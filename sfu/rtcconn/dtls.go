@@ -205,6 +205,7 @@ func (t *Transport) handshake(dc *dtlsConn, tk *ticket) {
 	t.phase, t.conn, t.srtcp, t.upAt = dtlsUp, conn, in, t.m.now()
 	addr := t.selected
 	t.mu.Unlock()
+	t.settled.Store(true)
 	m.Handshakes.WithLabelValues("ok").Inc()
 	t.h.Connected(out, profile, addr)
 }

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -415,5 +417,33 @@ func TestSilentTCPConnectionDoesNotHoldClose(t *testing.T) {
 	_ = m.Close()
 	if d := time.Since(start); d >= firstPacketTimeout/2 {
 		t.Fatalf("Close took %v with a silent connection open", d)
+	}
+}
+
+// swallowingOutbox takes every datagram and sends none.
+type swallowingOutbox struct{ posts atomic.Int64 }
+
+func (o *swallowingOutbox) Post([]byte, netip.AddrPort) bool { o.posts.Add(1); return true }
+
+// ICE and DTLS go out at once until the handshake is done, then through the
+// outbox: with an outbox that sends nothing, the viewer connects, and then
+// loses consent, our checks and answers having gone into it.
+func TestOutboxTakesOnlyASettledViewersDatagrams(t *testing.T) {
+	out := &swallowingOutbox{}
+	m, conn := newTestMux(t, Config{Outbox: out, ConsentInterval: 50 * time.Millisecond, ConsentTimeout: 500 * time.Millisecond})
+	c := newClient(t)
+	defer c.close()
+	tr, rec, _ := connect(t, m, conn, c, "a")
+	defer tr.Close()
+	select {
+	case <-rec.closed:
+		if !errors.Is(rec.closedErr, ErrConsentLost) {
+			t.Fatalf("closed with %v, want consent lost", rec.closedErr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still open with every check swallowed")
+	}
+	if out.posts.Load() == 0 {
+		t.Fatal("nothing was posted to the outbox")
 	}
 }

@@ -52,6 +52,8 @@ type Config struct {
 	// bytes; TCPWriteTimeout how long one write waits (tcp.go).
 	TCPUnsent       int
 	TCPWriteTimeout time.Duration
+	// Outbox, when set, carries a connected viewer's UDP datagrams (outbox.go).
+	Outbox Outbox
 	// Metrics, when set, counts what the transport does.
 	Metrics *Metrics
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/dtls/v3"
@@ -102,6 +103,10 @@ type Transport struct {
 
 	rtcpMu  sync.Mutex // handleSRTCP's: the SRTCP context and rtcpBuf
 	rtcpBuf []byte
+
+	// settled is set once the DTLS handshake handed the keys over: from
+	// then on the viewer's datagrams may wait for the outbox (outbox.go).
+	settled atomic.Bool
 }
 
 type check struct {
@@ -238,9 +243,13 @@ func (t *Transport) goodbye() {
 	t.leaving, t.leaveCheck, t.leaveSent = now.Add(leaveProbe), now.Add(leaveProbe/4), false
 }
 
-// send writes one datagram (or, on TCP, one framed packet) to path.
+// send writes one datagram (or, on TCP, one framed packet) to path: once
+// the viewer is connected, through the outbox when there is one.
 func (t *Transport) send(b []byte, path Path) {
 	if !path.TCP {
+		if o := t.m.cfg.Outbox; o != nil && t.settled.Load() && o.Post(b, path.Addr) {
+			return
+		}
 		_, _ = t.m.conn.WriteToUDPAddrPort(b, path.Addr)
 		return
 	}
