@@ -18,7 +18,7 @@ import (
 // report every second. Each went out with a sendto of its own, mostly at a
 // moment no media was being sent: a system call, and on this bench's
 // loopback the wake-up of the reader of the viewer's socket, charged to
-// the node. At 100 viewers the STUN traffic alone was about 4 % of the
+// the node. At 100 viewers the STUN traffic alone was about 5 % of the
 // node's samples (bench/README.md, session 11). Now:
 //
 //   - a sender report due at the end of a writer's turn is sealed into
@@ -44,9 +44,10 @@ const (
 	controlHows
 )
 
-// outbox is the socket's waiting control datagrams. Its lock is a leaf:
-// taken by writers sending a batch (some holding a viewer's egress lock),
-// the transport's read and timer loops posting, and its timer.
+// outbox is the socket's waiting control datagrams. Its lock is a leaf,
+// taken after a viewer's egress lock when there is one (a write outside a
+// writer's turn sends a batch holding it): by writers sending a batch, by
+// the transport's read and timer loops posting, and by its timer.
 type outbox struct {
 	sock   *egressSocket
 	queued atomic.Int32 // len(q), for a lock-free look on every batch
@@ -119,8 +120,8 @@ func (o *outbox) takeInto(b *egressBatch) {
 	}
 }
 
-// late sends what no batch took within outboxWait. It runs on the timer's
-// goroutine, one at a time.
+// late sends what no batch took within outboxWait, on the timer's
+// goroutine (two at once share the queue under its lock).
 func (o *outbox) late() {
 	o.mu.Lock()
 	o.armed = false

@@ -7,7 +7,7 @@ import "net/netip"
 // node's next batch of media (issue 16). Each of them alone was a sendto
 // of its own, at a moment no media was being sent: at 100 viewers about a
 // hundred a second, each a system call and a wake-up of whatever reads the
-// viewer's socket, about 4 % of the node's CPU in the bench. Riding in a
+// viewer's socket, about 5 % of the node's CPU in the bench. Riding in a
 // sendmmsg the writers make anyway, they cost a message each.
 //
 // Before the handshake finishes nothing waits: ICE's checks and DTLS's
