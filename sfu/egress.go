@@ -383,14 +383,21 @@ func (v *viewerEgress) seal(b *egressBatch, k egressKeys, h *rtp.Header, payload
 		v.sock.m.errors.Inc()
 		return 0, true, err
 	}
-	b.one[b.n][0] = enc
-	b.msgs[b.n].Addr = k.addr
-	b.n++
 	b.added++
-	if b.n == egressBatchSize {
+	if b.put(enc, k.addr) {
 		v.sock.send(b)
 	}
 	return size, true, nil
+}
+
+// put appends one sealed datagram for to and says whether b is now full
+// (the caller sends it then, and counts the datagram: b.added for media,
+// b.control for the rest).
+func (b *egressBatch) put(enc []byte, to *net.UDPAddr) (full bool) {
+	b.one[b.n][0] = enc
+	b.msgs[b.n].Addr = to
+	b.n++
+	return b.n == egressBatchSize
 }
 
 // send sends the batch in as few sendmmsg calls as the kernel takes it,

@@ -185,11 +185,8 @@ func (v *viewerEgress) writeRTCP(pkts []rtcp.Packet, other func([]byte)) error {
 		if err != nil {
 			return err
 		}
-		out.one[out.n][0] = enc
-		out.msgs[out.n].Addr = t.addr
-		out.n++
 		out.control++
-		if out.n == egressBatchSize {
+		if out.put(enc, t.addr) {
 			v.sock.send(out)
 		}
 		return nil
