@@ -105,9 +105,7 @@ func (o *outbox) takeInto(b *egressBatch) {
 	k := min(len(o.q), egressBatchSize-b.n)
 	for i := range k {
 		d := &o.q[i]
-		b.one[b.n][0] = b.bufs[b.n][:copy(b.bufs[b.n][:], d.buf[:d.n])]
-		b.msgs[b.n].Addr, d.to = d.to, nil
-		b.n++
+		b.put(b.bufs[b.n][:copy(b.bufs[b.n][:], d.buf[:d.n])], d.to) // room for k: the caller sends
 		b.control++
 	}
 	n := copy(o.q, o.q[k:])
