@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/seatsfu/seatsfu/seat"
 )
@@ -75,7 +76,7 @@ func (sl *slot) reselect(seatSrc *source) {
 		if p := sl.pending.Load(); p != nil && p.src == target && p.from == cur {
 			return // already waiting for that keyframe
 		}
-		sl.pending.Store(&binding{src: target, from: cur})
+		sl.pending.Store(&binding{src: target, from: cur, asked: time.Since(monoEpoch)})
 		target.requestKeyframe()
 		target.pub.layersChanged() // the target counts as received: its encoder must run
 	}
@@ -92,7 +93,11 @@ func (sl *slot) reselect(seatSrc *source) {
 // switch the slot. Called by src's reader.
 func (sl *slot) promote(src *source, pk *packet) *binding {
 	p := sl.pending.Load()
-	if p == nil || p.src != src || !pk.keyframe {
+	if p == nil || p.src != src {
+		return nil
+	}
+	if !pk.keyframe {
+		p.askAgain(src)
 		return nil
 	}
 	// from: only if the slot still carries what the switch was decided
@@ -111,6 +116,24 @@ func (sl *slot) promote(src *source, pk *packet) *binding {
 	sl.viewer.qualityChanged()
 	src.pub.layersChanged()
 	return p
+}
+
+// switchRetry is how long a pending switch waits for its target's
+// keyframe before asking again. One request is not enough: the node's
+// keyframe budget may refuse it (overload.go), or the publisher may not
+// answer it, and the slot would stay on its old layer for good (the
+// demo's Chromium test caught a phone's tile on medium 20 s after it
+// asked for low, the owner sending both).
+const switchRetry = 2 * keyframeInterval
+
+// askAgain asks the target of a pending switch for a keyframe again when
+// the last request is switchRetry old (requestKeyframe coalesces it with
+// any other). Called by src's reader, on a packet of src that is not one.
+func (p *binding) askAgain(src *source) {
+	if now := time.Since(monoEpoch); now-p.asked >= switchRetry {
+		p.asked = now
+		src.requestKeyframe()
+	}
 }
 
 // notePaused keeps paused_slots: a video slot whose seat shows video this

@@ -70,7 +70,10 @@ type layered struct {
 	// layers staggered; and on request (a PLI) on its next frame.
 	keyEvery int
 	plis     [numLayers]int64
-	codec    media.Codec
+	// deaf[l]: how many more of layer l's PLIs go unanswered, as a
+	// publisher's may.
+	deaf  [numLayers]int
+	codec media.Codec
 }
 
 func newLayered(t *testing.T, viewers int, hooks peerHooks) *layered {
@@ -161,7 +164,12 @@ func (x *layered) sendFrame(parts int) {
 	for l, src := range x.layers {
 		key := (x.frame+l*x.keyEvery/numLayers)%x.keyEvery == 0
 		if pli := src.up.lastPLI.Load(); pli != x.plis[l] {
-			x.plis[l], key = pli, true
+			x.plis[l] = pli
+			if x.deaf[l] > 0 {
+				x.deaf[l]--
+			} else {
+				key = true
+			}
 		}
 		x.ts[l] += 3000
 		for part := range parts {
@@ -327,6 +335,27 @@ func hundredSwitches(t *testing.T, codec media.Codec) {
 	}
 	if n := counterValue(t, x.r.s.m.layerSwitches[switchUp]) + counterValue(t, x.r.s.m.layerSwitches[switchDown]); n != 100 {
 		t.Fatalf("layer_switches_total %v, want 100", n)
+	}
+}
+
+// A switch whose keyframe request goes unanswered asks again: with the
+// layers sending no keyframe of their own and the first PLI to the low
+// layer ignored, the slot still lands on low.
+func TestAPendingSwitchAsksAgainForItsKeyframe(t *testing.T) {
+	x := newLayered(t, 1, peerHooks{})
+	eventually(t, 5*time.Second, "forwarding", func() bool {
+		x.sendFrame(3)
+		return len(x.writers[0].packets()) > 10
+	})
+	x.keyEvery = 1 << 30 // from now on, keyframes only when asked
+	x.deaf[layerLow] = 1
+	x.setWant(t, 0, QualityLow)
+	eventually(t, 10*time.Second, "the switch to low", func() bool {
+		x.sendFrame(3)
+		return x.bound(0) == layerLow
+	})
+	if x.deaf[layerLow] != 0 {
+		t.Fatal("landed on low without the first request being ignored")
 	}
 }
 

@@ -112,6 +112,9 @@ type item struct {
 type binding struct {
 	src  *source
 	from *binding
+	// asked is when a pending switch last asked its target for a keyframe
+	// (since monoEpoch); only the target's reader changes it (promote).
+	asked time.Duration
 }
 
 // slot is one negotiated m-line of a viewer: seat seatIdx (or, for co-host
