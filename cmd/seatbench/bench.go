@@ -493,6 +493,10 @@ var ratioSpecs = []struct {
 	{"raw CPU/pkt ÷ raw-batched (what batching saves)", "raw", "raw-batched", cpuPerPacket},
 	{"livekit CPU/pkt ÷ seatsfu (target ≥ 2.5)", "livekit", "seatsfu", cpuPerPacket},
 	{"livekit CPU/pkt ÷ seatsfu, in alternating slices from one generator (target ≥ 2.5)", "livekit", "seatsfu-lk", cpuPerPacket},
+	// The same slices' raw-batched leg: the machine's best path beside
+	// LiveKit, so the ceiling of the ratio above on this machine.
+	{"livekit CPU/pkt ÷ raw-batched, in the same alternating slices (the most the ratio above can be here)", "livekit", "raw-batched-lk", cpuPerPacket},
+	{"seatsfu-lk CPU/pkt ÷ raw-batched-lk (the same slices)", "seatsfu-lk", "raw-batched-lk", cpuPerPacket},
 	{"seatsfu-b CPU/pkt ÷ seatsfu (an A/B of two builds)", "seatsfu-b", "seatsfu", cpuPerPacket},
 	{"naive CPU/pkt ÷ seatsfu", "naive", "seatsfu", cpuPerPacket},
 	{"livekit RSS/viewer ÷ seatsfu", "livekit", "seatsfu", func(r *load.Result) float64 { return r.RSSPerViewerBytes }},

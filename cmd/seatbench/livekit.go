@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -106,7 +107,11 @@ func (b *bench) lkbench(ctx context.Context, scenario string, viewers int, more 
 const scenarioAlternatingLK = "fanout-alternating-livekit"
 
 // runLivekitAlternating starts the seatsfu server for the pairing and
-// runs lkbench fanout-alternating against it and a LiveKit server.
+// runs lkbench fanout-alternating against it and a LiveKit server. When
+// raw-batched is among the targets, a raw-batched baseline joins the same
+// slices (raw-batched-lk): LiveKit ÷ raw-batched-lk is the most LiveKit ÷
+// seatsfu-lk could be on this machine, whatever seatsfu did, measured from
+// the same generator in the same minute.
 func (b *bench) runLivekitAlternating(ctx context.Context, j job, seatsfuBin string) ([]*load.Result, error) {
 	o := b.o
 	s, err := b.start(ctx, "seatsfu", seatsfuBin)
@@ -114,14 +119,23 @@ func (b *bench) runLivekitAlternating(ctx context.Context, j job, seatsfuBin str
 		return nil, err
 	}
 	defer s.p.Stop()
-	out, err := b.lkbench(ctx, "fanout-alternating", j.viewers,
+	args := []string{
 		"-slice", o.alternate.String(),
 		"-slices", strconv.Itoa(o.slices),
 		"-seatsfu-ws", s.ws,
 		"-seatsfu-base", s.info.BaseURL,
 		"-seatsfu-secret", string(s.secret),
 		"-seatsfu-pid", strconv.Itoa(s.info.PID),
-		"-seatsfu-udp", strconv.Itoa(s.info.UDPPort))
+		"-seatsfu-udp", strconv.Itoa(s.info.UDPPort)}
+	if slices.Contains(o.targets, "raw-batched") {
+		raw, err := b.start(ctx, "raw-batched", "")
+		if err != nil {
+			return nil, err
+		}
+		defer raw.p.Stop()
+		args = append(args, "-raw-batched-base", raw.info.BaseURL, "-raw-batched-pid", strconv.Itoa(raw.info.PID))
+	}
+	out, err := b.lkbench(ctx, "fanout-alternating", j.viewers, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,9 +143,13 @@ func (b *bench) runLivekitAlternating(ctx context.Context, j job, seatsfuBin str
 	if err := json.Unmarshal(out, &rs); err != nil {
 		return nil, fmt.Errorf("lkbench printed no results: %w: %q", err, strings.TrimSpace(string(out)))
 	}
-	if len(rs) == 2 {
-		if n := sliceRatios(rs[1], rs[0]); n != "" {
-			b.run.Notes = append(b.run.Notes, fmt.Sprintf("fanout V=%d, alternating: livekit ÷ seatsfu-lk CPU/pkt round by round: %s", j.viewers, n))
+	if len(rs) == 0 {
+		return nil, errors.New("lkbench printed an empty list of results")
+	}
+	lk := rs[len(rs)-1] // lkbench's legs: seatsfu-lk, [raw-batched-lk,] livekit
+	for _, r := range rs[:len(rs)-1] {
+		if n := sliceRatios(lk, r); n != "" {
+			b.run.Notes = append(b.run.Notes, fmt.Sprintf("fanout V=%d, alternating: livekit ÷ %s CPU/pkt round by round: %s", j.viewers, r.Target, n))
 		}
 	}
 	return rs, nil

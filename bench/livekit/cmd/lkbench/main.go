@@ -10,7 +10,10 @@
 // fanout-alternating measures LiveKit and a seatsfu server seatbench
 // started (-seatsfu-ws and friends) in alternating slices, both driven from
 // this one generator (bench/load/alternate.go), and prints both results as
-// a JSON array; the seatsfu leg is named seatsfu-lk.
+// a JSON array; the seatsfu leg is named seatsfu-lk. With -raw-batched-base
+// and -raw-batched-pid it measures a third leg in the same slices, a
+// raw-batched baseline seatbench started (raw-batched-lk): the machine's
+// best forwarding path beside LiveKit, the ceiling of LiveKit ÷ seatsfu-lk.
 package main
 
 import (
@@ -61,6 +64,8 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&sf.secret, "seatsfu-secret", "", "fanout-alternating: its token secret")
 	fs.IntVar(&sf.pid, "seatsfu-pid", 0, "fanout-alternating: its process id (CPU and memory)")
 	fs.IntVar(&sf.udp, "seatsfu-udp", 0, "fanout-alternating: its media port")
+	fs.StringVar(&sf.rawBase, "raw-batched-base", "", "fanout-alternating: a raw-batched baseline's HTTP base URL, measured as a third leg (raw-batched-lk)")
+	fs.IntVar(&sf.rawPID, "raw-batched-pid", 0, "fanout-alternating: its process id")
 	slice := fs.Duration("slice", 2*time.Second, "fanout-alternating: one target's slice")
 	slices := fs.Int("slices", 6, "fanout-alternating: slices per target")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -118,14 +123,17 @@ func run(ctx context.Context, args []string) error {
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
-// seatsfuFlags locate the seatsfu server of fanout-alternating.
+// seatsfuFlags locate the seatsfu server of fanout-alternating, and the
+// raw-batched baseline when there is one.
 type seatsfuFlags struct {
 	ws, base, secret string
 	pid, udp         int
+	rawBase          string
+	rawPID           int
 }
 
-// alternate measures the seatsfu server (first) and LiveKit's target lk in
-// alternating slices.
+// alternate measures the seatsfu server (first), the raw-batched baseline
+// when given, and LiveKit's target lk in alternating slices.
 func alternate(ctx context.Context, lk *livekit.Target, sf seatsfuFlags, serverCPU int, cfg load.AltConfig) ([]*load.Result, error) {
 	if sf.ws == "" || sf.base == "" || sf.secret == "" || sf.pid <= 0 {
 		return nil, errors.New("fanout-alternating needs -seatsfu-ws, -seatsfu-base, -seatsfu-secret and -seatsfu-pid")
@@ -140,5 +148,19 @@ func alternate(ctx context.Context, lk *livekit.Target, sf seatsfuFlags, serverC
 		return nil, err
 	}
 	defer st.Close()
-	return load.FanoutAlternating(ctx, []load.Target{st, lk}, cfg)
+	targets := []load.Target{st}
+	if sf.rawBase != "" {
+		if sf.rawPID <= 0 {
+			return nil, errors.New("-raw-batched-base needs -raw-batched-pid")
+		}
+		raw := srv
+		raw.Name, raw.PID, raw.BaseURL, raw.UDPPort = "raw-batched-lk", sf.rawPID, sf.rawBase, 0
+		rt, err := load.NewBaselineTarget(raw, "raw-batched")
+		if err != nil {
+			return nil, err
+		}
+		defer rt.Close()
+		targets = append(targets, rt)
+	}
+	return load.FanoutAlternating(ctx, append(targets, lk), cfg)
 }
