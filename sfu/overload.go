@@ -3,8 +3,10 @@ package sfu
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,11 @@ type Overload struct {
 	// from which the node's own drops make it behind and teach it a
 	// ceiling (0: never; see DefaultEgressFloor).
 	EgressFloor int
+	// EgressCPU is, with no EgressBudget, the share of the node's cores
+	// (GOMAXPROCS), percent, from which the node typically using it in
+	// judged seconds admits no viewer more than it sends (0: off; see the
+	// CPU rule).
+	EgressCPU int
 	// ViewerRetransmits caps each viewer's retransmissions per second
 	// (a burst of as many).
 	ViewerRetransmits int
@@ -128,9 +135,39 @@ const ceilingRise = 0.02
 // forgotten ceilingMemory after the last second over the share.
 const DefaultEgressFloor = 10_000
 
+// DefaultEgressCPU is the CPU rule's share, percent, as cmd/seatsfu sets
+// it: high enough that a node is near its worth, low enough that the
+// seconds it takes to measure do not take it past (bench/README.md).
+const DefaultEgressCPU = 90
+
 // ceilingMemory is how long a node with no budget keeps its ceiling after
-// its last second over the behind share.
+// its last second over the behind share or the CPU share.
 const ceilingMemory = time.Minute
+
+// The CPU rule. With no budget the behind rule acts only once the node has
+// dropped, and the viewers admitted in the second or two before its first
+// bad second stay (bench/README.md, session 9: gradual arrivals met the
+// loss bound in 2 of 3 runs). The process's own CPU is an earlier signal:
+// a judged second in which it typically used EgressCPU percent of its
+// cores or more — the median of the last ingressMemory seconds, because
+// one second's share swings by a tenth either way on a loaded node (the
+// garbage collector, handshakes) — teaches the ceiling as a second over
+// the behind share does, what the node typically sends, without refusing
+// everyone (the node still serves its viewers whole), and is remembered as
+// long. A cooler second lifts it as a clean one does, so admission settles
+// where the node runs at about EgressCPU. Judged on single seconds, every
+// cool one lifted the ceiling and a gradual arrival went on until the node
+// dropped 11 % (bench/README.md, session 12). A projection — what the node
+// would send at EgressCPU, from its CPU per packet — admitted a quarter of
+// what the node could serve: a joining viewer's DTLS handshake costs the
+// node far more than a second of its media, so during arrivals the share
+// is mostly theirs.
+//
+// Not with a budget: the operator measured the node's worth, and the
+// behind rule catches a budget set too high. It cannot see other processes
+// taking the node's cores (its share then stays low; the behind rule
+// remains), and a burst of joins still arrives before any second is
+// measured.
 
 // overload is the node's share of the caps. Its zero value caps nothing
 // (the fan-out benchmarks build an SFU without New).
@@ -159,9 +196,12 @@ type overload struct {
 	lastUp      int64
 	lastJoining int64     // admitted but not connected, at the last sample
 	lateAt      time.Time // the end of the last window over behindShare
-	// The last windows' ingress and sent rates, pkt/s.
-	ingress, sent recentRates
-	lastAt        time.Time
+	hotAt       time.Time // the end of the last judged window over EgressCPU (the CPU rule)
+	cores       int       // the node's cores, for the CPU share: GOMAXPROCS at init
+	// The last windows' ingress and sent rates, pkt/s, and the process's
+	// CPU share of the cores, per mille.
+	ingress, sent, cpu recentRates
+	lastAt             time.Time
 
 	stop, done chan struct{} // the sampler's; nil when it does not run
 
@@ -171,6 +211,7 @@ type overload struct {
 
 func (o *overload) init(cfg Overload, m *overloadMetrics) {
 	o.cfg = cfg
+	o.cores = runtime.GOMAXPROCS(0)
 	o.replays.init(cfg.ReplayBudget, m)
 	if cfg.NodeRetransmits > 0 {
 		o.nodeNack = rate.NewLimiter(rate.Limit(cfg.NodeRetransmits), cfg.NodeRetransmits)
@@ -324,6 +365,7 @@ type egressSample struct {
 	dropped  float64 // for full viewer queues: due, but the writer fell behind (not its link)
 	ingress  float64 // received from publishers
 	replayed int64   // of sent, keyframe-group replays
+	cpu      float64 // the process's CPU time, user and system, seconds
 }
 
 func (s *SFU) egressNow() egressSample {
@@ -332,7 +374,18 @@ func (s *SFU) egressNow() egressSample {
 		dropped:  counterSum(s.m.droppedPackets[audioIdx], s.m.droppedPackets[videoIdx]) - float64(s.ov.linkDropped.Load()),
 		ingress:  counterSum(s.m.receivedPackets[audioIdx], s.m.receivedPackets[videoIdx]),
 		replayed: s.ov.replayed.Load(),
+		cpu:      processCPU(),
 	}
+}
+
+// processCPU is the CPU time the process has used, user and system,
+// seconds (0 when the system does not say).
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // sampleEgress turns the counts since the last sample into the egress rate
@@ -398,7 +451,12 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	if over {
 		o.lateAt = now
 	}
-	o.learnCeiling(now, r, o.sent.note(r), over, dropped == 0)
+	share := (c.cpu - p.cpu) / el / float64(max(o.cores, 1))
+	hot := o.hot(o.cpu.note(int64(math.Round(share*1000))), float64(r)+dropped)
+	if hot {
+		o.hotAt = now
+	}
+	o.learnCeiling(now, r, o.sent.note(r), over || hot, dropped == 0 && !hot)
 	late := !o.lateAt.IsZero() && now.Sub(o.lateAt) < behindHold
 	switch {
 	case m <= 0:
@@ -419,6 +477,12 @@ func (s *SFU) sampleEgress(now time.Time, c egressSample) {
 	}
 	o.rate.Store(r)
 	o.perViewer.Store(per)
+	s.m.ov.cpuShare.Set(share)
+	if hot {
+		s.m.ov.cpuHot.Set(1)
+	} else {
+		s.m.ov.cpuHot.Set(0)
+	}
 	s.m.egressRate.Set(float64(r))
 	s.m.ov.viewerPrice.Set(float64(per))
 	s.m.ov.ceiling.Set(float64(o.ceiling.Load()))
@@ -431,13 +495,21 @@ func (o *overload) judged(due float64) bool {
 	return o.cfg.EgressBudget > 0 || (o.cfg.EgressFloor > 0 && due >= float64(o.cfg.EgressFloor))
 }
 
+// hot says whether a window in which viewers were due due packets/s, the
+// process typically using share per mille of the node's cores, is over the
+// CPU rule's share: never with a budget, only in a judged window.
+func (o *overload) hot(share int64, due float64) bool {
+	return o.cfg.EgressCPU > 0 && o.cfg.EgressBudget <= 0 && share >= 10*int64(o.cfg.EgressCPU) && o.judged(due)
+}
+
 // learnCeiling notes a window ending now that sent r packets/s, typical
 // the median of the last windows' (recentRates): over (behindShare
-// dropped, in a judged window), what it sent is the ceiling; clean
-// (nothing dropped), the ceiling rises — with a budget by ceilingRise
+// dropped, in a judged window, or over the CPU rule's share), what it sent
+// is the ceiling; clean (nothing dropped, under the CPU share), the
+// ceiling rises — with a budget by ceilingRise
 // until it reaches the budget and is forgotten, without one to
 // ceilingRise or a viewer over what is typically sent, and it is forgotten
-// ceilingMemory after the last window over (see DefaultEgressFloor). A
+// ceilingMemory after the last window over either (see DefaultEgressFloor). A
 // window with a few drops under the share leaves it as it is.
 //
 // With no budget, the typical rate, not the window's: a second in which
@@ -459,7 +531,7 @@ func (o *overload) learnCeiling(now time.Time, r, typical int64, over, clean boo
 		if c = max(c+int64(math.Ceil(ceilingRise*float64(c))), r); c >= budget {
 			c = 0
 		}
-	case now.Sub(o.lateAt) >= ceilingMemory:
+	case now.Sub(o.lateAt) >= ceilingMemory && now.Sub(o.hotAt) >= ceilingMemory:
 		c = 0
 	default:
 		c = max(c, typical+max(int64(math.Ceil(ceilingRise*float64(typical))), o.perViewer.Load()))
@@ -523,7 +595,7 @@ func counterSum(cs ...prometheus.Counter) float64 {
 func (s *SFU) noteLimits() {
 	c := s.cfg.Overload
 	for name, v := range map[string]int{
-		"egress_budget": c.EgressBudget, "egress_floor": c.EgressFloor, "viewer_retransmits": c.ViewerRetransmits,
+		"egress_budget": c.EgressBudget, "egress_floor": c.EgressFloor, "egress_cpu_percent": c.EgressCPU, "viewer_retransmits": c.ViewerRetransmits,
 		"node_retransmits": c.NodeRetransmits, "node_keyframe_requests": c.NodeKeyframeRequests,
 		"replay_budget_bits": c.ReplayBudget,
 	} {

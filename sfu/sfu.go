@@ -88,8 +88,11 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.MaxCohosts != 0 && (cfg.MaxCohosts < 2 || cfg.MaxCohosts > 9) {
 		return nil, fmt.Errorf("sfu: MaxCohosts %d outside 2..9", cfg.MaxCohosts)
 	}
-	if o := cfg.Overload; o.EgressBudget < 0 || o.EgressFloor < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
+	if o := cfg.Overload; o.EgressCPU < 0 || o.EgressBudget < 0 || o.EgressFloor < 0 || o.ViewerRetransmits < 0 || o.NodeRetransmits < 0 || o.NodeKeyframeRequests < 0 {
 		return nil, fmt.Errorf("sfu: negative overload cap %+v", o)
+	}
+	if cfg.Overload.EgressCPU > 100 {
+		return nil, fmt.Errorf("sfu: EgressCPU %d over 100 (percent of the node's cores)", cfg.Overload.EgressCPU)
 	}
 	if err := validViewerTransport(cfg.ViewerTransport); err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ func runOverload(ctx context.Context, args []string) error {
 	refine := fs.Int("refine", 2, "halve the last step this many times (-1: no refinement)")
 	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's goodput × -budget-frac; -1: none, the server's own protection from -floor)")
 	floor := fs.Int("floor", 0, "--egress-floor of the overload phase with -budget -1 (0: off, to see a burst unprotected; the server's default is 10000)")
+	egressCPU := fs.Int("cpu", -1, "--egress-cpu of the overload phase with -budget -1, percent (0: off; -1: the server's default, 90)")
 	burst := fs.Bool("burst", false, "the overload phase's viewers all join at once instead of 8 at a time")
 	known := fs.Int("saturating", 0, "skip the search: this many viewers saturate (with -peak)")
 	peak := fs.Float64("peak", 0, "with -saturating: the search's peak and clean delivered pkt/s")
@@ -51,8 +52,8 @@ func runOverload(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *frac <= 0 || *budget < -1 || *floor < 0 {
-		return fmt.Errorf("-budget must be ≥ -1, -budget-frac > 0 and -floor ≥ 0")
+	if *frac <= 0 || *budget < -1 || *floor < 0 || *egressCPU < -1 || *egressCPU > 100 {
+		return fmt.Errorf("-budget must be ≥ -1, -budget-frac > 0, -floor ≥ 0 and -cpu -1..100")
 	}
 	if (*known > 0) != (*peak > 0) {
 		return fmt.Errorf("-saturating and -peak go together")
@@ -135,6 +136,9 @@ func runOverload(ctx context.Context, args []string) error {
 	}
 	var res *load.OverloadResult
 	b.extra = []string{"--egress-floor", strconv.Itoa(*floor)} // the search ran with none (bench.go)
+	if *egressCPU >= 0 {
+		b.extra = append(b.extra, "--egress-cpu", strconv.Itoa(*egressCPU))
+	}
 	if egress > 0 {
 		b.extra = []string{"--egress-budget", strconv.Itoa(egress)}
 	}
@@ -195,7 +199,7 @@ func overloadMarkdown(cmd, pinning string, notes []string, sat *load.Saturation,
 	}
 	budget := fmt.Sprintf("at --egress-budget %d", res.Budget)
 	if res.Budget <= 0 {
-		budget = "with no egress budget (the command's -floor is the server's --egress-floor)"
+		budget = "with no egress budget (the command's -floor is the server's --egress-floor, its -cpu the server's --egress-cpu)"
 	}
 	fmt.Fprintf(&w, "\n### Overload: %d viewers %s\n\n", res.Attempted, budget)
 	fmt.Fprintf(&w, "| viewers | connected | expected pkt/s | delivered pkt/s | loss after repair %% | before repair %% | server CPU %% | generator CPU %% | other CPU on server core %% | server queue drops | generator socket drops | viewers receiving 0 / < 50 %% / ≥ 90 %% of due |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")

@@ -40,7 +40,7 @@ func TestLoadDefaults(t *testing.T) {
 	want.Cluster = ClusterSettings{ClusterTick: 500 * time.Millisecond, LeaseTTL: 3 * time.Second, NodeTTL: 3 * time.Second,
 		RedisTimeout: time.Second, LinkQueue: 4096, LinkBuffer: 1024, LinkResume: 10 * time.Second} // §12: no Redis, one node
 	want.WebhookQueue = 10000
-	want.Overload = Overload{EgressFloor: 10000, ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100, HandshakeQueue: 4096}
+	want.Overload = Overload{EgressFloor: 10000, EgressCPU: 90, ViewerRetransmits: 300, NodeRetransmits: 20000, NodeKeyframeRequests: 100, HandshakeQueue: 4096}
 	want.EgressDirect = true // the direct egress path on
 	want.ViewerTransport, want.DemuxQueue = "auto", 1024
 	want.TCPUnsent, want.TCPWriteTimeout = 128<<10, 200*time.Millisecond
@@ -108,6 +108,7 @@ func TestPrecedence(t *testing.T) {
 		// overload.go
 		"egress-budget":          {vals{"1", "2", "3"}, func(c Config) any { return c.EgressBudget }, [3]any{1, 2, 3}},
 		"egress-floor":           {vals{"1", "2", "3"}, func(c Config) any { return c.EgressFloor }, [3]any{1, 2, 3}},
+		"egress-cpu":             {vals{"1", "2", "3"}, func(c Config) any { return c.EgressCPU }, [3]any{1, 2, 3}},
 		"viewer-retransmits":     {vals{"1", "2", "3"}, func(c Config) any { return c.ViewerRetransmits }, [3]any{1, 2, 3}},
 		"node-retransmits":       {vals{"1", "2", "3"}, func(c Config) any { return c.NodeRetransmits }, [3]any{1, 2, 3}},
 		"node-keyframe-requests": {vals{"1", "2", "3"}, func(c Config) any { return c.NodeKeyframeRequests }, [3]any{1, 2, 3}},
@@ -279,6 +280,8 @@ func TestLoadErrors(t *testing.T) {
 		{"cohosts 10", nil, map[string]string{"SEATSFU_MAX_COHOSTS": "10"}, "max-cohosts: 10"},
 		{"egress budget negative", []string{"--egress-budget", "-1"}, nil, "egress-budget: -1 is negative"},
 		{"egress floor negative", []string{"--egress-floor", "-1"}, nil, "egress-floor: -1 is negative"},
+		{"egress cpu negative", []string{"--egress-cpu", "-1"}, nil, "egress-cpu: -1 is negative"},
+		{"egress cpu over 100", nil, map[string]string{"SEATSFU_EGRESS_CPU": "101"}, "egress-cpu: 101 is over 100"},
 		{"tcp unsent too small", []string{"--tcp-unsent", "4096"}, nil, "tcp-unsent: 4096 is not between 16384 and 16777216"},
 		{"tcp write timeout too long", []string{"--tcp-write-timeout", "1m"}, nil, "tcp-write-timeout: 1m0s is not between 50ms and 10s"},
 		{"node keyframes negative", nil, map[string]string{"SEATSFU_NODE_KEYFRAME_REQUESTS": "-5"}, "node-keyframe-requests: -5"},

@@ -13,6 +13,7 @@ import (
 type Overload struct {
 	EgressBudget         int `yaml:"egress-budget"`
 	EgressFloor          int `yaml:"egress-floor"`
+	EgressCPU            int `yaml:"egress-cpu"`
 	ViewerRetransmits    int `yaml:"viewer-retransmits"`
 	NodeRetransmits      int `yaml:"node-retransmits"`
 	NodeKeyframeRequests int `yaml:"node-keyframe-requests"`
@@ -29,7 +30,11 @@ func defaultOverload() Overload {
 		EgressBudget: 0,
 		// Without a budget the node still refuses newcomers while its
 		// writers fall behind, once its viewers are due this much.
-		EgressFloor:          sfu.DefaultEgressFloor,
+		EgressFloor: sfu.DefaultEgressFloor,
+		// And, from the same floor, stops admitting more than it sends
+		// once its process uses this share of its cores: before its
+		// writers drop (sfu/overload.go, the CPU rule).
+		EgressCPU:            sfu.DefaultEgressCPU,
 		ViewerRetransmits:    300,
 		NodeRetransmits:      20_000,
 		NodeKeyframeRequests: 100,
@@ -52,6 +57,8 @@ var overloadSettings = []setting{
 		func(c *Config) *int { return &c.Overload.EgressBudget }),
 	count("egress-floor", "with no egress budget: packets per second due from which drops over 1 % make new subscribers get overloaded / 503 and teach a ceiling; below it drops are taken for a stall; 0 = off",
 		func(c *Config) *int { return &c.Overload.EgressFloor }),
+	count("egress-cpu", "with no egress budget: percent of the node's cores (GOMAXPROCS) from which, typically used (median of 5 s) in a second with egress-floor packets per second due, admission stops at what the node sends, before its writers drop (1..100; 0 = off)",
+		func(c *Config) *int { return &c.Overload.EgressCPU }),
 	count("viewer-retransmits", "retransmissions per second per viewer, the rest shed; 0 = no cap",
 		func(c *Config) *int { return &c.Overload.ViewerRetransmits }),
 	count("node-retransmits", "retransmissions per second of the node, the rest shed; 0 = no cap",
@@ -68,13 +75,16 @@ var overloadSettings = []setting{
 
 func (o Overload) validate() error {
 	for name, n := range map[string]int{
-		"egress-budget": o.EgressBudget, "egress-floor": o.EgressFloor, "viewer-retransmits": o.ViewerRetransmits,
+		"egress-budget": o.EgressBudget, "egress-floor": o.EgressFloor, "egress-cpu": o.EgressCPU, "viewer-retransmits": o.ViewerRetransmits,
 		"node-retransmits": o.NodeRetransmits, "node-keyframe-requests": o.NodeKeyframeRequests,
 		"replay-budget": o.ReplayBudget, "handshakes": o.Handshakes,
 	} {
 		if n < 0 {
 			return fmt.Errorf("%s: %d is negative (0 means no cap)", name, n)
 		}
+	}
+	if o.EgressCPU > 100 {
+		return fmt.Errorf("egress-cpu: %d is over 100 (percent of the node's cores)", o.EgressCPU)
 	}
 	if o.HandshakeQueue < 1 || o.HandshakeQueue > 1<<20 {
 		return fmt.Errorf("handshake-queue: %d is not between 1 and 1048576", o.HandshakeQueue)
@@ -83,7 +93,7 @@ func (o Overload) validate() error {
 }
 
 func (o Overload) sfu() sfu.Overload {
-	return sfu.Overload{EgressBudget: o.EgressBudget, EgressFloor: o.EgressFloor, ViewerRetransmits: o.ViewerRetransmits,
+	return sfu.Overload{EgressBudget: o.EgressBudget, EgressFloor: o.EgressFloor, EgressCPU: o.EgressCPU, ViewerRetransmits: o.ViewerRetransmits,
 		NodeRetransmits: o.NodeRetransmits, NodeKeyframeRequests: o.NodeKeyframeRequests,
 		ReplayBudget: o.ReplayBudget, Handshakes: o.Handshakes, HandshakeQueue: o.HandshakeQueue}
 }
