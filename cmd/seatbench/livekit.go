@@ -109,9 +109,9 @@ const scenarioAlternatingLK = "fanout-alternating-livekit"
 // runLivekitAlternating starts the seatsfu server for the pairing and
 // runs lkbench fanout-alternating against it and a LiveKit server. When
 // raw-batched is among the targets, a raw-batched baseline joins the same
-// slices (raw-batched-lk): LiveKit ÷ raw-batched-lk is the most LiveKit ÷
-// seatsfu-lk could be on this machine, whatever seatsfu did, measured from
-// the same generator in the same minute.
+// slices (raw-batched-lk): LiveKit ÷ raw-batched-lk is what LiveKit ÷
+// seatsfu-lk would be were seatsfu as cheap a packet as the machine's best
+// path, measured from the same generator in the same minute.
 func (b *bench) runLivekitAlternating(ctx context.Context, j job, seatsfuBin string) ([]*load.Result, error) {
 	o := b.o
 	s, err := b.start(ctx, "seatsfu", seatsfuBin)
