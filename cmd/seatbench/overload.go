@@ -36,7 +36,7 @@ func runOverload(ctx context.Context, args []string) error {
 	refine := fs.Int("refine", 2, "halve the last step this many times (-1: no refinement)")
 	budget := fs.Int("budget", 0, "--egress-budget of the overload phase, pkt/s (0: the saturating step's goodput × -budget-frac; -1: none, the server's own protection from -floor)")
 	floor := fs.Int("floor", 0, "--egress-floor of the overload phase with -budget -1 (0: off, to see a burst unprotected; the server's default is 10000)")
-	egressCPU := fs.Int("cpu", -1, "--egress-cpu of the overload phase with -budget -1, percent (0: off; -1: the server's default, 90)")
+	egressCPU := fs.Int("cpu", -1, "--egress-cpu of the overload phase with -budget -1, percent; it acts only with -floor > 0, as the server judges no second under its floor (0: off; -1: the server's default, 90)")
 	burst := fs.Bool("burst", false, "the overload phase's viewers all join at once instead of 8 at a time")
 	known := fs.Int("saturating", 0, "skip the search: this many viewers saturate (with -peak)")
 	peak := fs.Float64("peak", 0, "with -saturating: the search's peak and clean delivered pkt/s")
